@@ -1,0 +1,36 @@
+import type { Queryable } from './db/db.ts'
+
+/** What is loaded: layer versions and unit sets, for the CLI, API and viewer. */
+export async function listLayers(db: Queryable) {
+  return db.query(
+    `SELECT id, name, kind, vintage, feature_count, source_file, source_checksum, source_crs, category_field,
+            created_at, report->'repaired' AS repaired, report->'droppedAfterRepair' AS dropped, report->'emptyGeometry' AS empty_geometry
+     FROM layer ORDER BY name, vintage`,
+  )
+}
+
+export async function listUnitSets(db: Queryable) {
+  return db.query(
+    `SELECT s.id, s.name, s.kind, s.unit_count, s.params, s.source_file, s.source_crs, s.created_at,
+            (SELECT sum(area_m2) FROM unit WHERE set_id = s.id)::float8 AS area_m2,
+            (SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)]
+               FROM (SELECT ST_Extent(geom)::geometry AS e FROM unit WHERE set_id = s.id) x) AS bbox
+     FROM unit_set s ORDER BY s.name`,
+  )
+}
+
+export async function unitsGeoJson(db: Queryable, setId: number) {
+  const rows = await db.query<{ code: string; name: string | null; parent_code: string | null; area_m2: number; gj: string }>(
+    'SELECT code, name, parent_code, area_m2, ST_AsGeoJSON(geom, 6) AS gj FROM unit WHERE set_id = $1 ORDER BY code',
+    [setId],
+  )
+  return {
+    type: 'FeatureCollection',
+    features: rows.map((r) => ({
+      type: 'Feature',
+      id: r.code,
+      properties: { code: r.code, name: r.name, parent_code: r.parent_code, area_m2: Number(r.area_m2) },
+      geometry: JSON.parse(r.gj),
+    })),
+  }
+}

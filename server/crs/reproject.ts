@@ -1,0 +1,68 @@
+import proj4 from 'proj4'
+import type { CrsDef } from './registry.ts'
+import { BadInput } from '../errors.ts'
+import { BUILTIN } from './registry.ts'
+
+const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
+
+export type Position = number[]
+export type Ring = Position[]
+export type PolygonCoords = Ring[]
+
+export interface Reprojector {
+  /** source → EPSG:4490 lon/lat; throws BadInput naming `where` for impossible coordinates */
+  toStorage(x: number, y: number, where: string): [number, number]
+  /** EPSG:4490 lon/lat → source (grids) */
+  fromStorage(lon: number, lat: number): [number, number]
+}
+
+export function reprojector(crs: CrsDef): Reprojector {
+  const identity = crs.epsg === 4490 || crs.epsg === 4326
+  const conv = identity ? undefined : proj4(crs.proj4, CGCS2000)
+  const [w, s, e, n] = crs.area
+  return {
+    toStorage(x, y, where) {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) throw new BadInput(`${where}: coordinate (${x}, ${y}) is not a finite number`)
+      const hint = crs.gk ? gkHint(crs, x, y) : undefined
+      if (hint) throw new BadInput(`${where}: ${hint}`)
+      if (crs.geographic && (Math.abs(x) > 180 || Math.abs(y) > 90)) {
+        throw new BadInput(
+          `${where}: coordinate (${x}, ${y}) is out of range for geographic ${crs.id} (longitude ±180, latitude ±90); the data are probably projected: pass --crs EPSG:XXXX`,
+        )
+      }
+      const [lon, lat] = conv ? (conv.forward([x, y]) as [number, number]) : [x, y]
+      if (!Number.isFinite(lon) || !Number.isFinite(lat) || lon < w || lon > e || lat < s || lat > n) {
+        throw new BadInput(
+          `${where}: coordinate (${x}, ${y}) falls outside the area of ${crs.id} ${crs.title} (lon ${w}..${e}, lat ${s}..${n}); check the CRS or pass --crs EPSG:XXXX`,
+        )
+      }
+      return [lon, lat]
+    },
+    fromStorage(lon, lat) {
+      return conv ? (conv.inverse([lon, lat]) as [number, number]) : [lon, lat]
+    },
+  }
+}
+
+/**
+ * Gauss-Krüger data often arrive with the zone prefix missing or added, or with
+ * northing first (EPSG's axis order for 4491–4554): name the likely cause.
+ */
+function gkHint(crs: CrsDef, x: number, y: number): string | undefined {
+  const gk = crs.gk!
+  const sibling = (prefixed: boolean) =>
+    BUILTIN_GK.find((d) => d.gk!.datum === gk.datum && d.gk!.width === gk.width && d.gk!.zone === gk.zone && d.gk!.prefixed === prefixed)?.id
+  const zoneOf = (v: number) => Math.floor(v / 1_000_000)
+  if (gk.prefixed) {
+    if (zoneOf(x) === gk.zone) return undefined
+    if (zoneOf(y) === gk.zone && y > 1e6) return `coordinate (${x}, ${y}) looks swapped (northing first, EPSG axis order): the zone-${gk.zone} easting is the second value; swap the axes`
+    if (x > 0 && x < 1_000_000) return `coordinate (${x}, ${y}): the easting lacks the zone prefix ${gk.zone}; the data are probably in ${sibling(false)} (${gk.datum} GK CM ${gk.cm}E): pass --crs ${sibling(false)}`
+    if (x >= 10_000_000) return `coordinate (${x}, ${y}) carries zone prefix ${zoneOf(x)}, not ${gk.zone} of ${crs.id}; check the zone and pass the right --crs`
+    return undefined
+  }
+  if (x >= 10_000_000) return `coordinate (${x}, ${y}): the easting carries a zone prefix (${zoneOf(x)}); the data are probably in a zone-prefixed CRS such as ${sibling(true)}: pass --crs`
+  if (x > 1_000_000 && y > 0 && y < 1_000_000) return `coordinate (${x}, ${y}) looks swapped (northing first, EPSG axis order); swap the axes`
+  return undefined
+}
+
+const BUILTIN_GK = BUILTIN.filter((d) => d.gk)

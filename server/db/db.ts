@@ -1,0 +1,25 @@
+// The one database seam. Two backends implement it: embedded PGlite with PostGIS
+// (default) and node-postgres against a PostgreSQL/PostGIS server. Nothing outside
+// server/db/ knows which one runs.
+
+export type Row = Record<string, unknown>
+
+export interface QueryOptions {
+  signal?: AbortSignal
+}
+
+export interface Queryable {
+  query<T extends object = Row>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<T[]>
+}
+
+export interface Db extends Queryable {
+  /** 'pglite' or 'pg' — for /healthz and logs, never for branching spatial SQL. */
+  readonly backend: 'pglite' | 'pg'
+  /** Runs fn inside BEGIN/COMMIT; any throw rolls everything back. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted')
+}

@@ -1,0 +1,32 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Db } from './db.ts'
+import { openPglite } from './pglite.ts'
+import { openPg } from './pg.ts'
+import { migrate } from './migrate.ts'
+
+export interface OpenDbOptions {
+  /** postgres:// URL; when absent the embedded database in `dataDir` is used. */
+  url?: string
+  dataDir: string
+  statementTimeoutMs?: number
+  log?: (msg: string) => void
+}
+
+/** Opens the configured backend and brings its schema to the latest migration. */
+export async function openDb(opts: OpenDbOptions): Promise<Db> {
+  const db = opts.url
+    ? await openPg(opts.url, opts.statementTimeoutMs ?? 0)
+    : await openPglite(opts.dataDir.startsWith('memory://') ? opts.dataDir : path.resolve(opts.dataDir), opts.log)
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return db
+}
+
+export function embeddedExists(dataDir: string): boolean {
+  return fs.existsSync(path.join(dataDir, 'PG_VERSION'))
+}

@@ -1,0 +1,48 @@
+import pg from 'pg'
+import type { Db, Queryable, QueryOptions, Row } from './db.ts'
+import { throwIfAborted } from './db.ts'
+import { DbError } from '../errors.ts'
+
+/** PostgreSQL/PostGIS through node-postgres; a pool, statement timeout from settings. */
+export async function openPg(url: string, statementTimeoutMs: number): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: 8, statement_timeout: statementTimeoutMs || undefined })
+  const run = async <T extends object>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) => {
+    throwIfAborted(opts?.signal)
+    try {
+      const res = await client.query(sql, params as unknown[] | undefined)
+      return res.rows as T[]
+    } catch (err) {
+      throw DbError.wrap(err)
+    }
+  }
+  try {
+    await run(pool, 'CREATE EXTENSION IF NOT EXISTS postgis')
+  } catch (err) {
+    await pool.end()
+    throw new DbError(`cannot use PostGIS at ${redact(url)}: ${(err as Error).message}`)
+  }
+  return {
+    backend: 'pg',
+    query: (sql, params, opts) => run(pool, sql, params, opts),
+    async transaction(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const tx: Queryable = { query: (sql, params, opts) => run(client, sql, params, opts) }
+        const out = await fn(tx)
+        await client.query('COMMIT')
+        return out
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    close: () => pool.end(),
+  }
+}
+
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@')
+}

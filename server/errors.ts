@@ -1,0 +1,67 @@
+// The error catalogue. Every failure a user can cause is one of these classes, with a
+// message that names the input and what to do; HTTP status and CLI exit code are
+// mapped here and nowhere else.
+
+export class AppError extends Error {
+  readonly status: number = 500
+  readonly code: string = 'internal'
+  constructor(message: string, readonly details?: Record<string, unknown>) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** The input (file, option, parameter) is wrong; the message says how. */
+export class BadInput extends AppError {
+  override readonly status = 400
+  override readonly code: string = 'bad_input'
+}
+/** A CRS is missing or unknown: the message asks for --crs. */
+export class CrsError extends BadInput {
+  override readonly code: string = 'crs'
+}
+export class NotFound extends AppError {
+  override readonly status = 404
+  override readonly code: string = 'not_found'
+}
+export class Conflict extends AppError {
+  override readonly status = 409
+  override readonly code: string = 'conflict'
+}
+export class TooLarge extends AppError {
+  override readonly status = 413
+  override readonly code: string = 'too_large'
+}
+export class Unauthorized extends AppError {
+  override readonly status = 401
+  override readonly code: string = 'unauthorized'
+}
+export class Unsupported extends AppError {
+  override readonly status = 415
+  override readonly code: string = 'unsupported'
+}
+export class DbError extends AppError {
+  override readonly status = 503
+  override readonly code: string = 'database'
+  static wrap(err: unknown): Error {
+    if (err instanceof AppError) return err
+    const e = err as { message?: string; code?: string }
+    // query_canceled (statement timeout) is the caller's concern, keep it distinct
+    if (e?.code === '57014') return new DbError(`statement cancelled: ${e.message}`)
+    return err instanceof Error ? err : new Error(String(err))
+  }
+}
+
+export function httpStatus(err: unknown): number {
+  return err instanceof AppError ? err.status : 500
+}
+
+/** CLI exit code: 2 for bad input, 1 otherwise. */
+export function exitCode(err: unknown): number {
+  return err instanceof AppError && err.status < 500 ? 2 : 1
+}
+
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err)
+  return msg.replace(/\s+/g, ' ').trim()
+}

@@ -1,0 +1,151 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import express, { type NextFunction, type Request, type Response } from 'express'
+import type { Db } from '../db/db.ts'
+import { AppError, BadInput, TooLarge, httpStatus } from '../errors.ts'
+import type { Settings } from '../settings.ts'
+import { ROOT } from '../settings.ts'
+import { listLayers, listUnitSets, unitsGeoJson } from '../catalog.ts'
+import { ingestLayer } from '../ingest/ingest-layer.ts'
+import { importUnits } from '../units/import-units.ts'
+import { buildGrid } from '../units/build-grid.ts'
+import { unitSetId } from '../units/unit-set.ts'
+import { coverage } from '../stats/coverage.ts'
+import { COVERAGE_COLUMNS, toCsv } from '../stats/csv.ts'
+import { requireWriteKey } from './auth.ts'
+import { bool, oneOf, param } from './params.ts'
+import { openApi } from './openapi.ts'
+
+const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
+const FILENAME = /^[\p{L}\p{N}_. -]{1,128}\.(shp|zip|geojson|json|gpkg)$/iu
+
+export interface AppDeps {
+  db: Db
+  settings: Settings
+  log?: (msg: string) => void
+}
+
+export function createApp({ db, settings, log = () => {} }: AppDeps) {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('query parser', 'simple')
+
+  app.get('/healthz', async (_req, res) => {
+    const [v] = await db.query<{ v: string }>('SELECT postgis_lib_version() AS v')
+    res.json({ status: 'ok', backend: db.backend, postgis: v!.v })
+  })
+  app.get('/api/openapi.json', (_req, res) => res.json(openApi))
+
+  app.get('/api/layers', async (_req, res) => res.json(await listLayers(db)))
+  app.get('/api/unit-sets', async (_req, res) => res.json(await listUnitSets(db)))
+  app.get('/api/unit-sets/:name/units', async (req, res) => {
+    const name = String(req.params.name)
+    if (!NAME.test(name)) throw new BadInput(`unit set name '${name}' is not valid`)
+    res.type('application/geo+json').send(JSON.stringify(await unitsGeoJson(db, await unitSetId(db, name))))
+  })
+
+  app.get('/api/stats/coverage', async (req, res) => {
+    const units = param(req, 'units', { required: true, pattern: NAME })!
+    const layers = param(req, 'layers', { pattern: /^[\p{L}\p{N}_.@,-]{1,2000}$/u })
+    const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
+    const ac = abortOnClose(req, res)
+    const result = await coverage(db, units, layers, ac.signal)
+    if (format === 'csv') {
+      res.type('text/csv; charset=utf-8').attachment(`coverage-${units}.csv`).send(toCsv(COVERAGE_COLUMNS, result.rows))
+    } else res.json(result)
+  })
+
+  // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
+  const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
+  app.post('/api/layers', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+    const q = {
+      filename: param(req, 'filename', { required: true, pattern: FILENAME })!,
+      name: param(req, 'name', { required: true })!,
+      kind: param(req, 'kind', { required: true })!,
+      vintage: param(req, 'vintage', { required: true })!,
+    }
+    const report = await withUpload(req, q.filename, (file) =>
+      ingestLayer(db, {
+        file, displayName: q.filename, layer: q.name, kind: q.kind, vintage: q.vintage,
+        crs: param(req, 'crs'), encoding: param(req, 'encoding'), categoryField: param(req, 'category_field'),
+        replace: bool(req, 'replace'), invalid: oneOf(req, 'invalid', ['repair', 'fail'] as const, 'repair'),
+        maxBytes: settings.maxUploadBytes,
+      }),
+    )
+    log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
+    res.status(201).json(report)
+  })
+  app.post('/api/unit-sets', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+    const filename = param(req, 'filename', { required: true, pattern: FILENAME })!
+    const report = await withUpload(req, filename, (file) =>
+      importUnits(db, {
+        file, displayName: filename, set: param(req, 'set', { required: true })!,
+        codeField: param(req, 'code_field'), nameField: param(req, 'name_field'), parentField: param(req, 'parent_field'),
+        crs: param(req, 'crs'), encoding: param(req, 'encoding'), replace: bool(req, 'replace'), maxBytes: settings.maxUploadBytes,
+      }),
+    )
+    res.status(201).json(report)
+  })
+  app.post('/api/unit-sets/grid', express.json({ limit: '16kb' }), async (req, res) => {
+    requireWriteKey(req, settings.apiKey)
+    const b = (req.body ?? {}) as Record<string, unknown>
+    const bbox = b.bbox === undefined ? undefined : b.bbox
+    if (bbox !== undefined && (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number'))) {
+      throw new BadInput('bbox must be [minlon, minlat, maxlon, maxlat]')
+    }
+    const report = await buildGrid(db, {
+      set: String(b.set ?? ''), sizeM: Number(b.size), crs: typeof b.crs === 'string' ? b.crs : undefined,
+      within: typeof b.within === 'string' ? b.within : undefined, bbox: bbox as [number, number, number, number] | undefined,
+      replace: b.replace === true,
+    })
+    res.status(201).json(report)
+  })
+
+  app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))
+  app.use('/', express.static(path.join(ROOT, 'web')))
+
+  app.use('/api', (req: Request) => {
+    throw new AppError404(`no route ${req.method} ${req.path}`)
+  })
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = asAppError(err)
+    if (httpStatus(e) >= 500) log(`error: ${(err as Error)?.stack ?? err}`)
+    res.status(httpStatus(e)).json({ error: { code: e instanceof AppError ? e.code : 'internal', message: e instanceof AppError ? e.message : 'internal error; see the server log' } })
+  })
+  return app
+}
+
+class AppError404 extends AppError {
+  override readonly status = 404
+  override readonly code = 'not_found'
+}
+
+function asAppError(err: unknown): unknown {
+  const e = err as { type?: string; status?: number; limit?: number }
+  if (e?.type === 'entity.too.large') return new TooLarge(`upload is larger than the limit of ${e.limit} bytes (ECOCENSUS_MAX_UPLOAD_BYTES)`)
+  if (e?.type === 'entity.parse.failed') return new BadInput('request body is not valid JSON')
+  return err
+}
+
+/** Writes the uploaded bytes to a private temp file named like the original, then cleans up. */
+async function withUpload<T>(req: Request, filename: string, fn: (file: string) => Promise<T>): Promise<T> {
+  const body = req.body as Buffer
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new BadInput(`${filename}: the upload is empty; send the file as the request body`)
+  if (/\.shp$/i.test(filename)) throw new BadInput(`${filename}: upload a shapefile as one .zip holding its .shp, .dbf, .shx, .prj (and .cpg)`)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecocensus-up-'))
+  try {
+    const file = path.join(dir, path.basename(filename))
+    fs.writeFileSync(file, body)
+    return await fn(file)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function abortOnClose(req: Request, res: Response): AbortController {
+  const ac = new AbortController()
+  res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('client went away')) })
+  void req
+  return ac
+}

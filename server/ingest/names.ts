@@ -1,0 +1,23 @@
+import { BadInput } from '../errors.ts'
+
+export const LAYER_KINDS = ['redline', 'protected_area', 'forest', 'wetland', 'farmland', 'grassland', 'water', 'other'] as const
+export type LayerKind = (typeof LAYER_KINDS)[number]
+
+// Names travel in URLs, CSV and file names: letters (including CJK), digits, _ - .
+const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
+const VINTAGE = /^[0-9A-Za-z_.-]{1,32}$/
+
+export function checkName(value: string, what: string): string {
+  if (!NAME.test(value)) throw new BadInput(`${what} '${value}' is not allowed: use 1–64 letters, digits, '_', '-' or '.'`)
+  return value
+}
+
+export function checkVintage(value: string): string {
+  if (!VINTAGE.test(value)) throw new BadInput(`vintage '${value}' is not allowed: use a year or date such as 2023 or 2023-06-30`)
+  return value
+}
+
+export function checkKind(value: string): LayerKind {
+  if (!(LAYER_KINDS as readonly string[]).includes(value)) throw new BadInput(`kind '${value}' is not one of ${LAYER_KINDS.join(', ')}`)
+  return value as LayerKind
+}

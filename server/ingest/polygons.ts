@@ -1,0 +1,66 @@
+import type { Geometry, Position } from 'geojson'
+import type { Reprojector } from '../crs/reproject.ts'
+import { BadInput } from '../errors.ts'
+
+export interface GeometryFixes {
+  closedRings: number
+  droppedRings: number
+}
+
+type Poly = Position[][]
+
+/**
+ * Source geometry → polygons in EPSG:4490, or null for an empty geometry. Rings are
+ * closed when open and dropped when they have fewer than 4 positions (counted in
+ * `fixes`); anything non-polygonal is refused with the feature named.
+ */
+export function toStoragePolygons(geom: Geometry | null, rp: Reprojector, where: string, fixes: GeometryFixes): Poly[] | null {
+  if (!geom) return null
+  const polys: Poly[] = []
+  collect(geom, polys, where)
+  const out: Poly[] = []
+  for (const poly of polys) {
+    const rings: Position[][] = []
+    poly.forEach((ring, i) => {
+      if (!Array.isArray(ring)) throw new BadInput(`${where}: polygon ring is not an array of positions`)
+      const r = ring.map((p) => {
+        if (!Array.isArray(p) || p.length < 2) throw new BadInput(`${where}: a position is not [x, y]`)
+        return rp.toStorage(Number(p[0]), Number(p[1]), where) as Position
+      })
+      if (r.length > 0 && (r[0]![0] !== r[r.length - 1]![0] || r[0]![1] !== r[r.length - 1]![1])) {
+        r.push(r[0]!)
+        fixes.closedRings++
+      }
+      if (r.length < 4) {
+        fixes.droppedRings++
+        if (i === 0) rings.length = 0
+        return
+      }
+      if (i > 0 && rings.length === 0) return // hole of a dropped shell
+      rings.push(r)
+    })
+    if (rings.length) out.push(rings)
+  }
+  return out.length ? out : null
+}
+
+function collect(geom: Geometry, out: Poly[], where: string): void {
+  switch (geom.type) {
+    case 'Polygon':
+      if (!Array.isArray(geom.coordinates)) throw new BadInput(`${where}: Polygon without coordinates`)
+      out.push(geom.coordinates)
+      return
+    case 'MultiPolygon':
+      if (!Array.isArray(geom.coordinates)) throw new BadInput(`${where}: MultiPolygon without coordinates`)
+      out.push(...geom.coordinates)
+      return
+    case 'GeometryCollection': {
+      const before = out.length
+      for (const g of geom.geometries ?? []) if (g?.type === 'Polygon' || g?.type === 'MultiPolygon') collect(g, out, where)
+      if (out.length === before && (geom.geometries?.length ?? 0) > 0) throw new BadInput(`${where}: a GeometryCollection with no polygons; layers and units need polygons`)
+      return
+    }
+    default:
+      throw new BadInput(`${where}: is a ${(geom as { type?: string }).type ?? 'geometry of no type'}; layers and units need polygons (Polygon or MultiPolygon)`)
+  }
+}

@@ -1,0 +1,36 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Db } from './db/db.ts'
+import { ROOT } from './settings.ts'
+import { ingestLayer } from './ingest/ingest-layer.ts'
+import { importUnits } from './units/import-units.ts'
+import { buildGrid } from './units/build-grid.ts'
+
+export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
+
+interface Manifest {
+  units: { file: string; set: string; codeField: string; nameField: string; parentField?: string }[]
+  grids: { set: string; sizeM: number; within: string }[]
+  layers: { file: string; layer: string; kind: string; vintage: string; categoryField?: string }[]
+}
+
+/** Loads the bundled sample (data/sample/manifest.json) unless its unit sets are already there. */
+export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: string) => void): Promise<boolean> {
+  const manifest = JSON.parse(fs.readFileSync(path.join(SAMPLE_DIR, 'manifest.json'), 'utf8')) as Manifest
+  const have = await db.query('SELECT 1 FROM unit_set WHERE name = $1', [manifest.units[0]!.set])
+  if (have.length) return false
+  log('loading the bundled sample data (first run)…')
+  for (const u of manifest.units) {
+    const r = await importUnits(db, { ...u, file: path.join(SAMPLE_DIR, u.file), maxBytes })
+    log(`  units ${r.set}: ${r.loaded} units (${r.repaired.length} repaired)`)
+  }
+  for (const g of manifest.grids) {
+    const r = await buildGrid(db, g)
+    log(`  grid ${r.set}: ${r.loaded} cells of ${g.sizeM} m`)
+  }
+  for (const l of manifest.layers) {
+    const r = await ingestLayer(db, { ...l, file: path.join(SAMPLE_DIR, l.file), maxBytes })
+    log(`  layer ${r.layer}@${r.vintage}: ${r.loaded} features (${r.repaired.length} repaired) from ${r.crs}`)
+  }
+  return true
+}

@@ -1,0 +1,51 @@
+import type { Queryable } from '../db/db.ts'
+import { BadInput, NotFound } from '../errors.ts'
+
+export interface LayerVersion {
+  id: number
+  name: string
+  vintage: string
+  kind: string
+  source_checksum: string
+  feature_count: number
+}
+
+/**
+ * `--layers A,B@2020` → layer versions. A bare name means its latest vintage; no list
+ * means the latest vintage of every layer.
+ */
+export async function selectLayers(db: Queryable, spec?: string): Promise<LayerVersion[]> {
+  const all = await db.query<LayerVersion>(
+    'SELECT id, name, vintage, kind, source_checksum, feature_count FROM layer ORDER BY name, vintage',
+  )
+  const latest = new Map<string, LayerVersion>()
+  for (const l of all) {
+    const prev = latest.get(l.name)
+    if (!prev || compareVintage(l.vintage, prev.vintage) > 0) latest.set(l.name, l)
+  }
+  if (!spec?.trim()) return [...latest.values()]
+  const out: LayerVersion[] = []
+  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, vintage, extra] = item.split('@')
+    if (extra !== undefined || !name) throw new BadInput(`--layers '${item}': write NAME or NAME@VINTAGE`)
+    const found = vintage ? all.find((l) => l.name === name && l.vintage === vintage) : latest.get(name)
+    if (!found) {
+      const versions = all.filter((l) => l.name === name).map((l) => l.vintage)
+      throw new NotFound(
+        versions.length
+          ? `layer '${name}' has no vintage ${vintage} (has ${versions.join(', ')})`
+          : `no layer '${name}' (known: ${[...latest.keys()].join(', ') || 'none'})`,
+      )
+    }
+    if (!out.some((l) => l.id === found.id)) out.push(found)
+  }
+  return out
+}
+
+/** Vintages are years or ISO dates; compare numerically where both are numbers. */
+export function compareVintage(a: string, b: string): number {
+  const na = Number(a.replace(/-/g, ''))
+  const nb = Number(b.replace(/-/g, ''))
+  if (Number.isFinite(na) && Number.isFinite(nb) && a.length === b.length) return na - nb
+  return a < b ? -1 : a > b ? 1 : 0
+}
