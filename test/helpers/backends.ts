@@ -1,0 +1,53 @@
+// Database tests run on every available backend: the embedded PGlite always, and a real
+// PostGIS when DATABASE_URL is set (each test file gets its own throwaway database).
+import crypto from 'node:crypto'
+import pg from 'pg'
+import type { Db } from '../../server/db/db.ts'
+import { openDb } from '../../server/db/open.ts'
+
+export interface Backend {
+  name: 'pglite' | 'pg'
+  open(): Promise<Db>
+}
+
+export function backends(): Backend[] {
+  const list: Backend[] = [{ name: 'pglite', open: () => openDb({ dataDir: 'memory://' }) }]
+  const url = process.env.DATABASE_URL
+  if (url) list.push({ name: 'pg', open: () => openThrowawayPg(url) })
+  if (process.env.CI && !url) throw new Error('CI must run the database tests on PostGIS too: set DATABASE_URL')
+  return list
+}
+
+async function openThrowawayPg(url: string): Promise<Db> {
+  const name = `ecocensus_t_${crypto.randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const u = new URL(url)
+  u.pathname = '/' + name
+  const db = await openDb({ url: u.toString(), dataDir: '' })
+  return {
+    ...db,
+    backend: db.backend,
+    query: db.query.bind(db),
+    transaction: db.transaction.bind(db),
+    async close() {
+      await db.close()
+      const a = new pg.Client({ connectionString: url })
+      await a.connect()
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await a.end()
+    },
+  }
+}
+
+/** Row counts of every table: equal before and after means a failed import left nothing. */
+export async function snapshot(db: Db): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const t of ['layer', 'feature', 'unit_set', 'unit']) {
+    const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`)
+    out[t] = r!.n
+  }
+  return out
+}
