@@ -22,7 +22,15 @@ export async function extractZip(zipPath: string, maxBytes: number, name = path.
     )
     if (zip.entryCount > MAX_ENTRIES) throw new BadInput(`${name}: ${zip.entryCount} entries is more than ${MAX_ENTRIES}`)
     await new Promise<void>((resolve, reject) => {
-      zip.on('error', (err) => reject(new BadInput(`${name}: damaged zip (${err.message})`)))
+      zip.on('error', (err) =>
+        reject(
+          new BadInput(
+            /invalid relative path|absolute path/.test(err.message)
+              ? `${name}: an entry name points outside the archive (${err.message.replace(/^.*?: /, '')}); refused`
+              : `${name}: damaged zip (${err.message})`,
+          ),
+        ),
+      )
       zip.on('end', () => resolve())
       zip.on('entry', (entry: yauzl.Entry) => {
         const base = path.basename(entry.fileName.replace(/\\/g, '/'))
