@@ -18,7 +18,8 @@ import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-const FILENAME = /^[\p{L}\p{N}_. -]{1,128}\.(shp|zip|geojson|json|gpkg)$/iu
+// a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
+const FILENAME = /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}$/u
 
 export interface AppDeps {
   db: Db
@@ -106,7 +107,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.use('/', express.static(path.join(ROOT, 'web')))
 
   app.use('/api', (req: Request) => {
-    throw new AppError404(`no route ${req.method} ${req.path}`)
+    throw new AppError404(`no route ${req.method} ${req.originalUrl.split('?')[0]}`)
   })
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = asAppError(err)

@@ -18,7 +18,8 @@ export function backends(): Backend[] {
   return list
 }
 
-async function openThrowawayPg(url: string): Promise<Db> {
+/** A fresh, empty database on the server of `url`; drop() removes it. */
+export async function throwawayDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `ecocensus_t_${crypto.randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
@@ -26,7 +27,20 @@ async function openThrowawayPg(url: string): Promise<Db> {
   await admin.end()
   const u = new URL(url)
   u.pathname = '/' + name
-  const db = await openDb({ url: u.toString(), dataDir: '' })
+  return {
+    url: u.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: url })
+      await a.connect()
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await a.end()
+    },
+  }
+}
+
+async function openThrowawayPg(url: string): Promise<Db> {
+  const tmp = await throwawayDatabase(url)
+  const db = await openDb({ url: tmp.url, dataDir: '' })
   return {
     ...db,
     backend: db.backend,
@@ -34,10 +48,7 @@ async function openThrowawayPg(url: string): Promise<Db> {
     transaction: db.transaction.bind(db),
     async close() {
       await db.close()
-      const a = new pg.Client({ connectionString: url })
-      await a.connect()
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await a.end()
+      await tmp.drop()
     },
   }
 }

@@ -1,0 +1,108 @@
+// The CLI contract of DESIGN.md, run as a user runs it: a child process per command,
+// exit codes, one-line reasons on stderr, CSV on stdout; on the embedded database and,
+// with DATABASE_URL, on PostGIS through --db.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDb } from '../server/db/open.ts'
+import { coverage } from '../server/stats/coverage.ts'
+import { ROOT } from '../server/settings.ts'
+import { throwawayDatabase } from './helpers/backends.ts'
+import { tmpDir } from './helpers/fixtures.ts'
+
+const targets: { name: string; setup: () => Promise<{ args: string[]; env: Record<string, string>; open: () => ReturnType<typeof openDb>; done: () => Promise<void> }> }[] = [
+  {
+    name: 'embedded',
+    setup: async () => {
+      const dataDir = path.join(tmpDir(), 'db')
+      return { args: [], env: { ECOCENSUS_DATA_DIR: dataDir }, open: () => openDb({ dataDir }), done: async () => fs.rmSync(dataDir, { recursive: true, force: true }) }
+    },
+  },
+]
+if (process.env.DATABASE_URL) {
+  const url = process.env.DATABASE_URL
+  targets.push({
+    name: 'postgis',
+    setup: async () => {
+      const tmp = await throwawayDatabase(url)
+      return { args: ['--db', tmp.url], env: {}, open: () => openDb({ url: tmp.url, dataDir: '' }), done: tmp.drop }
+    },
+  })
+}
+
+for (const target of targets) {
+  describe(`CLI on ${target.name}`, () => {
+    let t: Awaited<ReturnType<(typeof targets)[number]['setup']>>
+    const cli = (...args: string[]) => {
+      // the target decides the database: its data dir, or --db; never the ambient DATABASE_URL
+      const env = { ...process.env, ...t.env }
+      delete env.DATABASE_URL
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/ecocensus.mjs'), ...t.args, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 })
+      return { code: r.status, out: r.stdout, err: r.stderr }
+    }
+    beforeAll(async () => { t = await target.setup() })
+    afterAll(async () => t?.done())
+
+    it('imports units, ingests layers, builds a grid and prints coverage CSV matching the library', async () => {
+      let r = cli('units', 'import', 'data/sample/huangshan-counties.geojson', '--set', 'counties', '--parent-field', 'parent_code')
+      expect(r.err).toMatch(/unit set counties .*7 loaded of 7 read/)
+      expect(r.code).toBe(0)
+      r = cli('ingest', 'data/sample/layers/redline_2023.shp', '--layer', 'redline', '--kind', 'redline', '--vintage', '2023', '--category-field', '类型')
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/layer redline@2023 \(redline\) from redline_2023\.shp \[EPSG:4527, gbk\]: 22 loaded of 22 read/)
+      r = cli('units', 'grid', '--set', 'g5', '--size', '5000', '--within', 'counties')
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/grid g5: \d+ cells of 5000 m in ALBERS-CN clipped to counties/)
+      r = cli('stats', 'coverage', '--units', 'counties', '--layers', 'redline')
+      expect(r.code).toBe(0)
+      const lines = r.out.trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share')
+      expect(lines).toHaveLength(8)
+      const out = path.join(tmpDir(), 'cov.json')
+      expect(cli('stats', 'coverage', '--units', 'g5', '--format', 'json', '--out', out).code).toBe(0)
+      const json = JSON.parse(fs.readFileSync(out, 'utf8'))
+      expect(json.rows.length).toBeGreaterThan(300)
+
+      const db = await t.open()
+      try {
+        const lib = await coverage(db, 'counties', 'redline')
+        for (const line of lines.slice(1)) {
+          const [code, , unitArea, layer, vintage, area, share] = line.split(',')
+          const row = lib.rows.find((x) => x.unit_code === code)!
+          expect([Number(unitArea), layer, vintage, Number(area), Number(share)]).toEqual([row.unit_area_m2, 'redline', '2023', row.area_m2, row.share])
+        }
+      } finally {
+        await db.close()
+      }
+    })
+
+    it('ingests the real external layer in UTM 18N from its .prj', () => {
+      const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/\[EPSG:32618, utf-8\]: 281 loaded of 281 read/)
+      expect(cli('layers').out).toMatch(/ny8\t1990\tother\t281 features\tEPSG:32618/)
+    })
+
+    it('exits 2 with a one-line reason naming the file and the problem', () => {
+      const dir = tmpDir()
+      fs.copyFileSync(path.join(ROOT, 'data/sample/layers/wetland_2023.shp'), path.join(dir, 'w.shp'))
+      fs.copyFileSync(path.join(ROOT, 'data/sample/layers/wetland_2023.dbf'), path.join(dir, 'w.dbf'))
+      const cases: [string[], RegExp][] = [
+        [['ingest', path.join(dir, 'w.shp'), '--layer', 'w', '--kind', 'wetland', '--vintage', '2023'], /^ecocensus: w\.shp: no \.prj file and no --crs.*pass --crs EPSG:XXXX/],
+        [['ingest', path.join(dir, 'missing.shp'), '--layer', 'w', '--kind', 'wetland', '--vintage', '2023'], /^ecocensus: missing\.shp: no such file/],
+        [['ingest', path.join(dir, 'w.shp'), '--layer', 'w', '--kind', 'wetland', '--vintage', '2023', '--crs', 'EPSG:4527', '--encoding', 'UTF-8'], /^ecocensus: w\.shp: field .* of record 1 is not valid UTF-8 text/],
+        [['stats', 'coverage', '--units', 'nope'], /^ecocensus: no unit set 'nope'/],
+        [['units', 'grid', '--set', 'x', '--size', '1000', '--bbox', '1,2,3'], /^ecocensus: --bbox '1,2,3': give four numbers/],
+      ]
+      for (const [args, re] of cases) {
+        const r = cli(...args)
+        expect(r.code, args.join(' ')).toBe(2)
+        expect(r.err.trim().split('\n').at(-1)).toMatch(re)
+      }
+      const usage = cli('ingest', 'x.shp', '--layer', 'w')
+      expect(usage.code).not.toBe(0)
+      expect(usage.err).toMatch(/required option/)
+    })
+  })
+}

@@ -1,0 +1,128 @@
+// The HTTP API: same numbers as the library, errors with their own status, writes keyed.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Db } from '../server/db/db.ts'
+import { createApp } from '../server/http/app.ts'
+import { openApi } from '../server/http/openapi.ts'
+import { loadSettings } from '../server/settings.ts'
+import { importUnits } from '../server/units/import-units.ts'
+import { coverage } from '../server/stats/coverage.ts'
+import { SAMPLE_DIR } from '../server/sample.ts'
+import { backends, snapshot } from './helpers/backends.ts'
+import { writeZip } from './helpers/zip.ts'
+
+const KEY = 'test-key-0123456789'
+
+for (const backend of backends()) {
+  describe(`HTTP API on ${backend.name}`, () => {
+    let db: Db
+    let server: Server
+    let base: string
+    beforeAll(async () => {
+      db = await backend.open()
+      await importUnits(db, { file: path.join(SAMPLE_DIR, 'huangshan-counties.geojson'), set: 'counties', maxBytes: 1 << 30 })
+      const settings = { ...loadSettings({}), apiKey: KEY, maxUploadBytes: 2_000_000 }
+      server = createApp({ db, settings }).listen(0, '127.0.0.1')
+      await new Promise((r) => server.once('listening', r))
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    })
+    afterAll(async () => {
+      server?.close()
+      await db?.close()
+    })
+    const upload = (query: string, body: Buffer, key: string | null = KEY) =>
+      fetch(`${base}/api/layers?${query}`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...(key ? { authorization: `Bearer ${key}` } : {}) } })
+    const sampleZip = () => {
+      const file = path.join(fs.mkdtempSync('/tmp/eco-http-'), 'pa.zip')
+      writeZip(file, Object.fromEntries(['shp', 'shx', 'dbf', 'prj', 'cpg'].map((e) => [`pa.${e}`, fs.readFileSync(path.join(SAMPLE_DIR, `layers/protected_area_2023.${e}`))])), true)
+      return fs.readFileSync(file)
+    }
+
+    it('answers /healthz with the backend and PostGIS version', async () => {
+      const r = await fetch(`${base}/healthz`)
+      expect(r.status).toBe(200)
+      expect(await r.json()).toMatchObject({ status: 'ok', backend: backend.name, postgis: expect.stringMatching(/^3\./) })
+    })
+
+    it('ingests an uploaded zip with the key, then serves the same coverage as the library, in JSON and CSV', async () => {
+      const r = await upload('filename=pa.zip&name=pa&kind=protected_area&vintage=2023&category_field=类型', sampleZip())
+      expect(r.status).toBe(201)
+      const report = await r.json()
+      expect(report).toMatchObject({ layer: 'pa', vintage: '2023', crs: 'EPSG:4527', file: 'pa.zip' })
+      const layers = await (await fetch(`${base}/api/layers`)).json()
+      expect(layers.map((l: { name: string }) => l.name)).toContain('pa')
+
+      const lib = await coverage(db, 'counties', 'pa')
+      const json = await (await fetch(`${base}/api/stats/coverage?units=counties&layers=pa`)).json()
+      expect(json.rows).toEqual(lib.rows)
+      const csvRes = await fetch(`${base}/api/stats/coverage?units=counties&layers=pa@2023&format=csv`)
+      expect(csvRes.headers.get('content-type')).toMatch(/text\/csv/)
+      const lines = (await csvRes.text()).trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share')
+      expect(lines).toHaveLength(8)
+      const [code, , , layer, vintage, area, share] = lines[1]!.split(',')
+      const row = lib.rows.find((x) => x.unit_code === code)!
+      expect([layer, vintage, Number(area), Number(share)]).toEqual(['pa', '2023', row.area_m2, row.share])
+    })
+
+    it('serves unit sets and their units as GeoJSON', async () => {
+      const sets = await (await fetch(`${base}/api/unit-sets`)).json()
+      expect(sets[0]).toMatchObject({ name: 'counties', kind: 'admin', unit_count: 7 })
+      const fc = await (await fetch(`${base}/api/unit-sets/counties/units`)).json()
+      expect(fc.features).toHaveLength(7)
+      expect(fc.features[0].properties.code).toBe('341002')
+    })
+
+    it('refuses writes without a valid key (401) and leaves the database alone', async () => {
+      const before = await snapshot(db)
+      const none = await upload('filename=pa.zip&name=x&kind=other&vintage=2023', sampleZip(), null)
+      expect(none.status).toBe(401)
+      expect((await none.json()).error.message).toMatch(/send the API key/)
+      expect((await upload('filename=pa.zip&name=x&kind=other&vintage=2023', sampleZip(), 'wrong')).status).toBe(401)
+      expect(await snapshot(db)).toEqual(before)
+    })
+
+    it('maps bad input to specific statuses: 400, 404, 409, 413, 415', async () => {
+      const before = await snapshot(db)
+      const check = async (res: Promise<Response>, status: number, re: RegExp) => {
+        const r = await res
+        expect(r.status).toBe(status)
+        expect((await r.json()).error.message).toMatch(re)
+      }
+      await check(fetch(`${base}/api/stats/coverage`), 400, /'units' is required/)
+      await check(fetch(`${base}/api/stats/coverage?units=counties&format=pdf`), 400, /'format' must be one of json, csv/)
+      await check(fetch(`${base}/api/stats/coverage?units=a&units=b`), 400, /given once/)
+      await check(fetch(`${base}/api/stats/coverage?units=x%27%3Bdrop`), 400, /'units'.* is not valid/)
+      await check(fetch(`${base}/api/stats/coverage?units=nope`), 404, /no unit set 'nope'/)
+      await check(fetch(`${base}/api/stats/coverage?units=counties&layers=ghost`), 404, /no layer 'ghost'/)
+      await check(fetch(`${base}/api/nothing`), 404, /no route GET \/api\/nothing/)
+      await check(upload('filename=pa.zip&name=pa&kind=protected_area&vintage=2023', sampleZip()), 409, /already exists/)
+      await check(upload('filename=big.zip&name=big&kind=other&vintage=2023', Buffer.alloc(2_500_000)), 413, /larger than the limit of 2000000 bytes/)
+      await check(upload('filename=x.geojson&name=x&kind=other&vintage=2023', Buffer.from('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[117,30]}}]}')), 400, /is a Point; layers and units need polygons/)
+      await check(upload('filename=x.kml&name=x&kind=other&vintage=2023', Buffer.from('<kml/>')), 415, /unsupported format '\.kml'/)
+      await check(upload('filename=../../etc/passwd&name=x&kind=other&vintage=2023', Buffer.from('x')), 400, /query parameter 'filename'/)
+      await check(upload('filename=x.geojson&name=x&kind=other&vintage=2023', Buffer.alloc(0)), 400, /the upload is empty/)
+      await check(fetch(`${base}/api/unit-sets/grid`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: '{bad' }), 400, /not valid JSON/)
+      expect(await snapshot(db)).toEqual(before)
+    })
+
+    it('builds a grid over HTTP', async () => {
+      const r = await fetch(`${base}/api/unit-sets/grid`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ set: 'g10', size: 10000, within: 'counties' }) })
+      expect(r.status).toBe(201)
+      expect((await r.json()).loaded).toBeGreaterThan(90)
+    })
+
+    it('routes every path of the OpenAPI description', async () => {
+      for (const [p, ops] of Object.entries(openApi.paths)) {
+        for (const method of Object.keys(ops)) {
+          const r = await fetch(base + p.replace('{name}', 'counties'), { method: method.toUpperCase() })
+          const body = r.headers.get('content-type')?.includes('json') ? await r.json() : {}
+          expect(body?.error?.message ?? '', `${method} ${p}`).not.toMatch(/no route/)
+        }
+      }
+    })
+  })
+}
