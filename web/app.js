@@ -17,6 +17,7 @@ const map = new maplibregl.Map({
   center: [118.2, 29.9],
   zoom: 7,
 })
+window.ecomap = map // for the browser tests and the console
 map.addControl(new maplibregl.NavigationControl(), 'top-right')
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }))
 
@@ -30,6 +31,7 @@ async function init() {
   const latest = new Map()
   for (const l of layers) latest.set(l.name, l)
   $('layer').innerHTML = [...latest.values()].map((l) => `<option value="${l.name}">${l.name} @${l.vintage}</option>`).join('')
+  if (latest.has('redline')) $('layer').value = 'redline'
   $('legend').innerHTML = COLOURS.map((c, i) => `<span style="background:${c};color:${i < 2 ? '#333' : '#fff'}">${i === 0 ? '<' + BREAKS[0] * 100 : i === COLOURS.length - 1 ? '≥' + BREAKS[i - 1] * 100 : BREAKS[i - 1] * 100 + '–' + BREAKS[i] * 100}%</span>`).join('')
   $('unitset').onchange = () => showSet().catch(report)
   $('layer').onchange = () => paint()
@@ -53,6 +55,7 @@ async function showSet() {
   const set = unitSets.find((s) => s.name === name)
   if (set?.bbox) map.fitBounds([[set.bbox[0], set.bbox[1]], [set.bbox[2], set.bbox[3]]], { padding: 20, duration: 0 })
   paint()
+  document.body.dataset.ready = '1'
 }
 
 function paint() {
