@@ -34,7 +34,7 @@ for (const backend of backends()) {
       await db?.close()
     })
     const upload = (query: string, body: Buffer, key: string | null = KEY) =>
-      fetch(`${base}/api/layers?${query}`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...(key ? { authorization: `Bearer ${key}` } : {}) } })
+      fetch(`${base}/api/layers?${query}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'application/octet-stream', ...(key ? { authorization: `Bearer ${key}` } : {}) } })
     const sampleZip = () => {
       const file = path.join(fs.mkdtempSync('/tmp/eco-http-'), 'pa.zip')
       writeZip(file, Object.fromEntries(['shp', 'shx', 'dbf', 'prj', 'cpg'].map((e) => [`pa.${e}`, fs.readFileSync(path.join(SAMPLE_DIR, `layers/protected_area_2023.${e}`))])), true)
