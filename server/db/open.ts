@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import type { Db } from './db.ts'
 import { openPglite } from './pglite.ts'
@@ -25,8 +24,4 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
     throw err
   }
   return db
-}
-
-export function embeddedExists(dataDir: string): boolean {
-  return fs.existsSync(path.join(dataDir, 'PG_VERSION'))
 }

@@ -50,7 +50,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const units = param(req, 'units', { required: true, pattern: NAME })!
     const layers = param(req, 'layers', { pattern: /^[\p{L}\p{N}_.@,-]{1,2000}$/u })
     const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
-    const ac = abortOnClose(req, res)
+    const ac = abortOnClose(res)
     const result = await coverage(db, units, layers, ac.signal)
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').attachment(`coverage-${units}.csv`).send(toCsv(COVERAGE_COLUMNS, result.rows))
@@ -144,9 +144,9 @@ async function withUpload<T>(req: Request, filename: string, fn: (file: string) 
   }
 }
 
-function abortOnClose(req: Request, res: Response): AbortController {
+/** Aborts when the client disconnects before the response is sent. */
+function abortOnClose(res: Response): AbortController {
   const ac = new AbortController()
   res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('client went away')) })
-  void req
   return ac
 }
