@@ -9,7 +9,8 @@ import { LAYER_KINDS } from '../server/ingest/names.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { COVERAGE_COLUMNS, toCsv } from '../server/stats/csv.ts'
+import { CHANGE_COLUMNS, COVERAGE_COLUMNS, toCsv } from '../server/stats/csv.ts'
+import { change } from '../server/stats/change.ts'
 import { listLayers, listUnitSets } from '../server/catalog.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
 import { serve } from '../server/serve.ts'
@@ -141,6 +142,23 @@ stats
       const r = await coverage(db, o.units, o.layers)
       log(`${r.rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`)
       output(o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : toCsv(COVERAGE_COLUMNS, r.rows), o.out)
+    }),
+  )
+
+stats
+  .command('change')
+  .description('stable, gained, lost and net area of a layer between two vintages, per unit')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--layer <name>', 'layer name')
+  .requiredOption('--from <vintage>', 'earlier vintage')
+  .requiredOption('--to <vintage>', 'later vintage')
+  .addOption(new Option('--format <fmt>', 'output format').choices(['csv', 'json']).default('csv'))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      log(`change of ${o.layer} ${o.from} → ${o.to} over ${o.units}…`)
+      const r = await change(db, o.units, o.layer, o.from, o.to)
+      output(o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : toCsv(CHANGE_COLUMNS, r.rows), o.out)
     }),
   )
 

@@ -10,6 +10,8 @@ import { openApi } from '../server/http/openapi.ts'
 import { loadSettings } from '../server/settings.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { coverage } from '../server/stats/coverage.ts'
+import { change } from '../server/stats/change.ts'
+import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { SAMPLE_DIR } from '../server/sample.ts'
 import { backends, snapshot } from './helpers/backends.ts'
 import { writeZip } from './helpers/zip.ts'
@@ -66,6 +68,24 @@ for (const backend of backends()) {
       const [code, , , layer, vintage, area, share] = lines[1]!.split(',')
       const row = lib.rows.find((x) => x.unit_code === code)!
       expect([layer, vintage, Number(area), Number(share)]).toEqual(['pa', '2023', row.area_m2, row.share])
+    })
+
+    it('serves change between vintages as the library computes it, in CSV', async () => {
+      for (const v of ['2020', '2023']) await ingestLayer(db, { file: path.join(SAMPLE_DIR, `layers/redline_${v}.shp`), layer: 'redline', kind: 'redline', vintage: v, maxBytes: 1 << 30 })
+      const lib = await change(db, 'counties', 'redline', '2020', '2023')
+      const res = await fetch(`${base}/api/stats/change?units=counties&layer=redline&from=2020&to=2023&format=csv`)
+      expect(res.status).toBe(200)
+      const lines = (await res.text()).trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2')
+      expect(lines).toHaveLength(8)
+      for (const line of lines.slice(1)) {
+        const [code, , layer, from, to, stable, gained, lost, net] = line.split(',')
+        const row = lib.rows.find((r) => r.unit_code === code)!
+        expect([layer, from, to, Number(stable), Number(gained), Number(lost), Number(net)]).toEqual(['redline', '2020', '2023', row.stable_m2, row.gained_m2, row.lost_m2, row.net_m2])
+      }
+      const bad = await fetch(`${base}/api/stats/change?units=counties&layer=redline&from=2020`)
+      expect(bad.status).toBe(400)
+      expect((await bad.json()).error.message).toMatch(/'to' is required/)
     })
 
     it('serves unit sets and their units as GeoJSON', async () => {

@@ -12,12 +12,14 @@ import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { coverage } from '../stats/coverage.ts'
-import { COVERAGE_COLUMNS, toCsv } from '../stats/csv.ts'
+import { CHANGE_COLUMNS, COVERAGE_COLUMNS, toCsv } from '../stats/csv.ts'
+import { change } from '../stats/change.ts'
 import { requireWriteKey } from './auth.ts'
 import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
+const VINTAGE = /^[0-9A-Za-z_.-]{1,32}$/
 // a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
 const FILENAME = /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}$/u
 
@@ -54,6 +56,18 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const result = await coverage(db, units, layers, ac.signal)
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').attachment(`coverage-${units}.csv`).send(toCsv(COVERAGE_COLUMNS, result.rows))
+    } else res.json(result)
+  })
+
+  app.get('/api/stats/change', async (req, res) => {
+    const units = param(req, 'units', { required: true, pattern: NAME })!
+    const layer = param(req, 'layer', { required: true, pattern: NAME })!
+    const from = param(req, 'from', { required: true, pattern: VINTAGE })!
+    const to = param(req, 'to', { required: true, pattern: VINTAGE })!
+    const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
+    const result = await change(db, units, layer, from, to, abortOnClose(res).signal)
+    if (format === 'csv') {
+      res.type('text/csv; charset=utf-8').attachment(`change-${layer}-${from}-${to}-${units}.csv`).send(toCsv(CHANGE_COLUMNS, result.rows))
     } else res.json(result)
   })
 

@@ -50,5 +50,12 @@ export const openApi = {
         responses: { 200: { description: 'CSV: unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share' }, 400: err, 404: err },
       },
     },
+    '/api/stats/change': {
+      get: {
+        summary: 'stable, gained, lost and net area of a layer between two vintages, per unit',
+        parameters: [q('units', 'unit set name', true), q('layer', 'layer name', true), q('from', 'earlier vintage', true), q('to', 'later vintage', true), q('format', 'json (default) or csv')],
+        responses: { 200: { description: 'CSV: unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2' }, 400: err, 404: err },
+      },
+    },
   },
 }

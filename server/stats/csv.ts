@@ -9,3 +9,5 @@ export function toCsv(columns: string[], rows: object[]): string {
 }
 
 export const COVERAGE_COLUMNS = ['unit_code', 'unit_name', 'unit_area_m2', 'layer', 'vintage', 'area_m2', 'share']
+
+export const CHANGE_COLUMNS = ['unit_code', 'unit_name', 'layer', 'from_vintage', 'to_vintage', 'stable_m2', 'gained_m2', 'lost_m2', 'net_m2']
