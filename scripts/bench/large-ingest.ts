@@ -1,7 +1,7 @@
 // Streaming check: generate a shapefile of N polygons (default 200 000 × 64 vertices,
 // ~210 MB .shp), then ingest it in a fresh child process and print its wall time and
 // peak RSS (the generator's memory is not counted).
-//   DATABASE_URL=postgres://… node --import tsx scripts/bench/large-ingest.ts [N]
+//   DATABASE_URL=postgres://… [ECOCENSUS_BENCH_HEAP_MB=160] node --import tsx scripts/bench/large-ingest.ts [N]
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -26,7 +26,9 @@ function generate(n: number) {
   }
   writeShapefile(path.join(dir, 'large'), [{ name: '名称', type: 'C', length: 40 }, { name: 'BSM', type: 'N', length: 10 }], records, { encoding: 'gbk', prj: esriGkZonePrj(39) })
   const size = fs.statSync(path.join(dir, 'large.shp')).size
-  const child = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--ingest', dir, String(size)], { stdio: 'inherit', env: process.env })
+  // ECOCENSUS_BENCH_HEAP_MB caps the ingesting process's V8 heap: streaming must fit in it
+  const heap = process.env.ECOCENSUS_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.ECOCENSUS_BENCH_HEAP_MB}`] : []
+  const child = spawnSync(process.execPath, [...heap, '--import', 'tsx', import.meta.filename, '--ingest', dir, String(size)], { stdio: 'inherit', env: process.env })
   fs.rmSync(dir, { recursive: true, force: true })
   process.exit(child.status ?? 1)
 }
