@@ -81,7 +81,8 @@ for (const target of targets) {
       } finally {
         await db.close()
       }
-    })
+      // eight CLI processes, each opening the database (the embedded one unpacks on the first)
+    }, 300_000)
 
     it('ingests the real external layer in UTM 18N from its .prj', () => {
       const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')
