@@ -9,7 +9,7 @@ import { LAYER_KINDS } from '../server/ingest/names.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { CHANGE_COLUMNS, COVERAGE_COLUMNS, toCsv } from '../server/stats/csv.ts'
+import { CHANGE_COLUMNS, COVERAGE_COLUMNS, renderTable } from '../server/stats/csv.ts'
 import { change } from '../server/stats/change.ts'
 import { listLayers, listUnitSets } from '../server/catalog.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
@@ -141,7 +141,7 @@ stats
       const t = Date.now()
       const r = await coverage(db, o.units, o.layers)
       log(`${r.rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`)
-      output(o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : toCsv(COVERAGE_COLUMNS, r.rows), o.out)
+      output(renderTable(o.format, COVERAGE_COLUMNS, r), o.out)
     }),
   )
 
@@ -158,7 +158,7 @@ stats
     withDb(cmd, async (db) => {
       log(`change of ${o.layer} ${o.from} → ${o.to} over ${o.units}…`)
       const r = await change(db, o.units, o.layer, o.from, o.to)
-      output(o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : toCsv(CHANGE_COLUMNS, r.rows), o.out)
+      output(renderTable(o.format, CHANGE_COLUMNS, r), o.out)
     }),
   )
 

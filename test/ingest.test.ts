@@ -227,6 +227,7 @@ for (const backend of backends()) {
       ]))
       await rejectsUnchanged(() => importUnits(db, { file: dup, set: 'dup', maxBytes: MAX }), /unit code 'A' appears twice \(features 1 and 2\)/)
       await rejectsUnchanged(() => importUnits(db, { file: dup, set: 'dup', codeField: 'nope', maxBytes: MAX }), /no field 'nope' for --code-field/)
+      await rejectsUnchanged(() => importUnits(db, { file: dup, set: 'dup', nameField: 'nope', maxBytes: MAX }), /no field 'nope' for --name-field/)
     })
   })
 }

@@ -53,10 +53,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const layers = param(req, 'layers', { pattern: /^[\p{L}\p{N}_.@,-]{1,2000}$/u })
     const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
     const ac = abortOnClose(res)
-    const result = await coverage(db, units, layers, ac.signal)
-    if (format === 'csv') {
-      res.type('text/csv; charset=utf-8').attachment(`coverage-${units}.csv`).send(toCsv(COVERAGE_COLUMNS, result.rows))
-    } else res.json(result)
+    sendTable(res, format, `coverage-${units}.csv`, COVERAGE_COLUMNS, await coverage(db, units, layers, ac.signal))
   })
 
   app.get('/api/stats/change', async (req, res) => {
@@ -65,10 +62,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const from = param(req, 'from', { required: true, pattern: VINTAGE })!
     const to = param(req, 'to', { required: true, pattern: VINTAGE })!
     const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
-    const result = await change(db, units, layer, from, to, abortOnClose(res).signal)
-    if (format === 'csv') {
-      res.type('text/csv; charset=utf-8').attachment(`change-${layer}-${from}-${to}-${units}.csv`).send(toCsv(CHANGE_COLUMNS, result.rows))
-    } else res.json(result)
+    sendTable(res, format, `change-${layer}-${from}-${to}-${units}.csv`, CHANGE_COLUMNS, await change(db, units, layer, from, to, abortOnClose(res).signal))
   })
 
   // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
@@ -156,6 +150,12 @@ async function withUpload<T>(req: Request, filename: string, fn: (file: string) 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A statistics result: CSV download of `columns`, or the whole result as JSON. */
+function sendTable(res: Response, format: 'json' | 'csv', filename: string, columns: string[], result: { rows: object[] }): void {
+  if (format === 'csv') res.type('text/csv; charset=utf-8').attachment(filename).send(toCsv(columns, result.rows))
+  else res.json(result)
 }
 
 /** Aborts when the client disconnects before the response is sent. */

@@ -15,7 +15,7 @@ dissolved AS (
   GROUP BY u.id, f.layer_id
 ),
 parts AS (
-  SELECT u.id AS unit_id, u.geom AS ug, a.g AS ga, b.g AS gb,
+  SELECT u.code, u.name, u.geom AS ug, a.g AS ga, b.g AS gb,
          CASE WHEN a.g IS NOT NULL AND b.g IS NOT NULL THEN ST_Intersection(a.g, b.g, 1e-9) END AS g_stable,
          CASE WHEN b.g IS NULL THEN NULL WHEN a.g IS NULL THEN b.g ELSE ST_Difference(b.g, a.g, 1e-9) END AS g_gained,
          CASE WHEN a.g IS NULL THEN NULL WHEN b.g IS NULL THEN a.g ELSE ST_Difference(a.g, b.g, 1e-9) END AS g_lost
@@ -23,12 +23,11 @@ parts AS (
   LEFT JOIN dissolved a ON a.unit_id = u.id AND a.layer_id = $2
   LEFT JOIN dissolved b ON b.unit_id = u.id AND b.layer_id = $3
 )
-SELECT u.code AS unit_code, u.name AS unit_name,
+SELECT p.code AS unit_code, p.name AS unit_name,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(p.ug, p.ga), 3)::geography), 0)::float8 AS from_m2,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(p.ug, p.gb), 3)::geography), 0)::float8 AS to_m2,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(p.ug, p.g_stable), 3)::geography), 0)::float8 AS stable_m2,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(p.ug, p.g_gained), 3)::geography), 0)::float8 AS gained_m2,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(p.ug, p.g_lost), 3)::geography), 0)::float8 AS lost_m2
 FROM parts p
-JOIN units u ON u.id = p.unit_id
-ORDER BY u.code
+ORDER BY p.code

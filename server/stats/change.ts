@@ -34,8 +34,7 @@ export interface ChangeResult {
 export async function change(db: Queryable, unitSet: string, layer: string, fromVintage: string, toVintage: string, signal?: AbortSignal): Promise<ChangeResult> {
   if (fromVintage === toVintage) throw new BadInput(`--from and --to are both ${fromVintage}; give two different vintages`)
   const setId = await unitSetId(db, unitSet)
-  const [from] = await selectLayers(db, `${layer}@${fromVintage}`)
-  const [to] = await selectLayers(db, `${layer}@${toVintage}`)
+  const [from, to] = await selectLayers(db, `${layer}@${fromVintage},${layer}@${toVintage}`)
   const raw = await db.query<Omit<ChangeRow, 'layer' | 'from_vintage' | 'to_vintage' | 'net_m2'>>(CHANGE_SQL, [setId, from!.id, to!.id], { signal })
   const pick = ({ id, name, vintage, source_checksum }: LayerVersion) => ({ id, name, vintage, source_checksum })
   return {

@@ -24,9 +24,9 @@ export interface ImportUnitsOptions extends SourceImportOptions {
 export async function importUnits(db: Db, o: ImportUnitsOptions) {
   const set = checkName(o.set, 'unit set name')
   return importSource(db, o, async (source) => {
-    const codeField = pickField(source, o.codeField, CODE_FIELDS, '--code-field')!
-    const nameField = pickField(source, o.nameField, NAME_FIELDS)
-    const parentField = o.parentField ? pickField(source, o.parentField, [], '--parent-field') : undefined
+    const codeField = pickField(source, o.codeField, CODE_FIELDS, '--code-field', true)!
+    const nameField = pickField(source, o.nameField, NAME_FIELDS, '--name-field', false)
+    const parentField = pickField(source, o.parentField, [], '--parent-field', false)
     const seen = new Map<string, number>()
     let replaced = false
     return {
@@ -58,13 +58,13 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
   })
 }
 
-/** The given field (must exist), else the first candidate present; required when `option` is named. */
-function pickField(source: VectorSource, given: string | undefined, candidates: string[], option?: string): string | undefined {
+/** The field given by `option` (must exist), else the first candidate present. */
+function pickField(source: VectorSource, given: string | undefined, candidates: string[], option: string, required: boolean): string | undefined {
   if (given) {
-    if (!source.fields.includes(given)) throw new BadInput(missingField(source, given, option ?? 'the field option'))
+    if (!source.fields.includes(given)) throw new BadInput(missingField(source, given, option))
     return given
   }
   const found = candidates.find((c) => source.fields.includes(c))
-  if (!found && option) throw new BadInput(`${source.file}: no unit code field found (tried ${candidates.join(', ')}); pass ${option} (fields: ${source.fields.join(', ') || 'none'})`)
+  if (!found && required) throw new BadInput(`${source.file}: no unit code field found (tried ${candidates.join(', ')}); pass ${option} (fields: ${source.fields.join(', ') || 'none'})`)
   return found
 }
