@@ -8,9 +8,11 @@ import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../server/ingest/names.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
-import { coverage } from '../server/stats/coverage.ts'
-import { CHANGE_COLUMNS, COVERAGE_COLUMNS, renderTable } from '../server/stats/csv.ts'
-import { change } from '../server/stats/change.ts'
+import { FORMATS, render, type Format } from '../server/stats/export.ts'
+import { CHANGE_TABLES } from '../server/stats/tables.ts'
+import { runToEnd } from '../server/runs/execute.ts'
+import { exportableOf, parseRunRequest, planRun } from '../server/runs/run-request.ts'
+import { getRun, listRuns, requestCancel } from '../server/runs/run-store.ts'
 import { listLayers, listUnitSets } from '../server/catalog.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
 import { serve } from '../server/serve.ts'
@@ -39,7 +41,7 @@ async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings) => Promise<T>):
   }
 }
 
-function output(text: string, out?: string) {
+function output(text: string | Buffer, out?: string) {
   if (out) {
     fs.writeFileSync(out, text)
     log(`wrote ${out}`)
@@ -127,40 +129,109 @@ program.command('layers').description('list layer versions').action(async (_o, c
   }),
 )
 
-const stats = program.command('stats').description('statistics')
+const stats = program.command('stats').description('statistics (each computation is a run: see `runs`)')
+const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
+
+/** Runs a statistics request with progress on stderr, then writes the result. */
+async function computeAndWrite(db: Db, get: (name: string) => string | undefined, kind: 'coverage' | 'change', o: { format: Format; table?: string; out?: string; fresh?: boolean }) {
+  const request = parseRunRequest(kind, get)
+  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+  const plan = await planRun(db, request)
+  let shown = -1
+  let lastAt = 0
+  const run = await runToEnd(db, plan, {
+    reuse: !o.fresh,
+    onProgress: (p, stage) => {
+      const pct = Math.floor(p * 100)
+      if (pct === shown || (Date.now() - lastAt < 1000 && pct < 100)) return
+      shown = pct
+      lastAt = Date.now()
+      log(`${kind}: ${String(pct).padStart(3)}%  ${stage}`)
+    },
+  })
+  log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
+  const out = await render(db, o.format, await exportableOf(db, run), o.table)
+  output(out.body, o.out)
+}
+
 stats
   .command('coverage')
-  .description('area and share of each layer inside each unit (overlaps flattened, ellipsoidal)')
+  .description('area and share of each layer inside each unit (overlaps flattened, ellipsoidal); categories, overlaps, ecological space')
   .requiredOption('--units <set>', 'unit set')
   .option('--layers <list>', 'NAME or NAME@VINTAGE, comma-separated (default: latest vintage of every layer)')
-  .addOption(new Option('--format <fmt>', 'output format').choices(['csv', 'json']).default('csv'))
+  .option('--categories', 'also a row per category of layers ingested with --category-field')
+  .option('--overlaps <pairs>', "overlap areas of layer pairs: A+B,C+D, or 'all'")
+  .option('--union [layers]', 'ecological space: the union of the ecological layers (or of the named ones) counted once')
+  .addOption(formatOption())
   .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
     withDb(cmd, async (db) => {
-      log(`coverage of ${o.layers ?? 'all layers (latest vintages)'} over ${o.units}…`)
-      const t = Date.now()
-      const r = await coverage(db, o.units, o.layers)
-      log(`${r.rows.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`)
-      output(renderTable(o.format, COVERAGE_COLUMNS, r), o.out)
+      const get = (name: string) => {
+        const v = o[name]
+        return v === undefined ? undefined : String(v)
+      }
+      await computeAndWrite(db, get, 'coverage', o)
     }),
   )
 
 stats
   .command('change')
-  .description('stable, gained, lost and net area of a layer between two vintages, per unit')
+  .description('stable, gained, lost and net area of a layer between two vintages per unit; transitions and SEEA extent account')
   .requiredOption('--units <set>', 'unit set')
   .requiredOption('--layer <name>', 'layer name')
   .requiredOption('--from <vintage>', 'earlier vintage')
   .requiredOption('--to <vintage>', 'later vintage')
-  .addOption(new Option('--format <fmt>', 'output format').choices(['csv', 'json']).default('csv'))
+  .option('--no-categories', 'no class transitions even if both vintages have categories')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...CHANGE_TABLES]))
+  .addOption(formatOption())
   .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
     withDb(cmd, async (db) => {
-      log(`change of ${o.layer} ${o.from} → ${o.to} over ${o.units}…`)
-      const r = await change(db, o.units, o.layer, o.from, o.to)
-      output(renderTable(o.format, CHANGE_COLUMNS, r), o.out)
+      const get = (name: string) => {
+        if (name === 'categories') return o.categories === false ? 'false' : undefined
+        const v = o[name]
+        return v === undefined ? undefined : String(v)
+      }
+      await computeAndWrite(db, get, 'change', o)
     }),
   )
+
+const runs = program.command('runs').description('statistics runs: list, show, result, cancel')
+runs.command('list').description('recent runs').action(async (_o, cmd: Command) =>
+  withDb(cmd, async (db) => {
+    for (const r of await listRuns(db)) {
+      process.stdout.write(`${r.id}\t${r.kind}\t${r.status}\t${Math.round(r.progress * 100)}%\t${r.created_at}\t${r.elapsed_ms === null ? '' : `${(r.elapsed_ms / 1000).toFixed(1)} s`}\t${JSON.stringify(r.params)}\n`)
+    }
+  }),
+)
+runs.command('show <id>').description('one run as JSON: parameters, input versions, progress, status').action(async (id: string, _o, cmd: Command) =>
+  withDb(cmd, async (db) => output(JSON.stringify(await getRun(db, runIdArg(id)), null, 2) + '\n')),
+)
+runs
+  .command('result <id>')
+  .description('the result of a done run')
+  .option('--table <name>', 'table for CSV')
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (id: string, o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      const out = await render(db, o.format, await exportableOf(db, await getRun(db, runIdArg(id))), o.table)
+      output(out.body, o.out)
+    }),
+  )
+runs.command('cancel <id>').description('ask a running run to stop (it stops at its next progress report)').action(async (id: string, _o, cmd: Command) =>
+  withDb(cmd, async (db) => {
+    const r = await requestCancel(db, runIdArg(id))
+    log(r.status === 'running' ? `run ${r.id}: cancel requested` : `run ${r.id} is ${r.status}; nothing to cancel`)
+  }),
+)
+
+function runIdArg(id: string): number {
+  if (!/^[0-9]{1,15}$/.test(id)) throw new BadInput(`run id '${id}' is not a number`)
+  return Number(id)
+}
 
 program
   .command('sample')

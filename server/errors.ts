@@ -28,6 +28,15 @@ export class Conflict extends AppError {
   override readonly status = 409
   override readonly code: string = 'conflict'
 }
+export class Gone extends AppError {
+  override readonly status = 410
+  override readonly code: string = 'gone'
+}
+/** A run stopped at a user's request. */
+export class Cancelled extends AppError {
+  override readonly status = 409
+  override readonly code: string = 'cancelled'
+}
 export class TooLarge extends AppError {
   override readonly status = 413
   override readonly code: string = 'too_large'

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import type { Db } from '../db/db.ts'
-import { AppError, BadInput, TooLarge, httpStatus } from '../errors.ts'
+import { AppError, BadInput, Conflict, TooLarge, httpStatus } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import { ROOT } from '../settings.ts'
 import { listLayers, listUnitSets, unitsGeoJson } from '../catalog.ts'
@@ -11,15 +11,15 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { unitSetId } from '../units/unit-set.ts'
-import { coverage } from '../stats/coverage.ts'
-import { CHANGE_COLUMNS, COVERAGE_COLUMNS, toCsv } from '../stats/csv.ts'
-import { change } from '../stats/change.ts'
+import { FORMATS, render } from '../stats/export.ts'
+import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
+import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
+import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
 import { requireWriteKey } from './auth.ts'
 import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-const VINTAGE = /^[0-9A-Za-z_.-]{1,32}$/
 // a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
 const FILENAME = /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}$/u
 
@@ -48,22 +48,58 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.type('application/geo+json').send(JSON.stringify(await unitsGeoJson(db, await unitSetId(db, name))))
   })
 
-  app.get('/api/stats/coverage', async (req, res) => {
-    const units = param(req, 'units', { required: true, pattern: NAME })!
-    const layers = param(req, 'layers', { pattern: /^[\p{L}\p{N}_.@,-]{1,2000}$/u })
-    const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
-    const ac = abortOnClose(res)
-    sendTable(res, format, `coverage-${units}.csv`, COVERAGE_COLUMNS, await coverage(db, units, layers, ac.signal))
+  // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
+  // and answers with the result, POST /api/runs answers at once with the run to poll.
+  const sendResult = async (req: Request, res: Response, run: RunRecord) => {
+    const format = oneOf(req, 'format', FORMATS, 'json')
+    const table = param(req, 'table', { pattern: /^[a-z_]{1,32}$/ })
+    const out = await render(db, format, await exportableOf(db, run), table)
+    res.set('X-Run-Id', String(run.id)).type(out.contentType)
+    if (format === 'csv' || format === 'xlsx') res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`)
+    res.send(out.body)
+  }
+  const queryGetter = (req: Request) => (name: string) => param(req, name, { max: 2000 })
+  for (const kind of ['coverage', 'change'] as const) {
+    app.get(`/api/stats/${kind}`, async (req, res) => {
+      const request = parseRunRequest(kind, queryGetter(req))
+      oneOf(req, 'format', FORMATS, 'json') // refuse a bad format before computing
+      const run = await runToEnd(db, await planRun(db, request), { signal: abortOnClose(res).signal, reuse: !bool(req, 'fresh') })
+      await sendResult(req, res, run)
+    })
+  }
+  app.post('/api/runs', express.json({ limit: '16kb' }), async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>
+    const get = (name: string) => {
+      const v = b[name]
+      if (v === undefined || v === null) return undefined
+      if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return String(v)
+      throw new BadInput(`'${name}' must be text, a number or true/false`)
+    }
+    const request = parseRunRequest(get('kind'), get)
+    const started = await startRun(db, await planRun(db, request), { reuse: b.fresh !== true })
+    started.done.then(
+      (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
+      (e) => log(`run ${started.id} ended: ${(e as Error).message}`),
+    )
+    res.status(started.reused ? 200 : 202).location(`/api/runs/${started.id}`).json({ ...(await getRun(db, started.id)), reused: started.reused })
   })
-
-  app.get('/api/stats/change', async (req, res) => {
-    const units = param(req, 'units', { required: true, pattern: NAME })!
-    const layer = param(req, 'layer', { required: true, pattern: NAME })!
-    const from = param(req, 'from', { required: true, pattern: VINTAGE })!
-    const to = param(req, 'to', { required: true, pattern: VINTAGE })!
-    const format = oneOf(req, 'format', ['json', 'csv'] as const, 'json')
-    sendTable(res, format, `change-${layer}-${from}-${to}-${units}.csv`, CHANGE_COLUMNS, await change(db, units, layer, from, to, abortOnClose(res).signal))
-  })
+  app.get('/api/runs', async (_req, res) => res.json(await listRuns(db)))
+  const runId = (req: Request) => {
+    const id = String(req.params.id)
+    if (!/^[0-9]{1,15}$/.test(id)) throw new BadInput(`run id '${id.slice(0, 20)}' is not a number`)
+    return Number(id)
+  }
+  app.get('/api/runs/:id', async (req, res) => res.json(await getRun(db, runId(req))))
+  app.get('/api/runs/:id/result', async (req, res) => sendResult(req, res, await getRun(db, runId(req))))
+  const cancel = async (req: Request, res: Response) => {
+    const run = await getRun(db, runId(req))
+    if (run.status !== 'running') throw new Conflict(`run ${run.id} is ${run.status}; only running runs can be cancelled`)
+    cancelLocal(run.id)
+    await requestCancel(db, run.id)
+    res.status(202).json(await getRun(db, run.id))
+  }
+  app.post('/api/runs/:id/cancel', cancel)
+  app.delete('/api/runs/:id', cancel)
 
   // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
   const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
@@ -150,12 +186,6 @@ async function withUpload<T>(req: Request, filename: string, fn: (file: string) 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
-}
-
-/** A statistics result: CSV download of `columns`, or the whole result as JSON. */
-function sendTable(res: Response, format: 'json' | 'csv', filename: string, columns: string[], result: { rows: object[] }): void {
-  if (format === 'csv') res.type('text/csv; charset=utf-8').attachment(filename).send(toCsv(columns, result.rows))
-  else res.json(result)
 }
 
 /** Aborts when the client disconnects before the response is sent. */

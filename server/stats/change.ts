@@ -1,11 +1,16 @@
-import type { Queryable } from '../db/db.ts'
-import { loadSql } from '../db/sql.ts'
+// Change of one layer between two vintages, per unit: stable, gained, lost, net; for
+// layers with categories the from→to transition matrix per unit and in total; and the
+// SEEA ecosystem-extent account (opening, additions, reductions, closing) per class.
+// Planned as a run over the piece engine (pieces.ts).
+import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
+import { runToEnd, type RunOptions, type RunPlan } from '../runs/execute.ts'
+import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetId } from '../units/unit-set.ts'
+import { AREA_METHOD, runUnits } from './coverage.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
-import { AREA_METHOD } from './coverage.ts'
-
-const CHANGE_SQL = loadSql(import.meta.url, './change.sql')
+import { clipToUnits, flattenLayer, intersectSets, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
+import { extentAccount, fromTo, type Transition } from './transitions.ts'
 
 export interface ChangeRow {
   unit_code: string
@@ -13,7 +18,7 @@ export interface ChangeRow {
   layer: string
   from_vintage: string
   to_vintage: string
-  /** area of the layer in the unit at each vintage (closing = opening + gained − lost) */
+  /** area of the layer in the unit at each vintage (to = from + gained − lost) */
   from_m2: number
   to_m2: number
   stable_m2: number
@@ -22,38 +27,185 @@ export interface ChangeRow {
   net_m2: number
 }
 
-export interface ChangeResult {
-  unitSet: string
-  from: Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'source_checksum'>
-  to: Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'source_checksum'>
-  method: string
-  rows: ChangeRow[]
+export interface TransitionRow {
+  unit_code: string
+  unit_name: string | null
+  layer: string
+  from_vintage: string
+  to_vintage: string
+  /** null: outside the layer at that vintage */
+  from_class: string | null
+  to_class: string | null
+  area_m2: number
 }
 
-/** Stable, gained, lost and net area of one layer between two vintages, per unit. */
-export async function change(db: Queryable, unitSet: string, layer: string, fromVintage: string, toVintage: string, signal?: AbortSignal): Promise<ChangeResult> {
+export interface AccountRow {
+  unit_code: string
+  unit_name: string | null
+  layer: string
+  from_vintage: string
+  to_vintage: string
+  /** '*' for the layer as a whole, else a category */
+  class: string
+  opening_m2: number
+  additions_m2: number
+  reductions_m2: number
+  net_change_m2: number
+  closing_m2: number
+}
+
+type Version = Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'source_checksum' | 'feature_count'>
+
+interface ChangeMeta {
+  unitSet: { id: number; name: string }
+  from: Version & { prefix: string; ownTotal: boolean }
+  to: Version & { prefix: string; ownTotal: boolean }
+  byCategory: boolean
+  /** whether stable area was measured from whole-layer pieces (categories overlap) */
+  ownStable: boolean
+  method: string
+}
+
+export interface ChangeResult {
+  run: RunRecord
+  unitSet: string
+  from: Version
+  to: Version
+  byCategory: boolean
+  method: string
+  rows: ChangeRow[]
+  transitions: TransitionRow[]
+  /** the transition matrix summed over all units of the set */
+  transitionTotals: Omit<TransitionRow, 'unit_code' | 'unit_name'>[]
+  account: AccountRow[]
+}
+
+export interface ChangeOptions {
+  /** transitions per category: default on when both vintages have categories */
+  categories?: boolean
+}
+
+export async function planChange(db: Queryable, unitSet: string, layer: string, fromVintage: string, toVintage: string, o: ChangeOptions = {}): Promise<RunPlan> {
   if (fromVintage === toVintage) throw new BadInput(`--from and --to are both ${fromVintage}; give two different vintages`)
   const setId = await unitSetId(db, unitSet)
   const [from, to] = await selectLayers(db, `${layer}@${fromVintage},${layer}@${toVintage}`)
-  const raw = await db.query<Omit<ChangeRow, 'layer' | 'from_vintage' | 'to_vintage' | 'net_m2'>>(CHANGE_SQL, [setId, from!.id, to!.id], { signal })
-  const pick = ({ id, name, vintage, source_checksum }: LayerVersion) => ({ id, name, vintage, source_checksum })
-  return {
-    unitSet,
-    from: pick(from!),
-    to: pick(to!),
+  const cats = await db.query<{ id: number; category_field: string | null }>('SELECT id, category_field FROM layer WHERE id IN ($1, $2)', [from!.id, to!.id])
+  const haveCats = cats.length === 2 && cats.every((c) => c.category_field)
+  if (o.categories && !haveCats) throw new BadInput(`layer '${layer}': transitions need categories at both vintages; ingest them with --category-field`)
+  const byCategory = o.categories ?? haveCats
+  const [set] = await db.query<{ id: number; name: string; unit_count: number; created_at: string }>(
+    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [setId])
+  const pick = ({ id, name, vintage, source_checksum, feature_count }: LayerVersion) => ({ id, name, vintage, source_checksum, feature_count })
+  const meta: ChangeMeta = {
+    unitSet: { id: set!.id, name: set!.name },
+    from: { ...pick(from!), prefix: layerKey(from!.id), ownTotal: true },
+    to: { ...pick(to!), prefix: layerKey(to!.id), ownTotal: true },
+    byCategory,
+    ownStable: !byCategory,
     method: AREA_METHOD,
-    rows: raw.map((r) => ({
-      unit_code: r.unit_code,
-      unit_name: r.unit_name,
-      layer,
-      from_vintage: fromVintage,
-      to_vintage: toVintage,
-      from_m2: Number(r.from_m2),
-      to_m2: Number(r.to_m2),
-      stable_m2: Number(r.stable_m2),
-      gained_m2: Number(r.gained_m2),
-      lost_m2: Number(r.lost_m2),
-      net_m2: Number(r.gained_m2) - Number(r.lost_m2),
-    })),
+  }
+  const flatten = (v: ChangeMeta['from']) => ({
+    label: `flatten ${v.name}@${v.vintage}`,
+    weight: 1 + v.feature_count / 5000,
+    run: async (ctx: Parameters<typeof flattenLayer>[0]) => {
+      const r = await flattenLayer(ctx, v.id, byCategory)
+      v.prefix = r.prefix
+      v.ownTotal = r.ownTotal
+    },
+  })
+  return {
+    kind: 'change',
+    params: { unitSet, layer, from: fromVintage, to: toVintage, categories: byCategory, engine: 'pieces/1' },
+    inputs: { unitSet: set, from: pick(from!), to: pick(to!) },
+    steps: [
+      flatten(meta.from),
+      flatten(meta.to),
+      {
+        label: 'overlay vintages',
+        weight: 1 + (from!.feature_count + to!.feature_count) / 5000,
+        run: async (ctx) => {
+          if (byCategory) await intersectSets(ctx, meta.from.prefix, meta.to.prefix, 'T:')
+          // pieces of different categories overlap: the sum of transitions would count
+          // that twice, so measure the stable area on the whole-layer pieces
+          meta.ownStable = !byCategory || meta.from.ownTotal || meta.to.ownTotal
+          if (meta.ownStable) await intersectSets(ctx, layerKey(meta.from.id), layerKey(meta.to.id), 'S:')
+        },
+      },
+      {
+        label: 'measure units',
+        weight: 2 + (from!.feature_count + to!.feature_count) / 2000 + set!.unit_count / 500,
+        run: (ctx) => clipToUnits(ctx, set!.id),
+      },
+    ],
+    meta: meta as unknown as Record<string, unknown>,
   }
 }
+
+export async function change(db: Db, unitSet: string, layer: string, fromVintage: string, toVintage: string, o: ChangeOptions & RunOptions = {}): Promise<ChangeResult> {
+  const run = await runToEnd(db, await planChange(db, unitSet, layer, fromVintage, toVintage, o), o)
+  return readChange(db, run)
+}
+
+/** Sum of areas under a key prefix, by the rest of the key. */
+function byRest(s: Map<string, UnitSum>, prefix: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [k, v] of s) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), (out.get(k.slice(prefix.length)) ?? 0) + v.area_m2)
+  return out
+}
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+
+/** Rounding of overlays may leave −1e-9 where 0 is meant; larger negatives stay visible. */
+function noise(x: number, scale: number): number {
+  return x < 0 && x > -1e-9 * Math.max(1, scale) ? 0 : x
+}
+
+export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeResult> {
+  const meta = run.meta as unknown as ChangeMeta
+  const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
+  const sums = await readSums(db, run.id)
+  const layer = meta.from.name
+  const common = { layer, from_vintage: meta.from.vintage, to_vintage: meta.to.vintage }
+  const rows: ChangeRow[] = []
+  const transitions: TransitionRow[] = []
+  const account: AccountRow[] = []
+  const totals = new Map<string, Transition>()
+  for (const u of units) {
+    const s = sums.get(u.id) ?? new Map<string, UnitSum>()
+    const fromTotal = meta.from.ownTotal ? s.get(layerKey(meta.from.id))?.area_m2 ?? 0 : total(byRest(s, meta.from.prefix))
+    const toTotal = meta.to.ownTotal ? s.get(layerKey(meta.to.id))?.area_m2 ?? 0 : total(byRest(s, meta.to.prefix))
+    const stable = meta.ownStable ? total(byRest(s, 'S:')) : total(byRest(s, 'T:'))
+    const scale = Math.max(fromTotal, toTotal)
+    const gained = noise(toTotal - stable, scale)
+    const lost = noise(fromTotal - stable, scale)
+    const base = { unit_code: u.code, unit_name: u.name, ...common }
+    rows.push({ ...base, from_m2: fromTotal, to_m2: toTotal, stable_m2: stable, gained_m2: gained, lost_m2: lost, net_m2: gained - lost })
+    account.push({ ...base, class: '*', opening_m2: fromTotal, additions_m2: gained, reductions_m2: lost, net_change_m2: gained - lost, closing_m2: fromTotal + gained - lost })
+    if (!meta.byCategory) continue
+    const pairs = [...byRest(s, 'T:')].map(([k, area]) => {
+      const [f, t] = k.split(SEP) as [string, string]
+      return { from: f, to: t, area }
+    })
+    const matrix = fromTo(byRest(s, meta.from.prefix), byRest(s, meta.to.prefix), pairs, scale)
+    for (const t of matrix) {
+      transitions.push({ ...base, from_class: t.from, to_class: t.to, area_m2: t.area })
+      const key = `${t.from ?? ''}${SEP}${t.to ?? ''}`
+      const prev = totals.get(key)
+      totals.set(key, { ...t, area: (prev?.area ?? 0) + t.area })
+    }
+    for (const a of extentAccount(matrix)) account.push({ ...base, class: a.class, opening_m2: a.opening, additions_m2: a.additions, reductions_m2: a.reductions, net_change_m2: a.additions - a.reductions, closing_m2: a.closing })
+  }
+  return {
+    run,
+    unitSet: meta.unitSet.name,
+    from: pickVersion(meta.from),
+    to: pickVersion(meta.to),
+    byCategory: meta.byCategory,
+    method: meta.method,
+    rows,
+    transitions,
+    transitionTotals: [...totals.values()].map((t) => ({ ...common, from_class: t.from, to_class: t.to, area_m2: t.area })),
+    account,
+  }
+}
+
+const pickVersion = ({ id, name, vintage, source_checksum, feature_count }: Version): Version => ({ id, name, vintage, source_checksum, feature_count })

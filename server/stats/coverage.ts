@@ -1,50 +1,224 @@
-import type { Queryable } from '../db/db.ts'
-import { loadSql } from '../db/sql.ts'
+// Coverage: per unit, the area of each layer (overlaps inside a layer counted once),
+// optionally per category; the overlap of chosen layer pairs; the union of the
+// ecological layers counted once ("ecological space", so that no hectare is paid
+// twice). Planned as a run over the piece engine (pieces.ts); read back from its sums.
+import type { Db, Queryable } from '../db/db.ts'
+import { BadInput, Gone } from '../errors.ts'
+import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/execute.ts'
+import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
-
-const COVERAGE_SQL = loadSql(import.meta.url, './coverage.sql')
+import { clipToUnits, flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 
 export const AREA_METHOD =
-  'ellipsoidal area on GRS80 (CGCS2000) of the per-unit union of layer features intersected with the unit: PostGIS ST_Area(geography)'
+  'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
+  '(overlapping features dissolved once), each piece clipped to the unit only where it crosses the unit boundary; overlays snap to 1e-9°'
+
+/** Layer kinds whose union is the "ecological space" (生态空间) unless --union names the layers. */
+export const ECOLOGICAL_KINDS = ['redline', 'protected_area', 'forest', 'wetland', 'grassland', 'water']
+
+export interface CoverageOptions {
+  /** `A,B@2020`; default: latest vintage of every layer */
+  layers?: string
+  /** rows per category for layers ingested with --category-field */
+  categories?: boolean
+  /** `A+B,C+D`, or `all` for every pair of the chosen layers */
+  overlaps?: string
+  /** true: union of the chosen layers of ecological kinds; `A,B,C`: union of those */
+  union?: boolean | string
+}
 
 export interface CoverageRow {
   unit_code: string
   unit_name: string | null
   unit_area_m2: number
+  /** 'layer' | 'category' | 'overlap' | 'union' */
+  measure: string
   layer: string
   vintage: string
+  /** the category for measure 'category', else null */
+  category: string | null
   area_m2: number
   /** area_m2 / unit_area_m2, 0..1 */
   share: number
-  features: number
+  /** features of the layer (or category) touching the unit; null for overlaps and unions */
+  features: number | null
+}
+
+type LayerInfo = Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'kind' | 'source_checksum' | 'feature_count'> & { category_field: string | null }
+
+interface CoverageMeta {
+  unitSet: { id: number; name: string }
+  layers: (LayerInfo & { byCategory: boolean; prefix: string; ownTotal: boolean; overlaps: number; clusters: number; pieces: number })[]
+  overlaps: [number, number][]
+  union: number[]
+  method: string
 }
 
 export interface CoverageResult {
+  run: RunRecord
   unitSet: string
-  layers: Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'kind' | 'source_checksum'>[]
+  layers: LayerInfo[]
+  overlaps: string[]
+  union: string[]
   method: string
   rows: CoverageRow[]
 }
 
-export async function coverage(db: Queryable, unitSet: string, layerSpec?: string, signal?: AbortSignal): Promise<CoverageResult> {
-  const setId = await unitSetId(db, unitSet)
-  const layers = await selectLayers(db, layerSpec)
-  const raw = layers.length
-    ? await db.query<Omit<CoverageRow, 'share'> & { layer_id: number }>(COVERAGE_SQL, [setId, layers.map((l) => l.id)], { signal })
-    : []
-  const rows = raw.map(({ layer_id: _id, ...r }) => ({
-    ...r,
-    unit_area_m2: Number(r.unit_area_m2),
-    area_m2: Number(r.area_m2),
-    share: shareOf(Number(r.area_m2), Number(r.unit_area_m2)),
+export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOptions = {}): Promise<RunPlan> {
+  const setId = unitSetId(db, unitSet)
+  const chosen = await selectLayers(db, o.layers)
+  const extra = await db.query<{ id: number; category_field: string | null }>('SELECT id, category_field FROM layer WHERE id = ANY($1::int[])', [chosen.map((l) => l.id)])
+  const layers: LayerInfo[] = chosen.map(({ id, name, vintage, kind, source_checksum, feature_count }) => ({
+    id, name, vintage, kind, source_checksum, feature_count,
+    category_field: extra.find((e) => e.id === id)?.category_field ?? null,
   }))
-  return {
-    unitSet,
-    layers: layers.map(({ id, name, vintage, kind, source_checksum }) => ({ id, name, vintage, kind, source_checksum })),
+  const [set] = await db.query<{ id: number; name: string; unit_count: number; created_at: string }>(
+    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [await setId])
+  const overlaps = overlapPairs(layers, o.overlaps)
+  const union = unionMembers(layers, o.union)
+  const meta: CoverageMeta = {
+    unitSet: { id: set!.id, name: set!.name },
+    layers: layers.map((l) => ({ ...l, byCategory: Boolean(o.categories && l.category_field), prefix: layerKey(l.id), ownTotal: true, overlaps: 0, clusters: 0, pieces: 0 })),
+    overlaps: overlaps.map(([a, b]) => [a.id, b.id]),
+    union: union.map((l) => l.id),
     method: AREA_METHOD,
+  }
+  const totalPrefix = (id: number) => { const m = meta.layers.find((l) => l.id === id)!; return m.ownTotal ? layerKey(id) : m.prefix }
+  const steps: Step[] = []
+  for (const m of meta.layers) {
+    steps.push({
+      label: `flatten ${m.name}@${m.vintage}`,
+      weight: 1 + m.feature_count / 5000,
+      run: async (ctx) => { Object.assign(m, await flattenLayer(ctx, m.id, m.byCategory)) },
+    })
+  }
+  overlaps.forEach(([a, b], i) => steps.push({
+    label: `overlap ${a.name} ∩ ${b.name}`,
+    weight: 1 + (a.feature_count + b.feature_count) / 10000,
+    run: (ctx) => intersectSets(ctx, totalPrefix(a.id), totalPrefix(b.id), `X:${i}:`).then(() => {}),
+  }))
+  // fewest features first: later steps subtract the (few, large) earlier pieces
+  ;[...union].sort((a, b) => a.feature_count - b.feature_count).forEach((l, i) => steps.push({
+    label: `union + ${l.name}`,
+    weight: 1 + l.feature_count / 5000,
+    run: (ctx) => unionStep(ctx, totalPrefix(l.id), 'U:', i + 1).then(() => {}),
+  }))
+  const pieceWeight = layers.reduce((s, l) => s + l.feature_count, 0) / 2000
+  steps.push({
+    label: 'measure units',
+    weight: 2 + pieceWeight + (set!.unit_count / 500),
+    run: (ctx) => clipToUnits(ctx, set!.id, layers.map((l) => l.id), meta.layers.filter((l) => l.byCategory).map((l) => l.id)),
+  })
+  return {
+    kind: 'coverage',
+    params: { unitSet, layers: layers.map((l) => `${l.name}@${l.vintage}`), categories: Boolean(o.categories), overlaps: overlaps.map(([a, b]) => `${a.name}+${b.name}`), union: union.map((l) => l.name), engine: 'pieces/1' },
+    inputs: { unitSet: set, layers: layers.map(({ id, name, vintage, source_checksum, feature_count }) => ({ id, name, vintage, source_checksum, feature_count })) },
+    steps,
+    meta: meta as unknown as Record<string, unknown>,
+  }
+}
+
+function findChosen(layers: LayerInfo[], name: string, what: string): LayerInfo {
+  const [n, v] = name.trim().split('@')
+  const hit = layers.find((l) => l.name === n && (!v || l.vintage === v))
+  if (!hit) throw new BadInput(`${what} '${name}' is not among the chosen layers (${layers.map((l) => `${l.name}@${l.vintage}`).join(', ') || 'none'}); add it to --layers`)
+  return hit
+}
+
+function overlapPairs(layers: LayerInfo[], spec?: string): [LayerInfo, LayerInfo][] {
+  if (!spec?.trim()) return []
+  if (spec.trim() === 'all') return layers.flatMap((a, i) => layers.slice(i + 1).map((b) => [a, b] as [LayerInfo, LayerInfo]))
+  return spec.split(',').filter((s) => s.trim()).map((pair) => {
+    const parts = pair.split('+')
+    if (parts.length !== 2 || !parts[0]!.trim() || !parts[1]!.trim()) throw new BadInput(`--overlaps '${pair}': write A+B (two layer names), or 'all'`)
+    const a = findChosen(layers, parts[0]!, '--overlaps layer')
+    const b = findChosen(layers, parts[1]!, '--overlaps layer')
+    if (a.id === b.id) throw new BadInput(`--overlaps '${pair}': a layer's overlap with itself is its coverage`)
+    return [a, b]
+  })
+}
+
+function unionMembers(layers: LayerInfo[], spec?: boolean | string): LayerInfo[] {
+  if (!spec) return []
+  const members = spec === true || spec === 'true'
+    ? layers.filter((l) => ECOLOGICAL_KINDS.includes(l.kind))
+    : String(spec).split(',').filter((s) => s.trim()).map((n) => findChosen(layers, n, '--union layer'))
+  if (!members.length) throw new BadInput(`--union: none of the chosen layers is of an ecological kind (${ECOLOGICAL_KINDS.join(', ')}); name the layers: --union A,B`)
+  return [...new Map(members.map((l) => [l.id, l])).values()]
+}
+
+/** Computes coverage as a run (reusing an identical earlier one unless opts.reuse is false). */
+export async function coverage(db: Db, unitSet: string, layersOrOptions?: string | CoverageOptions, opts: RunOptions = {}): Promise<CoverageResult> {
+  const o = typeof layersOrOptions === 'string' ? { layers: layersOrOptions } : layersOrOptions ?? {}
+  const run = await runToEnd(db, await planCoverage(db, unitSet, o), opts)
+  return readCoverage(db, run)
+}
+
+export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
+
+/** The units a run measured; Gone when the set has been replaced since. */
+export async function runUnits(db: Queryable, run: RunRecord, setId: number, setName: string): Promise<UnitRow[]> {
+  const exists = await db.query('SELECT 1 FROM unit_set WHERE id = $1', [setId])
+  if (!exists.length) throw new Gone(`run ${run.id} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
+  const units = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
+  return units.map((u) => ({ ...u, area_m2: Number(u.area_m2) }))
+}
+
+/** Rows of a done coverage run. */
+export async function readCoverage(db: Queryable, run: RunRecord): Promise<CoverageResult> {
+  const meta = run.meta as unknown as CoverageMeta
+  const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
+  const sums = await readSums(db, run.id)
+  const byId = new Map(meta.layers.map((l) => [l.id, l]))
+  const label = (id: number) => `${byId.get(id)!.name}`
+  const rows: CoverageRow[] = []
+  for (const u of units) {
+    const s = sums.get(u.id) ?? new Map<string, UnitSum>()
+    const base = { unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2 }
+    const push = (measure: string, layer: string, vintage: string, category: string | null, area: number, features: number | null) =>
+      rows.push({ ...base, measure, layer, vintage, category, area_m2: area, share: shareOf(area, u.area_m2), features })
+    for (const l of meta.layers) {
+      const count = s.get(`N:${l.id}:`)?.pieces ?? 0
+      const cats = l.byCategory ? categoriesIn(s, `C:${l.id}:`, `M:${l.id}:`) : []
+      const total = l.ownTotal ? (s.get(layerKey(l.id))?.area_m2 ?? 0) : cats.reduce((t, c) => t + c.area, 0)
+      push('layer', l.name, l.vintage, null, total, count)
+      for (const c of cats) push('category', l.name, l.vintage, c.category, c.area, c.features)
+    }
+    meta.overlaps.forEach(([a, b], i) => {
+      const area = sumPrefix(s, `X:${i}:`)
+      const va = byId.get(a)!.vintage
+      const vb = byId.get(b)!.vintage
+      push('overlap', `${label(a)}∩${label(b)}`, va === vb ? va : `${va}∩${vb}`, null, area, null)
+    })
+    if (meta.union.length) push('union', 'ecological_space', meta.union.map((id) => `${label(id)}@${byId.get(id)!.vintage}`).join('∪'), null, s.get('U:')?.area_m2 ?? 0, null)
+  }
+  return {
+    run,
+    unitSet: meta.unitSet.name,
+    layers: meta.layers.map(({ id, name, vintage, kind, source_checksum, feature_count, category_field }) => ({ id, name, vintage, kind, source_checksum, feature_count, category_field })),
+    overlaps: meta.overlaps.map(([a, b]) => `${label(a)}∩${label(b)}`),
+    union: meta.union.map(label),
+    method: meta.method,
     rows,
   }
+}
+
+function sumPrefix(s: Map<string, UnitSum>, prefix: string): number {
+  let t = 0
+  for (const [k, v] of s) if (k.startsWith(prefix)) t += v.area_m2
+  return t
+}
+
+/** Categories with area or features in this unit, sorted. */
+function categoriesIn(s: Map<string, UnitSum>, areaPrefix: string, countPrefix: string): { category: string; area: number; features: number }[] {
+  const out = new Map<string, { category: string; area: number; features: number }>()
+  const get = (c: string) => out.get(c) ?? out.set(c, { category: c, area: 0, features: 0 }).get(c)!
+  for (const [k, v] of s) {
+    if (k.startsWith(areaPrefix)) get(k.slice(areaPrefix.length)).area += v.area_m2
+    else if (k.startsWith(countPrefix)) get(k.slice(countPrefix.length)).features += v.pieces
+  }
+  return [...out.values()].sort((a, b) => (a.category < b.category ? -1 : a.category > b.category ? 1 : 0))
 }
 
 /** Share in 0..1; a zero-area unit has share 0. Float noise above 1 is clamped. */

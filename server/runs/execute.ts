@@ -1,0 +1,123 @@
+// Runs a planned computation: records it, reports progress, honours cancellation
+// (an AbortSignal in this process, or cancel_requested set by any process), and makes
+// the result visible in one step when everything has been computed.
+import type { Db, Queryable } from '../db/db.ts'
+import { Cancelled } from '../errors.ts'
+import { createRun, findReusable, getRun, inputKey, reportProgress, type RunKind, type RunRecord } from './run-store.ts'
+
+/** What a step can do besides querying: report progress within itself and check for cancellation. */
+export interface StepContext {
+  db: Queryable
+  runId: number
+  signal: AbortSignal
+  /** fraction 0..1 of this step done; throws Cancelled when the run is to stop */
+  progress(fraction: number): Promise<void>
+}
+
+export interface Step {
+  label: string
+  /** relative cost, for the progress fraction */
+  weight: number
+  run(ctx: StepContext): Promise<void>
+}
+
+export interface RunPlan {
+  kind: RunKind
+  params: Record<string, unknown>
+  inputs: Record<string, unknown>
+  steps: Step[]
+  /** stored with the run: method text, layer lists, whatever readers need to label the sums */
+  meta: Record<string, unknown>
+}
+
+export interface RunOptions {
+  signal?: AbortSignal
+  /** false: compute again even when a done run has identical inputs */
+  reuse?: boolean
+  onProgress?: (progress: number, stage: string) => void
+}
+
+export interface StartedRun {
+  id: number
+  reused: boolean
+  done: Promise<RunRecord>
+}
+
+/** Live runs of this process, so that the HTTP API can cancel them at once. */
+const live = new Map<number, AbortController>()
+
+export function cancelLocal(id: number): boolean {
+  const c = live.get(id)
+  c?.abort(new Cancelled(`run ${id} was cancelled`))
+  return Boolean(c)
+}
+
+/** Starts a run (or finds a reusable one) and returns its id at once; `done` settles when it ends. */
+export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Promise<StartedRun> {
+  const key = inputKey(plan.kind, plan.params, plan.inputs)
+  if (opts.reuse !== false) {
+    const prev = await findReusable(db, key)
+    if (prev) return { id: prev.id, reused: true, done: Promise.resolve({ ...prev, reused: true }) }
+  }
+  const id = await createRun(db, plan.kind, plan.params, plan.inputs, key)
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(new Cancelled(`run ${id} was cancelled`))
+  if (opts.signal?.aborted) onAbort()
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  live.set(id, controller)
+  const done = execute(db, id, plan, controller.signal, opts.onProgress).finally(() => {
+    live.delete(id)
+    opts.signal?.removeEventListener('abort', onAbort)
+  })
+  done.catch(() => {}) // the caller may not await; the failure is recorded on the run
+  return { id, reused: false, done }
+}
+
+/** startRun and wait for the end; throws if the run fails or is cancelled. */
+export async function runToEnd(db: Db, plan: RunPlan, opts: RunOptions = {}): Promise<RunRecord> {
+  return (await startRun(db, plan, opts)).done
+}
+
+async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, onProgress?: (p: number, s: string) => void): Promise<RunRecord> {
+  const started = performance.now()
+  const total = plan.steps.reduce((s, st) => s + st.weight, 0) || 1
+  let before = 0
+  try {
+    for (const step of plan.steps) {
+      const ctx: StepContext = {
+        db,
+        runId: id,
+        signal,
+        progress: async (fraction) => {
+          const p = (before + step.weight * Math.min(1, fraction)) / total
+          onProgress?.(p, step.label)
+          const stop = await reportProgress(db, id, p, step.label)
+          if (stop && !signal.aborted) throw new Cancelled(`run ${id} was cancelled`)
+          if (signal.aborted) throw signal.reason
+        },
+      }
+      await ctx.progress(0)
+      await step.run(ctx)
+      before += step.weight
+    }
+    const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_sum WHERE run_id = $1', [id])
+    await db.query(
+      `UPDATE run SET status = 'done', progress = 1, stage = 'done', meta = $2, row_count = $3,
+              finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
+      [id, JSON.stringify(plan.meta), rows[0]!.n, performance.now() - started],
+    )
+    onProgress?.(1, 'done')
+  } catch (err) {
+    const cancelled = err instanceof Cancelled || signal.aborted
+    const message = err instanceof Error ? err.message : String(err)
+    await db.query('DELETE FROM run_sum WHERE run_id = $1', [id]).catch(() => {})
+    await db.query(
+      `UPDATE run SET status = $2, error = $3, finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
+      [id, cancelled ? 'cancelled' : 'failed', message, performance.now() - started],
+    ).catch(() => {})
+    await db.query('DELETE FROM run_piece WHERE run_id = $1', [id]).catch(() => {})
+    throw cancelled && !(err instanceof Cancelled) ? new Cancelled(`run ${id} was cancelled`) : err
+  }
+  await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
+  return getRun(db, id)
+}

@@ -1,0 +1,98 @@
+// One result, four formats: CSV (the documented long-form contract, one table), JSON
+// (the whole result with run, inputs and method), GeoJSON (the units with their
+// statistics as flat properties, for QGIS and the viewer) and XLSX (every table on its
+// own sheet with hectare, km² and 亩 columns beside each m² column, plus a provenance sheet).
+import ExcelJS from 'exceljs'
+import type { Queryable } from '../db/db.ts'
+import { unitsGeoJson } from '../catalog.ts'
+import { BadInput } from '../errors.ts'
+import { M2_PER } from './area-units.ts'
+import { toCsv } from './csv.ts'
+
+export const FORMATS = ['csv', 'json', 'geojson', 'xlsx'] as const
+export type Format = (typeof FORMATS)[number]
+
+export interface Table {
+  name: string
+  columns: string[]
+  rows: object[]
+}
+
+export interface Exportable {
+  /** tables in order; CSV writes the one asked for (default: the first) */
+  tables: Table[]
+  /** the whole result, for JSON and the provenance sheet */
+  result: { run: { id: number } & object; method: string } & object
+  /** unit set to draw GeoJSON geometry from, and the per-unit properties */
+  setId: number
+  properties: (rows: object[]) => Map<string, Record<string, number | string | null>>
+}
+
+export interface Rendered {
+  body: string | Buffer
+  contentType: string
+  ext: string
+}
+
+export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string): Promise<Rendered> {
+  switch (format) {
+    case 'csv': {
+      const t = tableName ? x.tables.find((t) => t.name === tableName) : x.tables[0]
+      if (!t) throw new BadInput(`table '${tableName}' is not part of this result (has ${x.tables.map((t) => t.name).join(', ')})`)
+      return { body: toCsv(t.columns, t.rows), contentType: 'text/csv; charset=utf-8', ext: 'csv' }
+    }
+    case 'json':
+      return { body: JSON.stringify(x.result, null, 2) + '\n', contentType: 'application/json', ext: 'json' }
+    case 'geojson': {
+      const fc = await unitsGeoJson(db, x.setId)
+      const props = x.properties(x.tables[0]!.rows)
+      for (const f of fc.features) Object.assign(f.properties, props.get(f.id) ?? {})
+      return { body: JSON.stringify({ ...fc, run: x.result.run.id }) + '\n', contentType: 'application/geo+json', ext: 'geojson' }
+    }
+    case 'xlsx':
+      return { body: await xlsx(x), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
+  }
+}
+
+/** Columns of an XLSX sheet: every `*_m2` column followed by its ha, km² and 亩 twins. */
+export function spreadsheetColumns(columns: string[]): { header: string; source: string; divisor: number }[] {
+  return columns.flatMap((c) => {
+    if (!c.endsWith('_m2')) return [{ header: c, source: c, divisor: 0 }]
+    const stem = c.slice(0, -3)
+    return [
+      { header: c, source: c, divisor: M2_PER.m2 },
+      { header: `${stem}_ha`, source: c, divisor: M2_PER.ha },
+      { header: `${stem}_km2`, source: c, divisor: M2_PER.km2 },
+      { header: `${stem}_mu`, source: c, divisor: M2_PER.mu },
+    ]
+  })
+}
+
+async function xlsx(x: Exportable): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook()
+  wb.creator = 'ecocensus'
+  for (const t of x.tables) {
+    const ws = wb.addWorksheet(t.name.slice(0, 31))
+    const cols = spreadsheetColumns(t.columns)
+    ws.columns = cols.map((c) => ({ header: c.header, key: c.header, width: Math.max(10, c.header.length + 2) }))
+    for (const r of t.rows as Record<string, unknown>[]) {
+      ws.addRow(cols.map((c) => {
+        const v = r[c.source]
+        return c.divisor && typeof v === 'number' ? v / c.divisor : v ?? null
+      }))
+    }
+    ws.getRow(1).font = { bold: true }
+    ws.views = [{ state: 'frozen', ySplit: 1 }]
+    cols.forEach((c, i) => { if (c.divisor) ws.getColumn(i + 1).numFmt = c.divisor === M2_PER.km2 ? '0.000000' : '0.0000' })
+  }
+  const prov = wb.addWorksheet('run')
+  prov.columns = [{ header: 'field', key: 'k', width: 16 }, { header: 'value', key: 'v', width: 120 }]
+  const { rows: _r, ...rest } = x.result as Record<string, unknown>
+  for (const [k, v] of Object.entries(rest)) {
+    if (Array.isArray(v) && v.length > 50) continue // the tables themselves
+    prov.addRow({ k, v: typeof v === 'string' ? v : JSON.stringify(v) })
+  }
+  prov.addRow({ k: 'area units', v: '1 ha = 10 000 m²; 1 km² = 1 000 000 m²; 1 亩 = 10 000/15 m² ≈ 666.67 m²' })
+  prov.getRow(1).font = { bold: true }
+  return Buffer.from(await wb.xlsx.writeBuffer())
+}

@@ -1,0 +1,43 @@
+-- Flattens layer $3 into run $1's pieces: features that overlap nothing are copied with
+-- their stored ellipsoidal area; each cluster of overlapping features ($5 feature ids,
+-- $6 cluster numbers, computed by the caller) is dissolved into one piece.
+-- Key: $2 alone, or $2 || category when $4 is true (pieces per category).
+-- Pieces with more than $8 vertices are subdivided ($8 = 0: never) so that clipping a
+-- large protected area against ten thousand cells does not walk all its vertices
+-- ten thousand times; the parts tile the piece exactly. $7: overlay grid size (degrees).
+WITH members AS (
+  SELECT * FROM unnest($5::bigint[], $6::int[]) AS m(feature_id, cluster)
+),
+src AS (
+  SELECT f.id, f.geom, f.area_m2,
+         CASE WHEN $4::boolean THEN $2 || coalesce(f.category, '') ELSE $2 END AS key
+  FROM feature f
+  WHERE f.layer_id = $3
+),
+whole AS (
+  -- features overlapping nothing: as stored
+  SELECT s.key, s.geom::geometry AS geom, s.area_m2
+  FROM src s
+  WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
+  UNION ALL
+  -- clusters: one dissolved piece each (members of a cluster share a key by construction)
+  SELECT d.key, d.geom, ST_Area(d.geom::geography)
+  FROM (
+    SELECT min(s.key) AS key, ST_CollectionExtract(ST_UnaryUnion(ST_Collect(s.geom), $7), 3) AS geom
+    FROM src s JOIN members m ON m.feature_id = s.id
+    GROUP BY m.cluster
+  ) d
+),
+pieces AS (
+  SELECT key, geom, area_m2 FROM whole WHERE $8 = 0 OR ST_NPoints(geom) <= $8
+  UNION ALL
+  SELECT w.key, part.geom, ST_Area(part.geom::geography)
+  FROM whole w, LATERAL ST_Subdivide(w.geom, $8) AS part(geom)
+  WHERE $8 > 0 AND ST_NPoints(w.geom) > $8
+),
+ins AS (
+  INSERT INTO run_piece (run_id, key, geom, area_m2)
+  SELECT $1, key, geom, area_m2 FROM pieces WHERE NOT ST_IsEmpty(geom)
+  RETURNING 1
+)
+SELECT count(*)::int AS n FROM ins

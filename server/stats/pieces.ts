@@ -1,0 +1,174 @@
+// The statistics engine's primitives. Everything is measured as sets of *disjoint
+// pieces* in the run_piece work table, so that areas add instead of having to be
+// dissolved per unit:
+//   flatten   a layer's features → pieces (only clusters of overlapping features are
+//             dissolved; for survey data most features overlap nothing and are copied)
+//   intersect two piece sets → their overlap as pieces (red line ∩ protected area,
+//             stable area between vintages, from→to class transitions)
+//   union     piece sets → pieces covering their union once (ecological space)
+//   clip      pieces × units → one area sum per unit and key, clipping only the pieces
+//             that cross a unit boundary
+// The database does what it does well (index joins, GEOS overlays, geodesic areas);
+// this module decides which overlays are needed at all.
+import type { Queryable } from '../db/db.ts'
+import { loadSql } from '../db/sql.ts'
+import type { StepContext } from '../runs/execute.ts'
+
+const OVERLAPS_SQL = loadSql(import.meta.url, './pieces-overlaps.sql')
+const FLATTEN_SQL = loadSql(import.meta.url, './pieces-flatten.sql')
+const INTERSECT_SQL = loadSql(import.meta.url, './pieces-intersect.sql')
+const UNION_SQL = loadSql(import.meta.url, './pieces-union.sql')
+const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
+const COUNT_SQL = loadSql(import.meta.url, './count-features.sql')
+
+/**
+ * Overlays snap to a 1e-9° grid (≈ 0.1 mm). PGlite-PostGIS cannot run GEOS's
+ * floating-point fallbacks (README, Limits), and snap-rounding is robust by design; the
+ * snapping moves an area by less than its perimeter × 0.1 mm.
+ */
+export const OVERLAY_GRID = 1e-12
+/**
+ * Pieces above this many vertices could be cut with ST_Subdivide so that clipping a
+ * large piece against many cells does not walk all its vertices each time. Off: on
+ * PostGIS 3.3 ST_Subdivide moved the area of a 501-vertex census tract by 6.5e-5
+ * (test/external.test.ts caught it), far outside the 1e-6 we promise.
+ */
+export const SUBDIVIDE_VERTICES = 0
+
+/** Key of a layer's pieces: the whole layer, or one of its categories. */
+export const layerKey = (layerId: number) => `L:${layerId}:`
+export const categoryPrefix = (layerId: number) => `C:${layerId}:`
+export const SEP = '\u001f'
+
+export interface FlattenResult {
+  /** prefix of the keys holding this layer's pieces: `L:<id>:` or, per category, `C:<id>:` */
+  prefix: string
+  /** whether per-category pieces were made */
+  byCategory: boolean
+  /** overlapping feature pairs found and clusters dissolved */
+  overlaps: number
+  clusters: number
+  /** whether the layer total must be read from its own pieces (categories overlap each other) */
+  ownTotal: boolean
+  pieces: number
+}
+
+/**
+ * Flattens layer `layerId` into pieces. With `byCategory`, pieces are made per category;
+ * when features of different categories overlap, the layer's own flattened pieces are
+ * made too, because the sum over categories would then count those overlaps twice.
+ */
+export async function flattenLayer(ctx: Pick<StepContext, 'db' | 'runId' | 'signal'>, layerId: number, byCategory: boolean): Promise<FlattenResult> {
+  const { db, runId, signal } = ctx
+  const pairs = await db.query<{ a: string; b: string; ca: string | null; cb: string | null }>(OVERLAPS_SQL, [layerId], { signal })
+  const insert = async (key: string, perCategory: boolean, clusters: Map<string, number>) => {
+    const ids = [...clusters.keys()]
+    const rows = await db.query<{ n: number }>(
+      FLATTEN_SQL,
+      [runId, key, layerId, perCategory, ids, ids.map((i) => clusters.get(i)!), OVERLAY_GRID, SUBDIVIDE_VERTICES],
+      { signal },
+    )
+    return rows[0]!.n
+  }
+  if (!byCategory) {
+    const clusters = clustersOf(pairs)
+    const pieces = await insert(layerKey(layerId), false, clusters)
+    return { prefix: layerKey(layerId), byCategory, overlaps: pairs.length, clusters: new Set(clusters.values()).size, ownTotal: true, pieces }
+  }
+  const same = pairs.filter((p) => (p.ca ?? '') === (p.cb ?? ''))
+  const byCat = clustersOf(same)
+  let pieces = await insert(categoryPrefix(layerId), true, byCat)
+  const crossing = same.length < pairs.length
+  if (crossing) pieces += await insert(layerKey(layerId), false, clustersOf(pairs))
+  return { prefix: categoryPrefix(layerId), byCategory, overlaps: pairs.length, clusters: new Set(byCat.values()).size, ownTotal: crossing, pieces }
+}
+
+/** Connected components of the overlap graph (union–find): feature id → cluster number. */
+export function clustersOf(pairs: { a: string; b: string }[]): Map<string, number> {
+  const parent = new Map<string, string>()
+  const find = (x: string): string => {
+    let r = x
+    while (parent.get(r) !== r) r = parent.get(r)!
+    while (parent.get(x) !== r) {
+      const next = parent.get(x)!
+      parent.set(x, r)
+      x = next
+    }
+    return r
+  }
+  for (const { a, b } of pairs) {
+    if (!parent.has(a)) parent.set(a, a)
+    if (!parent.has(b)) parent.set(b, b)
+    const ra = find(a)
+    const rb = find(b)
+    if (ra !== rb) parent.set(ra, rb)
+  }
+  const number = new Map<string, number>()
+  const out = new Map<string, number>()
+  for (const id of parent.keys()) {
+    const root = find(id)
+    if (!number.has(root)) number.set(root, number.size)
+    out.set(id, number.get(root)!)
+  }
+  return out
+}
+
+/** Pieces of `prefixA` ∩ pieces of `prefixB` → keys `out + restA + SEP + restB`. */
+export async function intersectSets(ctx: Pick<StepContext, 'db' | 'runId' | 'signal'>, prefixA: string, prefixB: string, out: string): Promise<number> {
+  const rows = await ctx.db.query<{ n: number }>(INTERSECT_SQL, [ctx.runId, prefixA, prefixB, out, OVERLAY_GRID], { signal: ctx.signal })
+  return rows[0]!.n
+}
+
+/** Adds the part of the pieces under `prefix` not yet in union `key` (step numbers from 1). */
+export async function unionStep(ctx: Pick<StepContext, 'db' | 'runId' | 'signal'>, prefix: string, key: string, step: number): Promise<number> {
+  const rows = await ctx.db.query<{ n: number }>(UNION_SQL, [ctx.runId, prefix, key, step, OVERLAY_GRID], { signal: ctx.signal })
+  return rows[0]!.n
+}
+
+/**
+ * Measures all pieces of the run inside every unit of the set, in batches of units so
+ * that progress is reported and cancellation is honoured between batches; optionally
+ * counts the features of `countLayers` touching each unit (per category for `countByCategory`).
+ */
+export async function clipToUnits(
+  ctx: StepContext,
+  setId: number,
+  countLayers: number[] = [],
+  countByCategory: number[] = [],
+): Promise<void> {
+  const { db, runId, signal } = ctx
+  // ids as text (bigint), ordered as numbers: batches are id ranges
+  const ids = (await db.query<{ id: string }>('SELECT id::text AS id FROM unit WHERE set_id = $1 ORDER BY unit.id', [setId])).map((r) => r.id)
+  const batch = batchSize(ids.length)
+  for (let i = 0; i < ids.length; i += batch) {
+    const lo = ids[i]!
+    const hi = ids[Math.min(ids.length, i + batch) - 1]!
+    await db.query(CLIP_SQL, [runId, setId, lo, hi, OVERLAY_GRID], { signal })
+    if (countLayers.length) await db.query(COUNT_SQL, [runId, setId, lo, hi, countLayers, countByCategory], { signal })
+    await ctx.progress((i + batch) / ids.length)
+  }
+}
+
+/** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */
+export function batchSize(units: number): number {
+  return Math.max(1, Math.min(2000, Math.ceil(units / 40)))
+}
+
+export interface UnitSum {
+  unit_id: string
+  key: string
+  area_m2: number
+  pieces: number
+}
+
+/** All sums of a run, grouped by unit id. */
+export async function readSums(db: Queryable, runId: number): Promise<Map<string, Map<string, UnitSum>>> {
+  const rows = await db.query<UnitSum>('SELECT unit_id::text AS unit_id, key, area_m2, pieces FROM run_sum WHERE run_id = $1', [runId])
+  const out = new Map<string, Map<string, UnitSum>>()
+  for (const r of rows) {
+    let m = out.get(r.unit_id)
+    if (!m) out.set(r.unit_id, (m = new Map()))
+    m.set(r.key, { ...r, area_m2: Number(r.area_m2), pieces: Number(r.pieces) })
+  }
+  return out
+}

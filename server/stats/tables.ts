@@ -1,0 +1,59 @@
+// Coverage and change results as exportable tables. Column lists are the CSV contract
+// of DESIGN.md, with extra columns appended (never inserted) so that readers of the
+// contract's columns keep working.
+import type { ChangeResult } from './change.ts'
+import type { CoverageResult, CoverageRow } from './coverage.ts'
+import type { Exportable } from './export.ts'
+
+export const COVERAGE_COLUMNS = ['unit_code', 'unit_name', 'unit_area_m2', 'layer', 'vintage', 'area_m2', 'share', 'measure', 'category', 'features']
+export const CHANGE_COLUMNS = ['unit_code', 'unit_name', 'layer', 'from_vintage', 'to_vintage', 'stable_m2', 'gained_m2', 'lost_m2', 'net_m2', 'from_m2', 'to_m2']
+export const TRANSITION_COLUMNS = ['unit_code', 'unit_name', 'layer', 'from_vintage', 'to_vintage', 'from_class', 'to_class', 'area_m2']
+export const TRANSITION_TOTAL_COLUMNS = ['layer', 'from_vintage', 'to_vintage', 'from_class', 'to_class', 'area_m2']
+export const ACCOUNT_COLUMNS = ['unit_code', 'unit_name', 'layer', 'from_vintage', 'to_vintage', 'class', 'opening_m2', 'additions_m2', 'reductions_m2', 'net_change_m2', 'closing_m2']
+
+export const CHANGE_TABLES = ['change', 'transitions', 'transition_totals', 'account'] as const
+
+/** Property stem of a coverage row in GeoJSON: `forest@2023`, `forest@2023:0301`, `redline∩pa`, `ecological_space`. */
+export function coverageLabel(r: CoverageRow): string {
+  if (r.measure === 'union') return 'ecological_space'
+  if (r.measure === 'overlap') return r.layer
+  return `${r.layer}@${r.vintage}${r.measure === 'category' ? `:${r.category ?? ''}` : ''}`
+}
+
+export function coverageExport(r: CoverageResult, setId: number): Exportable {
+  return {
+    tables: [{ name: 'coverage', columns: COVERAGE_COLUMNS, rows: r.rows }],
+    result: r,
+    setId,
+    properties: (rows) => {
+      const out = new Map<string, Record<string, number | string | null>>()
+      for (const row of rows as CoverageRow[]) {
+        const p = out.get(row.unit_code) ?? out.set(row.unit_code, {}).get(row.unit_code)!
+        p[`${coverageLabel(row)}_m2`] = row.area_m2
+        p[`${coverageLabel(row)}_share`] = row.share
+      }
+      return out
+    },
+  }
+}
+
+export function changeExport(r: ChangeResult, setId: number): Exportable {
+  return {
+    tables: [
+      { name: 'change', columns: CHANGE_COLUMNS, rows: r.rows },
+      { name: 'transitions', columns: TRANSITION_COLUMNS, rows: r.transitions },
+      { name: 'transition_totals', columns: TRANSITION_TOTAL_COLUMNS, rows: r.transitionTotals },
+      { name: 'account', columns: ACCOUNT_COLUMNS, rows: r.account },
+    ],
+    result: r,
+    setId,
+    properties: (rows) => {
+      const out = new Map<string, Record<string, number | string | null>>()
+      for (const row of rows as ChangeResult['rows']) {
+        const { unit_code, unit_name: _n, ...rest } = row
+        out.set(unit_code, rest)
+      }
+      return out
+    },
+  }
+}
