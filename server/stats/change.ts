@@ -9,7 +9,8 @@ import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { AREA_METHOD, runUnits } from './coverage.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
-import { clipToUnits, flattenLayer, intersectSets, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
+import { measureUnits } from './measure-units.ts'
+import { flattenLayer, intersectSets, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
 import { extentAccount, fromTo, type Transition } from './transitions.ts'
 
 export interface ChangeRow {
@@ -134,7 +135,7 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
       {
         label: 'measure units',
         weight: 2 + (from!.feature_count + to!.feature_count) / 2000 + set!.unit_count / 500,
-        run: (ctx) => clipToUnits(ctx, set!.id),
+        run: async (ctx) => { await measureUnits(ctx, set!.id) },
       },
     ],
     meta: meta as unknown as Record<string, unknown>,

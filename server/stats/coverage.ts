@@ -8,7 +8,8 @@ import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/exec
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
-import { clipToUnits, flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
+import { measureUnits, type MeasureStats } from './measure-units.ts'
+import { flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
@@ -41,7 +42,7 @@ export interface CoverageRow {
   area_m2: number
   /** area_m2 / unit_area_m2, 0..1 */
   share: number
-  /** features of the layer (or category) touching the unit; null for overlaps and unions */
+  /** features of the layer (or category) sharing area with the unit; null for overlaps and unions */
   features: number | null
 }
 
@@ -53,6 +54,7 @@ interface CoverageMeta {
   overlaps: [number, number][]
   union: number[]
   method: string
+  measured?: MeasureStats
 }
 
 export interface CoverageResult {
@@ -108,7 +110,7 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   steps.push({
     label: 'measure units',
     weight: 2 + pieceWeight + (set!.unit_count / 500),
-    run: (ctx) => clipToUnits(ctx, set!.id, layers.map((l) => l.id), meta.layers.filter((l) => l.byCategory).map((l) => l.id)),
+    run: async (ctx) => { meta.measured = await measureUnits(ctx, set!.id) },
   })
   return {
     kind: 'coverage',
@@ -179,9 +181,10 @@ export async function readCoverage(db: Queryable, run: RunRecord): Promise<Cover
     const push = (measure: string, layer: string, vintage: string, category: string | null, area: number, features: number | null) =>
       rows.push({ ...base, measure, layer, vintage, category, area_m2: area, share: shareOf(area, u.area_m2), features })
     for (const l of meta.layers) {
-      const count = s.get(`N:${l.id}:`)?.pieces ?? 0
-      const cats = l.byCategory ? categoriesIn(s, `C:${l.id}:`, `M:${l.id}:`) : []
-      const total = l.ownTotal ? (s.get(layerKey(l.id))?.area_m2 ?? 0) : cats.reduce((t, c) => t + c.area, 0)
+      const cats = l.byCategory ? categoriesIn(s, `C:${l.id}:`) : []
+      const own = s.get(layerKey(l.id))
+      const total = l.ownTotal ? (own?.area_m2 ?? 0) : cats.reduce((t, c) => t + c.area, 0)
+      const count = l.ownTotal ? (own?.features ?? 0) : cats.reduce((t, c) => t + c.features, 0)
       push('layer', l.name, l.vintage, null, total, count)
       for (const c of cats) push('category', l.name, l.vintage, c.category, c.area, c.features)
     }
@@ -210,15 +213,11 @@ function sumPrefix(s: Map<string, UnitSum>, prefix: string): number {
   return t
 }
 
-/** Categories with area or features in this unit, sorted. */
-function categoriesIn(s: Map<string, UnitSum>, areaPrefix: string, countPrefix: string): { category: string; area: number; features: number }[] {
-  const out = new Map<string, { category: string; area: number; features: number }>()
-  const get = (c: string) => out.get(c) ?? out.set(c, { category: c, area: 0, features: 0 }).get(c)!
-  for (const [k, v] of s) {
-    if (k.startsWith(areaPrefix)) get(k.slice(areaPrefix.length)).area += v.area_m2
-    else if (k.startsWith(countPrefix)) get(k.slice(countPrefix.length)).features += v.pieces
-  }
-  return [...out.values()].sort((a, b) => (a.category < b.category ? -1 : a.category > b.category ? 1 : 0))
+/** Categories with area in this unit, sorted. */
+function categoriesIn(s: Map<string, UnitSum>, prefix: string): { category: string; area: number; features: number }[] {
+  const out: { category: string; area: number; features: number }[] = []
+  for (const [k, v] of s) if (k.startsWith(prefix) && (v.area_m2 > 0 || v.features > 0)) out.push({ category: k.slice(prefix.length), area: v.area_m2, features: v.features })
+  return out.sort((a, b) => (a.category < b.category ? -1 : a.category > b.category ? 1 : 0))
 }
 
 /** Share in 0..1; a zero-area unit has share 0. Float noise above 1 is clamped. */

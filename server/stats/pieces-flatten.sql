@@ -2,6 +2,8 @@
 -- their stored ellipsoidal area; each cluster of overlapping features ($5 feature ids,
 -- $6 cluster numbers, computed by the caller) is dissolved into one piece.
 -- Key: $2 alone, or $2 || category when $4 is true (pieces per category).
+-- Singletons keep their feature id; cluster members are listed in run_member so that
+-- feature counts per unit stay exact.
 -- Pieces with more than $8 vertices are subdivided ($8 = 0: never) so that clipping a
 -- large protected area against ten thousand cells does not walk all its vertices
 -- ten thousand times; the parts tile the piece exactly. $7: overlay grid size (degrees).
@@ -16,12 +18,12 @@ src AS (
 ),
 whole AS (
   -- features overlapping nothing: as stored
-  SELECT s.key, s.geom::geometry AS geom, s.area_m2
+  SELECT s.key, s.id AS feature_id, s.geom::geometry AS geom, s.area_m2
   FROM src s
   WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
   UNION ALL
   -- clusters: one dissolved piece each (members of a cluster share a key by construction)
-  SELECT d.key, d.geom, ST_Area(d.geom::geography)
+  SELECT d.key, NULL::bigint, d.geom, ST_Area(d.geom::geography)
   FROM (
     SELECT min(s.key) AS key, ST_CollectionExtract(ST_UnaryUnion(ST_Collect(s.geom), $7), 3) AS geom
     FROM src s JOIN members m ON m.feature_id = s.id
@@ -29,15 +31,20 @@ whole AS (
   ) d
 ),
 pieces AS (
-  SELECT key, geom, area_m2 FROM whole WHERE $8 = 0 OR ST_NPoints(geom) <= $8
+  SELECT key, feature_id, geom, area_m2 FROM whole WHERE $8 = 0 OR ST_NPoints(geom) <= $8
   UNION ALL
-  SELECT w.key, part.geom, ST_Area(part.geom::geography)
+  SELECT w.key, NULL::bigint, part.geom, ST_Area(part.geom::geography)
   FROM whole w, LATERAL ST_Subdivide(w.geom, $8) AS part(geom)
   WHERE $8 > 0 AND ST_NPoints(w.geom) > $8
 ),
+listed AS (
+  INSERT INTO run_member (run_id, key, feature_id)
+  SELECT $1, s.key, s.id FROM src s JOIN members m ON m.feature_id = s.id
+  RETURNING 1
+),
 ins AS (
-  INSERT INTO run_piece (run_id, key, geom, area_m2)
-  SELECT $1, key, geom, area_m2 FROM pieces WHERE NOT ST_IsEmpty(geom)
+  INSERT INTO run_piece (run_id, key, feature_id, geom, area_m2)
+  SELECT $1, key, feature_id, geom, area_m2 FROM pieces WHERE NOT ST_IsEmpty(geom)
   RETURNING 1
 )
 SELECT count(*)::int AS n FROM ins

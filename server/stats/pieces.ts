@@ -6,8 +6,7 @@
 //   intersect two piece sets → their overlap as pieces (red line ∩ protected area,
 //             stable area between vintages, from→to class transitions)
 //   union     piece sets → pieces covering their union once (ecological space)
-//   clip      pieces × units → one area sum per unit and key, clipping only the pieces
-//             that cross a unit boundary
+//   measure   pieces × units → one area sum per unit and key (measure-units.ts)
 // The database does what it does well (index joins, GEOS overlays, geodesic areas);
 // this module decides which overlays are needed at all.
 import type { Queryable } from '../db/db.ts'
@@ -18,8 +17,6 @@ const OVERLAPS_SQL = loadSql(import.meta.url, './pieces-overlaps.sql')
 const FLATTEN_SQL = loadSql(import.meta.url, './pieces-flatten.sql')
 const INTERSECT_SQL = loadSql(import.meta.url, './pieces-intersect.sql')
 const UNION_SQL = loadSql(import.meta.url, './pieces-union.sql')
-const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
-const COUNT_SQL = loadSql(import.meta.url, './count-features.sql')
 
 /**
  * Overlays snap to a 1e-9° grid (≈ 0.1 mm). PGlite-PostGIS cannot run GEOS's
@@ -125,50 +122,24 @@ export async function unionStep(ctx: Pick<StepContext, 'db' | 'runId' | 'signal'
   return rows[0]!.n
 }
 
-/**
- * Measures all pieces of the run inside every unit of the set, in batches of units so
- * that progress is reported and cancellation is honoured between batches; optionally
- * counts the features of `countLayers` touching each unit (per category for `countByCategory`).
- */
-export async function clipToUnits(
-  ctx: StepContext,
-  setId: number,
-  countLayers: number[] = [],
-  countByCategory: number[] = [],
-): Promise<void> {
-  const { db, runId, signal } = ctx
-  // ids as text (bigint), ordered as numbers: batches are id ranges
-  const ids = (await db.query<{ id: string }>('SELECT id::text AS id FROM unit WHERE set_id = $1 ORDER BY unit.id', [setId])).map((r) => r.id)
-  const batch = batchSize(ids.length)
-  for (let i = 0; i < ids.length; i += batch) {
-    const lo = ids[i]!
-    const hi = ids[Math.min(ids.length, i + batch) - 1]!
-    await db.query(CLIP_SQL, [runId, setId, lo, hi, OVERLAY_GRID], { signal })
-    if (countLayers.length) await db.query(COUNT_SQL, [runId, setId, lo, hi, countLayers, countByCategory], { signal })
-    await ctx.progress((i + batch) / ids.length)
-  }
-}
-
-/** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */
-export function batchSize(units: number): number {
-  return Math.max(1, Math.min(2000, Math.ceil(units / 40)))
-}
-
 export interface UnitSum {
   unit_id: string
   key: string
   area_m2: number
   pieces: number
+  features: number
 }
 
-/** All sums of a run, grouped by unit id. */
+/** All sums of a run, grouped by unit id (several rows of one unit and key add up). */
 export async function readSums(db: Queryable, runId: number): Promise<Map<string, Map<string, UnitSum>>> {
-  const rows = await db.query<UnitSum>('SELECT unit_id::text AS unit_id, key, area_m2, pieces FROM run_sum WHERE run_id = $1', [runId])
+  const rows = await db.query<UnitSum>(
+    `SELECT unit_id::text AS unit_id, key, sum(area_m2) AS area_m2, sum(pieces)::int AS pieces, sum(features)::int AS features
+     FROM run_sum WHERE run_id = $1 GROUP BY unit_id, key`, [runId])
   const out = new Map<string, Map<string, UnitSum>>()
   for (const r of rows) {
     let m = out.get(r.unit_id)
     if (!m) out.set(r.unit_id, (m = new Map()))
-    m.set(r.key, { ...r, area_m2: Number(r.area_m2), pieces: Number(r.pieces) })
+    m.set(r.key, { ...r, area_m2: Number(r.area_m2), pieces: Number(r.pieces), features: Number(r.features) })
   }
   return out
 }

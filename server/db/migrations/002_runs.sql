@@ -29,7 +29,9 @@ CREATE TABLE run_sum (
   unit_id  bigint NOT NULL,
   key      text NOT NULL,
   area_m2  double precision NOT NULL,
-  pieces   integer NOT NULL
+  pieces   integer NOT NULL,
+  -- features sharing area with the unit (layer and category keys)
+  features integer NOT NULL DEFAULT 0
 );
 CREATE INDEX run_sum_run_idx ON run_sum (run_id);
 
@@ -40,8 +42,18 @@ CREATE TABLE run_piece (
   run_id   bigint NOT NULL REFERENCES run(id) ON DELETE CASCADE,
   key      text NOT NULL,
   step     integer NOT NULL DEFAULT 0,
+  -- the feature this piece is, when it is one feature as stored (no overlaps)
+  feature_id bigint,
   geom     geometry(Geometry, 4490) NOT NULL,
   area_m2  double precision NOT NULL
 );
 CREATE INDEX run_piece_key_idx ON run_piece (run_id, key);
 CREATE INDEX run_piece_geom_idx ON run_piece USING gist (geom);
+
+-- Features dissolved into a cluster piece, so that feature counts per unit stay exact.
+CREATE TABLE run_member (
+  run_id     bigint NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  key        text NOT NULL,
+  feature_id bigint NOT NULL
+);
+CREATE INDEX run_member_run_idx ON run_member (run_id);

@@ -1,0 +1,122 @@
+// Coverage at county-like sizes: the piece engine against the plain PostGIS way (one
+// ST_Intersection per cell × feature pair, ST_Union of the pieces per cell and layer,
+// ST_Area(geography)), on the same database, results compared row by row.
+//   DATABASE_URL=postgres://… npm run bench        (the numbers in RESULTS.md)
+//   BENCH_SCALES=1,4 BENCH_GRIDS=500 npm run bench  (fewer sizes / grids)
+// Each size runs in its own child process so that peak RSS is per size.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import type { Queryable } from '../../server/db/db.ts'
+import { openDb } from '../../server/db/open.ts'
+import { coverage } from '../../server/stats/coverage.ts'
+import { buildGrid } from '../../server/units/build-grid.ts'
+import { unitSetId } from '../../server/units/unit-set.ts'
+import { generateCounty } from './county-gen.ts'
+
+const BASELINE = `
+  SELECT u.code AS unit_code, f.layer_id,
+         ST_Area(ST_Union(ST_CollectionExtract(ST_Intersection(u.geom, f.geom), 3))::geography) AS area_m2
+  FROM unit u
+  JOIN feature f ON f.layer_id = ANY($2::int[]) AND f.geom && u.geom AND ST_Intersects(u.geom, f.geom)
+  WHERE u.set_id = $1
+  GROUP BY u.code, f.layer_id`
+
+const here = fileURLToPath(import.meta.url)
+
+async function one(scale: number, grids: number[], baseline: boolean) {
+  const url = process.env.DATABASE_URL
+  const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
+  const t0 = performance.now()
+  const county = await generateCounty(db, { scale, prefix: `s${scale}_` })
+  const genS = (performance.now() - t0) / 1000
+  const features = county.layers.reduce((s, l) => s + l.features, 0)
+  const vertices = county.layers.reduce((s, l) => s + l.vertices, 0)
+  const lines: string[] = []
+  for (const size of grids) {
+    const set = `s${scale}_g${size}`
+    const g = await buildGrid(db, { set, sizeM: size, bbox: county.bbox, replace: true })
+    const t1 = performance.now()
+    const ours = await coverage(db, set, { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false })
+    const t2 = performance.now()
+    let base: { unit_code: string; layer_id: number; area_m2: number }[] | undefined
+    let note = ''
+    if (baseline) {
+      try {
+        base = await db.query(BASELINE, [await unitSetId(db, set), county.layers.map((l) => l.id)])
+      } catch (err) {
+        note = ` baseline failed: ${(err as Error).message.slice(0, 100)}`
+      }
+    }
+    const t3 = performance.now()
+    // equality, every (cell, layer) pair: the share of the cell (|Δ| / cell area), and
+    // relative to the area itself for areas of at least 1 % of the cell. (Geodesic areas
+    // are sums of per-edge terms of ~1e13 m² that cancel: a 2 m² sliver carries ~1e-5 m²
+    // of rounding in PostGIS and GeographicLib alike, so relative figures on slivers say nothing.)
+    let maxRel = 0
+    let maxShare = 0
+    const cellArea = new Map((await db.query<{ code: string; a: number }>('SELECT code, area_m2 AS a FROM unit WHERE set_id = $1', [await unitSetId(db, set)])).map((r) => [r.code, Number(r.a)]))
+    if (base) {
+      const byKey = new Map(ours.rows.map((r) => [`${r.unit_code}|${r.layer}`, r.area_m2]))
+      const name = new Map(county.layers.map((l) => [l.id, l.name]))
+      const seen = new Set<string>()
+      for (const b of base) {
+        const k = `${b.unit_code}|${name.get(b.layer_id)}`
+        seen.add(k)
+        const o = byKey.get(k) ?? 0
+        const a = Number(b.area_m2)
+        const ca = cellArea.get(b.unit_code)!
+        maxShare = Math.max(maxShare, Math.abs(o - a) / ca)
+        if (a >= 0.01 * ca) maxRel = Math.max(maxRel, Math.abs(o / a - 1))
+      }
+      for (const [k, v] of byKey) if (!seen.has(k) && v > 0) maxShare = Math.max(maxShare, v / cellArea.get(k.split('|')[0]!)!)
+    }
+    const oursS = (t2 - t1) / 1000
+    const baseS = (t3 - t2) / 1000
+    lines.push([
+      `${scale}×`, `${county.sideKm.toFixed(1)} km`, features, vertices, `${size} m`, g.loaded,
+      oursS.toFixed(2), base ? baseS.toFixed(2) : 'n/a', base ? `${(baseS / oursS).toFixed(1)}×` : 'n/a',
+      base ? maxShare.toExponential(1) : 'n/a', base ? maxRel.toExponential(1) : 'n/a',
+    ].join(' | ') + note)
+  }
+  const backends = url ? await backendPeakRss(db) : ''
+  await db.close()
+  const rss = process.resourceUsage().maxRSS / 1024
+  for (const l of lines) console.log(`| ${l} | ${rss.toFixed(0)} MiB${backends} |`)
+  console.error(`  (scale ${scale}: generated in ${genS.toFixed(1)} s)`)
+}
+
+/** Peak resident memory of this database's server processes (same machine only). */
+async function backendPeakRss(db: Queryable): Promise<string> {
+  const pids = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
+  const peaks = pids.map(({ pid }) => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      return m ? Number(m[1]) / 1024 : 0
+    } catch {
+      return 0
+    }
+  })
+  return peaks.length ? ` + server ${Math.max(...peaks).toFixed(0)} MiB` : ''
+}
+
+async function main() {
+  const [, , mode, arg] = process.argv
+  const grids = (process.env.BENCH_GRIDS ?? '500,100').split(',').map(Number)
+  const baseline = process.env.BENCH_BASELINE !== '0'
+  if (mode === '--one') return one(Number(arg), grids, baseline)
+  const scales = (process.env.BENCH_SCALES ?? '1,4,16').split(',').map(Number)
+  console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}`)
+  console.log('| size | side | features | vertices | grid | cells | ecocensus s | plain PostGIS s | speed-up | max Δshare | max rel diff (≥1 % of cell) | peak RSS |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
+  for (const s of scales) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--one', String(s)], { stdio: 'inherit', env: process.env })
+    if (r.status !== 0) process.exit(r.status ?? 1)
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})

@@ -1,0 +1,227 @@
+// Measures a run's pieces inside the units of a set, writing one sum per unit and key.
+// Two paths, one answer:
+//   small simple units (grid cells, also those clipped to a boundary, up to 256
+//     vertices): in this process, exactly —
+//     every piece crossing a cell is measured against the cell's own stored ring by
+//     Green's theorem over the boundary GEOS would build, with geodesic edges on GRS80
+//     as ST_Area(geography) uses (cell-overlap.ts); a piece inside a cell counts its
+//     stored area unclipped, a cell inside a piece its stored area; degenerate contacts
+//     go to PostGIS (clip-pairs.sql).
+//     No overlay per cell × piece pair in the database, no union at all (pieces of one
+//     key are disjoint).
+//   other units (administrative boundaries, cells clipped by an irregular boundary):
+//     in the database (clip-sums.sql), which clips only the pieces crossing a boundary.
+import type { Queryable } from '../db/db.ts'
+import { loadSql } from '../db/sql.ts'
+import { wkbToGeometry } from '../ingest/wkb.ts'
+import type { StepContext } from '../runs/execute.ts'
+import { ccw, openRing, overlap, type PolygonRings, type Pt } from './cell-overlap.ts'
+import { OVERLAY_GRID } from './pieces.ts'
+
+const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
+const MEMBERS_SQL = loadSql(import.meta.url, './count-members.sql')
+const PAIRS_SQL = loadSql(import.meta.url, './clip-pairs.sql')
+
+const PAGE = 5000
+
+interface Cell {
+  id: string
+  ring: Pt[]
+  bbox: [number, number, number, number]
+  area: number
+}
+
+/** Units with at most this many vertices (grid cells, also clipped ones) take the JS path. */
+const MAX_CELL_VERTICES = 256
+
+export interface MeasureStats {
+  cellUnits: number
+  otherUnits: number
+  pieces: number
+  /** pieces counted whole (inside one cell) vs measured against several cells in JS */
+  whole: number
+  clipped: number
+  /** piece × cell pairs touching degenerately (a vertex on a cell edge), measured by PostGIS */
+  fallback: number
+}
+
+export async function measureUnits(ctx: StepContext, setId: number): Promise<MeasureStats> {
+  const { db, runId, signal } = ctx
+  const units = await db.query<{ id: string; wkb: Uint8Array; area_m2: number }>(
+    'SELECT id::text AS id, ST_AsBinary(geom) AS wkb, area_m2 FROM unit WHERE set_id = $1 ORDER BY unit.id', [setId], { signal })
+  const cells: Cell[] = []
+  const others: string[] = []
+  for (const u of units) {
+    const cell = simpleCell(u.id, toBytes(u.wkb), Number(u.area_m2))
+    if (cell) cells.push(cell)
+    else others.push(u.id)
+  }
+  const [{ n: pieceCount } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_piece WHERE run_id = $1', [runId])
+  const stats: MeasureStats = { cellUnits: cells.length, otherUnits: others.length, pieces: pieceCount, whole: 0, clipped: 0, fallback: 0 }
+  // progress: pieces through the JS path, then database batches
+  const dbBatches = Math.ceil(others.length / batchSize(others.length)) || 0
+  const total = (cells.length ? pieceCount : 0) + dbBatches * Math.max(1, pieceCount / Math.max(1, dbBatches))
+  let done = 0
+
+  if (cells.length && pieceCount) {
+    const index = new CellIndex(cells)
+    const sums = new Map<string, Map<string, [number, number, number]>>() // cell → key → [area, pieces, features]
+    const add = (cell: string, key: string, area: number, single: boolean) => {
+      let m = sums.get(cell)
+      if (!m) sums.set(cell, (m = new Map()))
+      const s = m.get(key)
+      if (s) { s[0] += area; s[1] += 1; s[2] += single ? 1 : 0 } else m.set(key, [area, 1, single ? 1 : 0])
+    }
+    const fallback: [string[], string[]] = [[], []]
+    let after = '0'
+    for (;;) {
+      const page = await db.query<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(
+        `SELECT id::text AS id, key, feature_id::text AS feature_id, area_m2, ST_AsBinary(geom) AS wkb
+         FROM run_piece WHERE run_id = $1 AND id > $2 ORDER BY run_piece.id LIMIT ${PAGE}`, [runId, after], { signal })
+      if (!page.length) break
+      for (const p of page) {
+        const polys = polygonsOf(toBytes(p.wkb))
+        const box = bboxOf(polys)
+        const single = p.feature_id !== null
+        let clipped = false
+        for (const c of index.query(box)) {
+          if (!boxesMeet(box, c.bbox)) continue
+          const o = overlap(polys, c.ring)
+          if (o.kind === 'inside') {
+            // the stored (PostGIS) area, unclipped; a piece inside one cell is in no other
+            add(c.id, p.key, Number(p.area_m2), single)
+            break
+          }
+          clipped = true
+          if (o.kind === 'covers') add(c.id, p.key, c.area, single)
+          else if (o.kind === 'area' && o.area > 0) add(c.id, p.key, o.area, single)
+          else if (o.kind === 'degenerate') {
+            fallback[0].push(p.id)
+            fallback[1].push(c.id)
+          }
+        }
+        if (clipped) stats.clipped++
+        else stats.whole++
+      }
+      after = page[page.length - 1]!.id
+      done += page.length
+      await ctx.progress(done / total)
+    }
+    await writeSums(db, runId, sums, signal)
+    stats.fallback = fallback[0].length
+    for (let i = 0; i < fallback[0].length; i += 5000) {
+      await db.query(PAIRS_SQL, [runId, fallback[0].slice(i, i + 5000), fallback[1].slice(i, i + 5000), OVERLAY_GRID], { signal })
+    }
+  }
+
+  for (let i = 0, b = batchSize(others.length); i < others.length; i += b) {
+    await db.query(CLIP_SQL, [runId, others.slice(i, i + b), OVERLAY_GRID], { signal })
+    done += Math.max(1, pieceCount / Math.max(1, dbBatches))
+    await ctx.progress(done / total)
+  }
+
+  const [{ n: members } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_member WHERE run_id = $1', [runId])
+  if (members) {
+    const ids = units.map((u) => u.id)
+    for (let i = 0, b = Math.max(2000, batchSize(ids.length)); i < ids.length; i += b) {
+      await db.query(MEMBERS_SQL, [runId, ids.slice(i, i + b)], { signal })
+    }
+  }
+  return stats
+}
+
+/** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */
+export function batchSize(units: number): number {
+  return Math.max(1, Math.min(2000, Math.ceil(units / 40)))
+}
+
+async function writeSums(db: Queryable, runId: number, sums: Map<string, Map<string, [number, number, number]>>, signal: AbortSignal) {
+  const cols: [string[], string[], number[], number[], number[]] = [[], [], [], [], []]
+  const flush = async () => {
+    if (!cols[0].length) return
+    await db.query(
+      `WITH ins AS (
+         INSERT INTO run_sum (run_id, unit_id, key, area_m2, pieces, features)
+         SELECT $1, u, k, a, p, f FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::int[], $6::int[]) AS x(u, k, a, p, f)
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM ins`,
+      [runId, ...cols], { signal })
+    for (const c of cols) c.length = 0
+  }
+  for (const [cell, m] of sums) {
+    for (const [key, [a, p, f]] of m) {
+      cols[0].push(cell); cols[1].push(key); cols[2].push(a); cols[3].push(p); cols[4].push(f)
+      if (cols[0].length >= 20000) await flush()
+    }
+  }
+  await flush()
+}
+
+function toBytes(v: Uint8Array | Buffer | string): Uint8Array {
+  if (typeof v === 'string') return Buffer.from(v.replace(/^\\x/, ''), 'hex')
+  return v
+}
+
+/** A unit for the JS path: one polygon without holes and with few vertices. */
+function simpleCell(id: string, wkb: Uint8Array, area: number): Cell | undefined {
+  const polys = polygonsOf(wkb)
+  if (polys.length !== 1 || polys[0]!.rings.length !== 1 || polys[0]!.rings[0]!.length > MAX_CELL_VERTICES) return undefined
+  const ring = ccw(polys[0]!.rings[0]!)
+  return ring ? { id, ring, bbox: bboxOf(polys), area } : undefined
+}
+
+function polygonsOf(wkb: Uint8Array): PolygonRings[] {
+  const g = wkbToGeometry(wkb)
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : []
+  return polys.map((rings) => ({ rings: rings.map((r) => openRing(r)) }))
+}
+
+function bboxOf(polys: PolygonRings[]): [number, number, number, number] {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
+  for (const { rings } of polys) for (const [x, y] of rings[0] ?? []) {
+    if (x < x0) x0 = x
+    if (x > x1) x1 = x
+    if (y < y0) y0 = y
+    if (y > y1) y1 = y
+  }
+  return [x0, y0, x1, y1]
+}
+
+const boxesMeet = (a: number[], b: number[]) => a[0]! <= b[2]! && b[0]! <= a[2]! && a[1]! <= b[3]! && b[1]! <= a[3]!
+
+/** Uniform buckets over the cells' bounding boxes (cells of one grid are all alike). */
+class CellIndex {
+  private readonly buckets = new Map<number, Cell[]>()
+  private readonly x0: number
+  private readonly y0: number
+  private readonly w: number
+  private readonly h: number
+
+  constructor(cells: Cell[]) {
+    const widths = cells.map((c) => c.bbox[2] - c.bbox[0]).sort((a, b) => a - b)
+    const heights = cells.map((c) => c.bbox[3] - c.bbox[1]).sort((a, b) => a - b)
+    this.w = widths[widths.length >> 1]! || 1
+    this.h = heights[heights.length >> 1]! || 1
+    this.x0 = Math.min(...cells.map((c) => c.bbox[0]))
+    this.y0 = Math.min(...cells.map((c) => c.bbox[1]))
+    for (const c of cells) this.each(c.bbox, (k) => {
+      const list = this.buckets.get(k)
+      if (list) list.push(c)
+      else this.buckets.set(k, [c])
+    })
+  }
+
+  private each(b: number[], fn: (key: number) => void) {
+    const i0 = Math.floor((b[0]! - this.x0) / this.w)
+    const i1 = Math.floor((b[2]! - this.x0) / this.w)
+    const j0 = Math.floor((b[1]! - this.y0) / this.h)
+    const j1 = Math.floor((b[3]! - this.y0) / this.h)
+    for (let i = Math.max(-1, i0); i <= i1; i++) for (let j = Math.max(-1, j0); j <= j1; j++) fn(i * 4_194_304 + j)
+  }
+
+  query(b: [number, number, number, number]): Cell[] {
+    const seen = new Set<Cell>()
+    this.each(b, (k) => { for (const c of this.buckets.get(k) ?? []) seen.add(c) })
+    return [...seen]
+  }
+}
