@@ -55,7 +55,7 @@ for (const target of targets) {
       r = cli('stats', 'change', '--units', 'counties', '--layer', 'redline', '--from', '2020', '--to', '2023')
       expect(r.code).toBe(0)
       const change = r.out.trim().split('\r\n')
-      expect(change[0]).toBe('unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2')
+      expect(change[0]).toBe('unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2') // DESIGN's contract, then appended columns
       expect(change).toHaveLength(8)
       r = cli('units', 'grid', '--set', 'g5', '--size', '5000', '--within', 'counties')
       expect(r.code).toBe(0)
@@ -63,7 +63,7 @@ for (const target of targets) {
       r = cli('stats', 'coverage', '--units', 'counties', '--layers', 'redline')
       expect(r.code).toBe(0)
       const lines = r.out.trim().split('\r\n')
-      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features') // DESIGN's contract, then appended columns
       expect(lines).toHaveLength(8)
       const out = path.join(tmpDir(), 'cov.json')
       expect(cli('stats', 'coverage', '--units', 'g5', '--format', 'json', '--out', out).code).toBe(0)

@@ -63,7 +63,7 @@ for (const backend of backends()) {
       const csvRes = await fetch(`${base}/api/stats/coverage?units=counties&layers=pa@2023&format=csv`)
       expect(csvRes.headers.get('content-type')).toMatch(/text\/csv/)
       const lines = (await csvRes.text()).trim().split('\r\n')
-      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features') // DESIGN's contract, then appended columns
       expect(lines).toHaveLength(8)
       const [code, , , layer, vintage, area, share] = lines[1]!.split(',')
       const row = lib.rows.find((x) => x.unit_code === code)!
@@ -76,7 +76,7 @@ for (const backend of backends()) {
       const res = await fetch(`${base}/api/stats/change?units=counties&layer=redline&from=2020&to=2023&format=csv`)
       expect(res.status).toBe(200)
       const lines = (await res.text()).trim().split('\r\n')
-      expect(lines[0]).toBe('unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2')
+      expect(lines[0]).toBe('unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2') // DESIGN's contract, then appended columns
       expect(lines).toHaveLength(8)
       for (const line of lines.slice(1)) {
         const [code, , layer, from, to, stable, gained, lost, net] = line.split(',')
@@ -113,7 +113,7 @@ for (const backend of backends()) {
         expect((await r.json()).error.message).toMatch(re)
       }
       await check(fetch(`${base}/api/stats/coverage`), 400, /'units' is required/)
-      await check(fetch(`${base}/api/stats/coverage?units=counties&format=pdf`), 400, /'format' must be one of json, csv/)
+      await check(fetch(`${base}/api/stats/coverage?units=counties&format=pdf`), 400, /'format' must be one of csv, json, geojson, xlsx/)
       await check(fetch(`${base}/api/stats/coverage?units=a&units=b`), 400, /given once/)
       await check(fetch(`${base}/api/stats/coverage?units=x%27%3Bdrop`), 400, /'units'.* is not valid/)
       await check(fetch(`${base}/api/stats/coverage?units=nope`), 404, /no unit set 'nope'/)
@@ -129,6 +129,46 @@ for (const backend of backends()) {
       expect(await snapshot(db)).toEqual(before)
     })
 
+    it('runs: POST answers at once, progress can be polled, the result comes in every format, identical requests reuse it', async () => {
+      const post = (body: object) => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const r = await post({ kind: 'coverage', units: 'counties', layers: 'pa,redline@2023', categories: true, overlaps: 'pa+redline', union: 'pa,redline', fresh: true })
+      expect(r.status).toBe(202)
+      const started = await r.json()
+      expect(r.headers.get('location')).toBe(`/api/runs/${started.id}`)
+      let run = started
+      for (let i = 0; i < 600 && run.status === 'running'; i++) {
+        await new Promise((res) => setTimeout(res, 100))
+        run = await (await fetch(`${base}/api/runs/${started.id}`)).json()
+        expect(run.progress).toBeGreaterThanOrEqual(0)
+      }
+      expect(run).toMatchObject({ status: 'done', progress: 1, kind: 'coverage', params: { unitSet: 'counties', overlaps: ['pa+redline'], union: ['pa', 'redline'] } })
+      expect(run.inputs.layers.map((l: { name: string }) => l.name).sort()).toEqual(['pa', 'redline'])
+      const csv = await (await fetch(`${base}/api/runs/${run.id}/result?format=csv`)).text()
+      const lines = csv.trim().split('\r\n')
+      expect(lines.filter((l) => l.includes(',overlap,'))).toHaveLength(7)
+      expect(lines.filter((l) => l.includes(',union,'))).toHaveLength(7)
+      const lib = await coverage(db, 'counties', { layers: 'pa,redline@2023' })
+      const json = await (await fetch(`${base}/api/runs/${run.id}/result`)).json()
+      for (const row of lib.rows) expect(json.rows).toContainEqual(row)
+      const xlsx = await fetch(`${base}/api/runs/${run.id}/result?format=xlsx`)
+      expect(xlsx.headers.get('content-type')).toMatch(/spreadsheetml/)
+      expect(Buffer.from(await xlsx.arrayBuffer()).subarray(0, 2).toString()).toBe('PK')
+      const gj = await (await fetch(`${base}/api/runs/${run.id}/result?format=geojson`)).json()
+      expect(gj.features).toHaveLength(7)
+      // the same request again: the stored run answers
+      const again = await post({ kind: 'coverage', units: 'counties', layers: 'pa,redline@2023', categories: true, overlaps: 'pa+redline', union: 'pa,redline' })
+      expect(again.status).toBe(200)
+      expect((await again.json()).id).toBe(run.id)
+      expect((await fetch(`${base}/api/runs`)).status).toBe(200)
+      // a done run cannot be cancelled; bad requests have their own statuses
+      expect((await fetch(`${base}/api/runs/${run.id}`, { method: 'DELETE' })).status).toBe(409)
+      expect((await fetch(`${base}/api/runs/abc`)).status).toBe(400)
+      expect((await fetch(`${base}/api/runs/987654`)).status).toBe(404)
+      expect((await post({ kind: 'magic', units: 'counties' })).status).toBe(400)
+      expect((await post({ kind: 'coverage', units: 'counties', overlaps: 'pa+pa' })).status).toBe(400)
+      expect((await fetch(`${base}/api/runs/${run.id}/result?format=csv&table=nope`)).status).toBe(400)
+    })
+
     it('builds a grid over HTTP', async () => {
       const r = await fetch(`${base}/api/unit-sets/grid`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ set: 'g10', size: 10000, within: 'counties' }) })
       expect(r.status).toBe(201)
@@ -138,7 +178,7 @@ for (const backend of backends()) {
     it('routes every path of the OpenAPI description', async () => {
       for (const [p, ops] of Object.entries(openApi.paths)) {
         for (const method of Object.keys(ops)) {
-          const r = await fetch(base + p.replace('{name}', 'counties'), { method: method.toUpperCase() })
+          const r = await fetch(base + p.replace('{name}', 'counties').replace('{id}', '999999'), { method: method.toUpperCase() })
           const body = r.headers.get('content-type')?.includes('json') ? await r.json() : {}
           expect(body?.error?.message ?? '', `${method} ${p}`).not.toMatch(/no route/)
         }

@@ -8,6 +8,9 @@ const upload = {
 }
 const q = (name: string, description: string, required = false, schema: object = { type: 'string' }) => ({ name, in: 'query', required, description, schema })
 
+const resultParams = [q('format', 'json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'), q('table', 'CSV table of a change result: change, transitions, transition_totals, account')]
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }
+
 export const openApi = {
   openapi: '3.0.3',
   info: { title: 'ecocensus', version: '0.1.0', description: 'Per-unit coverage statistics of ecological layers (areas ellipsoidal, EPSG:4490 storage).' },
@@ -45,17 +48,35 @@ export const openApi = {
     },
     '/api/stats/coverage': {
       get: {
-        summary: 'coverage of layers per unit (overlaps flattened, ellipsoidal m²)',
-        parameters: [q('units', 'unit set name', true), q('layers', 'NAME or NAME@VINTAGE, comma-separated; default the latest vintage of every layer'), q('format', 'json (default) or csv')],
-        responses: { 200: { description: 'CSV: unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share' }, 400: err, 404: err },
+        summary: 'coverage of layers per unit (overlaps flattened, ellipsoidal m²); computed as a run and answered when done',
+        parameters: [q('units', 'unit set name', true), q('layers', 'NAME or NAME@VINTAGE, comma-separated; default the latest vintage of every layer'), q('categories', 'rows per category too', false, { type: 'boolean' }), q('overlaps', "A+B,C+D or 'all': overlap areas of layer pairs"), q('union', "true (ecological kinds) or A,B,C: ecological space counted once"), ...resultParams, q('fresh', 'compute again even if an identical run is stored', false, { type: 'boolean' })],
+        responses: { 200: { description: 'CSV: unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features; header X-Run-Id' }, 400: err, 404: err },
       },
     },
     '/api/stats/change': {
       get: {
-        summary: 'stable, gained, lost and net area of a layer between two vintages, per unit',
-        parameters: [q('units', 'unit set name', true), q('layer', 'layer name', true), q('from', 'earlier vintage', true), q('to', 'later vintage', true), q('format', 'json (default) or csv')],
-        responses: { 200: { description: 'CSV: unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2' }, 400: err, 404: err },
+        summary: 'stable, gained, lost and net area of a layer between two vintages per unit; class transitions; SEEA extent account',
+        parameters: [q('units', 'unit set name', true), q('layer', 'layer name', true), q('from', 'earlier vintage', true), q('to', 'later vintage', true), q('categories', 'false: no class transitions', false, { type: 'boolean' }), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
+        responses: { 200: { description: 'CSV tables: change (unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2), transitions, transition_totals, account' }, 400: err, 404: err },
       },
+    },
+    '/api/runs': {
+      get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
+      post: {
+        summary: 'start a run; answers at once (202) with its id, or 200 with an identical done run',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['kind', 'units'], properties: { kind: { type: 'string', enum: ['coverage', 'change'] }, units: { type: 'string' }, layers: { type: 'string' }, categories: { type: 'boolean' }, overlaps: { type: 'string' }, union: { type: 'string' }, layer: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, fresh: { type: 'boolean' } } } } } },
+        responses: { 200: { description: 'reused run' }, 202: { description: 'run started; poll Location' }, 400: err, 404: err },
+      },
+    },
+    '/api/runs/{id}': {
+      get: { summary: 'one run: parameters, input versions, status, progress, timing', parameters: [idParam], responses: { 200: { description: 'run' }, 400: err, 404: err } },
+      delete: { summary: 'cancel a running run', parameters: [idParam], responses: { 202: { description: 'cancel requested' }, 404: err, 409: err } },
+    },
+    '/api/runs/{id}/result': {
+      get: { summary: 'the result of a done run', parameters: [idParam, ...resultParams], responses: { 200: { description: 'csv, json, geojson or xlsx' }, 400: err, 404: err, 410: err } },
+    },
+    '/api/runs/{id}/cancel': {
+      post: { summary: 'cancel a running run', parameters: [idParam], responses: { 202: { description: 'cancel requested' }, 404: err, 409: err } },
     },
   },
 }

@@ -115,9 +115,15 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
       `UPDATE run SET status = $2, error = $3, finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
       [id, cancelled ? 'cancelled' : 'failed', message, performance.now() - started],
     ).catch(() => {})
-    await db.query('DELETE FROM run_piece WHERE run_id = $1', [id]).catch(() => {})
+    await dropWork(db, id).catch(() => {})
     throw cancelled && !(err instanceof Cancelled) ? new Cancelled(`run ${id} was cancelled`) : err
   }
-  await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
+  await dropWork(db, id)
   return getRun(db, id)
+}
+
+/** The work tables of a run: needed while it runs, never after. */
+async function dropWork(db: Queryable, id: number): Promise<void> {
+  await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
+  await db.query('DELETE FROM run_member WHERE run_id = $1', [id])
 }

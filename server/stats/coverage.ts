@@ -68,7 +68,7 @@ export interface CoverageResult {
 }
 
 export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOptions = {}): Promise<RunPlan> {
-  const setId = unitSetId(db, unitSet)
+  const setId = await unitSetId(db, unitSet)
   const chosen = await selectLayers(db, o.layers)
   const extra = await db.query<{ id: number; category_field: string | null }>('SELECT id, category_field FROM layer WHERE id = ANY($1::int[])', [chosen.map((l) => l.id)])
   const layers: LayerInfo[] = chosen.map(({ id, name, vintage, kind, source_checksum, feature_count }) => ({
@@ -76,7 +76,7 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
     category_field: extra.find((e) => e.id === id)?.category_field ?? null,
   }))
   const [set] = await db.query<{ id: number; name: string; unit_count: number; created_at: string }>(
-    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [await setId])
+    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [setId])
   const overlaps = overlapPairs(layers, o.overlaps)
   const union = unionMembers(layers, o.union)
   const meta: CoverageMeta = {

@@ -1,0 +1,224 @@
+// The statistics engine on a generated county (overlapping features, categories, a
+// 100 m grid measured in-process and irregular "townships" measured in the database),
+// checked against PostGIS computing each figure the plain way; runs (reuse, progress,
+// cancel); transitions and the SEEA account on hand-computable boxes; exports.
+import ExcelJS from 'exceljs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Db } from '../server/db/db.ts'
+import { Cancelled } from '../server/errors.ts'
+import { ingestLayer } from '../server/ingest/ingest-layer.ts'
+import { startRun } from '../server/runs/execute.ts'
+import { exportableOf, planRun } from '../server/runs/run-request.ts'
+import { getRun } from '../server/runs/run-store.ts'
+import { change } from '../server/stats/change.ts'
+import { coverage, planCoverage } from '../server/stats/coverage.ts'
+import { render } from '../server/stats/export.ts'
+import { buildGrid } from '../server/units/build-grid.ts'
+import { importUnits } from '../server/units/import-units.ts'
+import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
+import { backends } from './helpers/backends.ts'
+import { box, featureCollection, geodesicArea, tmpDir, writeJson } from './helpers/fixtures.ts'
+
+const MAX = 1 << 30
+const poly = (ring: number[][]) => ({ type: 'Polygon' as const, coordinates: [ring] })
+/** Shares agree within 1e-6 of the unit's area (see scripts/bench/RESULTS.md on slivers). */
+const SHARE_TOL = 1e-6
+
+for (const backend of backends()) {
+  describe(`statistics engine on ${backend.name}`, () => {
+    let db: Db
+    let county: GeneratedCounty
+    const names = () => county.layers.map((l) => l.name)
+    beforeAll(async () => {
+      db = await backend.open()
+      // 1 km × 1 km: ~650 features in five layers, forest with overlapping duplicates
+      county = await generateCounty(db, { scale: 1 / 16, seed: 7 })
+      await buildGrid(db, { set: 'g100', sizeM: 100, bbox: county.bbox })
+      // two irregular "townships" splitting the square along a wavy line of 400 vertices:
+      // more than the in-process path takes, so they are measured in the database
+      const [w, s, e, n] = county.bbox
+      const mx = (w + e) / 2
+      const zig = Array.from({ length: 400 }, (_, k) => {
+        const t = k / 399
+        return [mx + 0.002 * Math.sin(t * 9), s - 0.001 + t * (n - s + 0.002)]
+      })
+      const west = [[w - 0.001, s - 0.001], ...zig, [w - 0.001, n + 0.001], [w - 0.001, s - 0.001]]
+      const east = [[e + 0.001, s - 0.001], [e + 0.001, n + 0.001], ...[...zig].reverse(), [e + 0.001, s - 0.001]]
+      const dir = tmpDir()
+      await importUnits(db, { file: writeJson(dir, 't.geojson', featureCollection([{ props: { code: 'W' }, geometry: poly(west) }, { props: { code: 'E' }, geometry: poly(east) }], 'EPSG:4490')), set: 'towns', maxBytes: MAX })
+    }, 120_000)
+    afterAll(async () => db?.close())
+
+    /** PostGIS: area of the union of the features (of a layer, category …) inside each unit. */
+    const plain = async (set: string, featureFilter: string, params: unknown[]) => {
+      const rows = await db.query<{ code: string; a: number; ua: number }>(`
+        SELECT u.code, u.area_m2 AS ua, coalesce(ST_Area(ST_Intersection(u.geom,
+          (SELECT ST_Union(f.geom) FROM feature f WHERE ${featureFilter} AND f.geom && u.geom))::geography), 0) AS a
+        FROM unit u JOIN unit_set s ON s.id = u.set_id WHERE s.name = $1`, [set, ...params])
+      return new Map(rows.map((r) => [r.code, { a: Number(r.a), ua: Number(r.ua) }]))
+    }
+
+    for (const set of ['g100', 'towns']) {
+      it(`${set}: layer areas equal PostGIS union-then-clip, shares within 1e-6; feature counts equal`, async () => {
+        const r = await coverage(db, set, { layers: names().join(',') })
+        let checked = 0
+        for (const l of county.layers) {
+          const ref = await plain(set, 'f.layer_id = $2', [l.id])
+          const counts = new Map((await db.query<{ code: string; n: number }>(`
+            SELECT u.code, count(f.id)::int AS n FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1
+            JOIN feature f ON f.layer_id = $2 AND f.geom && u.geom AND ST_Relate(u.geom, f.geom, '2********') GROUP BY u.code`, [set, l.id])).map((x) => [x.code, x.n]))
+          for (const row of r.rows.filter((x) => x.measure === 'layer' && x.layer === l.name)) {
+            const p = ref.get(row.unit_code)!
+            expect(Math.abs(row.area_m2 - p.a) / p.ua).toBeLessThan(SHARE_TOL)
+            expect(row.features).toBe(counts.get(row.unit_code) ?? 0)
+            checked++
+          }
+        }
+        expect(checked).toBe(county.layers.length * (set === 'g100' ? r.rows.length / county.layers.length : 2))
+        const m = (r.run.meta as { measured: { cellUnits: number; otherUnits: number } }).measured
+        if (set === 'g100') expect(m.otherUnits).toBe(0)
+        else expect(m.cellUnits).toBe(0)
+      }, 120_000)
+    }
+
+    it('categories: per-category union areas equal PostGIS; overlapping classes make the layer total smaller than their sum', async () => {
+      const r = await coverage(db, 'towns', { layers: names().join(','), categories: true })
+      const forest = county.layers.find((l) => l.name === 'forest')!
+      const cats = await db.query<{ category: string }>('SELECT DISTINCT category FROM feature WHERE layer_id = $1', [forest.id])
+      expect(cats.length).toBe(2)
+      for (const { category } of cats) {
+        const ref = await plain('towns', 'f.layer_id = $2 AND f.category = $3', [forest.id, category])
+        for (const row of r.rows.filter((x) => x.measure === 'category' && x.layer === 'forest' && x.category === category)) {
+          const p = ref.get(row.unit_code)!
+          expect(Math.abs(row.area_m2 - p.a) / p.ua).toBeLessThan(SHARE_TOL)
+        }
+      }
+      // the layer total counts the overlap of the two classes once: Σ classes − total = |A ∩ B|
+      const both = new Map((await db.query<{ code: string; a: number; ua: number }>(`
+        WITH a AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2 AND category = $3),
+             b AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2 AND category = $4)
+        SELECT u.code, u.area_m2 AS ua, ST_Area(ST_Intersection(u.geom, ST_Intersection(a.g, b.g))::geography) AS a
+        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, ['towns', forest.id, cats[0]!.category, cats[1]!.category])).map((x) => [x.code, x]))
+      let overlap = 0
+      for (const code of ['W', 'E']) {
+        const total = r.rows.find((x) => x.unit_code === code && x.measure === 'layer' && x.layer === 'forest')!.area_m2
+        const sum = r.rows.filter((x) => x.unit_code === code && x.measure === 'category' && x.layer === 'forest').reduce((s, x) => s + x.area_m2, 0)
+        const p = both.get(code)!
+        expect(Math.abs(sum - total - Number(p.a)) / Number(p.ua)).toBeLessThan(SHARE_TOL)
+        overlap += sum - total
+      }
+      expect(overlap).toBeGreaterThan(100) // seed 7 has overlapping duplicates of the other class
+    }, 120_000)
+
+    it('overlaps and ecological space equal PostGIS intersections and unions', async () => {
+      const r = await coverage(db, 'g100', { layers: names().join(','), overlaps: 'redline+protected_area', union: true })
+      const id = (n: string) => county.layers.find((l) => l.name === n)!.id
+      const ov = new Map((await db.query<{ code: string; a: number; ua: number }>(`
+        WITH a AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2), b AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $3)
+        SELECT u.code, u.area_m2 AS ua, ST_Area(ST_Intersection(u.geom, ST_Intersection(a.g, b.g))::geography) AS a
+        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, ['g100', id('redline'), id('protected_area')])).map((x) => [x.code, x]))
+      const eco = await plain('g100', 'f.layer_id = ANY($2::int[])', [['redline', 'protected_area', 'forest', 'wetland'].map(id)])
+      let overlapArea = 0
+      for (const row of r.rows) {
+        if (row.measure === 'overlap') {
+          const p = ov.get(row.unit_code)!
+          expect(Math.abs(row.area_m2 - Number(p.a)) / Number(p.ua)).toBeLessThan(SHARE_TOL)
+          overlapArea += row.area_m2
+        }
+        if (row.measure === 'union') {
+          const p = eco.get(row.unit_code)!
+          expect(Math.abs(row.area_m2 - p.a) / p.ua).toBeLessThan(SHARE_TOL)
+          expect(row.layer).toBe('ecological_space')
+        }
+      }
+      expect(overlapArea).toBeGreaterThan(0)
+      expect(r.rows.filter((x) => x.measure === 'union')).toHaveLength(r.rows.filter((x) => x.measure === 'layer').length / county.layers.length)
+    }, 120_000)
+
+    it('runs: identical inputs reuse the stored run, fresh computes again; progress ends at 1', async () => {
+      const seen: number[] = []
+      const first = await coverage(db, 'towns', { layers: 'redline' }, { reuse: false, onProgress: (p) => seen.push(p) })
+      expect(seen.at(-1)).toBe(1)
+      expect(seen.every((p, i) => i === 0 || p >= seen[i - 1]!)).toBe(true)
+      const again = await coverage(db, 'towns', { layers: 'redline' })
+      expect(again.run.id).toBe(first.run.id)
+      expect(again.run.reused).toBe(true)
+      expect(again.rows).toEqual(first.rows)
+      const fresh = await coverage(db, 'towns', { layers: 'redline' }, { reuse: false })
+      expect(fresh.run.id).not.toBe(first.run.id)
+      const run = await getRun(db, first.run.id)
+      expect(run.status).toBe('done')
+      expect(run.inputs).toMatchObject({ unitSet: { name: 'towns' }, layers: [{ name: 'redline', source_checksum: expect.any(String) }] })
+    }, 120_000)
+
+    it('runs: a cancelled run ends as cancelled and leaves no sums or pieces behind', async () => {
+      const ac = new AbortController()
+      const started = await startRun(db, await planCoverage(db, 'g100', { layers: names().join(',') }), {
+        reuse: false,
+        signal: ac.signal,
+        onProgress: (p) => { if (p > 0) ac.abort() },
+      })
+      await expect(started.done).rejects.toBeInstanceOf(Cancelled)
+      const run = await getRun(db, started.id)
+      expect(run.status).toBe('cancelled')
+      for (const t of ['run_sum', 'run_piece', 'run_member']) {
+        const [n] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE run_id = $1`, [started.id])
+        expect(n!.n).toBe(0)
+      }
+      await expect(exportableOf(db, run)).rejects.toThrow(/is cancelled/)
+    }, 120_000)
+
+    it('exports: XLSX has ha/km²/亩 columns beside m², GeoJSON has the units with statistics', async () => {
+      const run = await (await startRun(db, await planRun(db, { kind: 'coverage', units: 'towns', layers: 'redline,forest' }))).done
+      const x = await exportableOf(db, run)
+      const wb = new ExcelJS.Workbook()
+      await wb.xlsx.load((await render(db, "xlsx", x)).body as unknown as ExcelJS.Buffer)
+      const ws = wb.getWorksheet('coverage')!
+      const header = (ws.getRow(1).values as unknown[]).slice(1)
+      expect(header.slice(0, 6)).toEqual(['unit_code', 'unit_name', 'unit_area_m2', 'unit_area_ha', 'unit_area_km2', 'unit_area_mu'])
+      const col = (h: string) => header.indexOf(h) + 1
+      const row = ws.getRow(2)
+      const m2 = Number(row.getCell(col('area_m2')).value)
+      expect(m2).toBeGreaterThan(0)
+      expect(Number(row.getCell(col('area_ha')).value)).toBeCloseTo(m2 / 1e4, 9)
+      expect(Number(row.getCell(col('area_mu')).value)).toBeCloseTo(m2 / (1e4 / 15), 9)
+      expect(wb.getWorksheet('run')).toBeTruthy()
+      const gj = JSON.parse((await render(db, 'geojson', x)).body as string)
+      expect(gj.features).toHaveLength(2)
+      expect(gj.features[0].properties['redline@2025_m2']).toBeGreaterThan(0)
+      expect(gj.features[0].geometry.type).toBe('MultiPolygon')
+      const csv = (await render(db, 'csv', x)).body as string
+      expect(csv.split('\r\n')[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features')
+    }, 120_000)
+
+    it('transitions and the SEEA extent account on boxes: each cell of the matrix is a known strip', async () => {
+      const dir = tmpDir()
+      // U: 0.2° × 0.1° with vertices every 0.05°, four equal strips S0..S3 (west to east)
+      await importUnits(db, { file: writeJson(dir, 'u.geojson', featureCollection([{ props: { code: 'U' }, geometry: poly(box(117, 30, 117.2, 30.1, 0.05)) }], 'EPSG:4490')), set: 'box', maxBytes: MAX })
+      const strip = (k: number, cls: string) => ({ props: { cls }, geometry: poly(box(117 + 0.05 * k, 30, 117.05 + 0.05 * k, 30.1, 0.05)) })
+      // 2020: S0 A, S1 A, S2 B ; 2023: S1 B, S2 B, S3 A  →  S0 A→none, S1 A→B, S2 B→B, S3 none→A
+      await ingestLayer(db, { file: writeJson(dir, 'l20.geojson', featureCollection([strip(0, 'A'), strip(1, 'A'), strip(2, 'B')], 'EPSG:4490')), layer: 'lc', kind: 'other', vintage: '2020', categoryField: 'cls', maxBytes: MAX })
+      await ingestLayer(db, { file: writeJson(dir, 'l23.geojson', featureCollection([strip(1, 'B'), strip(2, 'B'), strip(3, 'A')], 'EPSG:4490')), layer: 'lc', kind: 'other', vintage: '2023', categoryField: 'cls', maxBytes: MAX })
+      const r = await change(db, 'box', 'lc', '2020', '2023')
+      const q = geodesicArea(poly(box(117, 30, 117.2, 30.1, 0.05))) / 4
+      const cell = (f: string | null, t: string | null) => r.transitions.filter((x) => x.from_class === f && x.to_class === t).reduce((s, x) => s + x.area_m2, 0)
+      for (const [f, t] of [['A', null], ['A', 'B'], ['B', 'B'], [null, 'A']] as const) expect(Math.abs(cell(f, t) / q - 1)).toBeLessThan(1e-9)
+      expect(r.transitions).toHaveLength(4)
+      expect(r.transitionTotals).toHaveLength(4)
+      const acc = (cls: string) => r.account.find((x) => x.class === cls)!
+      // A: opening 2q, reductions 2q (to none, to B), additions q (from none), closing q
+      expect(acc('A').opening_m2 / q).toBeCloseTo(2, 9)
+      expect(acc('A').reductions_m2 / q).toBeCloseTo(2, 9)
+      expect(acc('A').additions_m2 / q).toBeCloseTo(1, 9)
+      expect(acc('A').closing_m2 / q).toBeCloseTo(1, 9)
+      // B: opening q, additions q (from A), closing 2q
+      expect(acc('B').additions_m2 / q).toBeCloseTo(1, 9)
+      expect(acc('B').closing_m2 / q).toBeCloseTo(2, 9)
+      for (const a of r.account) expect(Math.abs(a.opening_m2 + a.additions_m2 - a.reductions_m2 - a.closing_m2)).toBeLessThan(1e-6)
+      const u = r.rows[0]!
+      expect(u.stable_m2 / q).toBeCloseTo(2, 9) // S1 and S2 are in the layer both times
+      expect(u.gained_m2 / q).toBeCloseTo(1, 9)
+      expect(u.lost_m2 / q).toBeCloseTo(1, 9)
+    }, 120_000)
+  })
+}
