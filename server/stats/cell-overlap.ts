@@ -84,16 +84,24 @@ export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
     }
   }
   if (crossings === 0) {
-    // no boundary crossing: one lies inside the other, or they are apart
-    const p0 = polys[0]?.rings[0]?.[0]
-    if (!p0) return { kind: 'outside' }
+    // no boundary crossing: each ring lies wholly inside or wholly outside the cell
     for (const c of cell) if (pointIn(c, polys) === undefined) return { kind: 'degenerate' }
-    const pIn = pointInRing(p0, cell)
-    if (pIn === undefined) return { kind: 'degenerate' }
-    if (pIn) return { kind: 'inside' }
-    const cIn = pointIn(cell[0]!, polys)
-    if (cIn === undefined) return { kind: 'degenerate' }
-    return cIn ? { kind: 'covers' } : { kind: 'outside' }
+    let inRings = 0
+    let allRings = 0
+    for (const { rings } of polys) {
+      for (const ring of rings) {
+        allRings++
+        const first = ring[0]
+        if (!first) continue
+        const inside = pointInRing(first, cell)
+        if (inside === undefined) return { kind: 'degenerate' }
+        if (inside) inRings++
+      }
+    }
+    if (allRings > 0 && inRings === allRings) return { kind: 'inside' }
+    if (inRings === 0) return pointIn(cell[0]!, polys) ? { kind: 'covers' } : { kind: 'outside' }
+    // some rings inside, some outside (a hole in the cell, a part of a multipolygon
+    // elsewhere): Green's theorem below handles it, with no cuts
   }
   let s12 = 0
   for (const { A, B, ts } of edges) {
