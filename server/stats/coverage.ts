@@ -9,7 +9,7 @@ import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
-import { flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
+import { categoryPrefix, flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
@@ -50,7 +50,7 @@ type LayerInfo = Pick<LayerVersion, 'id' | 'name' | 'vintage' | 'kind' | 'source
 
 interface CoverageMeta {
   unitSet: { id: number; name: string }
-  layers: (LayerInfo & { byCategory: boolean; prefix: string; ownTotal: boolean; overlaps: number; clusters: number; pieces: number })[]
+  layers: (LayerInfo & { byCategory: boolean; prefix: string; ownTotal: boolean; overlaps: number; clusters: number; pieces: number; inPlace: boolean })[]
   overlaps: [number, number][]
   union: number[]
   method: string
@@ -81,18 +81,20 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   const union = unionMembers(layers, o.union)
   const meta: CoverageMeta = {
     unitSet: { id: set!.id, name: set!.name },
-    layers: layers.map((l) => ({ ...l, byCategory: Boolean(o.categories && l.category_field), prefix: layerKey(l.id), ownTotal: true, overlaps: 0, clusters: 0, pieces: 0 })),
+    layers: layers.map((l) => ({ ...l, byCategory: Boolean(o.categories && l.category_field), prefix: layerKey(l.id), ownTotal: true, overlaps: 0, clusters: 0, pieces: 0, inPlace: false })),
     overlaps: overlaps.map(([a, b]) => [a.id, b.id]),
     union: union.map((l) => l.id),
     method: AREA_METHOD,
   }
+  const needsPieces = new Set([...overlaps.flat().map((l) => l.id), ...union.map((l) => l.id)])
   const totalPrefix = (id: number) => { const m = meta.layers.find((l) => l.id === id)!; return m.ownTotal ? layerKey(id) : m.prefix }
   const steps: Step[] = []
   for (const m of meta.layers) {
     steps.push({
       label: `flatten ${m.name}@${m.vintage}`,
       weight: 1 + m.feature_count / 5000,
-      run: async (ctx) => { Object.assign(m, await flattenLayer(ctx, m.id, m.byCategory)) },
+      // a layer that is only measured leaves its non-overlapping features where they are
+      run: async (ctx) => { Object.assign(m, await flattenLayer(ctx, m.id, m.byCategory, needsPieces.has(m.id))) },
     })
   }
   overlaps.forEach(([a, b], i) => steps.push({
@@ -110,7 +112,10 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   steps.push({
     label: 'measure units',
     weight: 2 + pieceWeight + (set!.unit_count / 500),
-    run: async (ctx) => { meta.measured = await measureUnits(ctx, set!.id) },
+    run: async (ctx) => {
+      const inPlace = meta.layers.filter((l) => l.inPlace).map((l) => ({ layerId: l.id, key: l.byCategory ? categoryPrefix(l.id) : layerKey(l.id), byCategory: l.byCategory }))
+      meta.measured = await measureUnits(ctx, set!.id, inPlace)
+    },
   })
   return {
     kind: 'coverage',

@@ -13,14 +13,16 @@
 //     in the database (clip-sums.sql), which clips only the pieces crossing a boundary.
 import type { Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
-import { wkbToGeometry } from '../ingest/wkb.ts'
 import type { StepContext } from '../runs/execute.ts'
-import { ccw, openRing, overlap, type PolygonRings, type Pt } from './cell-overlap.ts'
+import { ccw, overlap, type Pt } from './cell-overlap.ts'
+import { bboxOf, polygonsOf } from './shapes.ts'
 import { OVERLAY_GRID } from './pieces.ts'
 
 const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
 const MEMBERS_SQL = loadSql(import.meta.url, './count-members.sql')
 const PAIRS_SQL = loadSql(import.meta.url, './clip-pairs.sql')
+const CLIP_FEATURES_SQL = loadSql(import.meta.url, './clip-features.sql')
+const FEATURE_PAIRS_SQL = loadSql(import.meta.url, './clip-feature-pairs.sql')
 
 const PAGE = 5000
 
@@ -45,25 +47,46 @@ export interface MeasureStats {
   fallback: number
 }
 
-export async function measureUnits(ctx: StepContext, setId: number): Promise<MeasureStats> {
+/** A layer whose features overlapping nothing stay in the feature table (pieces.ts, inPlace). */
+export interface InPlaceLayer {
+  layerId: number
+  /** the key, or with byCategory the key prefix followed by the category */
+  key: string
+  byCategory: boolean
+}
+
+interface Shape {
+  id: string
+  key: string
+  area: number
+  single: boolean
+  wkb: Uint8Array
+}
+
+export async function measureUnits(ctx: StepContext, setId: number, inPlace: InPlaceLayer[] = []): Promise<MeasureStats> {
   const { db, runId, signal } = ctx
   const units = await db.query<{ id: string; wkb: Uint8Array; area_m2: number }>(
     'SELECT id::text AS id, ST_AsBinary(geom) AS wkb, area_m2 FROM unit WHERE set_id = $1 ORDER BY unit.id', [setId], { signal })
   const cells: Cell[] = []
   const others: string[] = []
   for (const u of units) {
-    const cell = simpleCell(u.id, toBytes(u.wkb), Number(u.area_m2))
+    const cell = simpleCell(u.id, u.wkb, Number(u.area_m2))
     if (cell) cells.push(cell)
     else others.push(u.id)
   }
   const [{ n: pieceCount } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_piece WHERE run_id = $1', [runId])
-  const stats: MeasureStats = { cellUnits: cells.length, otherUnits: others.length, pieces: pieceCount, whole: 0, clipped: 0, fallback: 0 }
-  // progress: pieces through the JS path, then database batches
+  const [{ n: featureCount } = { n: 0 }] = inPlace.length
+    ? await db.query<{ n: number }>('SELECT count(*)::int AS n FROM feature WHERE layer_id = ANY($1::int[])', [inPlace.map((l) => l.layerId)])
+    : []
+  const shapes = pieceCount + featureCount
+  const stats: MeasureStats = { cellUnits: cells.length, otherUnits: others.length, pieces: shapes, whole: 0, clipped: 0, fallback: 0 }
+  // progress: shapes through the in-process path, then database batches
   const dbBatches = Math.ceil(others.length / batchSize(others.length)) || 0
-  const total = (cells.length ? pieceCount : 0) + dbBatches * Math.max(1, pieceCount / Math.max(1, dbBatches))
+  const perBatch = Math.max(1, shapes / Math.max(1, dbBatches))
+  const total = (cells.length ? shapes : 0) + dbBatches * perBatch
   let done = 0
 
-  if (cells.length && pieceCount) {
+  if (cells.length && shapes) {
     const index = new CellIndex(cells)
     const sums = new Map<string, Map<string, [number, number, number]>>() // cell → key → [area, pieces, features]
     const add = (cell: string, key: string, area: number, single: boolean) => {
@@ -72,51 +95,71 @@ export async function measureUnits(ctx: StepContext, setId: number): Promise<Mea
       const s = m.get(key)
       if (s) { s[0] += area; s[1] += 1; s[2] += single ? 1 : 0 } else m.set(key, [area, 1, single ? 1 : 0])
     }
-    const fallback: [string[], string[]] = [[], []]
-    let after = '0'
-    for (;;) {
-      const page = await db.query<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(
-        `SELECT id::text AS id, key, feature_id::text AS feature_id, area_m2, ST_AsBinary(geom) AS wkb
-         FROM run_piece WHERE run_id = $1 AND id > $2 ORDER BY run_piece.id LIMIT ${PAGE}`, [runId, after], { signal })
-      if (!page.length) break
-      for (const p of page) {
-        const polys = polygonsOf(toBytes(p.wkb))
-        const box = bboxOf(polys)
-        const single = p.feature_id !== null
-        let clipped = false
-        for (const c of index.query(box)) {
-          if (!boxesMeet(box, c.bbox)) continue
-          const o = overlap(polys, c.ring)
-          if (o.kind === 'inside') {
-            // the stored (PostGIS) area, unclipped; a piece inside one cell is in no other
-            add(c.id, p.key, Number(p.area_m2), single)
-            break
-          }
-          clipped = true
-          if (o.kind === 'covers') add(c.id, p.key, c.area, single)
-          else if (o.kind === 'area' && o.area > 0) add(c.id, p.key, o.area, single)
-          else if (o.kind === 'degenerate') {
-            fallback[0].push(p.id)
-            fallback[1].push(c.id)
+    const fallback = { pieces: [[], []] as [string[], string[]], features: [[], [], []] as [string[], string[], string[]] }
+    const measure = (p: Shape, fromFeatures: boolean) => {
+      const polys = polygonsOf(p.wkb)
+      const box = bboxOf(polys)
+      let clipped = false
+      for (const c of index.query(box)) {
+        if (!boxesMeet(box, c.bbox)) continue
+        const o = overlap(polys, c.ring)
+        if (o.kind === 'inside') {
+          // the stored (PostGIS) area, unclipped; a shape inside one cell is in no other
+          add(c.id, p.key, p.area, p.single)
+          break
+        }
+        clipped = true
+        if (o.kind === 'covers') add(c.id, p.key, c.area, p.single)
+        else if (o.kind === 'area' && o.area > 0) add(c.id, p.key, o.area, p.single)
+        else if (o.kind === 'degenerate') {
+          if (fromFeatures) {
+            fallback.features[0].push(p.id)
+            fallback.features[1].push(c.id)
+            fallback.features[2].push(p.key)
+          } else {
+            fallback.pieces[0].push(p.id)
+            fallback.pieces[1].push(c.id)
           }
         }
-        if (clipped) stats.clipped++
-        else stats.whole++
       }
-      after = page[page.length - 1]!.id
+      if (clipped) stats.clipped++
+      else stats.whole++
+    }
+    for await (const page of pages<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
+      `SELECT id::text AS id, key, feature_id::text AS feature_id, area_m2, ST_AsBinary(geom) AS wkb
+       FROM run_piece WHERE run_id = $1 AND id > $2 ORDER BY run_piece.id LIMIT ${PAGE}`, [runId])) {
+      for (const p of page) measure({ id: p.id, key: p.key, area: Number(p.area_m2), single: p.feature_id !== null, wkb: p.wkb }, false)
       done += page.length
       await ctx.progress(done / total)
     }
+    for (const l of inPlace) {
+      for await (const page of pages<{ id: string; category: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
+        `SELECT f.id::text AS id, f.category, f.area_m2, ST_AsBinary(f.geom) AS wkb FROM feature f
+         WHERE f.layer_id = $3 AND f.id > $2
+           AND NOT EXISTS (SELECT 1 FROM run_member m WHERE m.run_id = $1 AND m.feature_id = f.id AND left(m.key, length($4)) = $4)
+         ORDER BY f.id LIMIT ${PAGE}`, [runId, l.layerId, l.key])) {
+        for (const f of page) measure({ id: f.id, key: l.byCategory ? l.key + (f.category ?? '') : l.key, area: Number(f.area_m2), single: true, wkb: f.wkb }, true)
+        done += page.length
+        await ctx.progress(done / total)
+      }
+    }
     await writeSums(db, runId, sums, signal)
-    stats.fallback = fallback[0].length
-    for (let i = 0; i < fallback[0].length; i += 5000) {
-      await db.query(PAIRS_SQL, [runId, fallback[0].slice(i, i + 5000), fallback[1].slice(i, i + 5000), OVERLAY_GRID], { signal })
+    stats.fallback = fallback.pieces[0].length + fallback.features[0].length
+    const [pi, pc] = fallback.pieces
+    for (let i = 0; i < pi.length; i += 5000) {
+      await db.query(PAIRS_SQL, [runId, pi.slice(i, i + 5000), pc.slice(i, i + 5000), OVERLAY_GRID], { signal })
+    }
+    const [fi, fc, fk] = fallback.features
+    for (let i = 0; i < fi.length; i += 5000) {
+      await db.query(FEATURE_PAIRS_SQL, [runId, fi.slice(i, i + 5000), fc.slice(i, i + 5000), fk.slice(i, i + 5000), OVERLAY_GRID], { signal })
     }
   }
 
   for (let i = 0, b = batchSize(others.length); i < others.length; i += b) {
-    await db.query(CLIP_SQL, [runId, others.slice(i, i + b), OVERLAY_GRID], { signal })
-    done += Math.max(1, pieceCount / Math.max(1, dbBatches))
+    const batch = others.slice(i, i + b)
+    await db.query(CLIP_SQL, [runId, batch, OVERLAY_GRID], { signal })
+    for (const l of inPlace) await db.query(CLIP_FEATURES_SQL, [runId, batch, l.layerId, l.key, l.byCategory, OVERLAY_GRID], { signal })
+    done += perBatch
     await ctx.progress(done / total)
   }
 
@@ -128,6 +171,17 @@ export async function measureUnits(ctx: StepContext, setId: number): Promise<Mea
     }
   }
   return stats
+}
+
+/** Keyset pages of a query whose $2 is "after this id" and whose rows have a text id. */
+async function* pages<T extends { id: string }>(db: Queryable, signal: AbortSignal, sql: string, params: unknown[]): AsyncGenerator<T[]> {
+  let after = '0'
+  for (;;) {
+    const page = await db.query<T>(sql, [params[0], after, ...params.slice(1)], { signal })
+    if (!page.length) return
+    yield page
+    after = page[page.length - 1]!.id
+  }
 }
 
 /** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */
@@ -157,35 +211,16 @@ async function writeSums(db: Queryable, runId: number, sums: Map<string, Map<str
   await flush()
 }
 
-function toBytes(v: Uint8Array | Buffer | string): Uint8Array {
-  if (typeof v === 'string') return Buffer.from(v.replace(/^\\x/, ''), 'hex')
-  return v
-}
 
 /** A unit for the JS path: one polygon without holes and with few vertices. */
-function simpleCell(id: string, wkb: Uint8Array, area: number): Cell | undefined {
+function simpleCell(id: string, wkb: Uint8Array | Buffer | string, area: number): Cell | undefined {
   const polys = polygonsOf(wkb)
   if (polys.length !== 1 || polys[0]!.rings.length !== 1 || polys[0]!.rings[0]!.length > MAX_CELL_VERTICES) return undefined
   const ring = ccw(polys[0]!.rings[0]!)
   return ring ? { id, ring, bbox: bboxOf(polys), area } : undefined
 }
 
-function polygonsOf(wkb: Uint8Array): PolygonRings[] {
-  const g = wkbToGeometry(wkb)
-  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : []
-  return polys.map((rings) => ({ rings: rings.map((r) => openRing(r)) }))
-}
 
-function bboxOf(polys: PolygonRings[]): [number, number, number, number] {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
-  for (const { rings } of polys) for (const [x, y] of rings[0] ?? []) {
-    if (x < x0) x0 = x
-    if (x > x1) x1 = x
-    if (y < y0) y0 = y
-    if (y > y1) y1 = y
-  }
-  return [x0, y0, x1, y1]
-}
 
 const boxesMeet = (a: number[], b: number[]) => a[0]! <= b[2]! && b[0]! <= a[2]! && a[1]! <= b[3]! && b[1]! <= a[3]!
 

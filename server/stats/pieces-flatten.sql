@@ -1,5 +1,6 @@
 -- Flattens layer $3 into run $1's pieces: features that overlap nothing are copied with
--- their stored ellipsoidal area; each cluster of overlapping features ($5 feature ids,
+-- their stored ellipsoidal area (only when $9: otherwise they are measured straight from
+-- the feature table, see measure-units.ts); each cluster of overlapping features ($5 feature ids,
 -- $6 cluster numbers, computed by the caller) is dissolved into one piece.
 -- Key: $2 alone, or $2 || category when $4 is true (pieces per category).
 -- Singletons keep their feature id; cluster members are listed in run_member so that
@@ -20,7 +21,7 @@ whole AS (
   -- features overlapping nothing: as stored
   SELECT s.key, s.id AS feature_id, s.geom::geometry AS geom, s.area_m2
   FROM src s
-  WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
+  WHERE $9::boolean AND NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
   UNION ALL
   -- clusters: one dissolved piece each (members of a cluster share a key by construction)
   SELECT d.key, NULL::bigint, d.geom, ST_Area(d.geom::geography)

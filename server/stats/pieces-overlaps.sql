@@ -1,8 +1,8 @@
--- Pairs of features of layer $1 whose interiors overlap (sharing an edge is not
--- overlapping: such neighbours' areas simply add). Each pair once, with both categories
--- so that the caller can tell overlaps inside a category from overlaps across them.
+-- Of the candidate pairs ($1, $2: feature ids) the in-process test could not decide
+-- (feature-overlaps.ts: one boundary lying wholly on the other's), those whose interiors
+-- overlap, with both categories.
 SELECT a.id::text AS a, b.id::text AS b, a.category AS ca, b.category AS cb
-FROM feature a
-JOIN feature b ON b.layer_id = $1 AND a.geom && b.geom AND a.id < b.id
-WHERE a.layer_id = $1
-  AND ST_Relate(a.geom, b.geom, '2********')
+FROM unnest($1::bigint[], $2::bigint[]) AS x(a, b)
+JOIN feature a ON a.id = x.a
+JOIN feature b ON b.id = x.b
+WHERE ST_Relate(a.geom, b.geom, '2********')

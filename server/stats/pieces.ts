@@ -12,6 +12,8 @@
 import type { Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import type { StepContext } from '../runs/execute.ts'
+import { findOverlaps, type FeatureShape } from './feature-overlaps.ts'
+import { bboxOf, polygonsOf } from './shapes.ts'
 
 const OVERLAPS_SQL = loadSql(import.meta.url, './pieces-overlaps.sql')
 const FLATTEN_SQL = loadSql(import.meta.url, './pieces-flatten.sql')
@@ -48,6 +50,8 @@ export interface FlattenResult {
   /** whether the layer total must be read from its own pieces (categories overlap each other) */
   ownTotal: boolean
   pieces: number
+  /** whether features overlapping nothing were left in the feature table (measured from there) */
+  inPlace: boolean
 }
 
 /**
@@ -55,14 +59,21 @@ export interface FlattenResult {
  * when features of different categories overlap, the layer's own flattened pieces are
  * made too, because the sum over categories would then count those overlaps twice.
  */
-export async function flattenLayer(ctx: Pick<StepContext, 'db' | 'runId' | 'signal'>, layerId: number, byCategory: boolean): Promise<FlattenResult> {
+export async function flattenLayer(
+  ctx: Pick<StepContext, 'db' | 'runId' | 'signal'>,
+  layerId: number,
+  byCategory: boolean,
+  /** copy features overlapping nothing into run_piece (needed by overlaps, unions, change) */
+  copySingles = true,
+): Promise<FlattenResult> {
   const { db, runId, signal } = ctx
-  const pairs = await db.query<{ a: string; b: string; ca: string | null; cb: string | null }>(OVERLAPS_SQL, [layerId], { signal })
+  const pairs = await overlapPairs(db, layerId, signal)
+  const inPlace = !copySingles
   const insert = async (key: string, perCategory: boolean, clusters: Map<string, number>) => {
     const ids = [...clusters.keys()]
     const rows = await db.query<{ n: number }>(
       FLATTEN_SQL,
-      [runId, key, layerId, perCategory, ids, ids.map((i) => clusters.get(i)!), OVERLAY_GRID, SUBDIVIDE_VERTICES],
+      [runId, key, layerId, perCategory, ids, ids.map((i) => clusters.get(i)!), OVERLAY_GRID, SUBDIVIDE_VERTICES, copySingles],
       { signal },
     )
     return rows[0]!.n
@@ -70,14 +81,48 @@ export async function flattenLayer(ctx: Pick<StepContext, 'db' | 'runId' | 'sign
   if (!byCategory) {
     const clusters = clustersOf(pairs)
     const pieces = await insert(layerKey(layerId), false, clusters)
-    return { prefix: layerKey(layerId), byCategory, overlaps: pairs.length, clusters: new Set(clusters.values()).size, ownTotal: true, pieces }
+    return { prefix: layerKey(layerId), byCategory, overlaps: pairs.length, clusters: new Set(clusters.values()).size, ownTotal: true, pieces, inPlace }
   }
   const same = pairs.filter((p) => (p.ca ?? '') === (p.cb ?? ''))
   const byCat = clustersOf(same)
   let pieces = await insert(categoryPrefix(layerId), true, byCat)
   const crossing = same.length < pairs.length
-  if (crossing) pieces += await insert(layerKey(layerId), false, clustersOf(pairs))
-  return { prefix: categoryPrefix(layerId), byCategory, overlaps: pairs.length, clusters: new Set(byCat.values()).size, ownTotal: crossing, pieces }
+  // with classes overlapping each other, the layer total needs its own flattening; its
+  // single features are then always copied (the in-place path measures one key per feature)
+  if (crossing) {
+    const rows = await db.query<{ n: number }>(FLATTEN_SQL, [runId, layerKey(layerId), layerId, false, ...clusterArrays(clustersOf(pairs)), OVERLAY_GRID, SUBDIVIDE_VERTICES, true], { signal })
+    pieces += rows[0]!.n
+  }
+  return { prefix: categoryPrefix(layerId), byCategory, overlaps: pairs.length, clusters: new Set(byCat.values()).size, ownTotal: crossing, pieces, inPlace }
+}
+
+function clusterArrays(clusters: Map<string, number>): [string[], number[]] {
+  const ids = [...clusters.keys()]
+  return [ids, ids.map((i) => clusters.get(i)!)]
+}
+
+/** Overlapping feature pairs of a layer: in-process, PostGIS deciding the undecided. */
+async function overlapPairs(db: Queryable, layerId: number, signal?: AbortSignal) {
+  const features: FeatureShape[] = []
+  let after = '0'
+  for (;;) {
+    const page = await db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
+      `SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature
+       WHERE layer_id = $1 AND id > $2 ORDER BY feature.id LIMIT 20000`, [layerId, after], { signal })
+    if (!page.length) break
+    for (const f of page) {
+      const polys = polygonsOf(f.wkb)
+      features.push({ id: f.id, category: f.category, polys, bbox: bboxOf(polys) })
+    }
+    after = page[page.length - 1]!.id
+  }
+  const found = findOverlaps(features)
+  for (let i = 0; i < found.uncertain.length; i += 5000) {
+    const chunk = found.uncertain.slice(i, i + 5000)
+    found.pairs.push(...(await db.query<{ a: string; b: string; ca: string | null; cb: string | null }>(
+      OVERLAPS_SQL, [chunk.map((p) => p[0]), chunk.map((p) => p[1])], { signal })))
+  }
+  return found.pairs
 }
 
 /** Connected components of the overlap graph (union–find): feature id → cluster number. */

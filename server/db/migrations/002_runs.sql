@@ -56,4 +56,4 @@ CREATE TABLE run_member (
   key        text NOT NULL,
   feature_id bigint NOT NULL
 );
-CREATE INDEX run_member_run_idx ON run_member (run_id);
+CREATE INDEX run_member_run_idx ON run_member (run_id, feature_id);
