@@ -46,6 +46,7 @@ export type Overlap =
  */
 export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
   const n = cell.length
+  if (strictlyInside(polys, cell)) return { kind: 'inside' }
   const cellCuts: { s: number; x: number; y: number }[][] = cell.map(() => [])
   const edges: { A: Pt; B: Pt; ts: number[] }[] = []
   let crossings = 0
@@ -133,6 +134,22 @@ export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
     if (state) s12 += edgeS12(px, py, b[0], b[1])
   }
   return { kind: 'area', area: Math.max(0, -s12) }
+}
+
+/** Every vertex clearly inside every edge of the (counter-clockwise) cell: the common case, decided cheaply. */
+function strictlyInside(polys: PolygonRings[], cell: Pt[]): boolean {
+  const n = cell.length
+  for (let k = 0; k < n; k++) {
+    const a = cell[k]!
+    const b = cell[(k + 1) % n]!
+    const ex = b[0] - a[0]
+    const ey = b[1] - a[1]
+    const tol = EPS * Math.sqrt(ex * ex + ey * ey)
+    for (const { rings } of polys) for (const ring of rings) for (const p of ring) {
+      if (ex * (p[1] - a[1]) - ey * (p[0] - a[0]) <= tol) return false
+    }
+  }
+  return true
 }
 
 /** A ring, counter-clockwise; undefined if it has no area. */

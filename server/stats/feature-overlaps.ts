@@ -122,7 +122,13 @@ function paramOn(r: Pt, p: Pt, q: Pt): number | undefined {
 }
 
 function where(p: Pt, edges: [Pt, Pt][], polys: PolygonRings[]): Where {
+  const x = p[0]
+  const y = p[1]
   for (const [a, b] of edges) {
+    if ((x < a[0] && x < b[0]) || (x > a[0] && x > b[0]) || (y < a[1] && y < b[1]) || (y > a[1] && y > b[1])) {
+      // outside the edge's box: on it only within rounding of an axis-parallel edge
+      if (Math.min(Math.abs(x - a[0]), Math.abs(x - b[0]), Math.abs(y - a[1]), Math.abs(y - b[1])) > 1e-9) continue
+    }
     const ex = b[0] - a[0]
     const ey = b[1] - a[1]
     const len2 = ex * ex + ey * ey
