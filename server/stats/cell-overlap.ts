@@ -44,66 +44,57 @@ export type Overlap =
  * without building the polygon. (A Sutherland–Hodgman polygon would not do: its
  * zero-width bridges along the cell edge have no planar area but do have geodesic area.)
  */
-export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
+export function overlap(shape: Shape | PolygonRings[], cell: Pt[]): Overlap {
+  const sh = Array.isArray(shape) ? prepare(shape) : shape
   const n = cell.length
-  if (strictlyInside(polys, cell)) return { kind: 'inside' }
+  const cb = ringBox(cell)
+  if (boxWithin(sh.bbox, cb) && strictlyInside(sh.polys, cell)) return { kind: 'inside' }
+  const near = sh.near(cb)
   const cellCuts: { s: number; x: number; y: number }[][] = cell.map(() => [])
   const edges: { A: Pt; B: Pt; ts: number[] }[] = []
   let crossings = 0
-  for (const { rings } of polys) {
-    for (let r = 0; r < rings.length; r++) {
-      const ring = rings[r]!
-      // outer rings counter-clockwise, holes clockwise: then "inside" is to the left
-      const reverse = (signedArea2(ring) > 0) !== (r === 0)
-      const m = ring.length
-      for (let e = 0; e < m; e++) {
-        const A = reverse ? ring[(m - e) % m]! : ring[e]!
-        const B = reverse ? ring[(2 * m - e - 1) % m]! : ring[(e + 1) % m]!
-        const ts: number[] = []
-        for (let k = 0; k < n; k++) {
-          const a = cell[k]!
-          const b = cell[(k + 1) % n]!
-          const ex = b[0] - a[0]
-          const ey = b[1] - a[1]
-          const len2 = ex * ex + ey * ey
-          if (len2 === 0) continue
-          const fa = ex * (A[1] - a[1]) - ey * (A[0] - a[0])
-          const fb = ex * (B[1] - a[1]) - ey * (B[0] - a[0])
-          if (onSegment(fa, A, a, ex, ey, len2)) return { kind: 'degenerate' }
-          if ((fa < 0) === (fb < 0) || fa === fb) continue
-          const t = fa / (fa - fb)
-          const x = A[0] + t * (B[0] - A[0])
-          const y = A[1] + t * (B[1] - A[1])
-          const sp = ((x - a[0]) * ex + (y - a[1]) * ey) / len2
-          if (sp <= 0 || sp >= 1) continue
-          ts.push(t)
-          cellCuts[k]!.push({ s: sp, x, y })
-          crossings++
-        }
-        edges.push({ A, B, ts })
-      }
+  for (const e of near) {
+    const A = sh.a[e]!
+    const B = sh.b[e]!
+    const ts: number[] = []
+    for (let k = 0; k < n; k++) {
+      const a = cell[k]!
+      const b = cell[(k + 1) % n]!
+      const ex = b[0] - a[0]
+      const ey = b[1] - a[1]
+      const len2 = ex * ex + ey * ey
+      if (len2 === 0) continue
+      const fa = ex * (A[1] - a[1]) - ey * (A[0] - a[0])
+      const fb = ex * (B[1] - a[1]) - ey * (B[0] - a[0])
+      if (onSegment(fa, A, a, ex, ey, len2)) return { kind: 'degenerate' }
+      if ((fa < 0) === (fb < 0) || fa === fb) continue
+      const t = fa / (fa - fb)
+      const x = A[0] + t * (B[0] - A[0])
+      const y = A[1] + t * (B[1] - A[1])
+      const sp = ((x - a[0]) * ex + (y - a[1]) * ey) / len2
+      if (sp <= 0 || sp >= 1) continue
+      ts.push(t)
+      cellCuts[k]!.push({ s: sp, x, y })
+      crossings++
     }
+    edges.push({ A, B, ts })
   }
   if (crossings === 0) {
     // no boundary crossing: each ring lies wholly inside or wholly outside the cell
-    for (const c of cell) if (pointIn(c, polys) === undefined) return { kind: 'degenerate' }
+    for (const c of cell) if (sh.contains(c) === undefined) return { kind: 'degenerate' }
     let inRings = 0
-    let allRings = 0
-    for (const { rings } of polys) {
-      for (const ring of rings) {
-        allRings++
-        const first = ring[0]
-        if (!first) continue
-        const inside = pointInRing(first, cell)
-        if (inside === undefined) return { kind: 'degenerate' }
-        if (inside) inRings++
-      }
+    for (const r of sh.rings) {
+      if (!boxWithin(r.bbox, cb)) continue // a ring reaching out of the cell's box is outside it
+      const inside = pointInRing(r.first, cell)
+      if (inside === undefined) return { kind: 'degenerate' }
+      if (inside) inRings++
     }
-    if (allRings > 0 && inRings === allRings) return { kind: 'inside' }
-    if (inRings === 0) return pointIn(cell[0]!, polys) ? { kind: 'covers' } : { kind: 'outside' }
+    if (sh.rings.length > 0 && inRings === sh.rings.length) return { kind: 'inside' }
+    if (inRings === 0) return sh.contains(cell[0]!) ? { kind: 'covers' } : { kind: 'outside' }
     // some rings inside, some outside (a hole in the cell, a part of a multipolygon
     // elsewhere): Green's theorem below handles it, with no cuts
   }
+  // only edges near the cell can run inside it
   let s12 = 0
   for (const { A, B, ts } of edges) {
     const cuts = [0, ...ts.sort((u, v) => u - v), 1]
@@ -120,7 +111,7 @@ export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
   for (let k = 0; k < n; k++) {
     const a = cell[k]!
     const b = cell[(k + 1) % n]!
-    const inside = pointIn(a, polys)
+    const inside = sh.contains(a)
     if (inside === undefined) return { kind: 'degenerate' }
     let state = inside
     let px = a[0]
@@ -135,6 +126,118 @@ export function overlap(polys: PolygonRings[], cell: Pt[]): Overlap {
   }
   return { kind: 'area', area: Math.max(0, -s12) }
 }
+
+/**
+ * A polygon ready to meet many cells: its edges oriented (outer rings counter-clockwise,
+ * holes clockwise, so that the inside is on the left) and, for large polygons, indexed in
+ * buckets, so that a cell looks only at the edges near it and a point-in-polygon test only
+ * at the edges on its row. Without the index a large protected area met every cell of a
+ * 100 m grid with all its vertices: time grew with the square of the input.
+ */
+export interface Shape {
+  polys: PolygonRings[]
+  bbox: [number, number, number, number]
+  a: Pt[]
+  b: Pt[]
+  rings: { first: Pt; bbox: [number, number, number, number] }[]
+  near(box: [number, number, number, number]): Iterable<number>
+  contains(p: Pt): boolean | undefined
+}
+
+const INDEX_ABOVE = 64
+
+export function prepare(polys: PolygonRings[]): Shape {
+  const a: Pt[] = []
+  const b: Pt[] = []
+  const rings: Shape['rings'] = []
+  for (const { rings: rs } of polys) {
+    rs.forEach((ring, r) => {
+      if (!ring.length) return
+      rings.push({ first: ring[0]!, bbox: ringBox(ring) })
+      const reverse = (signedArea2(ring) > 0) !== (r === 0)
+      const m = ring.length
+      for (let e = 0; e < m; e++) {
+        a.push(reverse ? ring[(m - e) % m]! : ring[e]!)
+        b.push(reverse ? ring[(2 * m - e - 1) % m]! : ring[(e + 1) % m]!)
+      }
+    })
+  }
+  const bbox = rings.reduce<[number, number, number, number]>((acc, r) => [Math.min(acc[0], r.bbox[0]), Math.min(acc[1], r.bbox[1]), Math.max(acc[2], r.bbox[2]), Math.max(acc[3], r.bbox[3])], [Infinity, Infinity, -Infinity, -Infinity])
+  const all = a.map((_, i) => i)
+  const edgeBox = (i: number) => [Math.min(a[i]![0], b[i]![0]), Math.min(a[i]![1], b[i]![1]), Math.max(a[i]![0], b[i]![0]), Math.max(a[i]![1], b[i]![1])] as const
+  if (a.length <= INDEX_ABOVE) {
+    return { polys, bbox, a, b, rings, near: () => all, contains: (p) => pointIn(p, polys) }
+  }
+  // buckets of about 4 edges' extent each side
+  const side = Math.max(1, Math.round(Math.sqrt(a.length)))
+  const bw = (bbox[2] - bbox[0]) / side || 1
+  const bh = (bbox[3] - bbox[1]) / side || 1
+  const col = (x: number) => Math.min(side - 1, Math.max(0, Math.floor((x - bbox[0]) / bw)))
+  const row = (y: number) => Math.min(side - 1, Math.max(0, Math.floor((y - bbox[1]) / bh)))
+  const buckets: number[][] = Array.from({ length: side * side }, () => [])
+  for (let i = 0; i < a.length; i++) {
+    const [x0, y0, x1, y1] = edgeBox(i)
+    for (let r = row(y0); r <= row(y1); r++) for (let c = col(x0); c <= col(x1); c++) buckets[r * side + c]!.push(i)
+  }
+  let stamp = 0
+  const seen = new Uint32Array(a.length)
+  const near = (box: [number, number, number, number]) => {
+    const out: number[] = []
+    if (box[2] < bbox[0] || box[0] > bbox[2] || box[3] < bbox[1] || box[1] > bbox[3]) return out
+    stamp++
+    for (let r = row(box[1]); r <= row(box[3]); r++) {
+      for (let c = col(box[0]); c <= col(box[2]); c++) {
+        for (const i of buckets[r * side + c]!) {
+          if (seen[i] === stamp) continue
+          seen[i] = stamp
+          const [x0, y0, x1, y1] = edgeBox(i)
+          if (x1 >= box[0] && x0 <= box[2] && y1 >= box[1] && y0 <= box[3]) out.push(i)
+        }
+      }
+    }
+    return out
+  }
+  const contains = (p: Pt): boolean | undefined => {
+    if (p[0] < bbox[0] || p[0] > bbox[2] || p[1] < bbox[1] || p[1] > bbox[3]) return false
+    // on an edge? only edges near the point can tell
+    for (const i of near([p[0] - 1e-9, p[1] - 1e-9, p[0] + 1e-9, p[1] + 1e-9])) {
+      const A = a[i]!
+      const B = b[i]!
+      const ex = B[0] - A[0]
+      const ey = B[1] - A[1]
+      const len2 = ex * ex + ey * ey
+      if (len2 > 0 && onSegment(ex * (p[1] - A[1]) - ey * (p[0] - A[0]), p, A, ex, ey, len2)) return undefined
+    }
+    // parity of the crossings of a ray to the east: only edges on the point's row
+    stamp++
+    let inside = false
+    const r = row(p[1])
+    for (let c = col(p[0]); c < side; c++) {
+      for (const i of buckets[r * side + c]!) {
+        if (seen[i] === stamp) continue
+        seen[i] = stamp
+        const A = a[i]!
+        const B = b[i]!
+        if ((A[1] > p[1]) !== (B[1] > p[1]) && p[0] < A[0] + ((p[1] - A[1]) / (B[1] - A[1])) * (B[0] - A[0])) inside = !inside
+      }
+    }
+    return inside
+  }
+  return { polys, bbox, a, b, rings, near, contains }
+}
+
+export function ringBox(ring: Pt[]): [number, number, number, number] {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
+  for (const [x, y] of ring) {
+    if (x < x0) x0 = x
+    if (x > x1) x1 = x
+    if (y < y0) y0 = y
+    if (y > y1) y1 = y
+  }
+  return [x0, y0, x1, y1]
+}
+
+const boxWithin = (a: number[], b: number[]) => a[0]! >= b[0]! && a[2]! <= b[2]! && a[1]! >= b[1]! && a[3]! <= b[3]!
 
 /** Every vertex clearly inside every edge of the (counter-clockwise) cell: the common case, decided cheaply. */
 function strictlyInside(polys: PolygonRings[], cell: Pt[]): boolean {

@@ -14,7 +14,7 @@
 import type { Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import type { StepContext } from '../runs/execute.ts'
-import { ccw, overlap, type Pt } from './cell-overlap.ts'
+import { ccw, overlap, prepare, type Pt } from './cell-overlap.ts'
 import { bboxOf, polygonsOf } from './shapes.ts'
 import { OVERLAY_GRID } from './pieces.ts'
 
@@ -97,12 +97,12 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     }
     const fallback = { pieces: [[], []] as [string[], string[]], features: [[], [], []] as [string[], string[], string[]] }
     const measure = (p: Shape, fromFeatures: boolean) => {
-      const polys = polygonsOf(p.wkb)
-      const box = bboxOf(polys)
+      const shape = prepare(polygonsOf(p.wkb))
+      const box = shape.bbox
       let clipped = false
       for (const c of index.query(box)) {
         if (!boxesMeet(box, c.bbox)) continue
-        const o = overlap(polys, c.ring)
+        const o = overlap(shape, c.ring)
         if (o.kind === 'inside') {
           // the stored (PostGIS) area, unclipped; a shape inside one cell is in no other
           add(c.id, p.key, p.area, p.single)
