@@ -82,6 +82,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
   const started = performance.now()
   const total = plan.steps.reduce((s, st) => s + st.weight, 0) || 1
   let before = 0
+  const timings: { step: string; ms: number }[] = []
   try {
     for (const step of plan.steps) {
       const ctx: StepContext = {
@@ -97,14 +98,16 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
         },
       }
       await ctx.progress(0)
+      const t0 = performance.now()
       await step.run(ctx)
+      timings.push({ step: step.label, ms: Math.round(performance.now() - t0) })
       before += step.weight
     }
     const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_sum WHERE run_id = $1', [id])
     await db.query(
       `UPDATE run SET status = 'done', progress = 1, stage = 'done', meta = $2, row_count = $3,
               finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
-      [id, JSON.stringify(plan.meta), rows[0]!.n, performance.now() - started],
+      [id, JSON.stringify({ ...plan.meta, timings }), rows[0]!.n, performance.now() - started],
     )
     onProgress?.(1, 'done')
   } catch (err) {

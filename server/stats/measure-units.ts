@@ -237,8 +237,9 @@ class CellIndex {
     const heights = cells.map((c) => c.bbox[3] - c.bbox[1]).sort((a, b) => a - b)
     this.w = widths[widths.length >> 1]! || 1
     this.h = heights[heights.length >> 1]! || 1
-    this.x0 = Math.min(...cells.map((c) => c.bbox[0]))
-    this.y0 = Math.min(...cells.map((c) => c.bbox[1]))
+    // (a loop, not Math.min(...cells): 3×10⁵ arguments overflow the stack)
+    this.x0 = cells.reduce((m, c) => Math.min(m, c.bbox[0]), Infinity)
+    this.y0 = cells.reduce((m, c) => Math.min(m, c.bbox[1]), Infinity)
     for (const c of cells) this.each(c.bbox, (k) => {
       const list = this.buckets.get(k)
       if (list) list.push(c)

@@ -1,6 +1,9 @@
 -- ecocensus schema v2: statistics runs with their parameters, exact input versions,
 -- progress and results, and the engine's work table of disjoint pieces.
 
+-- The engine pages through a layer's features in id order.
+CREATE INDEX feature_layer_id_idx ON feature (layer_id, id);
+
 -- One computation. input_key hashes kind + parameters + input versions: a done run with
 -- the same key holds the same answer and can be reused.
 CREATE TABLE run (
