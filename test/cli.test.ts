@@ -69,6 +69,14 @@ for (const target of targets) {
       expect(cli('stats', 'coverage', '--units', 'g5', '--format', 'json', '--out', out).code).toBe(0)
       const json = JSON.parse(fs.readFileSync(out, 'utf8'))
       expect(json.rows.length).toBeGreaterThan(300)
+      // a spreadsheet with categories and the ecological space, then the run in `runs list`
+      const xlsx = path.join(tmpDir(), 'cov.xlsx')
+      r = cli('stats', 'coverage', '--units', 'counties', '--layers', 'redline', '--categories', '--union', '--format', 'xlsx', '--out', xlsx)
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/coverage: 100%[\s\S]*run (\d+): \d+ sums in/)
+      expect(fs.readFileSync(xlsx).subarray(0, 2).toString()).toBe('PK')
+      const runId = /run (\d+): /.exec(r.err)![1]
+      expect(cli('runs', 'list').out).toMatch(new RegExp(`^${runId}\tcoverage\tdone\t100%`, 'm'))
 
       const db = await t.open()
       try {
@@ -81,7 +89,7 @@ for (const target of targets) {
       } finally {
         await db.close()
       }
-      // eight CLI processes, each opening the database (the embedded one unpacks on the first)
+      // ten CLI processes, each opening the database (the embedded one unpacks on the first)
     }, 300_000)
 
     it('ingests the real external layer in UTM 18N from its .prj', () => {
