@@ -44,7 +44,7 @@ export type Overlap =
  * without building the polygon. (A Sutherland–Hodgman polygon would not do: its
  * zero-width bridges along the cell edge have no planar area but do have geodesic area.)
  */
-export function overlap(shape: Shape | PolygonRings[], cell: Pt[]): Overlap {
+export function overlap(shape: Shape | PolygonRings[], cell: Pt[], opts: { areaNeeded?: boolean } = {}): Overlap {
   const sh = Array.isArray(shape) ? prepare(shape) : shape
   const n = cell.length
   const cb = ringBox(cell)
@@ -79,6 +79,8 @@ export function overlap(shape: Shape | PolygonRings[], cell: Pt[]): Overlap {
     }
     edges.push({ A, B, ts })
   }
+  // boundaries crossing properly: interiors overlap; a caller that only counts is done
+  if (crossings > 0 && opts.areaNeeded === false) return { kind: 'area', area: Number.NaN }
   if (crossings === 0) {
     // no boundary crossing: each ring lies wholly inside or wholly outside the cell
     for (const c of cell) if (sh.contains(c) === undefined) return { kind: 'degenerate' }

@@ -20,6 +20,7 @@ import { OVERLAY_GRID } from './pieces.ts'
 
 const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
 const MEMBERS_SQL = loadSql(import.meta.url, './count-members.sql')
+const MEMBER_PAIRS_SQL = loadSql(import.meta.url, './count-member-pairs.sql')
 const PAIRS_SQL = loadSql(import.meta.url, './clip-pairs.sql')
 const CLIP_FEATURES_SQL = loadSql(import.meta.url, './clip-features.sql')
 const FEATURE_PAIRS_SQL = loadSql(import.meta.url, './clip-feature-pairs.sql')
@@ -163,11 +164,43 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     await ctx.progress(done / total)
   }
 
+  // features dissolved into clusters: counted per unit where they share area with it
   const [{ n: members } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_member WHERE run_id = $1', [runId])
-  if (members) {
-    const ids = units.map((u) => u.id)
-    for (let i = 0, b = Math.max(2000, batchSize(ids.length)); i < ids.length; i += b) {
-      await db.query(MEMBERS_SQL, [runId, ids.slice(i, i + b)], { signal })
+  if (members && cells.length) {
+    const index = new CellIndex(cells)
+    const counts = new Map<string, Map<string, [number, number, number]>>()
+    const unsure: [string[], string[], string[]] = [[], [], []]
+    // cursor: feature id and key as one text (keys start with a letter, so it is unique)
+    for await (const page of pages<{ id: string; feature_id: string; key: string; wkb: Uint8Array }>(db, signal,
+      `SELECT m.feature_id::text || m.key AS id, f.id::text AS feature_id, m.key, ST_AsBinary(f.geom) AS wkb
+       FROM run_member m JOIN feature f ON f.id = m.feature_id
+       WHERE m.run_id = $1 AND m.feature_id::text || m.key > $2 ORDER BY 1 LIMIT ${PAGE}`, [runId])) {
+      for (const f of page) {
+        const shape = prepare(polygonsOf(f.wkb))
+        for (const c of index.query(shape.bbox)) {
+          if (!boxesMeet(shape.bbox, c.bbox)) continue
+          const o = overlap(shape, c.ring, { areaNeeded: false })
+          if (o.kind === 'degenerate') {
+            unsure[0].push(f.feature_id); unsure[1].push(c.id); unsure[2].push(f.key)
+            continue
+          }
+          if (o.kind === 'outside' || (o.kind === 'area' && o.area === 0)) continue
+          let m = counts.get(c.id)
+          if (!m) counts.set(c.id, (m = new Map()))
+          const s = m.get(f.key)
+          if (s) s[2]++
+          else m.set(f.key, [0, 0, 1])
+        }
+      }
+    }
+    await writeSums(db, runId, counts, signal)
+    for (let i = 0; i < unsure[0].length; i += 5000) {
+      await db.query(MEMBER_PAIRS_SQL, [runId, ...unsure.map((a) => a.slice(i, i + 5000))], { signal })
+    }
+  }
+  if (members && others.length) {
+    for (let i = 0, b = Math.max(2000, batchSize(others.length)); i < others.length; i += b) {
+      await db.query(MEMBERS_SQL, [runId, others.slice(i, i + b)], { signal })
     }
   }
   return stats
