@@ -12,6 +12,7 @@
 //   other units (administrative boundaries, cells clipped by an irregular boundary):
 //     in the database (clip-sums.sql), which clips only the pieces crossing a boundary.
 import type { Queryable } from '../db/db.ts'
+import { keysetPages } from '../db/pages.ts'
 import { loadSql } from '../db/sql.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { ccw, overlap, prepare, type Pt } from './cell-overlap.ts'
@@ -129,7 +130,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
       if (clipped) stats.clipped++
       else stats.whole++
     }
-    for await (const page of pages<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
+    for await (const page of keysetPages<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
       `SELECT id::text AS id, key, feature_id::text AS feature_id, area_m2, ST_AsBinary(geom) AS wkb
        FROM run_piece WHERE run_id = $1 AND id > $2 ORDER BY run_piece.id LIMIT ${PAGE}`, [runId])) {
       for (const p of page) measure({ id: p.id, key: p.key, area: Number(p.area_m2), single: p.feature_id !== null, wkb: p.wkb }, false)
@@ -137,7 +138,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
       await ctx.progress(done / total)
     }
     for (const l of inPlace) {
-      for await (const page of pages<{ id: string; category: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
+      for await (const page of keysetPages<{ id: string; category: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
         `SELECT f.id::text AS id, f.category, f.area_m2, ST_AsBinary(f.geom) AS wkb FROM feature f
          WHERE f.layer_id = $3 AND f.id > $2
            AND NOT EXISTS (SELECT 1 FROM run_member m WHERE m.run_id = $1 AND m.feature_id = f.id AND left(m.key, length($4)) = $4)
@@ -174,7 +175,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     const counts = new Map<string, Map<string, [number, number, number]>>()
     const unsure: [string[], string[], string[]] = [[], [], []]
     // cursor: feature id and key as one text (keys start with a letter, so it is unique)
-    for await (const page of pages<{ id: string; feature_id: string; key: string; wkb: Uint8Array }>(db, signal,
+    for await (const page of keysetPages<{ id: string; feature_id: string; key: string; wkb: Uint8Array }>(db, signal,
       `SELECT m.feature_id::text || m.key AS id, f.id::text AS feature_id, m.key, ST_AsBinary(f.geom) AS wkb
        FROM run_member m JOIN feature f ON f.id = m.feature_id
        WHERE m.run_id = $1 AND m.feature_id::text || m.key > $2 ORDER BY 1 LIMIT ${PAGE}`, [runId])) {
@@ -207,17 +208,6 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     }
   }
   return stats
-}
-
-/** Keyset pages of a query whose $2 is "after this id" and whose rows have a text id. */
-async function* pages<T extends { id: string }>(db: Queryable, signal: AbortSignal, sql: string, params: unknown[]): AsyncGenerator<T[]> {
-  let after = '0'
-  for (;;) {
-    const page = await db.query<T>(sql, [params[0], after, ...params.slice(1)], { signal })
-    if (!page.length) return
-    yield page
-    after = page[page.length - 1]!.id
-  }
 }
 
 /** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */

@@ -1,13 +1,11 @@
 -- Flattens layer $3 into run $1's pieces: features that overlap nothing are copied with
--- their stored ellipsoidal area (only when $9: otherwise they are measured straight from
--- the feature table, see measure-units.ts); each cluster of overlapping features ($5 feature ids,
--- $6 cluster numbers, computed by the caller) is dissolved into one piece.
+-- their stored ellipsoidal area (only when $8: otherwise they are measured straight from
+-- the feature table, see measure-units.ts); each cluster of overlapping features ($5
+-- feature ids, $6 cluster numbers, computed by the caller) is dissolved into one piece,
+-- snapping to a grid of $7 degrees.
 -- Key: $2 alone, or $2 || category when $4 is true (pieces per category).
 -- Singletons keep their feature id; cluster members are listed in run_member so that
 -- feature counts per unit stay exact.
--- Pieces with more than $8 vertices are subdivided ($8 = 0: never) so that clipping a
--- large protected area against ten thousand cells does not walk all its vertices
--- ten thousand times; the parts tile the piece exactly. $7: overlay grid size (degrees).
 WITH members AS (
   SELECT * FROM unnest($5::bigint[], $6::int[]) AS m(feature_id, cluster)
 ),
@@ -17,11 +15,11 @@ src AS (
   FROM feature f
   WHERE f.layer_id = $3
 ),
-whole AS (
+pieces AS (
   -- features overlapping nothing: as stored
   SELECT s.key, s.id AS feature_id, s.geom::geometry AS geom, s.area_m2
   FROM src s
-  WHERE $9::boolean AND NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
+  WHERE $8::boolean AND NOT EXISTS (SELECT 1 FROM members m WHERE m.feature_id = s.id)
   UNION ALL
   -- clusters: one dissolved piece each (members of a cluster share a key by construction)
   SELECT d.key, NULL::bigint, d.geom, ST_Area(d.geom::geography)
@@ -30,13 +28,6 @@ whole AS (
     FROM src s JOIN members m ON m.feature_id = s.id
     GROUP BY m.cluster
   ) d
-),
-pieces AS (
-  SELECT key, feature_id, geom, area_m2 FROM whole WHERE $8 = 0 OR ST_NPoints(geom) <= $8
-  UNION ALL
-  SELECT w.key, NULL::bigint, part.geom, ST_Area(part.geom::geography)
-  FROM whole w, LATERAL ST_Subdivide(w.geom, $8) AS part(geom)
-  WHERE $8 > 0 AND ST_NPoints(w.geom) > $8
 ),
 listed AS (
   INSERT INTO run_member (run_id, key, feature_id)

@@ -2,7 +2,7 @@
 // pieces* in the run_piece work table, so that areas add instead of having to be
 // dissolved per unit:
 //   flatten   a layer's features → pieces (only clusters of overlapping features are
-//             dissolved; for survey data most features overlap nothing and are copied)
+//             dissolved; features overlapping nothing are copied, or measured in place)
 //   intersect two piece sets → their overlap as pieces (red line ∩ protected area,
 //             stable area between vintages, from→to class transitions)
 //   union     piece sets → pieces covering their union once (ecological space)
@@ -10,6 +10,7 @@
 // The database does what it does well (index joins, GEOS overlays, geodesic areas);
 // this module decides which overlays are needed at all.
 import type { Queryable } from '../db/db.ts'
+import { keysetPages } from '../db/pages.ts'
 import { loadSql } from '../db/sql.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { findOverlaps, type FeatureShape } from './feature-overlaps.ts'
@@ -21,18 +22,14 @@ const INTERSECT_SQL = loadSql(import.meta.url, './pieces-intersect.sql')
 const UNION_SQL = loadSql(import.meta.url, './pieces-union.sql')
 
 /**
- * Overlays snap to a 1e-9° grid (≈ 0.1 mm). PGlite-PostGIS cannot run GEOS's
+ * Overlays snap to a 1e-12° grid (≈ 0.1 µm). PGlite-PostGIS cannot run GEOS's
  * floating-point fallbacks (README, Limits), and snap-rounding is robust by design; the
- * snapping moves an area by less than its perimeter × 0.1 mm.
+ * snapping moves an area by less than its perimeter × 0.1 µm.
+ * (Large pieces are not cut with ST_Subdivide: on PostGIS 3.3 it moved the area of a
+ * 501-vertex census tract by 6.5e-5, far outside the 1e-6 we promise; cell-overlap.ts
+ * indexes their edges instead.)
  */
 export const OVERLAY_GRID = 1e-12
-/**
- * Pieces above this many vertices could be cut with ST_Subdivide so that clipping a
- * large piece against many cells does not walk all its vertices each time. Off: on
- * PostGIS 3.3 ST_Subdivide moved the area of a 501-vertex census tract by 6.5e-5
- * (test/external.test.ts caught it), far outside the 1e-6 we promise.
- */
-export const SUBDIVIDE_VERTICES = 0
 
 /** Key of a layer's pieces: the whole layer, or one of its categories. */
 export const layerKey = (layerId: number) => `L:${layerId}:`
@@ -69,13 +66,10 @@ export async function flattenLayer(
   const { db, runId, signal } = ctx
   const pairs = await overlapPairs(db, layerId, signal)
   const inPlace = !copySingles
-  const insert = async (key: string, perCategory: boolean, clusters: Map<string, number>) => {
+  const insert = async (key: string, perCategory: boolean, clusters: Map<string, number>, copy = copySingles) => {
     const ids = [...clusters.keys()]
     const rows = await db.query<{ n: number }>(
-      FLATTEN_SQL,
-      [runId, key, layerId, perCategory, ids, ids.map((i) => clusters.get(i)!), OVERLAY_GRID, SUBDIVIDE_VERTICES, copySingles],
-      { signal },
-    )
+      FLATTEN_SQL, [runId, key, layerId, perCategory, ids, ids.map((i) => clusters.get(i)!), OVERLAY_GRID, copy], { signal })
     return rows[0]!.n
   }
   if (!byCategory) {
@@ -89,32 +83,20 @@ export async function flattenLayer(
   const crossing = same.length < pairs.length
   // with classes overlapping each other, the layer total needs its own flattening; its
   // single features are then always copied (the in-place path measures one key per feature)
-  if (crossing) {
-    const rows = await db.query<{ n: number }>(FLATTEN_SQL, [runId, layerKey(layerId), layerId, false, ...clusterArrays(clustersOf(pairs)), OVERLAY_GRID, SUBDIVIDE_VERTICES, true], { signal })
-    pieces += rows[0]!.n
-  }
+  if (crossing) pieces += await insert(layerKey(layerId), false, clustersOf(pairs), true)
   return { prefix: categoryPrefix(layerId), byCategory, overlaps: pairs.length, clusters: new Set(byCat.values()).size, ownTotal: crossing, pieces, inPlace }
-}
-
-function clusterArrays(clusters: Map<string, number>): [string[], number[]] {
-  const ids = [...clusters.keys()]
-  return [ids, ids.map((i) => clusters.get(i)!)]
 }
 
 /** Overlapping feature pairs of a layer: in-process, PostGIS deciding the undecided. */
 async function overlapPairs(db: Queryable, layerId: number, signal?: AbortSignal) {
   const features: FeatureShape[] = []
-  let after = '0'
-  for (;;) {
-    const page = await db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
-      `SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature
-       WHERE layer_id = $1 AND id > $2 ORDER BY feature.id LIMIT 20000`, [layerId, after], { signal })
-    if (!page.length) break
+  for await (const page of keysetPages<{ id: string; category: string | null; wkb: Uint8Array }>(db, signal,
+    `SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature
+     WHERE layer_id = $1 AND id > $2 ORDER BY feature.id LIMIT 20000`, [layerId])) {
     for (const f of page) {
       const polys = polygonsOf(f.wkb)
       features.push({ id: f.id, category: f.category, polys, bbox: bboxOf(polys) })
     }
-    after = page[page.length - 1]!.id
   }
   const found = findOverlaps(features)
   for (let i = 0; i < found.uncertain.length; i += 5000) {
