@@ -202,14 +202,7 @@ export function prepare(polys: PolygonRings[]): Shape {
   const contains = (p: Pt): boolean | undefined => {
     if (p[0] < bbox[0] || p[0] > bbox[2] || p[1] < bbox[1] || p[1] > bbox[3]) return false
     // on an edge? only edges near the point can tell
-    for (const i of near([p[0] - 1e-9, p[1] - 1e-9, p[0] + 1e-9, p[1] + 1e-9])) {
-      const A = a[i]!
-      const B = b[i]!
-      const ex = B[0] - A[0]
-      const ey = B[1] - A[1]
-      const len2 = ex * ex + ey * ey
-      if (len2 > 0 && onSegment(ex * (p[1] - A[1]) - ey * (p[0] - A[0]), p, A, ex, ey, len2)) return undefined
-    }
+    for (const i of near([p[0] - 1e-9, p[1] - 1e-9, p[0] + 1e-9, p[1] + 1e-9])) if (onEdge(p, a[i]!, b[i]!)) return undefined
     // parity of the crossings of a ray to the east: only edges on the point's row
     stamp++
     let inside = false
@@ -218,9 +211,7 @@ export function prepare(polys: PolygonRings[]): Shape {
       for (const i of buckets[r * side + c]!) {
         if (seen[i] === stamp) continue
         seen[i] = stamp
-        const A = a[i]!
-        const B = b[i]!
-        if ((A[1] > p[1]) !== (B[1] > p[1]) && p[0] < A[0] + ((p[1] - A[1]) / (B[1] - A[1])) * (B[0] - A[0])) inside = !inside
+        if (crossesEast(p, a[i]!, b[i]!)) inside = !inside
       }
     }
     return inside
@@ -269,43 +260,53 @@ function pointInRing(p: Pt, ring: Pt[]): boolean | undefined {
 }
 
 /** |distance| of a point to a segment below ~1e-7 m (1e-12°): degenerate contact. */
-const EPS = 1e-12
+export const EPS = 1e-12
 function onSegment(f: number, p: Pt, a: Pt, ex: number, ey: number, len2: number): boolean {
   if (Math.abs(f) > EPS * Math.sqrt(len2)) return false
   const s = ((p[0] - a[0]) * ex + (p[1] - a[1]) * ey) / len2
   return s >= -EPS && s <= 1 + EPS
 }
 
+/** Where p lies along a→b (0 at a, 1 at b) when it is on that line within EPS, else undefined. */
+export function lineParam(p: Pt, a: Pt, b: Pt): number | undefined {
+  const ex = b[0] - a[0]
+  const ey = b[1] - a[1]
+  const len2 = ex * ex + ey * ey
+  if (len2 === 0 || Math.abs(ex * (p[1] - a[1]) - ey * (p[0] - a[0])) > EPS * Math.sqrt(len2)) return undefined
+  return ((p[0] - a[0]) * ex + (p[1] - a[1]) * ey) / len2
+}
+
+/** p lies on the segment a–b (within EPS). */
+export function onEdge(p: Pt, a: Pt, b: Pt): boolean {
+  // outside the edge's box by more than 1e-9°: not on it (a cheap test for the common case)
+  if (((p[0] < a[0] && p[0] < b[0]) || (p[0] > a[0] && p[0] > b[0]) || (p[1] < a[1] && p[1] < b[1]) || (p[1] > a[1] && p[1] > b[1])) &&
+    Math.min(Math.abs(p[0] - a[0]), Math.abs(p[0] - b[0]), Math.abs(p[1] - a[1]), Math.abs(p[1] - b[1])) > 1e-9) return false
+  const t = lineParam(p, a, b)
+  return t !== undefined && t >= -EPS && t <= 1 + EPS
+}
+
+/** The edge a–b crosses the ray from p to the east (half-open in y, for parity counting). */
+function crossesEast(p: Pt, a: Pt, b: Pt): boolean {
+  return (a[1] > p[1]) !== (b[1] > p[1]) && p[0] < a[0] + ((p[1] - a[1]) / (b[1] - a[1])) * (b[0] - a[0])
+}
+
+/** Where p lies against polygons with holes: inside, outside, or on a boundary (within EPS). */
+export function locate(p: Pt, polys: PolygonRings[]): 'in' | 'out' | 'on' {
+  for (const { rings } of polys) for (const ring of rings) for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) if (onEdge(p, ring[j]!, ring[i]!)) return 'on'
+  let inside = false
+  for (const { rings } of polys) for (const ring of rings) for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) if (crossesEast(p, ring[j]!, ring[i]!)) inside = !inside
+  return inside ? 'in' : 'out'
+}
+
 /** Parity point-in-polygon over all rings; undefined when p lies (almost) on an edge. */
 function pointIn(p: Pt, polys: PolygonRings[]): boolean | undefined {
-  let inside = false
-  for (const { rings } of polys) {
-    for (const ring of rings) {
-      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-        const a = ring[j]!
-        const b = ring[i]!
-        const ex = b[0] - a[0]
-        const ey = b[1] - a[1]
-        const len2 = ex * ex + ey * ey
-        if (len2 > 0 && onSegment(ex * (p[1] - a[1]) - ey * (p[0] - a[0]), p, a, ex, ey, len2)) return undefined
-        if ((a[1] > p[1]) !== (b[1] > p[1]) && p[0] < a[0] + ((p[1] - a[1]) / (b[1] - a[1])) * ex) inside = !inside
-      }
-    }
-  }
-  return inside
+  const w = locate(p, polys)
+  return w === 'on' ? undefined : w === 'in'
 }
 
 function edgeS12(x1: number, y1: number, x2: number, y2: number): number {
   if (x1 === x2 && y1 === y2) return 0
   return GRS80.Inverse(y1, x1, y2, x2, AREA).S12
-}
-
-/** Ellipsoidal area (GRS80, geodesic edges) of an open lon/lat ring, m², unsigned. */
-export function geodesicRingArea(ring: Pt[]): number {
-  if (ring.length < 3) return 0
-  const p = GRS80.Polygon(false)
-  for (const [lon, lat] of ring) p.AddPoint(lat, lon)
-  return Math.abs(p.Compute(false, true).area)
 }
 
 export interface PolygonRings {

@@ -3,7 +3,7 @@
 // Survey layers are mostly tilings whose neighbours share edges vertex for vertex; asking
 // GEOS for a full relate of every such pair was the slowest step of the engine. Pairs the
 // test cannot decide (one boundary lying wholly on the other's) are left to PostGIS.
-import type { PolygonRings, Pt } from './cell-overlap.ts'
+import { EPS, lineParam, locate, type PolygonRings, type Pt } from './cell-overlap.ts'
 
 export interface FeatureShape {
   id: string
@@ -55,8 +55,6 @@ export function findOverlaps(features: FeatureShape[]): OverlapPairs {
   return out
 }
 
-type Where = 'in' | 'out' | 'on'
-const EPS = 1e-12
 
 /**
  * Whether two valid polygons share interior. Without a proper crossing of their
@@ -87,68 +85,26 @@ function edgesOf(polys: PolygonRings[]): [Pt, Pt][] {
 function enters(e: [Pt, Pt][], otherEdges: [Pt, Pt][], other: PolygonRings[]): true | false | 'onAll' {
   let allOn = true
   for (const [p, q] of e) {
-    const w = where(p, otherEdges, other)
+    const w = locate(p, other)
     if (w === 'in') return true
     if (w === 'out') allOn = false
     // split the edge at the other's vertices lying on it, test the middle of every piece
     const ts = [0, 1]
     for (const [r] of otherEdges) {
-      const t = paramOn(r, p, q)
-      if (t !== undefined) ts.push(t)
+      const t = lineParam(r, p, q)
+      if (t !== undefined && t > 0 && t < 1) ts.push(t)
     }
     ts.sort((x, y) => x - y)
     for (let i = 0; i + 1 < ts.length; i++) {
       if (ts[i + 1]! - ts[i]! <= 0) continue
       const t = (ts[i]! + ts[i + 1]!) / 2
       const m: Pt = [p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])]
-      const wm = where(m, otherEdges, other)
+      const wm = locate(m, other)
       if (wm === 'in') return true
       if (wm === 'out') allOn = false
     }
   }
   return allOn ? 'onAll' : false
-}
-
-/** Parameter of point r on segment p→q (strictly between), if it lies on it. */
-function paramOn(r: Pt, p: Pt, q: Pt): number | undefined {
-  const ex = q[0] - p[0]
-  const ey = q[1] - p[1]
-  const len2 = ex * ex + ey * ey
-  if (len2 === 0) return undefined
-  const f = ex * (r[1] - p[1]) - ey * (r[0] - p[0])
-  if (Math.abs(f) > EPS * Math.sqrt(len2)) return undefined
-  const t = ((r[0] - p[0]) * ex + (r[1] - p[1]) * ey) / len2
-  return t > 0 && t < 1 ? t : undefined
-}
-
-function where(p: Pt, edges: [Pt, Pt][], polys: PolygonRings[]): Where {
-  const x = p[0]
-  const y = p[1]
-  for (const [a, b] of edges) {
-    if ((x < a[0] && x < b[0]) || (x > a[0] && x > b[0]) || (y < a[1] && y < b[1]) || (y > a[1] && y > b[1])) {
-      // outside the edge's box: on it only within rounding of an axis-parallel edge
-      if (Math.min(Math.abs(x - a[0]), Math.abs(x - b[0]), Math.abs(y - a[1]), Math.abs(y - b[1])) > 1e-9) continue
-    }
-    const ex = b[0] - a[0]
-    const ey = b[1] - a[1]
-    const len2 = ex * ex + ey * ey
-    if (len2 === 0) continue
-    const f = ex * (p[1] - a[1]) - ey * (p[0] - a[0])
-    if (Math.abs(f) > EPS * Math.sqrt(len2)) continue
-    const t = ((p[0] - a[0]) * ex + (p[1] - a[1]) * ey) / len2
-    if (t >= -EPS && t <= 1 + EPS) return 'on'
-  }
-  let inside = false
-  for (const { rings } of polys) {
-    for (const ring of rings) {
-      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-        const a = ring[j]!
-        const b = ring[i]!
-        if ((a[1] > p[1]) !== (b[1] > p[1]) && p[0] < a[0] + ((p[1] - a[1]) / (b[1] - a[1])) * (b[0] - a[0])) inside = !inside
-      }
-    }
-  }
-  return inside ? 'in' : 'out'
 }
 
 function orient(a: Pt, b: Pt, c: Pt): number {

@@ -1,6 +1,6 @@
 // WKB from the database → polygons as open lon/lat rings, and their bounding boxes.
 import { wkbToGeometry } from '../ingest/wkb.ts'
-import { openRing, type PolygonRings } from './cell-overlap.ts'
+import { openRing, ringBox, type PolygonRings } from './cell-overlap.ts'
 
 /** bytea arrives as Uint8Array (PGlite), Buffer (pg) or, in text mode, \\x-hex. */
 export function toBytes(v: Uint8Array | Buffer | string): Uint8Array {
@@ -14,13 +14,10 @@ export function polygonsOf(wkb: Uint8Array | Buffer | string): PolygonRings[] {
   return polys.map((rings) => ({ rings: rings.map((r) => openRing(r)) }))
 }
 
+/** Bounding box of the outer rings (holes lie inside them). */
 export function bboxOf(polys: PolygonRings[]): [number, number, number, number] {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
-  for (const { rings } of polys) for (const [x, y] of rings[0] ?? []) {
-    if (x < x0) x0 = x
-    if (x > x1) x1 = x
-    if (y < y0) y0 = y
-    if (y > y1) y1 = y
-  }
-  return [x0, y0, x1, y1]
+  return polys.reduce<[number, number, number, number]>((acc, { rings }) => {
+    const [x0, y0, x1, y1] = ringBox(rings[0] ?? [])
+    return [Math.min(acc[0], x0), Math.min(acc[1], y0), Math.max(acc[2], x1), Math.max(acc[3], y1)]
+  }, [Infinity, Infinity, -Infinity, -Infinity])
 }
