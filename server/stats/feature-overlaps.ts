@@ -4,12 +4,13 @@
 // GEOS for a full relate of every such pair was the slowest step of the engine. Pairs the
 // test cannot decide (one boundary lying wholly on the other's) are left to PostGIS.
 import { EPS, lineParam, locate, type PolygonRings, type Pt } from './cell-overlap.ts'
+import { BoxIndex, type Box } from './shapes.ts'
 
 export interface FeatureShape {
   id: string
   category: string | null
   polys: PolygonRings[]
-  bbox: [number, number, number, number]
+  bbox: Box
 }
 
 export interface OverlapPairs {
@@ -21,36 +22,17 @@ export interface OverlapPairs {
 export function findOverlaps(features: FeatureShape[]): OverlapPairs {
   const out: OverlapPairs = { pairs: [], uncertain: [] }
   if (features.length < 2) return out
-  const widths = features.map((f) => f.bbox[2] - f.bbox[0]).sort((x, y) => x - y)
-  const heights = features.map((f) => f.bbox[3] - f.bbox[1]).sort((x, y) => x - y)
-  const w = Math.max(widths[widths.length >> 1]!, 1e-9) * 2
-  const h = Math.max(heights[heights.length >> 1]!, 1e-9) * 2
-  const buckets = new Map<number, number[]>()
-  const cellsOf = (b: number[], fn: (k: number) => void) => {
-    for (let i = Math.floor(b[0]! / w); i <= Math.floor(b[2]! / w); i++) {
-      for (let j = Math.floor(b[1]! / h); j <= Math.floor(b[3]! / h); j++) fn(i * 4_194_304 + j)
-    }
-  }
-  features.forEach((f, n) => cellsOf(f.bbox, (k) => {
-    const l = buckets.get(k)
-    if (l) l.push(n)
-    else buckets.set(k, [n])
-  }))
-  const seen = new Set<number>()
+  // buckets twice the median patch: a patch meets its neighbours in few buckets
+  const index = new BoxIndex(features.map((f, n) => ({ f, n, bbox: f.bbox })), 2)
   features.forEach((f, n) => {
-    seen.clear()
-    cellsOf(f.bbox, (k) => {
-      for (const m of buckets.get(k)!) {
-        if (m <= n || seen.has(m)) continue
-        seen.add(m)
-        const g = features[m]!
-        // boxes that only touch cannot hold overlapping interiors
-        if (!(f.bbox[0] < g.bbox[2] && g.bbox[0] < f.bbox[2] && f.bbox[1] < g.bbox[3] && g.bbox[1] < f.bbox[3])) continue
-        const o = interiorsOverlap(f.polys, g.polys)
-        if (o === undefined) out.uncertain.push([f.id, g.id])
-        else if (o) out.pairs.push({ a: f.id, b: g.id, ca: f.category, cb: g.category })
-      }
-    })
+    for (const { f: g, n: m } of index.query(f.bbox)) {
+      if (m <= n) continue
+      // boxes that only touch cannot hold overlapping interiors
+      if (!(f.bbox[0] < g.bbox[2] && g.bbox[0] < f.bbox[2] && f.bbox[1] < g.bbox[3] && g.bbox[1] < f.bbox[3])) continue
+      const o = interiorsOverlap(f.polys, g.polys)
+      if (o === undefined) out.uncertain.push([f.id, g.id])
+      else if (o) out.pairs.push({ a: f.id, b: g.id, ca: f.category, cb: g.category })
+    }
   })
   return out
 }

@@ -16,7 +16,7 @@ import { keysetPages } from '../db/pages.ts'
 import { loadSql } from '../db/sql.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { ccw, overlap, prepare, type Pt } from './cell-overlap.ts'
-import { bboxOf, polygonsOf } from './shapes.ts'
+import { bboxOf, BoxIndex, polygonsOf, type Box } from './shapes.ts'
 import { OVERLAY_GRID } from './pieces.ts'
 
 const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
@@ -31,7 +31,7 @@ const PAGE = 5000
 interface Cell {
   id: string
   ring: Pt[]
-  bbox: [number, number, number, number]
+  bbox: Box
   area: number
 }
 
@@ -92,7 +92,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
   let done = 0
 
   if (cells.length && shapes) {
-    const index = new CellIndex(cells)
+    const index = new BoxIndex(cells)
     const sums = new Map<string, Map<string, [number, number, number]>>() // cell → key → [area, pieces, features]
     const add = (cell: string, key: string, area: number, single: boolean) => {
       let m = sums.get(cell)
@@ -106,7 +106,6 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
       const box = shape.bbox
       let clipped = false
       for (const c of index.query(box)) {
-        if (!boxesMeet(box, c.bbox)) continue
         const o = overlap(shape, c.ring)
         if (o.kind === 'inside') {
           // the stored (PostGIS) area, unclipped; a shape inside one cell is in no other
@@ -171,7 +170,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
   // features dissolved into clusters: counted per unit where they share area with it
   const [{ n: members } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_member WHERE run_id = $1', [runId])
   if (members && cells.length) {
-    const index = new CellIndex(cells)
+    const index = new BoxIndex(cells)
     const counts = new Map<string, Map<string, [number, number, number]>>()
     const unsure: [string[], string[], string[]] = [[], [], []]
     // cursor: feature id and key as one text (keys start with a letter, so it is unique)
@@ -182,7 +181,6 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
       for (const f of page) {
         const shape = prepare(polygonsOf(f.wkb))
         for (const c of index.query(shape.bbox)) {
-          if (!boxesMeet(shape.bbox, c.bbox)) continue
           const o = overlap(shape, c.ring, { areaNeeded: false })
           if (o.kind === 'degenerate') {
             unsure[0].push(f.feature_id); unsure[1].push(c.id); unsure[2].push(f.key)
@@ -244,46 +242,4 @@ function simpleCell(id: string, wkb: Uint8Array | Buffer | string, area: number)
   if (polys.length !== 1 || polys[0]!.rings.length !== 1 || polys[0]!.rings[0]!.length > MAX_CELL_VERTICES) return undefined
   const ring = ccw(polys[0]!.rings[0]!)
   return ring ? { id, ring, bbox: bboxOf(polys), area } : undefined
-}
-
-
-
-const boxesMeet = (a: number[], b: number[]) => a[0]! <= b[2]! && b[0]! <= a[2]! && a[1]! <= b[3]! && b[1]! <= a[3]!
-
-/** Uniform buckets over the cells' bounding boxes (cells of one grid are all alike). */
-class CellIndex {
-  private readonly buckets = new Map<number, Cell[]>()
-  private readonly x0: number
-  private readonly y0: number
-  private readonly w: number
-  private readonly h: number
-
-  constructor(cells: Cell[]) {
-    const widths = cells.map((c) => c.bbox[2] - c.bbox[0]).sort((a, b) => a - b)
-    const heights = cells.map((c) => c.bbox[3] - c.bbox[1]).sort((a, b) => a - b)
-    this.w = widths[widths.length >> 1]! || 1
-    this.h = heights[heights.length >> 1]! || 1
-    // (a loop, not Math.min(...cells): 3×10⁵ arguments overflow the stack)
-    this.x0 = cells.reduce((m, c) => Math.min(m, c.bbox[0]), Infinity)
-    this.y0 = cells.reduce((m, c) => Math.min(m, c.bbox[1]), Infinity)
-    for (const c of cells) this.each(c.bbox, (k) => {
-      const list = this.buckets.get(k)
-      if (list) list.push(c)
-      else this.buckets.set(k, [c])
-    })
-  }
-
-  private each(b: number[], fn: (key: number) => void) {
-    const i0 = Math.floor((b[0]! - this.x0) / this.w)
-    const i1 = Math.floor((b[2]! - this.x0) / this.w)
-    const j0 = Math.floor((b[1]! - this.y0) / this.h)
-    const j1 = Math.floor((b[3]! - this.y0) / this.h)
-    for (let i = Math.max(-1, i0); i <= i1; i++) for (let j = Math.max(-1, j0); j <= j1; j++) fn(i * 4_194_304 + j)
-  }
-
-  query(b: [number, number, number, number]): Cell[] {
-    const seen = new Set<Cell>()
-    this.each(b, (k) => { for (const c of this.buckets.get(k) ?? []) seen.add(c) })
-    return [...seen]
-  }
 }
