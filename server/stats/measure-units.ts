@@ -23,8 +23,6 @@ const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
 const MEMBERS_SQL = loadSql(import.meta.url, './count-members.sql')
 const MEMBER_PAIRS_SQL = loadSql(import.meta.url, './count-member-pairs.sql')
 const PAIRS_SQL = loadSql(import.meta.url, './clip-pairs.sql')
-const CLIP_FEATURES_SQL = loadSql(import.meta.url, './clip-features.sql')
-const FEATURE_PAIRS_SQL = loadSql(import.meta.url, './clip-feature-pairs.sql')
 
 const PAGE = 5000
 
@@ -57,11 +55,13 @@ export interface InPlaceLayer {
   byCategory: boolean
 }
 
-interface Shape {
+/** A piece or an in-place feature on its way through the in-process path. */
+interface Source {
   id: string
   key: string
   area: number
   single: boolean
+  fromFeature: boolean
   wkb: Uint8Array
 }
 
@@ -79,6 +79,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     if (cell) cells.push(cell)
     else others.push(u.id)
   }
+  const index = new BoxIndex(cells)
   const [{ n: pieceCount } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_piece WHERE run_id = $1', [runId])
   const [{ n: featureCount } = { n: 0 }] = inPlace.length
     ? await db.query<{ n: number }>('SELECT count(*)::int AS n FROM feature WHERE layer_id = ANY($1::int[])', [inPlace.map((l) => l.layerId)])
@@ -92,39 +93,22 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
   let done = 0
 
   if (cells.length && shapes) {
-    const index = new BoxIndex(cells)
-    const sums = new Map<string, Map<string, [number, number, number]>>() // cell → key → [area, pieces, features]
-    const add = (cell: string, key: string, area: number, single: boolean) => {
-      let m = sums.get(cell)
-      if (!m) sums.set(cell, (m = new Map()))
-      const s = m.get(key)
-      if (s) { s[0] += area; s[1] += 1; s[2] += single ? 1 : 0 } else m.set(key, [area, 1, single ? 1 : 0])
-    }
-    const fallback = { pieces: [[], []] as [string[], string[]], features: [[], [], []] as [string[], string[], string[]] }
-    const measure = (p: Shape, fromFeatures: boolean) => {
+    const sums = new UnitSums()
+    const fallback: Pairs = { ids: [], units: [], keys: [], fromFeature: [] }
+    const measure = (p: Source) => {
       const shape = prepare(polygonsOf(p.wkb))
-      const box = shape.bbox
       let clipped = false
-      for (const c of index.query(box)) {
+      for (const c of index.query(shape.bbox)) {
         const o = overlap(shape, c.ring)
         if (o.kind === 'inside') {
           // the stored (PostGIS) area, unclipped; a shape inside one cell is in no other
-          add(c.id, p.key, p.area, p.single)
+          sums.add(c.id, p.key, p.area, 1, p.single ? 1 : 0)
           break
         }
         clipped = true
-        if (o.kind === 'covers') add(c.id, p.key, c.area, p.single)
-        else if (o.kind === 'area' && o.area > 0) add(c.id, p.key, o.area, p.single)
-        else if (o.kind === 'degenerate') {
-          if (fromFeatures) {
-            fallback.features[0].push(p.id)
-            fallback.features[1].push(c.id)
-            fallback.features[2].push(p.key)
-          } else {
-            fallback.pieces[0].push(p.id)
-            fallback.pieces[1].push(c.id)
-          }
-        }
+        if (o.kind === 'covers') sums.add(c.id, p.key, c.area, 1, p.single ? 1 : 0)
+        else if (o.kind === 'area' && o.area > 0) sums.add(c.id, p.key, o.area, 1, p.single ? 1 : 0)
+        else if (o.kind === 'degenerate') pushPair(fallback, p.id, c.id, p.key, p.fromFeature)
       }
       if (clipped) stats.clipped++
       else stats.whole++
@@ -132,7 +116,7 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
     for await (const page of keysetPages<{ id: string; key: string; feature_id: string | null; area_m2: number; wkb: Uint8Array }>(db, signal,
       `SELECT id::text AS id, key, feature_id::text AS feature_id, area_m2, ST_AsBinary(geom) AS wkb
        FROM run_piece WHERE run_id = $1 AND id > $2 ORDER BY run_piece.id LIMIT ${PAGE}`, [runId])) {
-      for (const p of page) measure({ id: p.id, key: p.key, area: Number(p.area_m2), single: p.feature_id !== null, wkb: p.wkb }, false)
+      for (const p of page) measure({ id: p.id, key: p.key, area: Number(p.area_m2), single: p.feature_id !== null, fromFeature: false, wkb: p.wkb })
       done += page.length
       await ctx.progress(done / total)
     }
@@ -142,27 +126,22 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
          WHERE f.layer_id = $3 AND f.id > $2
            AND NOT EXISTS (SELECT 1 FROM run_member m WHERE m.run_id = $1 AND m.feature_id = f.id AND left(m.key, length($4)) = $4)
          ORDER BY f.id LIMIT ${PAGE}`, [runId, l.layerId, l.key])) {
-        for (const f of page) measure({ id: f.id, key: l.byCategory ? l.key + (f.category ?? '') : l.key, area: Number(f.area_m2), single: true, wkb: f.wkb }, true)
+        for (const f of page) measure({ id: f.id, key: l.byCategory ? l.key + (f.category ?? '') : l.key, area: Number(f.area_m2), single: true, fromFeature: true, wkb: f.wkb })
         done += page.length
         await ctx.progress(done / total)
       }
     }
-    await writeSums(db, runId, sums, signal)
-    stats.fallback = fallback.pieces[0].length + fallback.features[0].length
-    const [pi, pc] = fallback.pieces
-    for (let i = 0; i < pi.length; i += 5000) {
-      await db.query(PAIRS_SQL, [runId, pi.slice(i, i + 5000), pc.slice(i, i + 5000), OVERLAY_GRID], { signal })
-    }
-    const [fi, fc, fk] = fallback.features
-    for (let i = 0; i < fi.length; i += 5000) {
-      await db.query(FEATURE_PAIRS_SQL, [runId, fi.slice(i, i + 5000), fc.slice(i, i + 5000), fk.slice(i, i + 5000), OVERLAY_GRID], { signal })
+    await sums.write(db, runId, signal)
+    stats.fallback = fallback.ids.length
+    for (let i = 0; i < fallback.ids.length; i += 5000) {
+      const c = (a: unknown[]) => a.slice(i, i + 5000)
+      await db.query(PAIRS_SQL, [runId, c(fallback.ids), c(fallback.units), c(fallback.keys), c(fallback.fromFeature), OVERLAY_GRID], { signal })
     }
   }
 
+  const inPlaceArgs = [inPlace.map((l) => l.layerId), inPlace.map((l) => l.key), inPlace.map((l) => l.byCategory)]
   for (let i = 0, b = batchSize(others.length); i < others.length; i += b) {
-    const batch = others.slice(i, i + b)
-    await db.query(CLIP_SQL, [runId, batch, OVERLAY_GRID], { signal })
-    for (const l of inPlace) await db.query(CLIP_FEATURES_SQL, [runId, batch, l.layerId, l.key, l.byCategory, OVERLAY_GRID], { signal })
+    await db.query(CLIP_SQL, [runId, others.slice(i, i + b), OVERLAY_GRID, ...inPlaceArgs], { signal })
     done += perBatch
     await ctx.progress(done / total)
   }
@@ -170,9 +149,8 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
   // features dissolved into clusters: counted per unit where they share area with it
   const [{ n: members } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_member WHERE run_id = $1', [runId])
   if (members && cells.length) {
-    const index = new BoxIndex(cells)
-    const counts = new Map<string, Map<string, [number, number, number]>>()
-    const unsure: [string[], string[], string[]] = [[], [], []]
+    const counts = new UnitSums()
+    const unsure: Pairs = { ids: [], units: [], keys: [], fromFeature: [] }
     // cursor: feature id and key as one text (keys start with a letter, so it is unique)
     for await (const page of keysetPages<{ id: string; feature_id: string; key: string; wkb: Uint8Array }>(db, signal,
       `SELECT m.feature_id::text || m.key AS id, f.id::text AS feature_id, m.key, ST_AsBinary(f.geom) AS wkb
@@ -182,22 +160,15 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
         const shape = prepare(polygonsOf(f.wkb))
         for (const c of index.query(shape.bbox)) {
           const o = overlap(shape, c.ring, { areaNeeded: false })
-          if (o.kind === 'degenerate') {
-            unsure[0].push(f.feature_id); unsure[1].push(c.id); unsure[2].push(f.key)
-            continue
-          }
-          if (o.kind === 'outside' || (o.kind === 'area' && o.area === 0)) continue
-          let m = counts.get(c.id)
-          if (!m) counts.set(c.id, (m = new Map()))
-          const s = m.get(f.key)
-          if (s) s[2]++
-          else m.set(f.key, [0, 0, 1])
+          if (o.kind === 'degenerate') pushPair(unsure, f.feature_id, c.id, f.key, true)
+          else if (o.kind !== 'outside' && !(o.kind === 'area' && o.area === 0)) counts.add(c.id, f.key, 0, 0, 1)
         }
       }
     }
-    await writeSums(db, runId, counts, signal)
-    for (let i = 0; i < unsure[0].length; i += 5000) {
-      await db.query(MEMBER_PAIRS_SQL, [runId, ...unsure.map((a) => a.slice(i, i + 5000))], { signal })
+    await counts.write(db, runId, signal)
+    for (let i = 0; i < unsure.ids.length; i += 5000) {
+      const c = (a: unknown[]) => a.slice(i, i + 5000)
+      await db.query(MEMBER_PAIRS_SQL, [runId, c(unsure.ids), c(unsure.units), c(unsure.keys)], { signal })
     }
   }
   if (members && others.length) {
@@ -208,33 +179,63 @@ export async function measureUnits(ctx: StepContext, setId: number, inPlace: InP
   return stats
 }
 
+/** Shape × unit pairs left to PostGIS, as the parallel arrays clip-pairs.sql unnests. */
+interface Pairs {
+  ids: string[]
+  units: string[]
+  keys: string[]
+  fromFeature: boolean[]
+}
+
+function pushPair(p: Pairs, id: string, unit: string, key: string, fromFeature: boolean) {
+  p.ids.push(id)
+  p.units.push(unit)
+  p.keys.push(key)
+  p.fromFeature.push(fromFeature)
+}
+
+/** Area, piece and feature counts per unit and key, written to run_sum in bulk. */
+class UnitSums {
+  private readonly byUnit = new Map<string, Map<string, [number, number, number]>>()
+
+  add(unit: string, key: string, area: number, pieces: number, features: number) {
+    let m = this.byUnit.get(unit)
+    if (!m) this.byUnit.set(unit, (m = new Map()))
+    const s = m.get(key)
+    if (s) {
+      s[0] += area
+      s[1] += pieces
+      s[2] += features
+    } else m.set(key, [area, pieces, features])
+  }
+
+  async write(db: Queryable, runId: number, signal: AbortSignal) {
+    const cols: [string[], string[], number[], number[], number[]] = [[], [], [], [], []]
+    const flush = async () => {
+      if (!cols[0].length) return
+      await db.query(
+        `WITH ins AS (
+           INSERT INTO run_sum (run_id, unit_id, key, area_m2, pieces, features)
+           SELECT $1, u, k, a, p, f FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::int[], $6::int[]) AS x(u, k, a, p, f)
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM ins`,
+        [runId, ...cols], { signal })
+      for (const c of cols) c.length = 0
+    }
+    for (const [unit, m] of this.byUnit) {
+      for (const [key, [a, p, f]] of m) {
+        cols[0].push(unit); cols[1].push(key); cols[2].push(a); cols[3].push(p); cols[4].push(f)
+        if (cols[0].length >= 20000) await flush()
+      }
+    }
+    await flush()
+  }
+}
+
 /** About 40 progress reports per run, at least 1 and at most 2 000 units per statement. */
 export function batchSize(units: number): number {
   return Math.max(1, Math.min(2000, Math.ceil(units / 40)))
 }
-
-async function writeSums(db: Queryable, runId: number, sums: Map<string, Map<string, [number, number, number]>>, signal: AbortSignal) {
-  const cols: [string[], string[], number[], number[], number[]] = [[], [], [], [], []]
-  const flush = async () => {
-    if (!cols[0].length) return
-    await db.query(
-      `WITH ins AS (
-         INSERT INTO run_sum (run_id, unit_id, key, area_m2, pieces, features)
-         SELECT $1, u, k, a, p, f FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::int[], $6::int[]) AS x(u, k, a, p, f)
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM ins`,
-      [runId, ...cols], { signal })
-    for (const c of cols) c.length = 0
-  }
-  for (const [cell, m] of sums) {
-    for (const [key, [a, p, f]] of m) {
-      cols[0].push(cell); cols[1].push(key); cols[2].push(a); cols[3].push(p); cols[4].push(f)
-      if (cols[0].length >= 20000) await flush()
-    }
-  }
-  await flush()
-}
-
 
 /** A unit for the JS path: one polygon without holes and with few vertices. */
 function simpleCell(id: string, wkb: Uint8Array | Buffer | string, area: number): Cell | undefined {
