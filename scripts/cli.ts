@@ -133,8 +133,8 @@ const stats = program.command('stats').description('statistics (each computation
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
 
 /** Runs a statistics request with progress on stderr, then writes the result. */
-async function computeAndWrite(db: Db, get: (name: string) => string | undefined, kind: 'coverage' | 'change', o: { format: Format; table?: string; out?: string; fresh?: boolean }) {
-  const request = parseRunRequest(kind, get)
+async function computeAndWrite(db: Db, kind: 'coverage' | 'change', o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
+  const request = parseRunRequest(kind, (name) => (o[name] === undefined ? undefined : String(o[name])))
   if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
   const plan = await planRun(db, request)
   let shown = -1
@@ -166,13 +166,7 @@ stats
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
-    withDb(cmd, async (db) => {
-      const get = (name: string) => {
-        const v = o[name]
-        return v === undefined ? undefined : String(v)
-      }
-      await computeAndWrite(db, get, 'coverage', o)
-    }),
+    withDb(cmd, (db) => computeAndWrite(db, 'coverage', o)),
   )
 
 stats
@@ -188,14 +182,8 @@ stats
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
-    withDb(cmd, async (db) => {
-      const get = (name: string) => {
-        if (name === 'categories') return o.categories === false ? 'false' : undefined
-        const v = o[name]
-        return v === undefined ? undefined : String(v)
-      }
-      await computeAndWrite(db, get, 'change', o)
-    }),
+    // --no-categories gives categories false; otherwise leave the default (on when both vintages have them)
+    withDb(cmd, (db) => computeAndWrite(db, 'change', { ...o, categories: o.categories === false ? false : undefined })),
   )
 
 const runs = program.command('runs').description('statistics runs: list, show, result, cancel')

@@ -6,7 +6,7 @@ import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
-import { unitSetId } from '../units/unit-set.ts'
+import { unitSetVersion } from '../units/unit-set.ts'
 import { AREA_METHOD, runUnits } from './coverage.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits } from './measure-units.ts'
@@ -88,19 +88,15 @@ export interface ChangeOptions {
 
 export async function planChange(db: Queryable, unitSet: string, layer: string, fromVintage: string, toVintage: string, o: ChangeOptions = {}): Promise<RunPlan> {
   if (fromVintage === toVintage) throw new BadInput(`--from and --to are both ${fromVintage}; give two different vintages`)
-  const setId = await unitSetId(db, unitSet)
+  const set = await unitSetVersion(db, unitSet)
   const [from, to] = await selectLayers(db, `${layer}@${fromVintage},${layer}@${toVintage}`)
-  const cats = await db.query<{ id: number; category_field: string | null }>('SELECT id, category_field FROM layer WHERE id IN ($1, $2)', [from!.id, to!.id])
-  const haveCats = cats.length === 2 && cats.every((c) => c.category_field)
+  const haveCats = Boolean(from!.category_field && to!.category_field)
   if (o.categories && !haveCats) throw new BadInput(`layer '${layer}': transitions need categories at both vintages; ingest them with --category-field`)
   const byCategory = o.categories ?? haveCats
-  const [set] = await db.query<{ id: number; name: string; unit_count: number; created_at: string }>(
-    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [setId])
-  const pick = ({ id, name, vintage, source_checksum, feature_count }: LayerVersion) => ({ id, name, vintage, source_checksum, feature_count })
   const meta: ChangeMeta = {
-    unitSet: { id: set!.id, name: set!.name },
-    from: { ...pick(from!), prefix: layerKey(from!.id), ownTotal: true },
-    to: { ...pick(to!), prefix: layerKey(to!.id), ownTotal: true },
+    unitSet: { id: set.id, name: set.name },
+    from: { ...pickVersion(from!), prefix: layerKey(from!.id), ownTotal: true },
+    to: { ...pickVersion(to!), prefix: layerKey(to!.id), ownTotal: true },
     byCategory,
     ownStable: !byCategory,
     method: AREA_METHOD,
@@ -117,7 +113,7 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
   return {
     kind: 'change',
     params: { unitSet, layer, from: fromVintage, to: toVintage, categories: byCategory, engine: 'pieces/1' },
-    inputs: { unitSet: set, from: pick(from!), to: pick(to!) },
+    inputs: { unitSet: set, from: pickVersion(from!), to: pickVersion(to!) },
     steps: [
       flatten(meta.from),
       flatten(meta.to),
@@ -134,8 +130,8 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
       },
       {
         label: 'measure units',
-        weight: 2 + (from!.feature_count + to!.feature_count) / 2000 + set!.unit_count / 500,
-        run: async (ctx) => { await measureUnits(ctx, set!.id) },
+        weight: 2 + (from!.feature_count + to!.feature_count) / 2000 + set.unit_count / 500,
+        run: async (ctx) => { await measureUnits(ctx, set.id) },
       },
     ],
     meta: meta as unknown as Record<string, unknown>,

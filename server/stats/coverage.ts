@@ -6,7 +6,7 @@ import type { Db, Queryable } from '../db/db.ts'
 import { BadInput, Gone } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
-import { unitSetId } from '../units/unit-set.ts'
+import { unitSetVersion } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
 import { categoryPrefix, flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
@@ -68,19 +68,12 @@ export interface CoverageResult {
 }
 
 export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOptions = {}): Promise<RunPlan> {
-  const setId = await unitSetId(db, unitSet)
-  const chosen = await selectLayers(db, o.layers)
-  const extra = await db.query<{ id: number; category_field: string | null }>('SELECT id, category_field FROM layer WHERE id = ANY($1::int[])', [chosen.map((l) => l.id)])
-  const layers: LayerInfo[] = chosen.map(({ id, name, vintage, kind, source_checksum, feature_count }) => ({
-    id, name, vintage, kind, source_checksum, feature_count,
-    category_field: extra.find((e) => e.id === id)?.category_field ?? null,
-  }))
-  const [set] = await db.query<{ id: number; name: string; unit_count: number; created_at: string }>(
-    'SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [setId])
+  const set = await unitSetVersion(db, unitSet)
+  const layers: LayerInfo[] = await selectLayers(db, o.layers)
   const overlaps = overlapPairs(layers, o.overlaps)
   const union = unionMembers(layers, o.union)
   const meta: CoverageMeta = {
-    unitSet: { id: set!.id, name: set!.name },
+    unitSet: { id: set.id, name: set.name },
     layers: layers.map((l) => ({ ...l, byCategory: Boolean(o.categories && l.category_field), prefix: layerKey(l.id), ownTotal: true, overlaps: 0, clusters: 0, pieces: 0, inPlace: false })),
     overlaps: overlaps.map(([a, b]) => [a.id, b.id]),
     union: union.map((l) => l.id),
@@ -111,10 +104,10 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   const pieceWeight = layers.reduce((s, l) => s + l.feature_count, 0) / 2000
   steps.push({
     label: 'measure units',
-    weight: 2 + pieceWeight + (set!.unit_count / 500),
+    weight: 2 + pieceWeight + (set.unit_count / 500),
     run: async (ctx) => {
       const inPlace = meta.layers.filter((l) => l.inPlace).map((l) => ({ layerId: l.id, key: l.byCategory ? categoryPrefix(l.id) : layerKey(l.id), byCategory: l.byCategory }))
-      meta.measured = await measureUnits(ctx, set!.id, inPlace)
+      meta.measured = await measureUnits(ctx, set.id, inPlace)
     },
   })
   return {

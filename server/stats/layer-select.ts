@@ -8,6 +8,8 @@ export interface LayerVersion {
   kind: string
   source_checksum: string
   feature_count: number
+  /** attribute the categories were read from at ingest, if any */
+  category_field: string | null
 }
 
 /**
@@ -16,7 +18,7 @@ export interface LayerVersion {
  */
 export async function selectLayers(db: Queryable, spec?: string): Promise<LayerVersion[]> {
   const all = await db.query<LayerVersion>(
-    'SELECT id, name, vintage, kind, source_checksum, feature_count FROM layer ORDER BY name, vintage',
+    'SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer ORDER BY name, vintage',
   )
   const latest = new Map<string, LayerVersion>()
   for (const l of all) {

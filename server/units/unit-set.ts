@@ -17,3 +17,17 @@ export async function unitSetId(db: Queryable, name: string): Promise<number> {
   }
   return rows[0]!.id
 }
+
+/** The identity of a unit set's current version, as runs record it among their inputs. */
+export interface UnitSetVersion {
+  id: number
+  name: string
+  unit_count: number
+  created_at: string
+}
+
+export async function unitSetVersion(db: Queryable, name: string): Promise<UnitSetVersion> {
+  const id = await unitSetId(db, name)
+  const [set] = await db.query<UnitSetVersion>('SELECT id, name, unit_count, created_at::text AS created_at FROM unit_set WHERE id = $1', [id])
+  return set!
+}
