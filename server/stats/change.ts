@@ -10,7 +10,7 @@ import { unitSetVersion } from '../units/unit-set.ts'
 import { AREA_METHOD, runUnits } from './coverage.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits } from './measure-units.ts'
-import { flattenLayer, intersectSets, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
+import { areasByRest, areaUnder, flattenLayer, intersectSets, layerArea, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
 import { extentAccount, fromTo, type Transition } from './transitions.ts'
 
 export interface ChangeRow {
@@ -143,14 +143,6 @@ export async function change(db: Db, unitSet: string, layer: string, fromVintage
   return readChange(db, run)
 }
 
-/** Sum of areas under a key prefix, by the rest of the key. */
-function byRest(s: Map<string, UnitSum>, prefix: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const [k, v] of s) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), (out.get(k.slice(prefix.length)) ?? 0) + v.area_m2)
-  return out
-}
-const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
-
 /** Rounding of overlays may leave −1e-9 where 0 is meant; larger negatives stay visible. */
 function noise(x: number, scale: number): number {
   return x < 0 && x > -1e-9 * Math.max(1, scale) ? 0 : x
@@ -168,9 +160,9 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
   const totals = new Map<string, Transition>()
   for (const u of units) {
     const s = sums.get(u.id) ?? new Map<string, UnitSum>()
-    const fromTotal = meta.from.ownTotal ? s.get(layerKey(meta.from.id))?.area_m2 ?? 0 : total(byRest(s, meta.from.prefix))
-    const toTotal = meta.to.ownTotal ? s.get(layerKey(meta.to.id))?.area_m2 ?? 0 : total(byRest(s, meta.to.prefix))
-    const stable = meta.ownStable ? total(byRest(s, 'S:')) : total(byRest(s, 'T:'))
+    const fromTotal = layerArea(s, meta.from)
+    const toTotal = layerArea(s, meta.to)
+    const stable = areaUnder(s, meta.ownStable ? 'S:' : 'T:')
     const scale = Math.max(fromTotal, toTotal)
     const gained = noise(toTotal - stable, scale)
     const lost = noise(fromTotal - stable, scale)
@@ -178,11 +170,11 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
     rows.push({ ...base, from_m2: fromTotal, to_m2: toTotal, stable_m2: stable, gained_m2: gained, lost_m2: lost, net_m2: gained - lost })
     account.push({ ...base, class: '*', opening_m2: fromTotal, additions_m2: gained, reductions_m2: lost, net_change_m2: gained - lost, closing_m2: fromTotal + gained - lost })
     if (!meta.byCategory) continue
-    const pairs = [...byRest(s, 'T:')].map(([k, area]) => {
+    const pairs = [...areasByRest(s, 'T:')].map(([k, area]) => {
       const [f, t] = k.split(SEP) as [string, string]
       return { from: f, to: t, area }
     })
-    const matrix = fromTo(byRest(s, meta.from.prefix), byRest(s, meta.to.prefix), pairs, scale)
+    const matrix = fromTo(areasByRest(s, meta.from.prefix), areasByRest(s, meta.to.prefix), pairs, scale)
     for (const t of matrix) {
       transitions.push({ ...base, from_class: t.from, to_class: t.to, area_m2: t.area })
       const key = `${t.from ?? ''}${SEP}${t.to ?? ''}`

@@ -9,7 +9,7 @@ import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
-import { categoryPrefix, flattenLayer, intersectSets, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
+import { areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
@@ -179,15 +179,14 @@ export async function readCoverage(db: Queryable, run: RunRecord): Promise<Cover
     const push = (measure: string, layer: string, vintage: string, category: string | null, area: number, features: number | null) =>
       rows.push({ ...base, measure, layer, vintage, category, area_m2: area, share: shareOf(area, u.area_m2), features })
     for (const l of meta.layers) {
-      const cats = l.byCategory ? categoriesIn(s, `C:${l.id}:`) : []
-      const own = s.get(layerKey(l.id))
-      const total = l.ownTotal ? (own?.area_m2 ?? 0) : cats.reduce((t, c) => t + c.area, 0)
-      const count = l.ownTotal ? (own?.features ?? 0) : cats.reduce((t, c) => t + c.features, 0)
+      const cats = l.byCategory ? categoriesIn(s, categoryPrefix(l.id)) : []
+      const total = layerArea(s, l)
+      const count = l.ownTotal ? (s.get(layerKey(l.id))?.features ?? 0) : cats.reduce((t, c) => t + c.features, 0)
       push('layer', l.name, l.vintage, null, total, count)
       for (const c of cats) push('category', l.name, l.vintage, c.category, c.area, c.features)
     }
     meta.overlaps.forEach(([a, b], i) => {
-      const area = sumPrefix(s, `X:${i}:`)
+      const area = areaUnder(s, `X:${i}:`)
       const va = byId.get(a)!.vintage
       const vb = byId.get(b)!.vintage
       push('overlap', `${label(a)}∩${label(b)}`, va === vb ? va : `${va}∩${vb}`, null, area, null)
@@ -203,12 +202,6 @@ export async function readCoverage(db: Queryable, run: RunRecord): Promise<Cover
     method: meta.method,
     rows,
   }
-}
-
-function sumPrefix(s: Map<string, UnitSum>, prefix: string): number {
-  let t = 0
-  for (const [k, v] of s) if (k.startsWith(prefix)) t += v.area_m2
-  return t
 }
 
 /** Categories with area in this unit, sorted. */

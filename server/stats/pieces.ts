@@ -170,3 +170,22 @@ export async function readSums(db: Queryable, runId: number): Promise<Map<string
   }
   return out
 }
+
+/** Sum of the areas under a key prefix, by the rest of the key. */
+export function areasByRest(s: Map<string, UnitSum>, prefix: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [k, v] of s) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), (out.get(k.slice(prefix.length)) ?? 0) + v.area_m2)
+  return out
+}
+
+/** Sum of the areas under a key prefix. */
+export function areaUnder(s: Map<string, UnitSum>, prefix: string): number {
+  let t = 0
+  for (const [k, v] of s) if (k.startsWith(prefix)) t += v.area_m2
+  return t
+}
+
+/** A flattened layer's area in a unit: its own pieces, or the sum over its categories. */
+export function layerArea(s: Map<string, UnitSum>, l: { id: number; ownTotal: boolean; prefix: string }): number {
+  return l.ownTotal ? s.get(layerKey(l.id))?.area_m2 ?? 0 : areaUnder(s, l.prefix)
+}
