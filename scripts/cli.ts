@@ -9,7 +9,10 @@ import { LAYER_KINDS } from '../server/ingest/names.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { FORMATS, render, type Format } from '../server/stats/export.ts'
-import { CHANGE_TABLES } from '../server/stats/tables.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../server/stats/tables.ts'
+import { deriveRaster, ingestRaster, RASTER_KINDS } from '../server/raster/ingest-raster.ts'
+import { listRasters } from '../server/raster/raster-store.ts'
+import type { RunKind } from '../server/runs/run-store.ts'
 import { runToEnd } from '../server/runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../server/runs/run-request.ts'
 import { getRun, listRuns, requestCancel } from '../server/runs/run-store.ts'
@@ -133,10 +136,10 @@ const stats = program.command('stats').description('statistics (each computation
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
 
 /** Runs a statistics request with progress on stderr, then writes the result. */
-async function computeAndWrite(db: Db, kind: 'coverage' | 'change', o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
+async function computeAndWrite(db: Db, s: Settings, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
   const request = parseRunRequest(kind, (name) => (o[name] === undefined ? undefined : String(o[name])))
   if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
-  const plan = await planRun(db, request)
+  const plan = await planRun(db, request, s.rasterDir)
   let shown = -1
   let lastAt = 0
   const run = await runToEnd(db, plan, {
@@ -166,7 +169,7 @@ stats
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
-    withDb(cmd, (db) => computeAndWrite(db, 'coverage', o)),
+    withDb(cmd, (db, s) => computeAndWrite(db, s, 'coverage', o)),
   )
 
 stats
@@ -183,8 +186,77 @@ stats
   .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) =>
     // --no-categories gives categories false; otherwise leave the default (on when both vintages have them)
-    withDb(cmd, (db) => computeAndWrite(db, 'change', { ...o, categories: o.categories === false ? false : undefined })),
+    withDb(cmd, (db, s) => computeAndWrite(db, s, 'change', { ...o, categories: o.categories === false ? false : undefined })),
   )
+
+stats
+  .command('zonal')
+  .description('zonal statistics of a raster per unit, every pixel weighted by the exact fraction inside the unit and its ellipsoidal area')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--raster <name>', 'NAME or NAME@VINTAGE')
+  .option('--band <n>', 'band (default 1)')
+  .option('--bins <n>', 'histogram bins of continuous rasters (default 10)')
+  .option('--range <lo,hi>', 'histogram range (default: the band\'s min,max; NDVI -1,1; FVC 0,1)')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...ZONAL_TABLES]))
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .action(async (o, cmd: Command) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal', o)))
+
+stats
+  .command('raster-change')
+  .description('change between two rasters per unit: class transition matrix (categorical, same grid) or difference of means (continuous)')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--from <raster>', 'earlier raster, NAME@VINTAGE')
+  .requiredOption('--to <raster>', 'later raster, NAME@VINTAGE')
+  .option('--band <n>', 'band (default 1)')
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .action(async (o, cmd: Command) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal_change', o)))
+
+const raster = program.command('raster').description('monitoring rasters (GeoTIFF/COG): add, derive, list')
+raster
+  .command('add <file>')
+  .description('ingest a GeoTIFF or COG (tiled or striped; none/LZW/DEFLATE/PackBits; 8/16/32-bit integer or float; any bands)')
+  .requiredOption('--name <name>', 'raster name')
+  .requiredOption('--vintage <v>', 'year or date of the imagery')
+  .addOption(new Option('--kind <kind>', 'categorical (classes) or continuous (NDVI, FVC …)').choices([...RASTER_KINDS]).makeOptionMandatory())
+  .option('--legend <file>', 'class legend: CSV (value,name,colour) or JSON [{value,name,colour}] (default: the .aux.xml attribute table, else the palette)')
+  .option('--crs <code>', 'CRS when the GeoKeys name none (overrides them)')
+  .option('--replace', 'overwrite an existing raster of the same name and vintage')
+  .action(async (file: string, o, cmd: Command) =>
+    withDb(cmd, async (db, s) => {
+      const r = await ingestRaster(db, { file, name: o.name, vintage: o.vintage, kind: o.kind, legend: o.legend, crs: o.crs, replace: !!o.replace, rasterDir: s.rasterDir, progress: progress(`raster ${o.name}`) })
+      log(`raster ${r.name}@${r.vintage} (${r.kind}) from ${r.file}: ${r.width}×${r.height}, ${r.bands} band${r.bands > 1 ? 's' : ''} ${r.sampleType}, ${r.compression}, ${r.crs}, nodata ${r.nodata ?? 'none'}${r.classes !== undefined ? `, ${r.classes} classes` : ''}${r.legendFrom ? `, legend from ${r.legendFrom}` : ''}`)
+      if (r.crsNote) log(`note: ${r.crsNote}`)
+    }),
+  )
+raster
+  .command('derive <op>')
+  .description('ndvi: (NIR − Red)/(NIR + Red) from two bands; fvc: fractional vegetation cover from an NDVI raster (pixel dichotomy)')
+  .requiredOption('--from <raster>', 'source raster, NAME or NAME@VINTAGE')
+  .requiredOption('--name <name>', 'name of the derived raster')
+  .option('--vintage <v>', 'vintage (default: the source\'s)')
+  .option('--red <band>', 'ndvi: red band number')
+  .option('--nir <band>', 'ndvi: near-infrared band number')
+  .option('--soil <ndvi>', 'fvc: NDVI of bare soil (default 0.05)')
+  .option('--veg <ndvi>', 'fvc: NDVI of full vegetation (default 0.86)')
+  .option('--replace', 'overwrite an existing raster of the same name and vintage')
+  .action(async (op: string, o, cmd: Command) =>
+    withDb(cmd, async (db, s) => {
+      if (op !== 'ndvi' && op !== 'fvc') throw new BadInput(`derive '${op}': ndvi or fvc`)
+      const n = (v: unknown) => (v === undefined ? undefined : Number(v))
+      const r = await deriveRaster(db, { op, from: o.from, name: o.name, vintage: o.vintage, red: n(o.red), nir: n(o.nir), soil: n(o.soil), veg: n(o.veg), replace: !!o.replace, rasterDir: s.rasterDir })
+      const st = r.band_stats[0]!
+      log(`raster ${r.name}@${r.vintage} = ${r.source_file}: ${st.valid} valid pixels, min ${st.min?.toFixed(4)}, max ${st.max?.toFixed(4)}, mean ${st.mean?.toFixed(4)}`)
+    }),
+  )
+raster.command('list').description('list rasters').action(async (_o, cmd: Command) =>
+  withDb(cmd, async (db) => {
+    for (const r of await listRasters(db)) process.stdout.write(`${r.name}\t${r.vintage}\t${r.kind}\t${r.width}×${r.height}×${r.bands}\t${r.sample_type}\t${r.crs}\t${r.derived ? r.source_file : r.source_file}\n`)
+  }),
+)
 
 const runs = program.command('runs').description('statistics runs: list, show, result, cancel')
 runs.command('list').description('recent runs').action(async (_o, cmd: Command) =>

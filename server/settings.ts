@@ -7,6 +7,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export interface Settings {
   databaseUrl?: string
   dataDir: string
+  /** raster store: ingested GeoTIFFs, named by checksum */
+  rasterDir: string
+  /** rendered raster tiles, by raster checksum */
+  tileCacheDir: string
   port: number
   host: string
   /** key for write routes; when unset, HTTP writes are refused */
@@ -30,6 +34,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.ECOCENSUS_DATA_DIR || path.join(ROOT, 'data', 'db'),
+    rasterDir: env.ECOCENSUS_RASTER_DIR || path.join(ROOT, 'data', 'rasters'),
+    tileCacheDir: env.ECOCENSUS_TILE_CACHE_DIR || path.join(ROOT, 'data', 'rasters', 'tiles'),
     port: int('ECOCENSUS_PORT', int('PORT', 3000)),
     host: env.ECOCENSUS_HOST || '127.0.0.1',
     apiKey: env.ECOCENSUS_API_KEY || undefined,

@@ -18,6 +18,10 @@ import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-sto
 import { requireWriteKey } from './auth.ts'
 import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
+import { deriveRaster, ingestRaster } from '../raster/ingest-raster.ts'
+import { findRaster, listRasters } from '../raster/raster-store.ts'
+import type { LegendEntry } from '../raster/legend.ts'
+import { rasterTile, tileStyle } from '../../tiles/raster-tile.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
 // a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
@@ -59,11 +63,11 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.send(out.body)
   }
   const queryGetter = (req: Request) => (name: string) => param(req, name, { max: 2000 })
-  for (const kind of ['coverage', 'change'] as const) {
-    app.get(`/api/stats/${kind}`, async (req, res) => {
+  for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
+    app.get(`/api/stats/${route}`, async (req, res) => {
       const request = parseRunRequest(kind, queryGetter(req))
       oneOf(req, 'format', FORMATS, 'json') // refuse a bad format before computing
-      const run = await runToEnd(db, await planRun(db, request), { signal: abortOnClose(res).signal, reuse: !bool(req, 'fresh') })
+      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !bool(req, 'fresh') })
       await sendResult(req, res, run)
     })
   }
@@ -76,7 +80,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       throw new BadInput(`'${name}' must be text, a number or true/false`)
     }
     const request = parseRunRequest(get('kind'), get)
-    const started = await startRun(db, await planRun(db, request), { reuse: b.fresh !== true })
+    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: b.fresh !== true })
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
       (e) => log(`run ${started.id} ended: ${(e as Error).message}`),
@@ -147,6 +151,55 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.status(201).json(report)
   })
 
+  // Rasters: the GeoTIFF is the body (?filename=….tif); a legend may come as ?legend=[{value,name,colour}]
+  app.get('/api/rasters', async (_req, res) => res.json(await listRasters(db)))
+  app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req))))
+  app.post('/api/rasters', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+    const filename = param(req, 'filename', { required: true, pattern: /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}\.tiff?$/iu })!
+    const legendText = param(req, 'legend', { max: 16000 })
+    let legendFile: string | undefined
+    if (legendText) {
+      let parsed: unknown
+      try { parsed = JSON.parse(legendText) } catch { throw new BadInput("query parameter 'legend' is not JSON: give [{\"value\":1,\"name\":\"forest\",\"colour\":\"#228b22\"}, …]") }
+      legendFile = path.join(os.tmpdir(), `ecocensus-legend-${process.pid}-${Date.now()}.json`)
+      fs.writeFileSync(legendFile, JSON.stringify(parsed as LegendEntry[]))
+    }
+    try {
+      const report = await withUpload(req, filename, (file) =>
+        ingestRaster(db, {
+          file, name: param(req, 'name', { required: true })!, vintage: param(req, 'vintage', { required: true })!,
+          kind: param(req, 'kind', { required: true })!, crs: param(req, 'crs'), legend: legendFile, replace: bool(req, 'replace'), rasterDir: settings.rasterDir,
+        }),
+      )
+      log(`ingested raster ${report.name}@${report.vintage}`)
+      res.status(201).json({ ...report, file: filename })
+    } finally {
+      if (legendFile) fs.rmSync(legendFile, { force: true })
+    }
+  })
+  app.post('/api/rasters/derive', express.json({ limit: '16kb' }), async (req, res) => {
+    requireWriteKey(req, settings.apiKey)
+    const b = (req.body ?? {}) as Record<string, unknown>
+    const num = (k: string) => (b[k] === undefined ? undefined : Number(b[k]))
+    if (b.op !== 'ndvi' && b.op !== 'fvc') throw new BadInput("op must be 'ndvi' or 'fvc'")
+    const r = await deriveRaster(db, {
+      op: b.op, from: String(b.from ?? ''), name: String(b.name ?? ''), vintage: typeof b.vintage === 'string' ? b.vintage : undefined,
+      red: num('red'), nir: num('nir'), soil: num('soil'), veg: num('veg'), replace: b.replace === true, rasterDir: settings.rasterDir,
+    })
+    res.status(201).json(r)
+  })
+  app.get('/tiles/raster/:name/:z/:x/:y.png', async (req, res) => {
+    const r = await findRaster(db, rasterSpec(req))
+    const style = tileStyle(r, { band: param(req, 'band'), size: param(req, 'size'), range: param(req, 'range', { max: 60 }), ramp: param(req, 'ramp', { pattern: /^[a-z]{1,16}$/ }) })
+    const [z, x, y] = (['z', 'x', 'y'] as const).map((k) => {
+      const v = String(req.params[k])
+      if (!/^[0-9]{1,8}$/.test(v)) throw new BadInput(`tile ${k} '${v.slice(0, 12)}' is not a number`)
+      return Number(v)
+    }) as [number, number, number]
+    const tile = await rasterTile(db, settings.rasterDir, settings.tileCacheDir, r, z, x, y, style)
+    res.set('Cache-Control', 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
+  })
+
   app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))
   app.use('/', express.static(path.join(ROOT, 'web')))
 
@@ -159,6 +212,14 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.status(httpStatus(e)).json({ error: { code: e instanceof AppError ? e.code : 'internal', message: e instanceof AppError ? e.message : 'internal error; see the server log' } })
   })
   return app
+}
+
+/** ':name' as NAME or NAME@VINTAGE (also ?vintage=). */
+function rasterSpec(req: Request): string {
+  const name = String(req.params.name)
+  if (!/^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u.test(name)) throw new BadInput(`raster '${name.slice(0, 80)}' is not a valid NAME or NAME@VINTAGE`)
+  const vintage = param(req, 'vintage', { pattern: /^[0-9A-Za-z_.-]{1,32}$/ })
+  return vintage && !name.includes('@') ? `${name}@${vintage}` : name
 }
 
 class AppError404 extends AppError {

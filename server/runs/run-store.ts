@@ -1,11 +1,11 @@
 // The run table: every statistics computation is a run with its parameters, the exact
-// input versions it read, progress, timing and status. Results (run_sum) belong to
+// input versions it read, progress, timing and status. Results (run_sum, run_value) belong to
 // runs; readers look only at runs whose status is 'done'.
 import { createHash } from 'node:crypto'
 import type { Queryable } from '../db/db.ts'
 import { NotFound } from '../errors.ts'
 
-export type RunKind = 'coverage' | 'change'
+export type RunKind = 'coverage' | 'change' | 'zonal' | 'zonal_change'
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled'
 
 export interface RunRecord {

@@ -4,6 +4,7 @@
 import type { ChangeResult } from './change.ts'
 import type { CoverageResult, CoverageRow } from './coverage.ts'
 import type { Exportable } from './export.ts'
+import type { ZonalResult } from '../raster/zonal.ts'
 
 export const COVERAGE_COLUMNS = ['unit_code', 'unit_name', 'unit_area_m2', 'layer', 'vintage', 'area_m2', 'share', 'measure', 'category', 'features']
 export const CHANGE_COLUMNS = ['unit_code', 'unit_name', 'layer', 'from_vintage', 'to_vintage', 'stable_m2', 'gained_m2', 'lost_m2', 'net_m2', 'from_m2', 'to_m2']
@@ -52,6 +53,40 @@ export function changeExport(r: ChangeResult, setId: number): Exportable {
       for (const row of rows as ChangeResult['rows']) {
         const { unit_code, unit_name: _n, ...rest } = row
         out.set(unit_code, rest)
+      }
+      return out
+    },
+  }
+}
+
+export const ZONAL_CATEGORICAL_COLUMNS = ['unit_code', 'unit_name', 'raster', 'vintage', 'class', 'area_m2', 'share', 'class_name', 'pixels']
+export const ZONAL_CONTINUOUS_COLUMNS = ['unit_code', 'unit_name', 'raster', 'vintage', 'band', 'count', 'sum', 'mean', 'min', 'max', 'stddev', 'area_m2', 'nodata_m2']
+export const ZONAL_HISTOGRAM_COLUMNS = ['unit_code', 'unit_name', 'raster', 'vintage', 'band', 'bin', 'lower', 'upper', 'area_m2']
+export const RASTER_TRANSITION_COLUMNS = ['unit_code', 'unit_name', 'from_raster', 'from_vintage', 'to_raster', 'to_vintage', 'from_class', 'to_class', 'area_m2', 'share', 'from_name', 'to_name', 'changed']
+export const RASTER_DIFFERENCE_COLUMNS = ['unit_code', 'unit_name', 'from_raster', 'from_vintage', 'to_raster', 'to_vintage', 'band', 'mean_from', 'mean_to', 'mean_diff', 'count_from', 'count_to']
+export const ZONAL_TABLES = ['zonal', 'histogram', 'transitions', 'difference'] as const
+
+export function zonalExport(r: ZonalResult, setId: number): Exportable {
+  const tables = r.mode === 'categorical' ? [{ name: 'zonal', columns: ZONAL_CATEGORICAL_COLUMNS, rows: r.rows }]
+    : r.mode === 'continuous' ? [{ name: 'zonal', columns: ZONAL_CONTINUOUS_COLUMNS, rows: r.rows }, { name: 'histogram', columns: ZONAL_HISTOGRAM_COLUMNS, rows: r.histogramRows }]
+      : r.mode === 'transitions' ? [{ name: 'transitions', columns: RASTER_TRANSITION_COLUMNS, rows: r.rows }]
+        : [{ name: 'difference', columns: RASTER_DIFFERENCE_COLUMNS, rows: r.rows }]
+  return {
+    tables,
+    result: r,
+    setId,
+    properties: (rows) => {
+      const out = new Map<string, Record<string, number | string | null>>()
+      for (const row of rows as Record<string, unknown>[]) {
+        const p = out.get(row.unit_code as string) ?? out.set(row.unit_code as string, {}).get(row.unit_code as string)!
+        if (r.mode === 'categorical') {
+          p[`class_${row.class}_m2`] = row.area_m2 as number
+          p[`class_${row.class}_share`] = row.share as number
+        } else if (r.mode === 'transitions') {
+          p[`from_${row.from_class}_to_${row.to_class}_m2`] = row.area_m2 as number
+        } else {
+          for (const [k, v] of Object.entries(row)) if (typeof v === 'number' || v === null) p[k] = v as number | null
+        }
       }
       return out
     },

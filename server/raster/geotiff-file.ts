@@ -1,0 +1,157 @@
+// Reading a GeoTIFF (or COG) with geotiff.js: what it is (size, bands, sample type,
+// compression, tiling, overviews), where it is (the affine geotransform, PixelIsPoint
+// handled as GDAL does), its GeoKeys and GDAL nodata, and windows of one band.
+// Nothing here reads the whole image: readWindow decodes only the blocks a window meets.
+import fs from 'node:fs'
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff'
+import { BadInput, Unsupported } from '../errors.ts'
+
+/** GDAL order: X = t[0] + col·t[1] + row·t[2]; Y = t[3] + col·t[4] + row·t[5] (pixel corners) */
+export type GeoTransform = [number, number, number, number, number, number]
+
+export type SampleType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64'
+
+export const COMPRESSIONS: Record<number, string> = {
+  1: 'none', 5: 'lzw', 7: 'jpeg', 8: 'deflate', 32773: 'packbits', 32946: 'deflate', 34887: 'lerc', 50000: 'zstd', 50001: 'webp',
+}
+// What geotiff.js decodes without optional native/wasm decoders of its own.
+const READABLE = new Set(['none', 'lzw', 'deflate', 'packbits', 'jpeg'])
+
+export interface TiffInfo {
+  width: number
+  height: number
+  bands: number
+  sampleType: SampleType
+  compression: string
+  /** blocks: tiles, or strips (blockWidth = width) */
+  tiled: boolean
+  blockWidth: number
+  blockHeight: number
+  /** reduced-resolution images after the first (COG overviews) */
+  overviews: { width: number; height: number }[]
+  transform: GeoTransform
+  geoKeys: Record<string, unknown>
+  nodata: number | null
+  /** the image's own palette (TIFF ColorMap), value → [r,g,b] */
+  colorMap?: Map<number, [number, number, number]>
+}
+
+export interface OpenTiff {
+  info: TiffInfo
+  tiff: GeoTIFF
+  image: GeoTIFFImage
+  close(): void
+}
+
+export async function openTiff(file: string): Promise<OpenTiff> {
+  if (!fs.existsSync(file)) throw new BadInput(`${file}: no such file`)
+  let tiff: GeoTIFF
+  let image: GeoTIFFImage
+  try {
+    tiff = await fromFile(file)
+    image = await tiff.getImage(0)
+  } catch (err) {
+    throw new BadInput(`${file}: not a readable TIFF (${(err as Error).message})`)
+  }
+  const close = () => {
+    void (tiff as unknown as { close?: () => unknown }).close?.()
+  }
+  try {
+    const info = await describe(file, tiff, image)
+    return { info, tiff, image, close }
+  } catch (err) {
+    close()
+    throw err
+  }
+}
+
+async function describe(file: string, tiff: GeoTIFF, image: GeoTIFFImage): Promise<TiffInfo> {
+  const fd = image.getFileDirectory()
+  const code = Number(fd.getValue('Compression') ?? 1)
+  const compression = COMPRESSIONS[code] ?? `code ${code}`
+  if (!READABLE.has(compression)) throw new Unsupported(`${file}: ${compression} compression is not supported; use none, LZW, DEFLATE or PackBits (gdal_translate -co COMPRESS=DEFLATE)`)
+  const bands = image.getSamplesPerPixel()
+  const sampleType = sampleTypeOf(file, image, bands)
+  const geoKeys = (image.getGeoKeys() ?? {}) as Record<string, unknown>
+  const transform = transformOf(file, image, geoKeys)
+  const count = await tiff.getImageCount()
+  const overviews: { width: number; height: number }[] = []
+  for (let i = 1; i < count; i++) {
+    const o = await tiff.getImage(i)
+    // masks (NewSubfileType bit 2) are not overviews
+    const sub = Number(o.getFileDirectory().getValue('NewSubfileType') ?? 0)
+    if (sub & 4) continue
+    overviews.push({ width: o.getWidth(), height: o.getHeight() })
+  }
+  let colorMap: Map<number, [number, number, number]> | undefined
+  const photometric = Number(fd.getValue('PhotometricInterpretation') ?? 1)
+  if (photometric === 3) {
+    const cm = (await fd.loadValue('ColorMap')) as ArrayLike<number> | undefined
+    if (cm && cm.length % 3 === 0) {
+      const n = cm.length / 3
+      colorMap = new Map()
+      for (let v = 0; v < n; v++) colorMap.set(v, [cm[v]! >> 8, cm[n + v]! >> 8, cm[2 * n + v]! >> 8])
+    }
+  }
+  return {
+    width: image.getWidth(),
+    height: image.getHeight(),
+    bands,
+    sampleType,
+    compression,
+    tiled: image.isTiled,
+    blockWidth: image.getTileWidth(),
+    blockHeight: image.getTileHeight(),
+    overviews,
+    transform,
+    geoKeys,
+    nodata: image.getGDALNoData(),
+    colorMap,
+  }
+}
+
+function sampleTypeOf(file: string, image: GeoTIFFImage, bands: number): SampleType {
+  const format = image.getSampleFormat(0)
+  const bits = image.getBitsPerSample(0)
+  for (let b = 1; b < bands; b++) {
+    if (image.getSampleFormat(b) !== format || image.getBitsPerSample(b) !== bits) throw new Unsupported(`${file}: bands of different sample types are not supported`)
+  }
+  const t = format === 3 ? `float${bits}` : `${format === 2 ? 'int' : 'uint'}${bits}`
+  if (!['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'].includes(t)) {
+    throw new Unsupported(`${file}: ${bits}-bit ${format === 3 ? 'float' : 'integer'} samples are not supported (8/16/32-bit integer, 32/64-bit float)`)
+  }
+  return t as SampleType
+}
+
+/** The geotransform from ModelTransformation or ModelPixelScale + ModelTiepoint. */
+function transformOf(file: string, image: GeoTIFFImage, keys: Record<string, unknown>): GeoTransform {
+  const fd = image.getFileDirectory()
+  const m = fd.getValue('ModelTransformation') as ArrayLike<number> | undefined
+  const scale = fd.getValue('ModelPixelScale') as ArrayLike<number> | undefined
+  const tie = fd.getValue('ModelTiepoint') as ArrayLike<number> | undefined
+  let t: GeoTransform
+  if (m && m.length >= 16) {
+    t = [m[3]!, m[0]!, m[1]!, m[7]!, m[4]!, m[5]!]
+  } else if (scale && tie && tie.length >= 6) {
+    if (tie.length > 6) throw new Unsupported(`${file}: georeferenced by ${tie.length / 6} tie points (GCPs); warp it to a grid first (gdalwarp)`)
+    const [i, j, , x, y] = [tie[0]!, tie[1]!, tie[2]!, tie[3]!, tie[4]!]
+    t = [x - i * scale[0]!, scale[0]!, 0, y + j * scale[1]!, 0, -scale[1]!]
+  } else {
+    throw new BadInput(`${file}: the TIFF has no georeferencing (no ModelTransformation, ModelPixelScale or ModelTiepoint tag)`)
+  }
+  // PixelIsPoint: the tie point is a pixel centre; GDAL shifts by half a pixel.
+  if (keys.GTRasterTypeGeoKey === 2) {
+    t = [t[0] - 0.5 * t[1] - 0.5 * t[2], t[1], t[2], t[3] - 0.5 * t[4] - 0.5 * t[5], t[4], t[5]]
+  }
+  const det = t[1] * t[5] - t[2] * t[4]
+  if (!t.every(Number.isFinite) || det === 0) throw new BadInput(`${file}: the geotransform [${t.join(', ')}] is degenerate`)
+  return t
+}
+
+/** One band's values in the window [x0, x1) × [y0, y1) of image `level` (0 = full resolution), row-major. */
+export async function readWindow(
+  image: GeoTIFFImage, band: number, x0: number, y0: number, x1: number, y1: number, signal?: AbortSignal,
+): Promise<ArrayLike<number>> {
+  const r = await image.readRasters({ window: [x0, y0, x1, y1], samples: [band], interleave: false, signal } as never)
+  return (r as unknown as ArrayLike<number>[])[0]!
+}

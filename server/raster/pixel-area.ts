@@ -1,0 +1,123 @@
+// Ellipsoidal area of each pixel (m²), the weight of a covered fraction:
+// - equal-area projections (Albers, Lambert azimuthal, cylindrical equal-area, sinusoidal,
+//   Mollweide, Equal Earth): every pixel has the area of the parallelogram |det|;
+// - geographic (lon/lat) north-up rasters: a pixel is bounded by two meridians and two
+//   parallels, and its area on the ellipsoid is exact and depends only on the row;
+// - any other projection (transverse Mercator, UTM, Lambert conformal …): the exact
+//   geodesic area of pixels on a lattice every 16 pixels, interpolated bilinearly (the
+//   area scale of these projections is smooth: the interpolation error is below 1e-8
+//   relative at 30 m pixels in UTM).
+import geographiclib from 'geographiclib-geodesic'
+import proj4 from 'proj4'
+import type { GeoTransform } from './geotiff-file.ts'
+
+const EQUAL_AREA = new Set(['aea', 'laea', 'cea', 'sinu', 'moll', 'eqearth', 'igh', 'hammer', 'eck4', 'eck6'])
+const LATTICE = 16
+
+export interface PixelAreas {
+  /** how: 'equal-area' | 'geographic-rows' | 'lattice' */
+  method: string
+  /** areas of pixels c0..c1−1 of row r into out[0..c1−c0) */
+  row(r: number, c0: number, c1: number, out: Float64Array): void
+  /** the area shared by every pixel of row r, when the row has one */
+  rowConstant(r: number): number | undefined
+}
+
+interface Ellipsoid {
+  a: number
+  f: number
+}
+
+function ellipsoidOf(def: string): Ellipsoid {
+  const p = proj4.Proj(def) as unknown as { a: number; b?: number; rf?: number; es?: number }
+  const a = p.a
+  const f = p.b !== undefined ? (a - p.b) / a : p.es !== undefined ? 1 - Math.sqrt(1 - p.es) : 1 / 298.257222101
+  return { a, f }
+}
+
+export function pixelAreas(crsProj4: string, t: GeoTransform): PixelAreas {
+  const p = proj4.Proj(crsProj4) as unknown as { projName: string }
+  const det = Math.abs(t[1] * t[5] - t[2] * t[4])
+  const name = p.projName
+  if (EQUAL_AREA.has(name)) {
+    return { method: `equal-area (${name}): |det| = ${det} m²`, row: (_r, c0, c1, out) => out.fill(det, 0, c1 - c0), rowConstant: () => det }
+  }
+  const ell = ellipsoidOf(crsProj4)
+  const geographic = name === 'longlat' || name === 'lonlat' || name === 'latlong' || name === 'latlon'
+  if (geographic && t[2] === 0 && t[4] === 0) {
+    const band = bandArea(ell)
+    const dlon = Math.abs(t[1]) * (Math.PI / 180)
+    const cache = new Map<number, number>()
+    const rowArea = (r: number) => {
+      let v = cache.get(r)
+      if (v === undefined) {
+        const lat0 = t[3] + r * t[5]
+        const lat1 = t[3] + (r + 1) * t[5]
+        v = dlon * Math.abs(band(Math.max(-90, Math.min(90, lat1))) - band(Math.max(-90, Math.min(90, lat0))))
+        cache.set(r, v)
+      }
+      return v
+    }
+    return { method: 'geographic: exact ellipsoidal area of each row of pixels', row: (r, c0, c1, out) => out.fill(rowArea(r), 0, c1 - c0), rowConstant: rowArea }
+  }
+  return lattice(crsProj4, t, ell, geographic)
+}
+
+/** Area on the ellipsoid between the equator and latitude φ (degrees), per radian of longitude. */
+export function bandArea(ell: Ellipsoid): (latDeg: number) => number {
+  const e2 = ell.f * (2 - ell.f)
+  const e = Math.sqrt(e2)
+  const b = ell.a * (1 - ell.f)
+  return (latDeg) => {
+    const s = Math.sin((latDeg * Math.PI) / 180)
+    if (e === 0) return ell.a * ell.a * s
+    return ((b * b) / 2) * (s / (1 - e2 * s * s) + (1 / (2 * e)) * Math.log((1 + e * s) / (1 - e * s)))
+  }
+}
+
+function lattice(crsProj4: string, t: GeoTransform, ell: Ellipsoid, geographic: boolean): PixelAreas {
+  const geod = new geographiclib.Geodesic.Geodesic(ell.a, ell.f)
+  const toLonLat = geographic ? undefined : proj4(crsProj4, `+proj=longlat +a=${ell.a} +f=${ell.f} +no_defs`)
+  const pt = (c: number, r: number): [number, number] => {
+    const x = t[0] + c * t[1] + r * t[2]
+    const y = t[3] + c * t[4] + r * t[5]
+    return toLonLat ? (toLonLat.forward([x, y]) as [number, number]) : [x, y]
+  }
+  /** exact geodesic area of the pixel whose top-left corner is (c, r) */
+  const exact = (c: number, r: number) => {
+    const poly = geod.Polygon(false)
+    for (const [dc, dr] of [[0, 0], [1, 0], [1, 1], [0, 1]] as const) {
+      const [lon, lat] = pt(c + dc, r + dr)
+      poly.AddPoint(lat, lon)
+    }
+    return Math.abs(poly.Compute(false, true).area!)
+  }
+  const rows = new Map<number, Map<number, number>>()
+  const at = (lc: number, lr: number) => {
+    let row = rows.get(lr)
+    if (!row) rows.set(lr, (row = new Map()))
+    let v = row.get(lc)
+    if (v === undefined) row.set(lc, (v = exact(lc * LATTICE, lr * LATTICE)))
+    return v
+  }
+  let col = new Float64Array(0)
+  return {
+    method: `lattice: exact geodesic pixel areas every ${LATTICE} pixels, bilinear between`,
+    rowConstant: () => undefined,
+    row(r, c0, c1, out) {
+      const fr = r / LATTICE
+      const lr = Math.floor(fr)
+      const wr = fr - lr
+      const lc0 = Math.floor(c0 / LATTICE)
+      const n = Math.floor((c1 - 1) / LATTICE) + 2 - lc0
+      if (col.length < n) col = new Float64Array(n)
+      for (let k = 0; k < n; k++) col[k] = at(lc0 + k, lr) * (1 - wr) + at(lc0 + k, lr + 1) * wr
+      for (let c = c0; c < c1; c++) {
+        const fc = c / LATTICE
+        const k = Math.floor(fc)
+        const wc = fc - k
+        out[c - c0] = col[k - lc0]! * (1 - wc) + col[k - lc0 + 1]! * wc
+      }
+    },
+  }
+}

@@ -1,0 +1,196 @@
+// What a zonal scan adds up per unit, pixel by pixel, weighted by covered fraction f and
+// pixel area a (m²): class areas (categorical), moments, extremes and a histogram
+// (continuous), class-pair areas (transitions between two categorical rasters).
+import type { UnitWindow } from './zonal-scan.ts'
+
+export interface CategoricalSums {
+  /** class value → [area m², covered pixels Σf] */
+  classes: Map<number, [number, number]>
+  nodataM2: number
+  nodataPixels: number
+}
+
+/** Area per class; values equal to nodata (or NaN) go to the nodata area. */
+export function categorical(units: number, nodata: number | null): { sums: CategoricalSums[]; take: (w: UnitWindow) => void } {
+  const sums: CategoricalSums[] = Array.from({ length: units }, () => ({ classes: new Map(), nodataM2: 0, nodataPixels: 0 }))
+  const nd = nodata ?? NaN
+  // dense bins for small non-negative integer classes (8/16-bit), flushed per window
+  const DENSE = 65536
+  const area = new Float64Array(DENSE)
+  const frac = new Float64Array(DENSE)
+  const touched = new Int32Array(DENSE)
+  let rowArea = new Float64Array(0)
+  const take = (x: UnitWindow) => {
+    const v = x.values[0]!
+    const s = sums[x.unit]!
+    let nt = 0
+    if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
+    for (let r = 0; r < x.h; r++) {
+      const constant = x.areas.rowConstant(x.row + r)
+      if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
+      const cb = r * x.w
+      const vb = x.offset + r * x.stride
+      for (let c = 0; c < x.w; c++) {
+        const f = x.cov[cb + c]!
+        if (f === 0) continue
+        const val = v[vb + c]!
+        const a = f * (constant ?? rowArea[c]!)
+        if (val === nd || val !== val) {
+          s.nodataM2 += a
+          s.nodataPixels += f
+        } else if (val >= 0 && val < DENSE && (val | 0) === val) {
+          if (frac[val] === 0) touched[nt++] = val
+          area[val] += a
+          frac[val] += f
+        } else {
+          const e = s.classes.get(val)
+          if (e) { e[0] += a; e[1] += f } else s.classes.set(val, [a, f])
+        }
+      }
+    }
+    for (let i = 0; i < nt; i++) {
+      const k = touched[i]!
+      const e = s.classes.get(k)
+      if (e) { e[0] += area[k]!; e[1] += frac[k]! } else s.classes.set(k, [area[k]!, frac[k]!])
+      area[k] = 0
+      frac[k] = 0
+    }
+  }
+  return { sums, take }
+}
+
+export interface ContinuousSums {
+  /** Σf: covered pixels (the CSV's count) */
+  count: number
+  /** Σf·v */
+  sum: number
+  /** Σf·a, Σf·a·(v−ref), Σf·a·(v−ref)² for the area-weighted mean and standard deviation */
+  wa: number
+  wv: number
+  wv2: number
+  ref: number
+  min: number
+  max: number
+  nodataM2: number
+  /** area m² per histogram bin */
+  hist: Float64Array
+}
+
+export interface HistogramSpec {
+  lower: number
+  upper: number
+  bins: number
+}
+
+/** Moments, extremes and histogram of one band's valid values. */
+export function continuous(units: number, nodata: number | null, h: HistogramSpec): { sums: ContinuousSums[]; take: (w: UnitWindow) => void } {
+  const sums: ContinuousSums[] = Array.from({ length: units }, () => ({
+    count: 0, sum: 0, wa: 0, wv: 0, wv2: 0, ref: NaN, min: Infinity, max: -Infinity, nodataM2: 0, hist: new Float64Array(h.bins),
+  }))
+  const nd = nodata ?? NaN
+  const scale = h.bins / (h.upper - h.lower)
+  let rowArea = new Float64Array(0)
+  const take = (x: UnitWindow) => {
+    const v = x.values[0]!
+    const s = sums[x.unit]!
+    if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
+    let { count, sum, wa, wv, wv2, ref, min, max, nodataM2 } = s
+    const hist = s.hist
+    for (let r = 0; r < x.h; r++) {
+      const constant = x.areas.rowConstant(x.row + r)
+      if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
+      const cb = r * x.w
+      const vb = x.offset + r * x.stride
+      for (let c = 0; c < x.w; c++) {
+        const f = x.cov[cb + c]!
+        if (f === 0) continue
+        const val = v[vb + c]!
+        const a = f * (constant ?? rowArea[c]!)
+        if (val === nd || val !== val) {
+          nodataM2 += a
+          continue
+        }
+        if (ref !== ref) ref = val
+        const d = val - ref
+        count += f
+        sum += f * val
+        wa += a
+        wv += a * d
+        wv2 += a * d * d
+        if (val < min) min = val
+        if (val > max) max = val
+        let b = Math.floor((val - h.lower) * scale)
+        if (b < 0) b = 0
+        else if (b >= h.bins) b = h.bins - 1
+        hist[b] += a
+      }
+    }
+    Object.assign(s, { count, sum, wa, wv, wv2, ref, min, max, nodataM2 })
+  }
+  return { sums, take }
+}
+
+/** The statistics of a unit's sums, as stored and exported. */
+export function continuousStats(s: ContinuousSums) {
+  const valid = s.wa > 0
+  const m = valid ? s.wv / s.wa : NaN
+  return {
+    count: s.count,
+    sum: s.sum,
+    mean: valid ? s.ref + m : null,
+    min: valid ? s.min : null,
+    max: valid ? s.max : null,
+    stddev: valid ? Math.sqrt(Math.max(0, s.wv2 / s.wa - m * m)) : null,
+    area_m2: s.wa,
+    nodata_m2: s.nodataM2,
+    histogram: Array.from(s.hist),
+  }
+}
+
+/** Area per (from class, to class) of two categorical rasters on one grid; pixels nodata in either go to nodata. */
+export function transitions(units: number, nodataFrom: number | null, nodataTo: number | null): { sums: { pairs: Map<number, [number, number]>; nodataM2: number }[]; take: (w: UnitWindow) => void } {
+  const sums = Array.from({ length: units }, () => ({ pairs: new Map<number, [number, number]>(), nodataM2: 0 }))
+  const na = nodataFrom ?? NaN
+  const nb = nodataTo ?? NaN
+  let rowArea = new Float64Array(0)
+  const take = (x: UnitWindow) => {
+    const va = x.values[0]!
+    const vb = x.values[1]!
+    const s = sums[x.unit]!
+    if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
+    for (let r = 0; r < x.h; r++) {
+      const constant = x.areas.rowConstant(x.row + r)
+      if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
+      const cb = r * x.w
+      const ob = x.offset + r * x.stride
+      for (let c = 0; c < x.w; c++) {
+        const f = x.cov[cb + c]!
+        if (f === 0) continue
+        const a = f * (constant ?? rowArea[c]!)
+        const p = va[ob + c]!
+        const q = vb[ob + c]!
+        if (p === na || q === nb || p !== p || q !== q) {
+          s.nodataM2 += a
+          continue
+        }
+        const k = pairKey(p, q)
+        const e = s.pairs.get(k)
+        if (e) { e[0] += a; e[1] += f } else s.pairs.set(k, [a, f])
+      }
+    }
+  }
+  return { sums, take }
+}
+
+// Class pairs as one number: classes are integers (categorical rasters have integer samples).
+const HALF = 2 ** 25
+const SPAN = 2 ** 26
+
+export function pairKey(from: number, to: number): number {
+  if (!(Math.abs(from) < HALF && Math.abs(to) < HALF)) throw new RangeError(`class values ${from}, ${to} are beyond ±${HALF}`)
+  return (from + HALF) * SPAN + (to + HALF)
+}
+
+export function pairOf(key: number): [number, number] {
+  return [Math.floor(key / SPAN) - HALF, (key % SPAN) - HALF]
+}
