@@ -62,7 +62,7 @@ export async function ingestRaster(db: Db, o: IngestRasterOptions): Promise<Rast
   const vintage = checkVintage(o.vintage)
   if (!(RASTER_KINDS as readonly string[]).includes(o.kind)) throw new BadInput(`--kind '${o.kind}' is not one of ${RASTER_KINDS.join(', ')}`)
   const kind = o.kind as RasterKind
-  const existing = await db.query('SELECT id FROM raster WHERE name = $1 AND vintage = $2', [name, vintage])
+  const existing = await db.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
   if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it, or give another --vintage`)
   const legendFile = o.legend ? readLegendFile(o.legend) : undefined
   const t = await openTiff(o.file)
@@ -91,9 +91,9 @@ export async function ingestRaster(db: Db, o: IngestRasterOptions): Promise<Rast
     const created = storeFile(o.file, o.rasterDir, stored)
     try {
       const id = await db.transaction(async (tx) => {
-        if (o.replace) await tx.query('DELETE FROM raster WHERE name = $1 AND vintage = $2', [name, vintage])
+        if (o.replace) await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
         const [row] = await tx.query<{ id: number }>(
-          `INSERT INTO raster (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
+          `INSERT INTO raster_layer (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
              compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, extent, report)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23) RETURNING id`,
           [name, vintage, kind, stored, path.basename(o.file), checksum, crs.id, crs.proj4, info.width, info.height, info.bands, info.sampleType,
@@ -129,7 +129,7 @@ function storeFile(file: string, dir: string, stored: string): boolean {
 }
 
 async function dropIfUnused(db: Queryable, dir: string, stored: string): Promise<void> {
-  const used = await db.query('SELECT 1 FROM raster WHERE file = $1 LIMIT 1', [stored]).catch(() => [1])
+  const used = await db.query('SELECT 1 FROM raster_layer WHERE file = $1 LIMIT 1', [stored]).catch(() => [1])
   if (!used.length) fs.rmSync(path.join(dir, stored), { force: true })
 }
 
@@ -255,11 +255,11 @@ export async function deriveRaster(db: Db, o: DeriveOptions): Promise<RasterReco
   }
   const stats: BandStats[] = [{ band: 1, valid, min: valid ? min : null, max: valid ? max : null, mean: valid ? sum / valid : null }]
   const id = await db.transaction(async (tx) => {
-    const existing = await tx.query('SELECT id FROM raster WHERE name = $1 AND vintage = $2', [name, vintage])
+    const existing = await tx.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
     if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it`)
-    if (existing.length) await tx.query('DELETE FROM raster WHERE name = $1 AND vintage = $2', [name, vintage])
+    if (existing.length) await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
     const [row] = await tx.query<{ id: number }>(
-      `INSERT INTO raster (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
+      `INSERT INTO raster_layer (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
          compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, derived, extent, report)
        VALUES ($1,$2,'continuous',$3,$4,$5,$6,$7,$8,$9,1,'float32',$10,$11,$12,$13,$14,$15,NULL,NULL,$16,$17,$18,$19) RETURNING id`,
       [name, vintage, src.file, `${o.op}(${src.name}@${src.vintage})`, checksum, src.crs, src.crs_proj4, src.width, src.height,

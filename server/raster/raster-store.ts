@@ -59,11 +59,11 @@ const COLUMNS = `id, name, vintage, kind, file, source_file, checksum, crs, crs_
   created_at::text AS created_at`
 
 export async function listRasters(db: Queryable): Promise<RasterRecord[]> {
-  return db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster ORDER BY name, vintage`)
+  return db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer ORDER BY name, vintage`)
 }
 
 export async function rasterById(db: Queryable, id: number): Promise<RasterRecord> {
-  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster WHERE id = $1`, [id])
+  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer WHERE id = $1`, [id])
   if (!rows.length) throw new NotFound(`no raster with id ${id}`)
   return rows[0]!
 }
@@ -71,9 +71,9 @@ export async function rasterById(db: Queryable, id: number): Promise<RasterRecor
 /** 'NAME' (latest vintage) or 'NAME@VINTAGE'. */
 export async function findRaster(db: Queryable, spec: string, what = 'raster'): Promise<RasterRecord> {
   const [name, vintage] = spec.split('@') as [string, string | undefined]
-  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster WHERE name = $1`, [name])
+  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer WHERE name = $1`, [name])
   if (!rows.length) {
-    const known = (await db.query<{ name: string }>('SELECT DISTINCT name FROM raster ORDER BY name')).map((r) => r.name)
+    const known = (await db.query<{ name: string }>('SELECT DISTINCT name FROM raster_layer ORDER BY name')).map((r) => r.name)
     throw new NotFound(`no ${what} '${name}' (known: ${known.join(', ') || 'none'})`)
   }
   if (vintage !== undefined) {

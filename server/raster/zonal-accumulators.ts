@@ -82,6 +82,13 @@ export interface HistogramSpec {
   bins: number
 }
 
+/**
+ * Extremes count pixels covered by more than this fraction: unit vertices converted to
+ * pixel coordinates carry ~1e-11 pixel of rounding, which must not make a neighbouring
+ * pixel's value the minimum. (Sums are unaffected: such slivers weigh nothing.)
+ */
+export const MINMAX_COVERAGE = 1e-9
+
 /** Moments, extremes and histogram of one band's valid values. */
 export function continuous(units: number, nodata: number | null, h: HistogramSpec): { sums: ContinuousSums[]; take: (w: UnitWindow) => void } {
   const sums: ContinuousSums[] = Array.from({ length: units }, () => ({
@@ -117,8 +124,10 @@ export function continuous(units: number, nodata: number | null, h: HistogramSpe
         wa += a
         wv += a * d
         wv2 += a * d * d
-        if (val < min) min = val
-        if (val > max) max = val
+        if (f > MINMAX_COVERAGE) {
+          if (val < min) min = val
+          if (val > max) max = val
+        }
         let b = Math.floor((val - h.lower) * scale)
         if (b < 0) b = 0
         else if (b >= h.bins) b = h.bins - 1
@@ -138,8 +147,8 @@ export function continuousStats(s: ContinuousSums) {
     count: s.count,
     sum: s.sum,
     mean: valid ? s.ref + m : null,
-    min: valid ? s.min : null,
-    max: valid ? s.max : null,
+    min: valid && Number.isFinite(s.min) ? s.min : null,
+    max: valid && Number.isFinite(s.max) ? s.max : null,
     stddev: valid ? Math.sqrt(Math.max(0, s.wv2 / s.wa - m * m)) : null,
     area_m2: s.wa,
     nodata_m2: s.nodataM2,

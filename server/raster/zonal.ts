@@ -15,7 +15,7 @@ import { loadZonalUnits, scan } from './zonal-scan.ts'
 
 export const ZONAL_METHOD =
   'Each pixel is weighted by the exact fraction of its area inside the unit (the unit reprojected to the raster CRS, clipped against the pixel grid by Green\'s theorem: no centroid sampling, no all-touched) times its ellipsoidal area. ' +
-  'Categorical: area per class; share = class area / ellipsoidal unit area. Continuous: count = Σ fraction, sum = Σ fraction·value; mean and stddev are weighted by covered area (fraction·pixel area; equal to sum/count on equal-area grids); min/max over pixels with any coverage; nodata pixels are left out.'
+  'Categorical: area per class; share = class area / ellipsoidal unit area. Continuous: count = Σ fraction, sum = Σ fraction·value; mean and stddev are weighted by covered area (fraction·pixel area; equal to sum/count on equal-area grids); min/max over pixels more than 1e-9 covered (coordinate rounding is not coverage); nodata pixels are left out.'
 
 export interface ZonalOptions {
   band?: number

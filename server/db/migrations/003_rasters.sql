@@ -1,8 +1,9 @@
--- ecocensus schema v3: rasters (GeoTIFF files kept on disk, content-addressed by
+-- ecocensus schema v3: rasters (table raster_layer: the name raster belongs to PostGIS raster
+-- when postgis_raster is installed in the same database) (GeoTIFF files kept on disk, content-addressed by
 -- checksum; derived rasters such as NDVI computed on read from their source) and
 -- zonal statistics runs.
 
-CREATE TABLE raster (
+CREATE TABLE raster_layer (
   id           serial PRIMARY KEY,
   name         text NOT NULL,
   vintage      text NOT NULL,
