@@ -10,6 +10,7 @@ import { coverage } from '../server/stats/coverage.ts'
 import { ROOT } from '../server/settings.ts'
 import { throwawayDatabase } from './helpers/backends.ts'
 import { tmpDir } from './helpers/fixtures.ts'
+import { GEOKEYS, writeGeoTiff } from '../scripts/raster/write-geotiff.ts'
 
 const targets: { name: string; setup: () => Promise<{ args: string[]; env: Record<string, string>; open: () => ReturnType<typeof openDb>; done: () => Promise<void> }> }[] = [
   {
@@ -34,9 +35,10 @@ if (process.env.DATABASE_URL) {
 for (const target of targets) {
   describe(`CLI on ${target.name}`, () => {
     let t: Awaited<ReturnType<(typeof targets)[number]['setup']>>
+    const rasterDir = path.join(tmpDir(), 'rasters')
     const cli = (...args: string[]) => {
       // the target decides the database: its data dir, or --db; never the ambient DATABASE_URL
-      const env = { ...process.env, ...t.env }
+      const env: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_RASTER_DIR: rasterDir, ...t.env }
       delete env.DATABASE_URL
       const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/ecocensus.mjs'), ...t.args, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 })
       return { code: r.status, out: r.stdout, err: r.stderr }
@@ -91,6 +93,45 @@ for (const target of targets) {
       }
       // ten CLI processes, each opening the database (the embedded one unpacks on the first)
     }, 300_000)
+
+    it('adds a raster, derives NDVI, prints zonal CSV in the contract; classes of a county add up to its area', () => {
+      const file = path.join(tmpDir(), 'lc.tif')
+      // 117–119°E × 29–31°N at 0.01°: the sample counties lie inside; band 1 classes, band 2 a second band for NDVI
+      writeGeoTiff(file, { width: 200, height: 200, bands: 2, type: 'uint8', tile: 64, compression: 'deflate', transform: [117, 0.01, 0, 31, 0, -0.01], geoKeys: GEOKEYS.epsg(4490, true) },
+        (b, r, c) => (b === 0 ? 1 + ((r >> 3) + (c >> 3)) % 4 : 10 + ((r + c) % 30)))
+      const legend = path.join(tmpDir(), 'legend.csv')
+      fs.writeFileSync(legend, 'value,name,colour\n1,林地,#228b22\n2,草地,#9acd32\n3,水域,#1e90ff\n4,耕地,#f0e68c\n')
+      let r = cli('raster', 'add', file, '--name', 'lc', '--vintage', '2023', '--kind', 'categorical', '--legend', legend)
+      expect(r.err).toMatch(/raster lc@2023 \(categorical\) .*200×200, 2 bands uint8, deflate, EPSG:4490, nodata none, 4 classes, legend from/)
+      expect(r.code).toBe(0)
+      r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'lc')
+      expect(r.code).toBe(0)
+      const lines = r.out.trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels') // DESIGN's contract, then appended columns
+      const byUnit = new Map<string, number>()
+      for (const l of lines.slice(1)) {
+        const f = l.split(',')
+        byUnit.set(f[0]!, (byUnit.get(f[0]!) ?? 0) + Number(f[6]))
+      }
+      expect(byUnit.size).toBe(7)
+      // shares of each county add to 1 (edges read straight in lon/lat vs geodesic: < 1e-4)
+      for (const s of byUnit.values()) expect(Math.abs(s - 1)).toBeLessThan(1e-4)
+      expect(lines.some((l) => l.includes(',林地,'))).toBe(true)
+      expect(cli('raster', 'add', file, '--name', 'ms', '--vintage', '2023', '--kind', 'continuous').code).toBe(0)
+      expect(cli('raster', 'derive', 'ndvi', '--from', 'ms', '--red', '1', '--nir', '2', '--name', 'ndvi').code).toBe(0)
+      r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'ndvi', '--table', 'histogram')
+      expect(r.code).toBe(0)
+      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,band,bin,lower,upper,area_m2')
+      r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'ndvi')
+      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2')
+      r = cli('raster', 'add', file, '--name', 'lc', '--vintage', '2023', '--kind', 'categorical')
+      expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1])
+      expect(r.err).toMatch(/already exists/)
+      r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'nope')
+      expect(r.code).toBe(2)
+      expect(r.err).toMatch(/no raster 'nope'/)
+      expect(cli('raster', 'list').out).toMatch(/^lc\t2023\tcategorical\t200×200×2/m)
+    })
 
     it('ingests the real external layer in UTM 18N from its .prj', () => {
       const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')

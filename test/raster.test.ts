@@ -6,7 +6,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import proj4 from 'proj4'
 import sharp from 'sharp'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../server/http/app.ts'
+import { loadSettings } from '../server/settings.ts'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { deriveRaster, ingestRaster } from '../server/raster/ingest-raster.ts'
@@ -376,6 +379,54 @@ for (const backend of backends()) {
       const t2 = await rasterTile(db, store, cache, rec, z, tx, ty, style)
       expect([t2.cached, t2.png.equals(t1.png)]).toEqual([true, true])
       await expect(rasterTile(db, store, cache, rec, 3, 9, 0, style)).rejects.toThrow(/does not exist/)
+    })
+
+    it('HTTP: upload with a key, list, zonal CSV, raster change JSON, runs, tiles with cache headers, clear 4xx', async () => {
+      const KEY = 'raster-key-0123456789'
+      const settings = { ...loadSettings({}), apiKey: KEY, maxUploadBytes: 5_000_000, rasterDir: store, tileCacheDir: path.join(dir, 'http-tiles') }
+      const server = createApp({ db, settings }).listen(0, '127.0.0.1')
+      await new Promise((r) => server.once('listening', r))
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      try {
+        const body = new Uint8Array(fs.readFileSync(path.join(dir, 'geo.tif')))
+        const legend = encodeURIComponent(JSON.stringify([{ value: 1, name: '林地', colour: '#228b22' }]))
+        const post = (q: string, key: string | null = KEY) => fetch(`${base}/api/rasters?${q}`, { method: 'POST', body, headers: { 'content-type': 'image/tiff', ...(key ? { authorization: `Bearer ${key}` } : {}) } })
+        expect((await post('filename=geo.tif&name=web&vintage=2023&kind=categorical', null)).status).toBe(401)
+        expect((await post('filename=geo.shp&name=web&vintage=2023&kind=categorical')).status).toBe(400)
+        expect((await post('filename=geo.tif&name=web&vintage=2023&kind=fuzzy')).status).toBe(400)
+        const created = await post(`filename=geo.tif&name=web&vintage=2023&kind=categorical&legend=${legend}`)
+        expect(created.status).toBe(201)
+        expect((await post('filename=geo.tif&name=web&vintage=2023&kind=categorical')).status).toBe(409)
+        const list = (await (await fetch(`${base}/api/rasters`)).json()) as { name: string; legend: unknown }[]
+        expect(list.find((x) => x.name === 'web')!.legend).toEqual([{ value: 1, name: '林地', color: '#228b22' }])
+        const csv = await fetch(`${base}/api/stats/zonal?units=u&raster=web&format=csv`)
+        expect(csv.status).toBe(200)
+        expect(csv.headers.get('x-run-id')).toMatch(/^\d+$/)
+        const text = await csv.text()
+        expect(text.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels')
+        expect(text).toContain(',林地,')
+        const change = (await (await fetch(`${base}/api/stats/raster-change?units=u&from=landcover@2023&to=landcover@2024`)).json()) as { mode: string; rows: unknown[] }
+        expect(change.mode).toBe('transitions')
+        expect(change.rows.length).toBeGreaterThan(20)
+        const run = await fetch(`${base}/api/runs`, { method: 'POST', body: JSON.stringify({ kind: 'zonal', units: 'u', raster: 'bands', band: 2 }), headers: { 'content-type': 'application/json' } })
+        expect([200, 202]).toContain(run.status)
+        expect((await fetch(`${base}/api/stats/zonal?units=u&raster=web&band=abc`)).status).toBe(400)
+        expect((await fetch(`${base}/api/stats/zonal?units=u&raster=nosuch`)).status).toBe(404)
+        const n = 2 ** 12
+        const tx = Math.floor(((116.05 + 180) / 360) * n)
+        const ty = Math.floor(((1 - Math.log(Math.tan((39.98 * Math.PI) / 180) + 1 / Math.cos((39.98 * Math.PI) / 180)) / Math.PI) / 2) * n)
+        const t1 = await fetch(`${base}/tiles/raster/web/12/${tx}/${ty}.png?size=512`)
+        expect([t1.status, t1.headers.get('content-type'), t1.headers.get('x-tile-cache')]).toEqual([200, 'image/png', 'miss'])
+        const meta = await sharp(Buffer.from(await t1.arrayBuffer())).metadata()
+        expect([meta.width, meta.height]).toEqual([512, 512])
+        expect((await fetch(`${base}/tiles/raster/web/12/${tx}/${ty}.png?size=512`)).headers.get('x-tile-cache')).toBe('hit')
+        expect((await fetch(`${base}/tiles/raster/bands/12/${tx}/${ty}.png?range=0,100&ramp=ndvi&band=2`)).status).toBe(200)
+        expect((await fetch(`${base}/tiles/raster/web/3/99/0.png`)).status).toBe(400)
+        expect((await fetch(`${base}/tiles/raster/web/12/${tx}/${ty}.png?size=300`)).status).toBe(400)
+        expect((await fetch(`${base}/tiles/raster/nosuch/1/0/0.png`)).status).toBe(404)
+      } finally {
+        server.close()
+      }
     })
 
     it('bad input: a truncated file, no georeferencing, no CRS, float as categorical, duplicates, bad bands leave no row and no file', async () => {
