@@ -448,6 +448,7 @@ for (const backend of backends()) {
       await expect(zonal(db, 'u', 'bands', { rasterDir: store, band: 3 })).rejects.toThrow(/band 3/)
       await expect(zonal(db, 'u', 'nosuch', { rasterDir: store })).rejects.toThrow(/no raster 'nosuch'/)
       await expect(deriveRaster(db, { op: 'ndvi', from: 'bands', red: 1, nir: 1, name: 'bad', rasterDir: store })).rejects.toThrow(/same band/)
+      await expect(add(path.join(dir, 'cont.tif'), 'bands', 'continuous', { replace: true })).rejects.toThrow(/source of ndvi@2023/)
       expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM raster_layer'))[0]!.n).toBe(before[0]!.n)
       expect(fs.readdirSync(store).length).toBe(filesBefore)
       // --crs supplies what the GeoKeys lack

@@ -8,7 +8,7 @@ const upload = {
 }
 const q = (name: string, description: string, required = false, schema: object = { type: 'string' }) => ({ name, in: 'query', required, description, schema })
 
-const resultParams = [q('format', 'json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'), q('table', 'CSV table of a change result: change, transitions, transition_totals, account')]
+const resultParams = [q('format', 'json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'), q('table', 'CSV table: change, transitions, transition_totals, account (change); zonal, histogram (zonal)')]
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }
 
 export const openApi = {
@@ -60,11 +60,51 @@ export const openApi = {
         responses: { 200: { description: 'CSV tables: change (unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2), transitions, transition_totals, account' }, 400: err, 404: err },
       },
     },
+    '/api/stats/zonal': {
+      get: {
+        summary: 'zonal statistics of a raster per unit: every pixel weighted by the exact fraction inside the unit and its ellipsoidal area',
+        parameters: [q('units', 'unit set name', true), q('raster', 'NAME or NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), q('bins', 'histogram bins (continuous; default 10)', false, { type: 'integer' }), q('range', 'histogram range lo,hi'), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
+        responses: { 200: { description: 'CSV: categorical unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels; continuous unit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2; table histogram' }, 400: err, 404: err },
+      },
+    },
+    '/api/stats/raster-change': {
+      get: {
+        summary: 'change between two rasters per unit: class transitions (categorical, same grid) or difference of means (continuous)',
+        parameters: [q('units', 'unit set name', true), q('from', 'earlier raster NAME@VINTAGE', true), q('to', 'later raster NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
+        responses: { 200: { description: 'CSV transitions (…,from_class,to_class,area_m2,share,…) or difference (…,mean_from,mean_to,mean_diff,…)' }, 400: err, 404: err },
+      },
+    },
+    '/api/rasters': {
+      get: { summary: 'rasters: size, bands, sample type, CRS, transform, nodata, legend, band statistics, derivation', responses: { 200: { description: 'list' } } },
+      post: {
+        summary: 'ingest a GeoTIFF/COG (the body); categorical or continuous', security: key,
+        requestBody: { required: true, content: { 'image/tiff': { schema: { type: 'string', format: 'binary' } } } },
+        parameters: [q('filename', 'original file name (.tif/.tiff)', true), q('name', 'raster name', true), q('vintage', 'year or date', true), q('kind', 'categorical|continuous', true), q('crs', 'EPSG:N when the GeoKeys name none'), q('legend', 'JSON [{value,name,colour}]'), q('replace', 'overwrite the same name+vintage', false, { type: 'boolean' })],
+        responses: { 201: { description: 'ingest report' }, 400: err, 401: err, 409: err, 413: err, 415: err },
+      },
+    },
+    '/api/rasters/{name}': {
+      get: { summary: 'one raster (NAME or NAME@VINTAGE)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, q('vintage', 'vintage')], responses: { 200: { description: 'raster' }, 404: err } },
+    },
+    '/api/rasters/derive': {
+      post: {
+        summary: 'derive NDVI (from red and NIR bands) or FVC (from NDVI, pixel dichotomy); computed from the source on read', security: key,
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['op', 'from', 'name'], properties: { op: { type: 'string', enum: ['ndvi', 'fvc'] }, from: { type: 'string' }, name: { type: 'string' }, vintage: { type: 'string' }, red: { type: 'integer' }, nir: { type: 'integer' }, soil: { type: 'number' }, veg: { type: 'number' }, replace: { type: 'boolean' } } } } } },
+        responses: { 201: { description: 'the derived raster' }, 400: err, 401: err, 404: err, 409: err },
+      },
+    },
+    '/tiles/raster/{name}/{z}/{x}/{y}.png': {
+      get: {
+        summary: 'raster tile (Web Mercator): legend colours or a ramp over a range, nodata transparent; cached by raster checksum (header X-Tile-Cache)',
+        parameters: ['name', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'name' ? 'string' : 'integer' } })).concat([q('band', 'band (default 1)'), q('size', '256 (default) or 512'), q('range', 'continuous: lo,hi (default the band min,max; NDVI -1,1; FVC 0,1)'), q('ramp', 'viridis, ndvi, greens, greys')] as never[]),
+        responses: { 200: { description: 'image/png' }, 400: err, 404: err },
+      },
+    },
     '/api/runs': {
       get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'start a run; answers at once (202) with its id, or 200 with an identical done run',
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['kind', 'units'], properties: { kind: { type: 'string', enum: ['coverage', 'change'] }, units: { type: 'string' }, layers: { type: 'string' }, categories: { type: 'boolean' }, overlaps: { type: 'string' }, union: { type: 'string' }, layer: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, fresh: { type: 'boolean' } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['kind', 'units'], properties: { kind: { type: 'string', enum: ['coverage', 'change', 'zonal', 'zonal_change'] }, units: { type: 'string' }, raster: { type: 'string' }, band: { type: 'integer' }, bins: { type: 'integer' }, range: { type: 'string' }, layers: { type: 'string' }, categories: { type: 'boolean' }, overlaps: { type: 'string' }, union: { type: 'string' }, layer: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, fresh: { type: 'boolean' } } } } } },
         responses: { 200: { description: 'reused run' }, 202: { description: 'run started; poll Location' }, 400: err, 404: err },
       },
     },

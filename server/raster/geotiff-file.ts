@@ -3,7 +3,7 @@
 // handled as GDAL does), its GeoKeys and GDAL nodata, and windows of one band.
 // Nothing here reads the whole image: readWindow decodes only the blocks a window meets.
 import fs from 'node:fs'
-import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff'
+import { fromFile, getDecoder, type GeoTIFF, type GeoTIFFImage } from 'geotiff'
 import { BadInput, Unsupported } from '../errors.ts'
 
 /** GDAL order: X = t[0] + col·t[1] + row·t[2]; Y = t[3] + col·t[4] + row·t[5] (pixel corners) */
@@ -148,10 +148,83 @@ function transformOf(file: string, image: GeoTIFFImage, keys: Record<string, unk
   return t
 }
 
-/** One band's values in the window [x0, x1) × [y0, y1) of image `level` (0 = full resolution), row-major. */
+/**
+ * One band's values in the window [x0, x1) × [y0, y1), row-major. geotiff.js decodes the
+ * blocks (decompression, predictor); the window is assembled here with row copies
+ * (TypedArray.set) instead of geotiff.js's per-pixel DataView reads, which cost ~35 ns a
+ * pixel. Big-endian files and JPEG go through geotiff.js's readRasters.
+ */
 export async function readWindow(
   image: GeoTIFFImage, band: number, x0: number, y0: number, x1: number, y1: number, signal?: AbortSignal,
 ): Promise<ArrayLike<number>> {
-  const r = await image.readRasters({ window: [x0, y0, x1, y1], samples: [band], interleave: false, signal } as never)
-  return (r as unknown as ArrayLike<number>[])[0]!
+  const fast = await fastReader(image)
+  if (!fast) {
+    const r = await image.readRasters({ window: [x0, y0, x1, y1], samples: [band], interleave: false, signal } as never)
+    return (r as unknown as ArrayLike<number>[])[0]!
+  }
+  const { decoder, Type, spp, planar } = fast
+  const w = x1 - x0
+  const out = new Type((y1 - y0) * w)
+  const tw = image.getTileWidth()
+  const th = image.getTileHeight()
+  const blocks: Promise<void>[] = []
+  for (let ty = Math.floor(y0 / th); ty * th < y1; ty++) {
+    for (let tx = Math.floor(x0 / tw); tx * tw < x1; tx++) {
+      blocks.push(image.getTileOrStrip(tx, ty, planar === 2 ? band : 0, decoder as never, signal).then((tile) => {
+        const data = new Type(tile.data as ArrayBuffer)
+        const stride = tw * (planar === 2 ? 1 : spp)
+        const ra = Math.max(y0, ty * th)
+        const rb = Math.min(y1, (ty + 1) * th)
+        const ca = Math.max(x0, tx * tw)
+        const cb = Math.min(x1, (tx + 1) * tw)
+        for (let r = ra; r < rb; r++) {
+          const src = (r - ty * th) * stride
+          const dst = (r - y0) * w + (ca - x0)
+          if (planar === 2 || spp === 1) out.set(data.subarray(src + (ca - tx * tw), src + (cb - tx * tw)), dst)
+          else for (let c = ca, k = src + (ca - tx * tw) * spp + band; c < cb; c++, k += spp) out[dst + c - ca] = data[k]!
+        }
+      }))
+    }
+  }
+  await Promise.all(blocks)
+  return out
+}
+
+type Typed = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array
+interface FastReader {
+  decoder: unknown
+  Type: { new (n: number | ArrayBuffer): Typed }
+  spp: number
+  planar: number
+}
+const fastReaders = new WeakMap<GeoTIFFImage, Promise<FastReader | undefined>>()
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const TYPED: Record<string, FastReader['Type']> = {
+  uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
+}
+
+function fastReader(image: GeoTIFFImage): Promise<FastReader | undefined> {
+  let p = fastReaders.get(image)
+  if (!p) {
+    p = (async () => {
+      const fd = image.getFileDirectory()
+      const code = Number(fd.getValue('Compression') ?? 1)
+      if (!LITTLE || !image.littleEndian || ![1, 5, 8, 32946, 32773].includes(code)) return undefined
+      const format = image.getSampleFormat(0)
+      const bits = image.getBitsPerSample(0)
+      const Type = TYPED[format === 3 ? `float${bits}` : `${format === 2 ? 'int' : 'uint'}${bits}`]
+      if (!Type) return undefined
+      const params = {
+        tileWidth: image.getTileWidth(),
+        tileHeight: image.getTileHeight(),
+        planarConfiguration: image.planarConfiguration,
+        bitsPerSample: await fd.loadValue('BitsPerSample'),
+        predictor: (await fd.loadValue('Predictor')) || 1,
+      }
+      const decoder = await getDecoder(code, params as never)
+      return { decoder, Type, spp: image.getSamplesPerPixel(), planar: image.planarConfiguration }
+    })()
+    fastReaders.set(image, p)
+  }
+  return p
 }

@@ -22,6 +22,7 @@ export const RASTER_KINDS = ['categorical', 'continuous'] as const
 const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
 /** a categorical raster with more distinct values than this is not categorical */
 const MAX_CLASSES = 4096
+const DENSE = 65536
 /** pixels decoded per read while scanning */
 const SCAN_PIXELS = 1 << 22
 
@@ -64,6 +65,7 @@ export async function ingestRaster(db: Db, o: IngestRasterOptions): Promise<Rast
   const kind = o.kind as RasterKind
   const existing = await db.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
   if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it, or give another --vintage`)
+  if (existing.length) await refuseIfDerivedFrom(db, (existing[0] as { id: number }).id, `${name}@${vintage}`)
   const legendFile = o.legend ? readLegendFile(o.legend) : undefined
   const t = await openTiff(o.file)
   try {
@@ -146,6 +148,8 @@ async function scan(t: OpenTiff, kind: RasterKind, where: string, o: IngestRaste
     let max = -Infinity
     let sum = 0
     const counts = kind === 'categorical' ? new Map<number, number>() : undefined
+    // small non-negative classes (8/16-bit) counted in an array, the rest in the map
+    const dense = new Float64Array(kind === 'categorical' ? DENSE : 0)
     for (let y = 0; y < height; y += rowsPerRead) {
       throwIfAborted(o.signal)
       const y1 = Math.min(height, y + rowsPerRead)
@@ -162,11 +166,16 @@ async function scan(t: OpenTiff, kind: RasterKind, where: string, o: IngestRaste
         if (x < min) min = x
         if (x > max) max = x
         sum += x
-        if (counts) counts.set(x, (counts.get(x) ?? 0) + 1)
+        if (counts) {
+          if (x >= 0 && x < DENSE) dense[x]++
+          else counts.set(x, (counts.get(x) ?? 0) + 1)
+        }
       }
       if (counts && counts.size > MAX_CLASSES) throw new BadInput(`${where}: band ${b + 1} has more than ${MAX_CLASSES} distinct values; ingest it with --kind continuous`)
       o.progress?.(b * height + y1, total)
     }
+    if (counts) dense.forEach((n, k) => { if (n) counts.set(k, n) })
+    if (counts && counts.size > MAX_CLASSES) throw new BadInput(`${where}: band ${b + 1} has more than ${MAX_CLASSES} distinct values; ingest it with --kind continuous`)
     out.push({
       band: b + 1, valid, min: valid ? min : null, max: valid ? max : null, mean: valid ? sum / valid : null,
       values: counts ? Object.fromEntries([...counts].sort((a, c) => a[0] - c[0]).map(([k, n]) => [String(k), n])) : undefined,
@@ -257,7 +266,10 @@ export async function deriveRaster(db: Db, o: DeriveOptions): Promise<RasterReco
   const id = await db.transaction(async (tx) => {
     const existing = await tx.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
     if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it`)
-    if (existing.length) await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
+    if (existing.length) {
+      await refuseIfDerivedFrom(tx, (existing[0] as { id: number }).id, `${name}@${vintage}`)
+      await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
+    }
     const [row] = await tx.query<{ id: number }>(
       `INSERT INTO raster_layer (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
          compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, derived, extent, report)
@@ -269,4 +281,10 @@ export async function deriveRaster(db: Db, o: DeriveOptions): Promise<RasterReco
     return row!.id
   })
   return rasterById(db, id)
+}
+
+/** Derived rasters name their source by id: it may not be replaced under them. */
+async function refuseIfDerivedFrom(db: Queryable, id: number, label: string): Promise<void> {
+  const users = await db.query<{ name: string; vintage: string }>("SELECT name, vintage FROM raster_layer WHERE (derived->>'source')::int = $1", [id])
+  if (users.length) throw new Conflict(`raster ${label} is the source of ${users.map((u) => `${u.name}@${u.vintage}`).join(', ')}; replace or remove those first`)
 }

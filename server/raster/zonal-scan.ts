@@ -4,7 +4,7 @@
 // a time, whatever the raster's size.
 import proj4 from 'proj4'
 import type { Queryable } from '../db/db.ts'
-import { polygonsOf } from '../stats/shapes.ts'
+import { toBytes } from '../stats/shapes.ts'
 import { coverageFractions, pixelRings, type PixelRing } from './coverage-fraction.ts'
 import type { GeoTransform } from './geotiff-file.ts'
 import type { PixelAreas } from './pixel-area.ts'
@@ -53,21 +53,29 @@ export async function loadZonalUnits(
       continue
     }
     let [xmin, ymin, xmax, ymax] = [Infinity, Infinity, -Infinity, -Infinity]
-    const polys = polygonsOf(u.wkb).map(({ rings }) => rings.map((ring) => {
-      const xy = new Float64Array(ring.length * 2)
-      ring.forEach(([lon, lat], k) => {
-        const [x, y] = conv ? (conv.forward([lon, lat]) as [number, number]) : [lon, lat]
+    const p: number[] = [0, 0]
+    const polys = wkbPolygons(toBytes(u.wkb)).map((rings) => rings.map((xy) => {
+      for (let k = 0; k < xy.length; k += 2) {
+        let x = xy[k]!
+        let y = xy[k + 1]!
+        if (conv) {
+          p[0] = x
+          p[1] = y
+          const q = conv.forward(p) as number[]
+          x = q[0]!
+          y = q[1]!
+        }
         const dx = x - t[0]
         const dy = y - t[3]
         const c = ia * dx + ib * dy
         const r = ic * dx + id * dy
-        xy[2 * k] = c
-        xy[2 * k + 1] = r
+        xy[k] = c
+        xy[k + 1] = r
         if (c < xmin) xmin = c
         if (c > xmax) xmax = c
         if (r < ymin) ymin = r
         if (r > ymax) ymax = r
-      })
+      }
       return xy
     }))
     const c0 = Math.max(0, Math.floor(xmin))
@@ -81,6 +89,52 @@ export async function loadZonalUnits(
     inside.push({ id: u.id, code: u.code, name: u.name, area_m2: Number(u.area_m2), rings: pixelRings(polys), r0, r1, c0, c1 })
   }
   return { inside, outside }
+}
+
+/**
+ * (Multi)Polygon WKB → polygons of rings as flat [x0, y0, x1, y1 …] arrays, read straight
+ * from the bytes (either byte order; 2D, or Z/M dimensions skipped).
+ */
+export function wkbPolygons(b: Uint8Array): Float64Array[][] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  let o = 0
+  const out: Float64Array[][] = []
+  const geometry = () => {
+    const le = dv.getUint8(o) === 1
+    o += 1
+    let type = dv.getUint32(o, le)
+    o += 4
+    let dims = 2
+    if (type & 0x80000000) dims++ // EWKB Z
+    if (type & 0x40000000) dims++ // EWKB M
+    if (type & 0x20000000) o += 4 // EWKB SRID
+    type &= 0xffff
+    if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
+    if (type === 6 || type === 7) {
+      const n = dv.getUint32(o, le)
+      o += 4
+      for (let i = 0; i < n; i++) geometry()
+      return
+    }
+    if (type !== 3) throw new Error(`unit geometry of WKB type ${type} is not polygonal`)
+    const nr = dv.getUint32(o, le)
+    o += 4
+    const rings: Float64Array[] = []
+    for (let r = 0; r < nr; r++) {
+      const np = dv.getUint32(o, le)
+      o += 4
+      const xy = new Float64Array(np * 2)
+      for (let k = 0; k < np; k++) {
+        xy[2 * k] = dv.getFloat64(o, le)
+        xy[2 * k + 1] = dv.getFloat64(o + 8, le)
+        o += 8 * dims
+      }
+      rings.push(xy)
+    }
+    out.push(rings)
+  }
+  geometry()
+  return out
 }
 
 /** What an accumulator is handed: one unit's coverage over some rows, and the values under it. */

@@ -2,6 +2,7 @@
 // per unit (kind 'zonal_change': class transitions of two categorical rasters on one
 // grid, or the difference of means of two continuous rasters), planned as runs over the
 // streaming scan. Results go to run_value, one row per unit and band, class or pair.
+import { performance } from 'node:perf_hooks'
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type StepContext } from '../runs/execute.ts'
@@ -44,6 +45,8 @@ type ZonalMeta = {
   pixelArea: string
   method: string
   unitsOutside: number
+  /** time of loading units, scanning the raster, storing sums */
+  stages?: { unitsMs: number; scanMs: number; storeMs: number }
 }
 
 const refOf = (r: RasterRecord): RasterRef => ({ id: r.id, name: r.name, vintage: r.vintage, kind: r.kind, checksum: r.checksum, crs: r.crs, legend: r.legend })
@@ -98,23 +101,26 @@ export async function planZonal(db: Queryable, unitSet: string, rasterSpec: stri
       label: `zonal ${r.name}@${r.vintage}`,
       weight: 1,
       run: async (ctx: StepContext) => {
+        let t = performance.now()
+        const lap = () => { const ms = Math.round(performance.now() - t); t = performance.now(); return ms }
         const { inside, outside } = await loadZonalUnits(ctx.db, set.id, r.crs_proj4, r.transform, r.width, r.height, r.extent)
         meta.unitsOutside = outside.length
+        meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0 }
         const src = await pixelSource(ctx.db, rasterDir, r, band)
         const out: [string, string, unknown][] = []
         if (mode === 'categorical') {
           const acc = categorical(inside.length, src.nodata)
           await scan([src], inside, areas, acc.take, { signal: ctx.signal, progress: ctx.progress })
-          acc.sums.forEach((s, i) => {
-            for (const [v, [a, f]] of s.classes) out.push([inside[i]!.id, `c:${v}`, { area_m2: a, pixels: f }])
-            if (s.nodataPixels > 0) out.push([inside[i]!.id, 'nodata', { area_m2: s.nodataM2, pixels: s.nodataPixels }])
-          })
+          // one row per unit: class → [area m², pixels], and the nodata area
+          acc.sums.forEach((s, i) => out.push([inside[i]!.id, 'classes', { classes: Object.fromEntries(s.classes), nodata: [s.nodataM2, s.nodataPixels] }]))
         } else {
           const acc = continuous(inside.length, src.nodata, histogram!)
           await scan([src], inside, areas, acc.take, { signal: ctx.signal, progress: ctx.progress })
           acc.sums.forEach((s, i) => out.push([inside[i]!.id, `b:${band}`, continuousStats(s)]))
         }
+        meta.stages.scanMs = lap()
         await insertValues(ctx.db, ctx.runId, out)
+        meta.stages.storeMs = lap()
       },
     }],
   }
@@ -155,13 +161,8 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
           const sb = await pixelSource(ctx.db, rasterDir, b, band)
           const acc = transitions(inside.length, sa.nodata, sb.nodata)
           await scan([sa, sb], inside, areasA, acc.take, { signal: ctx.signal, progress: ctx.progress })
-          acc.sums.forEach((s, i) => {
-            for (const [k, [area, f]] of s.pairs) {
-              const [p, q] = pairOf(k)
-              out.push([inside[i]!.id, `t:${p}:${q}`, { area_m2: area, pixels: f }])
-            }
-            if (s.nodataM2 > 0) out.push([inside[i]!.id, 'nodata', { area_m2: s.nodataM2 }])
-          })
+          // one row per unit: 'from:to' → [area m², pixels], and the nodata area
+          acc.sums.forEach((s, i) => out.push([inside[i]!.id, 'pairs', { pairs: Object.fromEntries([...s.pairs].map(([k, v]) => [pairOf(k).join(':'), v])), nodata: s.nodataM2 }]))
         } else {
           const stats = new Map<string, { from?: unknown; to?: unknown }>()
           for (const [which, r, areas] of [['from', a, areasA], ['to', b, areasB]] as const) {
@@ -253,10 +254,11 @@ export async function readZonal(db: Queryable, run: RunRecord): Promise<ZonalRes
     const s = byUnit.get(u.id) ?? new Map()
     const base = { unit_code: u.code, unit_name: u.name }
     if (meta.mode === 'categorical') {
-      const classes = [...s.entries()].filter(([k]) => k.startsWith('c:')).map(([k, v]) => [Number(k.slice(2)), v] as const).sort((x, y) => x[0] - y[0])
-      for (const [c, v] of classes) {
-        const area = v.area_m2 as number
-        rows.push({ ...base, raster: ra.name, vintage: ra.vintage, class: c, area_m2: area, share: u.area_m2 > 0 ? area / u.area_m2 : 0, class_name: names.get(c) ?? null, pixels: v.pixels } satisfies CategoricalRow)
+      const v = s.get('classes') as { classes: Record<string, [number, number]> } | undefined
+      const classes = Object.entries(v?.classes ?? {}).map(([k, x]) => [Number(k), x] as const).sort((x, y) => x[0] - y[0])
+      for (const [c, [area, pixels]] of classes) {
+        const row: CategoricalRow = { unit_code: u.code, unit_name: u.name, raster: ra.name, vintage: ra.vintage, class: c, area_m2: area, share: u.area_m2 > 0 ? area / u.area_m2 : 0, class_name: names.get(c) ?? null, pixels }
+        rows.push(row)
       }
     } else if (meta.mode === 'continuous') {
       const v = s.get(`b:${meta.band}`)
@@ -266,10 +268,10 @@ export async function readZonal(db: Queryable, run: RunRecord): Promise<ZonalRes
       } satisfies ContinuousRow)
       histRows({ ...base, raster: ra.name, vintage: ra.vintage }, v)
     } else if (meta.mode === 'transitions') {
-      const pairs = [...s.entries()].filter(([k]) => k.startsWith('t:')).map(([k, v]) => { const [, p, q] = k.split(':'); return [Number(p), Number(q), v] as const })
+      const v = s.get('pairs') as { pairs: Record<string, [number, number]> } | undefined
+      const pairs = Object.entries(v?.pairs ?? {}).map(([k, x]) => { const [p, q] = k.split(':'); return [Number(p), Number(q), x[0]] as const })
         .sort((x, y) => x[0] - y[0] || x[1] - y[1])
-      for (const [p, q, v] of pairs) {
-        const area = v.area_m2 as number
+      for (const [p, q, area] of pairs) {
         rows.push({ ...base, from_raster: ra.name, from_vintage: ra.vintage, to_raster: meta.to!.name, to_vintage: meta.to!.vintage, from_class: p, to_class: q, area_m2: area, share: u.area_m2 > 0 ? area / u.area_m2 : 0, from_name: names.get(p) ?? null, to_name: namesTo.get(q) ?? null, changed: p !== q })
       }
     } else {
