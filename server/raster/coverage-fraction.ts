@@ -58,7 +58,28 @@ export function coverageFractions(rings: PixelRing[], r0: number, r1: number, c0
   const w = c1 - c0
   const stride = w + 1
   const h = r1 - r0
-  scratch.fill(0, 0, h * stride)
+  coverageDeltas(rings, r0, r1, c0, c1, scratch)
+  for (let r = 0; r < h; r++) {
+    let acc = 0
+    const base = r * stride
+    const ob = r * w
+    for (let c = 0; c < w; c++) {
+      acc += scratch[base + c]!
+      out[ob + c] = acc < 0 ? 0 : acc > 1 ? 1 : acc
+    }
+  }
+}
+
+/**
+ * The same as differences: after this, the running sum of `d` along each row (stride
+ * c1−c0+1) is the covered fraction, up to rounding (clamp to 0..1). Accumulators take the
+ * running sum as they go, so the window is written and read once.
+ */
+export function coverageDeltas(rings: PixelRing[], r0: number, r1: number, c0: number, c1: number, d: Float64Array): void {
+  const w = c1 - c0
+  const stride = w + 1
+  const h = r1 - r0
+  d.fill(0, 0, h * stride)
   for (const ring of rings) {
     if (ring.ymax <= r0 || ring.ymin >= r1) continue
     const xy = ring.xy
@@ -83,19 +104,10 @@ export function coverageFractions(rings: PixelRing[], r0: number, r1: number, c0
         const ye = row + 1 < bottom ? row + 1 : bottom
         const xs = x0 + (ys - y0) * dxdy
         const xe = x0 + (ye - y0) * dxdy
-        piece(scratch, (row - r0) * stride, c0, w, xs, xe, (ye - ys) * s)
+        piece(d, (row - r0) * stride, c0, w, xs, xe, (ye - ys) * s)
         ys = ye
         row++
       }
-    }
-  }
-  for (let r = 0; r < h; r++) {
-    let acc = 0
-    const base = r * stride
-    const ob = r * w
-    for (let c = 0; c < w; c++) {
-      acc += scratch[base + c]!
-      out[ob + c] = acc < 0 ? 0 : acc > 1 ? 1 : acc
     }
   }
 }

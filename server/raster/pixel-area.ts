@@ -21,6 +21,8 @@ export interface PixelAreas {
   row(r: number, c0: number, c1: number, out: Float64Array): void
   /** the area shared by every pixel of row r, when the row has one */
   rowConstant(r: number): number | undefined
+  /** the area of every pixel, when they are all alike (equal-area projections) */
+  constant?: number
 }
 
 interface Ellipsoid {
@@ -40,7 +42,7 @@ export function pixelAreas(crsProj4: string, t: GeoTransform): PixelAreas {
   const det = Math.abs(t[1] * t[5] - t[2] * t[4])
   const name = p.projName
   if (EQUAL_AREA.has(name)) {
-    return { method: `equal-area (${name}): |det| = ${det} m²`, row: (_r, c0, c1, out) => out.fill(det, 0, c1 - c0), rowConstant: () => det }
+    return { method: `equal-area (${name}): |det| = ${det} m²`, row: (_r, c0, c1, out) => out.fill(det, 0, c1 - c0), rowConstant: () => det, constant: det }
   }
   const ell = ellipsoidOf(crsProj4)
   const geographic = name === 'longlat' || name === 'lonlat' || name === 'latlong' || name === 'latlon'

@@ -24,27 +24,57 @@ export function categorical(units: number, nodata: number | null): { sums: Categ
     const v = x.values[0]!
     const s = sums[x.unit]!
     let nt = 0
-    if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
-    for (let r = 0; r < x.h; r++) {
-      const constant = x.areas.rowConstant(x.row + r)
-      if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
-      const cb = r * x.w
-      const vb = x.offset + r * x.stride
-      for (let c = 0; c < x.w; c++) {
-        const f = x.cov[cb + c]!
-        if (f === 0) continue
-        const val = v[vb + c]!
-        const a = f * (constant ?? rowArea[c]!)
-        if (val === nd || val !== val) {
-          s.nodataM2 += a
-          s.nodataPixels += f
-        } else if (val >= 0 && val < DENSE && (val | 0) === val) {
-          if (frac[val] === 0) touched[nt++] = val
-          area[val] += a
-          frac[val] += f
-        } else {
-          const e = s.classes.get(val)
-          if (e) { e[0] += a; e[1] += f } else s.classes.set(val, [a, f])
+    const same = x.areas.constant
+    if (same !== undefined) {
+      // every pixel has the same area: add fractions only, areas at the end (the hot loop)
+      const d = x.delta
+      for (let r = 0; r < x.h; r++) {
+        const cb = r * (x.w + 1)
+        const vb = x.offset + r * x.stride
+        let run = 0
+        for (let c = 0; c < x.w; c++) {
+          run += d[cb + c]!
+          if (run <= 0) continue
+          const f = run < 1 ? run : 1
+          const val = v[vb + c]!
+          if (val === nd || val !== val) {
+            s.nodataPixels += f
+          } else if (val >= 0 && val < DENSE && (val | 0) === val) {
+            if (frac[val] === 0) touched[nt++] = val
+            frac[val] += f
+          } else {
+            const e = s.classes.get(val)
+            if (e) { e[0] += f * same; e[1] += f } else s.classes.set(val, [f * same, f])
+          }
+        }
+      }
+      s.nodataM2 = s.nodataPixels * same
+      for (let i = 0; i < nt; i++) area[touched[i]!] = frac[touched[i]!]! * same
+    } else {
+      if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
+      for (let r = 0; r < x.h; r++) {
+        const constant = x.areas.rowConstant(x.row + r)
+        if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
+        const cb = r * (x.w + 1)
+        const vb = x.offset + r * x.stride
+        let run = 0
+        for (let c = 0; c < x.w; c++) {
+          run += x.delta[cb + c]!
+          if (run <= 0) continue
+          const f = run < 1 ? run : 1
+          const val = v[vb + c]!
+          const a = f * (constant ?? rowArea[c]!)
+          if (val === nd || val !== val) {
+            s.nodataM2 += a
+            s.nodataPixels += f
+          } else if (val >= 0 && val < DENSE && (val | 0) === val) {
+            if (frac[val] === 0) touched[nt++] = val
+            area[val] += a
+            frac[val] += f
+          } else {
+            const e = s.classes.get(val)
+            if (e) { e[0] += a; e[1] += f } else s.classes.set(val, [a, f])
+          }
         }
       }
     }
@@ -106,11 +136,13 @@ export function continuous(units: number, nodata: number | null, h: HistogramSpe
     for (let r = 0; r < x.h; r++) {
       const constant = x.areas.rowConstant(x.row + r)
       if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
-      const cb = r * x.w
+      const cb = r * (x.w + 1)
       const vb = x.offset + r * x.stride
+      let run = 0
       for (let c = 0; c < x.w; c++) {
-        const f = x.cov[cb + c]!
-        if (f === 0) continue
+        run += x.delta[cb + c]!
+        if (run <= 0) continue
+        const f = run < 1 ? run : 1
         const val = v[vb + c]!
         const a = f * (constant ?? rowArea[c]!)
         if (val === nd || val !== val) {
@@ -170,11 +202,13 @@ export function transitions(units: number, nodataFrom: number | null, nodataTo: 
     for (let r = 0; r < x.h; r++) {
       const constant = x.areas.rowConstant(x.row + r)
       if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, rowArea)
-      const cb = r * x.w
+      const cb = r * (x.w + 1)
       const ob = x.offset + r * x.stride
+      let run = 0
       for (let c = 0; c < x.w; c++) {
-        const f = x.cov[cb + c]!
-        if (f === 0) continue
+        run += x.delta[cb + c]!
+        if (run <= 0) continue
+        const f = run < 1 ? run : 1
         const a = f * (constant ?? rowArea[c]!)
         const p = va[ob + c]!
         const q = vb[ob + c]!

@@ -5,7 +5,7 @@
 import proj4 from 'proj4'
 import type { Queryable } from '../db/db.ts'
 import { toBytes } from '../stats/shapes.ts'
-import { coverageFractions, pixelRings, type PixelRing } from './coverage-fraction.ts'
+import { coverageDeltas, pixelRings, type PixelRing } from './coverage-fraction.ts'
 import type { GeoTransform } from './geotiff-file.ts'
 import type { PixelAreas } from './pixel-area.ts'
 import type { PixelSource } from './raster-store.ts'
@@ -145,8 +145,8 @@ export interface UnitWindow {
   col: number
   h: number
   w: number
-  /** covered fraction per pixel, row-major h×w */
-  cov: Float64Array
+  /** coverage as differences, row-major h×(w+1): the running sum along a row is the covered fraction */
+  delta: Float64Array
   /** per source: the band's values and where the window's first pixel is, and the row stride */
   values: ArrayLike<number>[]
   offset: number
@@ -176,7 +176,6 @@ export async function scan(
   const bandRows = Math.max(blockHeight, Math.floor(BAND_PIXELS / width / blockHeight) * blockHeight)
   let next = 0
   let active: number[] = []
-  let cov = new Float64Array(0)
   let scratch = new Float64Array(0)
   let pixels = 0
   for (let y = Math.floor(top / blockHeight) * blockHeight; y < bottom; y += bandRows) {
@@ -200,10 +199,9 @@ export async function scan(
       const h = rb - ra
       const w = u.c1 - u.c0
       if (h <= 0) continue
-      if (cov.length < h * w) cov = new Float64Array(h * w)
       if (scratch.length < h * (w + 1)) scratch = new Float64Array(h * (w + 1))
-      coverageFractions(u.rings, ra, rb, u.c0, u.c1, cov, scratch)
-      take({ unit: i, row: ra, col: u.c0, h, w, cov, values, offset: (ra - y) * stride + (u.c0 - x0), stride, areas })
+      coverageDeltas(u.rings, ra, rb, u.c0, u.c1, scratch)
+      take({ unit: i, row: ra, col: u.c0, h, w, delta: scratch, values, offset: (ra - y) * stride + (u.c0 - x0), stride, areas })
       pixels += h * w
     }
     await o.progress?.((y1 - top) / Math.max(1, bottom - top))
