@@ -25,7 +25,32 @@ export function categorical(units: number, nodata: number | null): { sums: Categ
     const s = sums[x.unit]!
     let nt = 0
     const same = x.areas.constant
-    if (same !== undefined) {
+    if (same !== undefined && (v instanceof Uint8Array || v instanceof Uint16Array)) {
+      // 8/16-bit classes on an equal-area grid: the hottest loop, without the checks that
+      // other value types need (NaN, negative, fractional)
+      const d = x.delta
+      const ndi = nodata === null || !Number.isInteger(nodata) ? -1 : nodata
+      let ndp = 0
+      for (let r = 0; r < x.h; r++) {
+        const cb = r * (x.w + 1)
+        const vb = x.offset + r * x.stride
+        let run = 0
+        for (let c = 0; c < x.w; c++) {
+          run += d[cb + c]!
+          if (run <= 0) continue
+          const val = v[vb + c]!
+          if (val === ndi) {
+            ndp += run < 1 ? run : 1
+            continue
+          }
+          if (frac[val] === 0) touched[nt++] = val
+          frac[val] += run < 1 ? run : 1
+        }
+      }
+      s.nodataPixels += ndp
+      s.nodataM2 = s.nodataPixels * same
+      for (let i = 0; i < nt; i++) area[touched[i]!] = frac[touched[i]!]! * same
+    } else if (same !== undefined) {
       // every pixel has the same area: add fractions only, areas at the end (the hot loop)
       const d = x.delta
       for (let r = 0; r < x.h; r++) {
