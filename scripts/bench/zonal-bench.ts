@@ -3,7 +3,7 @@
 // grid units, against the plain PostGIS raster way of the same job (raster2pgsql, then
 // ST_Clip + ST_ValueCount per unit) on the same database, results compared per unit and class.
 //   DATABASE_URL=postgres://… node --import tsx scripts/bench/zonal-bench.ts   (RESULTS.md)
-//   BENCH_RASTER_SIDES=4000,8000,16000  BENCH_BASELINE_MAX=4000  BENCH_UNITS_SIDE=100
+//   BENCH_RASTER_SIDES=2000,8000,16000  BENCH_BASELINE_MAX=16000  BENCH_UNITS_SIDE=100 (defaults)
 // Each raster size runs in its own child process, so peak RSS is per size.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -177,9 +177,9 @@ async function backendPeakRss(db: Queryable): Promise<string> {
 async function main() {
   const [, , mode, arg] = process.argv
   const unitsSide = Number(process.env.BENCH_UNITS_SIDE ?? 100)
-  const baselineMax = Number(process.env.BENCH_BASELINE_MAX ?? 4000)
+  const baselineMax = Number(process.env.BENCH_BASELINE_MAX ?? 16000)
   if (mode === '--one') return one(Number(arg), unitsSide, Number(arg) <= baselineMax)
-  const sides = (process.env.BENCH_RASTER_SIDES ?? '4000,8000,16000').split(',').map(Number)
+  const sides = (process.env.BENCH_RASTER_SIDES ?? '2000,8000,16000').split(',').map(Number)
   console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}; ${unitsSide}×${unitsSide} grid units; one core (Node is single-threaded here)`)
   console.log('| raster | compression | units | ingest s | scan s (median of 3) | raster px/s | unit-window px/s | whole run s | run px/s | peak RSS |')
   console.log('|---|---|---|---|---|---|---|---|---|---|')
