@@ -296,7 +296,7 @@ function runIdArg(id: string): number {
 program
   .command('sample')
   .description('load the bundled sample data (if not loaded yet)')
-  .action(async (_o, cmd: Command) => withDb(cmd, async (db, s) => { if (!(await loadSampleIfEmpty(db, s.maxFileBytes, log))) log('sample data already loaded') }))
+  .action(async (_o, cmd: Command) => withDb(cmd, async (db, s) => { if (!(await loadSampleIfEmpty(db, s.maxFileBytes, log, s.rasterDir))) log('sample data already loaded') }))
 
 program
   .command('serve')

@@ -5,6 +5,7 @@ import { ROOT } from './settings.ts'
 import { ingestLayer } from './ingest/ingest-layer.ts'
 import { importUnits } from './units/import-units.ts'
 import { buildGrid } from './units/build-grid.ts'
+import { ingestRaster } from './raster/ingest-raster.ts'
 
 export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
 
@@ -12,10 +13,14 @@ interface Manifest {
   units: { file: string; set: string; codeField: string; nameField: string; parentField?: string }[]
   grids: { set: string; sizeM: number; within: string }[]
   layers: { file: string; layer: string; kind: string; vintage: string; categoryField?: string }[]
+  rasters?: { file: string; name: string; vintage: string; kind: string; legend?: string }[]
 }
 
-/** Loads the bundled sample (data/sample/manifest.json) unless its unit sets are already there. */
-export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: string) => void): Promise<boolean> {
+/**
+ * Loads the bundled sample (data/sample/manifest.json) unless its unit sets are already
+ * there; its rasters too when a raster store is given.
+ */
+export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: string) => void, rasterDir?: string): Promise<boolean> {
   const manifest = JSON.parse(fs.readFileSync(path.join(SAMPLE_DIR, 'manifest.json'), 'utf8')) as Manifest
   const have = await db.query('SELECT 1 FROM unit_set WHERE name = $1', [manifest.units[0]!.set])
   if (have.length) return false
@@ -31,6 +36,10 @@ export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: strin
   for (const l of manifest.layers) {
     const r = await ingestLayer(db, { ...l, file: path.join(SAMPLE_DIR, l.file), maxBytes })
     log(`  layer ${r.layer}@${r.vintage}: ${r.loaded} features (${r.repaired.length} repaired) from ${r.crs}`)
+  }
+  for (const x of rasterDir ? manifest.rasters ?? [] : []) {
+    const r = await ingestRaster(db, { ...x, file: path.join(SAMPLE_DIR, x.file), legend: x.legend && path.join(SAMPLE_DIR, x.legend), rasterDir: rasterDir!, replace: true })
+    log(`  raster ${r.name}@${r.vintage}: ${r.width}×${r.height} ${r.kind}, ${r.crs}`)
   }
   return true
 }

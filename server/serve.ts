@@ -5,7 +5,7 @@ import { createApp } from './http/app.ts'
 import { loadSampleIfEmpty } from './sample.ts'
 
 export async function serve(db: Db, settings: Settings, log: (m: string) => void): Promise<Server> {
-  if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, log)
+  if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, log, settings.rasterDir)
   const app = createApp({ db, settings, log })
   const server = app.listen(settings.port, settings.host)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
