@@ -1,6 +1,7 @@
 // The viewer in headless Chromium (Debian's chromium, driven by playwright-core): loads
 // without console errors, draws the units, and shows the API's numbers for a clicked unit.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -26,8 +27,9 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   const errors: string[] = []
   beforeAll(async () => {
     db = await openDb({ dataDir: 'memory://' })
-    await loadSampleIfEmpty(db, 1 << 30, () => {})
-    server = createApp({ db, settings: loadSettings({}) }).listen(0, '127.0.0.1')
+    const rasterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-browser-'))
+    await loadSampleIfEmpty(db, 1 << 30, () => {}, rasterDir)
+    server = createApp({ db, settings: { ...loadSettings({}), rasterDir, tileCacheDir: path.join(rasterDir, 'tiles') } }).listen(0, '127.0.0.1')
     await new Promise((r) => server.once('listening', r))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
@@ -86,6 +88,31 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const expected = api.rows.filter((r: { unit_code: string }) => r.unit_code === '341003').map((r: { area_m2: number }) => r.area_m2)
     expect(shown).toEqual(expected)
     expect(shown.length).toBe(5)
+  })
+
+  it('shows a land-cover raster from its tiles, and a clicked unit\'s class areas equal the zonal API', async () => {
+    const before = await paintedShare()
+    await page.selectOption('#raster', 'landcover@2023')
+    await page.waitForSelector('#raster-legend span')
+    await page.waitForFunction(() => (window as unknown as { ecomap: { areTilesLoaded(): boolean } }).ecomap.areTilesLoaded(), null, { timeout: 30_000 })
+    await page.waitForTimeout(500)
+    const [pt] = await db.query<{ x: number; y: number }>("SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM unit WHERE code = '341021') s")
+    const xy = await page.evaluate(([x, y]) => (window as unknown as { ecomap: { project(p: [number, number]): { x: number; y: number } } }).ecomap.project([x, y]), [pt!.x, pt!.y] as [number, number])
+    const box = (await page.locator('#map').boundingBox())!
+    await page.mouse.click(box.x + xy.x, box.y + xy.y)
+    await page.waitForSelector('#details h3[data-code="341021"]')
+    await page.waitForSelector('#details table.zonal tr[data-class]')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-raster.png') })
+    const shown = await page.$$eval('#details table.zonal tr[data-class] td[data-m2]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.m2)))
+    const api = await (await fetch(`${base}/api/stats/zonal?units=huangshan_counties&raster=landcover@2023`)).json()
+    expect(shown).toEqual(api.rows.filter((r: { unit_code: string }) => r.unit_code === '341021').map((r: { area_m2: number }) => r.area_m2))
+    expect(shown.length).toBeGreaterThan(3)
+    // the tiles cover the map where the unit fill was made transparent: still painted, and the picture changed
+    expect(await paintedShare()).toBeGreaterThan(0.3)
+    expect(before).toBeGreaterThan(0)
+    expect(errors).toEqual([])
+    await page.selectOption('#raster', '')
+    await page.waitForTimeout(300)
   })
 
   it('switching the layer changes the picture', async () => {

@@ -33,6 +33,7 @@ async function init() {
   $('layer').innerHTML = [...latest.values()].map((l) => `<option value="${l.name}">${l.name} @${l.vintage}</option>`).join('')
   if (latest.has('redline')) $('layer').value = 'redline'
   $('legend').innerHTML = COLOURS.map((c, i) => `<span style="background:${c};color:${i < 2 ? '#333' : '#fff'}">${i === 0 ? '<' + BREAKS[0] * 100 : i === COLOURS.length - 1 ? '≥' + BREAKS[i - 1] * 100 : BREAKS[i - 1] * 100 + '–' + BREAKS[i] * 100}%</span>`).join('')
+  await initRasters()
   $('unitset').onchange = () => showSet().catch(report)
   $('layer').onchange = () => paint()
   await showSet()
@@ -55,6 +56,7 @@ async function showSet() {
   const set = unitSets.find((s) => s.name === name)
   if (set?.bbox) map.fitBounds([[set.bbox[0], set.bbox[1]], [set.bbox[2], set.bbox[3]]], { padding: 20, duration: 0 })
   paint()
+  if ($('raster').value) await showRaster()
   document.body.dataset.ready = '1'
 }
 
@@ -69,6 +71,37 @@ function paint() {
   if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-color', expr.length > 3 ? expr : '#ccc')
 }
 
+// Monitoring rasters as tiles from /tiles/raster (legend colours or a ramp), under the unit
+// outlines; clicking a unit then also lists the raster's zonal statistics for it.
+let rasters = []
+let zonalRows = []
+async function initRasters() {
+  rasters = await getJson('/api/rasters')
+  $('raster').innerHTML = '<option value="">—</option>' + rasters.map((r) => `<option value="${r.name}@${r.vintage}">${r.name} @${r.vintage} (${r.kind === 'categorical' ? '分类' : '连续'})</option>`).join('')
+  $('raster').onchange = () => showRaster().catch(report)
+}
+
+async function showRaster() {
+  const spec = $('raster').value
+  if (map.getLayer('raster')) map.removeLayer('raster')
+  if (map.getSource('raster')) map.removeSource('raster')
+  zonalRows = []
+  $('raster-legend').innerHTML = ''
+  if (!spec) {
+    if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-opacity', 0.85)
+    if (selected) select(selected)
+    return
+  }
+  const r = rasters.find((x) => `${x.name}@${x.vintage}` === spec)
+  map.addSource('raster', { type: 'raster', tiles: [`${location.origin}/tiles/raster/${encodeURIComponent(spec)}/{z}/{x}/{y}.png`], tileSize: 256, bounds: r.extent })
+  map.addLayer({ id: 'raster', type: 'raster', source: 'raster', paint: { 'raster-opacity': 0.85, 'raster-resampling': 'nearest' } }, map.getLayer('units-line') ? 'units-line' : undefined)
+  if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-opacity', 0)
+  if (r.kind === 'categorical' && r.legend) $('raster-legend').innerHTML = r.legend.map((e) => `<span><i style="background:${e.color ?? '#999'}"></i>${e.name}</span>`).join('')
+  const z = await getJson(`/api/stats/zonal?units=${encodeURIComponent($('unitset').value)}&raster=${encodeURIComponent(spec)}`)
+  zonalRows = z.rows
+  if (selected) select(selected)
+}
+
 let selected
 function select(code) {
   if (selected) map.setFeatureState({ source: 'units', id: selected }, { selected: false })
@@ -80,7 +113,18 @@ function select(code) {
     <p>单元面积 ${ha(rows[0].unit_area_m2)} ha</p>
     <table><tr><th>图层 layer</th><th>年份</th><th class="n">面积 ha</th><th class="n">占比</th></tr>
     ${rows.map((r) => `<tr data-layer="${r.layer}"><td>${r.layer}</td><td>${r.vintage}</td><td class="n" data-m2="${r.area_m2}">${ha(r.area_m2)}</td><td class="n">${(r.share * 100).toFixed(2)}%</td></tr>`).join('')}
-    </table>`
+    </table>${zonalTable(code)}`
+}
+
+function zonalTable(code) {
+  const rows = zonalRows.filter((r) => r.unit_code === code)
+  if (!rows.length) return ''
+  if ('class' in rows[0]) {
+    return `<h4>${rows[0].raster} @${rows[0].vintage}</h4><table class="zonal"><tr><th>类 class</th><th class="n">面积 ha</th><th class="n">占比</th></tr>
+    ${rows.map((r) => `<tr data-class="${r.class}"><td>${r.class_name ?? r.class}</td><td class="n" data-m2="${r.area_m2}">${ha(r.area_m2)}</td><td class="n">${(r.share * 100).toFixed(2)}%</td></tr>`).join('')}</table>`
+  }
+  const r = rows[0]
+  return `<h4>${r.raster} @${r.vintage}</h4><table class="zonal"><tr><td>均值 mean</td><td class="n">${r.mean?.toFixed(4) ?? '—'}</td></tr><tr><td>最小/最大</td><td class="n">${r.min?.toFixed(3) ?? '—'} / ${r.max?.toFixed(3) ?? '—'}</td></tr><tr><td>标准差 stddev</td><td class="n">${r.stddev?.toFixed(4) ?? '—'}</td></tr></table>`
 }
 
 function report(err) {
