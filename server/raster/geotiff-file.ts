@@ -17,6 +17,10 @@ export const COMPRESSIONS: Record<number, string> = {
 // What geotiff.js decodes without optional native/wasm decoders of its own.
 const READABLE = new Set(['none', 'lzw', 'deflate', 'packbits', 'jpeg'])
 
+/** largest side (pixels) and block (pixels) accepted: 2²⁰ and 2²⁶ (a 65536-wide strip of 1024 rows) */
+const MAX_SIDE = 1 << 20
+const MAX_BLOCK = 1 << 26
+
 export interface TiffInfo {
   width: number
   height: number
@@ -70,7 +74,12 @@ async function describe(file: string, tiff: GeoTIFF, image: GeoTIFFImage): Promi
   const code = Number(fd.getValue('Compression') ?? 1)
   const compression = COMPRESSIONS[code] ?? `code ${code}`
   if (!READABLE.has(compression)) throw new Unsupported(`${file}: ${compression} compression is not supported; use none, LZW, DEFLATE or PackBits (gdal_translate -co COMPRESS=DEFLATE)`)
+  const [w, h, bw, bh] = [image.getWidth(), image.getHeight(), image.getTileWidth(), image.getTileHeight()]
+  // refused before anything is allocated: sizes no real monitoring raster has
+  if (!(w >= 1 && h >= 1 && w <= MAX_SIDE && h <= MAX_SIDE)) throw new BadInput(`${file}: ${w}×${h} pixels is not a plausible raster (each side 1..${MAX_SIDE})`)
+  if (!(bw >= 1 && bh >= 1) || bw * bh > MAX_BLOCK) throw new BadInput(`${file}: blocks of ${bw}×${bh} pixels are not plausible (at most ${MAX_BLOCK} pixels a block); rewrite it tiled (gdal_translate -co TILED=YES)`)
   const bands = image.getSamplesPerPixel()
+  if (!(bands >= 1 && bands <= 1000)) throw new BadInput(`${file}: ${bands} samples per pixel is not plausible`)
   const sampleType = sampleTypeOf(file, image, bands)
   const geoKeys = (image.getGeoKeys() ?? {}) as Record<string, unknown>
   const transform = transformOf(file, image, geoKeys)
