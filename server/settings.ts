@@ -11,6 +11,8 @@ export interface Settings {
   rasterDir: string
   /** rendered raster tiles, by raster checksum */
   tileCacheDir: string
+  /** in-memory vector tile cache, bytes */
+  vectorTileCacheBytes: number
   port: number
   host: string
   /** key for write routes; when unset, HTTP writes are refused */
@@ -36,6 +38,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir: env.ECOCENSUS_DATA_DIR || path.join(ROOT, 'data', 'db'),
     rasterDir: env.ECOCENSUS_RASTER_DIR || path.join(ROOT, 'data', 'rasters'),
     tileCacheDir: env.ECOCENSUS_TILE_CACHE_DIR || path.join(ROOT, 'data', 'rasters', 'tiles'),
+    vectorTileCacheBytes: int('ECOCENSUS_VECTOR_TILE_CACHE_MB', 128) * 1024 * 1024,
     port: int('ECOCENSUS_PORT', int('PORT', 3000)),
     host: env.ECOCENSUS_HOST || '127.0.0.1',
     apiKey: env.ECOCENSUS_API_KEY || undefined,

@@ -6,6 +6,9 @@ export type Row = Record<string, unknown>
 
 export interface QueryOptions {
   signal?: AbortSignal
+  /** On PostgreSQL, a prepared-statement name: the statement is parsed and planned once
+   *  per connection and reused (same name must always carry the same SQL). */
+  name?: string
 }
 
 export interface Queryable {
@@ -13,7 +16,8 @@ export interface Queryable {
 }
 
 export interface Db extends Queryable {
-  /** 'pglite' or 'pg' — for /healthz and logs, never for branching spatial SQL. */
+  /** 'pglite' or 'pg' — for /healthz and logs, never for branching spatial SQL (tiles ask
+   *  the database whether it can encode MVT, see tiles/vector-tile.ts). */
   readonly backend: 'pglite' | 'pg'
   /** Runs fn inside BEGIN/COMMIT; any throw rolls everything back. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>

@@ -9,7 +9,7 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
   const run = async <T extends object>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) => {
     throwIfAborted(opts?.signal)
     try {
-      const res = await client.query(sql, params as unknown[] | undefined)
+      const res = opts?.name ? await client.query({ name: opts.name, text: sql, values: params as unknown[] | undefined }) : await client.query(sql, params as unknown[] | undefined)
       return res.rows as T[]
     } catch (err) {
       throw DbError.wrap(err)

@@ -1,0 +1,98 @@
+// Vector tiles (MVT, extent 4096, buffer 64) for the sources of vector-source.ts.
+//
+// Both databases run the same SQL up to the tile's features in Web Mercator (tile-*.sql:
+// clipped in the stored CRS, simplified to half a tile unit). Then PostGIS encodes with
+// ST_AsMVTGeom + ST_AsMVT, one named (prepared) statement per source kind; the embedded
+// PostGIS has no protobuf support, so there the SQL only moves the geometry to tile
+// coordinates, snaps and validates it (tile-geom.sql) and @maplibre/vt-pbf writes the tile
+// (mvt-encode.ts). Which way a database goes is asked of the database once, not assumed
+// from the backend's name; `encoder: 'js'` forces the JS way (tests compare the two).
+import type { Queryable } from '../server/db/db.ts'
+import { BadInput } from '../server/errors.ts'
+import { loadSql } from '../server/db/sql.ts'
+import { encodeMvt, type TileFeature } from './mvt-encode.ts'
+import type { VectorSource } from './vector-source.ts'
+
+export const EXTENT = 4096
+export const MAX_ZOOM = 22
+
+const INNER: Record<VectorSource['kind'], string> = {
+  layer: loadSql(import.meta.url, 'tile-layer.sql'),
+  units: loadSql(import.meta.url, 'tile-units.sql'),
+  change: loadSql(import.meta.url, 'tile-change.sql'),
+}
+const MVT = loadSql(import.meta.url, 'tile-mvt.sql')
+const GEOM = loadSql(import.meta.url, 'tile-geom.sql')
+
+/** `WITH f AS (inner) outer`, with the constant MVT layer name in place. Built once per kind. */
+function statement(kind: VectorSource['kind'], outer: string, layerName: string): string {
+  const inner = INNER[kind].replace(/^--.*$/gm, '').trim()
+  return `WITH f AS (\n${inner}\n)\n${outer.replace(/^--.*$/gm, '').trim().replace('__LAYER__', `'${layerName}'`)}`
+}
+const LAYER_NAME = { layer: 'features', units: 'units', change: 'change' } as const
+const STATEMENTS = Object.fromEntries((['layer', 'units', 'change'] as const).map((k) => [k, {
+  mvt: statement(k, MVT, LAYER_NAME[k]),
+  geom: statement(k, GEOM, LAYER_NAME[k]),
+}])) as Record<VectorSource['kind'], { mvt: string; geom: string }>
+
+const canMvt = new WeakMap<object, Promise<boolean>>()
+
+/** Whether this database's PostGIS encodes MVT (built with protobuf-c). Asked once per db. */
+export function databaseEncodesMvt(db: Queryable): Promise<boolean> {
+  let p = canMvt.get(db)
+  if (!p) {
+    p = db.query(`SELECT length(ST_AsMVT(t, 'probe', 4096, 'geom')) AS n FROM (SELECT ST_AsMVTGeom(ST_MakeEnvelope(0, 0, 10, 10, 3857), ST_TileEnvelope(0, 0, 0)) AS geom) t`)
+      .then(() => true, () => false)
+    canMvt.set(db, p)
+  }
+  return p
+}
+
+export function checkTile(z: number, x: number, y: number): void {
+  if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new BadInput(`zoom ${z}: 0..${MAX_ZOOM}`)
+  const n = 2 ** z
+  if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= n || y >= n) throw new BadInput(`tile ${z}/${x}/${y} does not exist`)
+}
+
+export interface TileParams {
+  encoder?: 'auto' | 'js'
+  signal?: AbortSignal
+}
+
+/** The encoded tile; zero bytes when no feature reaches it. */
+export async function renderVectorTile(db: Queryable, src: VectorSource, z: number, x: number, y: number, o: TileParams = {}): Promise<Uint8Array> {
+  checkTile(z, x, y)
+  const params = await paramsOf(db, src, z, x, y)
+  const useMvt = o.encoder !== 'js' && (await databaseEncodesMvt(db))
+  const s = STATEMENTS[src.kind]
+  if (useMvt) {
+    const rows = await db.query<{ mvt: Uint8Array | null }>(s.mvt, params, { name: `ecocensus_tile_${src.kind}`, signal: o.signal })
+    const b = rows[0]?.mvt
+    return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(0)
+  }
+  const rows = await db.query<{ fid: string; props: Record<string, unknown> | string; wkb: Uint8Array }>(s.geom, params, { name: `ecocensus_tilegeom_${src.kind}`, signal: o.signal })
+  const features: TileFeature[] = rows.map((r) => ({
+    id: Number(r.fid),
+    properties: typeof r.props === 'string' ? JSON.parse(r.props) : r.props,
+    wkb: r.wkb,
+  }))
+  return encodeMvt(src.layerName, features, EXTENT)
+}
+
+async function paramsOf(db: Queryable, src: VectorSource, z: number, x: number, y: number): Promise<unknown[]> {
+  if (src.kind === 'layer') return [src.ids[0], z, x, y]
+  if (src.kind === 'change') return [src.ids[0], z, x, y, src.ids[1]]
+  let stats = '{}'
+  if (src.stats) {
+    // only the statistics of the units in this tile travel with the statement
+    const codes = await db.query<{ code: string }>(TILE_UNIT_CODES, [src.ids[0], z, x, y], { name: 'ecocensus_tile_unit_codes' })
+    const o: Record<string, unknown> = {}
+    for (const { code } of codes) {
+      const p = src.stats.get(code)
+      if (p) o[code] = p
+    }
+    stats = JSON.stringify(o)
+  }
+  return [src.ids[0], z, x, y, stats]
+}
+const TILE_UNIT_CODES = loadSql(import.meta.url, 'tile-unit-codes.sql')
