@@ -1,13 +1,12 @@
 import type { Server } from 'node:http'
 import type { Db } from './db/db.ts'
 import type { Settings } from './settings.ts'
-import { createApp } from './http/app.ts'
+import { createServer } from './http/app.ts'
 import { loadSampleIfEmpty } from './sample.ts'
 
 export async function serve(db: Db, settings: Settings, log: (m: string) => void): Promise<Server> {
   if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, log, settings.rasterDir)
-  const app = createApp({ db, settings, log })
-  const server = app.listen(settings.port, settings.host)
+  const server = createServer({ db, settings, log }).listen(settings.port, settings.host)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   log(`ecocensus serving on http://${settings.host}:${settings.port}/ (database: ${db.backend}${settings.apiKey ? '' : '; writes disabled: set ECOCENSUS_API_KEY'})`)
   const stop = async () => {

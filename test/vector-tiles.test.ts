@@ -13,7 +13,7 @@ import { PbfReader } from 'pbf'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
-import { createApp } from '../server/http/app.ts'
+import { createApp, createServer } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importUnits } from '../server/units/import-units.ts'
@@ -93,7 +93,7 @@ for (const backend of backends()) {
       dir = tmpDir()
       await loadHand(db, dir)
       const settings = { ...loadSettings({}), rasterDir: path.join(dir, 'rasters'), tileCacheDir: path.join(dir, 'tiles') }
-      server = createApp({ db, settings }).listen(0, '127.0.0.1')
+      server = createServer({ db, settings }).listen(0, '127.0.0.1')
       await new Promise((r) => server.once('listening', r))
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     }, 120_000)
@@ -212,9 +212,10 @@ for (const backend of backends()) {
 
     it('shares one computation among concurrent misses and keys the cache by input versions', async () => {
       const cache = (await import('../tiles/tile-cache.ts')).TileCache
-      const app = createApp({ db, settings: { ...loadSettings({}), rasterDir: path.join(dir, 'r2'), tileCacheDir: path.join(dir, 't2') } })
+      const settings = { ...loadSettings({}), rasterDir: path.join(dir, 'r2'), tileCacheDir: path.join(dir, 't2') }
+      const app = createApp({ db, settings })
       const tc = app.locals.tileCache as InstanceType<typeof cache>
-      const srv = app.listen(0, '127.0.0.1')
+      const srv = createServer({ db, settings }, app).listen(0, '127.0.0.1')
       await new Promise((r) => srv.once('listening', r))
       const b2 = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
       try {

@@ -7,7 +7,9 @@
 //   units:SET[?run=ID]          a unit set; with a done run of that set, its per-unit
 //                               statistics as feature properties (choropleths)
 //   change:NAME@FROM,TO         gained and lost area of a layer between two vintages
+import { performance } from 'node:perf_hooks'
 import type { Queryable } from '../server/db/db.ts'
+import { catalogGeneration } from '../server/catalog-version.ts'
 import { BadInput, NotFound } from '../server/errors.ts'
 import { exportableOf } from '../server/runs/run-request.ts'
 import { getRun } from '../server/runs/run-store.ts'
@@ -135,4 +137,25 @@ export function tileJson(src: VectorSource, tileUrl: string, minzoom: number, ma
     vector_layers: [{ id: src.layerName, fields: src.fields, minzoom, maxzoom, description: src.description }],
     ecocensus: { version: src.version, run: src.runId ?? null },
   }
+}
+
+/** How long a resolved source is reused when nothing in this process changed the catalogue
+ *  (writers in other processes are seen after at most this long). */
+export const SOURCE_TTL_MS = 1000
+const memo = new WeakMap<object, Map<string, { src: VectorSource; gen: number; at: number }>>()
+
+/** resolveSource without bounds, remembered per database for SOURCE_TTL_MS or until an
+ *  import in this process changes the catalogue: tile requests skip the catalogue query. */
+export async function resolveSourceMemo(db: Queryable, id: string, runParam?: string): Promise<VectorSource> {
+  let m = memo.get(db)
+  if (!m) memo.set(db, (m = new Map()))
+  const key = `${id}|${runParam ?? ''}`
+  const now = performance.now()
+  const hit = m.get(key)
+  if (hit && hit.gen === catalogGeneration() && now - hit.at < SOURCE_TTL_MS) return hit.src
+  const gen = catalogGeneration()
+  const src = await resolveSource(db, id, runParam)
+  if (m.size >= 1024) m.clear()
+  m.set(key, { src, gen, at: now })
+  return src
 }

@@ -96,3 +96,9 @@ async function paramsOf(db: Queryable, src: VectorSource, z: number, x: number, 
   return [src.ids[0], z, x, y, stats]
 }
 const TILE_UNIT_CODES = loadSql(import.meta.url, 'tile-unit-codes.sql')
+
+/** The PostGIS statement and parameters of a tile (the benchmark runs it bare through pg). */
+export async function tileStatement(db: Queryable, src: VectorSource, z: number, x: number, y: number): Promise<{ sql: string; params: unknown[] }> {
+  checkTile(z, x, y)
+  return { sql: STATEMENTS[src.kind].mvt, params: await paramsOf(db, src, z, x, y) }
+}

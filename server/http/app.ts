@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import express, { type NextFunction, type Request, type Response } from 'express'
@@ -23,7 +24,8 @@ import { findRaster, listRasters } from '../raster/raster-store.ts'
 import type { LegendEntry } from '../raster/legend.ts'
 import { rasterTile, tileStyle } from '../../tiles/raster-tile.ts'
 import { resolveSource, tileJson } from '../../tiles/vector-source.ts'
-import { MAX_ZOOM, renderVectorTile } from '../../tiles/vector-tile.ts'
+import { MAX_ZOOM } from '../../tiles/vector-tile.ts'
+import { isVectorTileRequest, vectorTileHandler } from '../../tiles/vector-tile-http.ts'
 import { TileCache } from '../../tiles/tile-cache.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
@@ -34,6 +36,17 @@ export interface AppDeps {
   db: Db
   settings: Settings
   log?: (msg: string) => void
+}
+
+/** The HTTP server: vector tile requests are answered before Express (see
+ *  tiles/vector-tile-http.ts), everything else by the app. */
+export function createServer(deps: AppDeps, app = createApp(deps)): http.Server {
+  const tiles = app.locals.vectorTiles as ReturnType<typeof vectorTileHandler>
+  const server = http.createServer((req, res) => {
+    if (isVectorTileRequest(req.method, req.url)) void tiles(req, res)
+    else app(req, res)
+  })
+  return server
 }
 
 export function createApp({ db, settings, log = () => {} }: AppDeps) {
@@ -207,33 +220,15 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // (a hash of the bytes, per encoding); clients revalidate (no-cache) and get 304.
   const tileCache = new TileCache(settings.vectorTileCacheBytes)
   app.locals.tileCache = tileCache
-  const tileZxy = (req: Request) => (['z', 'x', 'y'] as const).map((k) => {
-    const v = String(req.params[k])
-    if (!/^[0-9]{1,8}$/.test(v)) throw new BadInput(`tile ${k} '${v.slice(0, 12)}' is not a number`)
-    return Number(v)
-  }) as [number, number, number]
   app.get('/tiles/:source.json', async (req, res) => {
     const src = await resolveSource(db, String(req.params.source), param(req, 'run'), { bounds: true })
     const q = src.runId !== undefined ? `?run=${src.runId}` : ''
     const base = `${req.protocol}://${req.get('host')}/tiles/${encodeURIComponent(src.id)}/{z}/{x}/{y}.mvt${q}`
     res.set('Cache-Control', 'no-cache').json(tileJson(src, base, 0, MAX_ZOOM))
   })
-  app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], async (req, res) => {
-    const [z, x, y] = tileZxy(req)
-    const src = await resolveSource(db, String(req.params.source), param(req, 'run'))
-    const key = `${src.kind}|${src.version}|${z}/${x}/${y}`
-    const t = await tileCache.get(key, () => renderVectorTile(db, src, z, x, y))
-    const gzip = /\bgzip\b/.test(String(req.get('accept-encoding') ?? ''))
-    const etag = gzip ? t.etagGz : t.etag
-    res.set('Cache-Control', 'no-cache').set('Vary', 'Accept-Encoding').set('X-Tile-Cache', t.cache)
-    if (!t.raw.length) return void res.status(204).end()
-    res.set('ETag', etag)
-    const inm = req.get('if-none-match')
-    if (inm && inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)) return void res.status(304).end()
-    res.type('application/vnd.mapbox-vector-tile')
-    if (gzip) res.set('Content-Encoding', 'gzip')
-    res.send(gzip ? t.gz : t.raw)
-  })
+  const tiles = vectorTileHandler(db, tileCache, log)
+  app.locals.vectorTiles = tiles
+  app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], (req, res) => tiles(req, res))
 
   app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))
   app.use('/', express.static(path.join(ROOT, 'web')))

@@ -100,6 +100,16 @@ export const openApi = {
         responses: { 200: { description: 'image/png' }, 400: err, 404: err },
       },
     },
+    '/tiles/{source}/{z}/{x}/{y}.mvt': {
+      get: {
+        summary: 'vector tile (MVT 2.1, extent 4096): source layer:NAME[@VINTAGE], units:SET (run= adds that run\'s per-unit statistics) or change:NAME@FROM,TO; strong ETag, 304, 204 when empty, gzip; headers X-Tile-Cache, Server-Timing',
+        parameters: ['source', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'source' ? 'string' : 'integer' } })).concat([q('run', 'units:SET only: id of a done run of that set')] as never[]),
+        responses: { 200: { description: 'application/vnd.mapbox-vector-tile' }, 204: { description: 'no feature reaches the tile' }, 304: { description: 'not modified' }, 400: err, 404: err },
+      },
+    },
+    '/tiles/{source}.json': {
+      get: { summary: 'TileJSON 3.0.0 of a vector tile source (bounds, fields, input version)', parameters: [{ name: 'source', in: 'path', required: true, schema: { type: 'string' } }, q('run', 'as for the tiles')] as never[], responses: { 200: { description: 'TileJSON' }, 400: err, 404: err } },
+    },
     '/api/runs': {
       get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
       post: {

@@ -5,6 +5,7 @@ import { datasetChecksum } from './checksum.ts'
 import { sourceCrs } from './source-crs.ts'
 import { stageSource, type InvalidPolicy, type StageOptions, type StageReport } from './stage.ts'
 import type { VectorSource } from './source.ts'
+import { catalogChanged } from '../catalog-version.ts'
 
 /** Options every vector import (layers, admin units) takes. */
 export interface SourceImportOptions {
@@ -57,6 +58,7 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
       return plan.finish(tx, report)
     })
   } finally {
+    catalogChanged()
     await source.close()
   }
 }

@@ -7,6 +7,7 @@ import { reprojector } from '../crs/reproject.ts'
 import { checkName } from '../ingest/names.ts'
 import { cellCode, cellRange, cellRing, segmentsFor } from './grid.ts'
 import { claimUnitSetName, unitSetId } from './unit-set.ts'
+import { catalogChanged } from '../catalog-version.ts'
 
 const CLIP_GRID = loadSql(import.meta.url, './clip-grid.sql')
 export const MAX_CELLS = 2_000_000
@@ -56,6 +57,7 @@ export async function buildGrid(db: Db, o: GridOptions) {
   if (total > MAX_CELLS) throw new BadInput(`a ${o.sizeM} m grid over that extent has ${total} cells, more than ${MAX_CELLS}; use a larger --size or a smaller extent`)
 
   const segments = segmentsFor(o.sizeM)
+  // a new or replaced set: memoised lookups by name look again once it has committed
   return db.transaction(async (tx) => {
     const replaced = await claimUnitSetName(tx, set, o.replace)
     const params = { sizeM: o.sizeM, crs: crs.id, proj4: crs.proj4, codeScheme: 'G<size>_<E|W><i>_<N|S><j>, cell (i,j) = [i*size,(i+1)*size) x [j*size,(j+1)*size) in crs', within: o.within ?? null, bbox: o.bbox ?? null, edgeSegments: segments }
@@ -97,7 +99,7 @@ export async function buildGrid(db: Db, o: GridOptions) {
     }
     const [n] = await tx.query<{ n: number }>('UPDATE unit_set SET unit_count = (SELECT count(*) FROM unit WHERE set_id = $1) WHERE id = $1 RETURNING unit_count AS n', [setId])
     return { setId, set, replaced, cellsGenerated: total, loaded: n!.n, ...params }
-  })
+  }).finally(catalogChanged)
 }
 
 /** Bounding box in grid coordinates of a lon/lat box, sampling its edges (they curve once projected). */
