@@ -11,6 +11,9 @@ export interface Settings {
   rasterDir: string
   /** rendered raster tiles, by raster checksum */
   tileCacheDir: string
+  /** optional XYZ raster basemap for the viewer ({z}/{x}/{y} template), and its attribution */
+  basemapUrl?: string
+  basemapAttribution?: string
   /** in-memory vector tile cache, bytes */
   vectorTileCacheBytes: number
   port: number
@@ -38,6 +41,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir: env.ECOCENSUS_DATA_DIR || path.join(ROOT, 'data', 'db'),
     rasterDir: env.ECOCENSUS_RASTER_DIR || path.join(ROOT, 'data', 'rasters'),
     tileCacheDir: env.ECOCENSUS_TILE_CACHE_DIR || path.join(ROOT, 'data', 'rasters', 'tiles'),
+    basemapUrl: env.ECOCENSUS_BASEMAP_URL || undefined,
+    basemapAttribution: env.ECOCENSUS_BASEMAP_ATTRIBUTION || undefined,
     vectorTileCacheBytes: int('ECOCENSUS_VECTOR_TILE_CACHE_MB', 128) * 1024 * 1024,
     port: int('ECOCENSUS_PORT', int('PORT', 3000)),
     host: env.ECOCENSUS_HOST || '127.0.0.1',

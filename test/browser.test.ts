@@ -1,5 +1,9 @@
-// The viewer in headless Chromium (Debian's chromium, driven by playwright-core): loads
-// without console errors, draws the units, and shows the API's numbers for a clicked unit.
+// The viewer in headless Chromium (Debian's chromium, driven by playwright-core), on the
+// sample: it loads without console errors and draws the units from vector tiles; the
+// choropleth colours a unit by its class; clicking a unit shows the numbers the API returns
+// (coverage, change, zonal); layers, change view, rasters, area units and language change
+// what is shown; the side table downloads; a layer uploads from the browser, and a broken
+// file gets the server's message and loads nothing. Screenshots go to test-artifacts/.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
-import { createApp } from '../server/http/app.ts'
+import { createServer } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
 
@@ -17,6 +21,10 @@ const CHROMIUM = '/usr/bin/chromium'
 const haveChromium = fs.existsSync(CHROMIUM)
 if (process.env.CI && !haveChromium) throw new Error('CI must run the browser tests: install Debian\'s chromium')
 const ARTIFACTS = path.join(ROOT, 'test-artifacts')
+const KEY = 'browser-test-key'
+/** the map area right of the statistics overlay, where the fitted units are drawn */
+const MAP_CLIP = { x: 790, y: 10, width: 480, height: 840 }
+type W = { ecomap: { project(p: [number, number]): { x: number; y: number }; areTilesLoaded(): boolean } }
 
 describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   let db: Db
@@ -24,33 +32,41 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   let browser: Browser
   let page: Page
   let base: string
+  let layerVersions: string
   const errors: string[] = []
+  const tileRequests: string[] = []
   beforeAll(async () => {
     db = await openDb({ dataDir: 'memory://' })
     const rasterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-browser-'))
     await loadSampleIfEmpty(db, 1 << 30, () => {}, rasterDir)
-    server = createApp({ db, settings: { ...loadSettings({}), rasterDir, tileCacheDir: path.join(rasterDir, 'tiles') } }).listen(0, '127.0.0.1')
+    server = createServer({ db, settings: { ...loadSettings({}), apiKey: KEY, rasterDir, tileCacheDir: path.join(rasterDir, 'tiles') } }).listen(0, '127.0.0.1')
     await new Promise((r) => server.once('listening', r))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    layerVersions = (await (await fetch(`${base}/api/layers`)).json()).map((l: { name: string; vintage: string }) => `${l.name}@${l.vintage}`).join(',')
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
-    page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true })
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
     page.on('pageerror', (e) => errors.push(String(e)))
+    page.on('request', (r) => { if (r.url().includes('.mvt')) tileRequests.push(decodeURIComponent(r.url())) })
     await page.goto(base + '/')
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 })
-    await page.waitForFunction(() => (window as unknown as { ecomap: { loaded(): boolean; areTilesLoaded(): boolean } }).ecomap.areTilesLoaded(), null, { timeout: 30_000 })
-    await page.waitForTimeout(500)
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 90_000 })
+    await settle()
     fs.mkdirSync(ARTIFACTS, { recursive: true })
-  })
+  }, 180_000)
   afterAll(async () => {
     await browser?.close()
     server?.close()
     await db?.close()
   })
 
-  /** Share of screenshot pixels in the map area that are not the plain background. */
-  const paintedShare = async () => {
-    const png = (await page.screenshot({ clip: { x: 340, y: 10, width: 840, height: 760 } })).toString('base64')
+  const settle = async () => {
+    await page.waitForFunction(() => (window as unknown as W).ecomap.areTilesLoaded(), null, { timeout: 30_000 })
+    await page.waitForTimeout(400)
+  }
+  const pixels = async () => page.screenshot({ clip: MAP_CLIP })
+  /** RGB at page coordinates, read from a screenshot */
+  const rgbAt = async (x: number, y: number) => {
+    const png = (await page.screenshot({ clip: { x: Math.round(x) - 1, y: Math.round(y) - 1, width: 3, height: 3 } })).toString('base64')
     return page.evaluate(async (b64) => {
       const img = new Image()
       img.src = 'data:image/png;base64,' + b64
@@ -60,67 +76,175 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
       c.height = img.height
       const g = c.getContext('2d')!
       g.drawImage(img, 0, 0)
-      const d = g.getImageData(0, 0, c.width, c.height).data
-      let painted = 0
-      // background #dfe6ee
-      for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i]! - 0xdf) + Math.abs(d[i + 1]! - 0xe6) + Math.abs(d[i + 2]! - 0xee) > 30) painted++
-      return painted / (d.length / 4)
+      const d = g.getImageData(1, 1, 1, 1).data
+      return [d[0]!, d[1]!, d[2]!]
     }, png)
   }
+  /** share of pixels in the map area matching pred */
+  const share = async (pred: string) => {
+    const b64 = (await pixels()).toString('base64')
+    return page.evaluate(async ([b64, p]) => {
+      const f = new Function('r', 'g', 'b', `return ${p}`) as (r: number, g: number, b: number) => boolean
+      const img = new Image()
+      img.src = 'data:image/png;base64,' + b64
+      await img.decode()
+      const c = document.createElement('canvas')
+      c.width = img.width
+      c.height = img.height
+      const g = c.getContext('2d')!
+      g.drawImage(img, 0, 0)
+      const d = g.getImageData(0, 0, c.width, c.height).data
+      let n = 0
+      for (let i = 0; i < d.length; i += 4) if (f(d[i]!, d[i + 1]!, d[i + 2]!)) n++
+      return n / (d.length / 4)
+    }, [b64, pred] as [string, string])
+  }
+  const pointOf = async (code: string) => {
+    const [pt] = await db.query<{ x: number; y: number }>('SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM unit WHERE code = $1) s', [code])
+    const xy = await page.evaluate(([x, y]) => (window as unknown as W).ecomap.project([x, y]), [pt!.x, pt!.y] as [number, number])
+    const box = (await page.locator('#map').boundingBox())!
+    return { x: box.x + xy.x, y: box.y + xy.y }
+  }
+  const click = async (code: string) => {
+    const p = await pointOf(code)
+    await page.mouse.click(p.x, p.y)
+    await page.waitForSelector(`#details h3[data-code="${code}"]`)
+  }
 
-  it('loads without console errors and draws the county units', async () => {
+  it('loads without console errors and draws the county units from vector tiles', async () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer.png') })
     expect(errors).toEqual([])
-    const share = await paintedShare()
-    // the 7 counties fill a large part of the fitted view
-    expect(share).toBeGreaterThan(0.3)
+    expect(await share('Math.abs(r - 0xdf) + Math.abs(g - 0xe6) + Math.abs(b - 0xee) > 30')).toBeGreaterThan(0.15) // the 7 counties, fitted right of the panel
+    expect(tileRequests.some((u) => /\/tiles\/units:huangshan_counties\/\d+\/\d+\/\d+\.mvt\?run=\d+/.test(u))).toBe(true)
   })
 
-  it('clicking a unit shows the same numbers the API returns', async () => {
-    const [pt] = await db.query<{ x: number; y: number }>("SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM unit WHERE code = '341003') s")
-    const xy = await page.evaluate(([x, y]) => (window as unknown as { ecomap: { project(p: [number, number]): { x: number; y: number } } }).ecomap.project([x, y]), [pt!.x, pt!.y] as [number, number])
-    const box = (await page.locator('#map').boundingBox())!
-    await page.mouse.click(box.x + xy.x, box.y + xy.y)
-    await page.waitForSelector('#details h3[data-code="341003"]')
+  it('colours each unit by its class of the chosen statistic (red-line share)', async () => {
+    expect(await page.$eval('#stat', (s) => (s as HTMLSelectElement).value)).toBe('cov|redline@2023')
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`)).json()
+    const rows = api.rows.filter((r: { measure: string; layer: string; vintage: string }) => r.measure === 'layer' && r.layer === 'redline' && r.vintage === '2023')
+    const sorted = [...rows].sort((a, b) => a.share - b.share)
+    // 7 units, quintile classes: the largest share is in the darkest class, the smallest in the lightest
+    const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
+    for (const [row, colour] of [[sorted.at(-1), '#006d2c'], [sorted[0], '#f7fcf5']] as const) {
+      const p = await pointOf(row.unit_code)
+      const got = await rgbAt(p.x, p.y)
+      const want = blend(colour)
+      for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${row.unit_code} channel ${i}: ${got} vs ${want}`).toBeLessThanOrEqual(12)
+    }
+  })
+
+  it('clicking a unit shows the coverage, change and run the API returns', async () => {
+    await click('341003')
+    await page.waitForSelector('#details table.chg tr[data-change="redline"]', { timeout: 60_000 })
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-click.png') })
-    const shown = await page.$$eval('#details tr[data-layer] td[data-m2]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.m2)))
-    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties`)).json()
-    const expected = api.rows.filter((r: { unit_code: string }) => r.unit_code === '341003').map((r: { area_m2: number }) => r.area_m2)
+    const shown = await page.$$eval('#details table.cov tr[data-layer]', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.layer, (tr as HTMLElement).dataset.vintage, Number((tr.querySelector('td[data-m2]') as HTMLElement).dataset.m2)]))
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`)).json()
+    const expected = api.rows.filter((r: { unit_code: string; measure: string }) => r.unit_code === '341003' && r.measure === 'layer').map((r: { layer: string; vintage: string; area_m2: number }) => [r.layer, r.vintage, r.area_m2])
     expect(shown).toEqual(expected)
-    expect(shown.length).toBe(5)
+    expect(shown.length).toBe(9)
+    const union = await page.$eval('#details tr[data-measure="union"] td[data-m2]', (td) => Number((td as HTMLElement).dataset.m2))
+    expect(union).toBe(api.rows.find((r: { unit_code: string; measure: string }) => r.unit_code === '341003' && r.measure === 'union').area_m2)
+    // change since the previous vintage
+    const chg = await (await fetch(`${base}/api/stats/change?units=huangshan_counties&layer=protected_area&from=2020&to=2023`)).json()
+    const row = chg.rows.find((r: { unit_code: string }) => r.unit_code === '341003')
+    const lost = await page.$eval('#details tr[data-change="protected_area"] td[data-m2]:nth-of-type(4)', (td) => Number((td as HTMLElement).dataset.m2))
+    expect(lost).toBe(row.lost_m2)
+    // the run that produced the numbers
+    expect(await page.$eval('#details .runs a', (a) => (a as HTMLAnchorElement).getAttribute('href'))).toBe(`/api/runs/${api.run.id}`)
   })
 
-  it('shows a land-cover raster from its tiles, and a clicked unit\'s class areas equal the zonal API', async () => {
-    const before = await paintedShare()
-    await page.selectOption('#raster', 'landcover@2023')
-    await page.waitForSelector('#raster-legend span')
-    await page.waitForFunction(() => (window as unknown as { ecomap: { areTilesLoaded(): boolean } }).ecomap.areTilesLoaded(), null, { timeout: 30_000 })
-    await page.waitForTimeout(500)
-    const [pt] = await db.query<{ x: number; y: number }>("SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM unit WHERE code = '341021') s")
-    const xy = await page.evaluate(([x, y]) => (window as unknown as { ecomap: { project(p: [number, number]): { x: number; y: number } } }).ecomap.project([x, y]), [pt!.x, pt!.y] as [number, number])
-    const box = (await page.locator('#map').boundingBox())!
-    await page.mouse.click(box.x + xy.x, box.y + xy.y)
-    await page.waitForSelector('#details h3[data-code="341021"]')
+  it('switches area units and language', async () => {
+    const m2 = await page.$eval('#details b[data-m2]', (b) => Number((b as HTMLElement).dataset.m2))
+    await page.selectOption('#area-unit', 'mu')
+    const text = await page.$eval('#details b[data-m2]', (b) => b.textContent!)
+    expect(Number(text.replace(/,/g, ''))).toBeCloseTo(m2 * 0.0015, 1) // 1 亩 = 666.67 m²
+    expect(await page.textContent('#details p')).toContain('亩')
+    await page.click('#lang')
+    expect(await page.textContent('#details p')).toContain('Unit area')
+    expect(await page.textContent('h2[data-i18n="layers"]')).toBe('Layers')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-en.png') })
+    await page.click('#lang')
+    await page.selectOption('#area-unit', 'ha')
+    expect(await page.textContent('#details p')).toContain('单元面积')
+  })
+
+  it('downloads the side table as CSV with the numbers shown', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dl-csv')])
+    const csv = fs.readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '')
+    const lines = csv.trim().split('\r\n').map((l) => l.split(','))
+    expect(lines[0]).toEqual(['section', 'item', 'vintage', 'area_ha', 'area_m2', 'share'])
+    const red = lines.find((l) => l[1] === 'redline' && l[2] === '2023')!
+    const shown = await page.$eval('#details tr[data-layer="redline"][data-vintage="2023"] td[data-m2]', (td) => Number((td as HTMLElement).dataset.m2))
+    expect(Number(red[4])).toBe(shown)
+    expect(Number(red[3])).toBeCloseTo(shown / 1e4, 6)
+    const [x] = await Promise.all([page.waitForEvent('download'), page.click('#dl-xlsx-table')])
+    expect(fs.readFileSync(await x.path()).subarray(0, 2).toString()).toBe('PK') // an OOXML zip
+  })
+
+  it('toggling a layer changes the picture; the change view draws gained and lost', async () => {
+    const before = await pixels()
+    await page.check('.lyr[data-layer="redline"] .toggle')
+    await settle()
+    const after = await pixels()
+    expect(Buffer.compare(before, after)).not.toBe(0)
+    // red-line fill (#d7301f at 0.55 over the choropleth) is now on the map
+    expect(await share('r > 150 && g < 120 && b < 110')).toBeGreaterThan(0.01)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-layer.png') })
+    await page.uncheck('.lyr[data-layer="redline"] .toggle')
+    await settle()
+    expect(Buffer.compare(before, await pixels())).toBe(0)
+    // change: protected areas 2020 → 2023 lost area in 341003, drawn red; gained blue
+    await page.selectOption('#change-layer', 'protected_area')
+    await page.check('#change-show')
+    await settle()
+    expect(tileRequests.some((u) => u.includes('/tiles/change:protected_area@2020,2023/'))).toBe(true)
+    expect(await share('r > 190 && g < 60 && b < 60')).toBeGreaterThan(20 / (480 * 840)) // lost #e31a1c: at least 20 pixels
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-change.png') })
+    await page.uncheck('#change-show')
+    await settle()
+    expect(errors).toEqual([])
+  })
+
+  it('shows a land-cover raster; a clicked unit\'s class areas equal the zonal API', async () => {
+    await page.check('.lyr[data-raster="landcover"] .toggle')
+    await page.waitForSelector('.lyr[data-raster="landcover"] .raster-legend span')
+    await settle()
+    await click('341021')
     await page.waitForSelector('#details table.zonal tr[data-class]')
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-raster.png') })
     const shown = await page.$$eval('#details table.zonal tr[data-class] td[data-m2]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.m2)))
     const api = await (await fetch(`${base}/api/stats/zonal?units=huangshan_counties&raster=landcover@2023`)).json()
     expect(shown).toEqual(api.rows.filter((r: { unit_code: string }) => r.unit_code === '341021').map((r: { area_m2: number }) => r.area_m2))
     expect(shown.length).toBeGreaterThan(3)
-    // the tiles cover the map where the unit fill was made transparent: still painted, and the picture changed
-    expect(await paintedShare()).toBeGreaterThan(0.3)
-    expect(before).toBeGreaterThan(0)
+    // and the class shares became choropleth statistics
+    expect(await page.$$eval('#stat option', (os) => os.some((o) => (o as HTMLOptionElement).value.startsWith('zon|landcover@2023|class_')))).toBe(true)
+    await page.uncheck('.lyr[data-raster="landcover"] .toggle')
     expect(errors).toEqual([])
-    await page.selectOption('#raster', '')
-    await page.waitForTimeout(300)
   })
 
-  it('switching the layer changes the picture', async () => {
-    const before = await page.screenshot({ clip: { x: 340, y: 10, width: 840, height: 760 } })
-    await page.selectOption('#layer', 'wetland')
-    await page.waitForTimeout(500)
-    const after = await page.screenshot({ clip: { x: 340, y: 10, width: 840, height: 760 } })
-    expect(Buffer.compare(before, after)).not.toBe(0)
-    expect(errors).toEqual([])
-  })
+  it('uploads a layer from the browser, and shows the server\'s error for a broken file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-up-'))
+    const good = path.join(dir, 'wetland_new.geojson')
+    fs.writeFileSync(good, JSON.stringify({ type: 'FeatureCollection', crs: { type: 'name', properties: { name: 'EPSG:4490' } }, features: [{ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[[118.1, 29.8], [118.2, 29.8], [118.2, 29.9], [118.1, 29.9], [118.1, 29.8]]] } }] }))
+    const bad = path.join(dir, 'broken.geojson')
+    fs.writeFileSync(bad, '{"type": "FeatureCollection", "features": [')
+    await page.click('#upload-section summary')
+    const layersBefore = (await (await fetch(`${base}/api/layers`)).json()).length
+    await page.setInputFiles('#up-file', bad)
+    await page.fill('#up-name', 'uploaded')
+    await page.selectOption('#up-kind', 'wetland')
+    await page.fill('#up-vintage', '2024')
+    await page.fill('#up-key', KEY)
+    await page.click('#upload button[type=submit]')
+    await page.waitForSelector('#up-result.err')
+    expect(await page.textContent('#up-result')).toMatch(/^400: .*broken\.geojson/)
+    expect((await (await fetch(`${base}/api/layers`)).json()).length).toBe(layersBefore)
+    await page.setInputFiles('#up-file', good)
+    await page.click('#upload button[type=submit]')
+    await page.waitForSelector('#up-result.ok', { timeout: 60_000 })
+    await page.waitForSelector('.lyr[data-layer="uploaded"]')
+    expect((await (await fetch(`${base}/api/layers`)).json()).length).toBe(layersBefore + 1)
+    await page.waitForSelector('body[data-ready="1"]')
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([])
+  }, 120_000)
 })

@@ -1,14 +1,75 @@
-// Minimal viewer: unit sets from the API as a choropleth of one layer's coverage share;
-// click a unit to see every layer's coverage for it. No basemap (works offline).
+// The ecocensus viewer. Everything on the map comes from our own tiles: units and layers as
+// vector tiles (/tiles/units:SET, /tiles/layer:NAME@V, /tiles/change:NAME@A,B), rasters as
+// PNG tiles; the choropleth colours the unit tiles by a statistic that the tiles carry as
+// properties (?run=ID). Numbers in the side panel come from the statistics API. No CDN, no
+// basemap unless one is configured (ECOCENSUS_BASEMAP_URL), so it works offline.
 const $ = (id) => document.getElementById(id)
-const BREAKS = [0.1, 0.2, 0.3, 0.5]
-const COLOURS = ['#edf8e9', '#bae4b3', '#74c476', '#31a354', '#006d2c']
-const ha = (m2) => (m2 / 1e4).toLocaleString('zh-CN', { maximumFractionDigits: 1 })
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 
-async function getJson(url) {
-  const res = await fetch(url)
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`)
-  return res.json()
+// ---- labels: Chinese by default, English on request --------------------------------------
+const T = {
+  zh: {
+    subtitle: '生态资产普查', areaUnit: '面积单位', unitSet: '单元集', statistic: '专题统计（分级设色）', layers: '图层', changeView: '变化',
+    showChange: '显示增加 / 减少', gained: '增加', lost: '减少', clickHint: '点击地图上的单元查看全部统计', upload: '上传图层',
+    file: '文件（.zip 含 shp / .geojson / .gpkg）', layerName: '图层名', kind: '类型', vintage: '年份', categoryField: '分类字段（可选）',
+    apiKey: '写入密钥', send: '上传', share: '占比', area: '面积', layer: '图层', unitArea: '单元面积', coverage: '覆盖', overlaps: '叠置',
+    ecoSpace: '生态空间（合并计一次）', change: '变化', stable: '稳定', net: '净变化', raster: '栅格', class: '类别', mean: '均值', minmax: '最小 / 最大',
+    stddev: '标准差', run: '计算批次', download: '下载本表', downloadRun: '下载全部', none: '无', computing: '计算中…', noData: '无数据',
+    opacity: '透明度', uploaded: '已上传', statNote: '颜色 = 所选统计量（椭球面积，重叠已合并）', netShare: '净变化占单元比例', lostShare: '减少占单元比例',
+    classShare: '类别占比', chart: '各图层覆盖占比',
+  },
+  en: {
+    subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
+    showChange: 'Show gained / lost', gained: 'gained', lost: 'lost', clickHint: 'Click a unit on the map for all of its statistics', upload: 'Upload a layer',
+    file: 'File (.zip with shp / .geojson / .gpkg)', layerName: 'Layer name', kind: 'Kind', vintage: 'Vintage', categoryField: 'Category field (optional)',
+    apiKey: 'Write key', send: 'Upload', share: 'share', area: 'area', layer: 'layer', unitArea: 'Unit area', coverage: 'Coverage', overlaps: 'Overlaps',
+    ecoSpace: 'Ecological space (counted once)', change: 'Change', stable: 'stable', net: 'net', raster: 'Raster', class: 'class', mean: 'mean', minmax: 'min / max',
+    stddev: 'std. dev.', run: 'run', download: 'Download this table', downloadRun: 'Download all', none: 'none', computing: 'computing…', noData: 'no data',
+    opacity: 'opacity', uploaded: 'uploaded', statNote: 'Colour = the chosen statistic (ellipsoidal areas, overlaps flattened)', netShare: 'net change, share of unit', lostShare: 'lost, share of unit',
+    classShare: 'class share', chart: 'Coverage share by layer',
+  },
+}
+const KINDS = {
+  redline: { zh: '生态保护红线', en: 'ecological red line', color: '#d7301f' },
+  protected_area: { zh: '自然保护地', en: 'protected areas', color: '#7a4fb0' },
+  forest: { zh: '公益林', en: 'public-welfare forest', color: '#238b45' },
+  wetland: { zh: '重要湿地', en: 'important wetlands', color: '#2c7fb8' },
+  farmland: { zh: '永久基本农田', en: 'permanent farmland', color: '#e6a817' },
+  grassland: { zh: '草地', en: 'grassland', color: '#8cc152' },
+  water: { zh: '水域', en: 'water', color: '#4292c6' },
+  other: { zh: '其他', en: 'other', color: '#636363' },
+}
+let lang = localStorage.getItem('ecocensus.lang') || 'zh'
+const t = (k) => T[lang][k] ?? k
+const kindLabel = (kind) => KINDS[kind]?.[lang] ?? kind
+
+// ---- area units --------------------------------------------------------------------------
+const UNITS = { m2: { f: 1, zh: 'm²', en: 'm²', d: 0 }, ha: { f: 1e-4, zh: '公顷', en: 'ha', d: 2 }, km2: { f: 1e-6, zh: 'km²', en: 'km²', d: 3 }, mu: { f: 15 / 1e4, zh: '亩', en: 'mu', d: 1 } }
+let areaUnit = localStorage.getItem('ecocensus.areaUnit') || 'ha'
+const fmtArea = (m2) => (m2 == null ? '—' : (Math.abs(m2 * UNITS[areaUnit].f) < 0.5 * 10 ** -UNITS[areaUnit].d ? 0 : m2 * UNITS[areaUnit].f).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { minimumFractionDigits: UNITS[areaUnit].d, maximumFractionDigits: UNITS[areaUnit].d }))
+const unitName = () => UNITS[areaUnit][lang]
+const pctf = (s) => (s == null ? '—' : `${(s * 100).toFixed(2)}%`)
+
+async function getJson(url, init) {
+  const res = await fetch(url, init)
+  const body = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(`${res.status}: ${body.error?.message ?? url}`)
+  return { body, runId: res.headers.get('x-run-id') }
+}
+
+// ---- state -------------------------------------------------------------------------------
+const state = {
+  config: {}, sets: [], layers: [], rasters: [], set: null,
+  coverage: null, // { runId, rows }
+  change: new Map(), // layer → { runId, rows } (latest two vintages)
+  zonal: new Map(), // raster@v → { runId, rows, kind }
+  selected: null, detailRows: [],
+}
+const byName = () => {
+  const m = new Map()
+  for (const l of state.layers) (m.get(l.name) ?? m.set(l.name, []).get(l.name)).push(l)
+  for (const v of m.values()) v.sort((a, b) => (a.vintage < b.vintage ? -1 : a.vintage > b.vintage ? 1 : 0))
+  return m
 }
 
 const map = new maplibregl.Map({
@@ -16,120 +77,420 @@ const map = new maplibregl.Map({
   style: { version: 8, sources: {}, layers: [{ id: 'bg', type: 'background', paint: { 'background-color': '#dfe6ee' } }] },
   center: [118.2, 29.9],
   zoom: 7,
+  attributionControl: { compact: true },
 })
 window.ecomap = map // for the browser tests and the console
 map.addControl(new maplibregl.NavigationControl(), 'top-right')
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }))
-
-let coverageRows = []
-let unitSets = []
+const tileUrl = (source, q = '') => `${location.origin}/tiles/${encodeURIComponent(source)}/{z}/{x}/{y}.mvt${q}`
 
 async function init() {
-  const [sets, layers] = await Promise.all([getJson('/api/unit-sets'), getJson('/api/layers')])
-  unitSets = sets
-  $('unitset').innerHTML = sets.map((s) => `<option value="${s.name}">${s.name} (${s.unit_count})</option>`).join('')
-  const latest = new Map()
-  for (const l of layers) latest.set(l.name, l)
-  $('layer').innerHTML = [...latest.values()].map((l) => `<option value="${l.name}">${l.name} @${l.vintage}</option>`).join('')
-  if (latest.has('redline')) $('layer').value = 'redline'
-  $('legend').innerHTML = COLOURS.map((c, i) => `<span style="background:${c};color:${i < 2 ? '#333' : '#fff'}">${i === 0 ? '<' + BREAKS[0] * 100 : i === COLOURS.length - 1 ? '≥' + BREAKS[i - 1] * 100 : BREAKS[i - 1] * 100 + '–' + BREAKS[i] * 100}%</span>`).join('')
-  await initRasters()
+  const [config, sets, layers, rasters] = await Promise.all([getJson('/api/config'), getJson('/api/unit-sets'), getJson('/api/layers'), getJson('/api/rasters')])
+  Object.assign(state, { config: config.body, sets: sets.body, layers: layers.body, rasters: rasters.body })
+  if (state.config.basemap) {
+    map.addSource('basemap', { type: 'raster', tiles: state.config.basemap.tiles, tileSize: 256, attribution: state.config.basemap.attribution })
+    map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap' })
+  }
+  $('unitset').innerHTML = state.sets.map((s) => `<option value="${esc(s.name)}">${esc(s.name)} (${s.unit_count})</option>`).join('')
+  $('area-unit').value = areaUnit
   $('unitset').onchange = () => showSet().catch(report)
-  $('layer').onchange = () => paint()
+  $('stat').onchange = () => paintChoropleth().catch(report)
+  $('area-unit').onchange = () => { areaUnit = $('area-unit').value; localStorage.setItem('ecocensus.areaUnit', areaUnit); refreshText() }
+  $('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('ecocensus.lang', lang); refreshText() }
+  buildLayerPanel()
+  buildRasterPanel()
+  buildChangePanel()
+  initUpload()
+  applyI18n()
   await showSet()
 }
 
+// ---- unit set, coverage and the choropleth -----------------------------------------------
 async function showSet() {
   const name = $('unitset').value
   if (!name) return
-  const [units, cov] = await Promise.all([getJson(`/api/unit-sets/${encodeURIComponent(name)}/units`), getJson(`/api/stats/coverage?units=${encodeURIComponent(name)}`)])
-  coverageRows = cov.rows
-  if (map.getSource('units')) map.getSource('units').setData(units)
-  else {
-    map.addSource('units', { type: 'geojson', data: units, promoteId: 'code' })
-    map.addLayer({ id: 'units-fill', type: 'fill', source: 'units', paint: { 'fill-color': '#ccc', 'fill-opacity': 0.85 } })
-    map.addLayer({ id: 'units-line', type: 'line', source: 'units', paint: { 'line-color': '#345', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3, 0.8] } })
-    map.on('click', 'units-fill', (e) => select(e.features[0].properties.code))
-    map.on('mouseenter', 'units-fill', () => (map.getCanvas().style.cursor = 'pointer'))
-    map.on('mouseleave', 'units-fill', () => (map.getCanvas().style.cursor = ''))
-  }
-  const set = unitSets.find((s) => s.name === name)
-  if (set?.bbox) map.fitBounds([[set.bbox[0], set.bbox[1]], [set.bbox[2], set.bbox[3]]], { padding: 20, duration: 0 })
-  paint()
-  if ($('raster').value) await showRaster()
+  state.set = state.sets.find((s) => s.name === name)
+  state.change.clear()
+  state.zonal.clear()
+  if (state.set?.bbox) map.fitBounds([[state.set.bbox[0], state.set.bbox[1]], [state.set.bbox[2], state.set.bbox[3]]], { padding: { top: 20, bottom: 20, right: 50, left: 420 }, duration: 0 })
+  $('details').innerHTML = `<p class="hint">${t('clickHint')}</p>`
+  state.selected = null
+  // coverage of every layer version, with the union of the ecological layers
+  const layers = state.layers.map((l) => `${l.name}@${l.vintage}`).join(',')
+  const cov = await getJson(`/api/stats/coverage?units=${encodeURIComponent(name)}&layers=${encodeURIComponent(layers)}&union=true`)
+  state.coverage = { runId: cov.runId, rows: cov.body.rows }
+  setUnitsSource(`units:${name}`, `?run=${cov.runId}`)
+  buildStatMenu()
+  await paintChoropleth()
   document.body.dataset.ready = '1'
-}
-
-function paint() {
-  const layer = $('layer').value
-  const expr = ['match', ['get', 'code']]
-  for (const r of coverageRows) if (r.layer === layer) {
-    const k = BREAKS.findIndex((b) => r.share < b)
-    expr.push(r.unit_code, COLOURS[k === -1 ? COLOURS.length - 1 : k])
+  // change since the previous vintage of each layer: in the background, shown when ready
+  for (const [lname, versions] of byName()) {
+    if (versions.length < 2) continue
+    const from = versions[versions.length - 2].vintage
+    const to = versions[versions.length - 1].vintage
+    getJson(`/api/stats/change?units=${encodeURIComponent(name)}&layer=${encodeURIComponent(lname)}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)
+      .then((r) => {
+        if (state.set?.name !== name) return
+        state.change.set(lname, { runId: r.runId, rows: r.body.rows, from, to })
+        buildStatMenu()
+        if (state.selected) select(state.selected)
+      })
+      .catch(report)
   }
-  expr.push('#ccc')
-  if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-color', expr.length > 3 ? expr : '#ccc')
 }
 
-// Monitoring rasters as tiles from /tiles/raster (legend colours or a ramp), under the unit
-// outlines; clicking a unit then also lists the raster's zonal statistics for it.
-let rasters = []
-let zonalRows = []
-async function initRasters() {
-  rasters = await getJson('/api/rasters')
-  $('raster').innerHTML = '<option value="">—</option>' + rasters.map((r) => `<option value="${r.name}@${r.vintage}">${r.name} @${r.vintage} (${r.kind === 'categorical' ? '分类' : '连续'})</option>`).join('')
-  $('raster').onchange = () => showRaster().catch(report)
+/** The unit tiles (with the statistics of run ?run=…) under the unit outlines. Replaced, not
+ *  re-pointed, when the run changes: a source's tiles are part of its identity. */
+function setUnitsSource(source, q) {
+  const id = `${source}${q}`
+  if (map.getSource('units')?.ecoId === id) return
+  const paint = map.getLayer('units-fill') ? map.getPaintProperty('units-fill', 'fill-color') : '#cfd6de'
+  for (const l of ['units-fill', 'units-line']) if (map.getLayer(l)) map.removeLayer(l)
+  if (map.getSource('units')) map.removeSource('units')
+  map.addSource('units', { type: 'vector', tiles: [tileUrl(source, q)], promoteId: { units: 'code' }, maxzoom: 16 })
+  map.getSource('units').ecoId = id
+  map.addLayer({ id: 'units-fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': paint, 'fill-opacity': 0.85 } }, firstLayerAbove('units'))
+  map.addLayer({ id: 'units-line', type: 'line', source: 'units', 'source-layer': 'units', paint: { 'line-color': '#234', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, 0.9] } })
+  if (state.selected) map.once('idle', () => map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: true }))
 }
 
-async function showRaster() {
-  const spec = $('raster').value
-  if (map.getLayer('raster')) map.removeLayer('raster')
-  if (map.getSource('raster')) map.removeSource('raster')
-  zonalRows = []
-  $('raster-legend').innerHTML = ''
-  if (!spec) {
-    if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-opacity', 0.85)
-    if (selected) select(selected)
-    return
+/** Menu of statistics: coverage share per layer version, ecological space, change, raster. */
+function buildStatMenu() {
+  const keep = $('stat').value
+  const opts = []
+  for (const [lname, versions] of byName()) {
+    for (const v of [...versions].reverse()) opts.push([`cov|${lname}@${v.vintage}`, `${kindLabel(v.kind)} ${lname} ${v.vintage} · ${t('share')}`])
   }
-  const r = rasters.find((x) => `${x.name}@${x.vintage}` === spec)
-  map.addSource('raster', { type: 'raster', tiles: [`${location.origin}/tiles/raster/${encodeURIComponent(spec)}/{z}/{x}/{y}.png`], tileSize: 256, bounds: r.extent })
-  map.addLayer({ id: 'raster', type: 'raster', source: 'raster', paint: { 'raster-opacity': 0.85, 'raster-resampling': 'nearest' } }, map.getLayer('units-line') ? 'units-line' : undefined)
-  if (map.getLayer('units-fill')) map.setPaintProperty('units-fill', 'fill-opacity', 0)
-  if (r.kind === 'categorical' && r.legend) $('raster-legend').innerHTML = r.legend.map((e) => `<span><i style="background:${e.color ?? '#999'}"></i>${e.name}</span>`).join('')
-  const z = await getJson(`/api/stats/zonal?units=${encodeURIComponent($('unitset').value)}&raster=${encodeURIComponent(spec)}`)
-  zonalRows = z.rows
-  if (selected) select(selected)
+  opts.push(['eco', t('ecoSpace')])
+  for (const [lname, c] of state.change) {
+    opts.push([`chg|${lname}|net`, `${lname} ${c.from}→${c.to} · ${t('netShare')}`])
+    opts.push([`chg|${lname}|lost`, `${lname} ${c.from}→${c.to} · ${t('lostShare')}`])
+  }
+  for (const [spec, z] of state.zonal) {
+    if (z.kind === 'categorical') for (const c of z.classes) opts.push([`zon|${spec}|class_${c.value}_share`, `${spec} · ${c.name ?? c.value} · ${t('classShare')}`])
+    else opts.push([`zon|${spec}|mean`, `${spec} · ${t('mean')}`])
+  }
+  $('stat').innerHTML = opts.map(([v, l]) => `<option value="${esc(v)}">${esc(l)}</option>`).join('')
+  const redline = opts.find(([v]) => v.startsWith('cov|redline@'))
+  $('stat').value = opts.some(([v]) => v === keep) ? keep : (redline ?? opts[0])[0]
 }
 
-let selected
+/** The chosen statistic: which run's tiles, which value expression, its values for breaks. */
+function statSpec() {
+  const v = $('stat').value
+  const [kind, a, b] = v.split('|')
+  if (kind === 'cov') return { runId: state.coverage.runId, expr: ['get', `${a}_share`], has: [`${a}_share`], values: state.coverage.rows.filter((r) => r.measure === 'layer' && `${r.layer}@${r.vintage}` === a).map((r) => r.share), share: true }
+  if (kind === 'eco') return { runId: state.coverage.runId, expr: ['get', 'ecological_space_share'], has: ['ecological_space_share'], values: state.coverage.rows.filter((r) => r.measure === 'union').map((r) => r.share), share: true }
+  if (kind === 'chg') {
+    const c = state.change.get(a)
+    const col = b === 'net' ? 'net_m2' : 'lost_m2'
+    const areaOf = new Map(state.coverage.rows.map((r) => [r.unit_code, r.unit_area_m2]))
+    return { runId: c.runId, expr: ['/', ['get', col], ['get', 'area_m2']], has: [col, 'area_m2'], values: c.rows.map((r) => r[col] / areaOf.get(r.unit_code)), share: true, diverging: b === 'net' }
+  }
+  const z = state.zonal.get(a)
+  return { runId: z.runId, expr: ['get', b], has: [b], values: z.rows.filter((r) => (b === 'mean' ? true : `class_${r.class}_share` === b)).map((r) => (b === 'mean' ? r.mean : r.share)), share: b !== 'mean' }
+}
+
+const SEQ = ['#f7fcf5', '#c7e9c0', '#74c476', '#31a354', '#006d2c']
+const DIV = ['#d73027', '#fc8d59', '#f7f7f7', '#91bfdb', '#4575b4']
+async function paintChoropleth() {
+  if (!$('stat').value) return
+  const s = statSpec()
+  setUnitsSource(`units:${state.set.name}`, `?run=${s.runId}`)
+  const vals = s.values.filter((x) => Number.isFinite(x)).sort((p, q) => p - q)
+  let breaks
+  if (s.diverging) {
+    const m = Math.max(1e-9, ...vals.map(Math.abs))
+    breaks = [-m / 2, -m / 10, m / 10, m / 2]
+  } else {
+    // quantile class breaks (5 classes), distinct and increasing
+    breaks = [0.2, 0.4, 0.6, 0.8].map((q) => vals[Math.min(vals.length - 1, Math.floor(q * vals.length))] ?? 0)
+    breaks = breaks.filter((x, i) => i === 0 || x > breaks[i - 1])
+  }
+  const colours = s.diverging ? DIV : SEQ
+  const pal = colours.slice(colours.length - breaks.length - 1)
+  const step = ['step', ['to-number', s.expr, -1e30], pal[0]]
+  breaks.forEach((b, i) => step.push(b, pal[i + 1]))
+  map.setPaintProperty('units-fill', 'fill-color', ['case', ['all', ...s.has.map((p) => ['has', p])], step, '#cfd6de'])
+  const f = (x) => (s.share ? `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%` : x.toFixed(3))
+  const labels = pal.map((_, i) => (i === 0 ? `< ${f(breaks[0])}` : i === pal.length - 1 ? `≥ ${f(breaks[i - 1])}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`))
+  $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
+  $('stat-note').textContent = `${t('statNote')} · ${t('run')} ${s.runId}`
+}
+
+// ---- layers, rasters, change -------------------------------------------------------------
+function firstLayerAbove(group) {
+  // draw order: basemap, units fill (choropleth), rasters, layer fills, change, unit outlines
+  const style = map.getStyle().layers.map((l) => l.id)
+  const above = {
+    units: (id) => id.startsWith('ras-') || id.startsWith('lyr-') || id === 'change-fill' || id === 'units-line',
+    rasters: (id) => id.startsWith('lyr-') || id === 'change-fill' || id === 'units-line',
+    layers: (id) => id === 'change-fill' || id === 'units-line',
+    change: (id) => id === 'units-line',
+  }[group]
+  return style.find((id) => above(id))
+}
+
+function buildLayerPanel() {
+  const rows = []
+  for (const [lname, versions] of byName()) {
+    const latest = versions[versions.length - 1]
+    const color = KINDS[latest.kind]?.color ?? '#666'
+    rows.push(`<div class="lyr" data-layer="${esc(lname)}">
+      <label class="inline"><input type="checkbox" class="toggle"> <i class="sw" style="background:${color}"></i> <span class="kind" data-kind="${esc(latest.kind)}">${esc(kindLabel(latest.kind))}</span> <b>${esc(lname)}</b></label>
+      <select class="vintage">${[...versions].reverse().map((v) => `<option>${esc(v.vintage)}</option>`).join('')}</select>
+      <input type="range" class="opacity" min="0" max="1" step="0.05" value="0.55" title="opacity">
+    </div>`)
+  }
+  $('layers').innerHTML = rows.join('')
+  for (const row of $('layers').querySelectorAll('.lyr')) {
+    const lname = row.dataset.layer
+    const color = KINDS[byName().get(lname).at(-1).kind]?.color ?? '#666'
+    const redraw = () => {
+      const id = `lyr-${lname}`
+      const vintage = row.querySelector('.vintage').value
+      const on = row.querySelector('.toggle').checked
+      const opacity = Number(row.querySelector('.opacity').value)
+      if (map.getLayer(id)) { map.removeLayer(id); map.removeLayer(`${id}-line`) }
+      if (map.getSource(id)) map.removeSource(id)
+      if (!on) return
+      map.addSource(id, { type: 'vector', tiles: [tileUrl(`layer:${lname}@${vintage}`)], maxzoom: 16 })
+      map.addLayer({ id, type: 'fill', source: id, 'source-layer': 'features', paint: { 'fill-color': color, 'fill-opacity': opacity } }, firstLayerAbove('layers'))
+      map.addLayer({ id: `${id}-line`, type: 'line', source: id, 'source-layer': 'features', paint: { 'line-color': color, 'line-width': 0.8, 'line-opacity': Math.min(1, opacity + 0.3) } }, firstLayerAbove('layers'))
+    }
+    row.querySelector('.toggle').onchange = redraw
+    row.querySelector('.vintage').onchange = redraw
+    row.querySelector('.opacity').oninput = () => {
+      const id = `lyr-${lname}`
+      const o = Number(row.querySelector('.opacity').value)
+      if (map.getLayer(id)) { map.setPaintProperty(id, 'fill-opacity', o); map.setPaintProperty(`${id}-line`, 'line-opacity', Math.min(1, o + 0.3)) }
+    }
+  }
+}
+
+function buildRasterPanel() {
+  const names = new Map()
+  for (const r of state.rasters) (names.get(r.name) ?? names.set(r.name, []).get(r.name)).push(r)
+  $('rasters').innerHTML = [...names].map(([name, rs]) => `<div class="lyr raster" data-raster="${esc(name)}">
+      <label class="inline"><input type="checkbox" class="toggle"> <i class="sw grid"></i> <span data-i18n="raster">${t('raster')}</span> <b>${esc(name)}</b></label>
+      <select class="vintage">${[...rs].reverse().map((r) => `<option>${esc(r.vintage)}</option>`).join('')}</select>
+      <input type="range" class="opacity" min="0" max="1" step="0.05" value="0.85" title="opacity">
+      <div class="raster-legend"></div>
+    </div>`).join('')
+  for (const row of $('rasters').querySelectorAll('.lyr')) {
+    const name = row.dataset.raster
+    const redraw = async () => {
+      const spec = `${name}@${row.querySelector('.vintage').value}`
+      const on = row.querySelector('.toggle').checked
+      const id = `ras-${name}`
+      if (map.getLayer(id)) map.removeLayer(id)
+      if (map.getSource(id)) map.removeSource(id)
+      row.querySelector('.raster-legend').innerHTML = ''
+      if (!on) return
+      const r = state.rasters.find((x) => `${x.name}@${x.vintage}` === spec)
+      map.addSource(id, { type: 'raster', tiles: [`${location.origin}/tiles/raster/${encodeURIComponent(spec)}/{z}/{x}/{y}.png`], tileSize: 256, bounds: r.extent })
+      map.addLayer({ id, type: 'raster', source: id, paint: { 'raster-opacity': Number(row.querySelector('.opacity').value), 'raster-resampling': 'nearest' } }, firstLayerAbove('rasters'))
+      if (r.kind === 'categorical' && r.legend) row.querySelector('.raster-legend').innerHTML = r.legend.map((e) => `<span><i style="background:${esc(e.color ?? '#999')}"></i>${esc(e.name ?? e.value)}</span>`).join('')
+      // its zonal statistics for the unit set: in the side panel and as choropleth options
+      if (!state.zonal.has(spec)) {
+        const z = await getJson(`/api/stats/zonal?units=${encodeURIComponent(state.set.name)}&raster=${encodeURIComponent(spec)}`)
+        state.zonal.set(spec, { runId: z.runId, rows: z.body.rows, kind: r.kind, classes: r.kind === 'categorical' ? (r.legend ?? []).map((e) => ({ value: e.value, name: e.name })) : [] })
+        buildStatMenu()
+      }
+      if (state.selected) select(state.selected)
+    }
+    row.querySelector('.toggle').onchange = () => redraw().catch(report)
+    row.querySelector('.vintage').onchange = () => redraw().catch(report)
+    row.querySelector('.opacity').oninput = () => { const id = `ras-${name}`; if (map.getLayer(id)) map.setPaintProperty(id, 'raster-opacity', Number(row.querySelector('.opacity').value)) }
+  }
+}
+
+function buildChangePanel() {
+  const multi = [...byName()].filter(([, v]) => v.length > 1)
+  $('change-layer').innerHTML = multi.map(([n]) => `<option>${esc(n)}</option>`).join('')
+  const fill = () => {
+    const versions = byName().get($('change-layer').value) ?? []
+    const opts = versions.map((v) => `<option>${esc(v.vintage)}</option>`).join('')
+    $('change-from').innerHTML = opts
+    $('change-to').innerHTML = opts
+    if (versions.length > 1) { $('change-from').value = versions.at(-2).vintage; $('change-to').value = versions.at(-1).vintage }
+  }
+  fill()
+  if (multi.some(([n]) => n === 'redline')) { $('change-layer').value = 'redline'; fill() }
+  const redraw = () => {
+    if (map.getLayer('change-fill')) map.removeLayer('change-fill')
+    if (map.getSource('change')) map.removeSource('change')
+    const [l, a, b] = [$('change-layer').value, $('change-from').value, $('change-to').value]
+    if (!$('change-show').checked || !l || a === b) return
+    map.addSource('change', { type: 'vector', tiles: [tileUrl(`change:${l}@${a},${b}`)], maxzoom: 16 })
+    map.addLayer({ id: 'change-fill', type: 'fill', source: 'change', 'source-layer': 'change', paint: { 'fill-color': ['match', ['get', 'change'], 'gained', '#2166ac', 'lost', '#e31a1c', '#999'], 'fill-opacity': 0.9, 'fill-outline-color': '#111' } }, firstLayerAbove('change'))
+  }
+  $('change-layer').onchange = () => { fill(); redraw() }
+  $('change-from').onchange = redraw
+  $('change-to').onchange = redraw
+  $('change-show').onchange = redraw
+}
+
+// ---- the clicked unit ----------------------------------------------------------------------
+map.on('click', 'units-fill', (e) => select(e.features[0].properties.code))
+map.on('mouseenter', 'units-fill', () => (map.getCanvas().style.cursor = 'pointer'))
+map.on('mouseleave', 'units-fill', () => (map.getCanvas().style.cursor = ''))
+
 function select(code) {
-  if (selected) map.setFeatureState({ source: 'units', id: selected }, { selected: false })
-  selected = code
-  map.setFeatureState({ source: 'units', id: code }, { selected: true })
-  const rows = coverageRows.filter((r) => r.unit_code === code)
-  if (!rows.length) return
-  $('details').innerHTML = `<h3 data-code="${code}">${rows[0].unit_name ?? ''} ${code}</h3>
-    <p>单元面积 ${ha(rows[0].unit_area_m2)} ha</p>
-    <table><tr><th>图层 layer</th><th>年份</th><th class="n">面积 ha</th><th class="n">占比</th></tr>
-    ${rows.map((r) => `<tr data-layer="${r.layer}"><td>${r.layer}</td><td>${r.vintage}</td><td class="n" data-m2="${r.area_m2}">${ha(r.area_m2)}</td><td class="n">${(r.share * 100).toFixed(2)}%</td></tr>`).join('')}
-    </table>${zonalTable(code)}`
+  if (state.selected && map.getSource('units')) map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: false })
+  state.selected = code
+  map.setFeatureState({ source: 'units', sourceLayer: 'units', id: code }, { selected: true })
+  const cov = state.coverage.rows.filter((r) => r.unit_code === code)
+  if (!cov.length) return
+  const u = cov[0]
+  const table = [] // the rows of "this table" for download: [section, item, vintage, m2, share]
+  let html = `<h3 data-code="${esc(code)}">${esc(u.unit_name ?? '')} <small>${esc(code)}</small></h3>
+    <p>${t('unitArea')} <b data-m2="${u.unit_area_m2}">${fmtArea(u.unit_area_m2)}</b> ${unitName()}</p>`
+  const layerRows = cov.filter((r) => r.measure === 'layer')
+  html += `<h4>${t('coverage')}</h4><table class="cov"><tr><th>${t('layer')}</th><th>${t('vintage')}</th><th class="n">${t('area')} ${unitName()}</th><th class="n">${t('share')}</th></tr>
+    ${layerRows.map((r) => `<tr data-layer="${esc(r.layer)}" data-vintage="${esc(r.vintage)}"><td>${esc(r.layer)}</td><td>${esc(r.vintage)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n" data-share="${r.share}">${pctf(r.share)}</td></tr>`).join('')}`
+  for (const r of layerRows) table.push([t('coverage'), r.layer, r.vintage, r.area_m2, r.share])
+  for (const r of cov.filter((x) => x.measure === 'union' || x.measure === 'overlap')) {
+    const label = r.measure === 'union' ? t('ecoSpace') : r.layer
+    html += `<tr data-measure="${r.measure}"><td colspan="2">${esc(label)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n">${pctf(r.share)}</td></tr>`
+    table.push([r.measure === 'union' ? t('ecoSpace') : t('overlaps'), label, r.vintage, r.area_m2, r.share])
+  }
+  html += `</table>${chart(layerRows)}`
+  const chg = [...state.change].map(([lname, c]) => [lname, c, c.rows.find((r) => r.unit_code === code)]).filter(([, , r]) => r)
+  if (chg.length) {
+    html += `<h4>${t('change')} <small>${esc(chg[0][1].from)}→${esc(chg[0][1].to)}</small></h4><table class="chg"><tr><th>${t('layer')}</th><th class="n">${t('stable')}</th><th class="n">${t('gained')}</th><th class="n">${t('lost')}</th><th class="n">${t('net')}</th></tr>
+      ${chg.map(([lname, c, r]) => `<tr data-change="${esc(lname)}"><td title="${esc(c.from)}→${esc(c.to)}">${esc(lname)}</td><td class="n">${fmtArea(r.stable_m2)}</td><td class="n" data-m2="${r.gained_m2}">${fmtArea(r.gained_m2)}</td><td class="n" data-m2="${r.lost_m2}">${fmtArea(r.lost_m2)}</td><td class="n" data-m2="${r.net_m2}">${fmtArea(r.net_m2)}</td></tr>`).join('')}</table>`
+    for (const [lname, c, r] of chg) table.push([`${t('change')} ${t('net')}`, lname, `${c.from}→${c.to}`, r.net_m2, r.net_m2 / u.unit_area_m2])
+  }
+  for (const [spec, z] of state.zonal) {
+    const rows = z.rows.filter((r) => r.unit_code === code)
+    if (!rows.length) continue
+    if (z.kind === 'categorical') {
+      html += `<h4>${t('raster')} ${esc(spec)}</h4><table class="zonal"><tr><th>${t('class')}</th><th class="n">${t('area')} ${unitName()}</th><th class="n">${t('share')}</th></tr>
+        ${rows.map((r) => `<tr data-class="${esc(r.class)}"><td>${esc(r.class_name ?? r.class)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n">${pctf(r.share)}</td></tr>`).join('')}</table>`
+      for (const r of rows) table.push([`${t('raster')} ${spec}`, r.class_name ?? r.class, '', r.area_m2, r.share])
+    } else {
+      const r = rows[0]
+      html += `<h4>${t('raster')} ${esc(spec)}</h4><table class="zonal"><tr><td>${t('mean')}</td><td class="n">${r.mean?.toFixed(4) ?? '—'}</td></tr><tr><td>${t('minmax')}</td><td class="n">${r.min?.toFixed(3) ?? '—'} / ${r.max?.toFixed(3) ?? '—'}</td></tr><tr><td>${t('stddev')}</td><td class="n">${r.stddev?.toFixed(4) ?? '—'}</td></tr></table>`
+    }
+  }
+  const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId])]
+  html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
+ <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
+  $('details').innerHTML = html
+  state.detailRows = table
+  $('dl-csv').onclick = (e) => { e.preventDefault(); downloadCsv(code) }
+  $('dl-xlsx-table').onclick = (e) => { e.preventDefault(); downloadXlsx(code).catch(report) }
 }
 
-function zonalTable(code) {
-  const rows = zonalRows.filter((r) => r.unit_code === code)
-  if (!rows.length) return ''
-  if ('class' in rows[0]) {
-    return `<h4>${rows[0].raster} @${rows[0].vintage}</h4><table class="zonal"><tr><th>类 class</th><th class="n">面积 ha</th><th class="n">占比</th></tr>
-    ${rows.map((r) => `<tr data-class="${r.class}"><td>${r.class_name ?? r.class}</td><td class="n" data-m2="${r.area_m2}">${ha(r.area_m2)}</td><td class="n">${(r.share * 100).toFixed(2)}%</td></tr>`).join('')}</table>`
+/** Bars of each layer's share (latest vintage) as inline SVG. */
+function chart(rows) {
+  const latest = new Map()
+  for (const r of rows) if (!latest.has(r.layer) || r.vintage > latest.get(r.layer).vintage) latest.set(r.layer, r)
+  const items = [...latest.values()]
+  const w = 290, bh = 14, gap = 4
+  const h = items.length * (bh + gap)
+  const kindOf = (name) => byName().get(name)?.at(-1)?.kind
+  return `<svg class="chart" width="${w}" height="${h}" role="img" aria-label="${t('chart')}">${items.map((r, i) => {
+    const y = i * (bh + gap)
+    const bw = Math.max(1, Math.min(1, r.share) * (w - 130))
+    return `<text x="0" y="${y + 11}" font-size="11">${esc(r.layer)}</text><rect x="90" y="${y}" width="${bw}" height="${bh}" fill="${KINDS[kindOf(r.layer)]?.color ?? '#888'}"/><text x="${94 + bw}" y="${y + 11}" font-size="11">${pctf(r.share)}</text>`
+  }).join('')}</svg>`
+}
+
+const tableLines = () => [
+  ['section', 'item', 'vintage', `area_${areaUnit}`, 'area_m2', 'share'],
+  ...state.detailRows.map(([s, i, v, m2, sh]) => [s, i, v, m2 * UNITS[areaUnit].f, m2, sh]),
+]
+function save(blob, name) {
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(blob)
+  a.download = name
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000)
+}
+
+/** The side panel's table as a workbook (ExcelJS, loaded on first use from /vendor). */
+async function downloadXlsx(code) {
+  if (!window.ExcelJS) {
+    await new Promise((resolve, reject) => {
+      const s = document.createElement('script')
+      s.src = '/vendor/exceljs/exceljs.min.js'
+      s.onload = resolve
+      s.onerror = () => reject(new Error('cannot load /vendor/exceljs/exceljs.min.js'))
+      document.head.append(s)
+    })
   }
-  const r = rows[0]
-  return `<h4>${r.raster} @${r.vintage}</h4><table class="zonal"><tr><td>均值 mean</td><td class="n">${r.mean?.toFixed(4) ?? '—'}</td></tr><tr><td>最小/最大</td><td class="n">${r.min?.toFixed(3) ?? '—'} / ${r.max?.toFixed(3) ?? '—'}</td></tr><tr><td>标准差 stddev</td><td class="n">${r.stddev?.toFixed(4) ?? '—'}</td></tr></table>`
+  const wb = new window.ExcelJS.Workbook()
+  const ws = wb.addWorksheet(code)
+  for (const line of tableLines()) ws.addRow(line)
+  ws.getRow(1).font = { bold: true }
+  ws.columns.forEach((c, i) => { c.width = i < 2 ? 22 : 16 })
+  ws.getColumn(4).numFmt = '#,##0.00'
+  ws.getColumn(5).numFmt = '#,##0.00'
+  ws.getColumn(6).numFmt = '0.00%'
+  save(new Blob([await wb.xlsx.writeBuffer()], { type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }), `${state.set.name}-${code}.xlsx`)
+}
+
+function downloadCsv(code) {
+  const lines = tableLines()
+  const csv = '\ufeff' + lines.map((l) => l.map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
+  save(new Blob([csv], { type: 'text/csv;charset=utf-8' }), `${state.set.name}-${code}.csv`)
+}
+
+// ---- upload ----------------------------------------------------------------------------------
+function initUpload() {
+  if (!state.config.writes) return
+  $('upload-section').hidden = false
+  $('up-kind').innerHTML = Object.keys(KINDS).map((k) => `<option value="${k}">${kindLabel(k)}</option>`).join('')
+  $('up-key').value = sessionStorage.getItem('ecocensus.key') ?? ''
+  $('upload').onsubmit = async (e) => {
+    e.preventDefault()
+    const file = $('up-file').files[0]
+    const out = $('up-result')
+    if (!file) return
+    if (file.size > state.config.maxUploadBytes) { out.textContent = `${file.name}: ${file.size} bytes > ${state.config.maxUploadBytes}`; out.className = 'err'; return }
+    sessionStorage.setItem('ecocensus.key', $('up-key').value)
+    const q = new URLSearchParams({ filename: file.name, name: $('up-name').value, kind: $('up-kind').value, vintage: $('up-vintage').value })
+    if ($('up-category').value) q.set('category_field', $('up-category').value)
+    out.textContent = t('computing')
+    out.className = 'hint'
+    try {
+      const r = await getJson(`/api/layers?${q}`, { method: 'POST', body: file, headers: { authorization: `Bearer ${$('up-key').value}` } })
+      out.textContent = `${t('uploaded')}: ${r.body.layer ?? $('up-name').value} @${r.body.vintage ?? $('up-vintage').value} (${r.body.loaded ?? '?'} features)`
+      out.className = 'ok'
+      state.layers = (await getJson('/api/layers')).body
+      buildLayerPanel()
+      buildChangePanel()
+      await showSet()
+    } catch (err) {
+      out.textContent = err.message
+      out.className = 'err'
+    }
+  }
+}
+
+// ---- language and units ------------------------------------------------------------------------
+function applyI18n() {
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en'
+  $('lang').textContent = lang === 'zh' ? 'EN' : '中文'
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n)
+  for (const el of document.querySelectorAll('.kind[data-kind]')) el.textContent = kindLabel(el.dataset.kind)
+  for (const o of $('area-unit').options) o.textContent = UNITS[o.value][lang]
+}
+
+function refreshText() {
+  applyI18n()
+  if (state.coverage) { buildStatMenu(); paintChoropleth().catch(report) }
+  if (state.selected) select(state.selected)
 }
 
 function report(err) {
-  $('details').innerHTML = `<p style="color:#b00">${err.message}</p>`
   console.error(err)
+  const p = document.createElement('p')
+  p.className = 'err'
+  p.textContent = err.message
+  $('details').prepend(p)
 }
 
 map.on('load', () => init().catch(report))

@@ -59,6 +59,12 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.json({ status: 'ok', backend: db.backend, postgis: v!.v })
   })
   app.get('/api/openapi.json', (_req, res) => res.json(openApi))
+  // what the viewer needs to know: an optional basemap, and whether uploads can work
+  app.get('/api/config', (_req, res) => res.json({
+    basemap: settings.basemapUrl ? { tiles: [settings.basemapUrl], attribution: settings.basemapAttribution ?? '' } : null,
+    writes: !!settings.apiKey,
+    maxUploadBytes: settings.maxUploadBytes,
+  }))
 
   app.get('/api/layers', async (_req, res) => res.json(await listLayers(db)))
   app.get('/api/unit-sets', async (_req, res) => res.json(await listUnitSets(db)))
@@ -230,6 +236,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.locals.vectorTiles = tiles
   app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], (req, res) => tiles(req, res))
 
+  app.use('/vendor/exceljs', express.static(path.join(ROOT, 'node_modules', 'exceljs', 'dist'), { maxAge: '1d' }))
   app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))
   app.use('/', express.static(path.join(ROOT, 'web')))
 
