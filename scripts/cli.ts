@@ -19,6 +19,10 @@ import { getRun, listRuns, requestCancel } from '../server/runs/run-store.ts'
 import { listLayers, listUnitSets } from '../server/catalog.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
 import { serve } from '../server/serve.ts'
+import { checkDefinitions, computeFactors, factorExport } from '../server/factors/factors.ts'
+import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../server/factors/allocation.ts'
+import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../server/factors/esv.ts'
+import { unitSetId } from '../server/units/unit-set.ts'
 
 const log = (m: string) => process.stderr.write(m + '\n')
 
@@ -214,6 +218,69 @@ stats
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .action(async (o, cmd: Command) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal_change', o)))
+
+// Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
+const needOut = (o: { format: string; out?: string }) => {
+  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+}
+program
+  .command('factors')
+  .description('area factors per unit (red line, protected areas by type, forest, wetland, farmland, ecological space, losses since the previous vintage) with provenance')
+  .requiredOption('--units <set>', 'unit set')
+  .option('--definitions <file>', 'factor definitions, JSON/YAML list of {id, label, layer, categories?, measure} (default: by layer kind)')
+  .addOption(new Option('--format <fmt>', 'csv (long table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['factors', 'units', 'provenance']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      needOut(o)
+      const defs = o.definitions ? checkDefinitions(readConfigFile(o.definitions)) : undefined
+      const f = await computeFactors(db, o.units, defs)
+      log(`${f.definitions.length} factors × ${f.units.length} units from runs ${f.provenance.runs.map((r) => r.id).join(', ')}`)
+      if (o.format === 'xlsx') return output(await financeWorkbook(f), o.out)
+      output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
+program
+  .command('allocate')
+  .description('factor-method allocation (因素法) of a budget across units, with coefficients, deductions, floors and caps, explained per unit')
+  .requiredOption('--config <file>', 'allocation config, JSON or YAML (see README: Allocation)')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      needOut(o)
+      const a = await runAllocation(db, readConfigFile(o.config))
+      for (const w of a.allocation.warnings) log(`warning: ${w}`)
+      log(`allocated ${a.config.budget.toFixed(2)} yuan over ${a.allocation.units.length} units (sum ${a.allocation.units.reduce((s, u) => s + Math.round(u.amount * 100), 0) / 100})`)
+      if (o.format === 'xlsx') return output(await financeWorkbook(a.factors, a), o.out)
+      output((await render(db, o.format, allocationExport(a, await unitSetId(db, a.config.units)), o.table)).body, o.out)
+    }),
+  )
+program
+  .command('esv')
+  .description('ecosystem service value per unit and service by the equivalent-factor method (Xie et al. 2015 table by default)')
+  .requiredOption('--units <set>', 'unit set')
+  .option('--raster <name>', 'categorical land-cover raster, NAME or NAME@VINTAGE')
+  .option('--layer <name>', 'or a layer ingested with --category-field (its categories are the classes)')
+  .requiredOption('--mapping <file>', 'class → ecosystem type mapping, JSON {classes: {CLASS: TYPE | {TYPE: fraction} | null}, equivalent_value?}')
+  .option('--coefficients <file>', `equivalent-factor table CSV (default ${DEFAULT_COEFFICIENTS.replace(process.cwd() + '/', '')})`)
+  .option('--equivalent-value <yuan>', 'yuan per hectare of one standard equivalent (overrides the mapping file)')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['esv_units', 'esv', 'esv_by_type', 'esv_totals']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (o, cmd: Command) =>
+    withDb(cmd, async (db, s) => {
+      needOut(o)
+      const coefficients = loadCoefficients(o.coefficients)
+      const ev = o.equivalentValue === undefined ? undefined : Number(o.equivalentValue)
+      if (ev !== undefined && !(ev > 0)) throw new BadInput(`--equivalent-value ${o.equivalentValue}: a positive number of yuan per hectare`)
+      const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: ev, rasterDir: s.rasterDir })
+      log(`ESV of ${e.unitRows.length} units: ${e.totals.at(-1)!.value_yuan.toFixed(2)} yuan/yr in total`)
+      output((await render(db, o.format, esvExport(e, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
 
 const raster = program.command('raster').description('monitoring rasters (GeoTIFF/COG): add, derive, list')
 raster

@@ -1,0 +1,106 @@
+// An allocation from a config file: factors from the engines, the allocation maths of
+// allocate.ts, and the tables and workbook finance users read (with provenance).
+import fs from 'node:fs'
+import path from 'node:path'
+import ExcelJS from 'exceljs'
+import YAML from 'yaml'
+import type { Db } from '../db/db.ts'
+import { BadInput } from '../errors.ts'
+import { spreadsheetColumns, type Exportable, type Table } from '../stats/export.ts'
+import { allocate, checkConfig, type AllocationConfig, type AllocationResult } from './allocate.ts'
+import { checkDefinitions, computeFactors, factorTables, type FactorResult } from './factors.ts'
+import type { EsvResult } from './esv.ts'
+import { esvTables } from './esv.ts'
+
+/** A JSON or YAML config file (by extension; JSON also when the extension says nothing). */
+export function readConfigFile(file: string, maxBytes = 1 << 20): unknown {
+  if (!fs.existsSync(file)) throw new BadInput(`config file ${file} does not exist`)
+  const size = fs.statSync(file).size
+  if (size > maxBytes) throw new BadInput(`config file ${file} is ${size} bytes; more than ${maxBytes} is not a config`)
+  const text = fs.readFileSync(file, 'utf8')
+  try {
+    return /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)
+  } catch (err) {
+    throw new BadInput(`config file ${path.basename(file)} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`)
+  }
+}
+
+export interface AllocationRun {
+  config: AllocationConfig & { units: string }
+  factors: FactorResult
+  allocation: AllocationResult
+  run: { id: number }
+  method: string
+}
+
+export async function runAllocation(db: Db, doc: unknown): Promise<AllocationRun> {
+  const o = (doc ?? {}) as Record<string, unknown>
+  if (typeof o.units !== 'string' || !o.units) throw new BadInput('allocation config: "units" (the unit set to allocate over) is required')
+  const defs = o.definitions === undefined ? undefined : checkDefinitions(o.definitions)
+  const factors = await computeFactors(db, o.units, defs)
+  const config = checkConfig(doc, new Set(factors.definitions.map((d) => d.id)))
+  const units = factors.units.map((u) => ({ code: u.code, name: u.name, values: factors.values.get(u.code)! }))
+  const allocation = allocate(units, config)
+  return { config: { ...config, units: o.units }, factors, allocation, run: factors.run, method: factors.method }
+}
+
+export const ALLOCATION_COLUMNS = ['unit_code', 'unit_name', 'weighted_share', 'coefficient', 'adjusted_share', 'before_deductions', 'deduction', 'redistributed', 'floor_cap', 'amount']
+
+export function allocationTables(a: AllocationRun): Table[] {
+  const explanation = a.allocation.units.flatMap((u) => u.explanation.map((l, i) => ({ unit_code: u.unit_code, unit_name: u.unit_name, line: i + 1, step: l.step, text: l.text, amount: l.amount ?? null })))
+  const params = [
+    { item: 'budget (yuan)', value: a.config.budget },
+    ...a.allocation.weights.map((w) => ({ item: `weight ${w.factor}`, value: w.weight })),
+    ...(a.config.adjustments ?? []).map((x) => ({ item: `coefficient ${x.coefficient}`, value: `${x.reason}: ${x.units ? x.units.join(', ') : JSON.stringify(x.where)}` })),
+    ...(a.config.deductions ?? []).map((x) => ({ item: `deduction ${x.factor}`, value: `${x.rate_per_ha !== undefined ? `${x.rate_per_ha} yuan/ha` : `${x.rate_per_unit} yuan/unit`}: ${x.reason}` })),
+    ...(a.config.floor !== undefined ? [{ item: 'floor (yuan)', value: a.config.floor }] : []),
+    ...(a.config.cap !== undefined ? [{ item: 'cap (yuan)', value: a.config.cap }] : []),
+    ...a.allocation.warnings.map((w) => ({ item: 'warning', value: w })),
+  ]
+  return [
+    { name: 'allocation', columns: ALLOCATION_COLUMNS, rows: a.allocation.units },
+    { name: 'explanation', columns: ['unit_code', 'unit_name', 'line', 'step', 'text', 'amount'], rows: explanation },
+    { name: 'parameters', columns: ['item', 'value'], rows: params },
+  ]
+}
+
+export function allocationExport(a: AllocationRun, setId: number): Exportable {
+  const [alloc, expl, params] = allocationTables(a)
+  const [factorsLong, factorUnits, prov] = factorTables(a.factors)
+  return {
+    tables: [alloc!, expl!, params!, factorUnits!, factorsLong!, prov!],
+    result: { ...a, factors: { ...a.factors, values: Object.fromEntries(a.factors.values) } } as never,
+    setId,
+    properties: () => new Map(a.allocation.units.map((u) => [u.unit_code, { amount: u.amount, adjusted_share: u.adjusted_share, deduction: u.deduction }])),
+  }
+}
+
+/** The finance workbook: units (factors, with ha and 亩), factors (long), allocation with
+ *  explanations, ESV, provenance. Numbers are numbers; areas in m², ha, km² and 亩. */
+export async function financeWorkbook(f: FactorResult, a?: AllocationRun, esv?: EsvResult): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook()
+  wb.creator = 'ecocensus'
+  const [factorsLong, factorUnits, prov] = factorTables(a?.factors ?? f)
+  const sheets: Table[] = [factorUnits!, factorsLong!]
+  if (a) sheets.push(...allocationTables(a))
+  if (esv) sheets.push(...esvTables(esv))
+  sheets.push(prov!)
+  for (const t of sheets) {
+    const ws = wb.addWorksheet(t.name === 'units' ? 'units' : t.name.slice(0, 31))
+    const cols = spreadsheetColumns(t.columns)
+    ws.columns = cols.map((c) => ({ header: c.header, key: c.header, width: Math.min(60, Math.max(10, c.header.length + 2)) }))
+    for (const r of t.rows as Record<string, unknown>[]) {
+      ws.addRow(cols.map((c) => {
+        const v = r[c.source]
+        return typeof v === 'number' && c.divisor ? v / c.divisor : v ?? null
+      }))
+    }
+    ws.getRow(1).font = { bold: true }
+    ws.views = [{ state: 'frozen', ySplit: 1 }]
+    cols.forEach((c, i) => {
+      if (c.header === 'amount' || c.header.endsWith('_yuan') || ['before_deductions', 'deduction', 'redistributed', 'floor_cap'].includes(c.header)) ws.getColumn(i + 1).numFmt = '#,##0.00'
+      else if (c.header.endsWith('share')) ws.getColumn(i + 1).numFmt = '0.0000%'
+    })
+  }
+  return Buffer.from(await wb.xlsx.writeBuffer())
+}
