@@ -133,6 +133,48 @@ for (const target of targets) {
       expect(cli('raster', 'list').out).toMatch(/^lc\t2023\tcategorical\t200×200×2/m)
     })
 
+    it('factors, an allocation from a config file (CSV and workbook) and ESV from the land-cover raster', async () => {
+      let r = cli('factors', '--units', 'counties')
+      expect(r.code).toBe(0)
+      const lines = r.out.trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,factor,label,value,value_unit,source,run_id')
+      const db = await t.open()
+      try {
+        const cov = await coverage(db, 'counties', { layers: 'redline@2023' })
+        for (const row of cov.rows) {
+          const l = lines.find((x) => x.startsWith(`${row.unit_code},`) && x.includes(',redline_m2,'))!
+          expect(Number(l.split(',')[5])).toBeCloseTo(row.area_m2, 4)
+        }
+      } finally {
+        await db.close()
+      }
+      const dir = tmpDir()
+      const config = path.join(dir, 'alloc.json')
+      fs.writeFileSync(config, JSON.stringify({ units: 'counties', budget: 12345678.9, factors: [{ factor: 'redline_m2', weight: 0.7 }, { factor: 'ecological_space_m2', weight: 0.3 }], deductions: [{ factor: 'redline_lost_m2', rate_per_ha: 100, reason: 'red line lost' }], floor: 100000 }))
+      r = cli('allocate', '--config', config)
+      expect(r.code).toBe(0)
+      const rows = r.out.trim().split('\r\n').slice(1).map((l) => l.split(','))
+      expect(rows).toHaveLength(7)
+      expect(rows.reduce((s, f) => s + Math.round(Number(f[9]) * 100), 0)).toBe(1234567890)
+      expect(rows.every((f) => Number(f[9]) >= 100000)).toBe(true)
+      const book = path.join(dir, 'alloc.xlsx')
+      expect(cli('allocate', '--config', config, '--format', 'xlsx', '--out', book).code).toBe(0)
+      expect(fs.readFileSync(book).subarray(0, 2).toString()).toBe('PK')
+      fs.writeFileSync(config, JSON.stringify({ units: 'counties', budget: 1, factors: [{ factor: 'redline_km2', weight: 1 }] }))
+      r = cli('allocate', '--config', config)
+      expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1])
+      expect(r.err).toMatch(/unknown factor 'redline_km2'/)
+      const mapping = path.join(dir, 'esv.json')
+      fs.writeFileSync(mapping, JSON.stringify({ classes: { 1: 'mixed_forest', 2: 'shrub_grass', 3: 'water', 4: { paddy: 0.5, dry_farmland: 0.5 } } }))
+      r = cli('esv', '--units', 'counties', '--raster', 'lc', '--mapping', mapping, '--equivalent-value', '3000')
+      expect(r.code).toBe(0)
+      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,total_yuan,food,raw_materials,water_supply,gas_regulation,climate_regulation,purification,hydrological_regulation,soil_conservation,nutrient_cycling,biodiversity,aesthetic')
+      expect(r.err).toMatch(/ESV of 7 units: [0-9.]+ yuan\/yr in total/)
+      r = cli('esv', '--units', 'counties', '--raster', 'lc', '--mapping', mapping)
+      expect(r.code).toBe(2)
+      expect(r.err).toMatch(/value of one standard equivalent .* is required/)
+    }, 300_000)
+
     it('ingests the real external layer in UTM 18N from its .prj', () => {
       const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')
       expect(r.code).toBe(0)

@@ -199,22 +199,34 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
     if (pool > 0) lines[i]!.push({ step: 'redistribution', text: `+ ${fmt(r[i]!)}: share of the ${fmt(pool)} deducted in all units, in proportion to the ${fmt(kept[i]!)} kept`, amount: amount[i] })
   })
 
-  // 5. floors and caps by water-filling
+  // 5. floors and caps: the free units share what the fixed ones leave, in proportion to
+  //    their amounts; then the side (below the floor, above the cap) that is violated more is
+  //    fixed at its bound, and again, until no free unit is out of bounds. (Fixing one side at a
+  //    time never overshoots; n × floor ≤ budget ≤ n × cap makes it end with every unit in
+  //    bounds.) Units whose share is zero, when only they are left, split the rest equally.
   const before = [...amount]
+  const lo = c.floor ?? -Infinity
+  const hi = c.cap ?? Infinity
   const fixed = new Array<boolean>(n).fill(false)
   for (let iter = 0; iter <= n; iter++) {
-    let changed = false
+    const rest = c.budget - amount.reduce((a, x, i) => a + (fixed[i] ? x : 0), 0)
+    const w = before.reduce((a, x, i) => a + (fixed[i] ? 0 : x), 0)
+    const freeCount = fixed.filter((f) => !f).length
+    if (!freeCount) break
+    for (let i = 0; i < n; i++) if (!fixed[i]) amount[i] = w > 0 ? (rest * before[i]!) / w : rest / freeCount
+    let under = 0
+    let over = 0
     for (let i = 0; i < n; i++) {
       if (fixed[i]) continue
-      if (c.floor !== undefined && amount[i]! < c.floor - 1e-9) { amount[i] = c.floor; fixed[i] = true; changed = true }
-      else if (c.cap !== undefined && amount[i]! > c.cap + 1e-9) { amount[i] = c.cap; fixed[i] = true; changed = true }
+      if (amount[i]! < lo) under += lo - amount[i]!
+      if (amount[i]! > hi) over += amount[i]! - hi
     }
-    if (!changed) break
-    const fixedSum = amount.reduce((a, x, i) => a + (fixed[i] ? x : 0), 0)
-    const freeSum = amount.reduce((a, x, i) => a + (fixed[i] ? 0 : x), 0)
-    const target = c.budget - fixedSum
-    const freeCount = fixed.filter((x) => !x).length
-    for (let i = 0; i < n; i++) if (!fixed[i]) amount[i] = freeSum > 0 ? (amount[i]! * target) / freeSum : target / freeCount
+    if (under <= 1e-9 && over <= 1e-9) break
+    for (let i = 0; i < n; i++) {
+      if (fixed[i]) continue
+      if (under >= over && amount[i]! < lo) { amount[i] = lo; fixed[i] = true }
+      else if (over > under && amount[i]! > hi) { amount[i] = hi; fixed[i] = true }
+    }
   }
   units.forEach((_, i) => {
     const delta = amount[i]! - before[i]!

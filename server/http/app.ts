@@ -27,6 +27,10 @@ import { resolveSource, tileJson } from '../../tiles/vector-source.ts'
 import { MAX_ZOOM } from '../../tiles/vector-tile.ts'
 import { isVectorTileRequest, vectorTileHandler } from '../../tiles/vector-tile-http.ts'
 import { TileCache } from '../../tiles/tile-cache.ts'
+import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
+import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
+import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
+import { SAMPLE_DIR } from '../sample.ts'
 
 const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
 // a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
@@ -93,6 +97,52 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       await sendResult(req, res, run)
     })
   }
+  // Transfer-payment work: factors, allocations, ESV (computations, like statistics: no key).
+  const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+  const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
+  app.get('/api/factors', async (req, res) => {
+    const units = param(req, 'units', { required: true, pattern: NAME })!
+    const format = oneOf(req, 'format', FORMATS, 'json')
+    const table = oneOf(req, 'table', ['factors', 'units', 'provenance'] as const, 'factors')
+    const f = await computeFactors(db, units)
+    if (format === 'xlsx') return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
+    const out = await render(db, format, factorExport(f, await unitSetId(db, units)), table)
+    if (format === 'csv') res.attachment(`factors-${units}.csv`)
+    res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
+  })
+  app.post('/api/factors', express.json({ limit: '256kb' }), async (req, res) => {
+    const b = (req.body ?? {}) as { units?: unknown; definitions?: unknown }
+    if (typeof b.units !== 'string' || !NAME.test(b.units)) throw new BadInput(`'units' (a unit set name) is required`)
+    const f = await computeFactors(db, b.units, checkDefinitions(b.definitions))
+    const format = oneOf(req, 'format', FORMATS, 'json')
+    if (format === 'xlsx') return void sendBook(res, `factors-${b.units}.xlsx`, await financeWorkbook(f))
+    const out = await render(db, format, factorExport(f, await unitSetId(db, b.units)), oneOf(req, 'table', ['factors', 'units', 'provenance'] as const, 'factors'))
+    res.type(out.contentType).send(out.body)
+  })
+  // the sample's allocation config, as a starting point for the viewer and API users
+  app.get('/api/allocations/example', (_req, res) => res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml'))))
+  app.post('/api/allocations', express.json({ limit: '256kb' }), async (req, res) => {
+    const a = await runAllocation(db, req.body)
+    const format = oneOf(req, 'format', FORMATS, 'json')
+    const table = oneOf(req, 'table', ['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance'] as const, 'allocation')
+    if (format === 'xlsx') return void sendBook(res, `allocation-${a.config.units}.xlsx`, await financeWorkbook(a.factors, a))
+    const out = await render(db, format, allocationExport(a, await unitSetId(db, a.config.units)), table)
+    if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
+    res.type(out.contentType).send(out.body)
+  })
+  app.post('/api/esv', express.json({ limit: '256kb' }), async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>
+    if (typeof b.units !== 'string' || !NAME.test(b.units)) throw new BadInput(`'units' (a unit set name) is required`)
+    for (const k of ['raster', 'layer'] as const) if (b[k] !== undefined && (typeof b[k] !== 'string' || !/^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u.test(b[k] as string))) throw new BadInput(`'${k}' must be NAME or NAME@VINTAGE`)
+    const ev = b.equivalent_value
+    if (ev !== undefined && (typeof ev !== 'number' || !(ev > 0))) throw new BadInput(`'equivalent_value' must be a positive number (yuan per hectare)`)
+    const coefficients = loadCoefficients()
+    const e = await computeEsv(db, b.units, { raster: b.raster as string | undefined, layer: b.layer as string | undefined, mapping: checkMapping(b.mapping, coefficients), coefficients, equivalentValue: ev as number | undefined, rasterDir: settings.rasterDir })
+    const format = oneOf(req, 'format', FORMATS, 'json')
+    const out = await render(db, format, esvExport(e, await unitSetId(db, b.units)), oneOf(req, 'table', ['esv_units', 'esv', 'esv_by_type', 'esv_totals'] as const, 'esv_units'))
+    res.type(out.contentType).send(out.body)
+  })
+
   app.post('/api/runs', express.json({ limit: '16kb' }), async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>
     const get = (name: string) => {
