@@ -16,7 +16,8 @@ const T = {
     ecoSpace: '生态空间（合并计一次）', change: '变化', stable: '稳定', net: '净变化', raster: '栅格', class: '类别', mean: '均值', minmax: '最小 / 最大',
     stddev: '标准差', run: '计算批次', download: '下载本表', downloadRun: '下载全部', none: '无', computing: '计算中…', noData: '无数据',
     opacity: '透明度', uploaded: '已上传', statNote: '颜色 = 所选统计量（椭球面积，重叠已合并）', netShare: '净变化占单元比例', lostShare: '减少占单元比例',
-    classShare: '类别占比', chart: '各图层覆盖占比',
+    classShare: '类别占比', chart: '各图层覆盖占比', transfer: '转移支付：因素与分配', factorsXlsx: '下载因素表 XLSX', allocConfig: '分配方案（JSON，见 README）',
+    allocRun: '计算分配', allocXlsx: '下载分配 XLSX', amount: '金额（元）', total: '合计', unit: '单元',
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -26,7 +27,8 @@ const T = {
     ecoSpace: 'Ecological space (counted once)', change: 'Change', stable: 'stable', net: 'net', raster: 'Raster', class: 'class', mean: 'mean', minmax: 'min / max',
     stddev: 'std. dev.', run: 'run', download: 'Download this table', downloadRun: 'Download all', none: 'none', computing: 'computing…', noData: 'no data',
     opacity: 'opacity', uploaded: 'uploaded', statNote: 'Colour = the chosen statistic (ellipsoidal areas, overlaps flattened)', netShare: 'net change, share of unit', lostShare: 'lost, share of unit',
-    classShare: 'class share', chart: 'Coverage share by layer',
+    classShare: 'class share', chart: 'Coverage share by layer', transfer: 'Transfer payment: factors and allocation', factorsXlsx: 'Download factors XLSX', allocConfig: 'Allocation config (JSON, see README)',
+    allocRun: 'Allocate', allocXlsx: 'Download allocation XLSX', amount: 'amount (yuan)', total: 'total', unit: 'unit',
   },
 }
 const KINDS = {
@@ -101,6 +103,7 @@ async function init() {
   buildRasterPanel()
   buildChangePanel()
   initUpload()
+  initMoney().catch(report)
   applyI18n()
   await showSet()
 }
@@ -436,6 +439,55 @@ function downloadCsv(code) {
   const lines = tableLines()
   const csv = '\ufeff' + lines.map((l) => l.map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
   save(new Blob([csv], { type: 'text/csv;charset=utf-8' }), `${state.set.name}-${code}.csv`)
+}
+
+// ---- transfer payment: factors workbook, allocation with explanations --------------------------
+async function initMoney() {
+  const setName = () => state.set?.name ?? $('unitset').value
+  $('factors-xlsx').onclick = (e) => { e.preventDefault(); location.href = `/api/factors?units=${encodeURIComponent(setName())}&format=xlsx` }
+  $('factors-csv').onclick = (e) => { e.preventDefault(); location.href = `/api/factors?units=${encodeURIComponent(setName())}&format=csv` }
+  const example = await getJson('/api/allocations/example').then((r) => r.body, () => null)
+  if (example) $('alloc-config').value = JSON.stringify({ ...example, units: setName() }, null, 1)
+  const config = () => {
+    try {
+      return JSON.parse($('alloc-config').value)
+    } catch (err) {
+      throw new Error(`JSON: ${err.message}`)
+    }
+  }
+  const post = (format) => fetch(`/api/allocations?format=${format}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config()) })
+  $('alloc-run').onclick = async () => {
+    const msg = $('alloc-msg')
+    msg.className = 'hint'
+    msg.textContent = t('computing')
+    try {
+      const res = await post('json')
+      const body = await res.json()
+      if (!res.ok) throw new Error(`${res.status}: ${body.error?.message}`)
+      const a = body.allocation
+      msg.textContent = a.warnings.join(' ')
+      const total = a.units.reduce((s, u) => s + Math.round(u.amount * 100), 0) / 100
+      const money = (x) => x.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+      $('alloc-result').innerHTML = `<table><tr><th>${t('unit')}</th><th class="n">${t('share')}</th><th class="n">${t('amount')}</th></tr>
+        ${a.units.map((u) => `<tr class="unit" data-code="${esc(u.unit_code)}"><td>${esc(u.unit_name ?? '')} ${esc(u.unit_code)}</td><td class="n">${pctf(u.adjusted_share)}</td><td class="n" data-amount="${u.amount}">${money(u.amount)}</td></tr>
+        <tr class="expl" hidden><td colspan="3"><ol>${u.explanation.map((l) => `<li>${esc(l.text)}</li>`).join('')}</ol></td></tr>`).join('')}
+        <tr><th>${t('total')}</th><th></th><th class="n" data-total="${total}">${money(total)}</th></tr></table>`
+      for (const tr of $('alloc-result').querySelectorAll('tr.unit')) tr.onclick = () => { tr.nextElementSibling.hidden = !tr.nextElementSibling.hidden }
+    } catch (err) {
+      msg.className = 'err'
+      msg.textContent = err.message
+    }
+  }
+  $('alloc-xlsx').onclick = async () => {
+    try {
+      const res = await post('xlsx')
+      if (!res.ok) throw new Error(`${res.status}: ${(await res.json()).error?.message}`)
+      save(await res.blob(), `allocation-${setName()}.xlsx`)
+    } catch (err) {
+      $('alloc-msg').className = 'err'
+      $('alloc-msg').textContent = err.message
+    }
+  }
 }
 
 // ---- upload ----------------------------------------------------------------------------------

@@ -148,7 +148,8 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
       const part = f / totals[w.factor]!
       const ww = w.weight / liveSum
       share += ww * part
-      lines[i]!.push({ step: 'factor', text: `${w.factor}: ${fmt(f, 2)} of ${fmt(totals[w.factor]!, 2)} = ${pct(part)} × weight ${ww.toFixed(4)} = ${pct(ww * part)}` })
+      const q = (x: number) => (w.factor.endsWith('_m2') ? `${fmt(x / 1e4, 4)} ha` : fmt(x, 4))
+      lines[i]!.push({ step: 'factor', text: `${w.factor}: ${q(f)} of ${q(totals[w.factor]!)} = ${pct(part)} × weight ${ww.toFixed(4)} = ${pct(ww * part)}` })
     }
     lines[i]!.push({ step: 'share', text: `weighted share ${pct(share)}` })
     return share

@@ -110,6 +110,18 @@ export const openApi = {
     '/tiles/{source}.json': {
       get: { summary: 'TileJSON 3.0.0 of a vector tile source (bounds, fields, input version)', parameters: [{ name: 'source', in: 'path', required: true, schema: { type: 'string' } }, q('run', 'as for the tiles')] as never[], responses: { 200: { description: 'TileJSON' }, 400: err, 404: err } },
     },
+    '/api/factors': {
+      get: { summary: 'area factors per unit with provenance (defaults by layer kind); xlsx = the finance workbook', parameters: [q('units', 'unit set'), q('format', 'json (default), csv, geojson, xlsx'), q('table', 'factors, units, provenance')] as never[], responses: { 200: { description: 'factors' }, 400: err, 404: err } },
+      post: { summary: 'area factors with your own definitions [{id, label, layer, categories?, measure}]', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'definitions'] } } } }, responses: { 200: { description: 'factors' }, 400: err, 404: err } },
+    },
+    '/api/allocations': {
+      post: { summary: 'factor-method allocation (因素法): budget × weighted factor shares, coefficients, deductions, floors, caps, rounded to 0.01 summing to the budget; explanation per unit', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'budget', 'factors'], properties: { units: { type: 'string' }, budget: { type: 'number' }, factors: { type: 'array' }, adjustments: { type: 'array' }, deductions: { type: 'array' }, floor: { type: 'number' }, cap: { type: 'number' }, definitions: { type: 'array' } } } } } }, responses: { 200: { description: 'allocation (json), one table (csv) or the workbook (xlsx)' }, 400: err, 404: err } },
+    },
+    '/api/allocations/example': { get: { summary: "the sample's allocation config", responses: { 200: { description: 'config' } } } },
+    '/api/esv': {
+      post: { summary: 'ecosystem service value per unit and service (equivalent-factor method, Xie et al. 2015 table)', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'mapping'], properties: { units: { type: 'string' }, raster: { type: 'string' }, layer: { type: 'string' }, mapping: { type: 'object' }, equivalent_value: { type: 'number' } } } } } }, responses: { 200: { description: 'ESV' }, 400: err, 404: err } },
+    },
+    '/api/config': { get: { summary: 'viewer configuration: optional basemap, whether writes are enabled, upload limit', responses: { 200: { description: 'config' } } } },
     '/api/runs': {
       get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
       post: {
