@@ -23,6 +23,7 @@ import { checkDefinitions, computeFactors, factorExport } from '../server/factor
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../server/factors/allocation.ts'
 import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../server/factors/esv.ts'
 import { unitSetId } from '../server/units/unit-set.ts'
+import { addKey, listKeys, revokeKey, ROLES } from '../server/auth/keys.ts'
 
 const log = (m: string) => process.stderr.write(m + '\n')
 
@@ -279,6 +280,37 @@ program
       const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: ev, rasterDir: s.rasterDir })
       log(`ESV of ${e.unitRows.length} units: ${e.totals.at(-1)!.value_yuan.toFixed(2)} yuan/yr in total`)
       output((await render(db, o.format, esvExport(e, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
+
+const keys = program.command('keys').description('API keys with roles: reader (reads when keyed), analyst (also starts runs), admin (also ingests and replaces)')
+keys
+  .command('add')
+  .description('create a key; it is printed once (stdout) and stored only as a SHA-256 digest')
+  .requiredOption('--name <name>', 'who or what the key is for')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
+  .action(async (o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      const k = await addKey(db, o.name, o.role)
+      log(`key ${k.name} (${k.role}), id ${k.id}: store it now, it is not shown again`)
+      process.stdout.write(k.key + '\n')
+    }),
+  )
+keys
+  .command('list')
+  .description('keys: id, name, role, prefix, created, revoked')
+  .action(async (_o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      for (const k of await listKeys(db)) process.stdout.write(`${k.id}\t${k.name}\t${k.role}\t${k.prefix}…\t${new Date(k.created_at).toISOString()}\t${k.revoked_at ? `revoked ${new Date(k.revoked_at).toISOString()}` : 'active'}\n`)
+    }),
+  )
+keys
+  .command('revoke <nameOrId>')
+  .description('revoke a key (it stops working at once)')
+  .action(async (nameOrId: string, _o, cmd: Command) =>
+    withDb(cmd, async (db) => {
+      await revokeKey(db, nameOrId)
+      log(`revoked ${nameOrId}`)
     }),
   )
 

@@ -20,6 +20,8 @@ export interface Settings {
   host: string
   /** key for write routes; when unset, HTTP writes are refused */
   apiKey?: string
+  /** true: GET routes need a reader key (ECOCENSUS_READS=keyed); default public */
+  readsKeyed: boolean
   /** largest HTTP upload, bytes */
   maxUploadBytes: number
   /** largest file the CLI reads whole (GeoJSON, GeoPackage) or unpacks (zip), bytes */
@@ -47,9 +49,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     port: int('ECOCENSUS_PORT', int('PORT', 3000)),
     host: env.ECOCENSUS_HOST || '127.0.0.1',
     apiKey: env.ECOCENSUS_API_KEY || undefined,
+    readsKeyed: readsMode(env.ECOCENSUS_READS),
     maxUploadBytes: int('ECOCENSUS_MAX_UPLOAD_BYTES', 512 * 1024 * 1024),
     maxFileBytes: int('ECOCENSUS_MAX_FILE_BYTES', 4 * 1024 * 1024 * 1024),
     statementTimeoutMs: int('ECOCENSUS_STATEMENT_TIMEOUT_MS', 600_000),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
+}
+
+function readsMode(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'public') return false
+  if (v === 'keyed') return true
+  throw new Error(`ECOCENSUS_READS=${v}: public or keyed`)
 }

@@ -100,7 +100,7 @@ for (const backend of backends()) {
       const before = await snapshot(db)
       const none = await upload('filename=pa.zip&name=x&kind=other&vintage=2023', sampleZip(), null)
       expect(none.status).toBe(401)
-      expect((await none.json()).error.message).toMatch(/send the API key/)
+      expect((await none.json()).error.message).toMatch(/needs a key with role admin or higher: send it as "Authorization: Bearer KEY"/)
       expect((await upload('filename=pa.zip&name=x&kind=other&vintage=2023', sampleZip(), 'wrong')).status).toBe(401)
       expect(await snapshot(db)).toEqual(before)
     })
@@ -130,7 +130,7 @@ for (const backend of backends()) {
     })
 
     it('runs: POST answers at once, progress can be polled, the result comes in every format, identical requests reuse it', async () => {
-      const post = (body: object) => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const post = (body: object) => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify(body) })
       const r = await post({ kind: 'coverage', units: 'counties', layers: 'pa,redline@2023', categories: true, overlaps: 'pa+redline', union: 'pa,redline', fresh: true })
       expect(r.status).toBe(202)
       const started = await r.json()
@@ -166,7 +166,7 @@ for (const backend of backends()) {
       expect((await again.json()).id).toBe(run.id)
       expect((await fetch(`${base}/api/runs`)).status).toBe(200)
       // a done run cannot be cancelled; bad requests have their own statuses
-      expect((await fetch(`${base}/api/runs/${run.id}`, { method: 'DELETE' })).status).toBe(409)
+      expect((await fetch(`${base}/api/runs/${run.id}`, { method: 'DELETE', headers: { 'x-api-key': KEY } })).status).toBe(409)
       expect((await fetch(`${base}/api/runs/abc`)).status).toBe(400)
       expect((await fetch(`${base}/api/runs/987654`)).status).toBe(404)
       expect((await post({ kind: 'magic', units: 'counties' })).status).toBe(400)

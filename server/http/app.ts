@@ -16,7 +16,8 @@ import { FORMATS, render } from '../stats/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
-import { requireWriteKey } from './auth.ts'
+import { needs, needsWhenKeyed, requireRole } from './auth.ts'
+import { keysConfigured } from '../auth/keys.ts'
 import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
 import { deriveRaster, ingestRaster } from '../raster/ingest-raster.ts'
@@ -47,7 +48,7 @@ export interface AppDeps {
 export function createServer(deps: AppDeps, app = createApp(deps)): http.Server {
   const tiles = app.locals.vectorTiles as ReturnType<typeof vectorTileHandler>
   const server = http.createServer((req, res) => {
-    if (isVectorTileRequest(req.method, req.url)) void tiles(req, res)
+    if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed) void tiles(req, res)
     else app(req, res)
   })
   return server
@@ -58,15 +59,23 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
 
+  // reads keyed by configuration: every GET under /api and /tiles needs a reader key
+  if (settings.readsKeyed) {
+    app.use(['/api', '/tiles'], (req, _res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next()
+      requireRole(db, req, 'reader', settings.apiKey).then(() => next(), next)
+    })
+  }
   app.get('/healthz', async (_req, res) => {
     const [v] = await db.query<{ v: string }>('SELECT postgis_lib_version() AS v')
     res.json({ status: 'ok', backend: db.backend, postgis: v!.v })
   })
   app.get('/api/openapi.json', (_req, res) => res.json(openApi))
   // what the viewer needs to know: an optional basemap, and whether uploads can work
-  app.get('/api/config', (_req, res) => res.json({
+  app.get('/api/config', async (_req, res) => res.json({
     basemap: settings.basemapUrl ? { tiles: [settings.basemapUrl], attribution: settings.basemapAttribution ?? '' } : null,
-    writes: !!settings.apiKey,
+    writes: await keysConfigured(db, settings.apiKey),
+    readsKeyed: settings.readsKeyed,
     maxUploadBytes: settings.maxUploadBytes,
   }))
 
@@ -143,7 +152,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.type(out.contentType).send(out.body)
   })
 
-  app.post('/api/runs', express.json({ limit: '16kb' }), async (req, res) => {
+  app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), express.json({ limit: '16kb' }), async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>
     const get = (name: string) => {
       const v = b[name]
@@ -174,12 +183,12 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     await requestCancel(db, run.id)
     res.status(202).json(await getRun(db, run.id))
   }
-  app.post('/api/runs/:id/cancel', cancel)
-  app.delete('/api/runs/:id', cancel)
+  app.post('/api/runs/:id/cancel', needsWhenKeyed(db, 'analyst', settings.apiKey), cancel)
+  app.delete('/api/runs/:id', needsWhenKeyed(db, 'analyst', settings.apiKey), cancel)
 
   // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
   const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
-  app.post('/api/layers', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+  app.post('/api/layers', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
     const q = {
       filename: param(req, 'filename', { required: true, pattern: FILENAME })!,
       name: param(req, 'name', { required: true })!,
@@ -197,7 +206,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
   })
-  app.post('/api/unit-sets', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+  app.post('/api/unit-sets', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
     const filename = param(req, 'filename', { required: true, pattern: FILENAME })!
     const report = await withUpload(req, filename, (file) =>
       importUnits(db, {
@@ -209,7 +218,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.status(201).json(report)
   })
   app.post('/api/unit-sets/grid', express.json({ limit: '16kb' }), async (req, res) => {
-    requireWriteKey(req, settings.apiKey)
+    await requireRole(db, req, 'admin', settings.apiKey)
     const b = (req.body ?? {}) as Record<string, unknown>
     const bbox = b.bbox === undefined ? undefined : b.bbox
     if (bbox !== undefined && (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number'))) {
@@ -226,7 +235,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // Rasters: the GeoTIFF is the body (?filename=….tif); a legend may come as ?legend=[{value,name,colour}]
   app.get('/api/rasters', async (_req, res) => res.json(await listRasters(db)))
   app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req))))
-  app.post('/api/rasters', (req, _res, next) => { requireWriteKey(req, settings.apiKey); next() }, upload, async (req, res) => {
+  app.post('/api/rasters', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
     const filename = param(req, 'filename', { required: true, pattern: /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}\.tiff?$/iu })!
     const legendText = param(req, 'legend', { max: 16000 })
     let legendFile: string | undefined
@@ -250,7 +259,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     }
   })
   app.post('/api/rasters/derive', express.json({ limit: '16kb' }), async (req, res) => {
-    requireWriteKey(req, settings.apiKey)
+    await requireRole(db, req, 'admin', settings.apiKey)
     const b = (req.body ?? {}) as Record<string, unknown>
     const num = (k: string) => (b[k] === undefined ? undefined : Number(b[k]))
     if (b.op !== 'ndvi' && b.op !== 'fvc') throw new BadInput("op must be 'ndvi' or 'fvc'")
