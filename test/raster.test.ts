@@ -408,7 +408,7 @@ for (const backend of backends()) {
         const change = (await (await fetch(`${base}/api/stats/raster-change?units=u&from=landcover@2023&to=landcover@2024`)).json()) as { mode: string; rows: unknown[] }
         expect(change.mode).toBe('transitions')
         expect(change.rows.length).toBeGreaterThan(20)
-        const run = await fetch(`${base}/api/runs`, { method: 'POST', body: JSON.stringify({ kind: 'zonal', units: 'u', raster: 'bands', band: 2 }), headers: { 'content-type': 'application/json' } })
+        const run = await fetch(`${base}/api/runs`, { method: 'POST', body: JSON.stringify({ kind: 'zonal', units: 'u', raster: 'bands', band: 2 }), headers: { 'content-type': 'application/json', 'x-api-key': KEY } })
         expect([200, 202]).toContain(run.status)
         expect((await fetch(`${base}/api/stats/zonal?units=u&raster=web&band=abc`)).status).toBe(400)
         expect((await fetch(`${base}/api/stats/zonal?units=u&raster=nosuch`)).status).toBe(404)

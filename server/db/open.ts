@@ -3,6 +3,7 @@ import type { Db } from './db.ts'
 import { openPglite } from './pglite.ts'
 import { openPg } from './pg.ts'
 import { migrate } from './migrate.ts'
+import { recoverInterruptedRuns } from '../runs/recover.ts'
 
 export interface OpenDbOptions {
   /** postgres:// URL; when absent the embedded database in `dataDir` is used. */
@@ -19,6 +20,8 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
     : await openPglite(opts.dataDir.startsWith('memory://') ? opts.dataDir : path.resolve(opts.dataDir), opts.log)
   try {
     await migrate(db)
+    const interrupted = await recoverInterruptedRuns(db)
+    if (interrupted.length) opts.log?.(`marked ${interrupted.length} interrupted run(s) failed: ${interrupted.join(', ')}`)
   } catch (err) {
     await db.close()
     throw err

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import type { Queryable } from '../db/db.ts'
 import { NotFound } from '../errors.ts'
+import { OWNER } from './recover.ts'
 
 export type RunKind = 'coverage' | 'change' | 'zonal' | 'zonal_change'
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled'
@@ -42,8 +43,8 @@ export async function findReusable(db: Queryable, key: string): Promise<RunRecor
 
 export async function createRun(db: Queryable, kind: RunKind, params: unknown, inputs: unknown, key: string): Promise<number> {
   const [row] = await db.query<{ id: number }>(
-    `INSERT INTO run (kind, params, inputs, input_key, status) VALUES ($1, $2, $3, $4, 'running') RETURNING id::int AS id`,
-    [kind, JSON.stringify(params), JSON.stringify(inputs), key],
+    `INSERT INTO run (kind, params, inputs, input_key, status, owner) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id::int AS id`,
+    [kind, JSON.stringify(params), JSON.stringify(inputs), key, OWNER],
   )
   return row!.id
 }
