@@ -1,21 +1,44 @@
 import type { Server } from 'node:http'
+import pino from 'pino'
 import type { Db } from './db/db.ts'
 import type { Settings } from './settings.ts'
-import { createServer } from './http/app.ts'
+import { createApp, createServer } from './http/app.ts'
 import { loadSampleIfEmpty } from './sample.ts'
+import { cancelAllLocal } from './runs/execute.ts'
 
-export async function serve(db: Db, settings: Settings, log: (m: string) => void): Promise<Server> {
-  if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, log, settings.rasterDir)
-  const server = createServer({ db, settings, log }).listen(settings.port, settings.host)
+/**
+ * The HTTP service. Logs are JSON lines on stderr (pino): messages, and one entry per request
+ * with its id, method, path (no query, no headers: keys never reach the log), status, time.
+ * SIGTERM/SIGINT: /readyz turns 503, no new connections; requests in flight get
+ * settings.shutdownGraceMs to finish; runs still going are then cancelled (recorded as
+ * cancelled, so they can be run again); then the database is closed and the process exits 0.
+ */
+export async function serve(db: Db, settings: Settings, cliLog: (m: string) => void): Promise<Server> {
+  const logger = pino({ base: { service: 'ecocensus' } }, pino.destination(2))
+  const log = (m: string) => logger.info(m)
+  if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, cliLog, settings.rasterDir)
+  const deps = { db, settings, log, access: (e: object) => logger.info(e, 'request') }
+  const app = createApp(deps)
+  const server = createServer(deps, app).listen(settings.port, settings.host)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
-  log(`ecocensus serving on http://${settings.host}:${settings.port}/ (database: ${db.backend}${settings.apiKey ? '' : '; writes disabled: set ECOCENSUS_API_KEY'})`)
-  const stop = async () => {
-    log('shutting down…')
-    server.close()
+  log(`ecocensus serving on http://${settings.host}:${settings.port}/ (database: ${db.backend}${settings.apiKey ? '' : '; catalogue writes need a key: ECOCENSUS_API_KEY or `ecocensus keys add`'})`)
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.locals.shuttingDown = true
+    log(`${signal}: shutting down (in-flight requests have ${settings.shutdownGraceMs} ms)`)
+    const closed = new Promise<void>((r) => server.close(() => r()))
+    server.closeIdleConnections()
+    const graceful = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), settings.shutdownGraceMs))])
+    const cancelled = await cancelAllLocal()
+    if (!graceful) server.closeAllConnections()
+    log(`stopped: ${graceful ? 'all requests finished' : 'requests still open were cut'}; ${cancelled} run(s) cancelled`)
     await db.close()
+    logger.flush()
     process.exit(0)
   }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
   return server
 }

@@ -1,4 +1,6 @@
+import fs from 'node:fs'
 import path from 'node:path'
+import YAML from 'yaml'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -27,10 +29,41 @@ export interface Settings {
   /** largest file the CLI reads whole (GeoJSON, GeoPackage) or unpacks (zip), bytes */
   maxFileBytes: number
   statementTimeoutMs: number
+  /** on SIGTERM, how long requests in flight may take to finish */
+  shutdownGraceMs: number
   loadSample: boolean
 }
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/** The variables a config file may set (the same names as the environment). */
+export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
+  'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES',
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE']
+
+/** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
+function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const file = env.ECOCENSUS_CONFIG
+  if (!file) return env
+  if (!fs.existsSync(file)) throw new Error(`ECOCENSUS_CONFIG=${file}: no such file`)
+  const text = fs.readFileSync(file, 'utf8')
+  let doc: unknown
+  try {
+    doc = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)
+  } catch (err) {
+    throw new Error(`ECOCENSUS_CONFIG=${file}: not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`ECOCENSUS_CONFIG=${file}: an object of settings {VAR: value}`)
+  const out: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(doc)) {
+    if (!SETTING_VARS.includes(k)) throw new Error(`ECOCENSUS_CONFIG=${file}: unknown setting '${k}' (known: ${SETTING_VARS.join(', ')})`)
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`ECOCENSUS_CONFIG=${file}: ${k} must be text, a number or true/false`)
+    out[k] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v)
+  }
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
+  return out
+}
+
+export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
+  const env = withConfigFile(envIn)
   const int = (name: string, dflt: number) => {
     const v = env[name]
     if (v === undefined || v === '') return dflt
@@ -53,6 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxUploadBytes: int('ECOCENSUS_MAX_UPLOAD_BYTES', 512 * 1024 * 1024),
     maxFileBytes: int('ECOCENSUS_MAX_FILE_BYTES', 4 * 1024 * 1024 * 1024),
     statementTimeoutMs: int('ECOCENSUS_STATEMENT_TIMEOUT_MS', 600_000),
+    shutdownGraceMs: int('ECOCENSUS_SHUTDOWN_GRACE_MS', 10_000),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

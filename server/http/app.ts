@@ -1,5 +1,7 @@
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
+import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import path from 'node:path'
 import express, { type NextFunction, type Request, type Response } from 'express'
@@ -41,13 +43,27 @@ export interface AppDeps {
   db: Db
   settings: Settings
   log?: (msg: string) => void
+  /** one structured entry per finished request (serve writes them as JSON lines with pino) */
+  access?: (entry: AccessEntry) => void
 }
+
+export interface AccessEntry { id: string; method: string; path: string; status: number; ms: number; bytes: number }
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
 /** The HTTP server: vector tile requests are answered before Express (see
  *  tiles/vector-tile-http.ts), everything else by the app. */
 export function createServer(deps: AppDeps, app = createApp(deps)): http.Server {
   const tiles = app.locals.vectorTiles as ReturnType<typeof vectorTileHandler>
   const server = http.createServer((req, res) => {
+    // a request id (the caller's X-Request-Id if it is sane, else a new one), echoed and logged
+    const given = req.headers['x-request-id']
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID()
+    res.setHeader('X-Request-Id', id)
+    if (deps.access) {
+      const t0 = performance.now()
+      res.once('finish', () => deps.access!({ id, method: req.method ?? '', path: (req.url ?? '').split('?')[0]!.slice(0, 300), status: res.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10, bytes: Number(res.getHeader('content-length') ?? 0) }))
+    }
     if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed) void tiles(req, res)
     else app(req, res)
   })
@@ -66,6 +82,13 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       requireRole(db, req, 'reader', settings.apiKey).then(() => next(), next)
     })
   }
+  // readiness: the database answers and the server is not shutting down (serve sets
+  // app.locals.shuttingDown); /healthz is liveness
+  app.get('/readyz', async (_req, res) => {
+    if (app.locals.shuttingDown) return void res.status(503).json({ status: 'shutting down' })
+    const ok = await Promise.race([db.query('SELECT 1 AS ok').then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))])
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database not answering' })
+  })
   app.get('/healthz', async (_req, res) => {
     const [v] = await db.query<{ v: string }>('SELECT postgis_lib_version() AS v')
     res.json({ status: 'ok', backend: db.backend, postgis: v!.v })

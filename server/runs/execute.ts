@@ -48,6 +48,16 @@ const REPORT_EVERY_MS = 250
 /** Live runs of this process, so that the HTTP API can cancel them at once. */
 const live = new Map<number, AbortController>()
 
+const livePromises = new Map<number, Promise<unknown>>()
+
+/** Cancels every run of this process (shutdown) and resolves when each has recorded it. */
+export async function cancelAllLocal(): Promise<number> {
+  const ids = [...live.keys()]
+  for (const id of ids) cancelLocal(id)
+  await Promise.allSettled(ids.map((id) => livePromises.get(id)))
+  return ids.length
+}
+
 export function cancelLocal(id: number): boolean {
   const c = live.get(id)
   c?.abort(new Cancelled(`run ${id} was cancelled`))
@@ -72,6 +82,8 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
     opts.signal?.removeEventListener('abort', onAbort)
   })
   done.catch(() => {}) // the caller may not await; the failure is recorded on the run
+  livePromises.set(id, done)
+  done.finally(() => livePromises.delete(id)).catch(() => {})
   return { id, reused: false, done }
 }
 
