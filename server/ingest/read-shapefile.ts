@@ -59,7 +59,11 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
     encoding,
     expectedCount: dbf.records,
     async *features(signal) {
-      source = await shapefile.open(shpPath, sib.dbf!, { encoding })
+      try {
+        source = await shapefile.open(shpPath, sib.dbf!, { encoding })
+      } catch (err) {
+        throw new BadInput(`${name}: the .shp or .dbf header cannot be read (${(err as Error).message}); the files are damaged`)
+      }
       let index = 0
       for (;;) {
         signal?.throwIfAborted()
@@ -72,6 +76,8 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
         if (step.done) break
         const attributes = (step.value.properties ?? {}) as Record<string, unknown>
         checkDecoded(attributes, name, index, encoding)
+        // NUL cannot be stored in PostgreSQL text or jsonb; in a .dbf it is padding or damage
+        for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' && v.includes('\u0000')) attributes[k] = v.replace(/\u0000+/g, '')
         yield { index, attributes, geometry: (step.value.geometry as Geometry | null) ?? null } satisfies SourceFeature
         index++
       }

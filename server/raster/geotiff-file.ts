@@ -3,6 +3,7 @@
 // handled as GDAL does), its GeoKeys and GDAL nodata, and windows of one band.
 // Nothing here reads the whole image: readWindow decodes only the blocks a window meets.
 import fs from 'node:fs'
+import path from 'node:path'
 import { fromFile, getDecoder, type GeoTIFF, type GeoTIFFImage } from 'geotiff'
 import { BadInput, Unsupported } from '../errors.ts'
 
@@ -61,11 +62,32 @@ export async function openTiff(file: string): Promise<OpenTiff> {
     void (tiff as unknown as { close?: () => unknown }).close?.()
   }
   try {
+    await checkBlocks(file, tiff)
     const info = await describe(file, tiff, image)
     return { info, tiff, image, close }
   } catch (err) {
     close()
     throw err
+  }
+}
+
+/** Every strip or tile of every image must lie inside the file: offsets and byte counts that
+ *  point past its end are refused before anything is read (geotiff.js would read zeros). */
+async function checkBlocks(file: string, tiff: GeoTIFF): Promise<void> {
+  const size = fs.statSync(file).size
+  const count = await tiff.getImageCount()
+  for (let i = 0; i < count; i++) {
+    const img = await tiff.getImage(i)
+    const fd = img.getFileDirectory()
+    const tiled = img.isTiled
+    const offsets = (await fd.loadValue(tiled ? 'TileOffsets' : 'StripOffsets').catch(() => undefined)) as ArrayLike<number> | undefined
+    const counts = (await fd.loadValue(tiled ? 'TileByteCounts' : 'StripByteCounts').catch(() => undefined)) as ArrayLike<number> | undefined
+    if (!offsets || !counts) throw new BadInput(`${path.basename(file)}: image ${i} has no ${tiled ? 'tile' : 'strip'} offsets or byte counts`)
+    if (offsets.length !== counts.length) throw new BadInput(`${path.basename(file)}: image ${i} lists ${offsets.length} ${tiled ? 'tile' : 'strip'} offsets but ${counts.length} byte counts`)
+    for (let k = 0; k < offsets.length; k++) {
+      const end = Number(offsets[k]) + Number(counts[k])
+      if (!(end <= size)) throw new BadInput(`${path.basename(file)}: ${tiled ? 'tile' : 'strip'} ${k} of image ${i} lies at bytes ${offsets[k]}–${end}, past the end of the ${size}-byte file: its offsets lie or the file is truncated`)
+    }
   }
 }
 
@@ -184,6 +206,11 @@ export async function readWindow(
         const stride = tw * (planar === 2 ? 1 : spp)
         const ra = Math.max(y0, ty * th)
         const rb = Math.min(y1, (ty + 1) * th)
+        // a block shorter than the rows we need: its offset or byte count lies, or the file is
+        // cut short; never fill the gap with zeros
+        if (data.length < (rb - ty * th) * stride) {
+          throw new BadInput(`block ${tx},${ty} of the TIFF holds ${data.length} samples where ${(rb - ty * th) * stride} are needed: its strip/tile offsets or byte counts point past the end of the file, or the file is truncated`)
+        }
         const ca = Math.max(x0, tx * tw)
         const cb = Math.min(x1, (tx + 1) * tw)
         for (let r = ra; r < rb; r++) {
