@@ -61,6 +61,18 @@ for (const target of targets) {
       c.kill('SIGKILL')
       await new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)))
     }
+    /** GET as JSON; a connection reset by a keep-alive race (the embedded database keeps the
+     *  server's thread busy) is retried, but only while the server process is alive */
+    const getJson = async (url: string) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await (await fetch(url)).json()
+        } catch (err) {
+          if (i >= 5 || child?.exitCode !== null || child?.signalCode) throw err
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      }
+    }
     const upload = (name: string, file: string) => fetch(`${base}/api/layers?filename=${path.basename(file)}&name=${name}&kind=other&vintage=2023`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: fs.readFileSync(file) })
     afterAll(async () => {
       if (child && child.exitCode === null) await kill9()
@@ -100,7 +112,7 @@ for (const target of targets) {
       let run = started
       const log = await startServer()
       expect(log).toMatch(new RegExp(`marked 1 interrupted run\\(s\\) failed: ${started.id}`))
-      run = await (await fetch(`${base}/api/runs/${started.id}`)).json()
+      run = await getJson(`${base}/api/runs/${started.id}`)
       expect(run.status).toBe('failed')
       expect(run.error).toMatch(/^interrupted: the process running it stopped/)
       expect((await fetch(`${base}/api/runs/${started.id}/result`)).status).toBe(400)
@@ -109,7 +121,7 @@ for (const target of targets) {
       expect(again.id).not.toBe(started.id)
       for (let i = 0; i < 600 && run.status !== 'done'; i++) {
         await new Promise((r) => setTimeout(r, 200))
-        run = await (await fetch(`${base}/api/runs/${again.id}`)).json()
+        run = await getJson(`${base}/api/runs/${again.id}`)
         if (run.status === 'failed') throw new Error(run.error)
       }
       expect(run.status).toBe('done')

@@ -67,6 +67,10 @@ export function createServer(deps: AppDeps, app = createApp(deps)): http.Server 
     if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed) void tiles(req, res)
     else app(req, res)
   })
+  // idle keep-alive sockets live longer than clients' own idle timeouts (undici: 4 s), so
+  // the client closes first; a server closing one just as a client reuses it resets the request
+  server.keepAliveTimeout = 30_000
+  server.headersTimeout = 35_000
   return server
 }
 
