@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // autocannon in its own process (so the server under test keeps its core), cycling through
 // a list of paths. Usage: node scripts/bench/cannon.mjs SPEC.json → one JSON line of results.
-// SPEC: { url, paths: [...], connections, duration, headers }
+// SPEC: { url, paths: [...], connections, duration, headers, method?, bodyFile? }
 import fs from 'node:fs'
 import autocannon from 'autocannon'
 
@@ -12,6 +12,8 @@ const r = await autocannon({
   connections: spec.connections ?? 32,
   duration: spec.duration ?? 10,
   headers: spec.headers ?? {},
+  method: spec.method ?? 'GET',
+  body: spec.bodyFile ? fs.readFileSync(spec.bodyFile) : undefined,
   requests: [{ setupRequest: (req) => ({ ...req, path: spec.paths[i++ % spec.paths.length] }) }],
 })
 console.log(JSON.stringify({
