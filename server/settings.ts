@@ -29,6 +29,11 @@ export interface Settings {
   /** largest file the CLI reads whole (GeoJSON, GeoPackage) or unpacks (zip), bytes */
   maxFileBytes: number
   statementTimeoutMs: number
+  /** per client and minute: uploads, and computations started through POST */
+  uploadsPerMinute: number
+  runsPerMinute: number
+  /** longest time to receive a whole request (uploads included); 408 after it */
+  requestTimeoutMs: number
   /** on SIGTERM, how long requests in flight may take to finish */
   shutdownGraceMs: number
   loadSample: boolean
@@ -37,7 +42,7 @@ export interface Settings {
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES',
-  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE']
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -87,6 +92,9 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     maxFileBytes: int('ECOCENSUS_MAX_FILE_BYTES', 4 * 1024 * 1024 * 1024),
     statementTimeoutMs: int('ECOCENSUS_STATEMENT_TIMEOUT_MS', 600_000),
     shutdownGraceMs: int('ECOCENSUS_SHUTDOWN_GRACE_MS', 10_000),
+    uploadsPerMinute: int('ECOCENSUS_UPLOADS_PER_MINUTE', 60),
+    runsPerMinute: int('ECOCENSUS_RUNS_PER_MINUTE', 120),
+    requestTimeoutMs: int('ECOCENSUS_REQUEST_TIMEOUT_MS', 300_000),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

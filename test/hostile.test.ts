@@ -35,7 +35,7 @@ for (const backend of backends()) {
     const dir = tmpDir()
     beforeAll(async () => {
       db = await backend.open()
-      const settings = { ...loadSettings({}), apiKey: KEY, maxUploadBytes: 8 << 20, maxFileBytes: 64 << 20, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') }
+      const settings = { ...loadSettings({}), uploadsPerMinute: 0, apiKey: KEY, maxUploadBytes: 8 << 20, maxFileBytes: 64 << 20, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') }
       server = createServer({ db, settings }).listen(0, '127.0.0.1')
       await new Promise((r) => server.once('listening', r))
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

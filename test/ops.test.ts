@@ -37,6 +37,26 @@ describe('operation', () => {
     }
   })
 
+  it('rate limits computations per client: 429 with Retry-After; reads are not limited', async () => {
+    const db = await openDb({ dataDir: 'memory://' })
+    const server = createServer({ db, settings: { ...loadSettings({}), runsPerMinute: 2 } }).listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const post = () => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'coverage', units: 'none' }) })
+      expect((await post()).status).toBe(404) // counted: no such unit set
+      expect((await post()).status).toBe(404)
+      const third = await post()
+      expect(third.status).toBe(429)
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect((await third.json()).error.message).toMatch(/at most 2 a minute; retry in \d+ s/)
+      expect((await fetch(`${base}/api/layers`)).status).toBe(200) // reads are not limited
+    } finally {
+      await new Promise((r) => server.close(r))
+      await db.close()
+    }
+  })
+
   it('a config file sets what the environment does not', () => {
     const dir = tmpDir()
     const yaml = path.join(dir, 'ecocensus.yaml')

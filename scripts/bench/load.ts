@@ -14,7 +14,7 @@ const SECONDS = Number(process.env.LOAD_SECONDS ?? 60)
 const KEY = 'load-test-key'
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-load-'))
 const port = 20000 + Math.floor(Math.random() * 20000)
-const env: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_PORT: String(port), ECOCENSUS_API_KEY: KEY, ECOCENSUS_DATA_DIR: path.join(dir, 'db'), ECOCENSUS_RASTER_DIR: path.join(dir, 'r'), ECOCENSUS_MAX_UPLOAD_BYTES: String(1 << 20) }
+const env: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_PORT: String(port), ECOCENSUS_API_KEY: KEY, ECOCENSUS_DATA_DIR: path.join(dir, 'db'), ECOCENSUS_RASTER_DIR: path.join(dir, 'r'), ECOCENSUS_MAX_UPLOAD_BYTES: String(1 << 20), ECOCENSUS_UPLOADS_PER_MINUTE: process.env.ECOCENSUS_UPLOADS_PER_MINUTE ?? '0' }
 const server = spawn(process.execPath, [path.join(ROOT, 'scripts/ecocensus.mjs'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] })
 let log = ''
 server.stderr!.on('data', (c) => (log += c))

@@ -19,6 +19,7 @@ import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
 import { needs, needsWhenKeyed, requireRole } from './auth.ts'
+import { rateLimit } from './rate-limit.ts'
 import { keysConfigured } from '../auth/keys.ts'
 import { bool, oneOf, param } from './params.ts'
 import { openApi } from './openapi.ts'
@@ -71,6 +72,8 @@ export function createServer(deps: AppDeps, app = createApp(deps)): http.Server 
   // the client closes first; a server closing one just as a client reuses it resets the request
   server.keepAliveTimeout = 30_000
   server.headersTimeout = 35_000
+  // a whole request (an upload included) must arrive within this time: 408 after it
+  server.requestTimeout = deps.settings.requestTimeoutMs
   return server
 }
 
@@ -78,6 +81,8 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
+  const uploadLimit = rateLimit('uploads', settings.uploadsPerMinute)
+  const runLimit = rateLimit('computations', settings.runsPerMinute)
 
   // reads keyed by configuration: every GET under /api and /tiles needs a reader key
   if (settings.readsKeyed) {
@@ -157,7 +162,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
   // the sample's allocation config, as a starting point for the viewer and API users
   app.get('/api/allocations/example', (_req, res) => res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml'))))
-  app.post('/api/allocations', express.json({ limit: '256kb' }), async (req, res) => {
+  app.post('/api/allocations', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
     const a = await runAllocation(db, req.body)
     const format = oneOf(req, 'format', FORMATS, 'json')
     const table = oneOf(req, 'table', ['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance'] as const, 'allocation')
@@ -166,7 +171,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
     res.type(out.contentType).send(out.body)
   })
-  app.post('/api/esv', express.json({ limit: '256kb' }), async (req, res) => {
+  app.post('/api/esv', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>
     if (typeof b.units !== 'string' || !NAME.test(b.units)) throw new BadInput(`'units' (a unit set name) is required`)
     for (const k of ['raster', 'layer'] as const) if (b[k] !== undefined && (typeof b[k] !== 'string' || !/^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u.test(b[k] as string))) throw new BadInput(`'${k}' must be NAME or NAME@VINTAGE`)
@@ -179,7 +184,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.type(out.contentType).send(out.body)
   })
 
-  app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), express.json({ limit: '16kb' }), async (req, res) => {
+  app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), runLimit, express.json({ limit: '16kb' }), async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>
     const get = (name: string) => {
       const v = b[name]
@@ -215,7 +220,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
 
   // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
   const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
-  app.post('/api/layers', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
+  app.post('/api/layers', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
     const q = {
       filename: param(req, 'filename', { required: true, pattern: FILENAME })!,
       name: param(req, 'name', { required: true })!,
@@ -233,7 +238,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
   })
-  app.post('/api/unit-sets', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
+  app.post('/api/unit-sets', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
     const filename = param(req, 'filename', { required: true, pattern: FILENAME })!
     const report = await withUpload(req, filename, (file) =>
       importUnits(db, {
@@ -262,7 +267,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // Rasters: the GeoTIFF is the body (?filename=….tif); a legend may come as ?legend=[{value,name,colour}]
   app.get('/api/rasters', async (_req, res) => res.json(await listRasters(db)))
   app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req))))
-  app.post('/api/rasters', needs(db, 'admin', settings.apiKey), upload, async (req, res) => {
+  app.post('/api/rasters', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
     const filename = param(req, 'filename', { required: true, pattern: /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}\.tiff?$/iu })!
     const legendText = param(req, 'legend', { max: 16000 })
     let legendFile: string | undefined
