@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import YAML from 'yaml'
+import { parseConfigFile } from './config-file.ts'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -49,12 +49,11 @@ function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const file = env.ECOCENSUS_CONFIG
   if (!file) return env
   if (!fs.existsSync(file)) throw new Error(`ECOCENSUS_CONFIG=${file}: no such file`)
-  const text = fs.readFileSync(file, 'utf8')
   let doc: unknown
   try {
-    doc = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)
+    doc = parseConfigFile(file)
   } catch (err) {
-    throw new Error(`ECOCENSUS_CONFIG=${file}: not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`)
+    throw new Error(`ECOCENSUS_CONFIG=${file}: ${(err as Error).message}`)
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`ECOCENSUS_CONFIG=${file}: an object of settings {VAR: value}`)
   const out: NodeJS.ProcessEnv = {}

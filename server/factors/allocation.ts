@@ -1,12 +1,11 @@
 // An allocation from a config file: factors from the engines, the allocation maths of
 // allocate.ts, and the tables and workbook finance users read (with provenance).
 import fs from 'node:fs'
-import path from 'node:path'
 import ExcelJS from 'exceljs'
-import YAML from 'yaml'
 import type { Db } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
-import { spreadsheetColumns, type Exportable, type Table } from '../stats/export.ts'
+import { parseConfigFile } from '../config-file.ts'
+import { addSheet, type Exportable, type Table } from '../stats/export.ts'
 import { allocate, checkConfig, type AllocationConfig, type AllocationResult } from './allocate.ts'
 import { checkDefinitions, computeFactors, factorTables, type FactorResult } from './factors.ts'
 import type { EsvResult } from './esv.ts'
@@ -17,11 +16,10 @@ export function readConfigFile(file: string, maxBytes = 1 << 20): unknown {
   if (!fs.existsSync(file)) throw new BadInput(`config file ${file} does not exist`)
   const size = fs.statSync(file).size
   if (size > maxBytes) throw new BadInput(`config file ${file} is ${size} bytes; more than ${maxBytes} is not a config`)
-  const text = fs.readFileSync(file, 'utf8')
   try {
-    return /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)
+    return parseConfigFile(file)
   } catch (err) {
-    throw new BadInput(`config file ${path.basename(file)} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`)
+    throw new BadInput(`config file ${(err as Error).message}`)
   }
 }
 
@@ -86,17 +84,7 @@ export async function financeWorkbook(f: FactorResult, a?: AllocationRun, esv?: 
   if (esv) sheets.push(...esvTables(esv))
   sheets.push(prov!)
   for (const t of sheets) {
-    const ws = wb.addWorksheet(t.name === 'units' ? 'units' : t.name.slice(0, 31))
-    const cols = spreadsheetColumns(t.columns)
-    ws.columns = cols.map((c) => ({ header: c.header, key: c.header, width: Math.min(60, Math.max(10, c.header.length + 2)) }))
-    for (const r of t.rows as Record<string, unknown>[]) {
-      ws.addRow(cols.map((c) => {
-        const v = r[c.source]
-        return typeof v === 'number' && c.divisor ? v / c.divisor : v ?? null
-      }))
-    }
-    ws.getRow(1).font = { bold: true }
-    ws.views = [{ state: 'frozen', ySplit: 1 }]
+    const { ws, cols } = addSheet(wb, t)
     cols.forEach((c, i) => {
       if (c.header === 'amount' || c.header.endsWith('_yuan') || ['before_deductions', 'deduction', 'redistributed', 'floor_cap'].includes(c.header)) ws.getColumn(i + 1).numFmt = '#,##0.00'
       else if (c.header.endsWith('share')) ws.getColumn(i + 1).numFmt = '0.0000%'

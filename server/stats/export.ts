@@ -68,23 +68,28 @@ export function spreadsheetColumns(columns: string[]): { header: string; source:
   })
 }
 
+/** One table as a sheet: frozen bold header, numbers as numbers, every `*_m2` column with its
+ *  ha, km² and 亩 twins (formatted). Returns the sheet and its columns for further formats. */
+export function addSheet(wb: ExcelJS.Workbook, t: Table): { ws: ExcelJS.Worksheet; cols: ReturnType<typeof spreadsheetColumns> } {
+  const ws = wb.addWorksheet(t.name.slice(0, 31))
+  const cols = spreadsheetColumns(t.columns)
+  ws.columns = cols.map((c) => ({ header: c.header, key: c.header, width: Math.min(60, Math.max(10, c.header.length + 2)) }))
+  for (const r of t.rows as Record<string, unknown>[]) {
+    ws.addRow(cols.map((c) => {
+      const v = r[c.source]
+      return c.divisor && typeof v === 'number' ? v / c.divisor : v ?? null
+    }))
+  }
+  ws.getRow(1).font = { bold: true }
+  ws.views = [{ state: 'frozen', ySplit: 1 }]
+  cols.forEach((c, i) => { if (c.divisor) ws.getColumn(i + 1).numFmt = c.divisor === M2_PER.km2 ? '0.000000' : '0.0000' })
+  return { ws, cols }
+}
+
 async function xlsx(x: Exportable): Promise<Buffer> {
   const wb = new ExcelJS.Workbook()
   wb.creator = 'ecocensus'
-  for (const t of x.tables) {
-    const ws = wb.addWorksheet(t.name.slice(0, 31))
-    const cols = spreadsheetColumns(t.columns)
-    ws.columns = cols.map((c) => ({ header: c.header, key: c.header, width: Math.max(10, c.header.length + 2) }))
-    for (const r of t.rows as Record<string, unknown>[]) {
-      ws.addRow(cols.map((c) => {
-        const v = r[c.source]
-        return c.divisor && typeof v === 'number' ? v / c.divisor : v ?? null
-      }))
-    }
-    ws.getRow(1).font = { bold: true }
-    ws.views = [{ state: 'frozen', ySplit: 1 }]
-    cols.forEach((c, i) => { if (c.divisor) ws.getColumn(i + 1).numFmt = c.divisor === M2_PER.km2 ? '0.000000' : '0.0000' })
-  }
+  for (const t of x.tables) addSheet(wb, t)
   const prov = wb.addWorksheet('run')
   prov.columns = [{ header: 'field', key: 'k', width: 16 }, { header: 'value', key: 'v', width: 120 }]
   const { rows: _r, ...rest } = x.result as Record<string, unknown>
