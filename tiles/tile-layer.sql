@@ -1,12 +1,7 @@
--- Features of one layer version that reach tile $2/$3/$4, as (fid, props, g): clipped to the
--- tile plus its buffer in the stored CRS (so a large polygon is never reprojected whole),
--- then in Web Mercator and simplified to half a tile unit (zoom-dependent). $1 layer id.
-WITH t AS (
-  SELECT e, ST_Expand(e, (ST_XMax(e) - ST_XMin(e)) * 64.0 / 4096) AS eb, (ST_XMax(e) - ST_XMin(e)) / 4096 AS res
-  FROM (SELECT ST_TileEnvelope($2, $3, $4) AS e) s
-), q AS (
-  SELECT res, ST_Transform(eb, 4490) AS eg FROM t
-)
+-- Features of one layer version that reach the tile (CTE q, tile-envelope.sql), as
+-- (fid, props, g): clipped to the tile plus its buffer in the stored CRS (so a large polygon
+-- is never reprojected whole), then in Web Mercator and simplified to half a tile unit
+-- (zoom-dependent). $1 layer id.
 SELECT f.id AS fid,
        jsonb_build_object('category', f.category, 'area_m2', f.area_m2) AS props,
        ST_Simplify(ST_Transform(ST_ClipByBox2D(f.geom, q.eg), 3857), q.res / 2) AS g

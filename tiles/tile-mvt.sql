@@ -1,7 +1,8 @@
 -- PostGIS: the tile's features (the CTE f, from one of tile-*.sql) encoded by ST_AsMVT.
--- $2/$3/$4 tile, __LAYER__ the MVT layer name (a constant). Extent 4096, buffer 64 (as the embedded encoder).
+-- q the tile (tile-envelope.sql), __LAYER__ the MVT layer name (a constant). Extent 4096,
+-- buffer 64 (as the embedded encoder).
 SELECT ST_AsMVT(m, __LAYER__, 4096, 'geom', 'fid') AS mvt
 FROM (
-  SELECT f.fid, f.props, ST_AsMVTGeom(f.g, ST_TileEnvelope($2, $3, $4), 4096, 64, true) AS geom FROM f
+  SELECT f.fid, f.props, ST_AsMVTGeom(f.g, q.e, 4096, 64, true) AS geom FROM f, q
 ) m
 WHERE m.geom IS NOT NULL

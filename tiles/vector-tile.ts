@@ -21,18 +21,20 @@ const INNER: Record<VectorSource['kind'], string> = {
   units: loadSql(import.meta.url, 'tile-units.sql'),
   change: loadSql(import.meta.url, 'tile-change.sql'),
 }
+const ENVELOPE = loadSql(import.meta.url, 'tile-envelope.sql')
 const MVT = loadSql(import.meta.url, 'tile-mvt.sql')
 const GEOM = loadSql(import.meta.url, 'tile-geom.sql')
 
-/** `WITH f AS (inner) outer`, with the constant MVT layer name in place. Built once per kind. */
-function statement(kind: VectorSource['kind'], outer: string, layerName: string): string {
-  const inner = INNER[kind].replace(/^--.*$/gm, '').trim()
-  return `WITH f AS (\n${inner}\n)\n${outer.replace(/^--.*$/gm, '').trim().replace('__LAYER__', `'${layerName}'`)}`
+const bare = (sql: string) => sql.replace(/^--.*$/gm, '').trim()
+/** `WITH q AS (tile) [, f AS (inner)] outer`, the MVT layer name a constant. Built once per kind. */
+function statement(outer: string, kind?: VectorSource['kind'], layerName = ''): string {
+  const f = kind ? `,\nf AS (\n${bare(INNER[kind])}\n)` : ''
+  return `WITH q AS (\n${bare(ENVELOPE)}\n)${f}\n${bare(outer).replace('__LAYER__', `'${layerName}'`)}`
 }
 const LAYER_NAME = { layer: 'features', units: 'units', change: 'change' } as const
 const STATEMENTS = Object.fromEntries((['layer', 'units', 'change'] as const).map((k) => [k, {
-  mvt: statement(k, MVT, LAYER_NAME[k]),
-  geom: statement(k, GEOM, LAYER_NAME[k]),
+  mvt: statement(MVT, k, LAYER_NAME[k]),
+  geom: statement(GEOM, k, LAYER_NAME[k]),
 }])) as Record<VectorSource['kind'], { mvt: string; geom: string }>
 
 const canMvt = new WeakMap<object, Promise<boolean>>()
@@ -95,7 +97,7 @@ async function paramsOf(db: Queryable, src: VectorSource, z: number, x: number, 
   }
   return [src.ids[0], z, x, y, stats]
 }
-const TILE_UNIT_CODES = loadSql(import.meta.url, 'tile-unit-codes.sql')
+const TILE_UNIT_CODES = statement(loadSql(import.meta.url, 'tile-unit-codes.sql'))
 
 /** The PostGIS statement and parameters of a tile (the benchmark runs it bare through pg). */
 export async function tileStatement(db: Queryable, src: VectorSource, z: number, x: number, y: number): Promise<{ sql: string; params: unknown[] }> {

@@ -1,0 +1,5 @@
+-- Tile $2/$3/$4 (the CTE q that every tile statement starts with): e its Web Mercator
+-- envelope, res the size of one tile unit (extent 4096) in metres, eg the envelope plus a
+-- 64-unit buffer in the stored CRS (EPSG:4490; a Mercator rectangle is a lon/lat rectangle).
+SELECT e, res, ST_Transform(ST_Expand(e, res * 64), 4490) AS eg
+FROM (SELECT e, (ST_XMax(e) - ST_XMin(e)) / 4096 AS res FROM (SELECT ST_TileEnvelope($2, $3, $4) AS e) s) t
