@@ -11,6 +11,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import sharp from 'sharp'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
 import { createServer } from '../server/http/app.ts'
@@ -64,40 +65,22 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.waitForTimeout(400)
   }
   const pixels = async () => page.screenshot({ clip: MAP_CLIP })
-  /** RGB at page coordinates, read from a screenshot */
+  /** RGB pixels of a screenshot, decoded by sharp */
+  const decode = async (png: Buffer) => {
+    const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+    return { data, n: info.width * info.height }
+  }
+  /** RGB at page coordinates */
   const rgbAt = async (x: number, y: number) => {
-    const png = (await page.screenshot({ clip: { x: Math.round(x) - 1, y: Math.round(y) - 1, width: 3, height: 3 } })).toString('base64')
-    return page.evaluate(async (b64) => {
-      const img = new Image()
-      img.src = 'data:image/png;base64,' + b64
-      await img.decode()
-      const c = document.createElement('canvas')
-      c.width = img.width
-      c.height = img.height
-      const g = c.getContext('2d')!
-      g.drawImage(img, 0, 0)
-      const d = g.getImageData(1, 1, 1, 1).data
-      return [d[0]!, d[1]!, d[2]!]
-    }, png)
+    const { data } = await decode(await page.screenshot({ clip: { x: Math.round(x), y: Math.round(y), width: 1, height: 1 } }))
+    return [data[0]!, data[1]!, data[2]!]
   }
   /** share of pixels in the map area matching pred */
-  const share = async (pred: string) => {
-    const b64 = (await pixels()).toString('base64')
-    return page.evaluate(async ([b64, p]) => {
-      const f = new Function('r', 'g', 'b', `return ${p}`) as (r: number, g: number, b: number) => boolean
-      const img = new Image()
-      img.src = 'data:image/png;base64,' + b64
-      await img.decode()
-      const c = document.createElement('canvas')
-      c.width = img.width
-      c.height = img.height
-      const g = c.getContext('2d')!
-      g.drawImage(img, 0, 0)
-      const d = g.getImageData(0, 0, c.width, c.height).data
-      let n = 0
-      for (let i = 0; i < d.length; i += 4) if (f(d[i]!, d[i + 1]!, d[i + 2]!)) n++
-      return n / (d.length / 4)
-    }, [b64, pred] as [string, string])
+  const share = async (pred: (r: number, g: number, b: number) => boolean) => {
+    const { data, n } = await decode(await pixels())
+    let hits = 0
+    for (let i = 0; i < data.length; i += 3) if (pred(data[i]!, data[i + 1]!, data[i + 2]!)) hits++
+    return hits / n
   }
   const pointOf = async (code: string) => {
     const [pt] = await db.query<{ x: number; y: number }>('SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM unit WHERE code = $1) s', [code])
@@ -114,7 +97,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   it('loads without console errors and draws the county units from vector tiles', async () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer.png') })
     expect(errors).toEqual([])
-    expect(await share('Math.abs(r - 0xdf) + Math.abs(g - 0xe6) + Math.abs(b - 0xee) > 30')).toBeGreaterThan(0.15) // the 7 counties, fitted right of the panel
+    expect(await share((r, g, b) => Math.abs(r - 0xdf) + Math.abs(g - 0xe6) + Math.abs(b - 0xee) > 30)).toBeGreaterThan(0.15) // the 7 counties, fitted right of the panel
     expect(tileRequests.some((u) => /\/tiles\/units:huangshan_counties\/\d+\/\d+\/\d+\.mvt\?run=\d+/.test(u))).toBe(true)
   })
 
@@ -188,7 +171,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const after = await pixels()
     expect(Buffer.compare(before, after)).not.toBe(0)
     // red-line fill (#d7301f at 0.55 over the choropleth) is now on the map
-    expect(await share('r > 150 && g < 120 && b < 110')).toBeGreaterThan(0.01)
+    expect(await share((r, g, b) => r > 150 && g < 120 && b < 110)).toBeGreaterThan(0.01)
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-layer.png') })
     await page.uncheck('.lyr[data-layer="redline"] .toggle')
     await settle()
@@ -198,7 +181,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.check('#change-show')
     await settle()
     expect(tileRequests.some((u) => u.includes('/tiles/change:protected_area@2020,2023/'))).toBe(true)
-    expect(await share('r > 190 && g < 60 && b < 60')).toBeGreaterThan(20 / (480 * 840)) // lost #e31a1c: at least 20 pixels
+    expect(await share((r, g, b) => r > 190 && g < 60 && b < 60)).toBeGreaterThan(20 / (480 * 840)) // lost #e31a1c: at least 20 pixels
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-change.png') })
     await page.uncheck('#change-show')
     await settle()
