@@ -4,7 +4,6 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
@@ -16,6 +15,7 @@ import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -28,9 +28,8 @@ for (const backend of backends()) {
     const keys: Record<string, string> = {}
     const start = async (env: Record<string, string> = {}) => {
       const s = createServer({ db, settings: { ...loadSettings(env), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      await new Promise((r) => s.once('listening', r))
       servers.push(s)
-      return `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+      return baseUrl(s)
     }
     beforeAll(async () => {
       db = await backend.open()

@@ -8,7 +8,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import sharp from 'sharp'
@@ -17,6 +16,7 @@ import { openDb } from '../server/db/open.ts'
 import { createServer } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
 import { loadSampleIfEmpty } from '../server/sample.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const haveChromium = fs.existsSync(CHROMIUM)
@@ -41,8 +41,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const rasterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-browser-'))
     await loadSampleIfEmpty(db, 1 << 30, () => {}, rasterDir)
     server = createServer({ db, settings: { ...loadSettings({}), apiKey: KEY, rasterDir, tileCacheDir: path.join(rasterDir, 'tiles') } }).listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    base = await baseUrl(server)
     layerVersions = (await (await fetch(`${base}/api/layers`)).json()).map((l: { name: string; vintage: string }) => `${l.name}@${l.vintage}`).join(',')
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
     page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true })

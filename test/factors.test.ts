@@ -5,7 +5,6 @@
 // HTTP routes and the finance workbook; config and mapping validation.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import ExcelJS from 'exceljs'
 import fc from 'fast-check'
@@ -23,6 +22,7 @@ import { runAllocation } from '../server/factors/allocation.ts'
 import { checkMapping, computeEsv, loadCoefficients } from '../server/factors/esv.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -168,8 +168,7 @@ for (const backend of backends()) {
         { props: { code: '20' }, geometry: poly(box(118.1, 30.0, 118.2, 30.1, 0.01)) },
       ], 'EPSG:4490'), 'landcover', 'other', '2023', 'code')
       server = createServer({ db, settings: { ...loadSettings({}), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      await new Promise((r) => server.once('listening', r))
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      base = await baseUrl(server)
     }, 120_000)
     afterAll(async () => {
       await new Promise((r) => server?.close(r))

@@ -3,7 +3,6 @@
 // the server stays up; a refused upload leaves the database as it was.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
@@ -12,6 +11,7 @@ import { loadSettings, ROOT } from '../server/settings.ts'
 import { backends, snapshot } from './helpers/backends.ts'
 import { tmpDir } from './helpers/fixtures.ts'
 import { writeZip } from './helpers/zip.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const KEY = 'hostile-key-0123456789'
 const DIR = path.join(ROOT, 'test/fixtures/hostile')
@@ -37,8 +37,7 @@ for (const backend of backends()) {
       db = await backend.open()
       const settings = { ...loadSettings({}), uploadsPerMinute: 0, apiKey: KEY, maxUploadBytes: 8 << 20, maxFileBytes: 64 << 20, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') }
       server = createServer({ db, settings }).listen(0, '127.0.0.1')
-      await new Promise((r) => server.once('listening', r))
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      base = await baseUrl(server)
     })
     afterAll(async () => {
       await new Promise((r) => server?.close(r))

@@ -2,7 +2,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { createApp } from '../server/http/app.ts'
@@ -15,6 +14,7 @@ import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { SAMPLE_DIR } from '../server/sample.ts'
 import { backends, snapshot } from './helpers/backends.ts'
 import { writeZip } from './helpers/zip.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const KEY = 'test-key-0123456789'
 
@@ -28,8 +28,7 @@ for (const backend of backends()) {
       await importUnits(db, { file: path.join(SAMPLE_DIR, 'huangshan-counties.geojson'), set: 'counties', maxBytes: 1 << 30 })
       const settings = { ...loadSettings({}), apiKey: KEY, maxUploadBytes: 2_000_000 }
       server = createApp({ db, settings }).listen(0, '127.0.0.1')
-      await new Promise((r) => server.once('listening', r))
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      base = await baseUrl(server)
     })
     afterAll(async () => {
       server?.close()

@@ -3,20 +3,19 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { openDb } from '../server/db/open.ts'
 import { createServer, type AccessEntry } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
 import { tmpDir } from './helpers/fixtures.ts'
+import { baseUrl } from './helpers/http.ts'
 
 describe('operation', () => {
   it('readyz, request ids (given or new), access entries without query strings or keys', async () => {
     const db = await openDb({ dataDir: 'memory://' })
     const entries: AccessEntry[] = []
     const server = createServer({ db, settings: { ...loadSettings({}), apiKey: 'secret-key-123' }, access: (e) => entries.push(e) }).listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const base = await baseUrl(server)
     try {
       const ready = await fetch(`${base}/readyz`)
       expect(ready.status).toBe(200)
@@ -40,8 +39,7 @@ describe('operation', () => {
   it('rate limits computations per client: 429 with Retry-After; reads are not limited', async () => {
     const db = await openDb({ dataDir: 'memory://' })
     const server = createServer({ db, settings: { ...loadSettings({}), runsPerMinute: 2 } }).listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const base = await baseUrl(server)
     try {
       const post = () => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'coverage', units: 'none' }) })
       expect((await post()).status).toBe(404) // counted: no such unit set

@@ -6,7 +6,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import proj4 from 'proj4'
 import sharp from 'sharp'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../server/http/app.ts'
 import { loadSettings } from '../server/settings.ts'
@@ -20,6 +19,7 @@ import { GEOKEYS, writeGeoTiff, type GeoTiffSpec, type WriteType } from '../scri
 import { backends } from './helpers/backends.ts'
 import { featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
 import { CLASS_AT, CLASS_SQL, FIXTURES } from './helpers/raster-fixtures.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const ALBERS = '+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs'
@@ -385,8 +385,7 @@ for (const backend of backends()) {
       const KEY = 'raster-key-0123456789'
       const settings = { ...loadSettings({}), apiKey: KEY, maxUploadBytes: 5_000_000, rasterDir: store, tileCacheDir: path.join(dir, 'http-tiles') }
       const server = createApp({ db, settings }).listen(0, '127.0.0.1')
-      await new Promise((r) => server.once('listening', r))
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const base = await baseUrl(server)
       try {
         const body = new Uint8Array(fs.readFileSync(path.join(dir, 'geo.tif')))
         const legend = encodeURIComponent(JSON.stringify([{ value: 1, name: '林地', colour: '#228b22' }]))

@@ -6,7 +6,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { VectorTile, type VectorTileFeature } from '@mapbox/vector-tile'
 import { PbfReader } from 'pbf'
@@ -23,6 +22,7 @@ import { databaseEncodesMvt, renderVectorTile } from '../tiles/vector-tile.ts'
 import { signedArea } from '../tiles/mvt-encode.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
+import { baseUrl } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const R = 6378137
@@ -94,8 +94,7 @@ for (const backend of backends()) {
       await loadHand(db, dir)
       const settings = { ...loadSettings({}), rasterDir: path.join(dir, 'rasters'), tileCacheDir: path.join(dir, 'tiles') }
       server = createServer({ db, settings }).listen(0, '127.0.0.1')
-      await new Promise((r) => server.once('listening', r))
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      base = await baseUrl(server)
     }, 120_000)
     afterAll(async () => {
       await new Promise((r) => server?.close(r))
@@ -216,8 +215,7 @@ for (const backend of backends()) {
       const app = createApp({ db, settings })
       const tc = app.locals.tileCache as InstanceType<typeof cache>
       const srv = createServer({ db, settings }, app).listen(0, '127.0.0.1')
-      await new Promise((r) => srv.once('listening', r))
-      const b2 = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
+      const b2 = await baseUrl(srv)
       try {
         const url = `${b2}/tiles/units:hand_units/${z}/${x}/${y}.mvt`
         const res = await Promise.all(Array.from({ length: 12 }, () => fetch(url)))
