@@ -16,6 +16,10 @@ export class BadInput extends AppError {
   override readonly status = 400
   override readonly code: string = 'bad_input'
 }
+/** A feature beyond what the engine takes (vertex count): the message names the limit. */
+export class TooComplex extends BadInput {
+  override readonly code: string = 'too_complex'
+}
 /** A CRS is missing or unknown: the message asks for --crs. */
 export class CrsError extends BadInput {
   override readonly code: string = 'crs'

@@ -87,6 +87,33 @@ for (const backend of backends()) {
       await expect(revokeKey(db, 'admin-1')).rejects.toThrow(/no active key/)
     })
 
+    it('GET routes that would start a new run need an analyst key once keys exist; a stored result is a read', async () => {
+      // a second layer: coverage of every layer now has inputs no stored run has
+      await ingestLayer(db, { file: writeJson(dir, 'm.geojson', featureCollection([{ geometry: poly(box(118.03, 30.03, 118.07, 30.06)) }], 'EPSG:4490')), layer: 'm', kind: 'forest', vintage: '2023', maxBytes: MAX })
+      const base = await start()
+      const overlaps = `${base}/api/stats/coverage?units=u&overlaps=all&format=csv`
+      const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run'))[0]!.n
+      const anon = await fetch(overlaps)
+      expect(anon.status).toBe(401)
+      expect((await anon.json()).error.message).toMatch(/needs a key with role analyst/)
+      expect((await fetch(overlaps, { headers: { 'x-api-key': keys.reader! } })).status).toBe(403)
+      expect((await fetch(`${base}/api/factors?units=u`)).status).toBe(401)
+      expect((await fetch(`${base}/api/allocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: 'u', budget: 100, factors: [{ factor: 'l_m2', weight: 1 }] }) })).status).toBe(401)
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run'))[0]!.n).toBe(before) // refused before a run was created
+      const computed = await fetch(overlaps, { headers: { 'x-api-key': keys.analyst! } })
+      expect(computed.status).toBe(200)
+      const again = await fetch(overlaps) // the stored run: a read, public here
+      expect(again.status).toBe(200)
+      expect(again.headers.get('x-run-id')).toBe(computed.headers.get('x-run-id'))
+      expect(await again.text()).toBe(await computed.text())
+      expect((await fetch(`${overlaps}&fresh=true`)).status).toBe(401) // recomputing is computing
+      // factors and allocations: once an analyst has computed the runs they read, anyone may read them
+      expect((await fetch(`${base}/api/factors?units=u`, { headers: { 'x-api-key': keys.analyst! } })).status).toBe(200)
+      expect((await fetch(`${base}/api/factors?units=u`)).status).toBe(200)
+      const alloc = await fetch(`${base}/api/allocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: 'u', budget: 100, factors: [{ factor: 'l_m2', weight: 1 }] }) })
+      expect(alloc.status).toBe(200)
+    })
+
     it('keyed reads: API and vector tiles need a reader key; /healthz stays open', async () => {
       const base = await start({ ECOCENSUS_READS: 'keyed' })
       expect((await fetch(`${base}/api/layers`)).status).toBe(401)

@@ -191,7 +191,7 @@ for (const target of targets) {
         [['ingest', path.join(dir, 'missing.shp'), '--layer', 'w', '--kind', 'wetland', '--vintage', '2023'], /^ecocensus: missing\.shp: no such file/],
         [['ingest', path.join(dir, 'w.shp'), '--layer', 'w', '--kind', 'wetland', '--vintage', '2023', '--crs', 'EPSG:4527', '--encoding', 'UTF-8'], /^ecocensus: w\.shp: field .* of record 1 is not valid UTF-8 text/],
         [['stats', 'coverage', '--units', 'nope'], /^ecocensus: no unit set 'nope'/],
-        [['units', 'grid', '--set', 'x', '--size', '1000', '--bbox', '1,2,3'], /^ecocensus: --bbox '1,2,3': give four numbers/],
+        [['units', 'grid', '--set', 'x', '--size', '1000', '--bbox', '1,2,3'], /^ecocensus: --bbox '1,2,3': must be four numbers minlon,minlat,maxlon,maxlat$/],
       ]
       for (const [args, re] of cases) {
         const r = cli(...args)

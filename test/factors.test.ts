@@ -267,8 +267,8 @@ for (const backend of backends()) {
         expect((await r.json()).error.message).toMatch(re)
       }
       await bad({ ...config, factors: [{ factor: 'nope', weight: 1 }] }, /unknown factor 'nope'/)
-      await bad({ ...config, units: undefined }, /"units" .* is required/)
-      await bad({ ...config, budget: 'lots' }, /budget must be a number/)
+      await bad({ ...config, units: undefined }, /allocation config: 'units' is required/)
+      await bad({ ...config, budget: 'lots' }, /allocation config: 'budget' 'lots': must be a number of yuan/)
       const r404 = await fetch(`${base}/api/allocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...config, units: 'nowhere' }) })
       expect(r404.status).toBe(404)
     })

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { createServer } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
+import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { backends, snapshot } from './helpers/backends.ts'
 import { tmpDir } from './helpers/fixtures.ts'
 import { writeZip } from './helpers/zip.ts'
@@ -25,6 +26,7 @@ const CASES: [file: string, status: number, message: RegExp][] = [
   ['huge-coordinates.geojson', 400, /out of range|coordinates|outside/i],
   ['nested-collections.geojson', 400, /nest|deep|GeometryCollection|polygon/i],
   ['lying-strip-offsets.tif', 400, /strip|offset|past the end|truncated|beyond/i],
+  ['million-vertex-ring.zip', 400, /comb\.geojson: feature 1 has 1000003 vertices, more than the limit of 500000 per feature \(ECOCENSUS_MAX_FEATURE_VERTICES\)/],
 ]
 
 for (const backend of backends()) {
@@ -35,7 +37,7 @@ for (const backend of backends()) {
     const dir = tmpDir()
     beforeAll(async () => {
       db = await backend.open()
-      const settings = { ...loadSettings({}), uploadsPerMinute: 0, apiKey: KEY, maxUploadBytes: 8 << 20, maxFileBytes: 64 << 20, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') }
+      const settings = { ...loadSettings({}), uploadsPerMinute: 0, apiKey: KEY, maxUploadBytes: 64 << 20, maxFileBytes: 64 << 20, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') }
       server = createServer({ db, settings }).listen(0, '127.0.0.1')
       base = await baseUrl(server)
     })
@@ -92,5 +94,15 @@ for (const backend of backends()) {
       expect(n).toBeGreaterThan(10)
       expect((await fetch(`${base}/healthz`)).status).toBe(200)
     }, 120_000)
+
+    it('the 10⁶-vertex ring is a policy, not a crash: with the limit raised it loads whole and valid', async () => {
+      const r = await ingestLayer(db, { file: path.join(DIR, 'million-vertex-ring.zip'), layer: 'comb', kind: 'other', vintage: '2023', maxBytes: 64 << 20, maxFeatureVertices: 2_000_000 })
+      expect(r.loaded).toBe(1)
+      const [g] = await db.query<{ n: number; valid: boolean; area: number }>("SELECT ST_NPoints(f.geom) AS n, ST_IsValid(f.geom) AS valid, ST_Area(f.geom) AS area FROM feature f JOIN layer l ON l.id = f.layer_id WHERE l.name = 'comb'")
+      expect(g!.n).toBe(1_000_003)
+      expect(g!.valid).toBe(true)
+      // the comb in degrees²: a 0.5° × 0.01° strip plus the 10⁶ teeth, half of 0.5° × 0.001° (shoelace: 0.0052499975)
+      expect(Math.abs(g!.area - 0.0052499975)).toBeLessThan(1e-9)
+    }, 300_000)
   })
 }

@@ -112,9 +112,9 @@ for (const backend of backends()) {
         expect((await r.json()).error.message).toMatch(re)
       }
       await check(fetch(`${base}/api/stats/coverage`), 400, /'units' is required/)
-      await check(fetch(`${base}/api/stats/coverage?units=counties&format=pdf`), 400, /'format' must be one of csv, json, geojson, xlsx/)
+      await check(fetch(`${base}/api/stats/coverage?units=counties&format=pdf`), 400, /query parameter 'format' 'pdf': must be one of csv, json, geojson, xlsx/)
       await check(fetch(`${base}/api/stats/coverage?units=a&units=b`), 400, /given once/)
-      await check(fetch(`${base}/api/stats/coverage?units=x%27%3Bdrop`), 400, /'units'.* is not valid/)
+      await check(fetch(`${base}/api/stats/coverage?units=x%27%3Bdrop`), 400, /query parameter 'units' .*: 1–64 letters/)
       await check(fetch(`${base}/api/stats/coverage?units=nope`), 404, /no unit set 'nope'/)
       await check(fetch(`${base}/api/stats/coverage?units=counties&layers=ghost`), 404, /no layer 'ghost'/)
       await check(fetch(`${base}/api/nothing`), 404, /no route GET \/api\/nothing/)

@@ -11,6 +11,11 @@ import { AppError, BadInput, httpStatus } from '../server/errors.ts'
 import type { TileCache } from './tile-cache.ts'
 import { resolveSourceMemo } from './vector-source.ts'
 import { renderVectorTile } from './vector-tile.ts'
+import { parseInput } from '../server/validate/fields.ts'
+import { query as Q } from '../server/http/route-schemas.ts'
+
+/** a vector tile takes ?run= (units:SET sources) and nothing else */
+const TILE_QUERY = Q.tileJson
 
 const PATH = /^\/tiles\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)\.(?:mvt|pbf)$/
 
@@ -30,9 +35,7 @@ export function vectorTileHandler(db: Queryable, cache: TileCache, log: (msg: st
       const m = PATH.exec(q < 0 ? url : url.slice(0, q))
       if (!m) throw new BadInput(`not a tile path: ${url.slice(0, 100)}`)
       const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
-      for (const k of query.keys()) if (k !== 'run') throw new BadInput(`unknown query parameter '${k.slice(0, 32)}' (vector tiles take run=)`)
-      const runs = query.getAll('run')
-      if (runs.length > 1) throw new BadInput(`query parameter 'run' must be given once`)
+      const { run } = parseInput(TILE_QUERY, Object.fromEntries([...new Set(query.keys())].map((k) => { const v = query.getAll(k); return [k, v.length > 1 ? v : v[0]] })), 'query')
       let source: string
       try {
         source = decodeURIComponent(m[1]!)
@@ -43,7 +46,7 @@ export function vectorTileHandler(db: Queryable, cache: TileCache, log: (msg: st
         if (!/^[0-9]{1,8}$/.test(v)) throw new BadInput(`tile ${'zxy'[i]} '${v.slice(0, 12)}' is not a number`)
         return Number(v)
       }) as [number, number, number]
-      const src = await resolveSourceMemo(db, source, runs[0] === '' ? undefined : runs[0])
+      const src = await resolveSourceMemo(db, source, run === undefined ? undefined : String(run))
       const key = `${src.kind}|${src.version}|${z}/${x}/${y}`
       const t = await cache.get(key, () => renderVectorTile(db, src, z, x, y))
       const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))

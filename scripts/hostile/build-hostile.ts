@@ -90,5 +90,15 @@ fs.writeFileSync(path.join(OUT, 'huge-coordinates.geojson'), `{"type":"FeatureCo
   }
   fs.writeFileSync(file, b)
 }
+// 9. one polygon whose ring has 10⁶ + 1 vertices (a comb: a zig-zag top edge over a straight
+// bottom; valid and simple, 0.5° wide), as a zipped GeoJSON
+{
+  const n = 1_000_000
+  const parts: string[] = []
+  for (let i = 0; i < n; i++) parts.push(`[${(118 + (i / n) * 0.5).toFixed(7)},${i % 2 ? '30.001' : '30'}]`)
+  parts.push('[118.5,29.99]', '[118,29.99]', parts[0]!)
+  const body = `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"comb"},"geometry":{"type":"Polygon","coordinates":[[${parts.join(',')}]]}}]}`
+  writeZip(path.join(OUT, 'million-vertex-ring.zip'), { 'comb.geojson': Buffer.from(body) }, true)
+}
 for (const f of fs.readdirSync(OUT).sort()) console.log(`${f}\t${fs.statSync(path.join(OUT, f)).size} bytes`)
 void zlib

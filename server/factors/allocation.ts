@@ -3,7 +3,10 @@
 import fs from 'node:fs'
 import ExcelJS from 'exceljs'
 import type { Db } from '../db/db.ts'
+import { z } from 'zod'
+import type { RunOptions } from '../runs/execute.ts'
 import { BadInput } from '../errors.ts'
+import * as f from '../validate/fields.ts'
 import { parseConfigFile } from '../config-file.ts'
 import { addSheet, type Exportable, type Table } from '../stats/export.ts'
 import { allocate, checkConfig, type AllocationConfig, type AllocationResult } from './allocate.ts'
@@ -31,11 +34,27 @@ export interface AllocationRun {
   method: string
 }
 
-export async function runAllocation(db: Db, doc: unknown): Promise<AllocationRun> {
-  const o = (doc ?? {}) as Record<string, unknown>
-  if (typeof o.units !== 'string' || !o.units) throw new BadInput('allocation config: "units" (the unit set to allocate over) is required')
+/** The top level of an allocation config; the parts are checked by checkConfig (allocate.ts),
+ *  which needs the factor ids, and checkDefinitions. */
+const yuan = z.number({ error: 'must be a number of yuan' }).refine(Number.isFinite, { error: 'must be a finite number' })
+const list = z.array(z.unknown(), { error: 'must be a list' })
+const CONFIG_TOP = z.strictObject({
+  description: z.string().max(2000).optional(), units: f.name,
+  budget: yuan, factors: list.min(1, { error: 'must list at least one {factor, weight}' }), definitions: list.optional(),
+  adjustments: list.optional(), deductions: list.optional(), floor: yuan.optional(), cap: yuan.optional(),
+})
+
+/** `beforeCompute`: see RunOptions (factors may start coverage and change runs). */
+export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOptions, 'beforeCompute'> = {}): Promise<AllocationRun> {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BadInput('allocation config: must be an object {units, budget, factors, adjustments?, deductions?, floor?, cap?}')
+  let o: z.output<typeof CONFIG_TOP>
+  try {
+    o = f.parseInput(CONFIG_TOP, doc, 'body')
+  } catch (err) {
+    throw new BadInput(`allocation config: ${(err as Error).message}`)
+  }
   const defs = o.definitions === undefined ? undefined : checkDefinitions(o.definitions)
-  const factors = await computeFactors(db, o.units, defs)
+  const factors = await computeFactors(db, o.units, defs, runOptions)
   const config = checkConfig(doc, new Set(factors.definitions.map((d) => d.id)))
   const units = factors.units.map((u) => ({ code: u.code, name: u.name, values: factors.values.get(u.code)! }))
   const allocation = allocate(units, config)

@@ -86,6 +86,7 @@ export interface EsvOptions {
   /** yuan per hectare of one standard equivalent (overrides the mapping's) */
   equivalentValue?: number
   rasterDir: string
+  beforeCompute?: () => Promise<void>
 }
 
 export interface EsvRow { unit_code: string; unit_name: string | null; service: string; value_yuan: number }
@@ -100,7 +101,7 @@ export async function computeEsv(db: Db, unitSet: string, o: EsvOptions) {
   let source: string
   let runId: number
   if (o.raster) {
-    const z = await zonal(db, unitSet, o.raster, { rasterDir: o.rasterDir })
+    const z = await zonal(db, unitSet, o.raster, { rasterDir: o.rasterDir }, { beforeCompute: o.beforeCompute })
     if (z.mode !== 'categorical') throw new BadInput(`ESV: raster ${o.raster} is continuous; ESV needs land-cover classes`)
     for (const r of z.rows as CategoricalRow[]) {
       const u = areas.get(r.unit_code) ?? areas.set(r.unit_code, { name: r.unit_name, byClass: new Map() }).get(r.unit_code)!
@@ -109,7 +110,7 @@ export async function computeEsv(db: Db, unitSet: string, o: EsvOptions) {
     source = `raster ${z.raster.name}@${z.raster.vintage} (${z.raster.checksum})`
     runId = z.run.id
   } else {
-    const cov = await coverage(db, unitSet, { layers: o.layer, categories: true })
+    const cov = await coverage(db, unitSet, { layers: o.layer, categories: true }, { beforeCompute: o.beforeCompute })
     const l = cov.layers[0]!
     if (!l.category_field) throw new BadInput(`ESV: layer ${l.name} was ingested without --category-field; it has no classes to map`)
     for (const r of cov.rows) {

@@ -6,6 +6,7 @@
 //
 // Which layer (and category) feeds which factor is configuration (FactorDefinition[]);
 // defaultDefinitions() derives sensible ones from the catalogue by layer kind.
+import type { RunOptions } from '../runs/execute.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { AREA_METHOD, coverage, type CoverageResult } from '../stats/coverage.ts'
@@ -120,7 +121,7 @@ export interface FactorResult {
 }
 
 /** Computes (or reuses: runs with unchanged inputs are reused) every factor for a unit set. */
-export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: { signal?: AbortSignal } = {}): Promise<FactorResult> {
+export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute'> = {}): Promise<FactorResult> {
   const defs = definitions ?? (await defaultDefinitions(db))
   const all = await db.query<LayerVersion>('SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer ORDER BY name, vintage')
   const latest = new Map<string, LayerVersion>()
@@ -134,13 +135,13 @@ export async function computeFactors(db: Db, unitSet: string, definitions?: Fact
   const unionNeeded = defs.some((d) => d.measure === 'union' || d.measure === 'union_share')
   const covLayers = unionNeeded ? [...latest.values()] : used.map((n) => latest.get(n)!)
   if (!covLayers.length) throw new BadInput('no layers to compute factors from')
-  const cov: CoverageResult = await coverage(db, unitSet, { layers: covLayers.map((l) => `${l.name}@${l.vintage}`).join(','), categories: true, union: unionNeeded }, { signal: o.signal })
+  const cov: CoverageResult = await coverage(db, unitSet, { layers: covLayers.map((l) => `${l.name}@${l.vintage}`).join(','), categories: true, union: unionNeeded }, o)
   const changes = new Map<string, ChangeResult>()
   for (const d of defs) {
     if (!['lost', 'gained', 'net'].includes(d.measure) || changes.has(d.layer!)) continue
     const prev = previous.get(d.layer!)
     if (!prev) throw new BadInput(`factor '${d.id}' (${d.measure}) needs two vintages of layer '${d.layer}'; it has only ${latest.get(d.layer!)!.vintage}`)
-    changes.set(d.layer!, await change(db, unitSet, d.layer!, prev.vintage, latest.get(d.layer!)!.vintage, { signal: o.signal }))
+    changes.set(d.layer!, await change(db, unitSet, d.layer!, prev.vintage, latest.get(d.layer!)!.vintage, o))
   }
   const units = new Map<string, { code: string; name: string | null; area_m2: number }>()
   for (const r of cov.rows) if (!units.has(r.unit_code)) units.set(r.unit_code, { code: r.unit_code, name: r.unit_name, area_m2: r.unit_area_m2 })

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import path from 'node:path'
 import express, { type NextFunction, type Request, type Response } from 'express'
+import type { z } from 'zod'
 import type { Db } from '../db/db.ts'
 import { AppError, BadInput, Conflict, TooLarge, httpStatus } from '../errors.ts'
 import type { Settings } from '../settings.ts'
@@ -14,14 +15,15 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { unitSetId } from '../units/unit-set.ts'
-import { FORMATS, render } from '../stats/export.ts'
+import { render, type Format } from '../stats/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
 import { needs, needsWhenKeyed, requireRole } from './auth.ts'
 import { rateLimit } from './rate-limit.ts'
 import { keysConfigured } from '../auth/keys.ts'
-import { bool, oneOf, param } from './params.ts'
+import { parseInput, parseSegment } from '../validate/fields.ts'
+import { body as B, path as P, query as Q } from './route-schemas.ts'
 import { openApi } from './openapi.ts'
 import { deriveRaster, ingestRaster } from '../raster/ingest-raster.ts'
 import { findRaster, listRasters } from '../raster/raster-store.ts'
@@ -36,9 +38,10 @@ import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
 import { SAMPLE_DIR } from '../sample.ts'
 
-const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-// a plain file name (no path); the extension picks the reader, which refuses unknown ones (415)
-const FILENAME = /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}$/u
+/** The query string, checked against a route's schema (route-schemas.ts). */
+const q = <S extends z.ZodType>(req: Request, schema: S): z.output<S> => parseInput(schema, req.query, 'query')
+/** The JSON body, checked likewise. */
+const b = <S extends z.ZodType>(req: Request, schema: S): z.output<S> => parseInput(schema, req.body ?? {}, 'body')
 
 export interface AppDeps {
   db: Db
@@ -93,122 +96,114 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   }
   // readiness: the database answers and the server is not shutting down (serve sets
   // app.locals.shuttingDown); /healthz is liveness
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res) => {
+    q(req, Q.none)
     if (app.locals.shuttingDown) return void res.status(503).json({ status: 'shutting down' })
     const ok = await Promise.race([db.query('SELECT 1 AS ok').then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))])
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database not answering' })
   })
-  app.get('/healthz', async (_req, res) => {
+  app.get('/healthz', async (req, res) => {
+    q(req, Q.none)
     const [v] = await db.query<{ v: string }>('SELECT postgis_lib_version() AS v')
     res.json({ status: 'ok', backend: db.backend, postgis: v!.v })
   })
-  app.get('/api/openapi.json', (_req, res) => res.json(openApi))
+  app.get('/api/openapi.json', (req, res) => (q(req, Q.none), res.json(openApi)))
   // what the viewer needs to know: an optional basemap, and whether uploads can work
-  app.get('/api/config', async (_req, res) => res.json({
+  app.get('/api/config', async (req, res) => (q(req, Q.none), res.json({
     basemap: settings.basemapUrl ? { tiles: [settings.basemapUrl], attribution: settings.basemapAttribution ?? '' } : null,
     writes: await keysConfigured(db, settings.apiKey),
     readsKeyed: settings.readsKeyed,
     maxUploadBytes: settings.maxUploadBytes,
-  }))
+  })))
 
-  app.get('/api/layers', async (_req, res) => res.json(await listLayers(db)))
-  app.get('/api/unit-sets', async (_req, res) => res.json(await listUnitSets(db)))
+  app.get('/api/layers', async (req, res) => (q(req, Q.none), res.json(await listLayers(db))))
+  app.get('/api/unit-sets', async (req, res) => (q(req, Q.none), res.json(await listUnitSets(db))))
   app.get('/api/unit-sets/:name/units', async (req, res) => {
-    const name = String(req.params.name)
-    if (!NAME.test(name)) throw new BadInput(`unit set name '${name}' is not valid`)
+    q(req, Q.none)
+    const name = parseSegment(P.name, String(req.params.name), 'unit set')
     res.type('application/geo+json').send(JSON.stringify(await unitsGeoJson(db, await unitSetId(db, name))))
   })
 
+  // Starting a new statistics run needs an analyst key once any key exists; reading a stored
+  // result (an identical run is reused) and arithmetic on stored results stay reads.
+  const mayCompute = (req: Request) => async () => {
+    if (await keysConfigured(db, settings.apiKey)) await requireRole(db, req, 'analyst', settings.apiKey)
+  }
+
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.
-  const sendResult = async (req: Request, res: Response, run: RunRecord) => {
-    const format = oneOf(req, 'format', FORMATS, 'json')
-    const table = param(req, 'table', { pattern: /^[a-z_]{1,32}$/ })
+  const sendResult = async (res: Response, run: RunRecord, { format, table }: { format: Format; table?: string }) => {
     const out = await render(db, format, await exportableOf(db, run), table)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || format === 'xlsx') res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`)
     res.send(out.body)
   }
-  const queryGetter = (req: Request) => (name: string) => param(req, name, { max: 2000 })
   for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
     app.get(`/api/stats/${route}`, async (req, res) => {
-      const request = parseRunRequest(kind, queryGetter(req))
-      oneOf(req, 'format', FORMATS, 'json') // refuse a bad format before computing
-      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !bool(req, 'fresh') })
-      await sendResult(req, res, run)
+      const { request, extra } = parseRunRequest(kind, req.query, 'query', Q.stats)
+      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req) })
+      await sendResult(res, run, extra)
     })
   }
   // Transfer-payment work: factors, allocations, ESV (computations, like statistics: no key).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
   app.get('/api/factors', async (req, res) => {
-    const units = param(req, 'units', { required: true, pattern: NAME })!
-    const format = oneOf(req, 'format', FORMATS, 'json')
-    const table = oneOf(req, 'table', ['factors', 'units', 'provenance'] as const, 'factors')
-    const f = await computeFactors(db, units)
+    const { units, format, table } = q(req, Q.factors)
+    const f = await computeFactors(db, units, undefined, { beforeCompute: mayCompute(req) })
     if (format === 'xlsx') return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
     const out = await render(db, format, factorExport(f, await unitSetId(db, units)), table)
     if (format === 'csv') res.attachment(`factors-${units}.csv`)
     res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
   })
   app.post('/api/factors', express.json({ limit: '256kb' }), async (req, res) => {
-    const b = (req.body ?? {}) as { units?: unknown; definitions?: unknown }
-    if (typeof b.units !== 'string' || !NAME.test(b.units)) throw new BadInput(`'units' (a unit set name) is required`)
-    const f = await computeFactors(db, b.units, checkDefinitions(b.definitions))
-    const format = oneOf(req, 'format', FORMATS, 'json')
-    if (format === 'xlsx') return void sendBook(res, `factors-${b.units}.xlsx`, await financeWorkbook(f))
-    const out = await render(db, format, factorExport(f, await unitSetId(db, b.units)), oneOf(req, 'table', ['factors', 'units', 'provenance'] as const, 'factors'))
+    const { format, table } = q(req, Q.factorsPost)
+    const { units, definitions } = b(req, B.factors)
+    const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { beforeCompute: mayCompute(req) })
+    if (format === 'xlsx') return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
+    const out = await render(db, format, factorExport(f, await unitSetId(db, units)), table)
     res.type(out.contentType).send(out.body)
   })
   // the sample's allocation config, as a starting point for the viewer and API users
-  app.get('/api/allocations/example', (_req, res) => res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml'))))
+  app.get('/api/allocations/example', (req, res) => (q(req, Q.none), res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml')))))
   app.post('/api/allocations', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
-    const a = await runAllocation(db, req.body)
-    const format = oneOf(req, 'format', FORMATS, 'json')
-    const table = oneOf(req, 'table', ['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance'] as const, 'allocation')
+    const { format, table } = q(req, Q.allocations)
+    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req) })
     if (format === 'xlsx') return void sendBook(res, `allocation-${a.config.units}.xlsx`, await financeWorkbook(a.factors, a))
     const out = await render(db, format, allocationExport(a, await unitSetId(db, a.config.units)), table)
     if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
     res.type(out.contentType).send(out.body)
   })
   app.post('/api/esv', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
-    const b = (req.body ?? {}) as Record<string, unknown>
-    if (typeof b.units !== 'string' || !NAME.test(b.units)) throw new BadInput(`'units' (a unit set name) is required`)
-    for (const k of ['raster', 'layer'] as const) if (b[k] !== undefined && (typeof b[k] !== 'string' || !/^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u.test(b[k] as string))) throw new BadInput(`'${k}' must be NAME or NAME@VINTAGE`)
-    const ev = b.equivalent_value
-    if (ev !== undefined && (typeof ev !== 'number' || !(ev > 0))) throw new BadInput(`'equivalent_value' must be a positive number (yuan per hectare)`)
+    const { format, table } = q(req, Q.esv)
+    const o = b(req, B.esv)
     const coefficients = loadCoefficients()
-    const e = await computeEsv(db, b.units, { raster: b.raster as string | undefined, layer: b.layer as string | undefined, mapping: checkMapping(b.mapping, coefficients), coefficients, equivalentValue: ev as number | undefined, rasterDir: settings.rasterDir })
-    const format = oneOf(req, 'format', FORMATS, 'json')
-    const out = await render(db, format, esvExport(e, await unitSetId(db, b.units)), oneOf(req, 'table', ['esv_units', 'esv', 'esv_by_type', 'esv_totals'] as const, 'esv_units'))
+    const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(o.mapping, coefficients), coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req) })
+    const out = await render(db, format, esvExport(e, await unitSetId(db, o.units)), table)
     res.type(out.contentType).send(out.body)
   })
 
   app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), runLimit, express.json({ limit: '16kb' }), async (req, res) => {
-    const b = (req.body ?? {}) as Record<string, unknown>
-    const get = (name: string) => {
-      const v = b[name]
-      if (v === undefined || v === null) return undefined
-      if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return String(v)
-      throw new BadInput(`'${name}' must be text, a number or true/false`)
-    }
-    const request = parseRunRequest(get('kind'), get)
-    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: b.fresh !== true })
+    q(req, Q.none)
+    const input = (req.body ?? {}) as Record<string, unknown>
+    if (typeof input !== 'object' || Array.isArray(input)) throw new BadInput('the body must be a JSON object {kind, units, …}')
+    const { request, extra } = parseRunRequest(input.kind, input, 'body', B.runs)
+    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: !extra.fresh })
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
       (e) => log(`run ${started.id} ended: ${(e as Error).message}`),
     )
     res.status(started.reused ? 200 : 202).location(`/api/runs/${started.id}`).json({ ...(await getRun(db, started.id)), reused: started.reused })
   })
-  app.get('/api/runs', async (_req, res) => res.json(await listRuns(db)))
-  const runId = (req: Request) => {
-    const id = String(req.params.id)
-    if (!/^[0-9]{1,15}$/.test(id)) throw new BadInput(`run id '${id.slice(0, 20)}' is not a number`)
-    return Number(id)
-  }
-  app.get('/api/runs/:id', async (req, res) => res.json(await getRun(db, runId(req))))
-  app.get('/api/runs/:id/result', async (req, res) => sendResult(req, res, await getRun(db, runId(req))))
+  app.get('/api/runs', async (req, res) => (q(req, Q.none), res.json(await listRuns(db))))
+  const runId = (req: Request) => parseSegment(P.runId, String(req.params.id), 'run id')
+  app.get('/api/runs/:id', async (req, res) => (q(req, Q.none), res.json(await getRun(db, runId(req)))))
+  app.get('/api/runs/:id/result', async (req, res) => {
+    const o = q(req, Q.result)
+    await sendResult(res, await getRun(db, runId(req)), o)
+  })
   const cancel = async (req: Request, res: Response) => {
+    q(req, Q.none)
     const run = await getRun(db, runId(req))
     if (run.status !== 'running') throw new Conflict(`run ${run.id} is ${run.status}; only running runs can be cancelled`)
     cancelLocal(run.id)
@@ -221,55 +216,42 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
   const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
   app.post('/api/layers', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
-    const q = {
-      filename: param(req, 'filename', { required: true, pattern: FILENAME })!,
-      name: param(req, 'name', { required: true })!,
-      kind: param(req, 'kind', { required: true })!,
-      vintage: param(req, 'vintage', { required: true })!,
-    }
-    const report = await withUpload(req, q.filename, (file) =>
+    const o = q(req, Q.layerUpload)
+    const report = await withUpload(req, o.filename, (file) =>
       ingestLayer(db, {
-        file, displayName: q.filename, layer: q.name, kind: q.kind, vintage: q.vintage,
-        crs: param(req, 'crs'), encoding: param(req, 'encoding'), categoryField: param(req, 'category_field'),
-        replace: bool(req, 'replace'), invalid: oneOf(req, 'invalid', ['repair', 'fail'] as const, 'repair'),
-        maxBytes: settings.maxUploadBytes,
+        file, displayName: o.filename, layer: o.name, kind: o.kind, vintage: o.vintage,
+        crs: o.crs, encoding: o.encoding, categoryField: o.category_field, table: o.table,
+        replace: !!o.replace, invalid: o.invalid, maxBytes: settings.maxUploadBytes, maxFeatureVertices: settings.maxFeatureVertices,
       }),
     )
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
   })
   app.post('/api/unit-sets', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
-    const filename = param(req, 'filename', { required: true, pattern: FILENAME })!
-    const report = await withUpload(req, filename, (file) =>
+    const o = q(req, Q.unitsUpload)
+    const report = await withUpload(req, o.filename, (file) =>
       importUnits(db, {
-        file, displayName: filename, set: param(req, 'set', { required: true })!,
-        codeField: param(req, 'code_field'), nameField: param(req, 'name_field'), parentField: param(req, 'parent_field'),
-        crs: param(req, 'crs'), encoding: param(req, 'encoding'), replace: bool(req, 'replace'), maxBytes: settings.maxUploadBytes,
+        file, displayName: o.filename, set: o.set, codeField: o.code_field, nameField: o.name_field, parentField: o.parent_field,
+        crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: settings.maxUploadBytes, maxFeatureVertices: settings.maxFeatureVertices,
       }),
     )
     res.status(201).json(report)
   })
   app.post('/api/unit-sets/grid', express.json({ limit: '16kb' }), async (req, res) => {
     await requireRole(db, req, 'admin', settings.apiKey)
-    const b = (req.body ?? {}) as Record<string, unknown>
-    const bbox = b.bbox === undefined ? undefined : b.bbox
-    if (bbox !== undefined && (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number'))) {
-      throw new BadInput('bbox must be [minlon, minlat, maxlon, maxlat]')
-    }
-    const report = await buildGrid(db, {
-      set: String(b.set ?? ''), sizeM: Number(b.size), crs: typeof b.crs === 'string' ? b.crs : undefined,
-      within: typeof b.within === 'string' ? b.within : undefined, bbox: bbox as [number, number, number, number] | undefined,
-      replace: b.replace === true,
-    })
+    q(req, Q.none)
+    const o = b(req, B.grid)
+    const report = await buildGrid(db, { set: o.set, sizeM: o.size, crs: o.crs, within: o.within, bbox: o.bbox, replace: !!o.replace })
     res.status(201).json(report)
   })
 
   // Rasters: the GeoTIFF is the body (?filename=….tif); a legend may come as ?legend=[{value,name,colour}]
-  app.get('/api/rasters', async (_req, res) => res.json(await listRasters(db)))
-  app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req))))
+  app.get('/api/rasters', async (req, res) => (q(req, Q.none), res.json(await listRasters(db))))
+  app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req, q(req, Q.raster).vintage))))
   app.post('/api/rasters', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
-    const filename = param(req, 'filename', { required: true, pattern: /^[\p{L}\p{N}_-][\p{L}\p{N}_. -]{0,127}\.tiff?$/iu })!
-    const legendText = param(req, 'legend', { max: 16000 })
+    const o = q(req, Q.rasterUpload)
+    const filename = o.filename
+    const legendText = o.legend
     let legendFile: string | undefined
     if (legendText) {
       let parsed: unknown
@@ -280,8 +262,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     try {
       const report = await withUpload(req, filename, (file) =>
         ingestRaster(db, {
-          file, name: param(req, 'name', { required: true })!, vintage: param(req, 'vintage', { required: true })!,
-          kind: param(req, 'kind', { required: true })!, crs: param(req, 'crs'), legend: legendFile, replace: bool(req, 'replace'), rasterDir: settings.rasterDir,
+          file, name: o.name, vintage: o.vintage, kind: o.kind, crs: o.crs, legend: legendFile, replace: !!o.replace, rasterDir: settings.rasterDir,
         }),
       )
       log(`ingested raster ${report.name}@${report.vintage}`)
@@ -292,23 +273,16 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
   app.post('/api/rasters/derive', express.json({ limit: '16kb' }), async (req, res) => {
     await requireRole(db, req, 'admin', settings.apiKey)
-    const b = (req.body ?? {}) as Record<string, unknown>
-    const num = (k: string) => (b[k] === undefined ? undefined : Number(b[k]))
-    if (b.op !== 'ndvi' && b.op !== 'fvc') throw new BadInput("op must be 'ndvi' or 'fvc'")
-    const r = await deriveRaster(db, {
-      op: b.op, from: String(b.from ?? ''), name: String(b.name ?? ''), vintage: typeof b.vintage === 'string' ? b.vintage : undefined,
-      red: num('red'), nir: num('nir'), soil: num('soil'), veg: num('veg'), replace: b.replace === true, rasterDir: settings.rasterDir,
-    })
+    q(req, Q.none)
+    const o = b(req, B.derive)
+    const r = await deriveRaster(db, { ...o, replace: !!o.replace, rasterDir: settings.rasterDir })
     res.status(201).json(r)
   })
   app.get('/tiles/raster/:name/:z/:x/:y.png', async (req, res) => {
-    const r = await findRaster(db, rasterSpec(req))
-    const style = tileStyle(r, { band: param(req, 'band'), size: param(req, 'size'), range: param(req, 'range', { max: 60 }), ramp: param(req, 'ramp', { pattern: /^[a-z]{1,16}$/ }) })
-    const [z, x, y] = (['z', 'x', 'y'] as const).map((k) => {
-      const v = String(req.params[k])
-      if (!/^[0-9]{1,8}$/.test(v)) throw new BadInput(`tile ${k} '${v.slice(0, 12)}' is not a number`)
-      return Number(v)
-    }) as [number, number, number]
+    const o = q(req, Q.rasterTile)
+    const { z, x, y } = tileAddress(req)
+    const r = await findRaster(db, rasterSpec(req, o.vintage))
+    const style = tileStyle(r, { band: o.band === undefined ? undefined : String(o.band), size: o.size, range: o.range, ramp: o.ramp })
     const tile = await rasterTile(db, settings.rasterDir, settings.tileCacheDir, r, z, x, y, style)
     res.set('Cache-Control', 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
   })
@@ -318,9 +292,10 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   const tileCache = new TileCache(settings.vectorTileCacheBytes)
   app.locals.tileCache = tileCache
   app.get('/tiles/:source.json', async (req, res) => {
-    const src = await resolveSource(db, String(req.params.source), param(req, 'run'), { bounds: true })
-    const q = src.runId !== undefined ? `?run=${src.runId}` : ''
-    const base = `${req.protocol}://${req.get('host')}/tiles/${encodeURIComponent(src.id)}/{z}/{x}/{y}.mvt${q}`
+    const { run } = q(req, Q.tileJson)
+    const src = await resolveSource(db, String(req.params.source), run === undefined ? undefined : String(run), { bounds: true })
+    const runQuery = src.runId !== undefined ? `?run=${src.runId}` : ''
+    const base = `${req.protocol}://${req.get('host')}/tiles/${encodeURIComponent(src.id)}/{z}/{x}/{y}.mvt${runQuery}`
     res.set('Cache-Control', 'no-cache').json(tileJson(src, base, 0, MAX_ZOOM))
   })
   const tiles = vectorTileHandler(db, tileCache, log)
@@ -342,12 +317,17 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   return app
 }
 
-/** ':name' as NAME or NAME@VINTAGE (also ?vintage=). */
-function rasterSpec(req: Request): string {
-  const name = String(req.params.name)
-  if (!/^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u.test(name)) throw new BadInput(`raster '${name.slice(0, 80)}' is not a valid NAME or NAME@VINTAGE`)
-  const vintage = param(req, 'vintage', { pattern: /^[0-9A-Za-z_.-]{1,32}$/ })
+/** ':name' as NAME or NAME@VINTAGE (or NAME with ?vintage=). */
+function rasterSpec(req: Request, vintage: string | undefined): string {
+  const name = parseSegment(P.spec, String(req.params.name), 'raster')
   return vintage && !name.includes('@') ? `${name}@${vintage}` : name
+}
+
+/** :z/:x/:y of a tile route. */
+function tileAddress(req: Request): { z: number; x: number; y: number } {
+  const r = P.tile.safeParse({ z: req.params.z, x: req.params.x, y: req.params.y })
+  if (!r.success) throw new BadInput(`tile ${String(req.params.z).slice(0, 8)}/${String(req.params.x).slice(0, 8)}/${String(req.params.y).slice(0, 8)}: ${r.error.issues.map((i) => `${i.path.length ? `${i.path.join('')} ` : ''}${i.message}`).join('; ')}`)
+  return r.data
 }
 
 class AppError404 extends AppError {

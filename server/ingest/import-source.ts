@@ -18,6 +18,8 @@ export interface SourceImportOptions {
   replace?: boolean
   invalid?: InvalidPolicy
   maxBytes: number
+  /** vertices one feature may have (default polygons.ts DEFAULT_MAX_FEATURE_VERTICES) */
+  maxFeatureVertices?: number
   signal?: AbortSignal
   progress?: (done: number, total: number | undefined) => void
 }
@@ -53,7 +55,7 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
     const checksum = await datasetChecksum(o.file)
     return await db.transaction(async (tx) => {
       await plan.begin?.(tx)
-      const staged = await stageSource(tx, source, { crs, invalid: o.invalid ?? 'repair', tags: plan.tags, signal: o.signal, progress: o.progress })
+      const staged = await stageSource(tx, source, { crs, invalid: o.invalid ?? 'repair', tags: plan.tags, maxFeatureVertices: o.maxFeatureVertices, signal: o.signal, progress: o.progress })
       const report: SourceReport = { file: display, format: source.format, checksum, crs: crs.id, crsNote: note, encoding: source.encoding, ...staged }
       return plan.finish(tx, report)
     })

@@ -1,6 +1,11 @@
 import type { Geometry, Position } from 'geojson'
 import type { Reprojector } from '../crs/reproject.ts'
-import { BadInput } from '../errors.ts'
+import { BadInput, TooComplex } from '../errors.ts'
+
+/** Vertices one feature may have (all rings of all its polygons). A survey patch (图斑) has
+ *  hundreds to thousands; a ring of 10⁶ is a digitising or export accident, and one such
+ *  feature would make every overlay it takes part in slow. */
+export const DEFAULT_MAX_FEATURE_VERTICES = 500_000
 
 export interface GeometryFixes {
   closedRings: number
@@ -14,10 +19,15 @@ type Poly = Position[][]
  * closed when open and dropped when they have fewer than 4 positions (counted in
  * `fixes`); anything non-polygonal is refused with the feature named.
  */
-export function toStoragePolygons(geom: Geometry | null, rp: Reprojector, where: string, fixes: GeometryFixes): Poly[] | null {
+export function toStoragePolygons(geom: Geometry | null, rp: Reprojector, where: string, fixes: GeometryFixes, maxVertices = DEFAULT_MAX_FEATURE_VERTICES): Poly[] | null {
   if (!geom) return null
   const polys: Poly[] = []
   collect(geom, polys, where)
+  let vertices = 0
+  for (const poly of polys) for (const ring of poly) vertices += Array.isArray(ring) ? ring.length : 0
+  if (vertices > maxVertices) {
+    throw new TooComplex(`${where} has ${vertices} vertices, more than the limit of ${maxVertices} per feature (ECOCENSUS_MAX_FEATURE_VERTICES); split or simplify it (e.g. mapshaper -simplify, ST_Subdivide) or raise the limit`)
+  }
   const out: Poly[] = []
   for (const poly of polys) {
     const rings: Position[][] = []

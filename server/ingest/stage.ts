@@ -8,6 +8,8 @@ import { toStoragePolygons, type GeometryFixes } from './polygons.ts'
 
 const CLEAN_SQL = loadSql(import.meta.url, './clean.sql')
 const BATCH = 250
+/** a batch is also flushed at this much GeoJSON text, so that big features go a few at a time */
+const BATCH_CHARS = 8 << 20
 
 export type InvalidPolicy = 'repair' | 'fail'
 
@@ -16,6 +18,8 @@ export interface StageOptions {
   invalid: InvalidPolicy
   /** extra values per feature (category, unit code …), stored in the stage's tags column */
   tags: (f: SourceFeature) => Record<string, string | null>
+  /** vertices one feature may have (polygons.ts) */
+  maxFeatureVertices?: number
   signal?: AbortSignal
   progress?: (done: number, total: number | undefined) => void
 }
@@ -39,23 +43,27 @@ export async function stageSource(tx: Queryable, source: VectorSource, opts: Sta
   const fixes: GeometryFixes = { closedRings: 0, droppedRings: 0 }
   const emptyGeometry: number[] = []
   let batch: unknown[][] = []
+  let batchChars = 0
   let read = 0
   const flush = async () => {
     if (!batch.length) return
     const values = batch.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(', ')
     await tx.query(`INSERT INTO ingest_stage (src_index, attributes, tags, gj) VALUES ${values}`, batch.flat(), { signal: opts.signal })
     batch = []
+    batchChars = 0
   }
   for await (const f of source.features(opts.signal)) {
     read++
     const where = `${source.file}: feature ${f.index + 1}`
-    const polys = toStoragePolygons(f.geometry, rp, where, fixes)
+    const polys = toStoragePolygons(f.geometry, rp, where, fixes, opts.maxFeatureVertices)
     if (!polys) {
       emptyGeometry.push(f.index)
       continue
     }
-    batch.push([f.index, JSON.stringify(jsonSafe(f.attributes)), JSON.stringify(opts.tags(f)), JSON.stringify({ type: 'MultiPolygon', coordinates: polys })])
-    if (batch.length >= BATCH) {
+    const gj = JSON.stringify({ type: 'MultiPolygon', coordinates: polys })
+    batch.push([f.index, JSON.stringify(jsonSafe(f.attributes)), JSON.stringify(opts.tags(f)), gj])
+    batchChars += gj.length
+    if (batch.length >= BATCH || batchChars >= BATCH_CHARS) {
       await flush()
       opts.progress?.(read, source.expectedCount)
     }

@@ -35,6 +35,9 @@ export interface RunOptions {
   /** false: compute again even when a done run has identical inputs */
   reuse?: boolean
   onProgress?: (progress: number, stage: string) => void
+  /** called when no stored run can be reused, before a new one is created: computing may
+   *  need more than reading (HTTP: an analyst key once keys exist) */
+  beforeCompute?: () => Promise<void>
 }
 
 export interface StartedRun {
@@ -71,6 +74,7 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
     const prev = await findReusable(db, key)
     if (prev) return { id: prev.id, reused: true, done: Promise.resolve({ ...prev, reused: true }) }
   }
+  await opts.beforeCompute?.()
   const id = await createRun(db, plan.kind, plan.params, plan.inputs, key)
   const controller = new AbortController()
   const onAbort = () => controller.abort(new Cancelled(`run ${id} was cancelled`))

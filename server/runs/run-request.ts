@@ -2,7 +2,9 @@
 // alike, and turned into a run plan; and a finished run turned back into something
 // exportable.
 import type { Queryable } from '../db/db.ts'
+import { z } from 'zod'
 import { BadInput } from '../errors.ts'
+import * as f from '../validate/fields.ts'
 import { planChange, readChange } from '../stats/change.ts'
 import { planCoverage, readCoverage } from '../stats/coverage.ts'
 import type { Exportable } from '../stats/export.ts'
@@ -10,12 +12,6 @@ import { changeExport, coverageExport, zonalExport } from '../stats/tables.ts'
 import { planZonal, planZonalChange, readZonal } from '../raster/zonal.ts'
 import type { RunPlan } from './execute.ts'
 import type { RunKind, RunRecord } from './run-store.ts'
-
-const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-const VINTAGE = /^[0-9A-Za-z_.-]{1,32}$/
-const LAYER_LIST = /^[\p{L}\p{N}_.@,-]{1,2000}$/u
-const PAIR_LIST = /^(all|[\p{L}\p{N}_.@,+-]{1,2000})$/u
-const FLAG = /^(true|false|1|0)$/
 
 export interface RunRequest {
   kind: RunKind
@@ -33,46 +29,39 @@ export interface RunRequest {
   range?: string
 }
 
-const RASTER_SPEC = /^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u
-const INT = /^[0-9]{1,4}$/
-const RANGE = /^-?[0-9.eE+-]{1,24},-?[0-9.eE+-]{1,24}$/
 export const RUN_KINDS = ['coverage', 'change', 'zonal', 'zonal_change'] as const
 
-/** `get(name)` reads one parameter as text (query string, JSON body or CLI option). */
-export function parseRunRequest(kind: string | undefined, get: (name: string) => string | undefined): RunRequest {
-  if (!(RUN_KINDS as readonly string[]).includes(kind ?? '')) throw new BadInput(`kind must be one of ${RUN_KINDS.join(', ')}, not '${kind ?? ''}'`)
-  const want = (name: string, pattern: RegExp, required = false) => {
-    const v = get(name)
-    if (v === undefined || v === '') {
-      if (required) throw new BadInput(`parameter '${name}' is required for ${kind}`)
-      return undefined
-    }
-    if (!pattern.test(v)) throw new BadInput(`parameter '${name}'='${v.slice(0, 80)}' is not valid`)
-    return v
+const zonal = { units: f.name, band: f.int(1, 10_000).optional(), bins: f.int(1, 1000).optional(), range: f.range.optional() }
+/** What each kind of run takes: the same names in a query string, a JSON body and CLI options. */
+export const RUN_SHAPES = {
+  coverage: {
+    units: f.name, layers: f.specList.optional(), categories: f.flag.optional(), overlaps: f.pairList.optional(),
+    // true (the ecological layers) or the layers to unite; false is the same as absent
+    union: z.union([f.flag, f.specList], { error: 'must be true or a list of layers' }).transform((v) => (v === false ? undefined : v)).optional(),
+  },
+  change: { units: f.name, layer: f.name, from: f.vintage, to: f.vintage, categories: f.flag.optional() },
+  zonal: { ...zonal, raster: f.spec },
+  zonal_change: { ...zonal, from: f.spec, to: f.spec },
+} satisfies Record<RunKind, z.ZodRawShape>
+
+/**
+ * A run request from `input` (query string, JSON body or CLI options), checked with the
+ * kind's schema plus `extra` (what the front end takes besides: format, table, fresh …);
+ * unknown names are refused. Returns the request and the extra values.
+ */
+export function parseRunRequest<E extends z.ZodRawShape>(kind: unknown, input: Record<string, unknown>, style: f.InputStyle, extra: E): { request: RunRequest; extra: z.output<z.ZodObject<E>> } {
+  const k = f.parseInput(z.object({ kind: f.oneOf(RUN_KINDS) }), { kind }, style).kind
+  const shape = RUN_SHAPES[k]
+  const { kind: _kind, ...fields } = input
+  const data = f.parseInput(z.strictObject({ ...shape, ...extra }), fields, style) as Record<string, unknown>
+  const request = { kind: k } as Record<string, unknown>
+  const rest = {} as Record<string, unknown>
+  for (const [key, v] of Object.entries(data)) {
+    if (v === undefined) continue
+    if (key in shape) request[key] = v
+    else rest[key] = v
   }
-  const flag = (name: string) => {
-    const v = want(name, FLAG)
-    return v === undefined ? undefined : v === 'true' || v === '1'
-  }
-  const units = want('units', NAME, true)!
-  const int = (name: string) => {
-    const v = want(name, INT)
-    return v === undefined ? undefined : Number(v)
-  }
-  if (kind === 'zonal') return { kind, units, raster: want('raster', RASTER_SPEC, true), band: int('band'), bins: int('bins'), range: want('range', RANGE) }
-  if (kind === 'zonal_change') return { kind, units, from: want('from', RASTER_SPEC, true), to: want('to', RASTER_SPEC, true), band: int('band'), bins: int('bins'), range: want('range', RANGE) }
-  if (kind === 'coverage') {
-    const union = get('union')
-    return {
-      kind, units,
-      layers: want('layers', LAYER_LIST),
-      categories: flag('categories'),
-      overlaps: want('overlaps', PAIR_LIST),
-      union: union === undefined || union === '' || union === 'false' || union === '0' ? undefined
-        : union === 'true' || union === '1' ? true : want('union', LAYER_LIST),
-    }
-  }
-  return { kind: kind as RunKind, units, layer: want('layer', NAME, true), from: want('from', VINTAGE, true), to: want('to', VINTAGE, true), categories: flag('categories') }
+  return { request: request as unknown as RunRequest, extra: rest as z.output<z.ZodObject<E>> }
 }
 
 /** `rasterDir`: where the raster store is (zonal kinds). */

@@ -1,0 +1,55 @@
+// What each CLI command accepts, as zod schemas over commander's option object (camelCase
+// keys; messages name them as --kebab-case). Strict: an option the schema does not know is
+// an error, and test/cli-options.test.ts checks that every command's options and its schema
+// name the same things. Run parameters come from server/runs/run-request.ts.
+import { z } from 'zod'
+import * as f from '../server/validate/fields.ts'
+import { FORMATS } from '../server/stats/export.ts'
+import { LAYER_KINDS } from '../server/ingest/names.ts'
+import { RASTER_KINDS } from '../server/raster/ingest-raster.ts'
+import { ROLES } from '../server/auth/keys.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../server/stats/tables.ts'
+import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../server/http/route-schemas.ts'
+
+/** a local file path (the operator's own file system) */
+export const file = z.string({ error: 'is required' }).min(1).max(4096, { error: 'is longer than 4096 characters' })
+  .refine((s) => !s.includes('\0'), { error: 'contains a NUL character' })
+
+const format = f.oneOf(FORMATS).default('csv')
+const output = { format, out: file.optional() }
+
+export const options = {
+  ingest: z.strictObject({
+    layer: f.name, kind: f.oneOf(LAYER_KINDS), vintage: f.vintage, crs: f.crs.optional(), encoding: f.encoding.optional(),
+    categoryField: f.field.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'),
+  }),
+  unitsImport: z.strictObject({
+    set: f.name, codeField: f.field.optional(), nameField: f.field.optional(), parentField: f.field.optional(),
+    crs: f.crs.optional(), encoding: f.encoding.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(),
+  }),
+  grid: body.grid,
+  none: z.strictObject({}),
+  /** stats coverage/change/zonal/raster-change: the run's parameters plus these */
+  stats: { ...output, fresh: f.flag.optional() },
+  changeTable: f.oneOf(CHANGE_TABLES),
+  zonalTable: f.oneOf(ZONAL_TABLES),
+  factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), ...output }),
+  allocate: z.strictObject({ config: file, table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
+  esv: z.strictObject({
+    units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: file, coefficients: file.optional(),
+    equivalentValue: f.number.pipe(z.number().positive({ error: 'must be a positive number of yuan per hectare' })).optional(),
+    table: f.oneOf(ESV_TABLES).optional(), ...output,
+  }),
+  keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES) }),
+  rasterAdd: z.strictObject({ name: f.name, vintage: f.vintage, kind: f.oneOf(RASTER_KINDS), legend: file.optional(), crs: f.crs.optional(), replace: f.flag.optional() }),
+  rasterDerive: body.derive.omit({ op: true }),
+  runsResult: z.strictObject({ table: f.tableName.optional(), ...output }),
+  serve: z.strictObject({ port: f.int(0, 65_535).optional() }),
+}
+
+export const args = {
+  file,
+  runId: f.runId,
+  deriveOp: f.oneOf(['ndvi', 'fvc']),
+  keyNameOrId: z.string().regex(/^[\p{L}\p{N}_.-]{1,64}$/u, { error: 'a key name or id' }),
+}

@@ -1,0 +1,447 @@
+import fs from 'node:fs'
+import { Command, Option } from 'commander'
+import type { Db } from '../server/db/db.ts'
+import { openDb } from '../server/db/open.ts'
+import { loadSettings, type Settings } from '../server/settings.ts'
+import { BadInput } from '../server/errors.ts'
+import { ingestLayer } from '../server/ingest/ingest-layer.ts'
+import { LAYER_KINDS } from '../server/ingest/names.ts'
+import { importUnits } from '../server/units/import-units.ts'
+import { buildGrid } from '../server/units/build-grid.ts'
+import { FORMATS, render, type Format } from '../server/stats/export.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../server/stats/tables.ts'
+import { deriveRaster, ingestRaster, RASTER_KINDS } from '../server/raster/ingest-raster.ts'
+import { listRasters } from '../server/raster/raster-store.ts'
+import type { RunKind } from '../server/runs/run-store.ts'
+import { runToEnd } from '../server/runs/execute.ts'
+import { exportableOf, planRun, type RunRequest } from '../server/runs/run-request.ts'
+import { getRun, listRuns, requestCancel } from '../server/runs/run-store.ts'
+import { listLayers, listUnitSets } from '../server/catalog.ts'
+import { loadSampleIfEmpty } from '../server/sample.ts'
+import { serve } from '../server/serve.ts'
+import { checkDefinitions, computeFactors, factorExport } from '../server/factors/factors.ts'
+import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../server/factors/allocation.ts'
+import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../server/factors/esv.ts'
+import { unitSetId } from '../server/units/unit-set.ts'
+import { addKey, listKeys, revokeKey, ROLES } from '../server/auth/keys.ts'
+import { z } from 'zod'
+import { parseSegment } from '../server/validate/fields.ts'
+import { parseInput } from '../server/validate/fields.ts'
+import { RUN_SHAPES } from '../server/runs/run-request.ts'
+import { args, options } from './cli-options.ts'
+
+/** Each command's option schema by command path ('stats coverage'), for test/cli-options.test.ts. */
+export const OPTION_SCHEMAS = new Map<string, z.ZodType>()
+
+export function commandPath(c: Command): string {
+  const names: string[] = []
+  for (let x: Command | null = c; x?.parent; x = x.parent) names.unshift(x.name())
+  return names.join(' ')
+}
+
+/** A commander Command whose `checked(schema, fn)` sets the action with the options checked
+ *  by `schema` first, before any database is opened: a wrong option is exit 2 with a message
+ *  naming it. Subcommands are of this class too. */
+class Cmd extends Command {
+  override createCommand(name?: string): Cmd {
+    return new Cmd(name)
+  }
+  checked<S extends z.ZodType>(schema: S, fn: (o: z.output<S>, cmd: Command, positional: string[]) => Promise<void>): this {
+    OPTION_SCHEMAS.set(commandPath(this), schema)
+    return this.action(async (...a: unknown[]) => {
+      const cmd = a.at(-1) as Command
+      const o = parseInput(schema, a.at(-2), 'option')
+      await fn(o, cmd, a.slice(0, -2) as string[])
+    })
+  }
+}
+
+const log = (m: string) => process.stderr.write(m + '\n')
+
+/** Progress on stderr, at most every 2 s, and always the last step. */
+function progress(what: string) {
+  let last = 0
+  return (done: number, total: number | undefined) => {
+    const now = Date.now()
+    if (now - last < 2000 && done !== total) return
+    last = now
+    log(`${what}: ${done}${total ? `/${total}` : ''}`)
+  }
+}
+
+async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings) => Promise<T>): Promise<T> {
+  const settings = loadSettings()
+  const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
+  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs: 0, log })
+  try {
+    return await fn(db, { ...settings, databaseUrl: url })
+  } finally {
+    await db.close()
+  }
+}
+
+function output(text: string | Buffer, out?: string) {
+  if (out) {
+    fs.writeFileSync(out, text)
+    log(`wrote ${out}`)
+  } else process.stdout.write(text)
+}
+
+function summary(report: { loaded: number; read: number; repaired: unknown[]; droppedAfterRepair: unknown[]; emptyGeometry: unknown[]; fixes: { closedRings: number; droppedRings: number } }) {
+  return `${report.loaded} loaded of ${report.read} read; ${report.repaired.length} repaired, ${report.droppedAfterRepair.length} dropped after repair, ${report.emptyGeometry.length} with empty geometry, ${report.fixes.closedRings} rings closed, ${report.fixes.droppedRings} degenerate rings dropped`
+}
+
+export const program = new Cmd('ecocensus')
+  .description('ecological asset inventory: ingest layers and units, compute per-unit coverage')
+  .addOption(new Option('--db <url>', 'postgres:// URL of a PostGIS database (default: DATABASE_URL, else the embedded database)'))
+  .showHelpAfterError()
+
+program
+  .command('ingest <file>')
+  .description('ingest a polygon layer version (.shp, .zip, .geojson, .gpkg)')
+  .requiredOption('--layer <name>', 'layer name')
+  .addOption(new Option('--kind <kind>', 'layer kind').choices([...LAYER_KINDS]).makeOptionMandatory())
+  .requiredOption('--vintage <v>', 'year or date of the survey')
+  .option('--crs <code>', 'CRS of the file when it has no usable .prj, e.g. EPSG:4527')
+  .option('--encoding <enc>', 'text encoding of the .dbf (e.g. GBK) when there is no .cpg')
+  .option('--category-field <field>', 'attribute holding the category (protected-area type, land-use code …)')
+  .option('--table <name>', 'GeoPackage table, when it holds several')
+  .option('--replace', 'overwrite an existing layer version of the same name and vintage')
+  .addOption(new Option('--invalid <policy>', 'invalid polygons: repair with ST_MakeValid, or fail').choices(['repair', 'fail']).default('repair'))
+  .checked(options.ingest, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s) => {
+      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
+      log(`layer ${r.layer}@${r.vintage} (${r.kind}) from ${r.file} [${r.crs}${r.encoding ? `, ${r.encoding}` : ''}]: ${summary(r)}; total feature area ${(r.areaM2 / 1e4).toFixed(2)} ha`)
+      if (r.crsNote) log(`note: ${r.crsNote}`)
+    }),
+  )
+
+const units = program.command('units').description('administrative units and grids')
+units
+  .command('import <file>')
+  .description('import administrative units (code per GB/T 2260, name, parent)')
+  .requiredOption('--set <name>', 'unit set name')
+  .option('--code-field <field>', 'unit code field (default: code, adcode, XZQDM, id …)')
+  .option('--name-field <field>', 'unit name field (default: name, XZQMC …)')
+  .option('--parent-field <field>', 'parent unit code field')
+  .option('--crs <code>', 'CRS when the file has none')
+  .option('--encoding <enc>', 'dbf text encoding')
+  .option('--table <name>', 'GeoPackage table')
+  .option('--replace', 'overwrite an existing unit set of this name')
+  .checked(options.unitsImport, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s) => {
+      const r = await importUnits(db, { file, set: o.set, codeField: o.codeField, nameField: o.nameField, parentField: o.parentField, crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`units ${o.set}`) })
+      log(`unit set ${r.set} from ${r.file} [${r.crs}], code field ${r.codeField}: ${summary(r)}`)
+    }),
+  )
+units
+  .command('grid')
+  .description('generate a square grid of cells SIZE metres wide in a projected CRS')
+  .requiredOption('--set <name>', 'unit set name')
+  .requiredOption('--size <metres>', 'cell size in metres (GB/T 12409: 10, 100, 1000, 10000, 100000)')
+  .option('--within <unitset>', 'clip the grid to this unit set')
+  .option('--bbox <minlon,minlat,maxlon,maxlat>', 'extent in EPSG:4490 degrees')
+  .option('--crs <code>', 'projected CRS of the grid (default ALBERS-CN: China Albers equal-area)')
+  .option('--replace', 'overwrite an existing unit set of this name')
+  .checked(options.grid, async (o, cmd) =>
+    withDb(cmd, async (db) => {
+      const r = await buildGrid(db, { set: o.set, sizeM: o.size, within: o.within, bbox: o.bbox, crs: o.crs, replace: !!o.replace, progress: progress(`grid ${o.set}`) })
+      log(`grid ${r.set}: ${r.loaded} cells of ${r.sizeM} m in ${r.crs}${r.within ? ` clipped to ${r.within}` : ''} (${r.cellsGenerated} generated)`)
+    }),
+  )
+units.command('list').description('list unit sets').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    for (const s of await listUnitSets(db)) process.stdout.write(`${s.name}\t${s.kind}\t${s.unit_count} units\t${((s.area_m2 as number) / 1e6).toFixed(3)} km²\n`)
+  }),
+)
+
+program.command('layers').description('list layer versions').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    for (const l of await listLayers(db)) process.stdout.write(`${l.name}\t${l.vintage}\t${l.kind}\t${l.feature_count} features\t${l.source_crs}\t${l.source_file}\n`)
+  }),
+)
+
+const stats = program.command('stats').description('statistics (each computation is a run: see `runs`)')
+/** the options of `stats KIND`: the run's parameters, output, and the tables it can write */
+type StatsOptions = Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; categories?: boolean }
+const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
+  z.strictObject({ ...RUN_SHAPES[kind], ...options.stats, ...(table ? { table: table.optional() } : {}) }) as unknown as z.ZodType<StatsOptions>
+const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
+
+/** Runs a statistics request with progress on stderr, then writes the result. */
+async function computeAndWrite(db: Db, s: Settings, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
+  const request = { kind } as Record<string, unknown>
+  for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
+  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+  const plan = await planRun(db, request as unknown as RunRequest, s.rasterDir)
+  let shown = -1
+  let lastAt = 0
+  const run = await runToEnd(db, plan, {
+    reuse: !o.fresh,
+    onProgress: (p, stage) => {
+      const pct = Math.floor(p * 100)
+      if (pct === shown || (Date.now() - lastAt < 1000 && pct < 100)) return
+      shown = pct
+      lastAt = Date.now()
+      log(`${kind}: ${String(pct).padStart(3)}%  ${stage}`)
+    },
+  })
+  log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
+  const out = await render(db, o.format, await exportableOf(db, run), o.table)
+  output(out.body, o.out)
+}
+
+stats
+  .command('coverage')
+  .description('area and share of each layer inside each unit (overlaps flattened, ellipsoidal); categories, overlaps, ecological space')
+  .requiredOption('--units <set>', 'unit set')
+  .option('--layers <list>', 'NAME or NAME@VINTAGE, comma-separated (default: latest vintage of every layer)')
+  .option('--categories', 'also a row per category of layers ingested with --category-field')
+  .option('--overlaps <pairs>', "overlap areas of layer pairs: A+B,C+D, or 'all'")
+  .option('--union [layers]', 'ecological space: the union of the ecological layers (or of the named ones) counted once')
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(statsOptions('coverage'), async (o, cmd) =>
+    withDb(cmd, (db, s) => computeAndWrite(db, s, 'coverage', o)),
+  )
+
+stats
+  .command('change')
+  .description('stable, gained, lost and net area of a layer between two vintages per unit; transitions and SEEA extent account')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--layer <name>', 'layer name')
+  .requiredOption('--from <vintage>', 'earlier vintage')
+  .requiredOption('--to <vintage>', 'later vintage')
+  .option('--no-categories', 'no class transitions even if both vintages have categories')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...CHANGE_TABLES]))
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(statsOptions('change', options.changeTable), async (o, cmd) =>
+    // --no-categories gives categories false; otherwise leave the default (on when both vintages have them)
+    withDb(cmd, (db, s) => computeAndWrite(db, s, 'change', { ...o, categories: o.categories === false ? false : undefined })),
+  )
+
+stats
+  .command('zonal')
+  .description('zonal statistics of a raster per unit, every pixel weighted by the exact fraction inside the unit and its ellipsoidal area')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--raster <name>', 'NAME or NAME@VINTAGE')
+  .option('--band <n>', 'band (default 1)')
+  .option('--bins <n>', 'histogram bins of continuous rasters (default 10)')
+  .option('--range <lo,hi>', 'histogram range (default: the band\'s min,max; NDVI -1,1; FVC 0,1)')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...ZONAL_TABLES]))
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(statsOptions('zonal', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal', o)))
+
+stats
+  .command('raster-change')
+  .description('change between two rasters per unit: class transition matrix (categorical, same grid) or difference of means (continuous)')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--from <raster>', 'earlier raster, NAME@VINTAGE')
+  .requiredOption('--to <raster>', 'later raster, NAME@VINTAGE')
+  .option('--band <n>', 'band (default 1)')
+  .option('--bins <n>', 'histogram bins of the difference of continuous rasters (default 10)')
+  .option('--range <lo,hi>', 'histogram range of the difference (default: from the two bands)')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...ZONAL_TABLES]))
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(statsOptions('zonal_change', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal_change', o)))
+
+// Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
+const needOut = (o: { format: string; out?: string }) => {
+  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+}
+program
+  .command('factors')
+  .description('area factors per unit (red line, protected areas by type, forest, wetland, farmland, ecological space, losses since the previous vintage) with provenance')
+  .requiredOption('--units <set>', 'unit set')
+  .option('--definitions <file>', 'factor definitions, JSON/YAML list of {id, label, layer, categories?, measure} (default: by layer kind)')
+  .addOption(new Option('--format <fmt>', 'csv (long table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['factors', 'units', 'provenance']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .checked(options.factors, async (o, cmd) =>
+    withDb(cmd, async (db) => {
+      needOut(o)
+      const defs = o.definitions ? checkDefinitions(readConfigFile(o.definitions)) : undefined
+      const f = await computeFactors(db, o.units, defs)
+      log(`${f.definitions.length} factors × ${f.units.length} units from runs ${f.provenance.runs.map((r) => r.id).join(', ')}`)
+      if (o.format === 'xlsx') return output(await financeWorkbook(f), o.out)
+      output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
+program
+  .command('allocate')
+  .description('factor-method allocation (因素法) of a budget across units, with coefficients, deductions, floors and caps, explained per unit')
+  .requiredOption('--config <file>', 'allocation config, JSON or YAML (see README: Allocation)')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .checked(options.allocate, async (o, cmd) =>
+    withDb(cmd, async (db) => {
+      needOut(o)
+      const a = await runAllocation(db, readConfigFile(o.config))
+      for (const w of a.allocation.warnings) log(`warning: ${w}`)
+      log(`allocated ${a.config.budget.toFixed(2)} yuan over ${a.allocation.units.length} units (sum ${a.allocation.units.reduce((s, u) => s + Math.round(u.amount * 100), 0) / 100})`)
+      if (o.format === 'xlsx') return output(await financeWorkbook(a.factors, a), o.out)
+      output((await render(db, o.format, allocationExport(a, await unitSetId(db, a.config.units)), o.table)).body, o.out)
+    }),
+  )
+program
+  .command('esv')
+  .description('ecosystem service value per unit and service by the equivalent-factor method (Xie et al. 2015 table by default)')
+  .requiredOption('--units <set>', 'unit set')
+  .option('--raster <name>', 'categorical land-cover raster, NAME or NAME@VINTAGE')
+  .option('--layer <name>', 'or a layer ingested with --category-field (its categories are the classes)')
+  .requiredOption('--mapping <file>', 'class → ecosystem type mapping, JSON {classes: {CLASS: TYPE | {TYPE: fraction} | null}, equivalent_value?}')
+  .option('--coefficients <file>', `equivalent-factor table CSV (default ${DEFAULT_COEFFICIENTS.replace(process.cwd() + '/', '')})`)
+  .option('--equivalent-value <yuan>', 'yuan per hectare of one standard equivalent (overrides the mapping file)')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices(['esv_units', 'esv', 'esv_by_type', 'esv_totals']))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .checked(options.esv, async (o, cmd) =>
+    withDb(cmd, async (db, s) => {
+      needOut(o)
+      const coefficients = loadCoefficients(o.coefficients)
+      const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: o.equivalentValue, rasterDir: s.rasterDir })
+      log(`ESV of ${e.unitRows.length} units: ${e.totals.at(-1)!.value_yuan.toFixed(2)} yuan/yr in total`)
+      output((await render(db, o.format, esvExport(e, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
+
+const keys = program.command('keys').description('API keys with roles: reader (reads when keyed), analyst (also starts runs), admin (also ingests and replaces)')
+keys
+  .command('add')
+  .description('create a key; it is printed once (stdout) and stored only as a SHA-256 digest')
+  .requiredOption('--name <name>', 'who or what the key is for')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
+  .checked(options.keysAdd, async (o, cmd) =>
+    withDb(cmd, async (db) => {
+      const k = await addKey(db, o.name, o.role)
+      log(`key ${k.name} (${k.role}), id ${k.id}: store it now, it is not shown again`)
+      process.stdout.write(k.key + '\n')
+    }),
+  )
+keys
+  .command('list')
+  .description('keys: id, name, role, prefix, created, revoked')
+  .checked(options.none, async (_o, cmd) =>
+    withDb(cmd, async (db) => {
+      for (const k of await listKeys(db)) process.stdout.write(`${k.id}\t${k.name}\t${k.role}\t${k.prefix}…\t${new Date(k.created_at).toISOString()}\t${k.revoked_at ? `revoked ${new Date(k.revoked_at).toISOString()}` : 'active'}\n`)
+    }),
+  )
+keys
+  .command('revoke <nameOrId>')
+  .description('revoke a key (it stops working at once)')
+  .checked(options.none, async (_o, cmd, [given]) => {
+    const nameOrId = parseSegment(args.keyNameOrId, given!, 'key')
+    await withDb(cmd, async (db) => {
+      await revokeKey(db, nameOrId)
+      log(`revoked ${nameOrId}`)
+    })
+  })
+
+const raster = program.command('raster').description('monitoring rasters (GeoTIFF/COG): add, derive, list')
+raster
+  .command('add <file>')
+  .description('ingest a GeoTIFF or COG (tiled or striped; none/LZW/DEFLATE/PackBits; 8/16/32-bit integer or float; any bands)')
+  .requiredOption('--name <name>', 'raster name')
+  .requiredOption('--vintage <v>', 'year or date of the imagery')
+  .addOption(new Option('--kind <kind>', 'categorical (classes) or continuous (NDVI, FVC …)').choices([...RASTER_KINDS]).makeOptionMandatory())
+  .option('--legend <file>', 'class legend: CSV (value,name,colour) or JSON [{value,name,colour}] (default: the .aux.xml attribute table, else the palette)')
+  .option('--crs <code>', 'CRS when the GeoKeys name none (overrides them)')
+  .option('--replace', 'overwrite an existing raster of the same name and vintage')
+  .checked(options.rasterAdd, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s) => {
+      const r = await ingestRaster(db, { file, name: o.name, vintage: o.vintage, kind: o.kind, legend: o.legend, crs: o.crs, replace: !!o.replace, rasterDir: s.rasterDir, progress: progress(`raster ${o.name}`) })
+      log(`raster ${r.name}@${r.vintage} (${r.kind}) from ${r.file}: ${r.width}×${r.height}, ${r.bands} band${r.bands > 1 ? 's' : ''} ${r.sampleType}, ${r.compression}, ${r.crs}, nodata ${r.nodata ?? 'none'}${r.classes !== undefined ? `, ${r.classes} classes` : ''}${r.legendFrom ? `, legend from ${r.legendFrom}` : ''}`)
+      if (r.crsNote) log(`note: ${r.crsNote}`)
+    }),
+  )
+raster
+  .command('derive <op>')
+  .description('ndvi: (NIR − Red)/(NIR + Red) from two bands; fvc: fractional vegetation cover from an NDVI raster (pixel dichotomy)')
+  .requiredOption('--from <raster>', 'source raster, NAME or NAME@VINTAGE')
+  .requiredOption('--name <name>', 'name of the derived raster')
+  .option('--vintage <v>', 'vintage (default: the source\'s)')
+  .option('--red <band>', 'ndvi: red band number')
+  .option('--nir <band>', 'ndvi: near-infrared band number')
+  .option('--soil <ndvi>', 'fvc: NDVI of bare soil (default 0.05)')
+  .option('--veg <ndvi>', 'fvc: NDVI of full vegetation (default 0.86)')
+  .option('--replace', 'overwrite an existing raster of the same name and vintage')
+  .checked(options.rasterDerive, async (o, cmd, [given]) => {
+    const op = parseSegment(args.deriveOp, given!, 'derive')
+    await withDb(cmd, async (db, s) => {
+      const r = await deriveRaster(db, { ...o, op, replace: !!o.replace, rasterDir: s.rasterDir })
+      const st = r.band_stats[0]!
+      log(`raster ${r.name}@${r.vintage} = ${r.source_file}: ${st.valid} valid pixels, min ${st.min?.toFixed(4)}, max ${st.max?.toFixed(4)}, mean ${st.mean?.toFixed(4)}`)
+    })
+  })
+raster.command('list').description('list rasters').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    for (const r of await listRasters(db)) process.stdout.write(`${r.name}\t${r.vintage}\t${r.kind}\t${r.width}×${r.height}×${r.bands}\t${r.sample_type}\t${r.crs}\t${r.derived ? r.source_file : r.source_file}\n`)
+  }),
+)
+
+const runs = program.command('runs').description('statistics runs: list, show, result, cancel')
+runs.command('list').description('recent runs').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    for (const r of await listRuns(db)) {
+      process.stdout.write(`${r.id}\t${r.kind}\t${r.status}\t${Math.round(r.progress * 100)}%\t${r.created_at}\t${r.elapsed_ms === null ? '' : `${(r.elapsed_ms / 1000).toFixed(1)} s`}\t${JSON.stringify(r.params)}\n`)
+    }
+  }),
+)
+runs.command('show <id>').description('one run as JSON: parameters, input versions, progress, status').checked(options.none, async (_o, cmd, [id]) => {
+  const runId = runIdArg(id!)
+  await withDb(cmd, async (db) => output(JSON.stringify(await getRun(db, runId), null, 2) + '\n'))
+})
+runs
+  .command('result <id>')
+  .description('the result of a done run')
+  .option('--table <name>', 'table for CSV')
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .checked(options.runsResult, async (o, cmd, [id]) => {
+    const runId = runIdArg(id!)
+    await withDb(cmd, async (db) => {
+      const out = await render(db, o.format, await exportableOf(db, await getRun(db, runId)), o.table)
+      output(out.body, o.out)
+    })
+  })
+runs.command('cancel <id>').description('ask a running run to stop (it stops at its next progress report)').checked(options.none, async (_o, cmd, [id]) => {
+  const runId = runIdArg(id!)
+  await withDb(cmd, async (db) => {
+    const r = await requestCancel(db, runId)
+    log(r.status === 'running' ? `run ${r.id}: cancel requested` : `run ${r.id} is ${r.status}; nothing to cancel`)
+  })
+})
+
+const runIdArg = (id: string) => parseSegment(args.runId, id, 'run id')
+
+program
+  .command('sample')
+  .description('load the bundled sample data (if not loaded yet)')
+  .checked(options.none, async (_o, cmd) => withDb(cmd, async (db, s) => { if (!(await loadSampleIfEmpty(db, s.maxFileBytes, log, s.rasterDir))) log('sample data already loaded') }))
+
+program
+  .command('serve')
+  .description('run the HTTP API and the viewer')
+  .option('--port <port>', 'port (default ECOCENSUS_PORT or 3000)')
+  .checked(options.serve, async (o, cmd) => {
+    const settings = loadSettings()
+    const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
+    const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
+    const db = await openDb({ url, dataDir: s.dataDir, statementTimeoutMs: s.statementTimeoutMs, log })
+    await serve(db, s, log)
+  })
+
+const dbUrl = z.string().regex(/^postgres(ql)?:\/\/\S{1,2000}$/, { error: 'a postgres:// URL' })
+/** --db is the one option above the commands */
+program.hook('preAction', (root) => {
+  const { db } = root.opts() as { db?: string }
+  if (db !== undefined) parseSegment(dbUrl, db, '--db')
+})
