@@ -36,6 +36,11 @@ export class Gone extends AppError {
   override readonly status = 410
   override readonly code: string = 'gone'
 }
+/** A run stopped because it took longer than its time budget. */
+export class TimedOut extends AppError {
+  override readonly status = 503
+  override readonly code: string = 'timeout'
+}
 /** A run stopped at a user's request. */
 export class Cancelled extends AppError {
   override readonly status = 409

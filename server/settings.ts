@@ -32,6 +32,8 @@ export interface Settings {
   /** vertices one feature may have; more is refused at ingest (400 too_complex) */
   maxFeatureVertices: number
   statementTimeoutMs: number
+  /** longest a run started over HTTP may take; stopped (failed) after it; 0 = no limit */
+  runTimeoutMs: number
   /** per client and minute: uploads, and computations started through POST */
   uploadsPerMinute: number
   runsPerMinute: number
@@ -45,7 +47,7 @@ export interface Settings {
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES', 'ECOCENSUS_MAX_FEATURE_VERTICES',
-  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS']
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -94,6 +96,7 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     maxFileBytes: int('ECOCENSUS_MAX_FILE_BYTES', 4 * 1024 * 1024 * 1024),
     maxFeatureVertices: int('ECOCENSUS_MAX_FEATURE_VERTICES', DEFAULT_MAX_FEATURE_VERTICES),
     statementTimeoutMs: int('ECOCENSUS_STATEMENT_TIMEOUT_MS', 600_000),
+    runTimeoutMs: int('ECOCENSUS_RUN_TIMEOUT_MS', 3_600_000),
     shutdownGraceMs: int('ECOCENSUS_SHUTDOWN_GRACE_MS', 10_000),
     uploadsPerMinute: int('ECOCENSUS_UPLOADS_PER_MINUTE', 60),
     runsPerMinute: int('ECOCENSUS_RUNS_PER_MINUTE', 120),

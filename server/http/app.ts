@@ -141,7 +141,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
     app.get(`/api/stats/${route}`, async (req, res) => {
       const { request, extra } = parseRunRequest(kind, req.query, 'query', Q.stats)
-      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req) })
+      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req), timeoutMs: settings.runTimeoutMs })
       await sendResult(res, run, extra)
     })
   }
@@ -188,7 +188,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const input = (req.body ?? {}) as Record<string, unknown>
     if (typeof input !== 'object' || Array.isArray(input)) throw new BadInput('the body must be a JSON object {kind, units, …}')
     const { request, extra } = parseRunRequest(input.kind, input, 'body', B.runs)
-    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: !extra.fresh })
+    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs })
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
       (e) => log(`run ${started.id} ended: ${(e as Error).message}`),

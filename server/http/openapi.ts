@@ -24,7 +24,7 @@ export const openApi = {
       get: { summary: 'layer versions loaded', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'ingest a layer version', security: key, requestBody: upload,
-        parameters: [q('filename', 'original file name (decides the format)', true), q('name', 'layer name', true), q('kind', 'redline|protected_area|forest|wetland|farmland|grassland|water|other', true), q('vintage', 'year or date', true), q('crs', 'EPSG:N when the file has no usable CRS'), q('encoding', 'dbf text encoding, e.g. GBK'), q('category_field', 'attribute holding the category'), q('replace', 'overwrite the same name+vintage', false, { type: 'boolean' }), q('invalid', 'repair (default) or fail on invalid polygons')],
+        parameters: [q('filename', 'original file name (decides the format)', true), q('name', 'layer name', true), q('kind', 'redline|protected_area|forest|wetland|farmland|grassland|water|other', true), q('vintage', 'year or date', true), q('crs', 'EPSG:N when the file has no usable CRS'), q('encoding', 'dbf text encoding, e.g. GBK'), q('category_field', 'attribute holding the category'), q('table', 'GeoPackage feature table, when it holds several'), q('replace', 'overwrite the same name+vintage', false, { type: 'boolean' }), q('invalid', 'repair (default) or fail on invalid polygons')],
         responses: { 201: { description: 'import report' }, 400: err, 401: err, 409: err, 413: err, 415: err },
       },
     },
@@ -32,7 +32,7 @@ export const openApi = {
       get: { summary: 'unit sets (admin units and grids)', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'import administrative units', security: key, requestBody: upload,
-        parameters: [q('filename', 'original file name', true), q('set', 'unit set name', true), q('code_field', 'GB/T 2260 code field'), q('name_field', 'name field'), q('parent_field', 'parent code field'), q('crs', 'EPSG:N'), q('encoding', 'dbf encoding'), q('replace', 'overwrite', false, { type: 'boolean' })],
+        parameters: [q('filename', 'original file name', true), q('set', 'unit set name', true), q('code_field', 'GB/T 2260 code field'), q('name_field', 'name field'), q('parent_field', 'parent code field'), q('crs', 'EPSG:N'), q('encoding', 'dbf encoding'), q('table', 'GeoPackage feature table'), q('replace', 'overwrite', false, { type: 'boolean' })],
         responses: { 201: { description: 'import report' }, 400: err, 401: err, 409: err, 413: err },
       },
     },
@@ -70,7 +70,7 @@ export const openApi = {
     '/api/stats/raster-change': {
       get: {
         summary: 'change between two rasters per unit: class transitions (categorical, same grid) or difference of means (continuous)',
-        parameters: [q('units', 'unit set name', true), q('from', 'earlier raster NAME@VINTAGE', true), q('to', 'later raster NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
+        parameters: [q('units', 'unit set name', true), q('from', 'earlier raster NAME@VINTAGE', true), q('to', 'later raster NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), q('bins', 'histogram bins of the difference (continuous; default 10)', false, { type: 'integer' }), q('range', 'histogram range of the difference lo,hi'), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
         responses: { 200: { description: 'CSV transitions (…,from_class,to_class,area_m2,share,…) or difference (…,mean_from,mean_to,mean_diff,…)' }, 400: err, 404: err },
       },
     },

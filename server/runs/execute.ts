@@ -2,7 +2,7 @@
 // (an AbortSignal in this process, or cancel_requested set by any process), and makes
 // the result visible in one step when everything has been computed.
 import type { Db, Queryable } from '../db/db.ts'
-import { Cancelled } from '../errors.ts'
+import { Cancelled, TimedOut } from '../errors.ts'
 import { createRun, findReusable, getRun, inputKey, reportProgress, type RunKind, type RunRecord } from './run-store.ts'
 
 /** What a step can do besides querying: report progress within itself and check for cancellation. */
@@ -38,6 +38,10 @@ export interface RunOptions {
   /** called when no stored run can be reused, before a new one is created: computing may
    *  need more than reading (HTTP: an analyst key once keys exist) */
   beforeCompute?: () => Promise<void>
+  /** stop the run (status failed, TimedOut) after this long; 0 or absent: no limit. Checked
+   *  at each progress report, so one long statement finishes first (on PostGIS servers
+   *  statement_timeout bounds that; the embedded database cannot interrupt a statement). */
+  timeoutMs?: number
 }
 
 export interface StartedRun {
@@ -81,7 +85,13 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
   if (opts.signal?.aborted) onAbort()
   opts.signal?.addEventListener('abort', onAbort, { once: true })
   live.set(id, controller)
-  const done = execute(db, id, plan, controller.signal, opts.onProgress).finally(() => {
+  // the timer stops a run waiting on a server; the embedded database runs on this thread, so
+  // timers wait for it: each progress report also compares the clock with the deadline
+  const timeUp = () => controller.abort(new TimedOut(`run ${id} took longer than ${opts.timeoutMs} ms (ECOCENSUS_RUN_TIMEOUT_MS) and was stopped; run it with the CLI, or raise the limit`))
+  const timer = opts.timeoutMs ? setTimeout(timeUp, opts.timeoutMs) : undefined
+  const deadline = opts.timeoutMs ? { at: performance.now() + opts.timeoutMs, timeUp } : undefined
+  const done = execute(db, id, plan, controller.signal, opts.onProgress, deadline).finally(() => {
+    clearTimeout(timer)
     live.delete(id)
     opts.signal?.removeEventListener('abort', onAbort)
   })
@@ -96,7 +106,7 @@ export async function runToEnd(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
   return (await startRun(db, plan, opts)).done
 }
 
-async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, onProgress?: (p: number, s: string) => void): Promise<RunRecord> {
+async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, onProgress?: (p: number, s: string) => void, deadline?: { at: number; timeUp: () => void }): Promise<RunRecord> {
   const started = performance.now()
   const total = plan.steps.reduce((s, st) => s + st.weight, 0) || 1
   let before = 0
@@ -111,6 +121,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
         progress: async (fraction) => {
           const p = (before + step.weight * Math.min(1, fraction)) / total
           onProgress?.(p, step.label)
+          if (deadline && !signal.aborted && performance.now() > deadline.at) deadline.timeUp()
           if (signal.aborted) throw signal.reason
           // the database hears of progress (and is asked about cancellation) at most every
           // 250 ms: each report is a committed UPDATE, which a fast loop must not wait on
@@ -137,8 +148,9 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
     )
     onProgress?.(1, 'done')
   } catch (err) {
-    const cancelled = err instanceof Cancelled || signal.aborted
-    const message = err instanceof Error ? err.message : String(err)
+    const timedOut = signal.reason instanceof TimedOut
+    const cancelled = !timedOut && (err instanceof Cancelled || signal.aborted)
+    const message = timedOut ? (signal.reason as TimedOut).message : err instanceof Error ? err.message : String(err)
     await db.query('DELETE FROM run_sum WHERE run_id = $1', [id]).catch(() => {})
     await db.query('DELETE FROM run_value WHERE run_id = $1', [id]).catch(() => {})
     await db.query(
@@ -146,6 +158,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
       [id, cancelled ? 'cancelled' : 'failed', message, performance.now() - started],
     ).catch(() => {})
     await dropWork(db, id).catch(() => {})
+    if (timedOut) throw signal.reason
     throw cancelled && !(err instanceof Cancelled) ? new Cancelled(`run ${id} was cancelled`) : err
   }
   await dropWork(db, id)
