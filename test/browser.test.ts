@@ -48,6 +48,8 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
     page.on('pageerror', (e) => errors.push(String(e)))
     page.on('request', (r) => { if (r.url().includes('.mvt')) tileRequests.push(decodeURIComponent(r.url())) })
+    // the server has a key, so computing statistics needs one: the user has typed it (session)
+    await page.addInitScript((key) => sessionStorage.setItem('ecocensus.key', key), KEY)
     await page.goto(base + '/')
     await page.waitForSelector('body[data-ready="1"]', { timeout: 90_000 })
     await settle()
@@ -102,7 +104,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
 
   it('colours each unit by its class of the chosen statistic (red-line share)', async () => {
     expect(await page.$eval('#stat', (s) => (s as HTMLSelectElement).value)).toBe('cov|redline@2023')
-    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`)).json()
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`, { headers: { 'x-api-key': KEY } })).json()
     const rows = api.rows.filter((r: { measure: string; layer: string; vintage: string }) => r.measure === 'layer' && r.layer === 'redline' && r.vintage === '2023')
     const sorted = [...rows].sort((a, b) => a.share - b.share)
     // 7 units, quintile classes: the largest share is in the darkest class, the smallest in the lightest
@@ -120,14 +122,14 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.waitForSelector('#details table.chg tr[data-change="redline"]', { timeout: 60_000 })
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-click.png') })
     const shown = await page.$$eval('#details table.cov tr[data-layer]', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.layer, (tr as HTMLElement).dataset.vintage, Number((tr.querySelector('td[data-m2]') as HTMLElement).dataset.m2)]))
-    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`)).json()
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`, { headers: { 'x-api-key': KEY } })).json()
     const expected = api.rows.filter((r: { unit_code: string; measure: string }) => r.unit_code === '341003' && r.measure === 'layer').map((r: { layer: string; vintage: string; area_m2: number }) => [r.layer, r.vintage, r.area_m2])
     expect(shown).toEqual(expected)
     expect(shown.length).toBe(9)
     const union = await page.$eval('#details tr[data-measure="union"] td[data-m2]', (td) => Number((td as HTMLElement).dataset.m2))
     expect(union).toBe(api.rows.find((r: { unit_code: string; measure: string }) => r.unit_code === '341003' && r.measure === 'union').area_m2)
     // change since the previous vintage
-    const chg = await (await fetch(`${base}/api/stats/change?units=huangshan_counties&layer=protected_area&from=2020&to=2023`)).json()
+    const chg = await (await fetch(`${base}/api/stats/change?units=huangshan_counties&layer=protected_area&from=2020&to=2023`, { headers: { 'x-api-key': KEY } })).json()
     const row = chg.rows.find((r: { unit_code: string }) => r.unit_code === '341003')
     const lost = await page.$eval('#details tr[data-change="protected_area"] td[data-m2]:nth-of-type(4)', (td) => Number((td as HTMLElement).dataset.m2))
     expect(lost).toBe(row.lost_m2)
@@ -195,7 +197,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.waitForSelector('#details table.zonal tr[data-class]')
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-raster.png') })
     const shown = await page.$$eval('#details table.zonal tr[data-class] td[data-m2]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.m2)))
-    const api = await (await fetch(`${base}/api/stats/zonal?units=huangshan_counties&raster=landcover@2023`)).json()
+    const api = await (await fetch(`${base}/api/stats/zonal?units=huangshan_counties&raster=landcover@2023`, { headers: { 'x-api-key': KEY } })).json()
     expect(shown).toEqual(api.rows.filter((r: { unit_code: string }) => r.unit_code === '341021').map((r: { area_m2: number }) => r.area_m2))
     expect(shown.length).toBeGreaterThan(3)
     // and the class shares became choropleth statistics
@@ -214,7 +216,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.waitForSelector('#alloc-result th[data-total]', { timeout: 120_000 })
     const total = await page.$eval('#alloc-result th[data-total]', (th) => Number((th as HTMLElement).dataset.total))
     expect(Math.round(total * 100)).toBe(Math.round(config.budget * 100))
-    const api = await (await fetch(`${base}/api/allocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) })).json()
+    const api = await (await fetch(`${base}/api/allocations`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify(config) })).json()
     const shown = await page.$$eval('#alloc-result td[data-amount]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.amount)))
     expect(shown).toEqual(api.allocation.units.map((u: { amount: number }) => u.amount))
     await page.click('#alloc-result tr.unit[data-code="341021"]')

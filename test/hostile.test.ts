@@ -26,6 +26,8 @@ const CASES: [file: string, status: number, message: RegExp][] = [
   ['huge-coordinates.geojson', 400, /out of range|coordinates|outside/i],
   ['nested-collections.geojson', 400, /nest|deep|GeometryCollection|polygon/i],
   ['lying-strip-offsets.tif', 400, /strip|offset|past the end|truncated|beyond/i],
+  ['absurd-dimensions.tif', 400, /2000000×2000000 pixels is not a plausible raster/],
+  ['deflate-bomb.tif', 400, /blocks of 20000×20000 pixels are not plausible/],
   ['million-vertex-ring.zip', 400, /comb\.geojson: feature 1 has 1000003 vertices, more than the limit of 500000 per feature \(ECOCENSUS_MAX_FEATURE_VERTICES\)/],
 ]
 
@@ -94,6 +96,16 @@ for (const backend of backends()) {
       expect(n).toBeGreaterThan(10)
       expect((await fetch(`${base}/healthz`)).status).toBe(200)
     }, 120_000)
+
+    it('a zip of 10 001 entries: 400 before anything is unpacked', async () => {
+      const file = path.join(dir, 'many.zip')
+      writeZip(file, Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`f${i}.txt`, Buffer.from('x')])), true)
+      const before = await snapshot(db)
+      const r = await upload('many.zip', fs.readFileSync(file))
+      expect(r.status).toBe(400)
+      expect((await r.json()).error.message).toMatch(/many\.zip: 10001 entries is more than 10000/)
+      expect(await snapshot(db)).toEqual(before)
+    })
 
     it('the 10⁶-vertex ring is a policy, not a crash: with the limit raised it loads whole and valid', async () => {
       const r = await ingestLayer(db, { file: path.join(DIR, 'million-vertex-ring.zip'), layer: 'comb', kind: 'other', vintage: '2023', maxBytes: 64 << 20, maxFeatureVertices: 2_000_000 })

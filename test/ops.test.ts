@@ -2,6 +2,7 @@
 // the environment, and a graceful SIGTERM (in-flight request finishes, exit 0, runs recorded).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openDb } from '../server/db/open.ts'
@@ -31,6 +32,31 @@ describe('operation', () => {
       expect(entries.find((x) => x.path === '/tiles/layer:none/1/0/0.mvt')!.status).toBe(404) // the tile fast path is logged too
       expect(JSON.stringify(entries)).not.toContain('secret-key-123')
       expect(JSON.stringify(entries)).not.toContain('secret=x1')
+    } finally {
+      await new Promise((r) => server.close(r))
+      await db.close()
+    }
+  })
+
+  it('an upload that does not arrive within ECOCENSUS_REQUEST_TIMEOUT_MS gets 408 and loads nothing', async () => {
+    const db = await openDb({ dataDir: 'memory://' })
+    const server = createServer({ db, settings: { ...loadSettings({}), apiKey: 'k-0123456789', requestTimeoutMs: 1000 } }).listen(0, '127.0.0.1')
+    const { port } = new URL(await baseUrl(server))
+    try {
+      const t0 = Date.now()
+      const reply = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(Number(port), '127.0.0.1')
+        let got = ''
+        sock.on('data', (d) => (got += d.toString()))
+        sock.on('close', () => resolve(got))
+        sock.on('error', reject)
+        // a 100 kB body promised, 8 bytes sent, then silence
+        sock.write('POST /api/layers?filename=slow.geojson&name=slow&kind=other&vintage=2023 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k-0123456789\r\nContent-Length: 100000\r\n\r\n{"type":')
+      })
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /)
+      expect(Date.now() - t0).toBeLessThan(5000)
+      expect(await db.query('SELECT count(*)::int AS n FROM layer')).toEqual([{ n: 0 }])
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
     } finally {
       await new Promise((r) => server.close(r))
       await db.close()

@@ -398,19 +398,20 @@ for (const backend of backends()) {
         expect((await post('filename=geo.tif&name=web&vintage=2023&kind=categorical')).status).toBe(409)
         const list = (await (await fetch(`${base}/api/rasters`)).json()) as { name: string; legend: unknown }[]
         expect(list.find((x) => x.name === 'web')!.legend).toEqual([{ value: 1, name: '林地', color: '#228b22' }])
-        const csv = await fetch(`${base}/api/stats/zonal?units=u&raster=web&format=csv`)
+        const analyst = { headers: { 'x-api-key': KEY } } // computing a new run needs a key on a server with keys
+        const csv = await fetch(`${base}/api/stats/zonal?units=u&raster=web&format=csv`, analyst)
         expect(csv.status).toBe(200)
         expect(csv.headers.get('x-run-id')).toMatch(/^\d+$/)
         const text = await csv.text()
         expect(text.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels')
         expect(text).toContain(',林地,')
-        const change = (await (await fetch(`${base}/api/stats/raster-change?units=u&from=landcover@2023&to=landcover@2024`)).json()) as { mode: string; rows: unknown[] }
+        const change = (await (await fetch(`${base}/api/stats/raster-change?units=u&from=landcover@2023&to=landcover@2024`, analyst)).json()) as { mode: string; rows: unknown[] }
         expect(change.mode).toBe('transitions')
         expect(change.rows.length).toBeGreaterThan(20)
         const run = await fetch(`${base}/api/runs`, { method: 'POST', body: JSON.stringify({ kind: 'zonal', units: 'u', raster: 'bands', band: 2 }), headers: { 'content-type': 'application/json', 'x-api-key': KEY } })
         expect([200, 202]).toContain(run.status)
         expect((await fetch(`${base}/api/stats/zonal?units=u&raster=web&band=abc`)).status).toBe(400)
-        expect((await fetch(`${base}/api/stats/zonal?units=u&raster=nosuch`)).status).toBe(404)
+        expect((await fetch(`${base}/api/stats/zonal?units=u&raster=nosuch`, analyst)).status).toBe(404)
         const n = 2 ** 12
         const tx = Math.floor(((116.05 + 180) / 360) * n)
         const ty = Math.floor(((1 - Math.log(Math.tan((39.98 * Math.PI) / 180) + 1 / Math.cos((39.98 * Math.PI) / 180)) / Math.PI) / 2) * n)

@@ -52,8 +52,16 @@ const fmtArea = (m2) => (m2 == null ? '—' : (Math.abs(m2 * UNITS[areaUnit].f) 
 const unitName = () => UNITS[areaUnit][lang]
 const pctf = (s) => (s == null ? '—' : `${(s * 100).toFixed(2)}%`)
 
+// the key typed in the upload panel (kept for the browser session) goes with every API call:
+// on a server with keys, computing statistics not yet stored needs an analyst key
+function withKey(init = {}) {
+  const key = sessionStorage.getItem('ecocensus.key')
+  if (!key || init.headers?.authorization) return init
+  return { ...init, headers: { ...(init.headers ?? {}), 'x-api-key': key } }
+}
+
 async function getJson(url, init) {
-  const res = await fetch(url, init)
+  const res = await fetch(url, withKey(init))
   const body = await res.json().catch(() => ({}))
   if (!res.ok) throw new Error(`${res.status}: ${body.error?.message ?? url}`)
   return { body, runId: res.headers.get('x-run-id') }
@@ -120,12 +128,18 @@ async function showSet() {
   state.selected = null
   // coverage of every layer version, with the union of the ecological layers
   const layers = state.layers.map((l) => `${l.name}@${l.vintage}`).join(',')
-  const cov = await getJson(`/api/stats/coverage?units=${encodeURIComponent(name)}&layers=${encodeURIComponent(layers)}&union=true`)
+  let cov
+  try {
+    cov = await getJson(`/api/stats/coverage?units=${encodeURIComponent(name)}&layers=${encodeURIComponent(layers)}&union=true`)
+  } finally {
+    // ready either way: a server with keys answers 401 until an analyst has computed this
+    // set's statistics (the message is shown; a key in the upload panel lets them compute)
+    document.body.dataset.ready = '1'
+  }
   state.coverage = { runId: cov.runId, rows: cov.body.rows }
   setUnitsSource(`units:${name}`, `?run=${cov.runId}`)
   buildStatMenu()
   await paintChoropleth()
-  document.body.dataset.ready = '1'
   // change since the previous vintage of each layer: in the background, shown when ready
   for (const [lname, versions] of byName()) {
     if (versions.length < 2) continue
@@ -444,8 +458,15 @@ function downloadCsv(code) {
 // ---- transfer payment: factors workbook, allocation with explanations --------------------------
 async function initMoney() {
   const setName = () => state.set?.name ?? $('unitset').value
-  $('factors-xlsx').onclick = (e) => { e.preventDefault(); location.href = `/api/factors?units=${encodeURIComponent(setName())}&format=xlsx` }
-  $('factors-csv').onclick = (e) => { e.preventDefault(); location.href = `/api/factors?units=${encodeURIComponent(setName())}&format=csv` }
+  // fetched (with the session's key) and saved, so that an error is shown here instead of
+  // replacing the viewer with the error's JSON
+  const factorsFile = async (format) => {
+    const res = await fetch(`/api/factors?units=${encodeURIComponent(setName())}&format=${format}`, withKey())
+    if (!res.ok) throw new Error(`${res.status}: ${(await res.json().catch(() => ({}))).error?.message ?? 'factors'}`)
+    save(await res.blob(), `factors-${setName()}.${format}`)
+  }
+  $('factors-xlsx').onclick = (e) => { e.preventDefault(); factorsFile('xlsx').catch(report) }
+  $('factors-csv').onclick = (e) => { e.preventDefault(); factorsFile('csv').catch(report) }
   const example = await getJson('/api/allocations/example').then((r) => r.body, () => null)
   if (example) $('alloc-config').value = JSON.stringify({ ...example, units: setName() }, null, 1)
   const config = () => {
@@ -455,7 +476,7 @@ async function initMoney() {
       throw new Error(`JSON: ${err.message}`)
     }
   }
-  const post = (format) => fetch(`/api/allocations?format=${format}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config()) })
+  const post = (format) => fetch(`/api/allocations?format=${format}`, withKey({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config()) }))
   $('alloc-run').onclick = async () => {
     const msg = $('alloc-msg')
     msg.className = 'hint'
@@ -496,6 +517,10 @@ function initUpload() {
   $('upload-section').hidden = false
   $('up-kind').innerHTML = Object.keys(KINDS).map((k) => `<option value="${k}">${kindLabel(k)}</option>`).join('')
   $('up-key').value = sessionStorage.getItem('ecocensus.key') ?? ''
+  $('up-key').onchange = () => {
+    sessionStorage.setItem('ecocensus.key', $('up-key').value)
+    if (!state.coverage) showSet().catch(report)
+  }
   $('upload').onsubmit = async (e) => {
     e.preventDefault()
     const file = $('up-file').files[0]

@@ -90,6 +90,20 @@ fs.writeFileSync(path.join(OUT, 'huge-coordinates.geojson'), `{"type":"FeatureCo
   }
   fs.writeFileSync(file, b)
 }
+// 10. a GeoTIFF that claims 2 000 000 × 2 000 000 pixels (4·10¹² bytes) in a 4 KiB file
+{
+  const file = path.join(OUT, 'absurd-dimensions.tif')
+  writeGeoTiff(file, { width: 64, height: 64, type: 'uint8', transform: [118, 0.001, 0, 30.1, 0, -0.001], geoKeys: GEOKEYS.epsg(4490, true) }, () => 1)
+  const b = fs.readFileSync(file)
+  const ifd = b.readUInt32LE(4)
+  for (let i = 0, n = b.readUInt16LE(ifd); i < n; i++) {
+    const e = ifd + 2 + i * 12
+    if ((b.readUInt16LE(e) === 256 || b.readUInt16LE(e) === 257) && b.readUInt16LE(e + 2) === 4) b.writeUInt32LE(2_000_000, e + 8)
+  }
+  fs.writeFileSync(file, b)
+}
+// 11. a decompression bomb: one DEFLATE strip of 20 000 × 20 000 zero bytes (400 MB) in ~400 KB
+writeGeoTiff(path.join(OUT, 'deflate-bomb.tif'), { width: 20_000, height: 20_000, rowsPerStrip: 20_000, compression: 'deflate', type: 'uint8', transform: [118, 0.0001, 0, 30.1, 0, -0.0001], geoKeys: GEOKEYS.epsg(4490, true) }, () => 0)
 // 9. one polygon whose ring has 10⁶ + 1 vertices (a comb: a zig-zag top edge over a straight
 // bottom; valid and simple, 0.5° wide), as a zipped GeoJSON
 {

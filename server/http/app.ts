@@ -59,7 +59,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
  *  tiles/vector-tile-http.ts), everything else by the app. */
 export function createServer(deps: AppDeps, app = createApp(deps)): http.Server {
   const tiles = app.locals.vectorTiles as ReturnType<typeof vectorTileHandler>
-  const server = http.createServer((req, res) => {
+  // Node checks request timeouts every connectionsCheckingInterval (default 30 s): check often
+  // enough that a short ECOCENSUS_REQUEST_TIMEOUT_MS holds
+  const every = Math.max(250, Math.min(30_000, Math.floor((deps.settings.requestTimeoutMs || 120_000) / 4)))
+  const server = http.createServer({ connectionsCheckingInterval: every }, (req, res) => {
     // a request id (the caller's X-Request-Id if it is sane, else a new one), echoed and logged
     const given = req.headers['x-request-id']
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID()
@@ -74,7 +77,8 @@ export function createServer(deps: AppDeps, app = createApp(deps)): http.Server 
   // idle keep-alive sockets live longer than clients' own idle timeouts (undici: 4 s), so
   // the client closes first; a server closing one just as a client reuses it resets the request
   server.keepAliveTimeout = 30_000
-  server.headersTimeout = 35_000
+  // headers within 35 s, and never later than the whole request may take
+  server.headersTimeout = deps.settings.requestTimeoutMs ? Math.min(35_000, deps.settings.requestTimeoutMs) : 35_000
   // a whole request (an upload included) must arrive within this time: 408 after it
   server.requestTimeout = deps.settings.requestTimeoutMs
   return server
