@@ -28,7 +28,7 @@ try {
     await new Promise((res) => r.on('exit', res))
   }
   // warm: the statistics runs exist, so reads are reads
-  for (const u of ['/api/stats/coverage?units=huangshan_counties', '/api/stats/coverage?units=huangshan_grid_5km', '/api/stats/change?units=huangshan_counties&layer=redline&from=2020&to=2023']) await fetch(base + u).then((r) => r.text())
+  for (const u of ['/api/stats/coverage?units=huangshan_counties', '/api/stats/coverage?units=huangshan_grid_5km', '/api/stats/change?units=huangshan_counties&layer=redline&from=2020&to=2023']) await fetch(base + u, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.text()) // computing needs a key (analyst or admin); the stream below reads the stored runs
   const R = 6378137
   const tileOf = (z: number, lon: number, lat: number) => [Math.floor(((lon + 180) / 360) * 2 ** z), Math.floor(((Math.PI - Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360))) / (2 * Math.PI)) * 2 ** z)]
   const tiles: string[] = []
@@ -47,7 +47,7 @@ try {
   fs.writeFileSync(big, Buffer.alloc(2 << 20, 0x20)) // over the 1 MiB upload limit: 413
   const streams = [
     { name: 'tiles', spec: { url: base, paths: tiles, connections: 16, duration: SECONDS, headers: { 'accept-encoding': 'gzip' } } },
-    { name: 'statistics', spec: { url: base, paths: stats, connections: 4, duration: SECONDS } },
+    { name: 'statistics', spec: { url: base, paths: stats, connections: 4, duration: SECONDS, headers: { authorization: `Bearer ${KEY}` } } },
     { name: 'uploads', spec: { url: base, paths: Array.from({ length: 50 }, (_, i) => `/api/layers?filename=up.geojson&name=load${i % 5}&kind=other&vintage=2024&replace=true`), connections: 1, duration: SECONDS, method: 'POST', bodyFile: upload, headers: { authorization: `Bearer ${KEY}` } } },
     { name: 'oversize uploads', spec: { url: base, paths: ['/api/layers?filename=big.geojson&name=big&kind=other&vintage=2024'], connections: 1, duration: SECONDS, method: 'POST', bodyFile: big, headers: { authorization: `Bearer ${KEY}` } } },
   ]
