@@ -25,8 +25,7 @@ import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoeffici
 import { unitSetId } from '../server/units/unit-set.ts'
 import { addKey, listKeys, revokeKey, ROLES } from '../server/auth/keys.ts'
 import { z } from 'zod'
-import { parseSegment } from '../server/validate/fields.ts'
-import { parseInput } from '../server/validate/fields.ts'
+import { parseInput, parseSegment } from '../server/validate/fields.ts'
 import { RUN_SHAPES } from '../server/runs/run-request.ts'
 import { args, options } from './cli-options.ts'
 

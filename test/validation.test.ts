@@ -25,9 +25,10 @@ import { tmpDir } from './helpers/fixtures.ts'
 const KEY = 'validation-key-0123456789'
 const auth = { authorization: `Bearer ${KEY}` }
 
-/** A concrete URL path for an Express route pattern. */
+/** A concrete URL path for an Express route pattern (:name) or an OpenAPI path ({name}). */
+const SEGMENTS: Record<string, string> = { name: 'counties', id: '1', source: 'layer:x', z: '0', x: '0', y: '0' }
 function fill(pattern: string): string {
-  return pattern.replace(':name', 'counties').replace(':id', '1').replace(':source', 'layer:x').replace(':z', '0').replace(':x', '0').replace(':y', '0')
+  return pattern.replace(/\{(\w+)\}/g, ':$1').replace(/:(\w+)/g, (_, k: string) => SEGMENTS[k] ?? k)
 }
 
 /** Valid values of required parameters, so that only the parameter under test is wrong. */
@@ -96,7 +97,7 @@ for (const backend of backends()) {
             const qs = new URLSearchParams()
             for (const other of query) if (other.required && other.name !== param.name) qs.set(other.name, validFor(p, other.name) ?? 'x')
             qs.set(param.name, '\u0001bad')
-            const url = `${base}${p.replace('{name}', 'counties').replace('{id}', '1').replace('{source}', 'layer:x').replace(/\{[zxy]\}/g, '0')}?${qs}`
+            const url = `${base}${fill(p)}?${qs}`
             const res = await fetch(url, { method: method.toUpperCase(), headers: { ...auth, 'content-type': 'application/json' }, body: method === 'get' ? undefined : '{}' })
             const body = await res.json().catch(() => ({}))
             expect(res.status, `${method} ${p} ?${param.name}`).toBe(400)

@@ -19,7 +19,7 @@ import { render, type Format } from '../stats/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
-import { needs, needsWhenKeyed, requireRole } from './auth.ts'
+import { needs, needsWhenKeyed, requireRole, requireRoleWhenKeyed } from './auth.ts'
 import { rateLimit } from './rate-limit.ts'
 import { keysConfigured } from '../auth/keys.ts'
 import { parseInput, parseSegment } from '../validate/fields.ts'
@@ -130,9 +130,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
 
   // Starting a new statistics run needs an analyst key once any key exists; reading a stored
   // result (an identical run is reused) and arithmetic on stored results stay reads.
-  const mayCompute = (req: Request) => async () => {
-    if (await keysConfigured(db, settings.apiKey)) await requireRole(db, req, 'analyst', settings.apiKey)
-  }
+  const mayCompute = (req: Request) => () => requireRoleWhenKeyed(db, req, 'analyst', settings.apiKey)
 
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.
@@ -149,7 +147,8 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       await sendResult(res, run, extra)
     })
   }
-  // Transfer-payment work: factors, allocations, ESV (computations, like statistics: no key).
+  // Transfer-payment work: factors, allocations, ESV (they start coverage, change and zonal
+  // runs where none is stored: mayCompute, like statistics).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
   app.get('/api/factors', async (req, res) => {

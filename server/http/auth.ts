@@ -39,10 +39,15 @@ export function needs(db: Queryable, role: Role, settingsKey?: string) {
   }
 }
 
-/** Express middleware: `role` once any key exists (a server without keys stays open to it:
- *  the single-user laptop case); writes to the catalogue use needs() and are never open. */
+/** `role` once any key exists (a server without keys stays open to it: the single-user
+ *  laptop case); writes to the catalogue use requireRole/needs() and are never open. */
+export async function requireRoleWhenKeyed(db: Queryable, req: IncomingMessage, role: Role, settingsKey?: string): Promise<void> {
+  if (await keysConfigured(db, settingsKey)) await requireRole(db, req, role, settingsKey)
+}
+
+/** Express middleware for requireRoleWhenKeyed. */
 export function needsWhenKeyed(db: Queryable, role: Role, settingsKey?: string) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    keysConfigured(db, settingsKey).then((keyed) => (keyed ? requireRole(db, req, role, settingsKey) : undefined)).then(() => next(), next)
+    requireRoleWhenKeyed(db, req, role, settingsKey).then(() => next(), next)
   }
 }

@@ -1,11 +1,11 @@
 import { BadInput } from '../errors.ts'
+import { NAME_RE as NAME, VINTAGE_RE as VINTAGE } from '../validate/fields.ts'
 
 export const LAYER_KINDS = ['redline', 'protected_area', 'forest', 'wetland', 'farmland', 'grassland', 'water', 'other'] as const
 export type LayerKind = (typeof LAYER_KINDS)[number]
 
-// Names travel in URLs, CSV and file names: letters (including CJK), digits, _ - .
-const NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-const VINTAGE = /^[0-9A-Za-z_.-]{1,32}$/
+// Names travel in URLs, CSV and file names: letters (including CJK), digits, _ - . (the
+// same alphabets the HTTP and CLI schemas check, server/validate/fields.ts)
 
 export function checkName(value: string, what: string): string {
   if (!NAME.test(value)) throw new BadInput(`${what} '${value}' is not allowed: use 1–64 letters, digits, '_', '-' or '.'`)
