@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { parseConfigFile } from './config-file.ts'
 import { DEFAULT_MAX_FEATURE_VERTICES } from './ingest/polygons.ts'
@@ -41,13 +42,15 @@ export interface Settings {
   requestTimeoutMs: number
   /** on SIGTERM, how long requests in flight may take to finish */
   shutdownGraceMs: number
+  /** worker threads a big zonal scan may use (1 = none besides the main thread) */
+  scanThreads: number
   loadSample: boolean
 }
 
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES', 'ECOCENSUS_MAX_FEATURE_VERTICES',
-  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS']
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -101,6 +104,7 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     uploadsPerMinute: int('ECOCENSUS_UPLOADS_PER_MINUTE', 60),
     runsPerMinute: int('ECOCENSUS_RUNS_PER_MINUTE', 120),
     requestTimeoutMs: int('ECOCENSUS_REQUEST_TIMEOUT_MS', 300_000),
+    scanThreads: int('ECOCENSUS_SCAN_THREADS', Math.max(1, Math.min(4, os.availableParallelism()))),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

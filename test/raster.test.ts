@@ -12,7 +12,9 @@ import { loadSettings } from '../server/settings.ts'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { deriveRaster, ingestRaster } from '../server/raster/ingest-raster.ts'
-import { closeRasterFiles, findRaster, pixelSource } from '../server/raster/raster-store.ts'
+import { closeRasterFiles, findRaster, pixelSource, sourceSpec } from '../server/raster/raster-store.ts'
+import { closeScanPool, configureScanPool, runZonalJob } from '../server/raster/scan-pool.ts'
+import { jobUnits, runJob } from '../server/raster/zonal-job.ts'
 import { zonal, zonalChange, type CategoricalRow, type ContinuousRow } from '../server/raster/zonal.ts'
 import { rasterTile, tileStyle } from '../tiles/raster-tile.ts'
 import { GEOKEYS, writeGeoTiff, type GeoTiffSpec, type WriteType } from '../scripts/raster/write-geotiff.ts'
@@ -81,6 +83,8 @@ for (const backend of backends()) {
       await add(path.join(dir, 'geo.tif'), 'landcover', 'categorical')
       await add(path.join(dir, 'geo_shift.tif'), 'landcover', 'categorical', { vintage: '2024' })
       await add(path.join(dir, 'albers.tif'), 'lc_albers', 'categorical')
+      writeGeoTiff(path.join(dir, 'albers8.tif'), spec({ type: 'uint8', tile: 32, compression: 'deflate', transform: [ax, 30, 0, ay, 0, -30], geoKeys: GEOKEYS.albersCn(), nodata: 0 }), (_b, r, c) => CLASS_AT(r, c))
+      await add(path.join(dir, 'albers8.tif'), 'lc_albers8', 'categorical')
       await add(path.join(dir, 'gk.tif'), 'lc_gk', 'categorical')
       await add(path.join(dir, 'cont.tif'), 'bands', 'continuous')
       await add(path.join(dir, 'cont_later.tif'), 'bands_b1', 'continuous', { vintage: '2024' })
@@ -134,15 +138,57 @@ for (const backend of backends()) {
       expect(Math.abs(u1.reduce((s, x) => s + x.share, 0) - 1)).toBeLessThan(1e-4)
     })
 
-    it('equal-area (user-defined Albers) raster: class areas equal PostGIS in the projection (1e-6)', async () => {
+    it('equal-area (user-defined Albers) rasters, 16- and 8-bit: class areas equal PostGIS in the projection (1e-6)', async () => {
       const rec = await findRaster(db, 'lc_albers')
       expect(rec.crs).toBe('GEOKEYS:aea')
-      const r = await zonal(db, 'u', 'lc_albers', { rasterDir: store })
       const [ax, ay] = origin(ALBERS)
       const px = `ST_MakeEnvelope(${ax} + c * 30, ${ay} - (r + 1) * 30, ${ax} + (c + 1) * 30, ${ay} - r * 30)`
       const ref = await postgisClassAreas(px, 'ST_Area(ST_Intersection(u.geom, px.g))', 200, 300, `ST_Transform(geom, '${ALBERS}')`)
       expect(ref.size).toBeGreaterThan(0)
-      expectClassAreas(r.rows as CategoricalRow[], ref, 1e-6)
+      // 16-bit (bins with a touched list) and 8-bit (interleaved bins, whole pixels counted)
+      for (const name of ['lc_albers', 'lc_albers8']) {
+        const r = await zonal(db, 'u', name, { rasterDir: store })
+        expectClassAreas(r.rows as CategoricalRow[], ref, 1e-6)
+      }
+      // (nodata, class 0, counted as a class would be a row that PostGIS does not have)
+    })
+
+    it('worker threads: the same sums to the last bit as one thread, for every kind of run; a failing progress report stops the workers', async () => {
+      const runs = () => [
+        () => zonal(db, 'u', 'lc_albers8', { rasterDir: store }, { reuse: false }),
+        () => zonal(db, 'u', 'lc_albers', { rasterDir: store }, { reuse: false }),
+        () => zonal(db, 'u', 'landcover@2023', { rasterDir: store }, { reuse: false }),
+        () => zonal(db, 'u', 'lc_gk', { rasterDir: store }, { reuse: false }),
+        () => zonal(db, 'u', 'bands', { rasterDir: store, band: 2 }, { reuse: false }),
+        () => zonalChange(db, 'u', 'landcover@2023', 'landcover@2024', { rasterDir: store }, { reuse: false }),
+        () => zonalChange(db, 'u', 'bands', 'bands_b1@2024', { rasterDir: store }, { reuse: false }),
+      ]
+      try {
+        configureScanPool({ threads: 1 })
+        const one = []
+        for (const run of runs()) one.push(await run())
+        configureScanPool({ threads: 2, minPixels: 0 })
+        for (const [i, run] of runs().entries()) {
+          const two = await run()
+          if (two.run.kind === 'zonal') expect((two.run.meta as { stages: { threads: number } }).stages.threads, `run ${i}`).toBe(2)
+          expect(two.rows, `run ${i}`).toEqual(one[i]!.rows)
+          expect(two.histogramRows, `run ${i}`).toEqual(one[i]!.histogramRows)
+        }
+        // a progress report that throws (a cancelled or timed-out run) fails the job with its error
+        const rec = await findRaster(db, 'lc_albers8')
+        const job = { sources: [await sourceSpec(db, store, rec)], grid: { crsProj4: rec.crs_proj4, transform: rec.transform, width: rec.width, height: rec.height, extent: rec.extent }, accumulator: { mode: 'categorical', nodata: 0 } as const, units: await jobUnits(db, setId) }
+        await expect(runZonalJob(job, { progress: async () => { throw new Error('stop here') } })).rejects.toThrow('stop here')
+        // and the pool still works afterwards, with the same sums as this thread
+        const again = await runZonalJob(job)
+        expect(again.threads).toBe(2)
+        const here = await runJob(job)
+        const byUnit = (r: typeof here) => new Map(r.inside.map((id, i) => [id, r.sums[i]]))
+        expect(byUnit(again)).toEqual(byUnit(here))
+        expect(again.inside.length).toBe(here.inside.length)
+      } finally {
+        configureScanPool({})
+        await closeScanPool()
+      }
     })
 
     it('Gauss-Krüger (EPSG:4547) raster: class areas equal PostGIS with each pixel measured on the ellipsoid (1e-6)', async () => {

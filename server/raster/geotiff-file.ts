@@ -4,6 +4,7 @@
 // Nothing here reads the whole image: readWindow decodes only the blocks a window meets.
 import fs from 'node:fs'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { fromFile, getDecoder, type GeoTIFF, type GeoTIFFImage } from 'geotiff'
 import { BadInput, Unsupported } from '../errors.ts'
 
@@ -258,7 +259,23 @@ function fastReader(image: GeoTIFFImage): Promise<FastReader | undefined> {
         predictor: (await fd.loadValue('Predictor')) || 1,
       }
       const decoder = await getDecoder(code, params as never)
-      return { decoder, Type, spp: image.getSamplesPerPixel(), planar: image.planarConfiguration }
+      const spp = image.getSamplesPerPixel()
+      if (code === 8 || code === 32946) {
+        // DEFLATE through Node's zlib instead of geotiff.js's pako (JavaScript): ~2× faster on
+        // land-cover rasters; geotiff.js still applies the predictor. A block inflates to at
+        // most its own size, whatever its compressed stream claims.
+        const most = params.tileWidth * params.tileHeight * (bits / 8) * (image.planarConfiguration === 2 ? 1 : spp)
+        ;(decoder as { decodeBlock(b: ArrayBuffer): ArrayBuffer }).decodeBlock = (b: ArrayBuffer) => {
+          let out: Buffer
+          try {
+            out = zlib.inflateSync(new Uint8Array(b), { maxOutputLength: Math.max(1, most) })
+          } catch (err) {
+            throw new BadInput(`a DEFLATE block of the TIFF does not inflate to at most ${most} bytes: ${(err as Error).message}`)
+          }
+          return out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out.buffer as ArrayBuffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer
+        }
+      }
+      return { decoder, Type, spp, planar: image.planarConfiguration }
     })()
     fastReaders.set(image, p)
   }

@@ -100,8 +100,7 @@ export interface PixelSource {
 
 const open = new Map<string, Promise<OpenTiff>>()
 
-async function tiffOf(dir: string, file: string): Promise<OpenTiff> {
-  const full = path.join(dir, file)
+async function tiffOf(full: string): Promise<OpenTiff> {
   let p = open.get(full)
   if (!p) {
     p = openTiff(full)
@@ -118,13 +117,39 @@ export async function closeRasterFiles(): Promise<void> {
   for (const p of all) (await p.catch(() => undefined))?.close()
 }
 
-/** Pixels of band `band` (1-based) of a raster; derived rasters have one band. */
-export async function pixelSource(db: Queryable, dir: string, r: RasterRecord, band = 1): Promise<PixelSource> {
+/**
+ * Where one band's pixels come from, as plain data: a file of the raster store, or a
+ * derivation of other sources. It crosses to scan worker threads (scan-pool.ts), which open
+ * it themselves.
+ */
+export type SourceSpec =
+  | { op: 'file'; path: string; band: number; nodata: number | null; width: number; height: number; transform: GeoTransform; blockHeight: number; overviews: { width: number; height: number }[] }
+  | { op: 'ndvi'; red: SourceSpec; nir: SourceSpec; sourceNodata: number | null }
+  | { op: 'fvc'; ndvi: SourceSpec; soil: number; veg: number }
+
+/** The source of band `band` (1-based) of a raster; derived rasters have one band. */
+export async function sourceSpec(db: Queryable, dir: string, r: RasterRecord, band = 1): Promise<SourceSpec> {
   if (!Number.isInteger(band) || band < 1 || band > r.bands) throw new BadInput(`raster '${r.name}' has ${r.bands} band${r.bands > 1 ? 's' : ''}; band ${band} does not exist`)
-  const base = { width: r.width, height: r.height, transform: r.transform, blockHeight: r.block_height }
   const d = r.derived
   if (!d) {
-    const t = await tiffOf(dir, r.file)
+    return { op: 'file', path: path.join(dir, r.file), band, nodata: r.nodata, width: r.width, height: r.height, transform: r.transform, blockHeight: r.block_height, overviews: r.overviews }
+  }
+  const src = await rasterById(db, d.source)
+  if (d.op === 'ndvi') return { op: 'ndvi', red: await sourceSpec(db, dir, src, d.red), nir: await sourceSpec(db, dir, src, d.nir), sourceNodata: src.nodata }
+  return { op: 'fvc', ndvi: await sourceSpec(db, dir, src, 1), soil: d.soil, veg: d.veg }
+}
+
+function fileOf(s: SourceSpec): Extract<SourceSpec, { op: 'file' }> {
+  return s.op === 'file' ? s : fileOf(s.op === 'ndvi' ? s.red : s.ndvi)
+}
+
+/** Pixels of a source, read window by window. */
+export async function openSource(spec: SourceSpec): Promise<PixelSource> {
+  const f = fileOf(spec)
+  const base = { width: f.width, height: f.height, transform: f.transform, blockHeight: f.blockHeight }
+  if (spec.op === 'file') {
+    const t = await tiffOf(spec.path)
+    const band = spec.band
     const levels: GeoTIFFImage[] = [t.image]
     const levelOf = async (i: number) => {
       while (levels.length <= i) levels.push(await t.tiff.getImage(levels.length))
@@ -132,21 +157,20 @@ export async function pixelSource(db: Queryable, dir: string, r: RasterRecord, b
     }
     return {
       ...base,
-      nodata: r.nodata,
+      nodata: spec.nodata,
       read: (x0, y0, x1, y1, signal) => readWindow(t.image, band - 1, x0, y0, x1, y1, signal),
       level: (i) => {
-        if (i === 0) return { width: r.width, height: r.height, read: (x0, y0, x1, y1, s) => readWindow(t.image, band - 1, x0, y0, x1, y1, s) }
-        const o = r.overviews[i - 1]
+        if (i === 0) return { width: spec.width, height: spec.height, read: (x0, y0, x1, y1, s) => readWindow(t.image, band - 1, x0, y0, x1, y1, s) }
+        const o = spec.overviews[i - 1]
         if (!o) return undefined
         return { ...o, read: async (x0, y0, x1, y1, s) => readWindow(await levelOf(i), band - 1, x0, y0, x1, y1, s) }
       },
     }
   }
-  const src = await rasterById(db, d.source)
-  if (d.op === 'ndvi') {
-    const red = await pixelSource(db, dir, src, d.red)
-    const nir = await pixelSource(db, dir, src, d.nir)
-    const combine = (rv: ArrayLike<number>, nv: ArrayLike<number>) => ndvi(rv, nv, src.nodata)
+  if (spec.op === 'ndvi') {
+    const red = await openSource(spec.red)
+    const nir = await openSource(spec.nir)
+    const combine = (rv: ArrayLike<number>, nv: ArrayLike<number>) => ndvi(rv, nv, spec.sourceNodata)
     return {
       ...base,
       nodata: null,
@@ -159,17 +183,22 @@ export async function pixelSource(db: Queryable, dir: string, r: RasterRecord, b
       },
     }
   }
-  const nd = await pixelSource(db, dir, src, 1)
-  const f = (v: ArrayLike<number>) => fvc(v, nd.nodata, d.soil, d.veg)
+  const nd = await openSource(spec.ndvi)
+  const f2 = (v: ArrayLike<number>) => fvc(v, nd.nodata, spec.soil, spec.veg)
   return {
     ...base,
     nodata: null,
-    read: async (x0, y0, x1, y1, s) => f(await nd.read(x0, y0, x1, y1, s)),
+    read: async (x0, y0, x1, y1, s) => f2(await nd.read(x0, y0, x1, y1, s)),
     level: (i) => {
       const l = nd.level?.(i)
-      return l && { width: l.width, height: l.height, read: async (x0, y0, x1, y1, s) => f(await l.read(x0, y0, x1, y1, s)) }
+      return l && { width: l.width, height: l.height, read: async (x0, y0, x1, y1, s) => f2(await l.read(x0, y0, x1, y1, s)) }
     },
   }
+}
+
+/** Pixels of band `band` (1-based) of a raster; derived rasters have one band. */
+export async function pixelSource(db: Queryable, dir: string, r: RasterRecord, band = 1): Promise<PixelSource> {
+  return openSource(await sourceSpec(db, dir, r, band))
 }
 
 /** NDVI = (NIR − Red) / (NIR + Red); NaN where either band is nodata or both are 0. */

@@ -1,7 +1,7 @@
 // Zonal statistics of a raster per unit (kind 'zonal') and change between two rasters
 // per unit (kind 'zonal_change': class transitions of two categorical rasters on one
 // grid, or the difference of means of two continuous rasters), planned as runs over the
-// streaming scan. Results go to run_value, one row per unit and band, class or pair.
+// streaming scan. Results go to run_result, one document of entries per unit and band, class or pair.
 import { performance } from 'node:perf_hooks'
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
@@ -10,9 +10,10 @@ import type { RunRecord } from '../runs/run-store.ts'
 import { runUnits } from '../stats/coverage.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { pixelAreas } from './pixel-area.ts'
-import { findRaster, pixelSource, type RasterRecord } from './raster-store.ts'
-import { categorical, continuous, continuousStats, pairOf, transitions, type HistogramSpec } from './zonal-accumulators.ts'
-import { loadZonalUnits, scan } from './zonal-scan.ts'
+import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from './raster-store.ts'
+import { runZonalJob } from './scan-pool.ts'
+import { continuousStats, pairOf, type CategoricalSums, type ContinuousSums, type HistogramSpec } from './zonal-accumulators.ts'
+import { jobUnits, type ZonalGrid } from './zonal-job.ts'
 
 export const ZONAL_METHOD =
   'Each pixel is weighted by the exact fraction of its area inside the unit (the unit reprojected to the raster CRS, clipped against the pixel grid by Green\'s theorem: no centroid sampling, no all-touched) times its ellipsoidal area. ' +
@@ -45,8 +46,9 @@ type ZonalMeta = {
   pixelArea: string
   method: string
   unitsOutside: number
-  /** time of loading units, scanning the raster, storing sums */
-  stages?: { unitsMs: number; scanMs: number; storeMs: number }
+  /** time of reading units (or finding them read), scanning the raster (units reprojected, on
+   *  `threads` threads), storing the sums */
+  stages?: { unitsMs: number; scanMs: number; storeMs: number; threads: number }
 }
 
 const refOf = (r: RasterRecord): RasterRef => ({ id: r.id, name: r.name, vintage: r.vintage, kind: r.kind, checksum: r.checksum, crs: r.crs, legend: r.legend })
@@ -73,14 +75,13 @@ function histogramOf(r: RasterRecord, band: number, o: ZonalOptions): HistogramS
   return { lower: lo, upper: hi > lo ? hi : lo + 1, bins }
 }
 
-async function insertValues(db: Queryable, runId: number, rows: [string, string, unknown][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) {
-    const part = rows.slice(i, i + 2000)
-    await db.query(
-      'INSERT INTO run_value (run_id, unit_id, key, v) SELECT $1, u::bigint, k, v::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) AS t(u, k, v)',
-      [runId, part.map((r) => r[0]), part.map((r) => r[1]), part.map((r) => JSON.stringify(r[2]))],
-    )
-  }
+const gridOf = (r: RasterRecord): ZonalGrid => ({ crsProj4: r.crs_proj4, transform: r.transform, width: r.width, height: r.height, extent: r.extent })
+/** a file's nodata value; derived rasters mark nodata as NaN */
+const nodataOf = (s: SourceSpec): number | null => (s.op === 'file' ? s.nodata : null)
+
+/** Stores a run's entries ([unit id, key, value]) as one document (see migration 006). */
+async function storeResult(db: Queryable, runId: number, entries: [string, string, unknown][]): Promise<void> {
+  await db.query('INSERT INTO run_result (run_id, entries, body) VALUES ($1, $2, $3)', [runId, entries.length, JSON.stringify(entries)])
 }
 
 /** Zonal statistics of one band of a raster over a unit set. */
@@ -103,23 +104,22 @@ export async function planZonal(db: Queryable, unitSet: string, rasterSpec: stri
       run: async (ctx: StepContext) => {
         let t = performance.now()
         const lap = () => { const ms = Math.round(performance.now() - t); t = performance.now(); return ms }
-        const { inside, outside } = await loadZonalUnits(ctx.db, set.id, r.crs_proj4, r.transform, r.width, r.height, r.extent)
-        meta.unitsOutside = outside.length
-        meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0 }
-        const src = await pixelSource(ctx.db, rasterDir, r, band)
+        const units = await jobUnits(ctx.db, set.id)
+        meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0, threads: 1 }
+        const source = await sourceSpec(ctx.db, rasterDir, r, band)
+        const accumulator = mode === 'categorical' ? { mode, nodata: nodataOf(source) } as const : { mode, nodata: nodataOf(source), histogram: histogram! } as const
+        const res = await runZonalJob({ sources: [source], grid: gridOf(r), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+        meta.unitsOutside = res.outside.length
+        meta.stages.threads = res.threads
         const out: [string, string, unknown][] = []
         if (mode === 'categorical') {
-          const acc = categorical(inside.length, src.nodata)
-          await scan([src], inside, areas, acc.take, { signal: ctx.signal, progress: ctx.progress })
           // one row per unit: class → [area m², pixels], and the nodata area
-          acc.sums.forEach((s, i) => out.push([inside[i]!.id, 'classes', { classes: Object.fromEntries(s.classes), nodata: [s.nodataM2, s.nodataPixels] }]))
+          ;(res.sums as CategoricalSums[]).forEach((s, i) => out.push([res.inside[i]!, 'classes', { classes: Object.fromEntries(s.classes), nodata: [s.nodataM2, s.nodataPixels] }]))
         } else {
-          const acc = continuous(inside.length, src.nodata, histogram!)
-          await scan([src], inside, areas, acc.take, { signal: ctx.signal, progress: ctx.progress })
-          acc.sums.forEach((s, i) => out.push([inside[i]!.id, `b:${band}`, continuousStats(s)]))
+          ;(res.sums as ContinuousSums[]).forEach((s, i) => out.push([res.inside[i]!, `b:${band}`, continuousStats(s)]))
         }
         meta.stages.scanMs = lap()
-        await insertValues(ctx.db, ctx.runId, out)
+        await storeResult(ctx.db, ctx.runId, out)
         meta.stages.storeMs = lap()
       },
     }],
@@ -141,7 +141,6 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
     if (!same) throw new BadInput(`class transitions need both rasters on the same grid; '${a.name}@${a.vintage}' (${a.width}×${a.height}, ${a.crs}) and '${b.name}@${b.vintage}' (${b.width}×${b.height}, ${b.crs}) differ: resample one onto the other first (gdalwarp -tap)`)
   }
   const areasA = pixelAreas(a.crs_proj4, a.transform)
-  const areasB = pixelAreas(b.crs_proj4, b.transform)
   const histogram = mode === 'difference' ? histogramOf(a, band, { ...o, range: o.range ?? `${Math.min(histogramOf(a, band, o).lower, histogramOf(b, band, o).lower)},${Math.max(histogramOf(a, band, o).upper, histogramOf(b, band, o).upper)}` }) : undefined
   const meta: ZonalMeta = { unitSet: { id: set.id, name: set.name }, raster: refOf(a), to: refOf(b), mode, band, histogram, pixelArea: areasA.method, method: ZONAL_METHOD, unitsOutside: 0 }
   return {
@@ -154,33 +153,32 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
       weight: 1,
       run: async (ctx: StepContext) => {
         const out: [string, string, unknown][] = []
+        const units = await jobUnits(ctx.db, set.id)
         if (mode === 'transitions') {
-          const { inside, outside } = await loadZonalUnits(ctx.db, set.id, a.crs_proj4, a.transform, a.width, a.height, a.extent)
-          meta.unitsOutside = outside.length
-          const sa = await pixelSource(ctx.db, rasterDir, a, band)
-          const sb = await pixelSource(ctx.db, rasterDir, b, band)
-          const acc = transitions(inside.length, sa.nodata, sb.nodata)
-          await scan([sa, sb], inside, areasA, acc.take, { signal: ctx.signal, progress: ctx.progress })
+          const sources = [await sourceSpec(ctx.db, rasterDir, a, band), await sourceSpec(ctx.db, rasterDir, b, band)]
+          const accumulator = { mode, nodataFrom: nodataOf(sources[0]!), nodataTo: nodataOf(sources[1]!) } as const
+          const res = await runZonalJob({ sources, grid: gridOf(a), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+          meta.unitsOutside = res.outside.length
           // one row per unit: 'from:to' → [area m², pixels], and the nodata area
-          acc.sums.forEach((s, i) => out.push([inside[i]!.id, 'pairs', { pairs: Object.fromEntries([...s.pairs].map(([k, v]) => [pairOf(k).join(':'), v])), nodata: s.nodataM2 }]))
+          ;(res.sums as { pairs: Map<number, [number, number]>; nodataM2: number }[]).forEach((s, i) =>
+            out.push([res.inside[i]!, 'pairs', { pairs: Object.fromEntries([...s.pairs].map(([k, v]) => [pairOf(k).join(':'), v])), nodata: s.nodataM2 }]))
         } else {
           const stats = new Map<string, { from?: unknown; to?: unknown }>()
-          for (const [which, r, areas] of [['from', a, areasA], ['to', b, areasB]] as const) {
-            const { inside } = await loadZonalUnits(ctx.db, set.id, r.crs_proj4, r.transform, r.width, r.height, r.extent)
-            const src = await pixelSource(ctx.db, rasterDir, r, band)
-            const acc = continuous(inside.length, src.nodata, histogram!)
-            await scan([src], inside, areas, acc.take, {
+          for (const [which, r] of [['from', a], ['to', b]] as const) {
+            const source = await sourceSpec(ctx.db, rasterDir, r, band)
+            const res = await runZonalJob({ sources: [source], grid: gridOf(r), accumulator: { mode: 'continuous', nodata: nodataOf(source), histogram: histogram! }, units }, {
               signal: ctx.signal,
               progress: (f) => ctx.progress(which === 'from' ? f / 2 : 0.5 + f / 2),
             })
-            acc.sums.forEach((s, i) => {
-              const e = stats.get(inside[i]!.id) ?? stats.set(inside[i]!.id, {}).get(inside[i]!.id)!
+            ;(res.sums as ContinuousSums[]).forEach((s, i) => {
+              const id = res.inside[i]!
+              const e = stats.get(id) ?? stats.set(id, {}).get(id)!
               e[which] = continuousStats(s)
             })
           }
           for (const [unit, v] of stats) out.push([unit, `d:${band}`, v])
         }
-        await insertValues(ctx.db, ctx.runId, out)
+        await storeResult(ctx.db, ctx.runId, out)
       },
     }],
   }
@@ -234,10 +232,10 @@ export interface ZonalResult {
 export async function readZonal(db: Queryable, run: RunRecord): Promise<ZonalResult> {
   const meta = run.meta as unknown as ZonalMeta
   const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
-  const values = await db.query<{ unit_id: string; key: string; v: Record<string, unknown> }>(
-    'SELECT unit_id::text AS unit_id, key, v FROM run_value WHERE run_id = $1', [run.id])
+  const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [run.id])
+  const entries = (stored ? JSON.parse(stored.body) : []) as [string, string, Record<string, unknown>][]
   const byUnit = new Map<string, Map<string, Record<string, unknown>>>()
-  for (const r of values) (byUnit.get(r.unit_id) ?? byUnit.set(r.unit_id, new Map()).get(r.unit_id)!).set(r.key, typeof r.v === 'string' ? JSON.parse(r.v) : r.v)
+  for (const [unit, key, v] of entries) (byUnit.get(unit) ?? byUnit.set(unit, new Map()).get(unit)!).set(key, v)
   const ra = meta.raster
   const names = new Map((ra.legend ?? []).map((e) => [e.value, e.name]))
   const namesTo = new Map((meta.to?.legend ?? []).map((e) => [e.value, e.name]))

@@ -140,7 +140,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
       before += step.weight
     }
     const rows = await db.query<{ n: number }>(
-      'SELECT ((SELECT count(*) FROM run_sum WHERE run_id = $1) + (SELECT count(*) FROM run_value WHERE run_id = $1))::int AS n', [id])
+      'SELECT ((SELECT count(*) FROM run_sum WHERE run_id = $1) + (SELECT coalesce(sum(entries), 0) FROM run_result WHERE run_id = $1))::int AS n', [id])
     await db.query(
       `UPDATE run SET status = 'done', progress = 1, stage = 'done', meta = $2, row_count = $3,
               finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
@@ -152,7 +152,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
     const cancelled = !timedOut && (err instanceof Cancelled || signal.aborted)
     const message = timedOut ? (signal.reason as TimedOut).message : err instanceof Error ? err.message : String(err)
     await db.query('DELETE FROM run_sum WHERE run_id = $1', [id]).catch(() => {})
-    await db.query('DELETE FROM run_value WHERE run_id = $1', [id]).catch(() => {})
+    await db.query('DELETE FROM run_result WHERE run_id = $1', [id]).catch(() => {})
     await db.query(
       `UPDATE run SET status = $2, error = $3, finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
       [id, cancelled ? 'cancelled' : 'failed', message, performance.now() - started],

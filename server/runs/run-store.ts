@@ -1,5 +1,5 @@
 // The run table: every statistics computation is a run with its parameters, the exact
-// input versions it read, progress, timing and status. Results (run_sum, run_value) belong to
+// input versions it read, progress, timing and status. Results (run_sum, run_result) belong to
 // runs; readers look only at runs whose status is 'done'.
 import { createHash } from 'node:crypto'
 import type { Queryable } from '../db/db.ts'

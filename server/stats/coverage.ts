@@ -10,6 +10,7 @@ import { unitSetVersion } from '../units/unit-set.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
 import { areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
+import { unitRows, type UnitRow } from '../units/unit-cache.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
@@ -155,14 +156,13 @@ export async function coverage(db: Db, unitSet: string, layersOrOptions?: string
   return readCoverage(db, run)
 }
 
-export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
+export type { UnitRow }
 
-/** The units a run measured; Gone when the set has been replaced since. */
+/** The units a run measured (read once per process, see units/unit-cache.ts); Gone when the set has been replaced since. */
 export async function runUnits(db: Queryable, run: RunRecord, setId: number, setName: string): Promise<UnitRow[]> {
-  const exists = await db.query('SELECT 1 FROM unit_set WHERE id = $1', [setId])
-  if (!exists.length) throw new Gone(`run ${run.id} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
-  const units = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
-  return units.map((u) => ({ ...u, area_m2: Number(u.area_m2) }))
+  const units = await unitRows(db, setId)
+  if (!units) throw new Gone(`run ${run.id} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
+  return units
 }
 
 /** Rows of a done coverage run. */
