@@ -1,8 +1,8 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { parseConfigFile } from './config-file.ts'
 import { DEFAULT_MAX_FEATURE_VERTICES } from './ingest/polygons.ts'
+import { DEFAULT_SCAN_THREADS } from './raster/scan-pool.ts'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -104,7 +104,7 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     uploadsPerMinute: int('ECOCENSUS_UPLOADS_PER_MINUTE', 60),
     runsPerMinute: int('ECOCENSUS_RUNS_PER_MINUTE', 120),
     requestTimeoutMs: int('ECOCENSUS_REQUEST_TIMEOUT_MS', 300_000),
-    scanThreads: int('ECOCENSUS_SCAN_THREADS', Math.max(1, Math.min(4, os.availableParallelism()))),
+    scanThreads: int('ECOCENSUS_SCAN_THREADS', DEFAULT_SCAN_THREADS),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

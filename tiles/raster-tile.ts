@@ -11,8 +11,8 @@ import sharp from 'sharp'
 import type { Queryable } from '../server/db/db.ts'
 import { BadInput } from '../server/errors.ts'
 import { pixelSource, type RasterRecord } from '../server/raster/raster-store.ts'
+import { CGCS2000 } from '../server/crs/reproject.ts'
 
-const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
 const HALF = 20037508.342789244
 /** grid step (output pixels) at which positions are projected exactly; linear between */
 const STEP = 16

@@ -6,8 +6,8 @@
 // direct call is checked against transform() on a grid of points over the area of interest
 // and used only if every coordinate is bit for bit the same.
 import proj4 from 'proj4'
+import { CGCS2000 } from './reproject.ts'
 
-const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
 const D2R = Math.PI / 180
 
 /** Projects lon/lat pairs of `ll` (flat) into `out` (flat, may be `ll`). */

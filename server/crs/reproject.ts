@@ -3,7 +3,8 @@ import type { CrsDef } from './registry.ts'
 import { BadInput } from '../errors.ts'
 import { BUILTIN } from './registry.ts'
 
-const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
+/** CGCS2000 lon/lat (EPSG:4490) as proj4 knows it */
+export const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
 
 export type Position = number[]
 export type Ring = Position[]

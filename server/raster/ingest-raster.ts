@@ -17,9 +17,9 @@ import { openTiff, readWindow, type GeoTransform, type OpenTiff } from './geotif
 import { crsFromGeoKeys } from './raster-crs.ts'
 import { legendFromAuxXml, legendFromPalette, readLegendFile, type LegendEntry } from './legend.ts'
 import { findRaster, pixelSource, rasterById, type BandStats, type Derivation, type RasterKind, type RasterRecord } from './raster-store.ts'
+import { CGCS2000 } from '../crs/reproject.ts'
 
 export const RASTER_KINDS = ['categorical', 'continuous'] as const
-const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
 /** a categorical raster with more distinct values than this is not categorical */
 const MAX_CLASSES = 4096
 const DENSE = 65536

@@ -7,8 +7,7 @@
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import * as errors from '../errors.ts'
-import { lonLatForward } from '../crs/lonlat-forward.ts'
-import { runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
+import { lonLatToPixels, runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
 import type { ScanOptions } from './zonal-scan.ts'
 
 export interface ScanPoolOptions {
@@ -18,7 +17,9 @@ export interface ScanPoolOptions {
   minPixels: number
 }
 
-const defaults = (): ScanPoolOptions => ({ threads: Math.max(1, Math.min(4, os.availableParallelism())), minPixels: 1 << 24 })
+/** worker threads when not configured: the cores, at most 4 (ECOCENSUS_SCAN_THREADS's default) */
+export const DEFAULT_SCAN_THREADS = Math.max(1, Math.min(4, os.availableParallelism()))
+const defaults = (): ScanPoolOptions => ({ threads: DEFAULT_SCAN_THREADS, minPixels: 1 << 24 })
 let options = defaults()
 
 /** Threads and threshold (ECOCENSUS_SCAN_THREADS; tests set minPixels 0 to force threads); unset ones take their defaults. */
@@ -147,17 +148,10 @@ export function splitUnits(units: JobUnits, parts: number, grid: ZonalGrid): Job
 
 /** Raster rows of lon/lat points (NaN sorts last: such units end up in the last part). */
 function centreRows(ll: Float64Array, g: ZonalGrid): Float64Array {
-  const t = g.transform
-  const xy = new Float64Array(ll.length)
-  const geographic = /\+proj=(longlat|latlong|lonlat|latlon)\b/.test(g.crsProj4)
-  if (geographic) xy.set(ll)
-  else lonLatForward(g.crsProj4, g.extent).many(ll, xy)
-  const det = t[1] * t[5] - t[2] * t[4]
+  const px = new Float64Array(ll.length)
+  lonLatToPixels(g)(ll, px)
   const rows = new Float64Array(ll.length / 2)
-  for (let i = 0; i < rows.length; i++) {
-    const r = (-t[4] / det) * (xy[2 * i]! - t[0]) + (t[1] / det) * (xy[2 * i + 1]! - t[3])
-    rows[i] = Number.isFinite(r) ? r : Infinity
-  }
+  for (let i = 0; i < rows.length; i++) rows[i] = Number.isFinite(px[2 * i + 1]) ? px[2 * i + 1]! : Infinity
   return rows
 }
 

@@ -2,7 +2,7 @@
 // and what to add up. A job runs in the thread that calls runJob, or in a scan worker
 // (scan-pool.ts), which gets the same data by structured clone and gives back the sums.
 import type { Queryable } from '../db/db.ts'
-import { lonLatForward } from '../crs/lonlat-forward.ts'
+import { lonLatForward, type ForwardMany } from '../crs/lonlat-forward.ts'
 import { Gone } from '../errors.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
 import type { GeoTransform } from './geotiff-file.ts'
@@ -60,21 +60,12 @@ export interface JobResult {
  * box or window misses the raster are outside.
  */
 export function pixelUnits(units: JobUnits, g: ZonalGrid): { inside: ZonalUnit[]; outside: string[] } {
-  const { crsProj4, transform: t, width, height, extent } = g
-  const geographic = /\+proj=(longlat|latlong|lonlat|latlon)\b/.test(crsProj4)
-  const forward = geographic && /\+(ellps=GRS80|datum=WGS84|ellps=WGS84)/.test(crsProj4) ? undefined : lonLatForward(crsProj4, extent).many
-  const det = t[1] * t[5] - t[2] * t[4]
-  // inverse affine: col = ia·(x − t0) + ib·(y − t3); row = ic·(x − t0) + id·(y − t3)
-  const ia = t[5] / det
-  const ib = -t[2] / det
-  const ic = -t[4] / det
-  const id = t[1] / det
+  const { width, height, extent } = g
+  const toPixels = lonLatToPixels(g)
   const inside: ZonalUnit[] = []
   const outside: string[] = []
   const [ew, es, ee, en] = extent
   const { boxes } = units
-  const t0 = t[0]
-  const t3 = t[3]
   const box = new Float64Array(4)
   for (let i = 0; i < units.ids.length; i++) {
     const uid = units.ids[i]!
@@ -89,9 +80,8 @@ export function pixelUnits(units: JobUnits, g: ZonalGrid): { inside: ZonalUnit[]
       const out: Float64Array[] = []
       for (const ll of rings) {
         const xy = new Float64Array(ll.length)
-        if (forward) forward(ll, xy)
-        else xy.set(ll)
-        toPixels(xy, t0, t3, ia, ib, ic, id, box)
+        toPixels(ll, xy)
+        widen(xy, box)
         out.push(xy)
       }
       polys.push(out)
@@ -109,19 +99,43 @@ export function pixelUnits(units: JobUnits, g: ZonalGrid): { inside: ZonalUnit[]
   return { inside, outside }
 }
 
-/** Projected x, y → column, row in place (inverse geotransform); widens box (cmin, rmin, cmax, rmax). */
-function toPixels(xy: Float64Array, t0: number, t3: number, ia: number, ib: number, ic: number, id: number, box: Float64Array): void {
+/**
+ * CGCS2000 lon/lat pairs → (column, row) pairs of the grid: reprojected to the raster CRS
+ * (none for a lon/lat raster on GRS80/WGS84), then through the inverse geotransform.
+ */
+export function lonLatToPixels(g: ZonalGrid): ForwardMany {
+  const { crsProj4, transform: t, extent } = g
+  const geographic = /\+proj=(longlat|latlong|lonlat|latlon)\b/.test(crsProj4)
+  const forward = geographic && /\+(ellps=GRS80|datum=WGS84|ellps=WGS84)/.test(crsProj4) ? undefined : lonLatForward(crsProj4, extent).many
+  const det = t[1] * t[5] - t[2] * t[4]
+  // inverse affine: col = ia·(x − t0) + ib·(y − t3); row = ic·(x − t0) + id·(y − t3)
+  const ia = t[5] / det
+  const ib = -t[2] / det
+  const ic = -t[4] / det
+  const id = t[1] / det
+  const t0 = t[0]
+  const t3 = t[3]
+  return (ll, xy) => {
+    if (forward) forward(ll, xy)
+    else xy.set(ll)
+    for (let k = 0; k < xy.length; k += 2) {
+      const dx = xy[k]! - t0
+      const dy = xy[k + 1]! - t3
+      xy[k] = ia * dx + ib * dy
+      xy[k + 1] = ic * dx + id * dy
+    }
+  }
+}
+
+/** Widens box (cmin, rmin, cmax, rmax) by the pairs of xy. */
+function widen(xy: Float64Array, box: Float64Array): void {
   let cmin = box[0]!
   let rmin = box[1]!
   let cmax = box[2]!
   let rmax = box[3]!
   for (let k = 0; k < xy.length; k += 2) {
-    const dx = xy[k]! - t0
-    const dy = xy[k + 1]! - t3
-    const c = ia * dx + ib * dy
-    const r = ic * dx + id * dy
-    xy[k] = c
-    xy[k + 1] = r
+    const c = xy[k]!
+    const r = xy[k + 1]!
     if (c < cmin) cmin = c
     if (c > cmax) cmax = c
     if (r < rmin) rmin = r
