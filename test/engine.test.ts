@@ -11,7 +11,9 @@ import { startRun } from '../server/runs/execute.ts'
 import { exportableOf, planRun } from '../server/runs/run-request.ts'
 import { getRun } from '../server/runs/run-store.ts'
 import { change } from '../server/stats/change.ts'
+import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
 import { coverage, planCoverage } from '../server/stats/coverage.ts'
+import { clearFeatureCache } from '../server/stats/feature-cache.ts'
 import { render } from '../server/stats/export.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { importUnits } from '../server/units/import-units.ts'
@@ -75,19 +77,20 @@ for (const backend of backends()) {
           }
         }
         expect(checked).toBe(county.layers.length * (set === 'g100' ? r.rows.length / county.layers.length : 2))
-        const m = (r.run.meta as { measured: { cellUnits: number; otherUnits: number } }).measured
-        if (set === 'g100') expect(m.otherUnits).toBe(0)
+        // grid cells are measured in this process (cell-coverage.ts), townships by the piece engine
+        const m = (r.run.meta as { measured: { cells?: number; cellUnits?: number; otherUnits?: number } }).measured
+        if (set === 'g100') expect(m.cells).toBe(r.rows.length / county.layers.length)
         else expect(m.cellUnits).toBe(0)
       }, 120_000)
     }
 
-    it('categories: per-category union areas equal PostGIS; overlapping classes make the layer total smaller than their sum', async () => {
-      const r = await coverage(db, 'towns', { layers: names().join(','), categories: true })
+    for (const set of ['towns', 'g100']) it(`${set}: categories: per-category union areas equal PostGIS; overlapping classes make the layer total smaller than their sum`, async () => {
+      const r = await coverage(db, set, { layers: names().join(','), categories: true })
       const forest = county.layers.find((l) => l.name === 'forest')!
       const cats = await db.query<{ category: string }>('SELECT DISTINCT category FROM feature WHERE layer_id = $1', [forest.id])
       expect(cats.length).toBe(2)
       for (const { category } of cats) {
-        const ref = await plain('towns', 'f.layer_id = $2 AND f.category = $3', [forest.id, category])
+        const ref = await plain(set, 'f.layer_id = $2 AND f.category = $3', [forest.id, category])
         for (const row of r.rows.filter((x) => x.measure === 'category' && x.layer === 'forest' && x.category === category)) {
           const p = ref.get(row.unit_code)!
           expect(Math.abs(row.area_m2 - p.a) / p.ua).toBeLessThan(SHARE_TOL)
@@ -98,13 +101,13 @@ for (const backend of backends()) {
         WITH a AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2 AND category = $3),
              b AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2 AND category = $4)
         SELECT u.code, u.area_m2 AS ua, ST_Area(ST_Intersection(u.geom, ST_Intersection(a.g, b.g))::geography) AS a
-        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, ['towns', forest.id, cats[0]!.category, cats[1]!.category])).map((x) => [x.code, x]))
+        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, [set, forest.id, cats[0]!.category, cats[1]!.category])).map((x) => [x.code, x]))
       let overlap = 0
-      for (const code of ['W', 'E']) {
+      for (const code of both.keys()) {
         const total = r.rows.find((x) => x.unit_code === code && x.measure === 'layer' && x.layer === 'forest')!.area_m2
         const sum = r.rows.filter((x) => x.unit_code === code && x.measure === 'category' && x.layer === 'forest').reduce((s, x) => s + x.area_m2, 0)
         const p = both.get(code)!
-        expect(Math.abs(sum - total - Number(p.a)) / Number(p.ua)).toBeLessThan(SHARE_TOL)
+        expect(Math.abs(sum - total - Number(p.a ?? 0)) / Number(p.ua)).toBeLessThan(SHARE_TOL)
         overlap += sum - total
       }
       expect(overlap).toBeGreaterThan(100) // seed 7 has overlapping duplicates of the other class
@@ -135,6 +138,59 @@ for (const backend of backends()) {
       expect(r.rows.filter((x) => x.measure === 'union')).toHaveLength(r.rows.filter((x) => x.measure === 'layer').length / county.layers.length)
     }, 120_000)
 
+    it('grid cells: features lying exactly on cell edges are measured by PostGIS; tiles give the sums of one tile', async () => {
+      // a layer of exact cells, cells shifted by half a cell, and one cell-sized square
+      // rotated inside four cells: edges on cell edges and vertices on cell corners
+      const [layer] = await db.query<{ id: number }>(
+        `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report)
+         VALUES ('aligned', 'forest', '2025', 'test', 'aligned', 'EPSG:4490', NULL, 0, '{}') RETURNING id`)
+      const layerId = Number(layer!.id)
+      await db.query(
+        `WITH cells AS (SELECT geom, (row_number() OVER (ORDER BY code))::int AS k FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = 'g100'),
+         ins AS (
+           INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
+           SELECT $1, k, '{}'::jsonb, NULL, g, ST_Area(g::geography) FROM (
+             SELECT k, geom AS g FROM cells WHERE k % 7 = 0
+             UNION ALL
+             SELECT k, ST_Multi(ST_Translate(geom, (ST_XMax(geom) - ST_XMin(geom)) / 2, 0)) FROM cells WHERE k % 11 = 3
+           ) x
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM ins`, [layerId])
+      await db.query('UPDATE layer SET feature_count = (SELECT count(*) FROM feature WHERE layer_id = $1) WHERE id = $1 RETURNING id', [layerId])
+      const one = await coverage(db, 'g100', { layers: 'aligned' }, { reuse: false })
+      const measured = (one.run.meta as { measured: { degenerate: number; tiles: number } }).measured
+      expect(measured.degenerate).toBeGreaterThan(0)
+      expect(measured.tiles).toBe(1)
+      const ref = await plain('g100', 'f.layer_id = $2', [layerId])
+      const counts = new Map((await db.query<{ code: string; n: number }>(`
+        SELECT u.code, count(f.id)::int AS n FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = 'g100'
+        JOIN feature f ON f.layer_id = $1 AND f.geom && u.geom AND ST_Relate(u.geom, f.geom, '2********') GROUP BY u.code`, [layerId])).map((x) => [x.code, x.n]))
+      let covered = 0
+      for (const row of one.rows) {
+        const p = ref.get(row.unit_code)!
+        expect(Math.abs(row.area_m2 - p.a) / p.ua).toBeLessThan(SHARE_TOL)
+        expect(row.features).toBe(counts.get(row.unit_code) ?? 0)
+        covered += row.area_m2
+      }
+      expect(covered).toBeGreaterThan(0)
+      // the county's five layers cut into tiles of ~40 features: the same sums
+      configureCellCoverage({ tileFeatures: 40 })
+      try {
+        const whole = await coverage(db, 'g100', { layers: names().join(','), categories: true }, { reuse: false })
+        clearFeatureCache()
+        const tiled = await coverage(db, 'g100', { layers: names().join(','), categories: true }, { reuse: false })
+        expect((tiled.run.meta as { measured: { tiles: number } }).measured.tiles).toBeGreaterThan(4)
+        expect(tiled.rows.length).toBe(whole.rows.length)
+        tiled.rows.forEach((row, i) => {
+          const w = whole.rows[i]!
+          expect([row.unit_code, row.measure, row.layer, row.category, row.features]).toEqual([w.unit_code, w.measure, w.layer, w.category, w.features])
+          expect(Math.abs(row.area_m2 - w.area_m2) / row.unit_area_m2).toBeLessThan(1e-9)
+        })
+      } finally {
+        configureCellCoverage({})
+      }
+    }, 120_000)
+
     it('runs: identical inputs reuse the stored run, fresh computes again; progress ends at 1', async () => {
       const seen: number[] = []
       const first = await coverage(db, 'towns', { layers: 'redline' }, { reuse: false, onProgress: (p) => seen.push(p) })
@@ -161,7 +217,7 @@ for (const backend of backends()) {
       await expect(started.done).rejects.toBeInstanceOf(Cancelled)
       const run = await getRun(db, started.id)
       expect(run.status).toBe('cancelled')
-      for (const t of ['run_sum', 'run_piece', 'run_member']) {
+      for (const t of ['run_sum', 'run_result', 'run_piece', 'run_member']) {
         const [n] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE run_id = $1`, [started.id])
         expect(n!.n).toBe(0)
       }

@@ -11,10 +11,17 @@ import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
 import { areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 import { unitRows, type UnitRow } from '../units/unit-cache.ts'
+import { cellCoverage, simpleCells, type CellCoverageStats } from './cell-coverage.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
   '(overlapping features dissolved once), each piece clipped to the unit only where it crosses the unit boundary; overlays snap to 1e-9°'
+
+export const CELL_METHOD =
+  'ellipsoidal area on GRS80 (CGCS2000) of the union of the features inside each unit (overlaps counted once), by Green\'s theorem over ' +
+  'the union\'s boundary cut at the unit\'s edges, with every vertex in Lambert azimuthal equal-area centred on the unit set (edges within ' +
+  '~1e-8 of a unit\'s area of geodesics, as PostGIS ST_Area(geography) measures them); units touched within 1e-12° by a vertex are measured ' +
+  'by PostGIS with overlays snapping to 1e-12°'
 
 /** Layer kinds whose union is the "ecological space" (生态空间) unless --union names the layers. */
 export const ECOLOGICAL_KINDS = ['redline', 'protected_area', 'forest', 'wetland', 'grassland', 'water']
@@ -55,7 +62,7 @@ interface CoverageMeta {
   overlaps: [number, number][]
   union: number[]
   method: string
-  measured?: MeasureStats
+  measured?: MeasureStats | CellCoverageStats
 }
 
 export interface CoverageResult {
@@ -79,6 +86,32 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
     overlaps: overlaps.map(([a, b]) => [a.id, b.id]),
     union: union.map((l) => l.id),
     method: AREA_METHOD,
+  }
+  const params = (engine: string) => ({ unitSet, layers: layers.map((l) => `${l.name}@${l.vintage}`), categories: Boolean(o.categories), overlaps: overlaps.map(([a, b]) => `${a.name}+${b.name}`), union: union.map((l) => l.name), engine })
+  const inputs = { unitSet: set, layers: layers.map(({ id, name, vintage, source_checksum, feature_count }) => ({ id, name, vintage, source_checksum, feature_count })) }
+  if (await simpleCells(db, set.id)) {
+    // grid cells: measured in this process from each set's union boundary (cell-coverage.ts)
+    meta.method = CELL_METHOD
+    for (const m of meta.layers) if (m.byCategory) m.prefix = categoryPrefix(m.id)
+    const features = layers.reduce((s, l) => s + l.feature_count, 0)
+    return {
+      kind: 'coverage',
+      params: params('cells/1'),
+      inputs,
+      steps: [{
+        label: 'measure cells',
+        weight: 1 + features / 2000 + set.unit_count / 500,
+        run: async (ctx) => {
+          meta.measured = await cellCoverage(ctx, {
+            setId: set.id,
+            layers: meta.layers.map((l) => ({ id: l.id, byCategory: l.byCategory, featureCount: l.feature_count })),
+            overlaps: meta.overlaps,
+            union: meta.union,
+          })
+        },
+      }],
+      meta: meta as unknown as Record<string, unknown>,
+    }
   }
   const needsPieces = new Set([...overlaps.flat().map((l) => l.id), ...union.map((l) => l.id)])
   const totalPrefix = (id: number) => { const m = meta.layers.find((l) => l.id === id)!; return m.ownTotal ? layerKey(id) : m.prefix }
@@ -113,8 +146,8 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   })
   return {
     kind: 'coverage',
-    params: { unitSet, layers: layers.map((l) => `${l.name}@${l.vintage}`), categories: Boolean(o.categories), overlaps: overlaps.map(([a, b]) => `${a.name}+${b.name}`), union: union.map((l) => l.name), engine: 'pieces/1' },
-    inputs: { unitSet: set, layers: layers.map(({ id, name, vintage, source_checksum, feature_count }) => ({ id, name, vintage, source_checksum, feature_count })) },
+    params: params('pieces/1'),
+    inputs,
     steps,
     meta: meta as unknown as Record<string, unknown>,
   }
@@ -173,11 +206,13 @@ export async function readCoverage(db: Queryable, run: RunRecord): Promise<Cover
   const byId = new Map(meta.layers.map((l) => [l.id, l]))
   const label = (id: number) => `${byId.get(id)!.name}`
   const rows: CoverageRow[] = []
-  for (const u of units) {
-    const s = sums.get(u.id) ?? new Map<string, UnitSum>()
-    const base = { unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2 }
-    const push = (measure: string, layer: string, vintage: string, category: string | null, area: number, features: number | null) =>
-      rows.push({ ...base, measure, layer, vintage, category, area_m2: area, share: shareOf(area, u.area_m2), features })
+  const none = new Map<string, UnitSum>()
+  let u: UnitRow
+  const push = (measure: string, layer: string, vintage: string, category: string | null, area: number, features: number | null) => {
+    rows.push({ unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2, measure, layer, vintage, category, area_m2: area, share: shareOf(area, u.area_m2), features })
+  }
+  for (u of units) {
+    const s = sums.get(u.id) ?? none
     for (const l of meta.layers) {
       const cats = l.byCategory ? categoriesIn(s, categoryPrefix(l.id)) : []
       const total = layerArea(s, l)

@@ -157,11 +157,17 @@ export interface UnitSum {
   features: number
 }
 
-/** All sums of a run, grouped by unit id (several rows of one unit and key add up). */
+/**
+ * All sums of a run, grouped by unit id (several rows of one unit and key add up): rows of
+ * run_sum (the piece engine) or one run_result document of [unit id, key, area, features]
+ * entries (cell-coverage.ts).
+ */
 export async function readSums(db: Queryable, runId: number): Promise<Map<string, Map<string, UnitSum>>> {
   const rows = await db.query<UnitSum>(
     `SELECT unit_id::text AS unit_id, key, sum(area_m2) AS area_m2, sum(pieces)::int AS pieces, sum(features)::int AS features
      FROM run_sum WHERE run_id = $1 GROUP BY unit_id, key`, [runId])
+  const [doc] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [runId])
+  if (doc) for (const [unit_id, key, area_m2, features] of JSON.parse(doc.body) as [string, string, number, number][]) rows.push({ unit_id, key, area_m2, pieces: 0, features })
   const out = new Map<string, Map<string, UnitSum>>()
   for (const r of rows) {
     let m = out.get(r.unit_id)

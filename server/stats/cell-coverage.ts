@@ -1,0 +1,244 @@
+// Coverage of simple cells (grid cells, clipped or not) computed in this process: per
+// unit, the area of the union of each chosen set of features (a layer, one category of
+// a layer, two layers for their overlap, the ecological layers for their union) and the
+// features sharing area with it. The database is read once per layer and tile and written
+// once; nothing is overlaid in it except the rare degenerate cell (cell-fallback.sql).
+//
+// Units are cut into square tiles of cells so that one tile's features fit in memory
+// whatever the input's size: a tile reads the features whose boxes meet its cells'
+// box, computes their union's boundary (union-boundary.ts) and measures its cells
+// (cell-measure.ts). A feature reaching into several tiles is read by each; each cell
+// belongs to one tile, so nothing is counted twice.
+import { performance } from 'node:perf_hooks'
+import type { Queryable } from '../db/db.ts'
+import { loadSql } from '../db/sql.ts'
+import type { StepContext } from '../runs/execute.ts'
+import { unitPolygons } from '../units/unit-cache.ts'
+import { cellSet, measureCell, measureSet, type MeasureCell } from './cell-measure.ts'
+import { laea, type Laea } from './laea.ts'
+import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
+import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures } from './feature-cache.ts'
+import { featureOf, unionBoundary, type Feat } from './union-boundary.ts'
+
+const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
+
+/** Features per tile, about: a tile of 1.5×10⁵ survey patches holds ~3×10⁶ vertices (~0.5 GB at work). */
+export const TILE_FEATURES = 150_000
+let tileFeatures = TILE_FEATURES
+
+/** Tile size for the runs of this process (tests cut small inputs into many tiles); {} restores the default. */
+export function configureCellCoverage(o: { tileFeatures?: number }): void {
+  tileFeatures = o.tileFeatures ?? TILE_FEATURES
+}
+
+export interface CellCoverageLayer {
+  id: number
+  byCategory: boolean
+  featureCount: number
+}
+
+export interface CellCoveragePlan {
+  setId: number
+  layers: CellCoverageLayer[]
+  overlaps: [number, number][]
+  union: number[]
+}
+
+export interface CellCoverageStats {
+  cells: number
+  tiles: number
+  /** features read, summed over tiles (a feature in two tiles counts twice) */
+  featuresRead: number
+  /** union boundary segments measured, summed over sets and tiles */
+  segments: number
+  /** layers whose features came from this process's cache (feature-cache.ts) */
+  cached: number
+  /** (cell, set) pairs measured by PostGIS */
+  degenerate: number
+  ms: { read: number; boundary: number; measure: number; fallback: number; write: number }
+}
+
+/** The cells of a unit set when every unit is a simple cell (one ring, ≤ 256 vertices), else undefined. */
+export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: string[]; cells: MeasureCell[]; pr: Laea } | undefined> {
+  const up = await unitPolygons(db, setId)
+  if (!up || !up.rows.length) return undefined
+  const b = up.polygons.boxes
+  let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity
+  for (let i = 0; i < up.rows.length; i++) {
+    w = Math.min(w, b[4 * i]!); s = Math.min(s, b[4 * i + 1]!); e = Math.max(e, b[4 * i + 2]!); n = Math.max(n, b[4 * i + 3]!)
+  }
+  // centred on the set, rounded to a quarter degree so that sets over one area share it
+  // (and the features cached for it); 25 km off centre moves areas by ~1e-9
+  const pr = laea(Math.round(2 * (w + e)) / 4, Math.round(2 * (s + n)) / 4)
+  const cells: MeasureCell[] = []
+  for (const p of up.polygons.polygons) {
+    const c = measureCell(p, pr)
+    if (!c) return undefined
+    cells.push(c)
+  }
+  return { ids: up.rows.map((r) => r.id), cells, pr }
+}
+
+interface FeatureSet {
+  key: string
+  /** layers and category, for the PostGIS fallback */
+  layers: number[]
+  category: string | null
+  counting: boolean
+  features: (tile: Map<number, Feat[]>) => Feat[]
+}
+
+export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan): Promise<CellCoverageStats> {
+  const { db, runId, signal } = ctx
+  const unitCells = await simpleCells(db, plan.setId)
+  if (!unitCells) throw new Error(`unit set ${plan.setId} is not made of simple cells`)
+  const { ids, cells, pr } = unitCells
+  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, cached: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
+
+  // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
+  const sets: FeatureSet[] = []
+  for (const l of plan.layers) {
+    sets.push({ key: layerKey(l.id), layers: [l.id], category: null, counting: true, features: (t) => t.get(l.id)! })
+    if (l.byCategory) sets.push({ key: categoryPrefix(l.id), layers: [l.id], category: '', counting: true, features: () => [] }) // expanded per tile
+  }
+  plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: (t) => [...t.get(a)!, ...t.get(b)!] }))
+  if (plan.union.length) sets.push({ key: 'U:', layers: plan.union, category: null, counting: false, features: (t) => plan.union.flatMap((id) => t.get(id)!) })
+
+  const sums = new Map<string, { area: Float64Array; count: Int32Array }>()
+  const acc = (key: string) => {
+    let a = sums.get(key)
+    if (!a) sums.set(key, (a = { area: new Float64Array(ids.length), count: new Int32Array(ids.length) }))
+    return a
+  }
+
+  const created = new Map((await db.query<{ id: number; created: string }>('SELECT id, created_at::text AS created FROM layer WHERE id = ANY($1::int[])',
+    [[...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]], { signal })).map((r) => [Number(r.id), r.created]))
+  const layerCacheKey = (id: number) => `${id}|${created.get(id)}|${pr.lon0},${pr.lat0}`
+  const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
+  stats.tiles = tiles.length
+  let done = 0
+  for (const tile of tiles) {
+    const box = tile.reduce((b, ci) => {
+      const c = cells[ci]!.bbox
+      return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
+    }, [Infinity, Infinity, -Infinity, -Infinity])
+    let t0 = performance.now()
+    const byLayer = new Map<number, Feat[]>()
+    for (const id of new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])) {
+      const cacheKey = tiles.length === 1 ? layerCacheKey(id) : undefined
+      const cached = cacheKey ? cachedFeatures(cacheKey) : undefined
+      if (cached) {
+        byLayer.set(id, cached)
+        stats.featuresRead += cached.length
+        stats.cached++
+        continue
+      }
+      const rows = await db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
+        tiles.length === 1
+          ? 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 ORDER BY id'
+          : 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORDER BY id',
+        tiles.length === 1 ? [id] : [id, ...box], { signal })
+      const feats: Feat[] = []
+      for (const r of rows) {
+        const f = featureOf(r.id, r.category, r.wkb, pr)
+        if (f) feats.push(f)
+      }
+      byLayer.set(id, feats)
+      if (cacheKey) cacheFeatures(cacheKey, feats)
+      stats.featuresRead += feats.length
+    }
+    stats.ms.read += performance.now() - t0
+    const cs = cellSet(tile.map((ci) => cells[ci]!))
+    // per-category sets of this tile
+    const tileSets: FeatureSet[] = []
+    for (const s of sets) {
+      if (s.category === null) { tileSets.push(s); continue }
+      const byCat = new Map<string, Feat[]>()
+      for (const f of byLayer.get(s.layers[0]!)!) {
+        const c = f.category ?? ''
+        const l = byCat.get(c)
+        if (l) l.push(f)
+        else byCat.set(c, [f])
+      }
+      for (const [c, feats] of byCat) tileSets.push({ key: s.key + c, layers: s.layers, category: c, counting: true, features: () => feats })
+    }
+    for (const s of tileSets) {
+      const feats = s.features(byLayer)
+      if (!feats.length) continue
+      t0 = performance.now()
+      // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
+      const boundaryKey = tiles.length === 1 ? `${s.layers.map(layerCacheKey).join('+')}|${s.key}` : undefined
+      let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
+      if (!b) {
+        b = unionBoundary(feats, pr)
+        if (boundaryKey) cacheBoundary(boundaryKey, b)
+      }
+      const t1 = performance.now()
+      const r = measureSet(cs, feats, b, pr, s.counting)
+      const t2 = performance.now()
+      stats.ms.boundary += t1 - t0
+      stats.ms.measure += t2 - t1
+      stats.segments += b.seg.length / 8
+      const a = acc(s.key)
+      const fallback: string[] = []
+      const unitOf = new Map<string, number>()
+      tile.forEach((u, ci) => {
+        if (r.degenerate[ci]) {
+          fallback.push(ids[u]!)
+          unitOf.set(ids[u]!, u)
+          return
+        }
+        a.area[u] += r.area[ci]!
+        a.count[u] += r.count[ci]!
+      })
+      if (fallback.length) {
+        stats.degenerate += fallback.length
+        const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, s.layers, s.category, OVERLAY_GRID], { signal })
+        for (const row of rows) {
+          const u = unitOf.get(row.unit_id)!
+          a.area[u] += Number(row.area_m2)
+          a.count[u] += Number(row.features)
+        }
+        stats.ms.fallback += performance.now() - t2
+      }
+    }
+    done += tile.length
+    await ctx.progress(done / cells.length)
+  }
+
+  const t0 = performance.now()
+  // one document for the run (pieces.ts readSums): [unit id, key, area, features] …
+  const out: [string, string, number, number][] = []
+  for (const [key, a] of sums) {
+    if (key.startsWith('AB:')) continue
+    for (let u = 0; u < ids.length; u++) if (a.area[u]! > 0 || a.count[u]! > 0) out.push([ids[u]!, key, Math.max(0, a.area[u]!), a.count[u]!])
+  }
+  // a pair's overlap: |A| + |B| − |A ∪ B|
+  plan.overlaps.forEach(([a, b], i) => {
+    const A = sums.get(layerKey(a))?.area, B = sums.get(layerKey(b))?.area, AB = sums.get(`AB:${i}:`)?.area
+    for (let u = 0; u < ids.length; u++) {
+      const x = (A?.[u] ?? 0) + (B?.[u] ?? 0) - (AB?.[u] ?? 0)
+      if (x > 0) out.push([ids[u]!, `X:${i}:`, x, 0])
+    }
+  })
+  await db.query('INSERT INTO run_result (run_id, entries, body) VALUES ($1, $2, $3)', [runId, out.length, JSON.stringify(out)], { signal })
+  stats.ms.write = performance.now() - t0
+  for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
+  return stats
+}
+
+/** Cells grouped into about `n` square tiles by the centres of their boxes. */
+function tilesOf(cells: MeasureCell[], n: number): number[][] {
+  if (n <= 1) return [cells.map((_, i) => i)]
+  let w = Infinity, s = Infinity, e = -Infinity, no = -Infinity
+  for (const c of cells) { w = Math.min(w, c.bbox[0]); s = Math.min(s, c.bbox[1]); e = Math.max(e, c.bbox[2]); no = Math.max(no, c.bbox[3]) }
+  const side = Math.ceil(Math.sqrt(n))
+  const tw = (e - w) / side || 1, th = (no - s) / side || 1
+  const tiles: number[][] = Array.from({ length: side * side }, () => [])
+  cells.forEach((c, i) => {
+    const tx = Math.min(side - 1, Math.floor(((c.bbox[0] + c.bbox[2]) / 2 - w) / tw))
+    const ty = Math.min(side - 1, Math.floor(((c.bbox[1] + c.bbox[3]) / 2 - s) / th))
+    tiles[ty * side + tx]!.push(i)
+  })
+  return tiles.filter((t) => t.length)
+}

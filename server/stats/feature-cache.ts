@@ -1,0 +1,59 @@
+// Features of a layer as this process last read them for cell coverage: parsed, oriented
+// and projected (union-boundary.ts featureOf). A layer's features never change after its
+// import (a re-import makes a new layer), so what was read once serves later runs over
+// unit sets with the same projection centre. Keyed by layer id, creation time and centre,
+// bounded by the bytes held, least recently used first out. Only whole layers are kept
+// (runs cut into tiles read each tile's features afresh).
+// The union boundary of a set of whole layers is kept the same way, keyed by its features'
+// keys and category.
+import type { Boundary, Feat } from './union-boundary.ts'
+
+export const FEATURE_CACHE_BYTES = 512 * 2 ** 20
+type Held = Feat[] | Boundary
+const entries = new Map<string, { feats: Held; bytes: number }>()
+let held = 0
+
+export function cachedFeatures(key: string): Feat[] | undefined {
+  return cached(key) as Feat[] | undefined
+}
+
+export function cachedBoundary(key: string): Boundary | undefined {
+  return cached(`B:${key}`) as Boundary | undefined
+}
+
+function cached(key: string): Held | undefined {
+  const e = entries.get(key)
+  if (!e) return undefined
+  entries.delete(key)
+  entries.set(key, e)
+  return e.feats
+}
+
+export function cacheBoundary(key: string, b: Boundary): void {
+  hold(`B:${key}`, b, b.seg.length * 8 + b.start.length * 5 + 64)
+}
+
+export function cacheFeatures(key: string, feats: Feat[]): void {
+  let bytes = 0
+  for (const f of feats) for (const r of f.rings) bytes += r.length * 16 + 64
+  hold(key, feats, bytes)
+}
+
+function hold(key: string, feats: Held, bytes: number): void {
+  if (bytes > FEATURE_CACHE_BYTES / 2) return
+  const old = entries.get(key)
+  if (old) held -= old.bytes
+  entries.delete(key)
+  entries.set(key, { feats, bytes })
+  held += bytes
+  for (const [k, e] of entries) {
+    if (held <= FEATURE_CACHE_BYTES) break
+    entries.delete(k)
+    held -= e.bytes
+  }
+}
+
+export function clearFeatureCache(): void {
+  entries.clear()
+  held = 0
+}

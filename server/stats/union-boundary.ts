@@ -1,0 +1,439 @@
+// The boundary of the union of a set of polygons, as directed segments (the union on
+// their left), pure. No polygon is built: by Green's theorem the area of the union inside
+// any cell follows from these segments alone (cell-measure.ts).
+//
+// Survey layers are mostly tilings: neighbours share edges vertex for vertex and overlap
+// nothing. Their edges go out as they are — a shared edge appears once in each direction,
+// and the two cancel in every area sum. Only features that may overlap another are cut
+// up: where edges of two features cross or one's vertex lies on the other's edge, both
+// are split there, and each piece is kept unless it runs inside another feature or along
+// another's edge in the same direction (kept once, by the lower feature number). Pieces
+// along another's edge in the opposite direction stay, like shared edges of uncut
+// features: inner edges of the union in pairs that cancel.
+// Coordinates are lon/lat degrees, segments straight in lon/lat as GEOS overlays them;
+// every kept point also carries its equal-area projection (laea.ts) for measuring.
+import type { Laea } from './laea.ts'
+import { BoxIndex, type Box } from './shapes.ts'
+import { wkbPolygons } from '../units/wkb-polygons.ts'
+import { toBytes } from './shapes.ts'
+
+/** Edges longer than this (metres, projected) are left to PostGIS by cell-measure.ts. */
+export const LONG_M = 400
+
+/** A point within ~1e-7 m (1e-12°) of a line counts as on it. */
+export const EPS = 1e-12
+
+export interface Feat {
+  id: string
+  category: string | null
+  /** open rings as flat [lon0, lat0, lon1, lat1 …]; outer rings counter-clockwise, holes clockwise */
+  rings: Float64Array[]
+  /** the same rings in the run's equal-area projection, metres */
+  proj: Float64Array[]
+  bbox: Box
+  /** area in the projection (m²), holes subtracted */
+  area: number
+  /** some edge is longer than cell-measure.ts measures in the projection (LONG_M) */
+  long: boolean
+}
+
+/** A feature read from WKB: rings opened, oriented, projected. Undefined when it has no area. */
+export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea): Feat | undefined {
+  const rings: Float64Array[] = []
+  const proj: Float64Array[] = []
+  let area = 0
+  let long = false
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
+  for (const poly of wkbPolygons(toBytes(wkb))) {
+    poly.forEach((closed, r) => {
+      let n = closed.length >> 1
+      if (n > 1 && closed[0] === closed[2 * n - 2] && closed[1] === closed[2 * n - 1]) n--
+      if (n < 3) return
+      let s = 0
+      for (let i = 0, j = n - 1; i < n; j = i++) s += (closed[2 * j]! - closed[2 * i]!) * (closed[2 * j + 1]! + closed[2 * i + 1]!)
+      if (s === 0) return
+      const reverse = (s < 0) === (r === 0) // s is twice the area, counter-clockwise positive
+      const ring = new Float64Array(2 * n)
+      for (let i = 0; i < n; i++) {
+        const k = reverse ? n - 1 - i : i
+        ring[2 * i] = closed[2 * k]!
+        ring[2 * i + 1] = closed[2 * k + 1]!
+      }
+      const p = new Float64Array(2 * n)
+      for (let i = 0; i < n; i++) {
+        const x = ring[2 * i]!
+        const y = ring[2 * i + 1]!
+        if (x < x0) x0 = x
+        if (x > x1) x1 = x
+        if (y < y0) y0 = y
+        if (y > y1) y1 = y
+        pr.forward(x, y, p, 2 * i)
+      }
+      area += shoelace(p)
+      for (let i = 0, j = n - 1; i < n && !long; j = i++) long = Math.hypot(p[2 * i]! - p[2 * j]!, p[2 * i + 1]! - p[2 * j + 1]!) > LONG_M
+      rings.push(ring)
+      proj.push(p)
+    })
+  }
+  if (!rings.length) return undefined
+  return { id, category, rings, proj, bbox: [x0, y0, x1, y1], area, long }
+}
+
+/** Signed area of an open flat ring (counter-clockwise positive), relative to its first vertex for precision. */
+export function shoelace(p: Float64Array): number {
+  const n = p.length >> 1
+  const ox = p[0]!
+  const oy = p[1]!
+  let s = 0
+  for (let i = 1; i + 1 < n; i++) s += (p[2 * i]! - ox) * (p[2 * i + 3]! - oy) - (p[2 * i + 1]! - oy) * (p[2 * i + 2]! - ox)
+  return s / 2
+}
+
+export interface Boundary {
+  /** per feature, its first segment; start[features.length] = segment count */
+  start: Int32Array
+  /** 8 numbers a segment: lon/lat from, lon/lat to, projected from, projected to */
+  seg: Float64Array
+  /** features that may overlap another (their edges were cut and sorted) */
+  cut: Uint8Array
+}
+
+export function unionBoundary(features: Feat[], pr: Laea): Boundary {
+  const nf = features.length
+  let ne = 0
+  for (let fi = 0; fi < nf; fi++) for (const r of features[fi]!.rings) ne += r.length >> 1
+  // edges: endpoints (lon/lat and projected), boxes, owner
+  const ax = new Float64Array(ne), ay = new Float64Array(ne), bx = new Float64Array(ne), by = new Float64Array(ne)
+  const pax = new Float64Array(ne), pay = new Float64Array(ne), pbx = new Float64Array(ne), pby = new Float64Array(ne)
+  const owner = new Int32Array(ne)
+  const firstEdge = new Int32Array(nf + 1)
+  let e = 0
+  for (let fi = 0; fi < nf; fi++) {
+    const f = features[fi]!
+    firstEdge[fi] = e
+    for (let ri = 0; ri < f.rings.length; ri++) {
+      const r = f.rings[ri]!
+      const p = f.proj[ri]!
+      const n = r.length >> 1
+      for (let i = 0; i < n; i++) {
+        const j = i + 1 === n ? 0 : i + 1
+        ax[e] = r[2 * i]!; ay[e] = r[2 * i + 1]!; bx[e] = r[2 * j]!; by[e] = r[2 * j + 1]!
+        pax[e] = p[2 * i]!; pay[e] = p[2 * i + 1]!; pbx[e] = p[2 * j]!; pby[e] = p[2 * j + 1]!
+        owner[e] = fi
+        e++
+      }
+    }
+  }
+  firstEdge[nf] = ne
+  const cut = new Uint8Array(nf)
+  const splits = new Map<number, number[]>()
+  const split = (edge: number, t: number, x: number, y: number) => {
+    const s = splits.get(edge)
+    if (s) s.push(t, x, y)
+    else splits.set(edge, [t, x, y])
+  }
+  if (ne > 1 && nf > 1) candidatePairs(ax, ay, bx, by, owner, pair)
+
+  function pair(e1: number, e2: number) {
+    const a0 = ax[e1]!, a1 = ay[e1]!, b0 = bx[e1]!, b1 = by[e1]!
+    const c0 = ax[e2]!, c1 = ay[e2]!, d0 = bx[e2]!, d1 = by[e2]!
+    const f = owner[e1]!, g = owner[e2]!
+    if (a0 === c0 && a1 === c1 && b0 === d0 && b1 === d1) { cut[f] = 1; cut[g] = 1; return } // same edge, same side
+    if (a0 === d0 && a1 === d1 && b0 === c0 && b1 === c1) return // a shared edge between neighbours
+    const ux = b0 - a0, uy = b1 - a1, vx = d0 - c0, vy = d1 - c1
+    const o1 = ux * (c1 - a1) - uy * (c0 - a0)
+    const o2 = ux * (d1 - a1) - uy * (d0 - a0)
+    const o3 = vx * (a1 - c1) - vy * (a0 - c0)
+    const o4 = vx * (b1 - c1) - vy * (b0 - c0)
+    const tol1 = EPS * Math.sqrt(ux * ux + uy * uy)
+    const tol2 = EPS * Math.sqrt(vx * vx + vy * vy)
+    const cOn = Math.abs(o1) <= tol1, dOn = Math.abs(o2) <= tol1, aOn = Math.abs(o3) <= tol2, bOn = Math.abs(o4) <= tol2
+    if (!cOn && !dOn && !aOn && !bOn) {
+      if ((o1 > 0) !== (o2 > 0) && (o3 > 0) !== (o4 > 0)) {
+        // where along a→b: by the sides of a and b of c→d; and along c→d by those of c and d
+        const t = o3 / (o3 - o4)
+        const x = a0 + t * ux, y = a1 + t * uy
+        split(e1, t, x, y)
+        split(e2, o1 / (o1 - o2), x, y)
+        cut[f] = 1; cut[g] = 1
+      }
+      return
+    }
+    // touching or collinear: each edge is split where the other's end lies inside it
+    let touched = false
+    if (cOn) touched = splitAt(e1, c0, c1, a0, a1, b0, b1) || touched
+    if (dOn) touched = splitAt(e1, d0, d1, a0, a1, b0, b1) || touched
+    if (aOn) touched = splitAt(e2, a0, a1, c0, c1, d0, d1) || touched
+    if (bOn) touched = splitAt(e2, b0, b1, c0, c1, d0, d1) || touched
+    // collinear: sides are decided per piece below
+    if (touched || (cOn && dOn) || (aOn && bOn)) { cut[f] = 1; cut[g] = 1 }
+  }
+
+  /** Splits edge s→w at p when p lies strictly between its ends. */
+  function splitAt(edge: number, px: number, py: number, sx: number, sy: number, wx: number, wy: number): boolean {
+    if ((px === sx && py === sy) || (px === wx && py === wy)) return false
+    const ex = wx - sx, ey = wy - sy
+    const t = ((px - sx) * ex + (py - sy) * ey) / (ex * ex + ey * ey)
+    if (!(t > 0 && t < 1)) return false
+    split(edge, t, px, py)
+    return true
+  }
+
+  // --- a feature inside another's box may lie inside it without any boundary contact
+  containedInBox(features, cut)
+
+  // --- output: whole edges of uncut features; kept pieces of cut ones
+  let cap = 0
+  for (let fi = 0; fi < nf; fi++) cap += firstEdge[fi + 1]! - firstEdge[fi]!
+  let seg = new Float64Array(8 * cap + 64)
+  let n = 0
+  const start = new Int32Array(nf + 1)
+  const locator = new Locator(features)
+  const pt = [0, 0]
+  const featureNo = new Map<Feat, number>()
+  let index: BoxIndex<Feat> | undefined
+  const push = (x0: number, y0: number, x1: number, y1: number, px0: number, py0: number, px1: number, py1: number) => {
+    if (n + 8 > seg.length) {
+      const grown = new Float64Array(seg.length * 2)
+      grown.set(seg)
+      seg = grown
+    }
+    seg[n] = x0; seg[n + 1] = y0; seg[n + 2] = x1; seg[n + 3] = y1; seg[n + 4] = px0; seg[n + 5] = py0; seg[n + 6] = px1; seg[n + 7] = py1
+    n += 8
+  }
+  for (let fi = 0; fi < nf; fi++) {
+    start[fi] = n >> 3
+    const e0 = firstEdge[fi]!, e1 = firstEdge[fi + 1]!
+    if (!cut[fi]) {
+      for (let i = e0; i < e1; i++) push(ax[i]!, ay[i]!, bx[i]!, by[i]!, pax[i]!, pay[i]!, pbx[i]!, pby[i]!)
+      continue
+    }
+    if (!index) {
+      index = new BoxIndex(features, 2)
+      features.forEach((f, i) => featureNo.set(f, i))
+    }
+    for (let i = e0; i < e1; i++) {
+      const s = splits.get(i)
+      // the edge's cut points in order: t, lon, lat, x, y
+      const pts: number[] = [0, ax[i]!, ay[i]!, pax[i]!, pay[i]!]
+      if (s) {
+        const order: number[] = []
+        for (let k = 0; k < s.length; k += 3) order.push(k)
+        order.sort((p, q) => s[p]! - s[q]!)
+        for (const k of order) {
+          pr.forward(s[k + 1]!, s[k + 2]!, pt, 0)
+          pts.push(s[k]!, s[k + 1]!, s[k + 2]!, pt[0]!, pt[1]!)
+        }
+      }
+      pts.push(1, bx[i]!, by[i]!, pbx[i]!, pby[i]!)
+      const dx = bx[i]! - ax[i]!, dy = by[i]! - ay[i]!
+      for (let k = 0; k + 5 < pts.length; k += 5) {
+        const x0 = pts[k + 1]!, y0 = pts[k + 2]!, x1 = pts[k + 6]!, y1 = pts[k + 7]!
+        if (x0 === x1 && y0 === y1) continue
+        if (!keeps(fi, (x0 + x1) / 2, (y0 + y1) / 2, dx, dy)) continue
+        push(x0, y0, x1, y1, pts[k + 3]!, pts[k + 4]!, pts[k + 8]!, pts[k + 9]!)
+      }
+    }
+  }
+  start[nf] = n >> 3
+  return { start, seg: seg.subarray(0, n), cut }
+
+  function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
+    for (const g of index!.query([mx, my, mx, my])) {
+      const gi = featureNo.get(g)!
+      if (gi === fi) continue
+      const w = locator.locate(gi, mx, my)
+      if (w === IN) return false
+      // along g's edge in the same direction (g on the same side): kept once. Along it in
+      // the other direction (g on the other side) it stays: g's edge stays too, whether
+      // g is cut or not, and the two cancel in every sum.
+      if (w !== OUT && locator.ox * dx + locator.oy * dy > 0 && gi < fi) return false
+    }
+    return true
+  }
+}
+
+/**
+ * Calls `pair` once for every two edges of different owners whose boxes meet: edges in
+ * the buckets of a uniform grid (by counting sort), a pair tested in the bucket that
+ * holds the low corner of the boxes' overlap.
+ */
+function candidatePairs(ax: Float64Array, ay: Float64Array, bx: Float64Array, by: Float64Array, owner: Int32Array, pair: (e1: number, e2: number) => void) {
+  const ne = ax.length
+  const x0 = new Float64Array(ne), x1 = new Float64Array(ne), y0 = new Float64Array(ne), y1 = new Float64Array(ne)
+  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity
+  for (let i = 0; i < ne; i++) {
+    const a = ax[i]!, b = bx[i]!, c = ay[i]!, d = by[i]!
+    const l = a < b ? a : b, r = a < b ? b : a, lo = c < d ? c : d, hi = c < d ? d : c
+    x0[i] = l; x1[i] = r; y0[i] = lo; y1[i] = hi
+    if (l < minx) minx = l
+    if (r > maxx) maxx = r
+    if (lo < miny) miny = lo
+    if (hi > maxy) maxy = hi
+  }
+  // buckets about twice the median edge, and no more than ~2 an edge
+  const lens: number[] = []
+  for (let i = 0; i < ne; i += 16) lens.push(Math.max(x1[i]! - x0[i]!, y1[i]! - y0[i]!))
+  lens.sort((p, q) => p - q)
+  const W = maxx - minx, H = maxy - miny
+  const size = Math.max(2 * (lens[lens.length >> 1] ?? 0), Math.sqrt((W * H) / (2 * ne + 1)), 1e-9)
+  const inv = 1 / size
+  const nx = Math.floor(W * inv) + 1, ny = Math.floor(H * inv) + 1
+  const count = new Int32Array(nx * ny + 1)
+  for (let i = 0; i < ne; i++) {
+    const c0 = Math.floor((x0[i]! - minx) * inv), c1 = Math.floor((x1[i]! - minx) * inv)
+    const r0 = Math.floor((y0[i]! - miny) * inv), r1 = Math.floor((y1[i]! - miny) * inv)
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) count[r * nx + c + 1]!++
+  }
+  for (let k = 1; k <= nx * ny; k++) count[k]! += count[k - 1]!
+  const fill = count.slice(0, nx * ny)
+  const list = new Int32Array(count[nx * ny]!)
+  for (let i = 0; i < ne; i++) {
+    const c0 = Math.floor((x0[i]! - minx) * inv), c1 = Math.floor((x1[i]! - minx) * inv)
+    const r0 = Math.floor((y0[i]! - miny) * inv), r1 = Math.floor((y1[i]! - miny) * inv)
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) list[fill[r * nx + c]!++] = i
+  }
+  for (let k = 0; k < nx * ny; k++) {
+    const from = count[k]!, to = count[k + 1]!
+    if (to - from < 2) continue
+    for (let i = from; i < to; i++) {
+      const e1 = list[i]!
+      const f1 = owner[e1]!
+      const l1 = x0[e1]!, r1 = x1[e1]!, b1 = y0[e1]!, t1 = y1[e1]!
+      for (let j = i + 1; j < to; j++) {
+        const e2 = list[j]!
+        if (owner[e2] === f1) continue
+        const l2 = x0[e2]!, r2 = x1[e2]!
+        if (l2 > r1 || l1 > r2) continue
+        const b2 = y0[e2]!, t2 = y1[e2]!
+        if (b2 > t1 || b1 > t2) continue
+        const cx = l1 > l2 ? l1 : l2, cy = b1 > b2 ? b1 : b2
+        if (Math.floor((cy - miny) * inv) * nx + Math.floor((cx - minx) * inv) !== k) continue
+        pair(e1, e2)
+      }
+    }
+  }
+}
+
+/** Marks features whose box lies within another's (either may hold the other without touching it). */
+function containedInBox(features: Feat[], cut: Uint8Array) {
+  const nf = features.length
+  if (nf < 2) return
+  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity
+  const ws: number[] = []
+  for (let i = 0; i < nf; i++) {
+    const b = features[i]!.bbox
+    if (b[0] < minx) minx = b[0]
+    if (b[1] < miny) miny = b[1]
+    if (b[2] > maxx) maxx = b[2]
+    if (b[3] > maxy) maxy = b[3]
+    if (i % 8 === 0) ws.push(Math.max(b[2] - b[0], b[3] - b[1]))
+  }
+  ws.sort((p, q) => p - q)
+  const W = maxx - minx, H = maxy - miny
+  const size = Math.max(ws[ws.length >> 1] ?? 0, Math.sqrt((W * H) / (nf + 1)), 1e-9)
+  const inv = 1 / size
+  const nx = Math.floor(W * inv) + 1, ny = Math.floor(H * inv) + 1
+  const count = new Int32Array(nx * ny + 1)
+  const span = (i: number, fn: (k: number) => void) => {
+    const b = features[i]!.bbox
+    const c0 = Math.floor((b[0] - minx) * inv), c1 = Math.floor((b[2] - minx) * inv)
+    const r0 = Math.floor((b[1] - miny) * inv), r1 = Math.floor((b[3] - miny) * inv)
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) fn(r * nx + c)
+  }
+  for (let i = 0; i < nf; i++) span(i, (k) => count[k + 1]!++)
+  for (let k = 1; k <= nx * ny; k++) count[k]! += count[k - 1]!
+  const fill = count.slice(0, nx * ny)
+  const list = new Int32Array(count[nx * ny]!)
+  for (let i = 0; i < nf; i++) span(i, (k) => { list[fill[k]!++] = i })
+  // a box holding f's box holds its centre: look in that bucket only
+  for (let i = 0; i < nf; i++) {
+    if (cut[i]) continue
+    const b = features[i]!.bbox
+    const k = Math.floor(((b[1] + b[3]) / 2 - miny) * inv) * nx + Math.floor(((b[0] + b[2]) / 2 - minx) * inv)
+    for (let j = count[k]!; j < count[k + 1]!; j++) {
+      const g = list[j]!
+      if (g === i) continue
+      const o = features[g]!.bbox
+      if (o[0] <= b[0] && o[1] <= b[1] && o[2] >= b[2] && o[3] >= b[3]) { cut[i] = 1; break }
+    }
+  }
+}
+
+export const OUT = 0
+export const IN = 1
+export const ON = 2
+
+/**
+ * Point in feature with boundary detection. On ON, `ox`, `oy` hold the direction of the
+ * edge the point lies on. Features with many edges get a row index on first use.
+ */
+export class Locator {
+  ox = 0
+  oy = 0
+  private readonly rows = new Map<number, { y0: number; h: number; n: number; lists: Float64Array[] }>()
+
+  constructor(private readonly features: Feat[]) {}
+
+  locate(fi: number, px: number, py: number): number {
+    const f = this.features[fi]!
+    const b = f.bbox
+    if (px < b[0] || px > b[2] || py < b[1] || py > b[3]) return OUT
+    let edges = 0
+    for (const r of f.rings) edges += r.length >> 1
+    if (edges <= 64) {
+      let inside = false
+      for (const r of f.rings) {
+        const n = r.length >> 1
+        for (let i = 0, j = n - 1; i < n; j = i++) {
+          const w = this.edge(r[2 * j]!, r[2 * j + 1]!, r[2 * i]!, r[2 * i + 1]!, px, py)
+          if (w === ON) return ON
+          if (w === IN) inside = !inside
+        }
+      }
+      return inside ? IN : OUT
+    }
+    let idx = this.rows.get(fi)
+    if (!idx) this.rows.set(fi, (idx = rowIndex(f, edges)))
+    const k = Math.min(idx.n - 1, Math.max(0, Math.floor((py - idx.y0) / idx.h)))
+    const l = idx.lists[k]!
+    let inside = false
+    for (let i = 0; i < l.length; i += 4) {
+      const w = this.edge(l[i]!, l[i + 1]!, l[i + 2]!, l[i + 3]!, px, py)
+      if (w === ON) return ON
+      if (w === IN) inside = !inside
+    }
+    return inside ? IN : OUT
+  }
+
+  /** ON when p lies on a→b; IN when a→b crosses the ray from p to the east (half-open in y); else OUT. */
+  private edge(ax: number, ay: number, bx: number, by: number, px: number, py: number): number {
+    const ex = bx - ax, ey = by - ay
+    if (!(px < Math.min(ax, bx) - EPS || px > Math.max(ax, bx) + EPS || py < Math.min(ay, by) - EPS || py > Math.max(ay, by) + EPS)) {
+      const len2 = ex * ex + ey * ey
+      if (len2 > 0 && Math.abs(ex * (py - ay) - ey * (px - ax)) <= EPS * Math.sqrt(len2)) {
+        const t = ((px - ax) * ex + (py - ay) * ey) / len2
+        if (t >= 0 && t <= 1) { this.ox = ex; this.oy = ey; return ON }
+      }
+    }
+    return (ay > py) !== (by > py) && px < ax + ((py - ay) / ey) * ex ? IN : OUT
+  }
+}
+
+/** Edges of a feature bucketed by rows of its box (an edge in every row it spans). */
+function rowIndex(f: Feat, edges: number) {
+  const y0 = f.bbox[1]
+  const n = Math.max(1, Math.round(Math.sqrt(edges)))
+  const h = (f.bbox[3] - y0) / n || 1
+  const acc: number[][] = Array.from({ length: n }, () => [])
+  const row = (y: number) => Math.min(n - 1, Math.max(0, Math.floor((y - y0) / h)))
+  for (const r of f.rings) {
+    const m = r.length >> 1
+    for (let i = 0, j = m - 1; i < m; j = i++) {
+      const ay = r[2 * j + 1]!, by = r[2 * i + 1]!
+      // rows widened by EPS so that a point on the edge finds it from either side
+      for (let k = row(Math.min(ay, by) - EPS); k <= row(Math.max(ay, by) + EPS); k++) acc[k]!.push(r[2 * j]!, ay, r[2 * i]!, by)
+    }
+  }
+  return { y0, h, n, lists: acc.map((l) => Float64Array.from(l)) }
+}
