@@ -5,6 +5,7 @@ import type { Queryable } from '../db/db.ts'
 import { lonLatForward, type ForwardMany } from '../crs/lonlat-forward.ts'
 import { Gone } from '../errors.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
+import { widenBox } from '../units/wkb-polygons.ts'
 import type { GeoTransform } from './geotiff-file.ts'
 import { pixelRings } from './coverage-fraction.ts'
 import { pixelAreas } from './pixel-area.ts'
@@ -81,7 +82,7 @@ export function pixelUnits(units: JobUnits, g: ZonalGrid): { inside: ZonalUnit[]
       for (const ll of rings) {
         const xy = new Float64Array(ll.length)
         toPixels(ll, xy)
-        widen(xy, box)
+        widenBox(xy, box)
         out.push(xy)
       }
       polys.push(out)
@@ -125,26 +126,6 @@ export function lonLatToPixels(g: ZonalGrid): ForwardMany {
       xy[k + 1] = ic * dx + id * dy
     }
   }
-}
-
-/** Widens box (cmin, rmin, cmax, rmax) by the pairs of xy. */
-function widen(xy: Float64Array, box: Float64Array): void {
-  let cmin = box[0]!
-  let rmin = box[1]!
-  let cmax = box[2]!
-  let rmax = box[3]!
-  for (let k = 0; k < xy.length; k += 2) {
-    const c = xy[k]!
-    const r = xy[k + 1]!
-    if (c < cmin) cmin = c
-    if (c > cmax) cmax = c
-    if (r < rmin) rmin = r
-    if (r > rmax) rmax = r
-  }
-  box[0] = cmin
-  box[1] = rmin
-  box[2] = cmax
-  box[3] = rmax
 }
 
 function accumulatorOf(spec: AccumulatorSpec, n: number): { sums: unknown[]; take: Parameters<typeof scan>[3] } {

@@ -88,10 +88,11 @@ interface FeatureSet {
   features: (tile: Map<number, Feat[]>) => Feat[]
 }
 
-export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan): Promise<CellCoverageStats> {
+export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
+
+/** `unitCells`: simpleCells of the plan's set, as the planner found them. */
+export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { db, runId, signal } = ctx
-  const unitCells = await simpleCells(db, plan.setId)
-  if (!unitCells) throw new Error(`unit set ${plan.setId} is not made of simple cells`)
   const { ids, cells, pr } = unitCells
   const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, cached: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
 

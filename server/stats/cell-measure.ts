@@ -10,9 +10,11 @@
 // A vertex within 1e-12° of a cell edge, a crossing within that of a cell corner, or
 // crossings that do not alternate mark the cell "degenerate" for this set; the caller
 // measures those few cells in PostGIS instead (cell-fallback.sql).
+import { boxGrid, BoxQuery } from './box-grid.ts'
 import type { Laea } from './laea.ts'
 import type { Box } from './shapes.ts'
-import { EPS, IN, Locator, LONG_M, ON, shoelace, type Boundary, type Feat } from './union-boundary.ts'
+import { EPS, IN, Locator, LONG_M, ON, orientedRing, pointEdge, shoelace, type Boundary, type Feat } from './union-boundary.ts'
+import { widenBox } from '../units/wkb-polygons.ts'
 
 export interface MeasureCell {
   /** open ring, lon/lat, counter-clockwise */
@@ -26,40 +28,25 @@ export interface MeasureCell {
   edges: Float64Array
 }
 
-/** A simple cell: one polygon of one ring with at most 256 vertices, convex or not. */
+/** A simple cell: one polygon of one ring with at most 256 vertices and edges of at most LONG_M, convex or not. */
 export function measureCell(polygons: Float64Array[][], pr: Laea): MeasureCell | undefined {
-  if (polygons.length !== 1 || polygons[0]!.length !== 1) return undefined
-  const closed = polygons[0]![0]!
-  let n = closed.length >> 1
-  if (n > 1 && closed[0] === closed[2 * n - 2] && closed[1] === closed[2 * n - 1]) n--
-  if (n < 3 || n > 256) return undefined
-  for (let i = 0; i < n; i++) {
-    const j = i + 1 === n ? 0 : i + 1
-    if (Math.hypot(closed[2 * j]! - closed[2 * i]!, closed[2 * j + 1]! - closed[2 * i + 1]!) > LONG_DEG) return undefined
-  }
-  let s = 0
-  for (let i = 0, j = n - 1; i < n; j = i++) s += (closed[2 * j]! - closed[2 * i]!) * (closed[2 * j + 1]! + closed[2 * i + 1]!)
-  if (!(s !== 0)) return undefined
-  const ring = new Float64Array(2 * n)
-  for (let i = 0; i < n; i++) {
-    const k = s < 0 ? n - 1 - i : i
-    ring[2 * i] = closed[2 * k]!
-    ring[2 * i + 1] = closed[2 * k + 1]!
-  }
-  const proj = new Float64Array(2 * n)
+  if (polygons.length !== 1 || polygons[0]!.length !== 1 || polygons[0]![0]!.length > 2 * 257) return undefined
+  const o = orientedRing(polygons[0]![0]!, true, pr)
+  if (!o || o.ring.length > 2 * 256 || o.longest > LONG_M) return undefined
+  const { ring, proj } = o
+  const n = ring.length >> 1
   const edges = new Float64Array(7 * n)
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
+  const box = [Infinity, Infinity, -Infinity, -Infinity]
+  widenBox(ring, box)
   for (let i = 0; i < n; i++) {
     const x = ring[2 * i]!, y = ring[2 * i + 1]!
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y)
-    pr.forward(x, y, proj, 2 * i)
     const j = i + 1 === n ? 0 : i + 1
     const ex = ring[2 * j]! - x, ey = ring[2 * j + 1]! - y
     const len2 = ex * ex + ey * ey
     const len = Math.sqrt(len2)
     edges.set([x, y, ex, ey, len2, EPS * len, len > 0 ? EPS / len : 1], 7 * i)
   }
-  return { ring, proj, bbox: [x0, y0, x1, y1], area: shoelace(proj), edges }
+  return { ring, proj, bbox: box as Box, area: shoelace(proj), edges }
 }
 
 export interface SetSums {
@@ -77,8 +64,6 @@ const DEGENERATE = -1
  * such a segment enters go to PostGIS, units with such edges to the piece engine.
  */
 
-/** A lon/lat extent certainly shorter than LONG_M anywhere in China (1° of latitude ≥ 110 km; of longitude ≥ 40 km up to 54° N). */
-const LONG_DEG = LONG_M / 111_000
 // crossings of the current segment with the cell: parameter, cell edge, position along it, entering, point
 const MAXC = 512
 const cT = new Float64Array(MAXC), cK = new Int32Array(MAXC), cS = new Float64Array(MAXC), cIn = new Uint8Array(MAXC)
@@ -171,65 +156,12 @@ export interface CellSet {
   out: Int32Array
 }
 
-/** Cells in the buckets of a uniform grid sized by the median cell (counting sort, typed arrays). */
+/** Cells in a bucket grid sized by the median cell (box-grid.ts). */
 export function cellSet(cells: MeasureCell[]): CellSet {
-  const nc = cells.length
-  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity
-  const ws: number[] = []
-  cells.forEach((c, i) => {
-    minx = Math.min(minx, c.bbox[0]); miny = Math.min(miny, c.bbox[1]); maxx = Math.max(maxx, c.bbox[2]); maxy = Math.max(maxy, c.bbox[3])
-    if (i % 8 === 0) ws.push(Math.max(c.bbox[2] - c.bbox[0], c.bbox[3] - c.bbox[1]))
-  })
-  ws.sort((p, q) => p - q)
-  const size = Math.max(ws[ws.length >> 1] ?? 0, Math.sqrt(((maxx - minx) * (maxy - miny)) / (4 * nc + 1)), 1e-9)
-  const inv = 1 / size
-  const nx = Math.floor((maxx - minx) * inv) + 1, ny = Math.floor((maxy - miny) * inv) + 1
-  const count = new Int32Array(nx * ny + 1)
-  const boxes = new Float64Array(4 * nc)
-  const range = (x0: number, y0: number, x1: number, y1: number) => [
-    Math.max(0, Math.floor((x0 - minx) * inv)), Math.max(0, Math.floor((y0 - miny) * inv)),
-    Math.min(nx - 1, Math.floor((x1 - minx) * inv)), Math.min(ny - 1, Math.floor((y1 - miny) * inv)),
-  ] as const
-  cells.forEach((c, i) => {
-    boxes.set(c.bbox, 4 * i)
-    const [c0, r0, c1, r1] = range(...c.bbox)
-    for (let r = r0; r <= r1; r++) for (let k = c0; k <= c1; k++) count[r * nx + k + 1]!++
-  })
-  for (let k = 1; k <= nx * ny; k++) count[k]! += count[k - 1]!
-  const fill = count.slice(0, nx * ny)
-  const list = new Int32Array(count[nx * ny]!)
-  cells.forEach((c, i) => {
-    const [c0, r0, c1, r1] = range(...c.bbox)
-    for (let r = r0; r <= r1; r++) for (let k = c0; k <= c1; k++) list[fill[r * nx + k]!++] = i
-  })
-  const seen = new Int32Array(nc)
-  let stamp = 0
-  const set: CellSet = {
-    cells,
-    out: new Int32Array(Math.max(16, nc)),
-    query(x0, y0, x1, y1) {
-      if (x1 < minx || x0 > maxx || y1 < miny || y0 > maxy) return 0
-      const c0 = Math.max(0, Math.floor((x0 - minx) * inv)), r0 = Math.max(0, Math.floor((y0 - miny) * inv))
-      const c1 = Math.min(nx - 1, Math.floor((x1 - minx) * inv)), r1 = Math.min(ny - 1, Math.floor((y1 - miny) * inv))
-      stamp++
-      let m = 0
-      const out = set.out
-      for (let r = r0; r <= r1; r++) {
-        for (let k = c0; k <= c1; k++) {
-          const b = r * nx + k
-          for (let j = count[b]!; j < count[b + 1]!; j++) {
-            const ci = list[j]!
-            if (seen[ci] === stamp) continue
-            seen[ci] = stamp
-            const o = 4 * ci
-            if (boxes[o]! <= x1 && x0 <= boxes[o + 2]! && boxes[o + 1]! <= y1 && y0 <= boxes[o + 3]!) out[m++] = ci
-          }
-        }
-      }
-      return m
-    },
-  }
-  return set
+  const boxes = new Float64Array(4 * cells.length)
+  cells.forEach((c, i) => boxes.set(c.bbox, 4 * i))
+  const q = new BoxQuery(boxGrid(boxes, 1, 4))
+  return { cells, out: q.out, query: (x0, y0, x1, y1) => q.query(x0, y0, x1, y1) }
 }
 
 /** Features with more union-boundary segments than this are measured segment by segment. */
@@ -490,15 +422,9 @@ function segmentRows(b: Boundary): SegmentRows {
         const o = 8 * list[j]!
         const ax = seg[o]!, ay = seg[o + 1]!, bx = seg[o + 2]!, by = seg[o + 3]!
         if (east ? Math.max(ax, bx) < px - EPS : Math.min(ax, bx) > px + EPS) continue
-        const ex = bx - ax, ey = by - ay
-        if (px >= Math.min(ax, bx) - EPS && px <= Math.max(ax, bx) + EPS && py >= Math.min(ay, by) - EPS && py <= Math.max(ay, by) + EPS) {
-          const len2 = ex * ex + ey * ey
-          if (len2 > 0 && Math.abs(ex * (py - ay) - ey * (px - ax)) <= EPS * Math.sqrt(len2)) {
-            const t = ((px - ax) * ex + (py - ay) * ey) / len2
-            if (t >= 0 && t <= 1) return ON
-          }
-        }
-        if ((ay > py) !== (by > py) && (px < ax + ((py - ay) / ey) * ex) === east) inside = !inside
+        const w = pointEdge(ax, ay, bx, by, px, py, east)
+        if (w === ON) return ON
+        if (w === IN) inside = !inside
       }
       return inside ? IN : 0
     },

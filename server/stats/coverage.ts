@@ -89,7 +89,8 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   }
   const params = (engine: string) => ({ unitSet, layers: layers.map((l) => `${l.name}@${l.vintage}`), categories: Boolean(o.categories), overlaps: overlaps.map(([a, b]) => `${a.name}+${b.name}`), union: union.map((l) => l.name), engine })
   const inputs = { unitSet: set, layers: layers.map(({ id, name, vintage, source_checksum, feature_count }) => ({ id, name, vintage, source_checksum, feature_count })) }
-  if (await simpleCells(db, set.id)) {
+  const unitCells = await simpleCells(db, set.id)
+  if (unitCells) {
     // grid cells: measured in this process from each set's union boundary (cell-coverage.ts)
     meta.method = CELL_METHOD
     for (const m of meta.layers) if (m.byCategory) m.prefix = categoryPrefix(m.id)
@@ -107,7 +108,7 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
             layers: meta.layers.map((l) => ({ id: l.id, byCategory: l.byCategory, featureCount: l.feature_count })),
             overlaps: meta.overlaps,
             union: meta.union,
-          })
+          }, unitCells)
         },
       }],
       meta: meta as unknown as Record<string, unknown>,

@@ -13,8 +13,9 @@
 // Coordinates are lon/lat degrees, segments straight in lon/lat as GEOS overlays them;
 // every kept point also carries its equal-area projection (laea.ts) for measuring.
 import type { Laea } from './laea.ts'
-import { BoxIndex, type Box } from './shapes.ts'
-import { wkbPolygons } from '../units/wkb-polygons.ts'
+import { bucketOf, boxGrid, BoxQuery, type BoxGrid } from './box-grid.ts'
+import type { Box } from './shapes.ts'
+import { wkbPolygons, widenBox } from '../units/wkb-polygons.ts'
 import { toBytes } from './shapes.ts'
 
 /** Edges longer than this (metres, projected) are left to PostGIS by cell-measure.ts. */
@@ -43,40 +44,46 @@ export function featureOf(id: string, category: string | null, wkb: Uint8Array |
   const proj: Float64Array[] = []
   let area = 0
   let long = false
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity
+  const box = [Infinity, Infinity, -Infinity, -Infinity]
   for (const poly of wkbPolygons(toBytes(wkb))) {
     poly.forEach((closed, r) => {
-      let n = closed.length >> 1
-      if (n > 1 && closed[0] === closed[2 * n - 2] && closed[1] === closed[2 * n - 1]) n--
-      if (n < 3) return
-      let s = 0
-      for (let i = 0, j = n - 1; i < n; j = i++) s += (closed[2 * j]! - closed[2 * i]!) * (closed[2 * j + 1]! + closed[2 * i + 1]!)
-      if (s === 0) return
-      const reverse = (s < 0) === (r === 0) // s is twice the area, counter-clockwise positive
-      const ring = new Float64Array(2 * n)
-      for (let i = 0; i < n; i++) {
-        const k = reverse ? n - 1 - i : i
-        ring[2 * i] = closed[2 * k]!
-        ring[2 * i + 1] = closed[2 * k + 1]!
-      }
-      const p = new Float64Array(2 * n)
-      for (let i = 0; i < n; i++) {
-        const x = ring[2 * i]!
-        const y = ring[2 * i + 1]!
-        if (x < x0) x0 = x
-        if (x > x1) x1 = x
-        if (y < y0) y0 = y
-        if (y > y1) y1 = y
-        pr.forward(x, y, p, 2 * i)
-      }
-      area += shoelace(p)
-      for (let i = 0, j = n - 1; i < n && !long; j = i++) long = Math.hypot(p[2 * i]! - p[2 * j]!, p[2 * i + 1]! - p[2 * j + 1]!) > LONG_M
-      rings.push(ring)
-      proj.push(p)
+      const o = orientedRing(closed, r === 0, pr)
+      if (!o) return
+      widenBox(o.ring, box)
+      area += shoelace(o.proj)
+      long ||= o.longest > LONG_M
+      rings.push(o.ring)
+      proj.push(o.proj)
     })
   }
   if (!rings.length) return undefined
-  return { id, category, rings, proj, bbox: [x0, y0, x1, y1], area, long }
+  return { id, category, rings, proj, bbox: box as Box, area, long }
+}
+
+/**
+ * A closed flat lon/lat ring opened (no repeated closing point), turned counter-clockwise
+ * (`ccw`) or clockwise, and projected, with its longest projected edge (metres).
+ * Undefined when it has no area.
+ */
+export function orientedRing(closed: Float64Array, ccw: boolean, pr: Laea): { ring: Float64Array; proj: Float64Array; longest: number } | undefined {
+  let n = closed.length >> 1
+  if (n > 1 && closed[0] === closed[2 * n - 2] && closed[1] === closed[2 * n - 1]) n--
+  if (n < 3) return undefined
+  let s = 0
+  for (let i = 0, j = n - 1; i < n; j = i++) s += (closed[2 * j]! - closed[2 * i]!) * (closed[2 * j + 1]! + closed[2 * i + 1]!)
+  if (!(s !== 0)) return undefined
+  const reverse = (s < 0) === ccw // s is twice the area, counter-clockwise positive
+  const ring = new Float64Array(2 * n)
+  const proj = new Float64Array(2 * n)
+  for (let i = 0; i < n; i++) {
+    const k = reverse ? n - 1 - i : i
+    ring[2 * i] = closed[2 * k]!
+    ring[2 * i + 1] = closed[2 * k + 1]!
+    pr.forward(ring[2 * i]!, ring[2 * i + 1]!, proj, 2 * i)
+  }
+  let longest = 0
+  for (let i = 0, j = n - 1; i < n; j = i++) longest = Math.max(longest, Math.hypot(proj[2 * i]! - proj[2 * j]!, proj[2 * i + 1]! - proj[2 * j + 1]!))
+  return { ring, proj, longest }
 }
 
 /** Signed area of an open flat ring (counter-clockwise positive), relative to its first vertex for precision. */
@@ -179,19 +186,19 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     return true
   }
 
-  // --- a feature inside another's box may lie inside it without any boundary contact
-  containedInBox(features, cut)
+  // --- features by their boxes: a feature inside another's box may lie inside it without
+  // any boundary contact; a piece of a cut feature is tested against the features around it
+  const featureBoxes = new Float64Array(4 * nf)
+  features.forEach((f, i) => featureBoxes.set(f.bbox, 4 * i))
+  const near = new BoxQuery(boxGrid(featureBoxes, 1, 1))
+  containedInBox(near.grid, cut)
 
   // --- output: whole edges of uncut features; kept pieces of cut ones
-  let cap = 0
-  for (let fi = 0; fi < nf; fi++) cap += firstEdge[fi + 1]! - firstEdge[fi]!
-  let seg = new Float64Array(8 * cap + 64)
+  let seg = new Float64Array(8 * ne + 64)
   let n = 0
   const start = new Int32Array(nf + 1)
   const locator = new Locator(features)
   const pt = [0, 0]
-  const featureNo = new Map<Feat, number>()
-  let index: BoxIndex<Feat> | undefined
   const push = (x0: number, y0: number, x1: number, y1: number, px0: number, py0: number, px1: number, py1: number) => {
     if (n + 8 > seg.length) {
       const grown = new Float64Array(seg.length * 2)
@@ -207,10 +214,6 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     if (!cut[fi]) {
       for (let i = e0; i < e1; i++) push(ax[i]!, ay[i]!, bx[i]!, by[i]!, pax[i]!, pay[i]!, pbx[i]!, pby[i]!)
       continue
-    }
-    if (!index) {
-      index = new BoxIndex(features, 2)
-      features.forEach((f, i) => featureNo.set(f, i))
     }
     for (let i = e0; i < e1; i++) {
       const s = splits.get(i)
@@ -239,8 +242,9 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
   return { start, seg: seg.subarray(0, n), cut }
 
   function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
-    for (const g of index!.query([mx, my, mx, my])) {
-      const gi = featureNo.get(g)!
+    const m = near.query(mx, my, mx, my)
+    for (let k = 0; k < m; k++) {
+      const gi = near.out[k]!
       if (gi === fi) continue
       const w = locator.locate(gi, mx, my)
       if (w === IN) return false
@@ -254,61 +258,37 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
 }
 
 /**
- * Calls `pair` once for every two edges of different owners whose boxes meet: edges in
- * the buckets of a uniform grid (by counting sort), a pair tested in the bucket that
- * holds the low corner of the boxes' overlap.
+ * Calls `pair` once for every two edges of different owners whose boxes meet: edges in a
+ * bucket grid about twice the median edge, a pair tested in the bucket that holds the low
+ * corner of the boxes' overlap.
  */
 function candidatePairs(ax: Float64Array, ay: Float64Array, bx: Float64Array, by: Float64Array, owner: Int32Array, pair: (e1: number, e2: number) => void) {
   const ne = ax.length
-  const x0 = new Float64Array(ne), x1 = new Float64Array(ne), y0 = new Float64Array(ne), y1 = new Float64Array(ne)
-  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity
+  const boxes = new Float64Array(4 * ne)
   for (let i = 0; i < ne; i++) {
     const a = ax[i]!, b = bx[i]!, c = ay[i]!, d = by[i]!
-    const l = a < b ? a : b, r = a < b ? b : a, lo = c < d ? c : d, hi = c < d ? d : c
-    x0[i] = l; x1[i] = r; y0[i] = lo; y1[i] = hi
-    if (l < minx) minx = l
-    if (r > maxx) maxx = r
-    if (lo < miny) miny = lo
-    if (hi > maxy) maxy = hi
+    boxes[4 * i] = a < b ? a : b
+    boxes[4 * i + 1] = c < d ? c : d
+    boxes[4 * i + 2] = a < b ? b : a
+    boxes[4 * i + 3] = c < d ? d : c
   }
-  // buckets about twice the median edge, and no more than ~2 an edge
-  const lens: number[] = []
-  for (let i = 0; i < ne; i += 16) lens.push(Math.max(x1[i]! - x0[i]!, y1[i]! - y0[i]!))
-  lens.sort((p, q) => p - q)
-  const W = maxx - minx, H = maxy - miny
-  const size = Math.max(2 * (lens[lens.length >> 1] ?? 0), Math.sqrt((W * H) / (2 * ne + 1)), 1e-9)
-  const inv = 1 / size
-  const nx = Math.floor(W * inv) + 1, ny = Math.floor(H * inv) + 1
-  const count = new Int32Array(nx * ny + 1)
-  for (let i = 0; i < ne; i++) {
-    const c0 = Math.floor((x0[i]! - minx) * inv), c1 = Math.floor((x1[i]! - minx) * inv)
-    const r0 = Math.floor((y0[i]! - miny) * inv), r1 = Math.floor((y1[i]! - miny) * inv)
-    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) count[r * nx + c + 1]!++
-  }
-  for (let k = 1; k <= nx * ny; k++) count[k]! += count[k - 1]!
-  const fill = count.slice(0, nx * ny)
-  const list = new Int32Array(count[nx * ny]!)
-  for (let i = 0; i < ne; i++) {
-    const c0 = Math.floor((x0[i]! - minx) * inv), c1 = Math.floor((x1[i]! - minx) * inv)
-    const r0 = Math.floor((y0[i]! - miny) * inv), r1 = Math.floor((y1[i]! - miny) * inv)
-    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) list[fill[r * nx + c]!++] = i
-  }
-  for (let k = 0; k < nx * ny; k++) {
+  const g = boxGrid(boxes, 2, 2)
+  const { count, list } = g
+  for (let k = 0; k < g.nx * g.ny; k++) {
     const from = count[k]!, to = count[k + 1]!
     if (to - from < 2) continue
     for (let i = from; i < to; i++) {
       const e1 = list[i]!
       const f1 = owner[e1]!
-      const l1 = x0[e1]!, r1 = x1[e1]!, b1 = y0[e1]!, t1 = y1[e1]!
+      const l1 = boxes[4 * e1]!, b1 = boxes[4 * e1 + 1]!, r1 = boxes[4 * e1 + 2]!, t1 = boxes[4 * e1 + 3]!
       for (let j = i + 1; j < to; j++) {
         const e2 = list[j]!
         if (owner[e2] === f1) continue
-        const l2 = x0[e2]!, r2 = x1[e2]!
+        const l2 = boxes[4 * e2]!, r2 = boxes[4 * e2 + 2]!
         if (l2 > r1 || l1 > r2) continue
-        const b2 = y0[e2]!, t2 = y1[e2]!
+        const b2 = boxes[4 * e2 + 1]!, t2 = boxes[4 * e2 + 3]!
         if (b2 > t1 || b1 > t2) continue
-        const cx = l1 > l2 ? l1 : l2, cy = b1 > b2 ? b1 : b2
-        if (Math.floor((cy - miny) * inv) * nx + Math.floor((cx - minx) * inv) !== k) continue
+        if (bucketOf(g, l1 > l2 ? l1 : l2, b1 > b2 ? b1 : b2) !== k) continue
         pair(e1, e2)
       }
     }
@@ -316,46 +296,18 @@ function candidatePairs(ax: Float64Array, ay: Float64Array, bx: Float64Array, by
 }
 
 /** Marks features whose box lies within another's (either may hold the other without touching it). */
-function containedInBox(features: Feat[], cut: Uint8Array) {
-  const nf = features.length
-  if (nf < 2) return
-  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity
-  const ws: number[] = []
-  for (let i = 0; i < nf; i++) {
-    const b = features[i]!.bbox
-    if (b[0] < minx) minx = b[0]
-    if (b[1] < miny) miny = b[1]
-    if (b[2] > maxx) maxx = b[2]
-    if (b[3] > maxy) maxy = b[3]
-    if (i % 8 === 0) ws.push(Math.max(b[2] - b[0], b[3] - b[1]))
-  }
-  ws.sort((p, q) => p - q)
-  const W = maxx - minx, H = maxy - miny
-  const size = Math.max(ws[ws.length >> 1] ?? 0, Math.sqrt((W * H) / (nf + 1)), 1e-9)
-  const inv = 1 / size
-  const nx = Math.floor(W * inv) + 1, ny = Math.floor(H * inv) + 1
-  const count = new Int32Array(nx * ny + 1)
-  const span = (i: number, fn: (k: number) => void) => {
-    const b = features[i]!.bbox
-    const c0 = Math.floor((b[0] - minx) * inv), c1 = Math.floor((b[2] - minx) * inv)
-    const r0 = Math.floor((b[1] - miny) * inv), r1 = Math.floor((b[3] - miny) * inv)
-    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) fn(r * nx + c)
-  }
-  for (let i = 0; i < nf; i++) span(i, (k) => count[k + 1]!++)
-  for (let k = 1; k <= nx * ny; k++) count[k]! += count[k - 1]!
-  const fill = count.slice(0, nx * ny)
-  const list = new Int32Array(count[nx * ny]!)
-  for (let i = 0; i < nf; i++) span(i, (k) => { list[fill[k]!++] = i })
+function containedInBox(g: BoxGrid, cut: Uint8Array) {
+  const { boxes, count, list } = g
+  const nf = boxes.length >> 2
   // a box holding f's box holds its centre: look in that bucket only
   for (let i = 0; i < nf; i++) {
     if (cut[i]) continue
-    const b = features[i]!.bbox
-    const k = Math.floor(((b[1] + b[3]) / 2 - miny) * inv) * nx + Math.floor(((b[0] + b[2]) / 2 - minx) * inv)
+    const x0 = boxes[4 * i]!, y0 = boxes[4 * i + 1]!, x1 = boxes[4 * i + 2]!, y1 = boxes[4 * i + 3]!
+    const k = bucketOf(g, (x0 + x1) / 2, (y0 + y1) / 2)
     for (let j = count[k]!; j < count[k + 1]!; j++) {
-      const g = list[j]!
-      if (g === i) continue
-      const o = features[g]!.bbox
-      if (o[0] <= b[0] && o[1] <= b[1] && o[2] >= b[2] && o[3] >= b[3]) { cut[i] = 1; break }
+      const o = 4 * list[j]!
+      if (list[j] === i) continue
+      if (boxes[o]! <= x0 && boxes[o + 1]! <= y0 && boxes[o + 2]! >= x1 && boxes[o + 3]! >= y1) { cut[i] = 1; break }
     }
   }
 }
@@ -406,18 +358,29 @@ export class Locator {
     return inside ? IN : OUT
   }
 
-  /** ON when p lies on a→b; IN when a→b crosses the ray from p to the east (half-open in y); else OUT. */
+  /** pointEdge towards the east, keeping the direction of an edge the point lies on. */
   private edge(ax: number, ay: number, bx: number, by: number, px: number, py: number): number {
-    const ex = bx - ax, ey = by - ay
-    if (!(px < Math.min(ax, bx) - EPS || px > Math.max(ax, bx) + EPS || py < Math.min(ay, by) - EPS || py > Math.max(ay, by) + EPS)) {
-      const len2 = ex * ex + ey * ey
-      if (len2 > 0 && Math.abs(ex * (py - ay) - ey * (px - ax)) <= EPS * Math.sqrt(len2)) {
-        const t = ((px - ax) * ex + (py - ay) * ey) / len2
-        if (t >= 0 && t <= 1) { this.ox = ex; this.oy = ey; return ON }
-      }
-    }
-    return (ay > py) !== (by > py) && px < ax + ((py - ay) / ey) * ex ? IN : OUT
+    const w = pointEdge(ax, ay, bx, by, px, py, true)
+    if (w === ON) { this.ox = bx - ax; this.oy = by - ay }
+    return w
   }
+}
+
+/**
+ * ON when p lies on segment a→b (within EPS); IN when a→b crosses the horizontal ray from
+ * p to the east (or, with `east` false, to the west), half-open in y for parity counting;
+ * else OUT.
+ */
+export function pointEdge(ax: number, ay: number, bx: number, by: number, px: number, py: number, east: boolean): number {
+  const ex = bx - ax, ey = by - ay
+  if (!(px < Math.min(ax, bx) - EPS || px > Math.max(ax, bx) + EPS || py < Math.min(ay, by) - EPS || py > Math.max(ay, by) + EPS)) {
+    const len2 = ex * ex + ey * ey
+    if (len2 > 0 && Math.abs(ex * (py - ay) - ey * (px - ax)) <= EPS * Math.sqrt(len2)) {
+      const t = ((px - ax) * ex + (py - ay) * ey) / len2
+      if (t >= 0 && t <= 1) return ON
+    }
+  }
+  return (ay > py) !== (by > py) && (px < ax + ((py - ay) / ey) * ex) === east ? IN : OUT
 }
 
 /** Edges of a feature bucketed by rows of its box (an edge in every row it spans). */

@@ -6,7 +6,7 @@
 // the bytes it holds, least recently used first out.
 import type { Queryable } from '../db/db.ts'
 import { toBytes } from '../stats/shapes.ts'
-import { wkbPolygons } from './wkb-polygons.ts'
+import { wkbPolygons, widenBox } from './wkb-polygons.ts'
 
 export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
 
@@ -99,21 +99,14 @@ async function readPolygons(db: Queryable, setId: number, n: number): Promise<Un
   let vertices = 0
   wkbs.forEach((r, i) => {
     const polys = wkbPolygons(toBytes(r.wkb))
-    let [w, s, e, nn] = [Infinity, Infinity, -Infinity, -Infinity]
+    const box = boxes.subarray(4 * i, 4 * i + 4)
+    box.set([Infinity, Infinity, -Infinity, -Infinity])
     for (const rings of polys) {
       for (const xy of rings) {
         vertices += xy.length / 2
-        for (let k = 0; k < xy.length; k += 2) {
-          const x = xy[k]!
-          const y = xy[k + 1]!
-          if (x < w) w = x
-          if (x > e) e = x
-          if (y < s) s = y
-          if (y > nn) nn = y
-        }
+        widenBox(xy, box)
       }
     }
-    boxes.set([w, s, e, nn], 4 * i)
     polygons.push(polys)
   })
   return { polygons, boxes, vertices }

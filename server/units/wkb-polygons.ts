@@ -45,3 +45,20 @@ export function wkbPolygons(b: Uint8Array): Float64Array[][] {
   geometry()
   return out
 }
+
+/** Widens box (x0, y0, x1, y1) to hold the pairs of a flat coordinate array. */
+export function widenBox(xy: Float64Array, box: Float64Array | number[]): void {
+  let x0 = box[0]!, y0 = box[1]!, x1 = box[2]!, y1 = box[3]!
+  for (let k = 0; k < xy.length; k += 2) {
+    const x = xy[k]!
+    const y = xy[k + 1]!
+    if (x < x0) x0 = x
+    if (x > x1) x1 = x
+    if (y < y0) y0 = y
+    if (y > y1) y1 = y
+  }
+  box[0] = x0
+  box[1] = y0
+  box[2] = x1
+  box[3] = y1
+}
