@@ -6,6 +6,12 @@ import { DbError } from '../errors.ts'
 /** PostgreSQL/PostGIS through node-postgres; a pool, statement timeout from settings. */
 export async function openPg(url: string, statementTimeoutMs: number): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: 8, statement_timeout: statementTimeoutMs || undefined })
+  // An idle connection the server ends (a restart, pg_terminate_backend, a dropped database)
+  // emits 'error' on the pool; unheard, it would end the process. The pool drops that
+  // connection and the next query opens another or fails with the server's reason.
+  pool.on('error', (err) => {
+    process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `an idle database connection was closed by the server: ${err.message}` })}\n`)
+  })
   const run = async <T extends object>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) => {
     throwIfAborted(opts?.signal)
     try {
