@@ -191,6 +191,31 @@ for (const backend of backends()) {
       }
     }, 120_000)
 
+    it('non-convex cells: a feature whose box corners lie in both arms of a notched cell is clipped by the notch', async () => {
+      // a U-shaped cell (a grid cell clipped by a boundary) with a notch from the top; feature
+      // A spans the notch with its four box corners in the arms and no cell vertex in its
+      // box; B lies inside one arm; C inside the notch (apart from the cell)
+      const dir = tmpDir()
+      const [x0, y0] = [county.bbox[0] + 0.02, county.bbox[1] + 0.02]
+      const d = 0.0001 // ~10 m
+      const U = [[0, 0], [30, 0], [30, 30], [18, 30], [18, 10], [12, 10], [12, 30], [0, 30], [0, 0]].map(([x, y]) => [x0 + x! * d, y0 + y! * d])
+      const rect = (a: number, b: number, c: number, e: number) => poly(box(x0 + a * d, y0 + b * d, x0 + c * d, y0 + e * d))
+      await importUnits(db, { file: writeJson(dir, 'u.geojson', featureCollection([{ props: { code: 'U' }, geometry: poly(U) }], 'EPSG:4490')), set: 'notched', maxBytes: MAX })
+      await ingestLayer(db, { file: writeJson(dir, 'l.geojson', featureCollection([
+        { geometry: rect(6, 18, 24, 24) }, { geometry: rect(2, 2, 8, 8) }, { geometry: rect(13, 12, 17, 16) },
+      ], 'EPSG:4490')), layer: 'spanning', kind: 'other', vintage: '2024', maxBytes: MAX })
+      const r = await coverage(db, 'notched', { layers: 'spanning' }, { reuse: false })
+      expect((r.run.meta as { measured: { cells?: number } }).measured.cells).toBe(1)
+      const [ref] = await db.query<{ a: number; ua: number; n: number }>(`
+        SELECT u.area_m2 AS ua, ST_Area(ST_Intersection(u.geom, (SELECT ST_Union(geom) FROM feature f JOIN layer l ON l.id = f.layer_id AND l.name = 'spanning'))::geography) AS a,
+               (SELECT count(*)::int FROM feature f JOIN layer l ON l.id = f.layer_id AND l.name = 'spanning' WHERE ST_Relate(u.geom, f.geom, '2********')) AS n
+        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = 'notched'`)
+      const row = r.rows.find((x) => x.measure === 'layer')!
+      expect(Math.abs(row.area_m2 - Number(ref!.a)) / Number(ref!.ua)).toBeLessThan(SHARE_TOL)
+      expect(row.features).toBe(ref!.n)
+      expect(ref!.n).toBe(2)
+    }, 120_000)
+
     it('runs: identical inputs reuse the stored run, fresh computes again; progress ends at 1', async () => {
       const seen: number[] = []
       const first = await coverage(db, 'towns', { layers: 'redline' }, { reuse: false, onProgress: (p) => seen.push(p) })

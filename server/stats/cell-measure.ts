@@ -13,7 +13,7 @@
 import { boxGrid, BoxQuery } from './box-grid.ts'
 import type { Laea } from './laea.ts'
 import type { Box } from './shapes.ts'
-import { EPS, IN, Locator, LONG_M, ON, orientedRing, pointEdge, shoelace, type Boundary, type Feat } from './union-boundary.ts'
+import { EPS, IN, locateInUnion, LONG_M, ON, orientedRing, shoelace, type Boundary, type Feat } from './union-boundary.ts'
 import { widenBox } from '../units/wkb-polygons.ts'
 
 export interface MeasureCell {
@@ -26,6 +26,12 @@ export interface MeasureCell {
   area: number
   /** per edge k: [vx, vy, ex, ey, len², tol, δ] — start, direction, squared length, EPS·length, EPS/length */
   edges: Float64Array
+  /**
+   * A lon/lat box strictly left of every edge's line by more than its tolerance: inside the
+   * cell's kernel, so a segment within it lies inside the cell, crossing nothing, touching
+   * nothing. Empty (x0 > x1) when no such box was found.
+   */
+  inner: Box
 }
 
 /** A simple cell: one polygon of one ring with at most 256 vertices and edges of at most LONG_M, convex or not. */
@@ -46,7 +52,27 @@ export function measureCell(polygons: Float64Array[][], pr: Laea): MeasureCell |
     const len = Math.sqrt(len2)
     edges.set([x, y, ex, ey, len2, EPS * len, len > 0 ? EPS / len : 1], 7 * i)
   }
-  return { ring, proj, bbox: box as Box, area: shoelace(proj), edges }
+  return { ring, proj, bbox: box as Box, area: shoelace(proj), edges, inner: innerBox(edges, box as Box) }
+}
+
+/** Corners of box (x0, y0, x1, y1) all strictly left of every edge line by more than its tolerance. */
+function leftOfAll(edges: Float64Array, x0: number, y0: number, x1: number, y1: number): boolean {
+  for (let o = 0; o < edges.length; o += 7) {
+    const vx = edges[o]!, vy = edges[o + 1]!, ex = edges[o + 2]!, ey = edges[o + 3]!, tol = edges[o + 5]!
+    if (ex * (y0 - vy) - ey * (x0 - vx) <= tol || ex * (y0 - vy) - ey * (x1 - vx) <= tol ||
+      ex * (y1 - vy) - ey * (x0 - vx) <= tol || ex * (y1 - vy) - ey * (x1 - vx) <= tol) return false
+  }
+  return true
+}
+
+/** The cell's box shrunk until it lies in the cell's kernel (leftOfAll). */
+function innerBox(edges: Float64Array, b: Box): Box {
+  const w = b[2] - b[0], h = b[3] - b[1]
+  for (const f of [0.001, 0.003, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4]) {
+    const x0 = b[0] + f * w, y0 = b[1] + f * h, x1 = b[2] - f * w, y1 = b[3] - f * h
+    if (leftOfAll(edges, x0, y0, x1, y1)) return [x0, y0, x1, y1]
+  }
+  return [1, 1, 0, 0]
 }
 
 export interface SetSums {
@@ -56,6 +82,7 @@ export interface SetSums {
 }
 
 const DEGENERATE = -1
+const LONG_M2 = LONG_M * LONG_M
 
 /*
  * Segments longer than LONG_M (metres, in the projection) are not measured here: a straight
@@ -141,12 +168,16 @@ function inCell(c: MeasureCell, px: number, py: number): number {
   return inside ? IN : 0
 }
 
-/** The box lies strictly inside the cell: its corners inside, no cell vertex within it. */
+/**
+ * The box lies strictly inside the cell: within its inner box, or else left of every edge
+ * line (in the kernel; a box inside a non-convex cell but outside its kernel is measured
+ * segment by segment instead).
+ */
 function boxInside(c: MeasureCell, b: Box): boolean {
+  const i = c.inner
+  if (b[0] > i[0] && b[2] < i[2] && b[1] > i[1] && b[3] < i[3]) return true
   if (b[0] <= c.bbox[0] || b[2] >= c.bbox[2] || b[1] <= c.bbox[1] || b[3] >= c.bbox[3]) return false
-  const r = c.ring
-  for (let i = 0; i < r.length; i += 2) if (r[i]! >= b[0] && r[i]! <= b[2] && r[i + 1]! >= b[1] && r[i + 1]! <= b[3]) return false
-  return inCell(c, b[0], b[1]) === IN && inCell(c, b[2], b[1]) === IN && inCell(c, b[2], b[3]) === IN && inCell(c, b[0], b[3]) === IN
+  return leftOfAll(c.edges, b[0], b[1], b[2], b[3])
 }
 
 export interface CellSet {
@@ -177,10 +208,10 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   const area = new Float64Array(nc)
   const count = new Int32Array(nc)
   const degenerate = new Uint8Array(nc)
-  const events: (number[] | undefined)[] = new Array(nc)
+  const events = new Events(nc)
   const seg = b.seg
-  const pt = [0, 0]
-  const locator = counting ? new Locator(features) : undefined
+  const pt = new Float64Array(2)
+  const locator = b.locator
   // per feature: cells where one of its edges runs inside (stamp = feature + 1)
   const hitBy = new Int32Array(nc)
   let candidates = new Int32Array(64)
@@ -189,8 +220,16 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   const segmentInCell = (s: number, ci: number, fi: number) => {
     const c = cells[ci]!
     const o = 8 * s
-    if (Math.hypot(seg[o + 6]! - seg[o + 4]!, seg[o + 7]! - seg[o + 5]!) > LONG_M) { degenerate[ci] = 1; return }
+    const dx = seg[o + 6]! - seg[o + 4]!, dy = seg[o + 7]! - seg[o + 5]!
+    if (dx * dx + dy * dy > LONG_M2) { degenerate[ci] = 1; return }
     const x0 = seg[o]!, y0 = seg[o + 1]!, x1 = seg[o + 2]!, y1 = seg[o + 3]!
+    const ib = c.inner
+    if ((x0 < x1 ? x0 : x1) > ib[0] && (x0 < x1 ? x1 : x0) < ib[2] && (y0 < y1 ? y0 : y1) > ib[1] && (y0 < y1 ? y1 : y0) < ib[3]) {
+      // inside the cell's kernel: no crossing, nothing near an edge
+      hitBy[ci] = fi + 1
+      area[ci] += term(seg[o + 4]!, seg[o + 5]!, seg[o + 6]!, seg[o + 7]!, c.proj[0]!, c.proj[1]!)
+      return
+    }
     const m = crossings(c, x0, y0, x1, y1)
     if (m === DEGENERATE) { degenerate[ci] = 1; return }
     const ox = c.proj[0]!, oy = c.proj[1]!
@@ -206,13 +245,11 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
     // pieces between crossings: inside where the next crossing leaves
     hitBy[ci] = fi + 1
     let px = seg[o + 4]!, py = seg[o + 5]!
-    let ev = events[ci]
-    if (!ev) events[ci] = ev = []
     for (let i = 0; i < m; i++) {
       const k = order[i]!
       pr.forward(cX[k]!, cY[k]!, pt, 0)
       if (!cIn[k]) area[ci] += term(px, py, pt[0]!, pt[1]!, ox, oy)
-      ev.push(cK[k]! + cS[k]!, cIn[k] ? -1 : 1, pt[0]!, pt[1]!)
+      events.push(ci, cK[k]! + cS[k]!, cIn[k] ? -1 : 1, pt[0]!, pt[1]!)
       px = pt[0]!
       py = pt[1]!
     }
@@ -268,7 +305,7 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
         // no edge of the feature inside the cell: the cell lies in it or apart from it
         const c = cells[ci]!
         let w = ON
-        for (let v = 0; v < c.ring.length && w === ON; v += 2) w = locator!.locate(fi, c.ring[v]!, c.ring[v + 1]!)
+        for (let v = 0; v < c.ring.length && w === ON; v += 2) w = locator.locate(fi, c.ring[v]!, c.ring[v + 1]!)
         if (w === ON) { degenerate[ci] = 1; continue }
         if (w !== IN) continue
       }
@@ -277,23 +314,17 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   }
 
   // the cells' own edges where they run inside the union
-  let rows: SegmentRows | undefined
   for (let ci = 0; ci < nc; ci++) {
     if (degenerate[ci]) continue
     const c = cells[ci]!
-    const ev = events[ci]
-    // whether the cell's first vertex lies in the union, when the crossings do not tell
-    const first = () => {
-      rows ??= segmentRows(b)
-      return rows.locate(c.ring[0]!, c.ring[1]!)
-    }
-    if (!ev) {
-      const w = first()
+    if (events.head[ci]! < 0) {
+      // no crossing: the cell lies in the union or apart from it
+      const w = locateInUnion(b, c.ring[0]!, c.ring[1]!)
       if (w === ON) degenerate[ci] = 1
       else if (w === IN) area[ci] += c.area
       continue
     }
-    const add = boundaryArea(c, ev, first)
+    const add = boundaryArea(c, b, gather(events, ci))
     if (add === undefined) degenerate[ci] = 1
     else area[ci] += add
   }
@@ -327,27 +358,88 @@ function rawHits(cs: CellSet, f: Feat, fi: number, hitBy: Int32Array, degenerate
   }
 }
 
+/** Crossing events of all cells, linked per cell: [position (edge + fraction), +1 leaving / −1 entering, x, y]. */
+class Events {
+  val = new Float64Array(4 * 1024)
+  next = new Int32Array(1024)
+  n = 0
+  readonly head: Int32Array
+
+  constructor(cells: number) {
+    this.head = new Int32Array(cells).fill(-1)
+  }
+
+  push(ci: number, pos: number, dir: number, x: number, y: number): void {
+    if (this.n === this.next.length) {
+      const v = new Float64Array(2 * this.val.length)
+      v.set(this.val)
+      this.val = v
+      const nx = new Int32Array(2 * this.next.length)
+      nx.set(this.next)
+      this.next = nx
+    }
+    const e = this.n++
+    const o = 4 * e
+    this.val[o] = pos
+    this.val[o + 1] = dir
+    this.val[o + 2] = x
+    this.val[o + 3] = y
+    this.next[e] = this.head[ci]!
+    this.head[ci] = e
+  }
+}
+
+// one cell's events, gathered and sorted by position (sIdx)
+let sPos = new Float64Array(256), sDir = new Float64Array(256), sX = new Float64Array(256), sY = new Float64Array(256), sIdx = new Int32Array(256)
+const byPosition = (a: number, b: number) => sPos[a]! - sPos[b]!
+
+/** Gathers cell ci's events into the scratch arrays, sorted by position; returns how many. */
+function gather(ev: Events, ci: number): number {
+  let m = 0
+  for (let e = ev.head[ci]!; e >= 0; e = ev.next[e]!) {
+    if (m === sPos.length) {
+      const grow = (a: Float64Array) => { const g = new Float64Array(2 * a.length); g.set(a); return g }
+      sPos = grow(sPos); sDir = grow(sDir); sX = grow(sX); sY = grow(sY)
+      sIdx = new Int32Array(sPos.length)
+    }
+    const o = 4 * e
+    sPos[m] = ev.val[o]!
+    sDir[m] = ev.val[o + 1]!
+    sX[m] = ev.val[o + 2]!
+    sY[m] = ev.val[o + 3]!
+    sIdx[m] = m
+    m++
+  }
+  if (m > 32) sIdx.subarray(0, m).sort(byPosition)
+  else {
+    for (let i = 1; i < m; i++) {
+      const v = sIdx[i]!
+      let j = i - 1
+      while (j >= 0 && sPos[sIdx[j]!]! > sPos[v]!) { sIdx[j + 1] = sIdx[j]!; j-- }
+      sIdx[j + 1] = v
+    }
+  }
+  return m
+}
+
 /**
- * Area terms of the cell's boundary where it runs inside the union, from the crossing
- * events [position (edge + fraction), +1 leaving / −1 entering, x, y]; `first` locates the
- * cell's first vertex when the events leave it open. Undefined when the events do not
- * describe a union covering each point at most once.
+ * Area terms of the cell's boundary where it runs inside the union, from its m crossing
+ * events (gather); the cell's first vertex is located in the union when the events leave
+ * it open. Undefined when the events do not describe a union covering each point at most once.
  */
-function boundaryArea(c: MeasureCell, ev: number[], first: () => number): number | undefined {
-  const m = ev.length / 4
-  const idx = Array.from({ length: m }, (_, i) => i).sort((a, b) => ev[4 * a]! - ev[4 * b]!)
+function boundaryArea(c: MeasureCell, b: Boundary, m: number): number | undefined {
   // winding before the first event: whatever keeps it within 0..1 everywhere
   let w = 0, lo = 0, hi = 0
   for (let i = 0; i < m; i++) {
-    w += ev[4 * idx[i]! + 1]!
-    const last = i + 1 === m || ev[4 * idx[i + 1]!] !== ev[4 * idx[i]!]
+    w += sDir[sIdx[i]!]!
+    const last = i + 1 === m || sPos[sIdx[i + 1]!] !== sPos[sIdx[i]!]
     if (last) { lo = Math.min(lo, w); hi = Math.max(hi, w) }
   }
   if (w !== 0 || hi - lo > 1) return undefined
   if (hi === lo) {
     // only pairs of opposite crossings at one point (an inner edge of the union crossing
     // the cell edge): the union covers the whole cell boundary or none of it
-    const at = first()
+    const at = locateInUnion(b, c.ring[0]!, c.ring[1]!)
     if (at === ON) return undefined
     w = at === IN ? 1 : 0
   } else w = -lo
@@ -356,77 +448,28 @@ function boundaryArea(c: MeasureCell, ev: number[], first: () => number): number
   const ox = p[0]!, oy = p[1]!
   let sum = 0
   let pos = 0, px = ox, py = oy
-  const walk = (to: number, qx: number, qy: number) => {
-    let x = px, y = py
-    for (let k = Math.floor(pos) + 1; k < Math.ceil(to) && k < n; k++) {
-      sum += term(x, y, p[2 * k]!, p[2 * k + 1]!, ox, oy)
-      x = p[2 * k]!
-      y = p[2 * k + 1]!
-    }
-    sum += term(x, y, qx, qy, ox, oy)
-  }
   for (let i = 0; i < m; ) {
-    const at = ev[4 * idx[i]!]!
-    const qx = ev[4 * idx[i]! + 2]!, qy = ev[4 * idx[i]! + 3]!
-    if (w > 0) walk(at, qx, qy)
-    while (i < m && ev[4 * idx[i]!] === at) w += ev[4 * idx[i++]! + 1]!
+    const at = sPos[sIdx[i]!]!
+    const qx = sX[sIdx[i]!]!, qy = sY[sIdx[i]!]!
+    if (w > 0) sum += alongCell(p, n, pos, px, py, at, qx, qy)
+    while (i < m && sPos[sIdx[i]!] === at) w += sDir[sIdx[i++]!]!
     pos = at
     px = qx
     py = qy
   }
-  if (w > 0) walk(n, ox, oy)
+  if (w > 0) sum += alongCell(p, n, pos, px, py, n, ox, oy)
   return sum
 }
 
-interface SegmentRows {
-  locate(px: number, py: number): number
-}
-
-/**
- * The union's boundary segments in thin rows (about 8 a row), for the parity of a
- * horizontal ray from a point to the nearer side of their extent.
- */
-function segmentRows(b: Boundary): SegmentRows {
-  const seg = b.seg
-  const ns = seg.length >> 3
-  if (!ns) return { locate: () => 0 }
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity
-  for (let s = 0; s < ns; s++) {
-    const o = 8 * s
-    x0 = Math.min(x0, seg[o]!, seg[o + 2]!); x1 = Math.max(x1, seg[o]!, seg[o + 2]!)
-    y0 = Math.min(y0, seg[o + 1]!, seg[o + 3]!); y1 = Math.max(y1, seg[o + 1]!, seg[o + 3]!)
+/** Area terms along the cell's ring (projected, n vertices) from (px, py) at position `from` to (qx, qy) at `to`. */
+function alongCell(p: Float64Array, n: number, from: number, px: number, py: number, to: number, qx: number, qy: number): number {
+  const ox = p[0]!, oy = p[1]!
+  let sum = 0
+  let x = px, y = py
+  for (let k = Math.floor(from) + 1; k < Math.ceil(to) && k < n; k++) {
+    sum += term(x, y, p[2 * k]!, p[2 * k + 1]!, ox, oy)
+    x = p[2 * k]!
+    y = p[2 * k + 1]!
   }
-  const n = Math.max(1, Math.min(1 << 20, Math.round(ns / 8)))
-  const h = (y1 - y0) / n || 1
-  const row = (y: number) => Math.min(n - 1, Math.max(0, Math.floor((y - y0) / h)))
-  const count = new Int32Array(n + 1)
-  for (let s = 0; s < ns; s++) {
-    const a = seg[8 * s + 1]!, c = seg[8 * s + 3]!
-    for (let k = row(Math.min(a, c) - EPS); k <= row(Math.max(a, c) + EPS); k++) count[k + 1]!++
-  }
-  for (let k = 1; k <= n; k++) count[k]! += count[k - 1]!
-  const fill = count.slice(0, n)
-  const list = new Int32Array(count[n]!)
-  for (let s = 0; s < ns; s++) {
-    const a = seg[8 * s + 1]!, c = seg[8 * s + 3]!
-    for (let k = row(Math.min(a, c) - EPS); k <= row(Math.max(a, c) + EPS); k++) list[fill[k]!++] = s
-  }
-  const mid = (x0 + x1) / 2
-  return {
-    locate(px, py) {
-      if (py < y0 - EPS || py > y1 + EPS || px < x0 - EPS || px > x1 + EPS) return 0
-      const east = px >= mid
-      let inside = false
-      const k = row(py)
-      for (let j = count[k]!; j < count[k + 1]!; j++) {
-        const o = 8 * list[j]!
-        const ax = seg[o]!, ay = seg[o + 1]!, bx = seg[o + 2]!, by = seg[o + 3]!
-        if (east ? Math.max(ax, bx) < px - EPS : Math.min(ax, bx) > px + EPS) continue
-        const w = pointEdge(ax, ay, bx, by, px, py, east)
-        if (w === ON) return ON
-        if (w === IN) inside = !inside
-      }
-      return inside ? IN : 0
-    },
-  }
+  return sum + term(x, y, qx, qy, ox, oy)
 }

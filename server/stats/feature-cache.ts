@@ -30,7 +30,8 @@ function cached(key: string): Held | undefined {
 }
 
 export function cacheBoundary(key: string, b: Boundary): void {
-  hold(`B:${key}`, b, b.seg.length * 8 + b.start.length * 5 + 64)
+  // segments, per-feature arrays, the feature box grid; the locator's row indexes are built as used
+  hold(`B:${key}`, b, b.seg.length * 8 + b.start.length * 64 + 64)
 }
 
 export function cacheFeatures(key: string, feats: Feat[]): void {

@@ -81,9 +81,13 @@ export function orientedRing(closed: Float64Array, ccw: boolean, pr: Laea): { ri
     ring[2 * i + 1] = closed[2 * k + 1]!
     pr.forward(ring[2 * i]!, ring[2 * i + 1]!, proj, 2 * i)
   }
-  let longest = 0
-  for (let i = 0, j = n - 1; i < n; j = i++) longest = Math.max(longest, Math.hypot(proj[2 * i]! - proj[2 * j]!, proj[2 * i + 1]! - proj[2 * j + 1]!))
-  return { ring, proj, longest }
+  let longest2 = 0
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
+    const l2 = dx * dx + dy * dy
+    if (l2 > longest2) longest2 = l2
+  }
+  return { ring, proj, longest: Math.sqrt(longest2) }
 }
 
 /** Signed area of an open flat ring (counter-clockwise positive), relative to its first vertex for precision. */
@@ -103,6 +107,21 @@ export interface Boundary {
   seg: Float64Array
   /** features that may overlap another (their edges were cut and sorted) */
   cut: Uint8Array
+  /** the features by their boxes, and point location in each (for locateInUnion and counts) */
+  near: BoxQuery
+  locator: Locator
+}
+
+/** A point in the union (IN), on its boundary or on an edge of one of its features not inside another (ON), or OUT. */
+export function locateInUnion(b: Boundary, px: number, py: number): number {
+  const m = b.near.query(px, py, px, py)
+  let on = false
+  for (let k = 0; k < m; k++) {
+    const w = b.locator.locate(b.near.out[k]!, px, py)
+    if (w === IN) return IN
+    if (w === ON) on = true
+  }
+  return on ? ON : OUT
 }
 
 export function unionBoundary(features: Feat[], pr: Laea): Boundary {
@@ -239,7 +258,7 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     }
   }
   start[nf] = n >> 3
-  return { start, seg: seg.subarray(0, n), cut }
+  return { start, seg: seg.subarray(0, n), cut, near, locator }
 
   function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
     const m = near.query(mx, my, mx, my)
