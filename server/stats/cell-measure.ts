@@ -185,6 +185,8 @@ export interface CellSet {
   /** cells whose boxes meet a box, written into `out` (a reused buffer); returns how many */
   query(x0: number, y0: number, x1: number, y1: number): number
   out: Int32Array
+  /** per cell, its box: x0, y0, x1, y1 */
+  boxes: Float64Array
 }
 
 /** Cells in a bucket grid sized by the median cell (box-grid.ts). */
@@ -192,7 +194,7 @@ export function cellSet(cells: MeasureCell[]): CellSet {
   const boxes = new Float64Array(4 * cells.length)
   cells.forEach((c, i) => boxes.set(c.bbox, 4 * i))
   const q = new BoxQuery(boxGrid(boxes, 1, 4))
-  return { cells, out: q.out, query: (x0, y0, x1, y1) => q.query(x0, y0, x1, y1) }
+  return { cells, out: q.out, boxes, query: (x0, y0, x1, y1) => q.query(x0, y0, x1, y1) }
 }
 
 /** Features with more union-boundary segments than this are measured segment by segment. */
@@ -215,6 +217,9 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   // per feature: cells where one of its edges runs inside (stamp = feature + 1)
   const hitBy = new Int32Array(nc)
   let candidates = new Int32Array(64)
+  // a small feature's segment boxes
+  let sb = new Float64Array(4 * BY_SEGMENT)
+  const cb = cs.boxes
 
   /** Measures segment s against cell ci: area terms, crossing events, hit mark. */
   const segmentInCell = (s: number, ci: number, fi: number) => {
@@ -282,12 +287,24 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
         for (let i = 0; i < m; i++) if (!degenerate[cs.out[i]!]) segmentInCell(s, cs.out[i]!, fi)
       }
     } else {
+      // the feature's segment boxes once, then each candidate cell against them
+      const ns = s1 - s0
+      if (4 * ns > sb.length) sb = new Float64Array(8 * ns)
+      for (let s = s0, k = 0; s < s1; s++, k += 4) {
+        const o = 8 * s
+        const x0 = seg[o]!, y0 = seg[o + 1]!, x1 = seg[o + 2]!, y1 = seg[o + 3]!
+        sb[k] = x0 < x1 ? x0 : x1
+        sb[k + 1] = y0 < y1 ? y0 : y1
+        sb[k + 2] = x0 < x1 ? x1 : x0
+        sb[k + 3] = y0 < y1 ? y1 : y0
+      }
       for (let i = 0; i < nk; i++) {
         const ci = candidates[i]!
-        const c = cells[ci]!
-        for (let s = s0; s < s1 && !degenerate[ci]; s++) {
-          const o = 8 * s
-          if (Math.max(seg[o]!, seg[o + 2]!) < c.bbox[0] || Math.min(seg[o]!, seg[o + 2]!) > c.bbox[2] || Math.max(seg[o + 1]!, seg[o + 3]!) < c.bbox[1] || Math.min(seg[o + 1]!, seg[o + 3]!) > c.bbox[3]) continue
+        const q = 4 * ci
+        const cx0 = cb[q]!, cy0 = cb[q + 1]!, cx1 = cb[q + 2]!, cy1 = cb[q + 3]!
+        for (let s = s0, k = 0; s < s1; s++, k += 4) {
+          if (sb[k + 2]! < cx0 || sb[k]! > cx1 || sb[k + 3]! < cy0 || sb[k + 1]! > cy1) continue
+          if (degenerate[ci]) break
           segmentInCell(s, ci, fi)
         }
       }
