@@ -125,20 +125,33 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     }, [Infinity, Infinity, -Infinity, -Infinity])
     let t0 = performance.now()
     const byLayer = new Map<number, Feat[]>()
-    for (const id of new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])) {
-      const cacheKey = tiles.length === 1 ? layerCacheKey(id) : undefined
-      const cached = cacheKey ? cachedFeatures(cacheKey) : undefined
-      if (cached) {
+    // every layer's query sent at once (the pool runs them side by side in the server while
+    // this process parses the first), then each read and parsed in turn
+    const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
+    const cacheKeyOf = (id: number) => (tiles.length === 1 ? layerCacheKey(id) : undefined)
+    const pending = wanted.map((id) => {
+      const key = cacheKeyOf(id)
+      const cached = key ? cachedFeatures(key) : undefined
+      if (cached) return cached
+      const q = db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
+        tiles.length === 1
+          ? 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 ORDER BY id'
+          : 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORDER BY id',
+        tiles.length === 1 ? [id] : [id, ...box], { signal })
+      q.catch(() => {}) // rejections are met when awaited below
+      return q
+    })
+    for (const [k, id] of wanted.entries()) {
+      const cacheKey = cacheKeyOf(id)
+      const q = pending[k]!
+      if (Array.isArray(q)) {
+        const cached = q
         byLayer.set(id, cached)
         stats.featuresRead += cached.length
         stats.cached++
         continue
       }
-      const rows = await db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
-        tiles.length === 1
-          ? 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 ORDER BY id'
-          : 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORDER BY id',
-        tiles.length === 1 ? [id] : [id, ...box], { signal })
+      const rows = await q
       const feats: Feat[] = []
       for (const r of rows) {
         const f = featureOf(r.id, r.category, r.wkb, pr)

@@ -1,0 +1,93 @@
+// Coverage of a province-size input as one batch on PostGIS: the generated county
+// (county-gen.ts, scale PROVINCE_COUNTY, default 191 ≈ 5×10⁵ features) copied side by side
+// PROVINCE_COPIES times (default 10) in the database — the same features shifted by whole
+// county widths, so the copies abut along their borders — and a 500 m grid over all of it.
+// Prints wall time, tiles, features read and peak memory of this process and of the server.
+//   DATABASE_URL=postgres://… node --import tsx scripts/bench/province-bench.ts
+// Not part of `npm run bench` (it needs a few GB of disk and ~10 minutes to set up).
+// The plain PostGIS way is not run at this size (county-bench.ts compares them up to 16×).
+import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { openDb } from '../../server/db/open.ts'
+import type { Queryable } from '../../server/db/db.ts'
+import { coverage } from '../../server/stats/coverage.ts'
+import { buildGrid } from '../../server/units/build-grid.ts'
+import { generateCounty } from './county-gen.ts'
+
+const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
+
+async function main() {
+  const url = process.env.DATABASE_URL
+  if (!url) throw new Error('DATABASE_URL: a scratch PostGIS database (the province is a batch on PostGIS)')
+  const scale = Number(process.env.PROVINCE_COUNTY ?? 191)
+  const copies = Number(process.env.PROVINCE_COPIES ?? 10)
+  const size = Number(process.env.PROVINCE_GRID ?? 500)
+  const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
+  const cols = Math.ceil(Math.sqrt(copies))
+  const prefix = `p${scale}x${copies}_`
+  const t0 = performance.now()
+  // the county once, then its copies (skipped when a previous run left them)
+  const have = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM layer WHERE name = ANY($1::text[]) AND source_checksum LIKE $2', [KINDS.map((k) => prefix + k), `%copies:${copies}`])
+  let bbox: [number, number, number, number]
+  if (have[0]!.n !== KINDS.length) {
+    const county = await generateCounty(db, { scale, prefix: `c${scale}_` })
+    const [w, s, e, n] = county.bbox
+    const dx = e - w, dy = n - s
+    for (const l of county.layers) {
+      const name = prefix + l.name.slice(`c${scale}_`.length)
+      await db.query('DELETE FROM layer WHERE name = $1', [name])
+      const [layer] = await db.query<{ id: number }>(
+        `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report)
+         SELECT $1, kind, vintage, 'province-bench', source_checksum || $3, source_crs, category_field, feature_count * $4, '{}' FROM layer WHERE id = $2 RETURNING id`,
+        [name, l.id, `:copies:${copies}`, copies])
+      for (let k = 0; k < copies; k++) {
+        await db.query(
+          `INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
+           SELECT $1, src_index + $2 * 10000000, attributes, category, ST_Translate(geom, $3, $4), area_m2 FROM feature WHERE layer_id = $5`,
+          [layer!.id, k, (k % cols) * dx, Math.floor(k / cols) * dy, l.id])
+      }
+    }
+    await db.query('ANALYZE feature')
+    bbox = [w, s, w + cols * dx, s + Math.ceil(copies / cols) * dy]
+  } else {
+    const [b] = await db.query<{ w: number; s: number; e: number; n: number }>(
+      `SELECT ST_XMin(x) w, ST_YMin(x) s, ST_XMax(x) e, ST_YMax(x) n FROM (SELECT ST_Extent(f.geom)::geometry x FROM feature f JOIN layer l ON l.id = f.layer_id AND l.name = $1) q`, [prefix + 'forest'])
+    bbox = [b!.w, b!.s, b!.e, b!.n]
+  }
+  const setupS = (performance.now() - t0) / 1000
+  const [stats] = await db.query<{ features: number; vertices: number }>(
+    `SELECT count(*)::int AS features, sum(ST_NPoints(f.geom))::bigint AS vertices FROM feature f JOIN layer l ON l.id = f.layer_id WHERE l.name = ANY($1::text[])`, [KINDS.map((k) => prefix + k)])
+  const set = `${prefix}g${size}`
+  const g = await buildGrid(db, { set, sizeM: size, bbox, replace: true })
+  const t1 = performance.now()
+  const r = await coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false })
+  const runS = (performance.now() - t1) / 1000
+  const m = (r.run.meta as { measured: { tiles: number; featuresRead: number; degenerate: number; ms: Record<string, number> } }).measured
+  const server = await backendPeakRss(db)
+  await db.close()
+  const rss = process.resourceUsage().maxRSS / 1024
+  console.log(`backend: PostGIS; ${new Date().toISOString().slice(0, 10)}; set-up ${setupS.toFixed(0)} s`)
+  console.log('| copies of the county | features | vertices | grid | cells | tiles | features read | ecocensus s | rows | peak RSS |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|')
+  console.log(`| ${copies} × ${scale}× | ${stats!.features} | ${stats!.vertices} | ${size} m | ${g.loaded} | ${m.tiles} | ${m.featuresRead} | ${runS.toFixed(1)} | ${r.rows.length} | ${rss.toFixed(0)} MiB${server} |`)
+  console.log(`step ms: ${JSON.stringify(m.ms)}; degenerate (cell, set) pairs: ${m.degenerate}`)
+}
+
+/** Peak resident memory of this database's server processes (same machine only). */
+async function backendPeakRss(db: Queryable): Promise<string> {
+  const pids = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
+  const peaks = pids.map(({ pid }) => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      return m ? Number(m[1]) / 1024 : 0
+    } catch {
+      return 0
+    }
+  })
+  return peaks.length ? ` + server ${Math.max(...peaks).toFixed(0)} MiB` : ''
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
