@@ -1,12 +1,10 @@
 import type { Server } from 'node:http'
-import { performance } from 'node:perf_hooks'
 import pino from 'pino'
 import type { Db } from './db/db.ts'
 import type { Settings } from './settings.ts'
 import { createApp, createServer } from './http/app.ts'
 import { loadSampleIfEmpty } from './sample.ts'
 import { cancelAllLocal } from './runs/execute.ts'
-import { warmUpCellEngine } from './stats/warm-up.ts'
 
 /**
  * The HTTP service. Logs are JSON lines on stderr (pino): messages, and one entry per request
@@ -24,16 +22,6 @@ export async function serve(db: Db, settings: Settings, cliLog: (m: string) => v
   const server = createServer(deps, app).listen(settings.port, settings.host)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   log(`ecocensus serving on http://${settings.host}:${settings.port}/ (database: ${db.backend}${settings.apiKey ? '' : '; catalogue writes need a key: ECOCENSUS_API_KEY or `ecocensus keys add`'})`)
-  // the cell engine's code compiled while nobody waits for it (stats/warm-up.ts)
-  setImmediate(() => {
-    const t = performance.now()
-    try {
-      warmUpCellEngine()
-      log(`cell engine warmed up in ${Math.round(performance.now() - t)} ms`)
-    } catch (err) {
-      logger.warn({ err }, 'cell engine warm-up failed (coverage still works, its first run is slower)')
-    }
-  })
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return

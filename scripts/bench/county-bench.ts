@@ -5,11 +5,10 @@
 //   BENCH_SCALES=1,4 BENCH_GRIDS=500 npm run bench  (fewer sizes / grids)
 // Each size runs in its own child process so that peak RSS is per size.
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import type { Queryable } from '../../server/db/db.ts'
 import { openDb } from '../../server/db/open.ts'
+import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { clearFeatureCache } from '../../server/stats/feature-cache.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
@@ -102,19 +101,6 @@ async function one(scale: number, grids: number[], baseline: boolean) {
   console.error(`  (scale ${scale}: generated in ${genS.toFixed(1)} s)`)
 }
 
-/** Peak resident memory of this database's server processes (same machine only). */
-async function backendPeakRss(db: Queryable): Promise<string> {
-  const pids = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
-  const peaks = pids.map(({ pid }) => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-      return m ? Number(m[1]) / 1024 : 0
-    } catch {
-      return 0
-    }
-  })
-  return peaks.length ? ` + server ${Math.max(...peaks).toFixed(0)} MiB` : ''
-}
 
 async function main() {
   const [, , mode, arg] = process.argv

@@ -8,10 +8,9 @@
 // feature table at ~2×10³ features/s on this 2-core machine (~45 minutes for 5×10⁶); a run
 // that stops part-way leaves finished copies, and the next run starts the copying again.
 // The plain PostGIS way is not run at this size (county-bench.ts compares them up to 16×).
-import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { openDb } from '../../server/db/open.ts'
-import type { Queryable } from '../../server/db/db.ts'
+import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
@@ -89,19 +88,6 @@ async function main() {
   console.log(`step ms: ${JSON.stringify(m.ms)}; degenerate (cell, set) pairs: ${m.degenerate}`)
 }
 
-/** Peak resident memory of this database's server processes (same machine only). */
-async function backendPeakRss(db: Queryable): Promise<string> {
-  const pids = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
-  const peaks = pids.map(({ pid }) => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-      return m ? Number(m[1]) / 1024 : 0
-    } catch {
-      return 0
-    }
-  })
-  return peaks.length ? ` + server ${Math.max(...peaks).toFixed(0)} MiB` : ''
-}
 
 main().catch((err) => {
   console.error(err)

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import proj4 from 'proj4'
 import type { Queryable } from '../../server/db/db.ts'
 import { openDb } from '../../server/db/open.ts'
+import { backendPeakRss } from './peak-rss.ts'
 import { ingestRaster } from '../../server/raster/ingest-raster.ts'
 import { closeRasterFiles, findRaster, sourceSpec } from '../../server/raster/raster-store.ts'
 import { closeScanPool, configureScanPool, runZonalJob, scanPoolOptions } from '../../server/raster/scan-pool.ts'
@@ -175,18 +176,6 @@ async function postgisBaseline(db: Queryable, file: string, setId: number, ours:
     `class areas (unit × class) differ by at most ${(maxShare * 100).toFixed(2)} % of a unit, Σ|Δ| = ${((sumAbs / total) * 100).toFixed(2)} % and ΣΔ = ${((net / total) * 100).toFixed(4)} % of the total (pixel centres vs exact fractions: edge pixels err both ways and cancel in sums)`
 }
 
-async function backendPeakRss(db: Queryable): Promise<string> {
-  const pids = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
-  const peaks = pids.map(({ pid }) => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-      return m ? Number(m[1]) / 1024 : 0
-    } catch {
-      return 0
-    }
-  })
-  return peaks.length ? ` + server ${Math.max(...peaks).toFixed(0)} MiB` : ''
-}
 
 async function main() {
   const [, , mode, arg] = process.argv

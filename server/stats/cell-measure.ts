@@ -137,16 +137,18 @@ function crossings(c: MeasureCell, x0: number, y0: number, x1: number, y1: numbe
     m++
   }
   for (let i = 0; i < m; i++) order[i] = i
-  if (m > 1) {
-    // insertion sort: few crossings
-    for (let i = 1; i < m; i++) {
-      const v = order[i]!
-      let j = i - 1
-      while (j >= 0 && cT[order[j]!]! > cT[v]!) { order[j + 1] = order[j]!; j-- }
-      order[j + 1] = v
-    }
-  }
+  insertionSort(order, m, cT) // few crossings
   return m
+}
+
+/** Sorts idx[0 … m−1] by key[idx[i]], stable. */
+function insertionSort(idx: Int32Array, m: number, key: Float64Array): void {
+  for (let i = 1; i < m; i++) {
+    const v = idx[i]!
+    let j = i - 1
+    while (j >= 0 && key[idx[j]!]! > key[v]!) { idx[j + 1] = idx[j]!; j-- }
+    idx[j + 1] = v
+  }
 }
 
 /** Point strictly inside the cell (parity), or ON within EPS of its boundary. */
@@ -428,14 +430,7 @@ function gather(ev: Events, ci: number): number {
     m++
   }
   if (m > 32) sIdx.subarray(0, m).sort(byPosition)
-  else {
-    for (let i = 1; i < m; i++) {
-      const v = sIdx[i]!
-      let j = i - 1
-      while (j >= 0 && sPos[sIdx[j]!]! > sPos[v]!) { sIdx[j + 1] = sIdx[j]!; j-- }
-      sIdx[j + 1] = v
-    }
-  }
+  else insertionSort(sIdx, m, sPos)
   return m
 }
 

@@ -377,9 +377,9 @@ export class Locator {
     return inside ? IN : OUT
   }
 
-  /** pointEdge towards the east, keeping the direction of an edge the point lies on. */
+  /** pointEdge, keeping the direction of an edge the point lies on. */
   private edge(ax: number, ay: number, bx: number, by: number, px: number, py: number): number {
-    const w = pointEdge(ax, ay, bx, by, px, py, true)
+    const w = pointEdge(ax, ay, bx, by, px, py)
     if (w === ON) { this.ox = bx - ax; this.oy = by - ay }
     return w
   }
@@ -387,10 +387,10 @@ export class Locator {
 
 /**
  * ON when p lies on segment a→b (within EPS); IN when a→b crosses the horizontal ray from
- * p to the east (or, with `east` false, to the west), half-open in y for parity counting;
+ * p to the east, half-open in y for parity counting;
  * else OUT.
  */
-export function pointEdge(ax: number, ay: number, bx: number, by: number, px: number, py: number, east: boolean): number {
+function pointEdge(ax: number, ay: number, bx: number, by: number, px: number, py: number): number {
   const ex = bx - ax, ey = by - ay
   if (!(px < Math.min(ax, bx) - EPS || px > Math.max(ax, bx) + EPS || py < Math.min(ay, by) - EPS || py > Math.max(ay, by) + EPS)) {
     const len2 = ex * ex + ey * ey
@@ -399,7 +399,7 @@ export function pointEdge(ax: number, ay: number, bx: number, by: number, px: nu
       if (t >= 0 && t <= 1) return ON
     }
   }
-  return (ay > py) !== (by > py) && (px < ax + ((py - ay) / ey) * ex) === east ? IN : OUT
+  return (ay > py) !== (by > py) && px < ax + ((py - ay) / ey) * ex ? IN : OUT
 }
 
 /** Edges of a feature bucketed by rows of its box (an edge in every row it spans). */
