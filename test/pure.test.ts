@@ -11,8 +11,6 @@ import { returnsRows } from '../server/db/pglite.ts'
 import { splitStatements } from '../server/db/migrate.ts'
 import { wkbToGeometry, gpkgWkbOffset } from '../server/ingest/wkb.ts'
 import { checkName, checkVintage } from '../server/ingest/names.ts'
-import { warmUpCellEngine } from '../server/stats/warm-up.ts'
-import { box, geodesicArea } from './helpers/fixtures.ts'
 
 describe('grid cell codes', () => {
   it('round-trips codes for indices around the origin and far away', () => {
@@ -153,13 +151,5 @@ describe('small parsers', () => {
     expect(() => checkName('../etc', 'layer')).toThrow(/not allowed/)
     expect(() => checkName("x'; drop table layer;--", 'layer')).toThrow(/not allowed/)
     expect(() => checkVintage('2023/06')).toThrow(/vintage/)
-  })
-})
-
-describe('cell engine warm-up', () => {
-  it('measures its synthetic tiling: the union inside the cells is the tiled square less the strips the cells leave out', () => {
-    // the tiling covers 40 × 0.0005° from (118.3, 29.8); the cells start 0.0001° east and 0.00007° north of it
-    const expected = geodesicArea({ type: 'Polygon', coordinates: [box(118.3001, 29.80007, 118.32, 29.82)] })
-    expect(Math.abs(warmUpCellEngine(40, 1) / expected - 1)).toBeLessThan(1e-3)
   })
 })
