@@ -10,7 +10,9 @@
 //   protected_area             fewer, larger blobs, three types, overlapping the red line
 // All with categories. `scale` multiplies the area (1× = 4 km × 4 km, ~3 000 features);
 // the same seed and scale always give the same features.
+import { performance } from 'node:perf_hooks'
 import type { Db } from '../../server/db/db.ts'
+import { prepareLayer } from '../../server/stats/layer-contacts.ts'
 
 export interface CountyOptions {
   /** area multiplier: side = 4 km × √scale */
@@ -23,12 +25,16 @@ export interface CountyOptions {
   prefix?: string
   /** patch spacing in metres (default 70 m: 204 patches per km² before labelling) */
   spacing?: number
+  /** find and keep each layer's contacts as an import does (default true; stats/layer-contacts.ts) */
+  prepare?: boolean
 }
 
 export interface GeneratedCounty {
   bbox: [number, number, number, number]
   sideKm: number
   layers: { name: string; id: number; features: number; vertices: number }[]
+  /** seconds spent finding the layers' contacts (part of an import's cost) */
+  prepareS: number
 }
 
 const FOREST = ['国家级公益林', '省级公益林']
@@ -163,7 +169,10 @@ export async function generateCounty(db: Db, o: CountyOptions): Promise<Generate
     layers.push({ name, id: layer!.id, features: items.length, vertices })
   }
   await db.query('ANALYZE feature')
+  const t0 = performance.now()
+  if (o.prepare !== false) for (const l of layers) await prepareLayer(db, l.id)
+  const prepareS = (performance.now() - t0) / 1000
   const [w, s] = toLonLat([0, 0])
   const [e, nn] = toLonLat([side, side])
-  return { bbox: [w, s, e, nn], sideKm: side / 1000, layers }
+  return { bbox: [w, s, e, nn], sideKm: side / 1000, layers, prepareS }
 }

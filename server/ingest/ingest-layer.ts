@@ -3,6 +3,7 @@ import { loadSql } from '../db/sql.ts'
 import { BadInput, Conflict } from '../errors.ts'
 import { importSource, missingField, type SourceImportOptions, type SourceReport } from './import-source.ts'
 import { checkKind, checkName, checkVintage } from './names.ts'
+import { prepareLayer } from '../stats/layer-contacts.ts'
 
 const INSERT_FEATURES = loadSql(import.meta.url, './insert-features.sql')
 
@@ -21,6 +22,13 @@ export interface LayerImportReport extends SourceReport {
   loaded: number
   replaced: boolean
   areaM2: number
+  /**
+   * features meeting another feature of the layer other than vertex for vertex along a
+   * shared edge (overlap, crossing, a vertex on another's edge, a repeated edge, or a box
+   * within another's): kept for the cell engine (stats/layer-contacts.ts), and for a
+   * land-survey tiling each one is a topology finding
+   */
+  contacts: number
 }
 
 /** A layer version: name + vintage; features keep their attributes and optional category. */
@@ -49,7 +57,10 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
         const layerId = row!.id
         const [stats] = await tx.query<{ n: number; area: number }>(INSERT_FEATURES, [layerId], { signal: o.signal })
         await tx.query('UPDATE layer SET feature_count = $2 WHERE id = $1', [layerId, stats!.n])
-        return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: existing.length > 0, areaM2: stats!.area, ...report }
+        const contacts = await prepareLayer(tx, layerId, { signal: o.signal })
+        const done = { layerId, layer, vintage, kind, loaded: stats!.n, replaced: existing.length > 0, areaM2: stats!.area, contacts, ...report }
+        await tx.query("UPDATE layer SET report = report || jsonb_build_object('contacts', $2::int) WHERE id = $1", [layerId, contacts])
+        return done
       },
     }
   })

@@ -18,7 +18,9 @@ import { cellSet, measureCell, measureSet, type MeasureCell } from './cell-measu
 import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures } from './feature-cache.ts'
-import { featureOf, unionBoundary, type Feat } from './union-boundary.ts'
+import { keptContacts, knownFlags, markContacts, storeContacts } from './layer-contacts.ts'
+import { parseFeatures, queryFeatures } from './layer-features.ts'
+import { contactFlags, unionBoundary, type Feat } from './union-boundary.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
 
@@ -53,6 +55,8 @@ export interface CellCoverageStats {
   segments: number
   /** layers whose features came from this process's cache (feature-cache.ts) */
   cached: number
+  /** layers whose contacts (layer-contacts.ts) this run found and kept: their first whole-layer run */
+  prepared: number
   /** (cell, set) pairs measured by PostGIS */
   degenerate: number
   ms: { read: number; boundary: number; measure: number; fallback: number; write: number }
@@ -94,7 +98,7 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { db, runId, signal } = ctx
   const { ids, cells, pr } = unitCells
-  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, cached: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
+  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
 
   // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
   const sets: FeatureSet[] = []
@@ -112,8 +116,11 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     return a
   }
 
+  const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
   const created = new Map((await db.query<{ id: number; created: string }>('SELECT id, created_at::text AS created FROM layer WHERE id = ANY($1::int[])',
-    [[...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]], { signal })).map((r) => [Number(r.id), r.created]))
+    [wanted], { signal })).map((r) => [Number(r.id), r.created]))
+  // which features of each layer meet another (found at import, else below at first use)
+  const contacts = await keptContacts(db, wanted, signal)
   const layerCacheKey = (id: number) => `${id}|${created.get(id)}|${pr.lon0},${pr.lat0}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
@@ -127,17 +134,12 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     const byLayer = new Map<number, Feat[]>()
     // every layer's query sent at once (the pool runs them side by side in the server while
     // this process parses the first), then each read and parsed in turn
-    const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
     const cacheKeyOf = (id: number) => (tiles.length === 1 ? layerCacheKey(id) : undefined)
     const pending = wanted.map((id) => {
       const key = cacheKeyOf(id)
       const cached = key ? cachedFeatures(key) : undefined
       if (cached) return cached
-      const q = db.query<{ id: string; category: string | null; wkb: Uint8Array }>(
-        tiles.length === 1
-          ? 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 ORDER BY id'
-          : 'SELECT id::text AS id, category, ST_AsBinary(geom) AS wkb FROM feature WHERE layer_id = $1 AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORDER BY id',
-        tiles.length === 1 ? [id] : [id, ...box], { signal })
+      const q = queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal)
       q.catch(() => {}) // rejections are met when awaited below
       return q
     })
@@ -151,11 +153,16 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         stats.cached++
         continue
       }
-      const rows = await q
-      const feats: Feat[] = []
-      for (const r of rows) {
-        const f = featureOf(r.id, r.category, r.wkb, pr)
-        if (f) feats.push(f)
+      const feats = parseFeatures(await q, pr)
+      const kept = contacts.get(id)
+      if (kept) markContacts(feats, kept)
+      else if (tiles.length === 1) {
+        // a layer imported before contacts were kept: found now, from the whole layer, once
+        const flags = contactFlags(feats)
+        const ids: string[] = []
+        feats.forEach((f, i) => { f.meets = flags[i]!; if (flags[i]) ids.push(f.id) })
+        await storeContacts(db, id, ids, signal)
+        stats.prepared++
       }
       byLayer.set(id, feats)
       if (cacheKey) cacheFeatures(cacheKey, feats)
@@ -184,7 +191,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       const boundaryKey = tiles.length === 1 ? `${s.layers.map(layerCacheKey).join('+')}|${s.key}` : undefined
       let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
       if (!b) {
-        b = unionBoundary(feats, pr)
+        // one layer's features (or one category's): its contacts, when known, are all that can overlap
+        b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
         if (boundaryKey) cacheBoundary(boundaryKey, b)
       }
       const t1 = performance.now()

@@ -15,8 +15,6 @@
 import type { Laea } from './laea.ts'
 import { bucketOf, boxGrid, BoxQuery, type BoxGrid } from './box-grid.ts'
 import type { Box } from './shapes.ts'
-import { wkbPolygons, widenBox } from '../units/wkb-polygons.ts'
-import { toBytes } from './shapes.ts'
 
 /** Edges longer than this (metres, projected) are left to PostGIS by cell-measure.ts. */
 export const LONG_M = 400
@@ -36,28 +34,132 @@ export interface Feat {
   area: number
   /** some edge is longer than cell-measure.ts measures in the projection (LONG_M) */
   long: boolean
+  /** 1 when the feature meets another of its layer (contactFlags), 0 when not; undefined: not known (layer-contacts.ts) */
+  meets?: number
 }
 
-/** A feature read from WKB: rings opened, oriented, projected. Undefined when it has no area. */
-export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea): Feat | undefined {
-  const rings: Float64Array[] = []
-  const proj: Float64Array[] = []
-  let area = 0
-  let long = false
-  const box = [Infinity, Infinity, -Infinity, -Infinity]
-  for (const poly of wkbPolygons(toBytes(wkb))) {
-    poly.forEach((closed, r) => {
-      const o = orientedRing(closed, r === 0, pr)
-      if (!o) return
-      widenBox(o.ring, box)
-      area += shoelace(o.proj)
-      long ||= o.longest > LONG_M
-      rings.push(o.ring)
-      proj.push(o.proj)
-    })
+/**
+ * Typed-array space for many small rings: views into shared chunks, so that reading a
+ * layer does not allocate two typed arrays per ring (that, and the garbage it leaves, took
+ * longer than parsing). A chunk lives as long as any ring in it.
+ */
+export class RingArena {
+  private chunk = new Float64Array(0)
+  private used = 0
+
+  take(n: number): Float64Array {
+    if (this.used + n > this.chunk.length) {
+      this.chunk = new Float64Array(Math.max(n, 1 << 16))
+      this.used = 0
+    }
+    const v = this.chunk.subarray(this.used, this.used + n)
+    this.used += n
+    return v
   }
-  if (!rings.length) return undefined
-  return { id, category, rings, proj, bbox: box as Box, area, long }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * A feature read from (E)WKB — bytes, or hex text as PostgreSQL prints geometry — with its
+ * rings opened, oriented and projected in one pass each. Undefined when it has no area.
+ */
+export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea, arena = new RingArena()): Feat | undefined {
+  const b = typeof wkb === 'string' ? Buffer.from(wkb.charCodeAt(0) === 92 ? wkb.slice(2) : wkb, 'hex') : wkb
+  const st: ParseState = { b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), o: 0, pr, arena, rings: [], proj: [], area: 0, longest2: 0, box: [Infinity, Infinity, -Infinity, -Infinity] }
+  readPolygonal(st)
+  if (!st.rings.length) return undefined
+  return { id, category, rings: st.rings, proj: st.proj, bbox: st.box, area: st.area, long: st.longest2 > LONG_M * LONG_M }
+}
+
+interface ParseState {
+  b: Uint8Array
+  dv: DataView
+  o: number
+  pr: Laea
+  arena: RingArena
+  rings: Float64Array[]
+  proj: Float64Array[]
+  area: number
+  longest2: number
+  box: Box
+}
+
+function readPolygonal(st: ParseState): void {
+  const dv = st.dv
+  const le = dv.getUint8(st.o) === 1
+  st.o += 1
+  let type = dv.getUint32(st.o, le)
+  st.o += 4
+  let dims = 2
+  if (type & 0x80000000) dims++ // EWKB Z
+  if (type & 0x40000000) dims++ // EWKB M
+  if (type & 0x20000000) st.o += 4 // EWKB SRID
+  type &= 0xffff
+  if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
+  if (type === 6 || type === 7) {
+    const n = dv.getUint32(st.o, le)
+    st.o += 4
+    for (let i = 0; i < n; i++) readPolygonal(st)
+    return
+  }
+  if (type !== 3) throw new Error(`feature geometry of WKB type ${type} is not polygonal`)
+  const nr = dv.getUint32(st.o, le)
+  st.o += 4
+  for (let r = 0; r < nr; r++) {
+    const np = dv.getUint32(st.o, le)
+    st.o += 4
+    readRing(st, st.o, np, dims, le, r === 0)
+    st.o += 8 * dims * np
+  }
+}
+
+/** One ring of np points at byte o: opened, turned counter-clockwise (outer) or clockwise, projected. */
+function readRing(st: ParseState, o: number, np: number, dims: number, le: boolean, outer: boolean): void {
+  const dv = st.dv
+  const step = 8 * dims
+  let n = np
+  const last = o + step * (n - 1)
+  if (n > 1 && dv.getFloat64(o, le) === dv.getFloat64(last, le) && dv.getFloat64(o + 8, le) === dv.getFloat64(last + 8, le)) n--
+  if (n < 3) return
+  const ring = st.arena.take(2 * n)
+  if (le === LITTLE_ENDIAN && dims === 2) new Uint8Array(ring.buffer, ring.byteOffset, 16 * n).set(st.b.subarray(o, o + 16 * n))
+  else for (let k = 0; k < n; k++) { ring[2 * k] = dv.getFloat64(o + step * k, le); ring[2 * k + 1] = dv.getFloat64(o + step * k + 8, le) }
+  let s = 0
+  for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
+  if (!(s !== 0)) return
+  if ((s < 0) === outer) {
+    // s is twice the area, counter-clockwise positive
+    for (let i = 0, j = n - 1; i < j; i++, j--) {
+      const x = ring[2 * i]!, y = ring[2 * i + 1]!
+      ring[2 * i] = ring[2 * j]!
+      ring[2 * i + 1] = ring[2 * j + 1]!
+      ring[2 * j] = x
+      ring[2 * j + 1] = y
+    }
+  }
+  const proj = st.arena.take(2 * n)
+  const box = st.box
+  let x0 = box[0], y0 = box[1], x1 = box[2], y1 = box[3]
+  for (let i = 0; i < n; i++) {
+    const x = ring[2 * i]!, y = ring[2 * i + 1]!
+    if (x < x0) x0 = x
+    if (x > x1) x1 = x
+    if (y < y0) y0 = y
+    if (y > y1) y1 = y
+    st.pr.forward(x, y, proj, 2 * i)
+  }
+  box[0] = x0; box[1] = y0; box[2] = x1; box[3] = y1
+  let l2 = st.longest2
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
+    const d = dx * dx + dy * dy
+    if (d > l2) l2 = d
+  }
+  st.longest2 = l2
+  st.area += shoelace(proj)
+  st.rings.push(ring)
+  st.proj.push(proj)
 }
 
 /**
@@ -124,19 +226,135 @@ export function locateInUnion(b: Boundary, px: number, py: number): number {
   return on ? ON : OUT
 }
 
-export function unionBoundary(features: Feat[], pr: Laea): Boundary {
+/**
+ * Features that may overlap another of the set and so must be cut (1) or not (0): an edge
+ * crossing or touching another's edge other than vertex for vertex, the same edge twice in
+ * one direction, or a box within another's box. A property of the set alone, so a layer's
+ * flags are found once (layer-contacts.ts) and given to unionBoundary for every later run.
+ */
+export function contactFlags(features: Feat[]): Uint8Array {
+  const cut = new Uint8Array(features.length)
+  findContacts(features, undefined, cut)
+  containedInBox(featureGrid(features).grid, cut)
+  return cut
+}
+
+/**
+ * The union's boundary. `known`: the set's contact flags when known beforehand (a layer's,
+ * or a superset of them, e.g. a layer's for one of its categories or a tile of it): only
+ * flagged features are then searched for crossings — the others' edges go out whole.
+ */
+export function unionBoundary(features: Feat[], pr: Laea, known?: Uint8Array): Boundary {
   const nf = features.length
+  const cut = known ? Uint8Array.from(known) : new Uint8Array(nf)
+  const ed = findContacts(features, known, cut)
+  // --- features by their boxes: a feature inside another's box may lie inside it without
+  // any boundary contact; a piece of a cut feature is tested against the features around it
+  const near = featureGrid(features)
+  if (!known) containedInBox(near.grid, cut)
+  const { ax, ay, bx, by, pax, pay, pbx, pby, firstEdge, splits } = ed
+
+  // --- output: whole edges of uncut features; kept pieces of cut ones
   let ne = 0
   for (let fi = 0; fi < nf; fi++) for (const r of features[fi]!.rings) ne += r.length >> 1
-  // edges: endpoints (lon/lat and projected), boxes, owner
+  let seg = new Float64Array(8 * ne + 64)
+  let n = 0
+  const start = new Int32Array(nf + 1)
+  const locator = new Locator(features)
+  const pt = [0, 0]
+  const push = (x0: number, y0: number, x1: number, y1: number, px0: number, py0: number, px1: number, py1: number) => {
+    if (n + 8 > seg.length) {
+      const grown = new Float64Array(seg.length * 2)
+      grown.set(seg)
+      seg = grown
+    }
+    seg[n] = x0; seg[n + 1] = y0; seg[n + 2] = x1; seg[n + 3] = y1; seg[n + 4] = px0; seg[n + 5] = py0; seg[n + 6] = px1; seg[n + 7] = py1
+    n += 8
+  }
+  for (let fi = 0; fi < nf; fi++) {
+    start[fi] = n >> 3
+    if (!cut[fi]) {
+      const f = features[fi]!
+      for (let ri = 0; ri < f.rings.length; ri++) {
+        const r = f.rings[ri]!, p = f.proj[ri]!
+        const m = r.length >> 1
+        for (let i = 0; i < m; i++) {
+          const j = i + 1 === m ? 0 : i + 1
+          push(r[2 * i]!, r[2 * i + 1]!, r[2 * j]!, r[2 * j + 1]!, p[2 * i]!, p[2 * i + 1]!, p[2 * j]!, p[2 * j + 1]!)
+        }
+      }
+      continue
+    }
+    const e0 = firstEdge[fi]!, e1 = firstEdge[fi + 1]!
+    for (let i = e0; i < e1; i++) {
+      const s = splits.get(i)
+      // the edge's cut points in order: t, lon, lat, x, y
+      const pts: number[] = [0, ax[i]!, ay[i]!, pax[i]!, pay[i]!]
+      if (s) {
+        const order: number[] = []
+        for (let k = 0; k < s.length; k += 3) order.push(k)
+        order.sort((p, q) => s[p]! - s[q]!)
+        for (const k of order) {
+          pr.forward(s[k + 1]!, s[k + 2]!, pt, 0)
+          pts.push(s[k]!, s[k + 1]!, s[k + 2]!, pt[0]!, pt[1]!)
+        }
+      }
+      pts.push(1, bx[i]!, by[i]!, pbx[i]!, pby[i]!)
+      const dx = bx[i]! - ax[i]!, dy = by[i]! - ay[i]!
+      for (let k = 0; k + 5 < pts.length; k += 5) {
+        const x0 = pts[k + 1]!, y0 = pts[k + 2]!, x1 = pts[k + 6]!, y1 = pts[k + 7]!
+        if (x0 === x1 && y0 === y1) continue
+        if (!keeps(fi, (x0 + x1) / 2, (y0 + y1) / 2, dx, dy)) continue
+        push(x0, y0, x1, y1, pts[k + 3]!, pts[k + 4]!, pts[k + 8]!, pts[k + 9]!)
+      }
+    }
+  }
+  start[nf] = n >> 3
+  return { start, seg: seg.subarray(0, n), cut, near, locator }
+
+  function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
+    const m = near.query(mx, my, mx, my)
+    for (let k = 0; k < m; k++) {
+      const gi = near.out[k]!
+      if (gi === fi) continue
+      const w = locator.locate(gi, mx, my)
+      if (w === IN) return false
+      // along g's edge in the same direction (g on the same side): kept once. Along it in
+      // the other direction (g on the other side) it stays: g's edge stays too, whether
+      // g is cut or not, and the two cancel in every sum.
+      if (w !== OUT && locator.ox * dx + locator.oy * dy > 0 && gi < fi) return false
+    }
+    return true
+  }
+}
+
+function featureGrid(features: Feat[]): BoxQuery {
+  const featureBoxes = new Float64Array(4 * features.length)
+  features.forEach((f, i) => featureBoxes.set(f.bbox, 4 * i))
+  return new BoxQuery(boxGrid(featureBoxes, 1, 1))
+}
+
+/**
+ * Edges of the searched features (all, or those flagged in `known`), with the points where
+ * other searched features' edges cross or touch them (`splits`: t, lon, lat per point), and
+ * the features so found to meet another marked in `cut`. A split of one feature's edge always
+ * marks both features, so a feature not flagged in `known` is never split: its edges are
+ * not kept here (firstEdge gives it an empty range).
+ */
+function findContacts(features: Feat[], known: Uint8Array | undefined, cut: Uint8Array) {
+  const nf = features.length
+  let ne = 0
+  for (let fi = 0; fi < nf; fi++) if (!known || known[fi]) for (const r of features[fi]!.rings) ne += r.length >> 1
+  // edges: endpoints (lon/lat and projected), owner
   const ax = new Float64Array(ne), ay = new Float64Array(ne), bx = new Float64Array(ne), by = new Float64Array(ne)
   const pax = new Float64Array(ne), pay = new Float64Array(ne), pbx = new Float64Array(ne), pby = new Float64Array(ne)
   const owner = new Int32Array(ne)
   const firstEdge = new Int32Array(nf + 1)
   let e = 0
   for (let fi = 0; fi < nf; fi++) {
-    const f = features[fi]!
     firstEdge[fi] = e
+    if (known && !known[fi]) continue
+    const f = features[fi]!
     for (let ri = 0; ri < f.rings.length; ri++) {
       const r = f.rings[ri]!
       const p = f.proj[ri]!
@@ -151,7 +369,6 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     }
   }
   firstEdge[nf] = ne
-  const cut = new Uint8Array(nf)
   const splits = new Map<number, number[]>()
   const split = (edge: number, t: number, x: number, y: number) => {
     const s = splits.get(edge)
@@ -159,6 +376,7 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     else splits.set(edge, [t, x, y])
   }
   if (ne > 1 && nf > 1) candidatePairs(ax, ay, bx, by, owner, pair)
+  return { ax, ay, bx, by, pax, pay, pbx, pby, firstEdge, splits }
 
   function pair(e1: number, e2: number) {
     const a0 = ax[e1]!, a1 = ay[e1]!, b0 = bx[e1]!, b1 = by[e1]!
@@ -202,76 +420,6 @@ export function unionBoundary(features: Feat[], pr: Laea): Boundary {
     const t = ((px - sx) * ex + (py - sy) * ey) / (ex * ex + ey * ey)
     if (!(t > 0 && t < 1)) return false
     split(edge, t, px, py)
-    return true
-  }
-
-  // --- features by their boxes: a feature inside another's box may lie inside it without
-  // any boundary contact; a piece of a cut feature is tested against the features around it
-  const featureBoxes = new Float64Array(4 * nf)
-  features.forEach((f, i) => featureBoxes.set(f.bbox, 4 * i))
-  const near = new BoxQuery(boxGrid(featureBoxes, 1, 1))
-  containedInBox(near.grid, cut)
-
-  // --- output: whole edges of uncut features; kept pieces of cut ones
-  let seg = new Float64Array(8 * ne + 64)
-  let n = 0
-  const start = new Int32Array(nf + 1)
-  const locator = new Locator(features)
-  const pt = [0, 0]
-  const push = (x0: number, y0: number, x1: number, y1: number, px0: number, py0: number, px1: number, py1: number) => {
-    if (n + 8 > seg.length) {
-      const grown = new Float64Array(seg.length * 2)
-      grown.set(seg)
-      seg = grown
-    }
-    seg[n] = x0; seg[n + 1] = y0; seg[n + 2] = x1; seg[n + 3] = y1; seg[n + 4] = px0; seg[n + 5] = py0; seg[n + 6] = px1; seg[n + 7] = py1
-    n += 8
-  }
-  for (let fi = 0; fi < nf; fi++) {
-    start[fi] = n >> 3
-    const e0 = firstEdge[fi]!, e1 = firstEdge[fi + 1]!
-    if (!cut[fi]) {
-      for (let i = e0; i < e1; i++) push(ax[i]!, ay[i]!, bx[i]!, by[i]!, pax[i]!, pay[i]!, pbx[i]!, pby[i]!)
-      continue
-    }
-    for (let i = e0; i < e1; i++) {
-      const s = splits.get(i)
-      // the edge's cut points in order: t, lon, lat, x, y
-      const pts: number[] = [0, ax[i]!, ay[i]!, pax[i]!, pay[i]!]
-      if (s) {
-        const order: number[] = []
-        for (let k = 0; k < s.length; k += 3) order.push(k)
-        order.sort((p, q) => s[p]! - s[q]!)
-        for (const k of order) {
-          pr.forward(s[k + 1]!, s[k + 2]!, pt, 0)
-          pts.push(s[k]!, s[k + 1]!, s[k + 2]!, pt[0]!, pt[1]!)
-        }
-      }
-      pts.push(1, bx[i]!, by[i]!, pbx[i]!, pby[i]!)
-      const dx = bx[i]! - ax[i]!, dy = by[i]! - ay[i]!
-      for (let k = 0; k + 5 < pts.length; k += 5) {
-        const x0 = pts[k + 1]!, y0 = pts[k + 2]!, x1 = pts[k + 6]!, y1 = pts[k + 7]!
-        if (x0 === x1 && y0 === y1) continue
-        if (!keeps(fi, (x0 + x1) / 2, (y0 + y1) / 2, dx, dy)) continue
-        push(x0, y0, x1, y1, pts[k + 3]!, pts[k + 4]!, pts[k + 8]!, pts[k + 9]!)
-      }
-    }
-  }
-  start[nf] = n >> 3
-  return { start, seg: seg.subarray(0, n), cut, near, locator }
-
-  function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
-    const m = near.query(mx, my, mx, my)
-    for (let k = 0; k < m; k++) {
-      const gi = near.out[k]!
-      if (gi === fi) continue
-      const w = locator.locate(gi, mx, my)
-      if (w === IN) return false
-      // along g's edge in the same direction (g on the same side): kept once. Along it in
-      // the other direction (g on the other side) it stays: g's edge stays too, whether
-      // g is cut or not, and the two cancel in every sum.
-      if (w !== OUT && locator.ox * dx + locator.oy * dy > 0 && gi < fi) return false
-    }
     return true
   }
 }

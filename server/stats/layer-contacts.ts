@@ -1,0 +1,83 @@
+// Which features of a layer meet another of the layer other than vertex for vertex
+// (union-boundary.ts contactFlags), found once per layer and kept in feature_contact
+// (migration 007). The cell engine then searches only these features for crossings
+// (unionBoundary's `known`), which is most of the work of a layer's first run otherwise.
+//
+// Found in square tiles of about TILE_FEATURES features, each read with the features whose
+// boxes meet the tile: two features that meet share a point, and the tile holding that
+// point reads both; a feature whose box lies in another's is read with it by the tile
+// holding its box's centre. So the flags of all tiles together are those of the whole layer.
+import type { Queryable } from '../db/db.ts'
+import { laea } from './laea.ts'
+import { parseFeatures, queryFeatures } from './layer-features.ts'
+import { contactFlags, type Feat } from './union-boundary.ts'
+
+export const TILE_FEATURES = 150_000
+
+export interface LayerContacts {
+  /** ids of the features that meet another, as text (Feat.id) */
+  ids: string[]
+  tiles: number
+}
+
+/** Finds a layer's contacts from its stored features. */
+export async function findContacts(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<LayerContacts> {
+  const [ext] = await db.query<{ n: number; w: number | null; s: number; e: number; nn: number }>(
+    `SELECT n, ST_XMin(x) AS w, ST_YMin(x) AS s, ST_XMax(x) AS e, ST_YMax(x) AS nn
+     FROM (SELECT count(*)::int AS n, ST_Extent(geom)::geometry AS x FROM feature WHERE layer_id = $1) b`, [layerId], { signal: o.signal })
+  if (!ext || ext.w === null) return { ids: [], tiles: 0 }
+  const w = Number(ext.w), s = Number(ext.s), e = Number(ext.e), n = Number(ext.nn)
+  // only lon/lat matter for contacts; the projection is any
+  const pr = laea(Math.round(2 * (w + e)) / 4, Math.round(2 * (s + n)) / 4)
+  const side = Math.max(1, Math.ceil(Math.sqrt(ext.n / (o.tileFeatures ?? TILE_FEATURES))))
+  const found = new Set<string>()
+  for (let ty = 0; ty < side; ty++) {
+    for (let tx = 0; tx < side; tx++) {
+      const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
+      const feats = parseFeatures(await queryFeatures(db, layerId, box, o.signal), pr)
+      const flags = contactFlags(feats)
+      for (let i = 0; i < feats.length; i++) if (flags[i]) found.add(feats[i]!.id)
+    }
+  }
+  return { ids: [...found], tiles: side * side }
+}
+
+/** Keeps a layer's contacts (idempotent: a second finder writes the same rows). */
+export async function storeContacts(db: Queryable, layerId: number, ids: string[], signal?: AbortSignal): Promise<void> {
+  await db.query('INSERT INTO feature_contact (layer_id, feature_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [layerId, ids], { signal })
+  await db.query('UPDATE layer SET contacts = $2 WHERE id = $1', [layerId, ids.length], { signal })
+}
+
+/** Finds and keeps a layer's contacts; returns how many features meet another. */
+export async function prepareLayer(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<number> {
+  const c = await findContacts(db, layerId, o)
+  await storeContacts(db, layerId, c.ids, o.signal)
+  return c.ids.length
+}
+
+/** The kept contacts of layers that have them (layers not yet prepared are absent). */
+export async function keptContacts(db: Queryable, layerIds: number[], signal?: AbortSignal): Promise<Map<number, Set<string>>> {
+  const out = new Map<number, Set<string>>()
+  const prepared = await db.query<{ id: number }>('SELECT id FROM layer WHERE id = ANY($1::int[]) AND contacts IS NOT NULL', [layerIds], { signal })
+  for (const r of prepared) out.set(Number(r.id), new Set())
+  if (!out.size) return out
+  const rows = await db.query<{ layer_id: number; id: string }>('SELECT layer_id, feature_id::text AS id FROM feature_contact WHERE layer_id = ANY($1::int[])', [[...out.keys()]], { signal })
+  for (const r of rows) out.get(Number(r.layer_id))!.add(r.id)
+  return out
+}
+
+/** Marks features (Feat.meets) by a layer's contacts. */
+export function markContacts(feats: Feat[], ids: Set<string>): void {
+  for (const f of feats) f.meets = ids.has(f.id) ? 1 : 0
+}
+
+/** The contact flags of a set of features when every one is marked, else undefined. */
+export function knownFlags(feats: Feat[]): Uint8Array | undefined {
+  const flags = new Uint8Array(feats.length)
+  for (let i = 0; i < feats.length; i++) {
+    const m = feats[i]!.meets
+    if (m === undefined) return undefined
+    flags[i] = m
+  }
+  return flags
+}
