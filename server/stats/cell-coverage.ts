@@ -19,7 +19,7 @@ import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures } from './feature-cache.ts'
 import { keptContacts, knownFlags, markContacts, storeContacts } from './layer-contacts.ts'
-import { parseFeatures, queryFeatures } from './layer-features.ts'
+import { idRanges, queryFeatures, readFeatures } from './layer-features.ts'
 import { contactFlags, unionBoundary, type Feat } from './union-boundary.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
@@ -121,6 +121,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     [wanted], { signal })).map((r) => [Number(r.id), r.created]))
   // which features of each layer meet another (found at import, else below at first use)
   const contacts = await keptContacts(db, wanted, signal)
+  const ranges = await idRanges(db, wanted, signal)
   const layerCacheKey = (id: number) => `${id}|${created.get(id)}|${pr.lon0},${pr.lat0}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
@@ -130,98 +131,99 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       const c = cells[ci]!.bbox
       return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
     }, [Infinity, Infinity, -Infinity, -Infinity])
-    let t0 = performance.now()
     const byLayer = new Map<number, Feat[]>()
-    // every layer's query sent at once (the pool runs them side by side in the server while
-    // this process parses the first), then each read and parsed in turn
+    // every layer's queries sent at once (the pool runs them side by side in the server, and
+    // parse workers take their rows as they come); each set is measured as soon as its
+    // layers are read, while the server and the workers go on with the others
     const cacheKeyOf = (id: number) => (tiles.length === 1 ? layerCacheKey(id) : undefined)
-    const pending = wanted.map((id) => {
+    const reads = wanted.map((id) => {
       const key = cacheKeyOf(id)
       const cached = key ? cachedFeatures(key) : undefined
-      if (cached) return cached
-      const q = queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal)
-      q.catch(() => {}) // rejections are met when awaited below
-      return q
-    })
-    for (const [k, id] of wanted.entries()) {
-      const cacheKey = cacheKeyOf(id)
-      const q = pending[k]!
-      if (Array.isArray(q)) {
-        const cached = q
-        byLayer.set(id, cached)
-        stats.featuresRead += cached.length
+      if (cached) {
         stats.cached++
-        continue
+        return Promise.resolve(cached)
       }
-      const feats = parseFeatures(await q, pr)
-      const kept = contacts.get(id)
-      if (kept) markContacts(feats, kept)
-      else if (tiles.length === 1) {
-        // a layer imported before contacts were kept: found now, from the whole layer, once
-        const flags = contactFlags(feats)
-        const ids: string[] = []
-        feats.forEach((f, i) => { f.meets = flags[i]!; if (flags[i]) ids.push(f.id) })
-        await storeContacts(db, id, ids, signal)
-        stats.prepared++
-      }
-      byLayer.set(id, feats)
-      if (cacheKey) cacheFeatures(cacheKey, feats)
-      stats.featuresRead += feats.length
-    }
-    stats.ms.read += performance.now() - t0
-    const cs = cellSet(tile.map((ci) => cells[ci]!))
-    // per-category sets of this tile
-    const tileSets: FeatureSet[] = []
-    for (const s of sets) {
-      if (s.category === null) { tileSets.push(s); continue }
-      const byCat = new Map<string, Feat[]>()
-      for (const f of byLayer.get(s.layers[0]!)!) {
-        const c = f.category ?? ''
-        const l = byCat.get(c)
-        if (l) l.push(f)
-        else byCat.set(c, [f])
-      }
-      for (const [c, feats] of byCat) tileSets.push({ key: s.key + c, layers: s.layers, category: c, counting: true, features: () => feats })
-    }
-    for (const s of tileSets) {
-      const feats = s.features(byLayer)
-      if (!feats.length) continue
-      t0 = performance.now()
-      // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
-      const boundaryKey = tiles.length === 1 ? `${s.layers.map(layerCacheKey).join('+')}|${s.key}` : undefined
-      let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
-      if (!b) {
-        // one layer's features (or one category's): its contacts, when known, are all that can overlap
-        b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
-        if (boundaryKey) cacheBoundary(boundaryKey, b)
-      }
-      const t1 = performance.now()
-      const r = measureSet(cs, feats, b, pr, s.counting)
-      const t2 = performance.now()
-      stats.ms.boundary += t1 - t0
-      stats.ms.measure += t2 - t1
-      stats.segments += b.seg.length / 8
-      const a = acc(s.key)
-      const fallback: string[] = []
-      const unitOf = new Map<string, number>()
-      tile.forEach((u, ci) => {
-        if (r.degenerate[ci]) {
-          fallback.push(ids[u]!)
-          unitOf.set(ids[u]!, u)
-          return
+      const r = readFeatures(queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal, ranges.get(id)), pr).then(async (feats) => {
+        const kept = contacts.get(id)
+        if (kept) markContacts(feats, kept)
+        else if (tiles.length === 1) {
+          // a layer imported before contacts were kept: found now, from the whole layer, once
+          const flags = contactFlags(feats)
+          const found: string[] = []
+          feats.forEach((f, i) => { f.meets = flags[i]!; if (flags[i]) found.push(f.id) })
+          await storeContacts(db, id, found, signal)
+          stats.prepared++
         }
-        a.area[u] += r.area[ci]!
-        a.count[u] += r.count[ci]!
+        if (key) cacheFeatures(key, feats)
+        return feats
       })
-      if (fallback.length) {
-        stats.degenerate += fallback.length
-        const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, s.layers, s.category, OVERLAY_GRID], { signal })
-        for (const row of rows) {
-          const u = unitOf.get(row.unit_id)!
-          a.area[u] += Number(row.area_m2)
-          a.count[u] += Number(row.features)
+      r.catch(() => {}) // rejections are met when awaited below
+      return r
+    })
+    const cs = cellSet(tile.map((ci) => cells[ci]!))
+    const waiting = [...sets]
+    for (const [k, id] of wanted.entries()) {
+      let t0 = performance.now()
+      const feats = await reads[k]!
+      byLayer.set(id, feats)
+      stats.featuresRead += feats.length
+      stats.ms.read += performance.now() - t0
+      // the sets whose layers are all read now; a layer's categories as sets of their own
+      const ready: FeatureSet[] = []
+      for (let i = 0; i < waiting.length; i++) {
+        const set = waiting[i]!
+        if (!set.layers.every((l) => byLayer.has(l))) continue
+        waiting.splice(i--, 1)
+        if (set.category === null) { ready.push(set); continue }
+        const byCat = new Map<string, Feat[]>()
+        for (const f of byLayer.get(set.layers[0]!)!) {
+          const c = f.category ?? ''
+          const l = byCat.get(c)
+          if (l) l.push(f)
+          else byCat.set(c, [f])
         }
-        stats.ms.fallback += performance.now() - t2
+        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting: true, features: () => fs })
+      }
+      for (const s of ready) {
+        const feats = s.features(byLayer)
+        if (!feats.length) continue
+        t0 = performance.now()
+        // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
+        const boundaryKey = tiles.length === 1 ? `${s.layers.map(layerCacheKey).join('+')}|${s.key}` : undefined
+        let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
+        if (!b) {
+          // one layer's features (or one category's): its contacts, when known, are all that can overlap
+          b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
+          if (boundaryKey) cacheBoundary(boundaryKey, b)
+        }
+        const t1 = performance.now()
+        const r = measureSet(cs, feats, b, pr, s.counting)
+        const t2 = performance.now()
+        stats.ms.boundary += t1 - t0
+        stats.ms.measure += t2 - t1
+        stats.segments += b.segments
+        const a = acc(s.key)
+        const fallback: string[] = []
+        const unitOf = new Map<string, number>()
+        tile.forEach((u, ci) => {
+          if (r.degenerate[ci]) {
+            fallback.push(ids[u]!)
+            unitOf.set(ids[u]!, u)
+            return
+          }
+          a.area[u] += r.area[ci]!
+          a.count[u] += r.count[ci]!
+        })
+        if (fallback.length) {
+          stats.degenerate += fallback.length
+          const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, s.layers, s.category, OVERLAY_GRID], { signal })
+          for (const row of rows) {
+            const u = unitOf.get(row.unit_id)!
+            a.area[u] += Number(row.area_m2)
+            a.count[u] += Number(row.features)
+          }
+          stats.ms.fallback += performance.now() - t2
+        }
       }
     }
     done += tile.length

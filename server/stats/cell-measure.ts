@@ -213,7 +213,9 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   const count = new Int32Array(nc)
   const degenerate = new Uint8Array(nc)
   const events = new Events(nc)
-  const seg = b.seg
+  // the current feature's segments: a cut feature's kept pieces (b.seg), else its own edges
+  let seg: Float64Array = b.seg
+  let own: Float64Array = new Float64Array(8 * BY_SEGMENT)
   const pt = new Float64Array(2)
   const locator = b.locator
   // per feature: cells where one of its edges runs inside (stamp = feature + 1)
@@ -265,8 +267,8 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
 
   for (let fi = 0; fi < features.length; fi++) {
     const f = features[fi]!
-    const s0 = b.start[fi]!, s1 = b.start[fi + 1]!
-    if (s0 === s1 && !counting) continue
+    const isCut = b.cut[fi] === 1
+    if (isCut && b.start[fi] === b.start[fi + 1] && !counting) continue
     const bb = f.bbox
     let nk = cs.query(bb[0], bb[1], bb[2], bb[3])
     if (!nk) continue
@@ -280,6 +282,16 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
         count[inOne]++
         continue
       }
+    }
+    let s0 = 0, s1: number
+    if (isCut) {
+      seg = b.seg
+      s0 = b.start[fi]!
+      s1 = b.start[fi + 1]!
+    } else {
+      own = edgeSegments(f, own)
+      seg = own
+      s1 = edgeCount(f)
     }
     if (s1 - s0 > BY_SEGMENT && nk > 4) {
       // a large feature: each segment meets the few cells near it
@@ -348,6 +360,31 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
     else area[ci] += add
   }
   return { area, count, degenerate }
+}
+
+/** How many edges a feature's rings have. */
+function edgeCount(f: Feat): number {
+  let n = 0
+  for (const r of f.rings) n += r.length >> 1
+  return n
+}
+
+/** A feature's edges as segments (8 numbers each, as Boundary.seg), into `out` or a larger buffer. */
+function edgeSegments(f: Feat, out: Float64Array): Float64Array {
+  const n = edgeCount(f)
+  if (8 * n > out.length) out = new Float64Array(16 * n)
+  let k = 0
+  for (let ri = 0; ri < f.rings.length; ri++) {
+    const r = f.rings[ri]!, p = f.proj[ri]!
+    const m = r.length >> 1
+    for (let i = 0; i < m; i++) {
+      const j = i + 1 === m ? 0 : i + 1
+      out[k] = r[2 * i]!; out[k + 1] = r[2 * i + 1]!; out[k + 2] = r[2 * j]!; out[k + 3] = r[2 * j + 1]!
+      out[k + 4] = p[2 * i]!; out[k + 5] = p[2 * i + 1]!; out[k + 6] = p[2 * j]!; out[k + 7] = p[2 * j + 1]!
+      k += 8
+    }
+  }
+  return out
 }
 
 function term(px: number, py: number, qx: number, qy: number, ox: number, oy: number): number {

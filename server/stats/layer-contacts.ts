@@ -9,7 +9,7 @@
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
 import type { Queryable } from '../db/db.ts'
 import { laea } from './laea.ts'
-import { parseFeatures, queryFeatures } from './layer-features.ts'
+import { queryFeatures, readFeatures } from './layer-features.ts'
 import { contactFlags, type Feat } from './union-boundary.ts'
 
 export const TILE_FEATURES = 150_000
@@ -34,7 +34,7 @@ export async function findContacts(db: Queryable, layerId: number, o: { signal?:
   for (let ty = 0; ty < side; ty++) {
     for (let tx = 0; tx < side; tx++) {
       const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
-      const feats = parseFeatures(await queryFeatures(db, layerId, box, o.signal), pr)
+      const feats = await readFeatures(queryFeatures(db, layerId, box, o.signal), pr)
       const flags = contactFlags(feats)
       for (let i = 0; i < feats.length; i++) if (flags[i]) found.add(feats[i]!.id)
     }

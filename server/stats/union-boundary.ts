@@ -62,104 +62,149 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /**
  * A feature read from (E)WKB — bytes, or hex text as PostgreSQL prints geometry — with its
- * rings opened, oriented and projected in one pass each. Undefined when it has no area.
+ * rings opened, oriented and projected. Undefined when it has no area.
  */
 export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea, arena = new RingArena()): Feat | undefined {
   const b = typeof wkb === 'string' ? Buffer.from(wkb.charCodeAt(0) === 92 ? wkb.slice(2) : wkb, 'hex') : wkb
-  const st: ParseState = { b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), o: 0, pr, arena, rings: [], proj: [], area: 0, longest2: 0, box: [Infinity, Infinity, -Infinity, -Infinity] }
-  readPolygonal(st)
-  if (!st.rings.length) return undefined
-  return { id, category, rings: st.rings, proj: st.proj, bbox: st.box, area: st.area, long: st.longest2 > LONG_M * LONG_M }
+  return new FeatureParser(pr, arena).parse(id, category, b, 0)
 }
 
-interface ParseState {
-  b: Uint8Array
-  dv: DataView
-  o: number
-  pr: Laea
-  arena: RingArena
-  rings: Float64Array[]
-  proj: Float64Array[]
-  area: number
-  longest2: number
-  box: Box
-}
+/**
+ * Features of many (E)WKB (Multi)Polygons, each ring opened, oriented (outer rings
+ * counter-clockwise, holes clockwise) and projected in one pass. One parser serves a whole
+ * read: rows of hex text are decoded together into one buffer, and no per-feature state
+ * objects are made.
+ */
+export class FeatureParser {
+  private b: Uint8Array = new Uint8Array(0)
+  private dv = new DataView(this.b.buffer)
+  private o = 0
+  private rings: Float64Array[] = []
+  private proj: Float64Array[] = []
+  private area = 0
+  private longest2 = 0
+  private x0 = 0
+  private y0 = 0
+  private x1 = 0
+  private y1 = 0
 
-function readPolygonal(st: ParseState): void {
-  const dv = st.dv
-  const le = dv.getUint8(st.o) === 1
-  st.o += 1
-  let type = dv.getUint32(st.o, le)
-  st.o += 4
-  let dims = 2
-  if (type & 0x80000000) dims++ // EWKB Z
-  if (type & 0x40000000) dims++ // EWKB M
-  if (type & 0x20000000) st.o += 4 // EWKB SRID
-  type &= 0xffff
-  if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
-  if (type === 6 || type === 7) {
-    const n = dv.getUint32(st.o, le)
-    st.o += 4
-    for (let i = 0; i < n; i++) readPolygonal(st)
-    return
-  }
-  if (type !== 3) throw new Error(`feature geometry of WKB type ${type} is not polygonal`)
-  const nr = dv.getUint32(st.o, le)
-  st.o += 4
-  for (let r = 0; r < nr; r++) {
-    const np = dv.getUint32(st.o, le)
-    st.o += 4
-    readRing(st, st.o, np, dims, le, r === 0)
-    st.o += 8 * dims * np
-  }
-}
+  constructor(private readonly pr: Laea, private readonly arena = new RingArena()) {}
 
-/** One ring of np points at byte o: opened, turned counter-clockwise (outer) or clockwise, projected. */
-function readRing(st: ParseState, o: number, np: number, dims: number, le: boolean, outer: boolean): void {
-  const dv = st.dv
-  const step = 8 * dims
-  let n = np
-  const last = o + step * (n - 1)
-  if (n > 1 && dv.getFloat64(o, le) === dv.getFloat64(last, le) && dv.getFloat64(o + 8, le) === dv.getFloat64(last + 8, le)) n--
-  if (n < 3) return
-  const ring = st.arena.take(2 * n)
-  if (le === LITTLE_ENDIAN && dims === 2) new Uint8Array(ring.buffer, ring.byteOffset, 16 * n).set(st.b.subarray(o, o + 16 * n))
-  else for (let k = 0; k < n; k++) { ring[2 * k] = dv.getFloat64(o + step * k, le); ring[2 * k + 1] = dv.getFloat64(o + step * k + 8, le) }
-  let s = 0
-  for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
-  if (!(s !== 0)) return
-  if ((s < 0) === outer) {
-    // s is twice the area, counter-clockwise positive
-    for (let i = 0, j = n - 1; i < j; i++, j--) {
-      const x = ring[2 * i]!, y = ring[2 * i + 1]!
-      ring[2 * i] = ring[2 * j]!
-      ring[2 * i + 1] = ring[2 * j + 1]!
-      ring[2 * j] = x
-      ring[2 * j + 1] = y
+  /** Rows' features appended to `out` (rows without area left out). */
+  parseRows(rows: { id: string; category: string | null; wkb: string | Uint8Array }[], out: Feat[]): void {
+    if (rows.length && typeof rows[0]!.wkb === 'string') {
+      // PostgreSQL's hex EWKB: decoded in one go (a \x prefix would be bytea's: not expected here)
+      let text = ''
+      for (const r of rows) text += r.wkb as string
+      const bytes = Buffer.from(text, 'hex')
+      let at = 0
+      for (const r of rows) {
+        const f = this.parse(r.id, r.category, bytes, at)
+        at += (r.wkb as string).length >> 1
+        if (f) out.push(f)
+      }
+      return
+    }
+    for (const r of rows) {
+      const w = r.wkb
+      const f = this.parse(r.id, r.category, typeof w === 'string' ? Buffer.from(w.charCodeAt(0) === 92 ? w.slice(2) : w, 'hex') : w, 0)
+      if (f) out.push(f)
     }
   }
-  const proj = st.arena.take(2 * n)
-  const box = st.box
-  let x0 = box[0], y0 = box[1], x1 = box[2], y1 = box[3]
-  for (let i = 0; i < n; i++) {
-    const x = ring[2 * i]!, y = ring[2 * i + 1]!
-    if (x < x0) x0 = x
-    if (x > x1) x1 = x
-    if (y < y0) y0 = y
-    if (y > y1) y1 = y
-    st.pr.forward(x, y, proj, 2 * i)
+
+  /** The feature whose WKB starts at byte `at` of `b`. */
+  parse(id: string, category: string | null, b: Uint8Array, at: number): Feat | undefined {
+    if (b !== this.b) {
+      this.b = b
+      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    }
+    this.o = at
+    this.rings = []
+    this.proj = []
+    this.area = 0
+    this.longest2 = 0
+    this.x0 = Infinity; this.y0 = Infinity; this.x1 = -Infinity; this.y1 = -Infinity
+    this.polygonal()
+    if (!this.rings.length) return undefined
+    return { id, category, rings: this.rings, proj: this.proj, bbox: [this.x0, this.y0, this.x1, this.y1], area: this.area, long: this.longest2 > LONG_M * LONG_M }
   }
-  box[0] = x0; box[1] = y0; box[2] = x1; box[3] = y1
-  let l2 = st.longest2
-  for (let i = 0, j = n - 1; i < n; j = i++) {
-    const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
-    const d = dx * dx + dy * dy
-    if (d > l2) l2 = d
+
+  private polygonal(): void {
+    const dv = this.dv
+    const le = dv.getUint8(this.o) === 1
+    this.o += 1
+    let type = dv.getUint32(this.o, le)
+    this.o += 4
+    let dims = 2
+    if (type & 0x80000000) dims++ // EWKB Z
+    if (type & 0x40000000) dims++ // EWKB M
+    if (type & 0x20000000) this.o += 4 // EWKB SRID
+    type &= 0xffff
+    if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
+    if (type === 6 || type === 7) {
+      const n = dv.getUint32(this.o, le)
+      this.o += 4
+      for (let i = 0; i < n; i++) this.polygonal()
+      return
+    }
+    if (type !== 3) throw new Error(`feature geometry of WKB type ${type} is not polygonal`)
+    const nr = dv.getUint32(this.o, le)
+    this.o += 4
+    for (let r = 0; r < nr; r++) {
+      const np = dv.getUint32(this.o, le)
+      this.o += 4
+      this.ring(this.o, np, dims, le, r === 0)
+      this.o += 8 * dims * np
+    }
   }
-  st.longest2 = l2
-  st.area += shoelace(proj)
-  st.rings.push(ring)
-  st.proj.push(proj)
+
+  /** One ring of np points at byte o. */
+  private ring(o: number, np: number, dims: number, le: boolean, outer: boolean): void {
+    const dv = this.dv
+    const step = 8 * dims
+    let n = np
+    const last = o + step * (n - 1)
+    if (n > 1 && dv.getFloat64(o, le) === dv.getFloat64(last, le) && dv.getFloat64(o + 8, le) === dv.getFloat64(last + 8, le)) n--
+    if (n < 3) return
+    const ring = this.arena.take(2 * n)
+    if (le === LITTLE_ENDIAN && dims === 2) new Uint8Array(ring.buffer, ring.byteOffset, 16 * n).set(this.b.subarray(o, o + 16 * n))
+    else for (let k = 0; k < n; k++) { ring[2 * k] = dv.getFloat64(o + step * k, le); ring[2 * k + 1] = dv.getFloat64(o + step * k + 8, le) }
+    let s = 0
+    for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
+    if (!(s !== 0)) return
+    if ((s < 0) === outer) {
+      // s is twice the area, counter-clockwise positive
+      for (let i = 0, j = n - 1; i < j; i++, j--) {
+        const x = ring[2 * i]!, y = ring[2 * i + 1]!
+        ring[2 * i] = ring[2 * j]!
+        ring[2 * i + 1] = ring[2 * j + 1]!
+        ring[2 * j] = x
+        ring[2 * j + 1] = y
+      }
+    }
+    const proj = this.arena.take(2 * n)
+    const pr = this.pr
+    let x0 = this.x0, y0 = this.y0, x1 = this.x1, y1 = this.y1
+    for (let i = 0; i < n; i++) {
+      const x = ring[2 * i]!, y = ring[2 * i + 1]!
+      if (x < x0) x0 = x
+      if (x > x1) x1 = x
+      if (y < y0) y0 = y
+      if (y > y1) y1 = y
+      pr.forward(x, y, proj, 2 * i)
+    }
+    this.x0 = x0; this.y0 = y0; this.x1 = x1; this.y1 = y1
+    let l2 = this.longest2
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
+      const d = dx * dx + dy * dy
+      if (d > l2) l2 = d
+    }
+    this.longest2 = l2
+    this.area += shoelace(proj)
+    this.rings.push(ring)
+    this.proj.push(proj)
+  }
 }
 
 /**
@@ -203,10 +248,16 @@ export function shoelace(p: Float64Array): number {
 }
 
 export interface Boundary {
-  /** per feature, its first segment; start[features.length] = segment count */
+  /** per cut feature, its first kept piece in seg; start[features.length] = piece count */
   start: Int32Array
-  /** 8 numbers a segment: lon/lat from, lon/lat to, projected from, projected to */
+  /**
+   * The kept pieces of cut features, 8 numbers each: lon/lat from, lon/lat to, projected
+   * from, projected to. An uncut feature's part of the boundary is its own edges, all of
+   * them (not copied here: most features are measured whole, and their edges never read).
+   */
   seg: Float64Array
+  /** segments of the boundary: pieces of cut features and edges of the others */
+  segments: number
   /** features that may overlap another (their edges were cut and sorted) */
   cut: Uint8Array
   /** the features by their boxes, and point location in each (for locateInUnion and counts) */
@@ -254,9 +305,15 @@ export function unionBoundary(features: Feat[], pr: Laea, known?: Uint8Array): B
   if (!known) containedInBox(near.grid, cut)
   const { ax, ay, bx, by, pax, pay, pbx, pby, firstEdge, splits } = ed
 
-  // --- output: whole edges of uncut features; kept pieces of cut ones
+  // --- output: kept pieces of cut features (the others' edges stay in their rings)
   let ne = 0
-  for (let fi = 0; fi < nf; fi++) for (const r of features[fi]!.rings) ne += r.length >> 1
+  let whole = 0
+  for (let fi = 0; fi < nf; fi++) {
+    let m = 0
+    for (const r of features[fi]!.rings) m += r.length >> 1
+    if (cut[fi]) ne += m
+    else whole += m
+  }
   let seg = new Float64Array(8 * ne + 64)
   let n = 0
   const start = new Int32Array(nf + 1)
@@ -273,18 +330,7 @@ export function unionBoundary(features: Feat[], pr: Laea, known?: Uint8Array): B
   }
   for (let fi = 0; fi < nf; fi++) {
     start[fi] = n >> 3
-    if (!cut[fi]) {
-      const f = features[fi]!
-      for (let ri = 0; ri < f.rings.length; ri++) {
-        const r = f.rings[ri]!, p = f.proj[ri]!
-        const m = r.length >> 1
-        for (let i = 0; i < m; i++) {
-          const j = i + 1 === m ? 0 : i + 1
-          push(r[2 * i]!, r[2 * i + 1]!, r[2 * j]!, r[2 * j + 1]!, p[2 * i]!, p[2 * i + 1]!, p[2 * j]!, p[2 * j + 1]!)
-        }
-      }
-      continue
-    }
+    if (!cut[fi]) continue
     const e0 = firstEdge[fi]!, e1 = firstEdge[fi + 1]!
     for (let i = e0; i < e1; i++) {
       const s = splits.get(i)
@@ -310,7 +356,7 @@ export function unionBoundary(features: Feat[], pr: Laea, known?: Uint8Array): B
     }
   }
   start[nf] = n >> 3
-  return { start, seg: seg.subarray(0, n), cut, near, locator }
+  return { start, seg: seg.subarray(0, n), segments: whole + (n >> 3), cut, near, locator }
 
   function keeps(fi: number, mx: number, my: number, dx: number, dy: number): boolean {
     const m = near.query(mx, my, mx, my)
