@@ -4,6 +4,7 @@ import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
 import { loadSettings, type Settings } from '../server/settings.ts'
 import { configureScanPool } from '../server/raster/scan-pool.ts'
+import { configureParsePool } from '../server/stats/parse-pool.ts'
 import { BadInput } from '../server/errors.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../server/ingest/names.ts'
@@ -72,6 +73,7 @@ function progress(what: string) {
 async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings) => Promise<T>): Promise<T> {
   const settings = loadSettings()
   configureScanPool({ threads: settings.scanThreads })
+  configureParsePool({ threads: settings.parseThreads })
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs: 0, log })
   try {
@@ -435,6 +437,7 @@ program
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
     configureScanPool({ threads: settings.scanThreads })
+  configureParsePool({ threads: settings.parseThreads })
     const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
     const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
     const db = await openDb({ url, dataDir: s.dataDir, statementTimeoutMs: s.statementTimeoutMs, log })

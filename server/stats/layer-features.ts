@@ -14,7 +14,7 @@ export interface FeatureRow { id: string; category: string | null; wkb: string |
 export interface IdRange { lo: number; hi: number; count: number }
 
 /** features per query when a layer is read in id ranges */
-export const CHUNK_FEATURES = 800
+export const CHUNK_FEATURES = 1200
 const MAX_CHUNKS = 8
 
 const COLUMNS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE layer_id = $1'

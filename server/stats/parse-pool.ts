@@ -28,14 +28,16 @@ export interface PackedFeatures {
   rowOf: Int32Array
 }
 
-/** worker threads for parsing: the cores less one (this thread receives), at least 1, at most 3; 0 = parse here */
+/** worker threads for parsing when not configured (ECOCENSUS_PARSE_THREADS): the cores, at most 3; 0 = parse in the calling thread */
 export const DEFAULT_PARSE_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
 let threads = DEFAULT_PARSE_THREADS
 /** rows below which a range is parsed in this thread */
 let minRows = 500
 
+/** Threads and threshold (tests set minRows 1 to force threads); unset ones take their defaults. */
 export function configureParsePool(o: { threads?: number; minRows?: number }): void {
   threads = o.threads ?? DEFAULT_PARSE_THREADS
+  if (!(Number.isInteger(threads) && threads >= 0)) throw new Error(`parse threads ${o.threads}: give a whole number ≥ 0`)
   minRows = o.minRows ?? 500
 }
 
