@@ -16,6 +16,7 @@ import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
+import { prepareLayer } from '../../server/stats/layer-contacts.ts'
 
 const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
 
@@ -74,6 +75,11 @@ async function main() {
     bbox = [b!.w, b!.s, b!.e, b!.n]
   }
   const setupS = (performance.now() - t0) / 1000
+  // the copies' contacts, as an import finds them (tile by tile); kept from an earlier run
+  const tp = performance.now()
+  const unprepared = await db.query<{ id: number }>('SELECT id FROM layer WHERE name = ANY($1::text[]) AND contacts IS NULL', [KINDS.map((k) => prefix + k)])
+  for (const l of unprepared) await prepareLayer(db, Number(l.id))
+  const prepareS = (performance.now() - tp) / 1000
   const [stats] = await db.query<{ features: number; vertices: number }>(
     `SELECT count(*)::int AS features, sum(ST_NPoints(f.geom))::bigint AS vertices FROM feature f JOIN layer l ON l.id = f.layer_id WHERE l.name = ANY($1::text[])`, [KINDS.map((k) => prefix + k)])
   const set = `${prefix}g${size}`
@@ -85,7 +91,7 @@ async function main() {
   const server = await backendPeakRss(db)
   await db.close()
   const rss = process.resourceUsage().maxRSS / 1024
-  console.log(`backend: PostGIS; ${new Date().toISOString().slice(0, 10)}; set-up ${setupS.toFixed(0)} s`)
+  console.log(`backend: PostGIS; ${new Date().toISOString().slice(0, 10)}; set-up ${setupS.toFixed(0)} s; contacts of ${unprepared.length} layers found in ${prepareS.toFixed(0)} s`)
   console.log('| copies of the county | features | vertices | grid | cells | tiles | features read | ecocensus s | rows | peak RSS |')
   console.log('|---|---|---|---|---|---|---|---|---|---|')
   console.log(`| ${copies} × ${scale}× | ${stats!.features} | ${stats!.vertices} | ${size} m | ${g.loaded} | ${m.tiles} | ${m.featuresRead} | ${runS.toFixed(1)} | ${r.rows.length} | ${rss.toFixed(0)} MiB${server} |`)
