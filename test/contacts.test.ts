@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
-import { coverage } from '../server/stats/coverage.ts'
+import { coverage, readCoverage } from '../server/stats/coverage.ts'
+import { forgetResult, recallResult } from '../server/runs/result-memo.ts'
 import { clearFeatureCache } from '../server/stats/feature-cache.ts'
 import { laea } from '../server/stats/laea.ts'
 import { findContacts } from '../server/stats/layer-contacts.ts'
@@ -182,5 +183,15 @@ for (const backend of backends()) {
       expect(parsePool.parsedInWorkers).toBeGreaterThan(before2)
       expect(threaded).toEqual(kept)
     }, 120_000)
+
+    it('a run read back from this process\'s memo of its result equals the run read from the database', async () => {
+      const r = await coverage(db, 'kg100', { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false })
+      expect(recallResult(r.run.id)).toBeDefined()
+      forgetResult(r.run.id)
+      expect(recallResult(r.run.id)).toBeUndefined()
+      const fromDb = await readCoverage(db, r.run)
+      expect(fromDb.rows).toEqual(r.rows)
+      expect(fromDb.rows.length).toBeGreaterThan(100)
+    })
   })
 }

@@ -4,6 +4,7 @@
 import type { Db, Queryable } from '../db/db.ts'
 import { Cancelled, TimedOut } from '../errors.ts'
 import { createRun, findReusable, getRun, inputKey, reportProgress, type RunKind, type RunRecord } from './run-store.ts'
+import { forgetResult } from './result-memo.ts'
 
 /** What a step can do besides querying: report progress within itself and check for cancellation. */
 export interface StepContext {
@@ -152,6 +153,7 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
     const cancelled = !timedOut && (err instanceof Cancelled || signal.aborted)
     const message = timedOut ? (signal.reason as TimedOut).message : err instanceof Error ? err.message : String(err)
     await db.query('DELETE FROM run_sum WHERE run_id = $1', [id]).catch(() => {})
+    forgetResult(id)
     await db.query('DELETE FROM run_result WHERE run_id = $1', [id]).catch(() => {})
     await db.query(
       `UPDATE run SET status = $2, error = $3, finished_at = now(), elapsed_ms = $4 WHERE id = $1`,

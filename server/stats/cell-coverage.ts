@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
+import { rememberResult } from '../runs/result-memo.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
 import { cellSet, measureCell, measureSet, type MeasureCell } from './cell-measure.ts'
@@ -62,10 +63,15 @@ export interface CellCoverageStats {
   ms: { read: number; boundary: number; measure: number; fallback: number; write: number }
 }
 
+/** simpleCells per unit-cache entry: a set's cells are built once while its units are cached */
+const cellsOf = new WeakMap<object, { ids: string[]; cells: MeasureCell[]; pr: Laea } | null>()
+
 /** The cells of a unit set when every unit is a simple cell (one ring, ≤ 256 vertices), else undefined. */
 export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: string[]; cells: MeasureCell[]; pr: Laea } | undefined> {
   const up = await unitPolygons(db, setId)
   if (!up || !up.rows.length) return undefined
+  const known = cellsOf.get(up.polygons)
+  if (known !== undefined) return known ?? undefined
   const b = up.polygons.boxes
   let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity
   for (let i = 0; i < up.rows.length; i++) {
@@ -77,10 +83,15 @@ export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: 
   const cells: MeasureCell[] = []
   for (const p of up.polygons.polygons) {
     const c = measureCell(p, pr)
-    if (!c) return undefined
+    if (!c) {
+      cellsOf.set(up.polygons, null)
+      return undefined
+    }
     cells.push(c)
   }
-  return { ids: up.rows.map((r) => r.id), cells, pr }
+  const out = { ids: up.rows.map((r) => r.id), cells, pr }
+  cellsOf.set(up.polygons, out)
+  return out
 }
 
 interface FeatureSet {
@@ -246,6 +257,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     }
   })
   await db.query('INSERT INTO run_result (run_id, entries, body) VALUES ($1, $2, $3)', [runId, out.length, JSON.stringify(out)], { signal })
+  rememberResult(runId, out)
   stats.ms.write = performance.now() - t0
   for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
   return stats

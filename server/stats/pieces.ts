@@ -9,6 +9,7 @@
 //   measure   pieces × units → one area sum per unit and key (measure-units.ts)
 // The database does what it does well (index joins, GEOS overlays, geodesic areas);
 // this module decides which overlays are needed at all.
+import { recallResult } from '../runs/result-memo.ts'
 import type { Queryable } from '../db/db.ts'
 import { keysetPages } from '../db/pages.ts'
 import { loadSql } from '../db/sql.ts'
@@ -166,14 +167,20 @@ export async function readSums(db: Queryable, runId: number): Promise<Map<string
   const rows = await db.query<UnitSum>(
     `SELECT unit_id::text AS unit_id, key, sum(area_m2) AS area_m2, sum(pieces)::int AS pieces, sum(features)::int AS features
      FROM run_sum WHERE run_id = $1 GROUP BY unit_id, key`, [runId])
-  const [doc] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [runId])
-  if (doc) for (const [unit_id, key, area_m2, features] of JSON.parse(doc.body) as [string, string, number, number][]) rows.push({ unit_id, key, area_m2, pieces: 0, features })
   const out = new Map<string, Map<string, UnitSum>>()
-  for (const r of rows) {
-    let m = out.get(r.unit_id)
-    if (!m) out.set(r.unit_id, (m = new Map()))
-    m.set(r.key, { ...r, area_m2: Number(r.area_m2), pieces: Number(r.pieces), features: Number(r.features) })
+  const put = (unit_id: string, key: string, area: number, pieces: number, features: number) => {
+    let m = out.get(unit_id)
+    if (!m) out.set(unit_id, (m = new Map()))
+    m.set(key, { unit_id, key, area_m2: area, pieces, features })
   }
+  for (const r of rows) put(r.unit_id, r.key, Number(r.area_m2), Number(r.pieces), Number(r.features))
+  // the run's document: from this process's memo when it wrote it just now (result-memo.ts)
+  let doc = recallResult(runId)
+  if (!doc) {
+    const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [runId])
+    doc = stored ? (JSON.parse(stored.body) as [string, string, number, number][]) : []
+  }
+  for (const [unit_id, key, area_m2, features] of doc) put(unit_id, key, area_m2, 0, features)
   return out
 }
 
