@@ -1,5 +1,5 @@
 // Features of a layer as this process last read them for cell coverage: parsed, oriented
-// and projected (union-boundary.ts featureOf). A layer's features never change after its
+// and projected (feature-parse.ts). A layer's features never change after its
 // import (a re-import makes a new layer), so what was read once serves later runs over
 // unit sets with the same projection centre. Keyed by layer id, creation time and centre,
 // bounded by the bytes held, least recently used first out. Only whole layers are kept

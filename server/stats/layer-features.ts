@@ -1,5 +1,5 @@
 // A layer's features read for the cell engine: EWKB from the database, parsed, oriented and
-// projected (union-boundary.ts featureOf), whole or those whose boxes meet a box.
+// projected (feature-parse.ts), whole or those whose boxes meet a box.
 // The geometry comes as PostgreSQL prints it (hex EWKB text): measured, that arrives in
 // ~60 % of the time of ST_AsBinary's bytea, whose hex text node-postgres decodes more slowly.
 // A big layer is read in consecutive id ranges, all queries sent at once: the server works
@@ -7,7 +7,8 @@
 import type { Queryable } from '../db/db.ts'
 import type { Laea } from './laea.ts'
 import { parseInWorker, parseMinRows, parseThreads, unpackFeatures, workersReady } from './parse-pool.ts'
-import { FeatureParser, type Feat } from './union-boundary.ts'
+import { FeatureParser } from './feature-parse.ts'
+import type { Feat } from './union-boundary.ts'
 
 export interface FeatureRow { id: string; category: string | null; wkb: string | Uint8Array }
 
@@ -49,13 +50,6 @@ export function queryFeatures(db: Queryable, layerId: number, box: readonly numb
     out.push(box ? db.query<FeatureRow>(IN_BOX_IDS, [layerId, ...box, a, b], { signal }) : db.query<FeatureRow>(WHOLE_IDS, [layerId, a, b], { signal }))
   }
   return out
-}
-
-/** Rows parsed into features; rows without area are left out. */
-export function parseFeatures(rows: FeatureRow[], pr: Laea): Feat[] {
-  const feats: Feat[] = []
-  new FeatureParser(pr).parseRows(rows, feats)
-  return feats
 }
 
 /**

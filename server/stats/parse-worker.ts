@@ -3,7 +3,8 @@
 import { parentPort } from 'node:worker_threads'
 import { laea } from './laea.ts'
 import { packFeatures, type ParseTask } from './parse-pool.ts'
-import { FeatureParser, type Feat } from './union-boundary.ts'
+import { FeatureParser } from './feature-parse.ts'
+import type { Feat } from './union-boundary.ts'
 
 const port = parentPort!
 port.postMessage({ ready: true })

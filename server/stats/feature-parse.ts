@@ -1,0 +1,175 @@
+// Features read from (E)WKB for the cell engine, pure: each polygon's rings opened,
+// oriented (outer rings counter-clockwise, holes clockwise) and projected in one pass each,
+// into shared typed-array chunks. Used in the main thread and in parse workers alike
+// (parse-pool.ts), so both give the same bits.
+import type { Laea } from './laea.ts'
+import { LONG_M, shoelace, type Feat } from './union-boundary.ts'
+
+/**
+ * Typed-array space for many small rings: views into shared chunks, so that reading a
+ * layer does not allocate two typed arrays per ring (that, and the garbage it leaves, took
+ * longer than parsing). A chunk lives as long as any ring in it.
+ */
+export class RingArena {
+  private chunk = new Float64Array(0)
+  private used = 0
+
+  take(n: number): Float64Array {
+    if (this.used + n > this.chunk.length) {
+      this.chunk = new Float64Array(Math.max(n, 1 << 16))
+      this.used = 0
+    }
+    const v = this.chunk.subarray(this.used, this.used + n)
+    this.used += n
+    return v
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * A feature read from (E)WKB — bytes, or hex text as PostgreSQL prints geometry — with its
+ * rings opened, oriented and projected. Undefined when it has no area.
+ */
+export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea, arena = new RingArena()): Feat | undefined {
+  const b = typeof wkb === 'string' ? Buffer.from(wkb.charCodeAt(0) === 92 ? wkb.slice(2) : wkb, 'hex') : wkb
+  return new FeatureParser(pr, arena).parse(id, category, b, 0)
+}
+
+/**
+ * Features of many (E)WKB (Multi)Polygons, each ring opened, oriented (outer rings
+ * counter-clockwise, holes clockwise) and projected in one pass. One parser serves a whole
+ * read: rows of hex text are decoded together into one buffer, and no per-feature state
+ * objects are made.
+ */
+export class FeatureParser {
+  private b: Uint8Array = new Uint8Array(0)
+  private dv = new DataView(this.b.buffer)
+  private o = 0
+  private rings: Float64Array[] = []
+  private proj: Float64Array[] = []
+  private area = 0
+  private longest2 = 0
+  private x0 = 0
+  private y0 = 0
+  private x1 = 0
+  private y1 = 0
+
+  constructor(private readonly pr: Laea, private readonly arena = new RingArena()) {}
+
+  /** Rows' features appended to `out` (rows without area left out). */
+  parseRows(rows: { id: string; category: string | null; wkb: string | Uint8Array }[], out: Feat[]): void {
+    if (rows.length && typeof rows[0]!.wkb === 'string') {
+      // PostgreSQL's hex EWKB: decoded in one go (a \x prefix would be bytea's: not expected here)
+      let text = ''
+      for (const r of rows) text += r.wkb as string
+      const bytes = Buffer.from(text, 'hex')
+      let at = 0
+      for (const r of rows) {
+        const f = this.parse(r.id, r.category, bytes, at)
+        at += (r.wkb as string).length >> 1
+        if (f) out.push(f)
+      }
+      return
+    }
+    for (const r of rows) {
+      const w = r.wkb
+      const f = this.parse(r.id, r.category, typeof w === 'string' ? Buffer.from(w.charCodeAt(0) === 92 ? w.slice(2) : w, 'hex') : w, 0)
+      if (f) out.push(f)
+    }
+  }
+
+  /** The feature whose WKB starts at byte `at` of `b`. */
+  parse(id: string, category: string | null, b: Uint8Array, at: number): Feat | undefined {
+    if (b !== this.b) {
+      this.b = b
+      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    }
+    this.o = at
+    this.rings = []
+    this.proj = []
+    this.area = 0
+    this.longest2 = 0
+    this.x0 = Infinity; this.y0 = Infinity; this.x1 = -Infinity; this.y1 = -Infinity
+    this.polygonal()
+    if (!this.rings.length) return undefined
+    return { id, category, rings: this.rings, proj: this.proj, bbox: [this.x0, this.y0, this.x1, this.y1], area: this.area, long: this.longest2 > LONG_M * LONG_M }
+  }
+
+  private polygonal(): void {
+    const dv = this.dv
+    const le = dv.getUint8(this.o) === 1
+    this.o += 1
+    let type = dv.getUint32(this.o, le)
+    this.o += 4
+    let dims = 2
+    if (type & 0x80000000) dims++ // EWKB Z
+    if (type & 0x40000000) dims++ // EWKB M
+    if (type & 0x20000000) this.o += 4 // EWKB SRID
+    type &= 0xffff
+    if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
+    if (type === 6 || type === 7) {
+      const n = dv.getUint32(this.o, le)
+      this.o += 4
+      for (let i = 0; i < n; i++) this.polygonal()
+      return
+    }
+    if (type !== 3) throw new Error(`feature geometry of WKB type ${type} is not polygonal`)
+    const nr = dv.getUint32(this.o, le)
+    this.o += 4
+    for (let r = 0; r < nr; r++) {
+      const np = dv.getUint32(this.o, le)
+      this.o += 4
+      this.ring(this.o, np, dims, le, r === 0)
+      this.o += 8 * dims * np
+    }
+  }
+
+  /** One ring of np points at byte o. */
+  private ring(o: number, np: number, dims: number, le: boolean, outer: boolean): void {
+    const dv = this.dv
+    const step = 8 * dims
+    let n = np
+    const last = o + step * (n - 1)
+    if (n > 1 && dv.getFloat64(o, le) === dv.getFloat64(last, le) && dv.getFloat64(o + 8, le) === dv.getFloat64(last + 8, le)) n--
+    if (n < 3) return
+    const ring = this.arena.take(2 * n)
+    if (le === LITTLE_ENDIAN && dims === 2) new Uint8Array(ring.buffer, ring.byteOffset, 16 * n).set(this.b.subarray(o, o + 16 * n))
+    else for (let k = 0; k < n; k++) { ring[2 * k] = dv.getFloat64(o + step * k, le); ring[2 * k + 1] = dv.getFloat64(o + step * k + 8, le) }
+    let s = 0
+    for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
+    if (!(s !== 0)) return
+    if ((s < 0) === outer) {
+      // s is twice the area, counter-clockwise positive
+      for (let i = 0, j = n - 1; i < j; i++, j--) {
+        const x = ring[2 * i]!, y = ring[2 * i + 1]!
+        ring[2 * i] = ring[2 * j]!
+        ring[2 * i + 1] = ring[2 * j + 1]!
+        ring[2 * j] = x
+        ring[2 * j + 1] = y
+      }
+    }
+    const proj = this.arena.take(2 * n)
+    const pr = this.pr
+    let x0 = this.x0, y0 = this.y0, x1 = this.x1, y1 = this.y1
+    for (let i = 0; i < n; i++) {
+      const x = ring[2 * i]!, y = ring[2 * i + 1]!
+      if (x < x0) x0 = x
+      if (x > x1) x1 = x
+      if (y < y0) y0 = y
+      if (y > y1) y1 = y
+      pr.forward(x, y, proj, 2 * i)
+    }
+    this.x0 = x0; this.y0 = y0; this.x1 = x1; this.y1 = y1
+    let l2 = this.longest2
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
+      const d = dx * dx + dy * dy
+      if (d > l2) l2 = d
+    }
+    this.longest2 = l2
+    this.area += shoelace(proj)
+    this.rings.push(ring)
+    this.proj.push(proj)
+  }
+}
