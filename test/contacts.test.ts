@@ -12,7 +12,7 @@ import { clearFeatureCache } from '../server/stats/feature-cache.ts'
 import { laea } from '../server/stats/laea.ts'
 import { findContacts } from '../server/stats/layer-contacts.ts'
 import * as parsePool from '../server/stats/parse-pool.ts'
-import { configureParsePool, packFeatures, parseWorkersStarted, unpackFeatures } from '../server/stats/parse-pool.ts'
+import { configureParsePool, packFeatures, parseWorkersStarted, stopParseWorkers, unpackFeatures } from '../server/stats/parse-pool.ts'
 import { featureOf, FeatureParser } from '../server/stats/feature-parse.ts'
 import { contactFlags, unionBoundary, type Feat } from '../server/stats/union-boundary.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
@@ -183,6 +183,12 @@ for (const backend of backends()) {
       const threaded = await rows()
       expect(parsePool.parsedInWorkers).toBeGreaterThan(before2)
       expect(threaded).toEqual(kept)
+      // workers that stop while idle leave the pool; new ones take their place
+      await stopParseWorkers()
+      await parseWorkersStarted()
+      const before3 = parsePool.parsedInWorkers
+      expect(await rows()).toEqual(kept)
+      expect(parsePool.parsedInWorkers).toBeGreaterThan(before3)
     }, 120_000)
 
     it('a run read back from this process\'s memo of its result equals the run read from the database', async () => {

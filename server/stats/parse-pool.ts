@@ -106,11 +106,21 @@ function spawn(): void {
     w.off('message', onReady)
     w.off('exit', onEarlyExit)
     ready++
+    // a worker that stops while idle leaves the pool (one stopping during a task is released by it)
+    w.once('exit', () => {
+      const i = idle.indexOf(w)
+      if (i >= 0) { idle.splice(i, 1); started--; ready-- }
+    })
     release(w)
   }
   const onEarlyExit = () => { started--; w.off('message', onReady) }
   w.on('message', onReady)
   w.on('exit', onEarlyExit)
+}
+
+/** Stops the idle parse workers (they leave the pool as they exit; later reads start new ones). */
+export async function stopParseWorkers(): Promise<void> {
+  await Promise.all([...idle].map((w) => w.terminate()))
 }
 
 /** Resolves once every parse worker has started and loaded (tests; a service need not wait). */
