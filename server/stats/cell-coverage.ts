@@ -19,14 +19,12 @@ import { cellSet, measureCell, measureSet, type MeasureCell } from './cell-measu
 import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures } from './feature-cache.ts'
-import { keptContacts, knownFlags, markContacts, storeContacts } from './layer-contacts.ts'
-import { idRanges, queryFeatures, readFeatures } from './layer-features.ts'
-import { contactFlags, unionBoundary, type Feat } from './union-boundary.ts'
+import { keptContacts, knownFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
+import { layerReads, queryFeatures, readFeatures, TILE_FEATURES } from './layer-features.ts'
+import { unionBoundary, type Feat } from './union-boundary.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
 
-/** Features per tile, about: a tile of 1.5×10⁵ survey patches holds ~3×10⁶ vertices (~0.5 GB at work). */
-export const TILE_FEATURES = 150_000
 let tileFeatures = TILE_FEATURES
 
 /** Tile size for the runs of this process (tests cut small inputs into many tiles); {} restores the default. */
@@ -128,12 +126,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   }
 
   const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
-  const created = new Map((await db.query<{ id: number; created: string }>('SELECT id, created_at::text AS created FROM layer WHERE id = ANY($1::int[])',
-    [wanted], { signal })).map((r) => [Number(r.id), r.created]))
+  const reads = await layerReads(db, wanted, signal)
   // which features of each layer meet another (found at import, else below at first use)
-  const contacts = await keptContacts(db, wanted, signal)
-  const ranges = await idRanges(db, wanted, signal)
-  const layerCacheKey = (id: number) => `${id}|${created.get(id)}|${pr.lon0},${pr.lat0}`
+  const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared), signal)
+  const layerCacheKey = (id: number) => `${id}|${reads.get(id)?.created}|${pr.lon0},${pr.lat0}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
   let done = 0
@@ -147,22 +143,19 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     // parse workers take their rows as they come); each set is measured as soon as its
     // layers are read, while the server and the workers go on with the others
     const cacheKeyOf = (id: number) => (tiles.length === 1 ? layerCacheKey(id) : undefined)
-    const reads = wanted.map((id) => {
+    const pending = wanted.map((id) => {
       const key = cacheKeyOf(id)
       const cached = key ? cachedFeatures(key) : undefined
       if (cached) {
         stats.cached++
         return Promise.resolve(cached)
       }
-      const r = readFeatures(queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal, ranges.get(id)), pr).then(async (feats) => {
+      const r = readFeatures(queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal, reads.get(id)?.range), pr).then(async (feats) => {
         const kept = contacts.get(id)
         if (kept) markContacts(feats, kept)
         else if (tiles.length === 1) {
           // a layer imported before contacts were kept: found now, from the whole layer, once
-          const flags = contactFlags(feats)
-          const found: string[] = []
-          feats.forEach((f, i) => { f.meets = flags[i]!; if (flags[i]) found.push(f.id) })
-          await storeContacts(db, id, found, signal)
+          await storeContacts(db, id, markFound(feats), signal)
           stats.prepared++
         }
         if (key) cacheFeatures(key, feats)
@@ -175,7 +168,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     const waiting = [...sets]
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()
-      const feats = await reads[k]!
+      const feats = await pending[k]!
       byLayer.set(id, feats)
       stats.featuresRead += feats.length
       stats.ms.read += performance.now() - t0

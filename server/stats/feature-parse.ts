@@ -3,7 +3,19 @@
 // into shared typed-array chunks. Used in the main thread and in parse workers alike
 // (parse-pool.ts), so both give the same bits.
 import type { Laea } from './laea.ts'
+import { toBytes } from './shapes.ts'
 import { LONG_M, shoelace, type Feat } from './union-boundary.ts'
+
+/** Rows of hex EWKB text joined into one string, with each row's length in bytes. */
+export function joinHex(rows: { wkb: string }[]): { hex: string; lengths: Int32Array } {
+  let hex = ''
+  const lengths = new Int32Array(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    hex += rows[i]!.wkb
+    lengths[i] = rows[i]!.wkb.length >> 1
+  }
+  return { hex, lengths }
+}
 
 /**
  * Typed-array space for many small rings: views into shared chunks, so that reading a
@@ -32,8 +44,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
  * rings opened, oriented and projected. Undefined when it has no area.
  */
 export function featureOf(id: string, category: string | null, wkb: Uint8Array | Buffer | string, pr: Laea, arena = new RingArena()): Feat | undefined {
-  const b = typeof wkb === 'string' ? Buffer.from(wkb.charCodeAt(0) === 92 ? wkb.slice(2) : wkb, 'hex') : wkb
-  return new FeatureParser(pr, arena).parse(id, category, b, 0)
+  return new FeatureParser(pr, arena).parse(id, category, toBytes(wkb), 0)
 }
 
 /**
@@ -61,21 +72,27 @@ export class FeatureParser {
   parseRows(rows: { id: string; category: string | null; wkb: string | Uint8Array }[], out: Feat[]): void {
     if (rows.length && typeof rows[0]!.wkb === 'string') {
       // PostgreSQL's hex EWKB: decoded in one go (a \x prefix would be bytea's: not expected here)
-      let text = ''
-      for (const r of rows) text += r.wkb as string
-      const bytes = Buffer.from(text, 'hex')
-      let at = 0
-      for (const r of rows) {
-        const f = this.parse(r.id, r.category, bytes, at)
-        at += (r.wkb as string).length >> 1
-        if (f) out.push(f)
-      }
+      const { hex, lengths } = joinHex(rows as { wkb: string }[])
+      this.parseJoined(Buffer.from(hex, 'hex'), lengths, (i, f) => {
+        f.id = rows[i]!.id
+        f.category = rows[i]!.category
+        out.push(f)
+      })
       return
     }
     for (const r of rows) {
-      const w = r.wkb
-      const f = this.parse(r.id, r.category, typeof w === 'string' ? Buffer.from(w.charCodeAt(0) === 92 ? w.slice(2) : w, 'hex') : w, 0)
+      const f = this.parse(r.id, r.category, toBytes(r.wkb), 0)
       if (f) out.push(f)
+    }
+  }
+
+  /** The features of WKB values laid end to end in `bytes` (joinHex); `take` gets each with its row (ids left empty). */
+  parseJoined(bytes: Uint8Array, lengths: ArrayLike<number>, take: (row: number, f: Feat) => void): void {
+    let at = 0
+    for (let i = 0; i < lengths.length; i++) {
+      const f = this.parse('', null, bytes, at)
+      at += lengths[i]!
+      if (f) take(i, f)
     }
   }
 

@@ -9,10 +9,8 @@
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
 import type { Queryable } from '../db/db.ts'
 import { laea } from './laea.ts'
-import { queryFeatures, readFeatures } from './layer-features.ts'
+import { queryFeatures, readFeatures, TILE_FEATURES } from './layer-features.ts'
 import { contactFlags, type Feat } from './union-boundary.ts'
-
-export const TILE_FEATURES = 150_000
 
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
@@ -34,9 +32,7 @@ export async function findContacts(db: Queryable, layerId: number, o: { signal?:
   for (let ty = 0; ty < side; ty++) {
     for (let tx = 0; tx < side; tx++) {
       const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
-      const feats = await readFeatures(queryFeatures(db, layerId, box, o.signal), pr)
-      const flags = contactFlags(feats)
-      for (let i = 0; i < feats.length; i++) if (flags[i]) found.add(feats[i]!.id)
+      for (const id of markFound(await readFeatures(queryFeatures(db, layerId, box, o.signal), pr))) found.add(id)
     }
   }
   return { ids: [...found], tiles: side * side }
@@ -55,15 +51,24 @@ export async function prepareLayer(db: Queryable, layerId: number, o: { signal?:
   return c.ids.length
 }
 
-/** The kept contacts of layers that have them (layers not yet prepared are absent). */
-export async function keptContacts(db: Queryable, layerIds: number[], signal?: AbortSignal): Promise<Map<number, Set<string>>> {
-  const out = new Map<number, Set<string>>()
-  const prepared = await db.query<{ id: number }>('SELECT id FROM layer WHERE id = ANY($1::int[]) AND contacts IS NOT NULL', [layerIds], { signal })
-  for (const r of prepared) out.set(Number(r.id), new Set())
+/** The kept contacts of prepared layers (LayerRead.prepared), each possibly empty. */
+export async function keptContacts(db: Queryable, preparedIds: number[], signal?: AbortSignal): Promise<Map<number, Set<string>>> {
+  const out = new Map<number, Set<string>>(preparedIds.map((id) => [id, new Set()]))
   if (!out.size) return out
-  const rows = await db.query<{ layer_id: number; id: string }>('SELECT layer_id, feature_id::text AS id FROM feature_contact WHERE layer_id = ANY($1::int[])', [[...out.keys()]], { signal })
+  const rows = await db.query<{ layer_id: number; id: string }>('SELECT layer_id, feature_id::text AS id FROM feature_contact WHERE layer_id = ANY($1::int[])', [preparedIds], { signal })
   for (const r of rows) out.get(Number(r.layer_id))!.add(r.id)
   return out
+}
+
+/** Finds the contacts of a set of features (contactFlags), marks them (Feat.meets) and returns the ids of those that meet another. */
+export function markFound(feats: Feat[]): string[] {
+  const flags = contactFlags(feats)
+  const ids: string[] = []
+  feats.forEach((f, i) => {
+    f.meets = flags[i]!
+    if (flags[i]) ids.push(f.id)
+  })
+  return ids
 }
 
 /** Marks features (Feat.meets) by a layer's contacts. */

@@ -14,6 +14,9 @@ export interface FeatureRow { id: string; category: string | null; wkb: string |
 
 export interface IdRange { lo: number; hi: number; count: number }
 
+/** Features per tile, about, when a layer is read in square tiles (cell coverage, contacts): 1.5×10⁵ survey patches hold ~3×10⁶ vertices (~0.5 GB at work). */
+export const TILE_FEATURES = 150_000
+
 /** features per query when a layer is read in id ranges */
 export const CHUNK_FEATURES = 1200
 const MAX_CHUNKS = 8
@@ -24,14 +27,27 @@ const IN_BOX = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORD
 const WHOLE_IDS = `${COLUMNS} AND id BETWEEN $2 AND $3 ORDER BY id`
 const IN_BOX_IDS = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) AND id BETWEEN $6 AND $7 ORDER BY id`
 
-/** The lowest and highest feature id of each layer (two index probes each) and its feature count. */
-export async function idRanges(db: Queryable, layerIds: number[], signal?: AbortSignal): Promise<Map<number, IdRange>> {
-  const rows = await db.query<{ id: number; n: number; lo: number | null; hi: number | null }>(
-    `SELECT l.id, l.feature_count AS n,
+export interface LayerRead {
+  /** creation time, text (part of the feature cache's keys) */
+  created: string
+  /** the layer's contacts are kept (layer-contacts.ts) */
+  prepared: boolean
+  /** its feature ids, for reading in id ranges (undefined when it has no features) */
+  range?: IdRange
+}
+
+/** What reading each layer needs, in one query: creation time, whether contacts are kept, lowest and highest feature id (two index probes) and count. */
+export async function layerReads(db: Queryable, layerIds: number[], signal?: AbortSignal): Promise<Map<number, LayerRead>> {
+  const rows = await db.query<{ id: number; created: string; prepared: boolean; n: number; lo: number | null; hi: number | null }>(
+    `SELECT l.id, l.created_at::text AS created, l.contacts IS NOT NULL AS prepared, l.feature_count AS n,
             (SELECT min(f.id) FROM feature f WHERE f.layer_id = l.id)::float8 AS lo,
             (SELECT max(f.id) FROM feature f WHERE f.layer_id = l.id)::float8 AS hi
      FROM layer l WHERE l.id = ANY($1::int[])`, [layerIds], { signal })
-  return new Map(rows.filter((r) => r.lo !== null).map((r) => [Number(r.id), { lo: Number(r.lo), hi: Number(r.hi), count: Number(r.n) }]))
+  return new Map(rows.map((r) => [Number(r.id), {
+    created: r.created,
+    prepared: r.prepared,
+    range: r.lo === null ? undefined : { lo: Number(r.lo), hi: Number(r.hi), count: Number(r.n) },
+  }]))
 }
 
 /**

@@ -8,6 +8,7 @@
 // started on first use, kept, and do not keep the process alive.
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { joinHex } from './feature-parse.ts'
 import type { Laea } from './laea.ts'
 import type { Feat } from './union-boundary.ts'
 
@@ -151,12 +152,7 @@ function release(w: Worker | undefined): void {
 
 /** The rows' features parsed in a worker thread (hex EWKB text rows only). */
 export async function parseInWorker(rows: { id: string; category: string | null; wkb: string }[], pr: Laea): Promise<PackedFeatures> {
-  let hex = ''
-  const lengths = new Int32Array(rows.length)
-  for (let i = 0; i < rows.length; i++) {
-    hex += rows[i]!.wkb
-    lengths[i] = rows[i]!.wkb.length >> 1
-  }
+  const { hex, lengths } = joinHex(rows)
   const w = await acquire()
   return new Promise<PackedFeatures>((resolve, reject) => {
     const done = (ok: boolean) => {

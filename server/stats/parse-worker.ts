@@ -10,16 +10,9 @@ const port = parentPort!
 port.postMessage({ ready: true })
 port.on('message', (t: ParseTask) => {
   try {
-    const bytes = Buffer.from(t.hex, 'hex')
-    const parser = new FeatureParser(laea(t.lon0, t.lat0))
     const feats: Feat[] = []
     const rowOf: number[] = []
-    let at = 0
-    for (let i = 0; i < t.lengths.length; i++) {
-      const f = parser.parse('', null, bytes, at)
-      at += t.lengths[i]!
-      if (f) { feats.push(f); rowOf.push(i) }
-    }
+    new FeatureParser(laea(t.lon0, t.lat0)).parseJoined(Buffer.from(t.hex, 'hex'), t.lengths, (i, f) => { feats.push(f); rowOf.push(i) })
     const packed = packFeatures(feats, rowOf)
     port.postMessage({ packed }, [packed.coords, packed.proj, packed.ringStart, packed.featRing, packed.boxes, packed.area, packed.long, packed.rowOf].map((a) => a.buffer as ArrayBuffer))
   } catch (err) {
