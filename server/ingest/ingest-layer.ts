@@ -24,9 +24,9 @@ export interface LayerImportReport extends SourceReport {
   areaM2: number
   /**
    * features meeting another feature of the layer other than vertex for vertex along a
-   * shared edge (overlap, crossing, a vertex on another's edge, a repeated edge, or a box
-   * within another's): kept for the cell engine (stats/layer-contacts.ts), and for a
-   * land-survey tiling each one is a topology finding
+   * shared edge (overlap, crossing, a vertex on another's edge, edges running on along one
+   * line into another's, a repeated edge, or a box within another's): kept for the cell
+   * engine (stats/layer-contacts.ts); overlaps and T-junctions of a tiling are among them
    */
   contacts: number
 }
@@ -56,11 +56,9 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
         )
         const layerId = row!.id
         const [stats] = await tx.query<{ n: number; area: number }>(INSERT_FEATURES, [layerId], { signal: o.signal })
-        await tx.query('UPDATE layer SET feature_count = $2 WHERE id = $1', [layerId, stats!.n])
         const contacts = await prepareLayer(tx, layerId, { signal: o.signal })
-        const done = { layerId, layer, vintage, kind, loaded: stats!.n, replaced: existing.length > 0, areaM2: stats!.area, contacts, ...report }
-        await tx.query("UPDATE layer SET report = report || jsonb_build_object('contacts', $2::int) WHERE id = $1", [layerId, contacts])
-        return done
+        await tx.query("UPDATE layer SET feature_count = $2, report = report || jsonb_build_object('contacts', $3::int) WHERE id = $1", [layerId, stats!.n, contacts])
+        return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: existing.length > 0, areaM2: stats!.area, contacts, ...report }
       },
     }
   })

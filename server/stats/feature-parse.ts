@@ -3,8 +3,9 @@
 // into shared typed-array chunks. Used in the main thread and in parse workers alike
 // (parse-pool.ts), so both give the same bits.
 import type { Laea } from './laea.ts'
-import { toBytes } from './shapes.ts'
-import { LONG_M, shoelace, type Feat } from './union-boundary.ts'
+import { widenBox } from '../units/wkb-polygons.ts'
+import { toBytes, type Box } from './shapes.ts'
+import { LONG_M, orientInPlace, shoelace, type Feat } from './union-boundary.ts'
 
 /** Rows of hex EWKB text joined into one string, with each row's length in bytes. */
 export function joinHex(rows: { wkb: string }[]): { hex: string; lengths: Int32Array } {
@@ -61,10 +62,7 @@ export class FeatureParser {
   private proj: Float64Array[] = []
   private area = 0
   private longest2 = 0
-  private x0 = 0
-  private y0 = 0
-  private x1 = 0
-  private y1 = 0
+  private box: Box = [Infinity, Infinity, -Infinity, -Infinity]
 
   constructor(private readonly pr: Laea, private readonly arena = new RingArena()) {}
 
@@ -107,10 +105,10 @@ export class FeatureParser {
     this.proj = []
     this.area = 0
     this.longest2 = 0
-    this.x0 = Infinity; this.y0 = Infinity; this.x1 = -Infinity; this.y1 = -Infinity
+    this.box = [Infinity, Infinity, -Infinity, -Infinity]
     this.polygonal()
     if (!this.rings.length) return undefined
-    return { id, category, rings: this.rings, proj: this.proj, bbox: [this.x0, this.y0, this.x1, this.y1], area: this.area, long: this.longest2 > LONG_M * LONG_M }
+    return { id, category, rings: this.rings, proj: this.proj, bbox: this.box, area: this.area, long: this.longest2 > LONG_M * LONG_M }
   }
 
   private polygonal(): void {
@@ -153,38 +151,11 @@ export class FeatureParser {
     const ring = this.arena.take(2 * n)
     if (le === LITTLE_ENDIAN && dims === 2) new Uint8Array(ring.buffer, ring.byteOffset, 16 * n).set(this.b.subarray(o, o + 16 * n))
     else for (let k = 0; k < n; k++) { ring[2 * k] = dv.getFloat64(o + step * k, le); ring[2 * k + 1] = dv.getFloat64(o + step * k + 8, le) }
-    let s = 0
-    for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
-    if (!(s !== 0)) return
-    if ((s < 0) === outer) {
-      // s is twice the area, counter-clockwise positive
-      for (let i = 0, j = n - 1; i < j; i++, j--) {
-        const x = ring[2 * i]!, y = ring[2 * i + 1]!
-        ring[2 * i] = ring[2 * j]!
-        ring[2 * i + 1] = ring[2 * j + 1]!
-        ring[2 * j] = x
-        ring[2 * j + 1] = y
-      }
-    }
     const proj = this.arena.take(2 * n)
-    const pr = this.pr
-    let x0 = this.x0, y0 = this.y0, x1 = this.x1, y1 = this.y1
-    for (let i = 0; i < n; i++) {
-      const x = ring[2 * i]!, y = ring[2 * i + 1]!
-      if (x < x0) x0 = x
-      if (x > x1) x1 = x
-      if (y < y0) y0 = y
-      if (y > y1) y1 = y
-      pr.forward(x, y, proj, 2 * i)
-    }
-    this.x0 = x0; this.y0 = y0; this.x1 = x1; this.y1 = y1
-    let l2 = this.longest2
-    for (let i = 0, j = n - 1; i < n; j = i++) {
-      const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
-      const d = dx * dx + dy * dy
-      if (d > l2) l2 = d
-    }
-    this.longest2 = l2
+    const l2 = orientInPlace(ring, outer, this.pr, proj)
+    if (l2 < 0) return
+    widenBox(ring, this.box)
+    if (l2 > this.longest2) this.longest2 = l2
     this.area += shoelace(proj)
     this.rings.push(ring)
     this.proj.push(proj)

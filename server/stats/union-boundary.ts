@@ -47,25 +47,41 @@ export function orientedRing(closed: Float64Array, ccw: boolean, pr: Laea): { ri
   let n = closed.length >> 1
   if (n > 1 && closed[0] === closed[2 * n - 2] && closed[1] === closed[2 * n - 1]) n--
   if (n < 3) return undefined
-  let s = 0
-  for (let i = 0, j = n - 1; i < n; j = i++) s += (closed[2 * j]! - closed[2 * i]!) * (closed[2 * j + 1]! + closed[2 * i + 1]!)
-  if (!(s !== 0)) return undefined
-  const reverse = (s < 0) === ccw // s is twice the area, counter-clockwise positive
-  const ring = new Float64Array(2 * n)
+  const ring = closed.slice(0, 2 * n)
   const proj = new Float64Array(2 * n)
-  for (let i = 0; i < n; i++) {
-    const k = reverse ? n - 1 - i : i
-    ring[2 * i] = closed[2 * k]!
-    ring[2 * i + 1] = closed[2 * k + 1]!
-    pr.forward(ring[2 * i]!, ring[2 * i + 1]!, proj, 2 * i)
+  const longest2 = orientInPlace(ring, ccw, pr, proj)
+  return longest2 < 0 ? undefined : { ring, proj, longest: Math.sqrt(longest2) }
+}
+
+/**
+ * An open ring turned in place counter-clockwise (`ccw`) or clockwise, and projected into
+ * `proj` (as long as the ring); returns its longest projected edge squared, or −1 when the
+ * ring has no area (then neither array is to be used). Cells (orientedRing) and features
+ * (feature-parse.ts) both go through it.
+ */
+export function orientInPlace(ring: Float64Array, ccw: boolean, pr: Laea, proj: Float64Array): number {
+  const n = ring.length >> 1
+  let s = 0
+  for (let i = 0, j = n - 1; i < n; j = i++) s += (ring[2 * j]! - ring[2 * i]!) * (ring[2 * j + 1]! + ring[2 * i + 1]!)
+  if (!(s !== 0)) return -1
+  if ((s < 0) === ccw) {
+    // s is twice the area, counter-clockwise positive
+    for (let i = 0, j = n - 1; i < j; i++, j--) {
+      const x = ring[2 * i]!, y = ring[2 * i + 1]!
+      ring[2 * i] = ring[2 * j]!
+      ring[2 * i + 1] = ring[2 * j + 1]!
+      ring[2 * j] = x
+      ring[2 * j + 1] = y
+    }
   }
+  for (let i = 0; i < n; i++) pr.forward(ring[2 * i]!, ring[2 * i + 1]!, proj, 2 * i)
   let longest2 = 0
   for (let i = 0, j = n - 1; i < n; j = i++) {
     const dx = proj[2 * i]! - proj[2 * j]!, dy = proj[2 * i + 1]! - proj[2 * j + 1]!
     const l2 = dx * dx + dy * dy
     if (l2 > longest2) longest2 = l2
   }
-  return { ring, proj, longest: Math.sqrt(longest2) }
+  return longest2
 }
 
 /** Signed area of an open flat ring (counter-clockwise positive), relative to its first vertex for precision. */
