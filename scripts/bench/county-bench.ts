@@ -37,6 +37,8 @@ async function one(scale: number, grids: number[], baseline: boolean) {
   for (const size of grids) {
     const set = `s${scale}_g${size}`
     const g = await buildGrid(db, { set, sizeM: size, bbox: county.bbox, replace: true })
+    // planner statistics for both ways (the plain way's join plan depends on them)
+    await db.query('ANALYZE unit')
     // the first run of the process (JIT, features read from the database), then the median
     // of three more (features from the process's cache, code compiled), then the median of
     // three with the cache emptied first (code compiled, layers read and prepared afresh:

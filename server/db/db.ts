@@ -21,6 +21,14 @@ export interface Db extends Queryable {
   readonly backend: 'pglite' | 'pg'
   /** Runs fn inside BEGIN/COMMIT; any throw rolls everything back. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /**
+   * The rows of `COPY (select) TO STDOUT (FORMAT binary)` as one buffer, where the backend
+   * can stream COPY (PostgreSQL; undefined on PGlite: callers use query). COPY takes no
+   * bind parameters: `select` reads its values with current_setting('ecocensus.<name>'),
+   * and `settings` gives them, each sent as a parameter of set_config in the same
+   * transaction. Binary rows arrive with no text to decode: geometry as EWKB bytes.
+   */
+  copyBinary?(select: string, settings: Record<string, string>, opts?: QueryOptions): Promise<Buffer>
   close(): Promise<void>
 }
 

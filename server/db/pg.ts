@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { to as copyTo } from 'pg-copy-streams'
 import type { Db, Queryable, QueryOptions, Row } from './db.ts'
 import { throwIfAborted } from './db.ts'
 import { DbError } from '../errors.ts'
@@ -43,6 +44,36 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
         throw err
       } finally {
         client.release()
+      }
+    },
+    async copyBinary(select, settings, opts) {
+      throwIfAborted(opts?.signal)
+      const client = await pool.connect()
+      let broken: unknown
+      try {
+        await client.query('BEGIN')
+        for (const [name, value] of Object.entries(settings)) {
+          if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`copyBinary: setting name '${name}' is not [a-z_][a-z0-9_]*`)
+          await client.query('SELECT set_config($1, $2, true)', [`ecocensus.${name}`, value])
+        }
+        const chunks: Buffer[] = []
+        const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`))
+        const onAbort = () => stream.destroy(opts?.signal?.reason ?? new Error('aborted'))
+        opts?.signal?.addEventListener('abort', onAbort, { once: true })
+        try {
+          for await (const chunk of stream) chunks.push(chunk as Buffer)
+        } finally {
+          opts?.signal?.removeEventListener('abort', onAbort)
+        }
+        await client.query('COMMIT')
+        return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+      } catch (err) {
+        broken = err
+        throwIfAborted(opts?.signal)
+        throw DbError.wrap(err)
+      } finally {
+        // a connection left mid-COPY or mid-transaction is not given back to the pool
+        client.release(broken ? true : undefined)
       }
     },
     close: () => pool.end(),

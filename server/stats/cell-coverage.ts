@@ -15,21 +15,28 @@ import { loadSql } from '../db/sql.ts'
 import { rememberResult } from '../runs/result-memo.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
-import { cellSet, measureCell, measureSet, type MeasureCell } from './cell-measure.ts'
+import { cellSet, measureCell, measureSet, type MeasureCell, type SetSums } from './cell-measure.ts'
 import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
-import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures } from './feature-cache.ts'
+import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures, cachedSplit, cacheSplit } from './feature-cache.ts'
+import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
 import { keptContacts, knownFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
-import { layerReads, queryFeatures, readFeatures, TILE_FEATURES } from './layer-features.ts'
+import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
 
 let tileFeatures = TILE_FEATURES
+let splitReads = true
 
-/** Tile size for the runs of this process (tests cut small inputs into many tiles); {} restores the default. */
-export function configureCellCoverage(o: { tileFeatures?: number }): void {
+/**
+ * Tile size for the runs of this process (tests cut small inputs into many tiles) and
+ * whether layers may be read in two steps (layer-split.ts; tests and benchmarks compare
+ * with and without); {} restores the defaults.
+ */
+export function configureCellCoverage(o: { tileFeatures?: number; split?: boolean }): void {
   tileFeatures = o.tileFeatures ?? TILE_FEATURES
+  splitReads = o.split ?? true
 }
 
 export interface CellCoverageLayer {
@@ -50,6 +57,8 @@ export interface CellCoverageStats {
   tiles: number
   /** features read, summed over tiles (a feature in two tiles counts twice) */
   featuresRead: number
+  /** of those, the features measured by their stored area alone, their geometry not read (layer-split.ts) */
+  direct: number
   /** union boundary segments measured, summed over sets and tiles */
   segments: number
   /** layers whose features came from this process's cache (feature-cache.ts) */
@@ -63,6 +72,9 @@ export interface CellCoverageStats {
 
 /** simpleCells per unit-cache entry: a set's cells are built once while its units are cached */
 const cellsOf = new WeakMap<object, { ids: string[]; cells: MeasureCell[]; pr: Laea } | null>()
+/** a number per cells array, for the keys of layers read for those cells (layer-split.ts) in the feature cache */
+const cellsSerial = new WeakMap<MeasureCell[], number>()
+let serials = 0
 
 /** The cells of a unit set when every unit is a simple cell (one ring, ≤ 256 vertices), else undefined. */
 export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: string[]; cells: MeasureCell[]; pr: Laea } | undefined> {
@@ -107,7 +119,7 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { db, runId, signal } = ctx
   const { ids, cells, pr } = unitCells
-  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
+  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
 
   // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
   const sets: FeatureSet[] = []
@@ -130,6 +142,11 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   // which features of each layer meet another (found at import, else below at first use)
   const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared), signal)
   const layerCacheKey = (id: number) => `${id}|${reads.get(id)?.created}|${pr.lon0},${pr.lat0}`
+  // layers read in two steps for these cells: prepared, and in sets of one layer only (an
+  // overlap or a union needs every feature's geometry)
+  const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id))))
+  if (!cellsSerial.has(cells)) cellsSerial.set(cells, ++serials)
+  const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsSerial.get(cells)}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
   let done = 0
@@ -139,18 +156,44 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
     }, [Infinity, Infinity, -Infinity, -Infinity])
     const byLayer = new Map<number, Feat[]>()
+    const cs = cellSet(tile.map((ci) => cells[ci]!))
+    // per layer read in two steps: its features measured by area alone, in this tile's cells
+    const direct = new Map<number, DirectFeatures>()
+    // per layer, the cache key of what was read (whole layer or split), for its sets' boundaries
+    const readKey = new Map<number, string>()
+    const single = tiles.length === 1
+    const split = (id: number, sr: SplitRead): Feat[] => {
+      if (sr.direct) direct.set(id, sr.direct)
+      readKey.set(id, sr.direct ? splitCacheKey(id) : layerCacheKey(id))
+      return sr.feats
+    }
     // every layer's queries sent at once (the pool runs them side by side in the server, and
     // parse workers take their rows as they come); each set is measured as soon as its
     // layers are read, while the server and the workers go on with the others
-    const cacheKeyOf = (id: number) => (tiles.length === 1 ? layerCacheKey(id) : undefined)
     const pending = wanted.map((id) => {
-      const key = cacheKeyOf(id)
+      const key = single ? layerCacheKey(id) : undefined
+      readKey.set(id, layerCacheKey(id))
       const cached = key ? cachedFeatures(key) : undefined
       if (cached) {
         stats.cached++
         return Promise.resolve(cached)
       }
-      const r = readFeatures(queryFeatures(db, id, tiles.length === 1 ? undefined : box, signal, reads.get(id)?.range), pr).then(async (feats) => {
+      if (splittable.has(id)) {
+        const held = single ? cachedSplit(splitCacheKey(id)) : undefined
+        if (held) {
+          stats.cached++
+          return Promise.resolve(split(id, held))
+        }
+        const r = readSplit(db, id, single ? undefined : box, cs, contacts.get(id)!, pr, { categories: plan.layers.some((l) => l.id === id && l.byCategory), signal, range: reads.get(id)?.range }).then((sr) => {
+          markContacts(sr.feats, contacts.get(id)!)
+          if (single && sr.direct) cacheSplit(splitCacheKey(id), sr)
+          else if (single) cacheFeatures(key!, sr.feats)
+          return split(id, sr)
+        })
+        r.catch(() => {}) // rejections are met when awaited below
+        return r
+      }
+      const r = readLayer(db, id, tiles.length === 1 ? undefined : box, pr, signal, reads.get(id)?.range).then(async (feats) => {
         const kept = contacts.get(id)
         if (kept) markContacts(feats, kept)
         else if (tiles.length === 1) {
@@ -164,13 +207,13 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       r.catch(() => {}) // rejections are met when awaited below
       return r
     })
-    const cs = cellSet(tile.map((ci) => cells[ci]!))
     const waiting = [...sets]
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()
       const feats = await pending[k]!
       byLayer.set(id, feats)
-      stats.featuresRead += feats.length
+      stats.featuresRead += feats.length + (direct.get(id)?.cell.length ?? 0)
+      stats.direct += direct.get(id)?.cell.length ?? 0
       stats.ms.read += performance.now() - t0
       // the sets whose layers are all read now; a layer's categories as sets of their own
       const ready: FeatureSet[] = []
@@ -186,26 +229,38 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           if (l) l.push(f)
           else byCat.set(c, [f])
         }
+        for (const c of direct.get(set.layers[0]!)?.category ?? []) if (!byCat.has(c ?? '')) byCat.set(c ?? '', [])
         for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting: true, features: () => fs })
       }
       for (const s of ready) {
         const feats = s.features(byLayer)
-        if (!feats.length) continue
+        const d = s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined
+        if (!feats.length && !d) continue
         t0 = performance.now()
-        // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
-        const boundaryKey = tiles.length === 1 ? `${s.layers.map(layerCacheKey).join('+')}|${s.key}` : undefined
-        let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
-        if (!b) {
-          // one layer's features (or one category's): its contacts, when known, are all that can overlap
-          b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
-          if (boundaryKey) cacheBoundary(boundaryKey, b)
+        let r: SetSums
+        if (feats.length) {
+          // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
+          const boundaryKey = single ? `${s.layers.map((l) => readKey.get(l)).join('+')}|${s.key}` : undefined
+          let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
+          if (!b) {
+            // one layer's features (or one category's): its contacts, when known, are all that can overlap
+            b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
+            if (boundaryKey) cacheBoundary(boundaryKey, b)
+          }
+          stats.ms.boundary += performance.now() - t0
+          t0 = performance.now()
+          r = measureSet(cs, feats, b, pr, s.counting)
+          stats.segments += b.segments
+        } else r = { area: new Float64Array(tile.length), count: new Int32Array(tile.length), degenerate: new Uint8Array(tile.length) }
+        if (d) {
+          for (let i = 0; i < d.cell.length; i++) {
+            if (s.category !== null && (d.category[i] ?? '') !== s.category) continue
+            r.area[d.cell[i]!] += d.area[i]!
+            r.count[d.cell[i]!]++
+          }
         }
-        const t1 = performance.now()
-        const r = measureSet(cs, feats, b, pr, s.counting)
         const t2 = performance.now()
-        stats.ms.boundary += t1 - t0
-        stats.ms.measure += t2 - t1
-        stats.segments += b.segments
+        stats.ms.measure += t2 - t0
         const a = acc(s.key)
         const fallback: string[] = []
         const unitOf = new Map<string, number>()

@@ -199,6 +199,13 @@ export function cellSet(cells: MeasureCell[]): CellSet {
   return { cells, out: q.out, boxes, query: (x0, y0, x1, y1) => q.query(x0, y0, x1, y1) }
 }
 
+/** The cell whose kernel holds box `b` (boxInside), or −1: a feature so boxed, uncut and without long edges, measureSet measures by its area alone. */
+export function cellHolding(cs: CellSet, b: Box): number {
+  const n = cs.query(b[0], b[1], b[2], b[3])
+  for (let i = 0; i < n; i++) if (boxInside(cs.cells[cs.out[i]!]!, b)) return cs.out[i]!
+  return -1
+}
+
 /** Features with more union-boundary segments than this are measured segment by segment. */
 const BY_SEGMENT = 64
 

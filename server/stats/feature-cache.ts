@@ -4,12 +4,15 @@
 // unit sets with the same projection centre. Keyed by layer id, creation time and centre,
 // bounded by the bytes held, least recently used first out. Only whole layers are kept
 // (runs cut into tiles read each tile's features afresh).
-// The union boundary of a set of whole layers is kept the same way, keyed by its features'
+// A layer read for one set of cells (layer-split.ts: the features that need their geometry,
+// and the others' cells and areas) is kept too, keyed by the layer and the cells.
+// The union boundary of a set of layers is kept the same way, keyed by its features'
 // keys and category.
+import type { SplitRead } from './layer-split.ts'
 import type { Boundary, Feat } from './union-boundary.ts'
 
 export const FEATURE_CACHE_BYTES = 512 * 2 ** 20
-type Held = Feat[] | Boundary
+type Held = Feat[] | Boundary | SplitRead
 const entries = new Map<string, { feats: Held; bytes: number }>()
 let held = 0
 
@@ -19,6 +22,10 @@ export function cachedFeatures(key: string): Feat[] | undefined {
 
 export function cachedBoundary(key: string): Boundary | undefined {
   return cached(`B:${key}`) as Boundary | undefined
+}
+
+export function cachedSplit(key: string): SplitRead | undefined {
+  return cached(`S:${key}`) as SplitRead | undefined
 }
 
 function cached(key: string): Held | undefined {
@@ -35,9 +42,17 @@ export function cacheBoundary(key: string, b: Boundary): void {
 }
 
 export function cacheFeatures(key: string, feats: Feat[]): void {
+  hold(key, feats, featureBytes(feats))
+}
+
+export function cacheSplit(key: string, r: SplitRead): void {
+  hold(`S:${key}`, r, featureBytes(r.feats) + 16 * (r.direct?.cell.length ?? 0))
+}
+
+function featureBytes(feats: Feat[]): number {
   let bytes = 0
   for (const f of feats) for (const r of f.rings) bytes += r.length * 16 + 64
-  hold(key, feats, bytes)
+  return bytes
 }
 
 function hold(key: string, feats: Held, bytes: number): void {

@@ -9,7 +9,7 @@
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
 import type { Queryable } from '../db/db.ts'
 import { laea } from './laea.ts'
-import { queryFeatures, readFeatures, TILE_FEATURES } from './layer-features.ts'
+import { readLayer, TILE_FEATURES } from './layer-features.ts'
 import { contactFlags, type Feat } from './union-boundary.ts'
 
 export interface LayerContacts {
@@ -32,7 +32,7 @@ export async function findContacts(db: Queryable, layerId: number, o: { signal?:
   for (let ty = 0; ty < side; ty++) {
     for (let tx = 0; tx < side; tx++) {
       const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
-      for (const id of markFound(await readFeatures(queryFeatures(db, layerId, box, o.signal), pr))) found.add(id)
+      for (const id of markFound(await readLayer(db, layerId, box, pr, o.signal))) found.add(id)
     }
   }
   return { ids: [...found], tiles: side * side }

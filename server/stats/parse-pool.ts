@@ -5,7 +5,9 @@
 // and send the features back packed in typed arrays (moved, not copied); the features
 // here are views into them. Parsed the same code either way (FeatureParser), so the
 // features are the same to the last bit. Small reads stay in this thread; workers are
-// started on first use, kept, and do not keep the process alive.
+// started on first use, kept, and do not keep the process alive. Used for rows of hex
+// text (PGlite; contact finding inside an import's transaction): binary COPY from
+// PostgreSQL (layer-features.ts readLayer) needs no decoding and is parsed where it arrives.
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { joinHex } from './feature-parse.ts'
