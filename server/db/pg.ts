@@ -52,10 +52,10 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
       let broken: unknown
       try {
         await client.query('BEGIN')
-        for (const [name, value] of Object.entries(settings)) {
-          if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`copyBinary: setting name '${name}' is not [a-z_][a-z0-9_]*`)
-          await client.query('SELECT set_config($1, $2, true)', [`ecocensus.${name}`, value])
-        }
+        const names = Object.keys(settings)
+        for (const name of names) if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`copyBinary: setting name '${name}' is not [a-z_][a-z0-9_]*`)
+        // all settings in one round trip
+        if (names.length) await client.query('SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)', [names.map((n) => `ecocensus.${n}`), Object.values(settings)])
         const chunks: Buffer[] = []
         const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`))
         const onAbort = () => stream.destroy(opts?.signal?.reason ?? new Error('aborted'))

@@ -111,6 +111,8 @@ interface FeatureSet {
   category: string | null
   counting: boolean
   features: (tile: Map<number, Feat[]>) => Feat[]
+  /** a category's set: which of its layer's features measured by area alone (layer-split.ts) are of the category; else all of them */
+  directOf?: number[]
 }
 
 export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
@@ -159,12 +161,11 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     const cs = cellSet(tile.map((ci) => cells[ci]!))
     // per layer read in two steps: its features measured by area alone, in this tile's cells
     const direct = new Map<number, DirectFeatures>()
-    // per layer, the cache key of what was read (whole layer or split), for its sets' boundaries
-    const readKey = new Map<number, string>()
+    // the cache key of what was read of a layer (whole, or split for these cells), for its sets' boundaries
+    const readKey = (id: number) => (direct.has(id) ? splitCacheKey(id) : layerCacheKey(id))
     const single = tiles.length === 1
     const split = (id: number, sr: SplitRead): Feat[] => {
       if (sr.direct) direct.set(id, sr.direct)
-      readKey.set(id, sr.direct ? splitCacheKey(id) : layerCacheKey(id))
       return sr.feats
     }
     // every layer's queries sent at once (the pool runs them side by side in the server, and
@@ -172,7 +173,6 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     // layers are read, while the server and the workers go on with the others
     const pending = wanted.map((id) => {
       const key = single ? layerCacheKey(id) : undefined
-      readKey.set(id, layerCacheKey(id))
       const cached = key ? cachedFeatures(key) : undefined
       if (cached) {
         stats.cached++
@@ -193,10 +193,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         r.catch(() => {}) // rejections are met when awaited below
         return r
       }
-      const r = readLayer(db, id, tiles.length === 1 ? undefined : box, pr, signal, reads.get(id)?.range).then(async (feats) => {
+      const r = readLayer(db, id, single ? undefined : box, pr, signal, reads.get(id)?.range).then(async (feats) => {
         const kept = contacts.get(id)
         if (kept) markContacts(feats, kept)
-        else if (tiles.length === 1) {
+        else if (single) {
           // a layer imported before contacts were kept: found now, from the whole layer, once
           await storeContacts(db, id, markFound(feats), signal)
           stats.prepared++
@@ -229,8 +229,16 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           if (l) l.push(f)
           else byCat.set(c, [f])
         }
-        for (const c of direct.get(set.layers[0]!)?.category ?? []) if (!byCat.has(c ?? '')) byCat.set(c ?? '', [])
-        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting: true, features: () => fs })
+        // the layer's features measured by area alone, grouped the same way, once
+        const directByCat = new Map<string, number[]>()
+        direct.get(set.layers[0]!)?.category.forEach((cat, i) => {
+          const c = cat ?? ''
+          const l = directByCat.get(c)
+          if (l) l.push(i)
+          else directByCat.set(c, [i])
+          if (!byCat.has(c)) byCat.set(c, [])
+        })
+        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting: true, features: () => fs, directOf: directByCat.get(c) ?? [] })
       }
       for (const s of ready) {
         const feats = s.features(byLayer)
@@ -240,7 +248,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         let r: SetSums
         if (feats.length) {
           // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
-          const boundaryKey = single ? `${s.layers.map((l) => readKey.get(l)).join('+')}|${s.key}` : undefined
+          const boundaryKey = single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined
           let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
           if (!b) {
             // one layer's features (or one category's): its contacts, when known, are all that can overlap
@@ -253,8 +261,9 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           stats.segments += b.segments
         } else r = { area: new Float64Array(tile.length), count: new Int32Array(tile.length), degenerate: new Uint8Array(tile.length) }
         if (d) {
-          for (let i = 0; i < d.cell.length; i++) {
-            if (s.category !== null && (d.category[i] ?? '') !== s.category) continue
+          const n = s.directOf ? s.directOf.length : d.cell.length
+          for (let k = 0; k < n; k++) {
+            const i = s.directOf ? s.directOf[k]! : k
             r.area[d.cell[i]!] += d.area[i]!
             r.count[d.cell[i]!]++
           }

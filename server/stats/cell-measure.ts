@@ -201,8 +201,12 @@ export function cellSet(cells: MeasureCell[]): CellSet {
 
 /** The cell whose kernel holds box `b` (boxInside), or −1: a feature so boxed, uncut and without long edges, measureSet measures by its area alone. */
 export function cellHolding(cs: CellSet, b: Box): number {
-  const n = cs.query(b[0], b[1], b[2], b[3])
-  for (let i = 0; i < n; i++) if (boxInside(cs.cells[cs.out[i]!]!, b)) return cs.out[i]!
+  return holding(cs.cells, cs.out, cs.query(b[0], b[1], b[2], b[3]), b)
+}
+
+/** The first of cells idx[0 … n−1] whose kernel holds box `b` (boxInside), or −1. */
+function holding(cells: MeasureCell[], idx: Int32Array, n: number, b: Box): number {
+  for (let i = 0; i < n; i++) if (boxInside(cells[idx[i]!]!, b)) return idx[i]!
   return -1
 }
 
@@ -282,8 +286,7 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
     if (nk > candidates.length) candidates = new Int32Array(2 * nk)
     candidates.set(cs.out.subarray(0, nk))
     if (!b.cut[fi] && !f.long) {
-      let inOne = -1
-      for (let i = 0; i < nk; i++) if (boxInside(cells[candidates[i]!]!, bb)) { inOne = candidates[i]!; break }
+      const inOne = holding(cells, candidates, nk, bb)
       if (inOne >= 0) {
         area[inOne] += f.area
         count[inOne]++

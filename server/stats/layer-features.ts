@@ -72,6 +72,7 @@ export function queryFeatures(db: Queryable, layerId: number, box: readonly numb
 const COPY_COLUMNS = "SELECT id, category, geom FROM feature WHERE layer_id = current_setting('ecocensus.layer')::int"
 const COPY_BOX = " AND geom && ST_MakeEnvelope(current_setting('ecocensus.x0')::float8, current_setting('ecocensus.y0')::float8, current_setting('ecocensus.x1')::float8, current_setting('ecocensus.y1')::float8, 4490)"
 const COPY_IDS = "SELECT id, category, geom FROM feature WHERE id = ANY(current_setting('ecocensus.ids')::bigint[]) ORDER BY id"
+const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE id = ANY($1::bigint[]) ORDER BY feature.id'
 
 type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
 const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
@@ -99,7 +100,6 @@ export async function readFeatureIds(db: Queryable, ids: string[], pr: Laea, sig
   }
   return parseCopy(await db.copyBinary(COPY_IDS, { ids: `{${ids.join(',')}}` }, { signal }), pr)
 }
-const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE id = ANY($1::bigint[]) ORDER BY feature.id'
 
 /**
  * The features of binary COPY rows (id int8, category text, geom EWKB), in row order. The
