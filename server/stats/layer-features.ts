@@ -36,12 +36,20 @@ export interface LayerRead {
   range?: IdRange
 }
 
-/** What reading each layer needs, in one query: creation time, whether contacts are kept, lowest and highest feature id (two index probes) and count. */
+/**
+ * What reading each layer needs, in one query: creation time, whether contacts are kept,
+ * lowest and highest feature id (two probes of the (layer_id, id) index) and count. Written
+ * as row comparisons ordered like that index: for min(id) / max(id) … WHERE layer_id = l.id
+ * the planner walked the primary key filtering on layer_id (ids and layers correlate, so
+ * it passed every other layer's features: 30–54 ms at 5×10⁴ features, EXPLAIN ANALYZE).
+ */
 export async function layerReads(db: Queryable, layerIds: number[], signal?: AbortSignal): Promise<Map<number, LayerRead>> {
   const rows = await db.query<{ id: number; created: string; prepared: boolean; n: number; lo: number | null; hi: number | null }>(
     `SELECT l.id, l.created_at::text AS created, l.contacts IS NOT NULL AS prepared, l.feature_count AS n,
-            (SELECT min(f.id) FROM feature f WHERE f.layer_id = l.id)::float8 AS lo,
-            (SELECT max(f.id) FROM feature f WHERE f.layer_id = l.id)::float8 AS hi
+            (SELECT CASE WHEN f.layer_id = l.id THEN f.id END FROM feature f
+              WHERE (f.layer_id, f.id) >= (l.id, 0::bigint) ORDER BY f.layer_id, f.id LIMIT 1)::float8 AS lo,
+            (SELECT CASE WHEN f.layer_id = l.id THEN f.id END FROM feature f
+              WHERE (f.layer_id, f.id) <= (l.id, 9223372036854775807) ORDER BY f.layer_id DESC, f.id DESC LIMIT 1)::float8 AS hi
      FROM layer l WHERE l.id = ANY($1::int[])`, [layerIds], { signal })
   return new Map(rows.map((r) => [Number(r.id), {
     created: r.created,
