@@ -1,7 +1,8 @@
 // Layers read in two steps (layer-split.ts): features that lie in one cell's kernel and meet
 // nothing of their layer are measured by their stored areas, the others by their geometry.
 // Checked against PostGIS union-then-clip (areas, shares within 1e-6) and ST_Relate counts,
-// against the same runs read whole, in one tile and in many; on PostGIS the features come
+// against the same runs read whole, in one tile and in many (and when a sample of a layer
+// shows too few features fit in one cell to split it, as on 50 m cells); on PostGIS the features come
 // by binary COPY (Db.copyBinary), whose failures leave the pool usable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
@@ -9,6 +10,7 @@ import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
 import { coverage } from '../server/stats/coverage.ts'
 import { clearFeatureCache } from '../server/stats/feature-cache.ts'
 import { readLayer } from '../server/stats/layer-features.ts'
+import { sampledWhole } from '../server/stats/layer-split.ts'
 import { laea } from '../server/stats/laea.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
@@ -97,6 +99,21 @@ for (const backend of backends()) {
         expect(other.key).toEqual(split.key)
         other.rows.forEach((row, i) => expect(Math.abs(row.area_m2 - split.rows[i]!.area_m2) / row.unit_area_m2).toBeLessThan(1e-9))
       }
+    }, 120_000)
+
+    it('a sample foresees when few features fit in one cell: the layer is read whole at once, the same sums as without the split; not at 500 m', async () => {
+      const before = sampledWhole
+      await run('sp500')
+      expect(sampledWhole).toBe(before) // ~60 % of the 70 m patches lie in one 500 m cell
+      await buildGrid(db, { set: 'sp50', sizeM: 50, bbox: county.bbox, replace: true })
+      const fine = await run('sp50')
+      expect(sampledWhole).toBeGreaterThan(before)
+      configureCellCoverage({ split: false })
+      const whole = await run('sp50')
+      configureCellCoverage({})
+      expect(fine.key).toEqual(whole.key)
+      fine.rows.forEach((row, i) => expect(Math.abs(row.area_m2 - whole.rows[i]!.area_m2) / row.unit_area_m2).toBeLessThan(1e-9))
+      expect(fine.rows.length).toBeGreaterThan(1000)
     }, 120_000)
 
     it(backend.name === 'pg' ? 'features come by binary COPY; a failed or cancelled COPY leaves the pool usable' : 'PGlite reads rows (no COPY stream)', async () => {

@@ -15,7 +15,7 @@ import { loadSql } from '../db/sql.ts'
 import { rememberResult } from '../runs/result-memo.ts'
 import type { StepContext } from '../runs/execute.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
-import { cellSet, measureCell, measureSet, type MeasureCell, type SetSums } from './cell-measure.ts'
+import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type SetSums } from './cell-measure.ts'
 import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures, cachedSplit, cacheSplit } from './feature-cache.ts'
@@ -158,12 +158,12 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
     }, [Infinity, Infinity, -Infinity, -Infinity])
     const byLayer = new Map<number, Feat[]>()
-    const cs = cellSet(tile.map((ci) => cells[ci]!))
+    const single = tiles.length === 1
+    const cs = tileCells(cells, tile, single)
     // per layer read in two steps: its features measured by area alone, in this tile's cells
     const direct = new Map<number, DirectFeatures>()
     // the cache key of what was read of a layer (whole, or split for these cells), for its sets' boundaries
     const readKey = (id: number) => (direct.has(id) ? splitCacheKey(id) : layerCacheKey(id))
-    const single = tiles.length === 1
     const split = (id: number, sr: SplitRead): Feat[] => {
       if (sr.direct) direct.set(id, sr.direct)
       return sr.feats
@@ -184,7 +184,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           stats.cached++
           return Promise.resolve(split(id, held))
         }
-        const r = readSplit(db, id, single ? undefined : box, cs, contacts.get(id)!, pr, { categories: plan.layers.some((l) => l.id === id && l.byCategory), signal, range: reads.get(id)?.range }).then((sr) => {
+        const r = readSplit(db, id, single ? undefined : box, cs, contacts.get(id)!, pr, { categories: plan.layers.some((l) => l.id === id && l.byCategory), signal, range: reads.get(id)?.range, tiles: tiles.length }).then((sr) => {
           markContacts(sr.feats, contacts.get(id)!)
           if (single && sr.direct) cacheSplit(splitCacheKey(id), sr)
           else if (single) cacheFeatures(key!, sr.feats)
@@ -318,6 +318,17 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   stats.ms.write = performance.now() - t0
   for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
   return stats
+}
+
+/** a set's cells as one tile, indexed once while its units are cached */
+const wholeTile = new WeakMap<MeasureCell[], CellSet>()
+
+/** The cells of a tile, indexed (cellSet); kept when the tile is the whole set. */
+function tileCells(cells: MeasureCell[], tile: number[], single: boolean): CellSet {
+  if (!single) return cellSet(tile.map((ci) => cells[ci]!))
+  let cs = wholeTile.get(cells)
+  if (!cs) wholeTile.set(cells, (cs = cellSet(cells)))
+  return cs
 }
 
 /** Cells grouped into about `n` square tiles by the centres of their boxes. */
