@@ -33,6 +33,9 @@ async function one(scale: number, grids: number[], baseline: boolean) {
   // would otherwise also meet the features of the other sizes lying under it
   const county = await generateCounty(db, { scale, prefix: `s${scale}_`, lat0: scale === 4 ? 29.8 : 30.4 + 0.3 * Math.log2(scale) })
   const genS = (performance.now() - t0) / 1000
+  // the features replaced by this size's earlier runs gone from table and indexes, planner
+  // statistics fresh: what autovacuum leaves after an import, for both ways alike
+  await db.query('VACUUM (ANALYZE) feature')
   const features = county.layers.reduce((s, l) => s + l.features, 0)
   const vertices = county.layers.reduce((s, l) => s + l.vertices, 0)
   const lines: string[] = []
