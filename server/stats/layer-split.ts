@@ -65,28 +65,31 @@ async function sampledShare(db: Queryable, layerId: number, range: IdRange, box:
   if (rows.length < SAMPLE_MIN) return undefined
   const corner = new Float64Array(8)
   let direct = 0
-  for (const r of rows) {
-    const b: Box = [Number(r.x0), Number(r.y0), Number(r.x1), Number(r.y1)]
-    if (!contacts.has(r.id) && shortEdges(b, pr, corner) && cellHolding(cs, b) >= 0) direct++
-  }
+  for (const r of rows) if (directCell(r.id, [Number(r.x0), Number(r.y0), Number(r.x1), Number(r.y1)], contacts, cs, pr, corner) >= 0) direct++
   return direct / rows.length
+}
+
+/** The cell that a feature (id, lon/lat box) adds its stored area to, measured by area alone: it meets nothing of its layer, has no long edge and lies in one cell's kernel; else −1. `corner`: scratch for shortEdges. */
+function directCell(id: string, b: Box, contacts: Set<string>, cs: CellSet, pr: Laea, corner: Float64Array): number {
+  return contacts.has(id) || !shortEdges(b, pr, corner) ? -1 : cellHolding(cs, b)
 }
 
 /**
  * Reads a prepared layer (`contacts`: the ids of its features that meet another) for the
  * cells of `cs`: whole, or those whose boxes meet `box`; `categories`: the direct
- * features' categories are wanted. `o.range`: the layer's id range, for a sample taken first (a sample's share under half
- * MIN_DIRECT reads the layer whole at once; 128 draws put a true share of 30 % there
- * with odds of ~1e-4); `o.tiles`: how many tiles the cells are cut into (the sample grows
- * with them, most of it falling outside a tile).
+ * features' categories are wanted. `o.range`: the layer's id range, for a sample taken
+ * first (a sample's share under half MIN_DIRECT reads the layer whole at once; 128 draws
+ * put a true share of 30 % there with odds of ~1e-4); `o.tiles`: how many tiles the cells
+ * are cut into (the sample grows with them, most of it falling outside a tile).
  */
 export async function readSplit(db: Queryable, layerId: number, box: readonly number[] | undefined, cs: CellSet, contacts: Set<string>, pr: Laea, o: { categories: boolean; signal?: AbortSignal; range?: IdRange; tiles?: number }): Promise<SplitRead> {
   const { signal } = o
+  const whole = async (): Promise<SplitRead> => ({ feats: await readLayer(db, layerId, box, pr, signal, o.range) })
   if (o.range && o.range.count >= 2 * SAMPLE) {
     const share = await sampledShare(db, layerId, o.range, box, cs, contacts, pr, Math.min(o.range.count, SAMPLE * (o.tiles ?? 1)), signal)
     if (share !== undefined && share < MIN_DIRECT / 2) {
       sampledWhole++
-      return { feats: await readLayer(db, layerId, box, pr, signal, o.range) }
+      return whole()
     }
   }
   const sql = `SELECT ${PACKED}${o.categories ? CATEGORIES : ''} FROM feature WHERE layer_id = $1${box ? IN_BOX : ''}`
@@ -97,18 +100,18 @@ export async function readSplit(db: Queryable, layerId: number, box: readonly nu
   const cell = new Int32Array(rows), area = new Float64Array(rows), category: (string | null)[] = []
   let nd = 0
   const need: string[] = []
-  const b: [number, number, number, number] = [0, 0, 0, 0]
+  const b: Box = [0, 0, 0, 0]
   const corner = new Float64Array(8)
   for (let i = 0, at = 0; i < rows; i++, at += ROW) {
     const id = String(dv.getBigInt64(at))
     b[0] = dv.getFloat64(at + 8); b[1] = dv.getFloat64(at + 16); b[2] = dv.getFloat64(at + 24); b[3] = dv.getFloat64(at + 32)
-    const ci = contacts.has(id) || !shortEdges(b, pr, corner) ? -1 : cellHolding(cs, b)
+    const ci = directCell(id, b, contacts, cs, pr, corner)
     if (ci < 0) { need.push(id); continue }
     cell[nd] = ci
     area[nd++] = dv.getFloat64(at + 40)
     if (o.categories) category.push(row!.c![i] ?? null)
   }
-  if (rows && nd < MIN_DIRECT * rows) return { feats: await readLayer(db, layerId, box, pr, signal, o.range) }
+  if (rows && nd < MIN_DIRECT * rows) return whole()
   return {
     feats: await readFeatureIds(db, need, pr, signal),
     direct: { cell: cell.slice(0, nd), area: area.slice(0, nd), category: o.categories ? category : new Array<null>(nd).fill(null) },
