@@ -23,8 +23,10 @@ import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts
 import { keptContacts, knownFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
 import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
+import { categoryPairs, withoutCopies, type CategoryPair } from './cell-transitions.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
+const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback-pair.sql')
 
 let tileFeatures = TILE_FEATURES
 let splitReads = true
@@ -50,6 +52,11 @@ export interface CellCoveragePlan {
   layers: CellCoverageLayer[]
   overlaps: [number, number][]
   union: number[]
+  /**
+   * Pairs of layers (a layer's two vintages), both read by category, whose category
+   * pairs' shared areas are wanted: written as `prefix + from class + SEP + to class`.
+   */
+  transitions?: { a: number; b: number; prefix: string }[]
 }
 
 export interface CellCoverageStats {
@@ -129,7 +136,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     sets.push({ key: layerKey(l.id), layers: [l.id], category: null, counting: true, features: (t) => t.get(l.id)! })
     if (l.byCategory) sets.push({ key: categoryPrefix(l.id), layers: [l.id], category: '', counting: true, features: () => [] }) // expanded per tile
   }
-  plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: (t) => [...t.get(a)!, ...t.get(b)!] }))
+  // (a copy of a feature of the one layer in the other adds nothing to their union: left out)
+  plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: (t) => [...t.get(a)!, ...withoutCopies(t.get(a)!, t.get(b)!)] }))
   if (plan.union.length) sets.push({ key: 'U:', layers: plan.union, category: null, counting: false, features: (t) => plan.union.flatMap((id) => t.get(id)!) })
 
   const sums = new Map<string, { area: Float64Array; count: Int32Array }>()
@@ -145,8 +153,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared), signal)
   const layerCacheKey = (id: number) => `${id}|${reads.get(id)?.created}|${pr.lon0},${pr.lat0}`
   // layers read in two steps for these cells: prepared, and in sets of one layer only (an
-  // overlap or a union needs every feature's geometry)
-  const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id))))
+  // overlap, a union or a transition needs every feature's geometry)
+  const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id)) && !plan.transitions?.some((t) => t.a === id || t.b === id)))
   if (!cellsSerial.has(cells)) cellsSerial.set(cells, ++serials)
   const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsSerial.get(cells)}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
@@ -158,6 +166,9 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
     }, [Infinity, Infinity, -Infinity, -Infinity])
     const byLayer = new Map<number, Feat[]>()
+    // this tile's sums of the sets measured so far, by key (a transition's set is often a whole category's)
+    const measured = new Map<string, SetSums>()
+    const transitionsLeft = [...(plan.transitions ?? [])]
     const single = tiles.length === 1
     const cs = tileCells(cells, tile, single)
     // per layer read in two steps: its features measured by area alone, in this tile's cells
@@ -208,6 +219,74 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       return r
     })
     const waiting = [...sets]
+    /**
+     * Per category pair of layers a and b, in each cell: the twins' area plus
+     * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); cells any part declines, by PostGIS.
+     */
+    const measureTransitions = async (t: { a: number; b: number; prefix: string }, fa: Feat[], fb: Feat[]) => {
+      const byClass = new Map<string, Feat[]>()
+      for (const f of fa) {
+        const l = byClass.get(f.category ?? '')
+        if (l) l.push(f)
+        else byClass.set(f.category ?? '', [f])
+      }
+      const one = (fs: Feat[], known: boolean) => {
+        let t0 = performance.now()
+        const b = unionBoundary(fs, pr, known ? knownFlags(fs) : undefined)
+        stats.ms.boundary += performance.now() - t0
+        t0 = performance.now()
+        const r = measureSet(cs, fs, b, pr, false)
+        stats.ms.measure += performance.now() - t0
+        stats.segments += b.segments
+        return r
+      }
+      const parts = (p: CategoryPair): { sums: SetSums; sign: number }[] => {
+        const out: { sums: SetSums; sign: number }[] = []
+        if (p.twins.length) {
+          // twins meet nothing else of their layer, so their area is their class's less the
+          // rest of it: measured so when they are most of the class (the class's own sums are known)
+          const all = byClass.get(p.from)!, whole = measured.get(categoryPrefix(t.a) + p.from)
+          if (whole && 2 * p.twins.length > all.length) {
+            const twins = new Set(p.twins)
+            out.push({ sums: whole, sign: 1 })
+            const rest = all.filter((f) => !twins.has(f))
+            if (rest.length) out.push({ sums: one(rest, true), sign: -1 })
+          } else out.push({ sums: one(p.twins, true), sign: 1 })
+        }
+        if (p.a.length && p.b.length) {
+          out.push({ sums: one(p.a, true), sign: 1 }, { sums: one(p.b, true), sign: 1 })
+          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], false), sign: -1 })
+        }
+        return out
+      }
+      for (const p of categoryPairs(fa, fb)) {
+        const terms = parts(p)
+        if (!terms.length) continue
+        const a = acc(t.prefix + p.key)
+        const fallback: string[] = []
+        const unitOf = new Map<string, number>()
+        tile.forEach((u, ci) => {
+          let x = 0
+          for (const { sums, sign } of terms) {
+            if (sums.degenerate[ci]) {
+              fallback.push(ids[u]!)
+              unitOf.set(ids[u]!, u)
+              return
+            }
+            x += sign * sums.area[ci]!
+          }
+          // classes that only touch leave rounding (~1e-12 of the cell): that is no transition
+          if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x
+        })
+        if (fallback.length) {
+          const t2 = performance.now()
+          stats.degenerate += fallback.length
+          const rows = await db.query<{ unit_id: string; area_m2: number }>(PAIR_FALLBACK_SQL, [fallback, t.a, p.from, t.b, p.to, OVERLAY_GRID], { signal })
+          for (const row of rows) a.area[unitOf.get(row.unit_id)!] += Number(row.area_m2)
+          stats.ms.fallback += performance.now() - t2
+        }
+      }
+    }
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()
       const feats = await pending[k]!
@@ -270,6 +349,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         }
         const t2 = performance.now()
         stats.ms.measure += t2 - t0
+        measured.set(s.key, r)
         const a = acc(s.key)
         const fallback: string[] = []
         const unitOf = new Map<string, number>()
@@ -292,6 +372,13 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           }
           stats.ms.fallback += performance.now() - t2
         }
+      }
+      // transitions whose two layers are read now
+      for (let i = 0; i < transitionsLeft.length; i++) {
+        const t = transitionsLeft[i]!
+        if (!byLayer.has(t.a) || !byLayer.has(t.b)) continue
+        transitionsLeft.splice(i--, 1)
+        await measureTransitions(t, byLayer.get(t.a)!, byLayer.get(t.b)!)
       }
     }
     done += tile.length

@@ -1,16 +1,19 @@
 // Change of one layer between two vintages, per unit: stable, gained, lost, net; for
 // layers with categories the from→to transition matrix per unit and in total; and the
 // SEEA ecosystem-extent account (opening, additions, reductions, closing) per class.
-// Planned as a run over the piece engine (pieces.ts).
+// Planned as a run over the cell engine when the units are simple cells (cell-coverage.ts:
+// each vintage, their overlap, and per class pair |A′c| + |B′d| − |A′c ∪ B′d|), else over
+// the piece engine (pieces.ts).
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
-import { AREA_METHOD, runUnits } from './coverage.ts'
+import { AREA_METHOD, CELL_METHOD, runUnits } from './coverage.ts'
+import { cellCoverage, simpleCells } from './cell-coverage.ts'
 import { selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits } from './measure-units.ts'
-import { areasByRest, areaUnder, flattenLayer, intersectSets, layerArea, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
+import { areasByRest, areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
 import { extentAccount, fromTo, type Transition } from './transitions.ts'
 
 export interface ChangeRow {
@@ -64,7 +67,10 @@ interface ChangeMeta {
   byCategory: boolean
   /** whether stable area was measured from whole-layer pieces (categories overlap) */
   ownStable: boolean
+  /** the key of the stable area when not 'S:' or 'T:' (the cell engine's overlap of the vintages) */
+  stableKey?: string
   method: string
+  measured?: unknown
 }
 
 export interface ChangeResult {
@@ -101,6 +107,34 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
     ownStable: !byCategory,
     method: AREA_METHOD,
   }
+  const inputs = { unitSet: set, from: pickVersion(from!), to: pickVersion(to!) }
+  const params = (engine: string) => ({ unitSet, layer, from: fromVintage, to: toVintage, categories: byCategory, engine })
+  const unitCells = await simpleCells(db, set.id)
+  if (unitCells) {
+    // grid cells: both vintages, their overlap (stable) and the class pairs' shared areas, in this process
+    meta.method = CELL_METHOD
+    meta.stableKey = 'X:0:'
+    if (byCategory) for (const v of [meta.from, meta.to]) v.prefix = categoryPrefix(v.id)
+    return {
+      kind: 'change',
+      params: params('cells/1'),
+      inputs,
+      steps: [{
+        label: 'measure cells',
+        weight: 1 + (from!.feature_count + to!.feature_count) / 1000 + set.unit_count / 500,
+        run: async (ctx) => {
+          meta.measured = await cellCoverage(ctx, {
+            setId: set.id,
+            layers: [{ id: from!.id, byCategory, featureCount: from!.feature_count }, { id: to!.id, byCategory, featureCount: to!.feature_count }],
+            overlaps: [[from!.id, to!.id]],
+            union: [],
+            transitions: byCategory ? [{ a: from!.id, b: to!.id, prefix: 'T:' }] : [],
+          }, unitCells)
+        },
+      }],
+      meta: meta as unknown as Record<string, unknown>,
+    }
+  }
   const flatten = (v: ChangeMeta['from']) => ({
     label: `flatten ${v.name}@${v.vintage}`,
     weight: 1 + v.feature_count / 5000,
@@ -112,8 +146,8 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
   })
   return {
     kind: 'change',
-    params: { unitSet, layer, from: fromVintage, to: toVintage, categories: byCategory, engine: 'pieces/1' },
-    inputs: { unitSet: set, from: pickVersion(from!), to: pickVersion(to!) },
+    params: params('pieces/1'),
+    inputs,
     steps: [
       flatten(meta.from),
       flatten(meta.to),
@@ -162,7 +196,7 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
     const s = sums.get(u.id) ?? new Map<string, UnitSum>()
     const fromTotal = layerArea(s, meta.from)
     const toTotal = layerArea(s, meta.to)
-    const stable = areaUnder(s, meta.ownStable ? 'S:' : 'T:')
+    const stable = areaUnder(s, meta.stableKey ?? (meta.ownStable ? 'S:' : 'T:'))
     const scale = Math.max(fromTotal, toTotal)
     const gained = noise(toTotal - stable, scale)
     const lost = noise(fromTotal - stable, scale)
