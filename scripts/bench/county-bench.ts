@@ -3,6 +3,7 @@
 // ST_Area(geography)), on the same database, results compared row by row.
 //   DATABASE_URL=postgres://… npm run bench        (the numbers in RESULTS.md)
 //   BENCH_SCALES=1,4 BENCH_GRIDS=500 npm run bench  (fewer sizes / grids)
+//   BENCH_CHANGE=0 …                                (without the change of forest to a resurvey)
 // Each size runs in its own child process so that peak RSS is per size.
 import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -14,6 +15,8 @@ import { clearFeatureCache } from '../../server/stats/feature-cache.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
 import { generateCounty } from './county-gen.ts'
+import { laterVintage } from './later-vintage.ts'
+import { change } from '../../server/stats/change.ts'
 
 const BASELINE = `
   SELECT u.code AS unit_code, f.layer_id,
@@ -22,6 +25,20 @@ const BASELINE = `
   JOIN feature f ON f.layer_id = ANY($2::int[]) AND f.geom && u.geom AND ST_Intersects(u.geom, f.geom)
   WHERE u.set_id = $1
   GROUP BY u.code, f.layer_id`
+
+// change of a layer between two vintages, the plain way: per cell, each vintage's features
+// clipped to the cell and dissolved per class and whole (ST_Union), the two intersected
+// pairwise (classes) and whole (stable). Written per cell (LATERAL): as one join over all
+// cells the planner, misjudging the aggregates' sizes, chose a nested loop (88 s at 4×/100 m).
+const CHANGE_BASELINE = `
+  SELECT u.code AS unit_code, x.f, x.t, x.area_m2
+  FROM unit u CROSS JOIN LATERAL (
+    WITH a AS (SELECT f.category AS c, ST_Union(ST_CollectionExtract(ST_Intersection(u.geom, f.geom), 3)) AS g FROM feature f
+               WHERE f.layer_id = $2 AND f.geom && u.geom AND ST_Intersects(u.geom, f.geom) GROUP BY GROUPING SETS ((f.category), ())),
+         b AS (SELECT f.category AS c, ST_Union(ST_CollectionExtract(ST_Intersection(u.geom, f.geom), 3)) AS g FROM feature f
+               WHERE f.layer_id = $3 AND f.geom && u.geom AND ST_Intersects(u.geom, f.geom) GROUP BY GROUPING SETS ((f.category), ()))
+    SELECT a.c AS f, b.c AS t, ST_Area(ST_Intersection(a.g, b.g)::geography) AS area_m2 FROM a JOIN b ON (a.c IS NULL) = (b.c IS NULL)) x
+  WHERE u.set_id = $1`
 
 const here = fileURLToPath(import.meta.url)
 
@@ -39,9 +56,11 @@ async function one(scale: number, grids: number[], baseline: boolean) {
   const features = county.layers.reduce((s, l) => s + l.features, 0)
   const vertices = county.layers.reduce((s, l) => s + l.vertices, 0)
   const lines: string[] = []
+  const cellCount = new Map<number, number>()
   for (const size of grids) {
     const set = `s${scale}_g${size}`
     const g = await buildGrid(db, { set, sizeM: size, bbox: county.bbox, replace: true })
+    cellCount.set(size, g.loaded)
     // planner statistics for both ways (the plain way's join plan depends on them)
     await db.query('ANALYZE unit')
     // the first run of the process (JIT, features read from the database), then the median
@@ -106,10 +125,59 @@ async function one(scale: number, grids: number[], baseline: boolean) {
       base ? maxShare.toExponential(1) : 'n/a', base ? maxRel.toExponential(1) : 'n/a',
     ].join(' | ') + note)
   }
+  // change of forest (two classes) to a resurvey (later-vintage.ts), with the class transitions
+  const changeLines: string[] = []
+  if (process.env.BENCH_CHANGE !== '0') {
+    const forest = county.layers.find((l) => l.name.endsWith('forest'))!
+    const later = await laterVintage(db, forest.id, '2028')
+    await db.query('VACUUM (ANALYZE) feature')
+    for (const size of grids) {
+      const set = `s${scale}_g${size}`
+      const runOnce = async () => {
+        clearFeatureCache()
+        const t = performance.now()
+        const r = await change(db, set, forest.name, '2025', '2028', { reuse: false })
+        return { r, s: (performance.now() - t) / 1000 }
+      }
+      const first = await runOnce()
+      const runs = [await runOnce(), await runOnce(), await runOnce()].sort((a, b) => a.s - b.s)
+      const ours = runs[1]!
+      let baseS = NaN
+      let worst = NaN
+      if (baseline) {
+        // the plain way once (at 16× it takes about a minute)
+        const setId = await unitSetId(db, set)
+        const t2 = performance.now()
+        const base = await db.query<{ unit_code: string; f: string | null; t: string | null; area_m2: number }>(CHANGE_BASELINE, [setId, forest.id, later.id])
+        baseS = (performance.now() - t2) / 1000
+        const cellArea = new Map((await db.query<{ code: string; a: number }>('SELECT code, area_m2 AS a FROM unit WHERE set_id = $1', [setId])).map((r) => [r.code, Number(r.a)]))
+        const mine = new Map<string, number>()
+        for (const x of ours.r.transitions) if (x.from_class !== null && x.to_class !== null) mine.set(`${x.unit_code}|${x.from_class}|${x.to_class}`, x.area_m2)
+        for (const x of ours.r.rows) mine.set(`${x.unit_code}|*|*`, x.stable_m2)
+        worst = 0
+        const seen = new Set<string>()
+        for (const b of base) {
+          const k = `${b.unit_code}|${b.f ?? '*'}|${b.t ?? '*'}`
+          seen.add(k)
+          worst = Math.max(worst, Math.abs((mine.get(k) ?? 0) - Number(b.area_m2)) / cellArea.get(b.unit_code)!)
+        }
+        for (const [k, v] of mine) if (!seen.has(k) && v > 0) worst = Math.max(worst, v / cellArea.get(k.split('|')[0]!)!)
+      }
+      const moved = ours.r.transitionTotals.filter((x) => x.from_class && x.to_class && x.from_class !== x.to_class).reduce((a, x) => a + x.area_m2, 0)
+      changeLines.push([
+        `${scale}×`, `${forest.features} → ${later.features}`, `${size} m`, cellCount.get(size), ours.r.transitions.length, (moved / 1e4).toFixed(1),
+        first.s.toFixed(2), ours.s.toFixed(2), baseline ? baseS.toFixed(2) : 'n/a',
+        baseline ? `${(baseS / first.s).toFixed(1)}×` : 'n/a', baseline ? `${(baseS / ours.s).toFixed(1)}×` : 'n/a',
+        baseline ? worst.toExponential(1) : 'n/a',
+      ].join(' | '))
+    }
+  }
   const backends = url ? await backendPeakRss(db) : ''
   await db.close()
   const rss = process.resourceUsage().maxRSS / 1024
   for (const l of lines) console.log(`| ${l} | ${rss.toFixed(0)} MiB${backends} |`)
+  // the change rows, for the parent to print as a table of their own
+  for (const l of changeLines) console.log(`CHANGE| ${l} |`)
   console.error(`  (scale ${scale}: generated in ${genS.toFixed(1)} s, of which finding the layers' contacts, as an import does: ${county.prepareS.toFixed(2)} s)`)
 }
 
@@ -123,9 +191,20 @@ async function main() {
   console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}`)
   console.log('| size | side | features | vertices | grid | cells | ecocensus first run s | layers not cached s | warm s | plain PostGIS s | speed-up first | speed-up not cached | speed-up warm | max Δshare | max rel diff (≥1 % of cell) | peak RSS |')
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  const changeRows: string[] = []
   for (const s of scales) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--one', String(s)], { stdio: 'inherit', env: process.env })
+    const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--one', String(s)], { stdio: ['inherit', 'pipe', 'inherit'], env: process.env, encoding: 'utf8', maxBuffer: 1 << 26 })
+    for (const line of (r.stdout ?? '').split('\n')) {
+      if (line.startsWith('CHANGE|')) changeRows.push(line.slice(6))
+      else if (line) console.log(line)
+    }
     if (r.status !== 0) process.exit(r.status ?? 1)
+  }
+  if (changeRows.length) {
+    console.log('\nChange of forest to a resurvey (4 % of patches gone, 6 % reclassified, 4 % moved 15 m), with class transitions; ours the median of three, layers not cached:')
+    console.log('| size | forest features (2025 → 2028) | grid | cells | transition rows | transitions between classes, ha | ecocensus first run s | not cached s | plain PostGIS s (once) | speed-up first | speed-up not cached | max Δshare |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const l of changeRows) console.log(l)
   }
 }
 
