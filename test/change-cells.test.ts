@@ -9,7 +9,7 @@ import type { Db } from '../server/db/db.ts'
 import { change } from '../server/stats/change.ts'
 import { CELL_METHOD, coverage } from '../server/stats/coverage.ts'
 import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
-import { categoryPairs } from '../server/stats/cell-transitions.ts'
+import { pairing } from '../server/stats/cell-transitions.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
 import { laterVintage } from '../scripts/bench/later-vintage.ts'
@@ -47,7 +47,14 @@ for (const backend of backends()) {
               GROUP BY GROUPING SETS ((c.code, f.layer_id, f.category), (c.code, f.layer_id)))
         SELECT a.code, a.cat AS f, b.cat AS t, ST_Area(ST_CollectionExtract(ST_Intersection(a.g, b.g, 1e-11), 3)::geography) AS a, c.area_m2 AS ua
         FROM v a JOIN v b ON a.code = b.code AND a.layer_id = $1 AND b.layer_id = $2 AND (a.cat IS NULL) = (b.cat IS NULL)
-        JOIN c ON c.code = a.code`, [county.layers.find((l) => l.name === 'cc_forest')!.id, later.id])
+        JOIN c ON c.code = a.code
+        UNION ALL
+        -- each class outside the other vintage's whole layer: class → none (t null), none → class (f null)
+        SELECT x.code, CASE WHEN x.layer_id = $1 THEN x.cat END, CASE WHEN x.layer_id = $2 THEN x.cat END,
+               ST_Area(ST_CollectionExtract(coalesce(ST_Difference(x.g, y.g, 1e-11), x.g), 3)::geography), c.area_m2
+        FROM v x JOIN c ON c.code = x.code
+        LEFT JOIN v y ON y.code = x.code AND y.layer_id <> x.layer_id AND y.cat IS NULL
+        WHERE x.cat IS NOT NULL`, [county.layers.find((l) => l.name === 'cc_forest')!.id, later.id])
       return rows
     }
 
@@ -57,8 +64,9 @@ for (const backend of backends()) {
       expect(r.byCategory).toBe(true)
       const ref = await reference()
       const cellArea = new Map(ref.map((x) => [x.code, Number(x.ua)]))
-      const stable = new Map(ref.filter((x) => x.f === null).map((x) => [x.code, Number(x.a)]))
-      const pairs = new Map(ref.filter((x) => x.f !== null).map((x) => [`${x.code}|${x.f}|${x.t}`, Number(x.a)]))
+      const stable = new Map(ref.filter((x) => x.f === null && x.t === null).map((x) => [x.code, Number(x.a)]))
+      // pairs, and class → none / none → class (null printed as 'null')
+      const pairs = new Map(ref.filter((x) => x.f !== null || x.t !== null).map((x) => [`${x.code}|${x.f}|${x.t}`, Number(x.a)]))
       let worst = 0
       let changed = 0
       for (const row of r.rows) {
@@ -66,10 +74,22 @@ for (const backend of backends()) {
         worst = Math.max(worst, Math.abs(row.stable_m2 - (stable.get(row.unit_code) ?? 0)) / ua)
         if (row.gained_m2 > 1 || row.lost_m2 > 1) changed++
       }
-      const ours = new Map(r.transitions.filter((x) => x.from_class !== null && x.to_class !== null).map((x) => [`${x.unit_code}|${x.from_class}|${x.to_class}`, x.area_m2]))
+      const ours = new Map(r.transitions.map((x) => [`${x.unit_code}|${x.from_class}|${x.to_class}`, x.area_m2]))
       for (const [k, a] of pairs) worst = Math.max(worst, Math.abs((ours.get(k) ?? 0) - a) / cellArea.get(k.split('|')[0]!)!)
       for (const [k, a] of ours) if (!pairs.has(k)) worst = Math.max(worst, a / cellArea.get(k.split('|')[0]!)!)
       expect(worst).toBeLessThan(SHARE_TOL)
+      expect(r.transitions.some((x) => x.to_class === null)).toBe(true)
+      expect(r.transitions.some((x) => x.from_class === null)).toBe(true)
+      // the SEEA account per class: opening and closing are the class's areas (coverage by
+      // category), closing = opening + additions − reductions
+      const cov = await coverage(db, 'cc100', { layers: 'cc_forest@2025,cc_forest@2028', categories: true }, { reuse: false })
+      const classArea = new Map(cov.rows.filter((x) => x.measure === 'category').map((x) => [`${x.unit_code}|${x.vintage}|${x.category}`, x.area_m2]))
+      for (const l of r.account.filter((x) => x.class !== '*')) {
+        const ua = cellArea.get(l.unit_code) ?? 1e4
+        expect(Math.abs(l.opening_m2 - (classArea.get(`${l.unit_code}|2025|${l.class}`) ?? 0))).toBeLessThan(1e-9 * ua)
+        expect(Math.abs(l.closing_m2 - (classArea.get(`${l.unit_code}|2028|${l.class}`) ?? 0))).toBeLessThan(1e-9 * ua)
+        expect(Math.abs(l.opening_m2 + l.additions_m2 - l.reductions_m2 - l.closing_m2)).toBeLessThan(1e-9 * ua)
+      }
       // the resurvey changed something in many cells, and some patches changed class
       expect(changed).toBeGreaterThan(20)
       const across = r.transitionTotals.filter((x) => x.from_class && x.to_class && x.from_class !== x.to_class)
@@ -117,7 +137,7 @@ describe('category pairs of two vintages', () => {
     // A: squares at 0, 2, 4 (classes p, p, q); B: 0 copied as q, 2 copied as p, 4 moved by 0.5 (class q)
     const a = [sq(0, 'p'), sq(2, 'p'), sq(4, 'q')]
     const b = [sq(0, 'q'), sq(2, 'p'), sq(4.5, 'q')]
-    const pairs = categoryPairs(a, b)
+    const { pairs, outOf, into } = pairing(a, b)
     const by = new Map(pairs.map((p) => [`${p.from}>${p.to}`, p]))
     expect([...by.keys()].sort()).toEqual(['p>p', 'p>q', 'q>q'])
     expect(by.get('p>q')!.twins.map((f) => f.id)).toEqual(['0'])
@@ -125,9 +145,12 @@ describe('category pairs of two vintages', () => {
     expect(by.get('q>q')!.twins).toEqual([])
     expect(by.get('q>q')!.a.map((f) => f.id)).toEqual(['4'])
     expect(by.get('q>q')!.b.map((f) => f.id)).toEqual(['4.5'])
+    // outside the other layer: only what is not a twin, against the other's non-twins its box meets
+    expect(outOf.map((o) => [o.cls, o.own.map((f) => f.id), o.other.map((f) => f.id)])).toEqual([['q', ['4'], ['4.5']]])
+    expect(into.map((o) => [o.cls, o.own.map((f) => f.id), o.other.map((f) => f.id)])).toEqual([['q', ['4.5'], ['4']]])
     // a copy that meets another feature of its layer is no twin: its box meets are searched
     const b2 = [sq(0, 'q', 1), sq(0.5, 'p', 1)]
-    const p2 = new Map(categoryPairs([sq(0, 'p')], b2).map((p) => [`${p.from}>${p.to}`, p]))
+    const p2 = new Map(pairing([sq(0, 'p')], b2).pairs.map((p) => [`${p.from}>${p.to}`, p]))
     expect([...p2.keys()].sort()).toEqual(['p>p', 'p>q'])
     expect(p2.get('p>q')!.twins).toEqual([])
     expect(p2.get('p>q')!.a.map((f) => f.id)).toEqual(['0'])

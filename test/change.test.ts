@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
+import { buildGrid } from '../server/units/build-grid.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { change } from '../server/stats/change.ts'
 import { coverage } from '../server/stats/coverage.ts'
@@ -28,7 +29,10 @@ for (const backend of backends()) {
       await put('2023', 117.05, 117.15)
       await importUnits(db, { file: path.join(SAMPLE_DIR, 'huangshan-counties.geojson'), set: 'counties', maxBytes: MAX })
       for (const v of ['2020', '2023']) await ingestLayer(db, { file: path.join(SAMPLE_DIR, `layers/forest_${v}.shp`), layer: 'forest', kind: 'forest', vintage: v, maxBytes: MAX })
-    })
+      // the same with its classes, which overlap (77 pairs of features of two classes share ~190 km² in 2020)
+      for (const v of ['2020', '2023']) await ingestLayer(db, { file: path.join(SAMPLE_DIR, `layers/forest_${v}.shp`), layer: 'forestc', kind: 'forest', vintage: v, categoryField: '事权等级', maxBytes: MAX })
+      await buildGrid(db, { set: 'g5', sizeM: 5000, within: 'counties' })
+    }, 120_000)
     afterAll(async () => db?.close())
 
     it('a strip moved east by half its width: a quarter of the unit each stable, gained, lost', async () => {
@@ -76,6 +80,32 @@ for (const backend of backends()) {
         }
       }
     })
+
+    it('classes that overlap: the transition totals do not depend on the units (counties, a 5 km grid), each class outside the other layer as PostGIS measures it, accounts open and close on the class areas', async () => {
+      const byCounty = await change(db, 'counties', 'forestc', '2020', '2023')
+      const byCell = await change(db, 'g5', 'forestc', '2020', '2023')
+      const total = (r: typeof byCounty) => new Map(r.transitionTotals.map((x) => [`${x.from_class}>${x.to_class}`, x.area_m2]))
+      const a = total(byCounty), b = total(byCell)
+      expect([...a.keys()].sort()).toEqual([...b.keys()].sort())
+      // the grid's cells, clipped to the counties, cover them to ~2e-6 of their area: that much may move
+      const [sets] = await db.query<{ d: number }>(`SELECT abs(sum(u.area_m2) FILTER (WHERE s.name = 'g5') - sum(u.area_m2) FILTER (WHERE s.name = 'counties')) AS d
+        FROM unit u JOIN unit_set s ON s.id = u.set_id`)
+      expect(Number(sets!.d)).toBeLessThan(1e5)
+      for (const [k, v] of a) expect(Math.abs(b.get(k)! - v)).toBeLessThan(1e-6 * v + Number(sets!.d))
+      // class → none over the counties: the class at 2020 outside every 2023 feature
+      const ref = await db.query<{ c: string; a: number }>(`
+        WITH land AS (SELECT ST_Union(u.geom) AS g FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = 'counties')
+        SELECT a.category AS c, ST_Area(ST_Intersection(ST_Difference(ST_Union(a.geom), (SELECT ST_Union(geom) FROM feature WHERE layer_id = $2), 1e-9), (SELECT g FROM land), 1e-9)::geography) AS a
+        FROM feature a WHERE a.layer_id = $1 GROUP BY a.category`, [byCounty.from.id, byCounty.to.id])
+      for (const x of ref) expect(Math.abs(a.get(`${x.c}>null`)! / Number(x.a) - 1)).toBeLessThan(1e-6)
+      const cov = await coverage(db, 'counties', { layers: 'forestc@2020,forestc@2023', categories: true })
+      for (const l of byCounty.account.filter((x) => x.class !== '*')) {
+        const area = (v: string) => cov.rows.find((x) => x.measure === 'category' && x.unit_code === l.unit_code && x.vintage === v && x.category === l.class)?.area_m2 ?? 0
+        expect(Math.abs(l.opening_m2 - area('2020'))).toBeLessThan(1e-6 * Math.max(1, l.opening_m2))
+        expect(Math.abs(l.closing_m2 - area('2023'))).toBeLessThan(1e-6 * Math.max(1, l.closing_m2))
+        expect(Math.abs(l.opening_m2 + l.additions_m2 - l.reductions_m2 - l.closing_m2)).toBeLessThan(1e-6)
+      }
+    }, 120_000)
 
     it('refuses equal or unknown vintages', async () => {
       await expect(change(db, 'counties', 'forest', '2020', '2020')).rejects.toThrow(/both 2020; give two different vintages/)

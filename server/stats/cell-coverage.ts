@@ -23,10 +23,11 @@ import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts
 import { keptContacts, knownFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
 import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
-import { categoryPairs, withoutCopies, type CategoryPair } from './cell-transitions.ts'
+import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './cell-transitions.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
 const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback-pair.sql')
+const OUTSIDE_FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback-outside.sql')
 
 let tileFeatures = TILE_FEATURES
 let splitReads = true
@@ -41,6 +42,8 @@ export function configureCellCoverage(o: { tileFeatures?: number; split?: boolea
   splitReads = o.split ?? true
 }
 
+export interface Transition { a: number; b: number; prefix: string; outOf: string; into: string }
+
 export interface CellCoverageLayer {
   id: number
   byCategory: boolean
@@ -54,9 +57,10 @@ export interface CellCoveragePlan {
   union: number[]
   /**
    * Pairs of layers (a layer's two vintages), both read by category, whose category
-   * pairs' shared areas are wanted: written as `prefix + from class + SEP + to class`.
+   * pairs' shared areas are wanted: written as `prefix + from class + SEP + to class`;
+   * each class's area outside the other layer as `outOf + class of a`, `into + class of b`.
    */
-  transitions?: { a: number; b: number; prefix: string }[]
+  transitions?: Transition[]
 }
 
 export interface CellCoverageStats {
@@ -223,7 +227,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
      * Per category pair of layers a and b, in each cell: the twins' area plus
      * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); cells any part declines, by PostGIS.
      */
-    const measureTransitions = async (t: { a: number; b: number; prefix: string }, fa: Feat[], fb: Feat[]) => {
+    const measureTransitions = async (t: Transition, fa: Feat[], fb: Feat[]) => {
       const byClass = new Map<string, Feat[]>()
       for (const f of fa) {
         const l = byClass.get(f.category ?? '')
@@ -259,10 +263,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         }
         return out
       }
-      for (const p of categoryPairs(fa, fb)) {
-        const terms = parts(p)
-        if (!terms.length) continue
-        const a = acc(t.prefix + p.key)
+      /** Sums the signed terms into `key`'s cells; cells any term declines get `fallback`'s areas (PostGIS). */
+      const add = async (key: string, terms: { sums: SetSums; sign: number }[], fallbackSql: string, params: unknown[]) => {
+        if (!terms.length) return
+        const a = acc(key)
         const fallback: string[] = []
         const unitOf = new Map<string, number>()
         tile.forEach((u, ci) => {
@@ -275,17 +279,25 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
             }
             x += sign * sums.area[ci]!
           }
-          // classes that only touch leave rounding (~1e-12 of the cell): that is no transition
+          // classes that only touch leave rounding (~1e-12 of the cell): that is no area
           if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x
         })
         if (fallback.length) {
           const t2 = performance.now()
           stats.degenerate += fallback.length
-          const rows = await db.query<{ unit_id: string; area_m2: number }>(PAIR_FALLBACK_SQL, [fallback, t.a, p.from, t.b, p.to, OVERLAY_GRID], { signal })
+          const rows = await db.query<{ unit_id: string; area_m2: number }>(fallbackSql, [fallback, ...params, OVERLAY_GRID], { signal })
           for (const row of rows) a.area[unitOf.get(row.unit_id)!] += Number(row.area_m2)
           stats.ms.fallback += performance.now() - t2
         }
       }
+      const { pairs, outOf, into } = pairing(fa, fb)
+      for (const p of pairs) await add(t.prefix + p.key, parts(p), PAIR_FALLBACK_SQL, [t.a, p.from, t.b, p.to])
+      // a class's area outside the other vintage's layer: |own ∪ other| − |other|
+      const outsideTerms = (o: ClassOutside) => o.other.length
+        ? [{ sums: one([...o.own, ...o.other], false), sign: 1 }, { sums: one(o.other, true), sign: -1 }]
+        : [{ sums: one(o.own, true), sign: 1 }]
+      for (const o of outOf) await add(t.outOf + o.cls, outsideTerms(o), OUTSIDE_FALLBACK_SQL, [t.a, o.cls, t.b])
+      for (const o of into) await add(t.into + o.cls, outsideTerms(o), OUTSIDE_FALLBACK_SQL, [t.b, o.cls, t.a])
     }
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()

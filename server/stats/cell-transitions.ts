@@ -27,13 +27,77 @@ export interface CategoryPair {
 }
 
 /**
+ * Per class of one layer, what can lie outside the other: its features that are not twins
+ * (`own`) and the other layer's features, twins' copies left out, whose boxes meet theirs
+ * (`other`); the class's area outside the other layer is |own ∪ other| − |other|.
+ */
+export interface ClassOutside {
+  cls: string
+  own: Feat[]
+  other: Feat[]
+}
+
+export interface Pairing {
+  pairs: CategoryPair[]
+  /** per class of `a`: outside `b`; per class of `b`: outside `a`; sorted by class */
+  outOf: ClassOutside[]
+  into: ClassOutside[]
+}
+
+/**
  * The category pairs of features of `a` and `b` that can share area, sorted by key: twins
  * (most of a resurvey's patches), then features whose boxes meet (twins' copies left out:
- * they share area with their twin only).
+ * they share area with their twin only); and per class the features that can lie outside
+ * the other layer.
  */
-export function categoryPairs(a: Feat[], b: Feat[]): CategoryPair[] {
-  if (!a.length || !b.length) return []
+export function pairing(a: Feat[], b: Feat[]): Pairing {
+  const twinOf = twins(a, b)
+  const copied = new Uint8Array(b.length)
+  for (const j of twinOf) if (j >= 0) copied[j] = 1
+  return {
+    pairs: categoryPairs(a, b, twinOf, copied),
+    outOf: outside(a, b, (i) => twinOf[i]! >= 0, (j) => copied[j] === 1),
+    into: outside(b, a, (j) => copied[j] === 1, (i) => twinOf[i]! >= 0),
+  }
+}
+
+/** Per feature of `a`, the index of its twin in `b` (an exact copy, neither meeting anything else of its layer), or −1. */
+function twins(a: Feat[], b: Feat[]): Int32Array {
+  const twinOf = new Int32Array(a.length).fill(-1)
+  if (!a.length || !b.length) return twinOf
   const copies = copyIndex(b)
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.meets !== 0) continue
+    const j = copyOf(copies, b, a[i]!)
+    if (j >= 0 && b[j]!.meets === 0) twinOf[i] = j
+  }
+  return twinOf
+}
+
+/** Per class of `x`: its features that are not twins, and the features of `y` (not twins) whose boxes meet theirs. */
+function outside(x: Feat[], y: Feat[], xTwin: (i: number) => boolean, yTwin: (j: number) => boolean): ClassOutside[] {
+  const keep: number[] = []
+  y.forEach((_, j) => { if (!yTwin(j)) keep.push(j) })
+  const boxes = new Float64Array(4 * keep.length)
+  keep.forEach((j, k) => boxes.set(y[j]!.bbox, 4 * k))
+  const q = keep.length ? new BoxQuery(boxGrid(boxes, 1, 4)) : undefined
+  const byClass = new Map<string, { own: Feat[]; other: Set<number> }>()
+  x.forEach((f, i) => {
+    if (xTwin(i)) return
+    const c = f.category ?? ''
+    let e = byClass.get(c)
+    if (!e) byClass.set(c, (e = { own: [], other: new Set<number>() }))
+    e.own.push(f)
+    const n = q ? q.query(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]) : 0
+    for (let k = 0; k < n; k++) e.other.add(keep[q!.out[k]!]!)
+  })
+  return [...byClass.entries()].sort(([p], [q2]) => (p < q2 ? -1 : p > q2 ? 1 : 0))
+    .map(([cls, e]) => ({ cls, own: e.own, other: [...e.other].sort((u, v) => u - v).map((j) => y[j]!) }))
+}
+
+/** The category pairs (pairing) given the twins. */
+function categoryPairs(a: Feat[], b: Feat[], twinOf: Int32Array, copied: Uint8Array): CategoryPair[] {
+  if (!a.length || !b.length) return []
   const pairs = new Map<string, { from: string; to: string; twins: number[]; ai: number[]; lastA: number; bi: Set<number> }>()
   const pair = (from: string, j: number) => {
     const to = b[j]!.category ?? ''
@@ -41,16 +105,6 @@ export function categoryPairs(a: Feat[], b: Feat[]): CategoryPair[] {
     let p = pairs.get(key)
     if (!p) pairs.set(key, (p = { from, to, twins: [], ai: [], lastA: -1, bi: new Set<number>() }))
     return p
-  }
-  const twinOf = new Int32Array(a.length).fill(-1)
-  const copied = new Uint8Array(b.length)
-  for (let i = 0; i < a.length; i++) {
-    if (a[i]!.meets !== 0) continue
-    const j = copyOf(copies, b, a[i]!)
-    if (j >= 0 && b[j]!.meets === 0) {
-      twinOf[i] = j
-      copied[j] = 1
-    }
   }
   const boxes = new Float64Array(4 * b.length)
   b.forEach((f, i) => boxes.set(f.bbox, 4 * i))

@@ -69,6 +69,13 @@ interface ChangeMeta {
   ownStable: boolean
   /** the key of the stable area when not 'S:' or 'T:' (the cell engine's overlap of the vintages) */
   stableKey?: string
+  /**
+   * How class → none and none → class were measured: 'cells' as each class's area outside
+   * the other layer ('TO:' / 'TI:' + class), 'pieces' as each class's overlap with the whole
+   * other layer ('TA:' class SEP, 'TB:' SEP class) where that layer's classes overlap;
+   * absent (runs stored before): derived from the pairs.
+   */
+  outside?: 'cells' | 'pieces'
   method: string
   measured?: unknown
 }
@@ -114,10 +121,11 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
     // grid cells: both vintages, their overlap (stable) and the class pairs' shared areas, in this process
     meta.method = CELL_METHOD
     meta.stableKey = 'X:0:'
+    meta.outside = 'cells'
     if (byCategory) for (const v of [meta.from, meta.to]) v.prefix = categoryPrefix(v.id)
     return {
       kind: 'change',
-      params: params('cells/1'),
+      params: params('cells/2'),
       inputs,
       steps: [{
         label: 'measure cells',
@@ -128,7 +136,7 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
             layers: [{ id: from!.id, byCategory, featureCount: from!.feature_count }, { id: to!.id, byCategory, featureCount: to!.feature_count }],
             overlaps: [[from!.id, to!.id]],
             union: [],
-            transitions: byCategory ? [{ a: from!.id, b: to!.id, prefix: 'T:' }] : [],
+            transitions: byCategory ? [{ a: from!.id, b: to!.id, prefix: 'T:', outOf: 'TO:', into: 'TI:' }] : [],
           }, unitCells)
         },
       }],
@@ -146,7 +154,7 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
   })
   return {
     kind: 'change',
-    params: params('pieces/1'),
+    params: params('pieces/2'),
     inputs,
     steps: [
       flatten(meta.from),
@@ -160,6 +168,13 @@ export async function planChange(db: Queryable, unitSet: string, layer: string, 
           // that twice, so measure the stable area on the whole-layer pieces
           meta.ownStable = !byCategory || meta.from.ownTotal || meta.to.ownTotal
           if (meta.ownStable) await intersectSets(ctx, layerKey(meta.from.id), layerKey(meta.to.id), 'S:')
+          if (byCategory) {
+            // each class's overlap with the whole other layer, where that layer's classes
+            // overlap (else the sum of the class's pairs is that overlap)
+            if (meta.to.ownTotal) await intersectSets(ctx, meta.from.prefix, layerKey(meta.to.id), 'TA:')
+            if (meta.from.ownTotal) await intersectSets(ctx, layerKey(meta.from.id), meta.to.prefix, 'TB:')
+            meta.outside = 'pieces'
+          }
         },
       },
       {
@@ -208,14 +223,15 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
       const [f, t] = k.split(SEP) as [string, string]
       return { from: f, to: t, area }
     })
-    const matrix = fromTo(areasByRest(s, meta.from.prefix), areasByRest(s, meta.to.prefix), pairs, scale)
+    const fromArea = areasByRest(s, meta.from.prefix), toArea = areasByRest(s, meta.to.prefix)
+    const matrix = fromTo(fromArea, toArea, pairs, scale, outsideAreas(meta, s, fromArea, toArea, pairs))
     for (const t of matrix) {
       transitions.push({ ...base, from_class: t.from, to_class: t.to, area_m2: t.area })
       const key = `${t.from ?? ''}${SEP}${t.to ?? ''}`
       const prev = totals.get(key)
       totals.set(key, { ...t, area: (prev?.area ?? 0) + t.area })
     }
-    for (const a of extentAccount(matrix)) account.push({ ...base, class: a.class, opening_m2: a.opening, additions_m2: a.additions, reductions_m2: a.reductions, net_change_m2: a.additions - a.reductions, closing_m2: a.closing })
+    for (const a of extentAccount(matrix, meta.outside ? fromArea : undefined, meta.outside ? toArea : undefined)) account.push({ ...base, class: a.class, opening_m2: a.opening, additions_m2: a.additions, reductions_m2: a.reductions, net_change_m2: a.additions - a.reductions, closing_m2: a.closing })
   }
   return {
     run,
@@ -229,6 +245,23 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
     transitionTotals: [...totals.values()].map((t) => ({ ...common, from_class: t.from, to_class: t.to, area_m2: t.area })),
     account,
   }
+}
+
+/** Per class, its area outside the other vintage's layer, as the run measured it (ChangeMeta.outside); undefined for runs stored before. */
+function outsideAreas(meta: ChangeMeta, s: Map<string, UnitSum>, fromArea: Map<string, number>, toArea: Map<string, number>, pairs: Transition[]) {
+  if (meta.outside === 'cells') return { outOf: areasByRest(s, 'TO:'), into: areasByRest(s, 'TI:') }
+  if (meta.outside !== 'pieces') return undefined
+  // the class area less its overlap with the other layer: measured whole where that layer's
+  // classes overlap, else the sum of the class's pairs
+  const overlapOf = (prefix: string, own: boolean, side: 'from' | 'to') => {
+    const m = new Map<string, number>()
+    if (own) for (const [k, a] of areasByRest(s, prefix)) { const c = k.split(SEP)[side === 'from' ? 0 : 1]!; m.set(c, (m.get(c) ?? 0) + a) }
+    else for (const p of pairs) { const c = (side === 'from' ? p.from : p.to)!; m.set(c, (m.get(c) ?? 0) + p.area) }
+    return m
+  }
+  const withA = overlapOf('TA:', meta.to.ownTotal, 'from'), withB = overlapOf('TB:', meta.from.ownTotal, 'to')
+  const less = (area: Map<string, number>, overlap: Map<string, number>) => new Map([...area].map(([c, a]) => [c, Math.max(0, a - (overlap.get(c) ?? 0))]))
+  return { outOf: less(fromArea, withA), into: less(toArea, withB) }
 }
 
 const pickVersion = ({ id, name, vintage, source_checksum, feature_count }: Version): Version => ({ id, name, vintage, source_checksum, feature_count })
