@@ -263,24 +263,27 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         }
         return out
       }
-      /** Sums the signed terms into `key`'s cells; cells any term declines get `fallback`'s areas (PostGIS). */
-      const add = async (key: string, terms: { sums: SetSums; sign: number }[], fallbackSql: string, params: unknown[]) => {
-        if (!terms.length) return
+      /** The signed terms' sum per tile cell; NaN where a term declines the cell. */
+      const evaluate = (terms: { sums: SetSums; sign: number }[]): Float64Array => {
+        const v = new Float64Array(tile.length)
+        for (let ci = 0; ci < tile.length; ci++) {
+          let x = 0
+          for (const { sums, sign } of terms) x = sums.degenerate[ci] ? NaN : x + sign * sums.area[ci]!
+          v[ci] = x
+        }
+        return v
+      }
+      /** Adds per-cell values into `key`'s sums; NaN cells get `fallback`'s areas (PostGIS). */
+      const add = async (key: string, v: Float64Array, fallbackSql: string, params: unknown[]) => {
         const a = acc(key)
         const fallback: string[] = []
         const unitOf = new Map<string, number>()
         tile.forEach((u, ci) => {
-          let x = 0
-          for (const { sums, sign } of terms) {
-            if (sums.degenerate[ci]) {
-              fallback.push(ids[u]!)
-              unitOf.set(ids[u]!, u)
-              return
-            }
-            x += sign * sums.area[ci]!
-          }
-          // classes that only touch leave rounding (~1e-12 of the cell): that is no area
-          if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x
+          const x = v[ci]!
+          if (Number.isNaN(x)) {
+            fallback.push(ids[u]!)
+            unitOf.set(ids[u]!, u)
+          } else if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x // classes that only touch leave rounding (~1e-12 of the cell): no area
         })
         if (fallback.length) {
           const t2 = performance.now()
@@ -291,13 +294,51 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         }
       }
       const { pairs, outOf, into } = pairing(fa, fb)
-      for (const p of pairs) await add(t.prefix + p.key, parts(p), PAIR_FALLBACK_SQL, [t.a, p.from, t.b, p.to])
-      // a class's area outside the other vintage's layer: |own ∪ other| − |other|
-      const outsideTerms = (o: ClassOutside) => o.other.length
-        ? [{ sums: one([...o.own, ...o.other], false), sign: 1 }, { sums: one(o.other, true), sign: -1 }]
-        : [{ sums: one(o.own, true), sign: 1 }]
-      for (const o of outOf) await add(t.outOf + o.cls, outsideTerms(o), OUTSIDE_FALLBACK_SQL, [t.a, o.cls, t.b])
-      for (const o of into) await add(t.into + o.cls, outsideTerms(o), OUTSIDE_FALLBACK_SQL, [t.b, o.cls, t.a])
+      const pairValues = new Map<CategoryPair, Float64Array>()
+      for (const p of pairs) {
+        const terms = parts(p)
+        if (!terms.length) continue
+        const v = evaluate(terms)
+        pairValues.set(p, v)
+        await add(t.prefix + p.key, v, PAIR_FALLBACK_SQL, [t.a, p.from, t.b, p.to])
+      }
+      // A class's area outside the other vintage's layer. In a cell where the other layer's
+      // classes do not overlap (its sums equal the sum of its classes'), that is the class's
+      // area less its pairs'; elsewhere |own ∪ other| − |other|, measured on the features that
+      // meet those cells only.
+      const outside = async (o: ClassOutside, layer: number, other: number, side: 'from' | 'to', key: string) => {
+        const whole = measured.get(layerKey(other))
+        const classes = [...measured.entries()].filter(([k]) => k.startsWith(categoryPrefix(other))).map(([, r]) => r)
+        const own = measured.get(categoryPrefix(layer) + o.cls)
+        const mine = [...pairValues].filter(([p]) => (side === 'from' ? p.from : p.to) === o.cls).map(([, v]) => v)
+        const v = new Float64Array(tile.length)
+        const open = new Uint8Array(tile.length)
+        let opened = 0
+        for (let ci = 0; ci < tile.length; ci++) {
+          let sum = 0, bad = !whole || !own || whole.degenerate[ci] === 1 || own.degenerate[ci] === 1
+          for (const r of classes) { if (r.degenerate[ci]) bad = true; sum += r.area[ci]! }
+          if (!bad && Math.abs(whole!.area[ci]! - sum) > 1e-9 * cs.cells[ci]!.area) bad = true
+          let x = bad ? NaN : own!.area[ci]!
+          for (const m of mine) x -= m[ci]!
+          if (Number.isNaN(x)) { open[ci] = 1; opened++ } else v[ci] = x
+        }
+        if (opened) {
+          const meets = (f: Feat) => {
+            const n = cs.query(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3])
+            for (let k = 0; k < n; k++) if (open[cs.out[k]!]) return true
+            return false
+          }
+          const ownNear = o.own.filter(meets), otherNear = o.other.filter(meets)
+          const terms = !ownNear.length ? [] : otherNear.length
+            ? [{ sums: one([...ownNear, ...otherNear], false), sign: 1 }, { sums: one(otherNear, true), sign: -1 }]
+            : [{ sums: one(ownNear, true), sign: 1 }]
+          const m = terms.length ? evaluate(terms) : undefined
+          for (let ci = 0; ci < tile.length; ci++) if (open[ci]) v[ci] = m ? m[ci]! : 0
+        }
+        await add(key, v, OUTSIDE_FALLBACK_SQL, [layer, o.cls, other])
+      }
+      for (const o of outOf) await outside(o, t.a, t.b, 'from', t.outOf + o.cls)
+      for (const o of into) await outside(o, t.b, t.a, 'to', t.into + o.cls)
     }
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()
