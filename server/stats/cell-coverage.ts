@@ -61,6 +61,8 @@ export interface CellCoveragePlan {
    * each class's area outside the other layer as `outOf + class of a`, `into + class of b`.
    */
   transitions?: Transition[]
+  /** count the features sharing area with each cell (default true; change has no use for counts) */
+  counting?: boolean
 }
 
 export interface CellCoverageStats {
@@ -135,10 +137,11 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
 
   // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
+  const counting = plan.counting ?? true
   const sets: FeatureSet[] = []
   for (const l of plan.layers) {
-    sets.push({ key: layerKey(l.id), layers: [l.id], category: null, counting: true, features: (t) => t.get(l.id)! })
-    if (l.byCategory) sets.push({ key: categoryPrefix(l.id), layers: [l.id], category: '', counting: true, features: () => [] }) // expanded per tile
+    sets.push({ key: layerKey(l.id), layers: [l.id], category: null, counting, features: (t) => t.get(l.id)! })
+    if (l.byCategory) sets.push({ key: categoryPrefix(l.id), layers: [l.id], category: '', counting, features: () => [] }) // expanded per tile
   }
   // (a copy of a feature of the one layer in the other adds nothing to their union: left out)
   plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: (t) => [...t.get(a)!, ...withoutCopies(t.get(a)!, t.get(b)!)] }))
@@ -370,7 +373,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           else directByCat.set(c, [i])
           if (!byCat.has(c)) byCat.set(c, [])
         })
-        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting: true, features: () => fs, directOf: directByCat.get(c) ?? [] })
+        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting, features: () => fs, directOf: directByCat.get(c) ?? [] })
       }
       for (const s of ready) {
         const feats = s.features(byLayer)
