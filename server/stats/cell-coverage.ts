@@ -20,7 +20,7 @@ import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures, cachedSplit, cacheSplit } from './feature-cache.ts'
 import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
-import { keptContacts, knownFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
+import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
 import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './cell-transitions.ts'
@@ -126,6 +126,8 @@ interface FeatureSet {
   features: (tile: Map<number, Feat[]>) => Feat[]
   /** a category's set: which of its layer's features measured by area alone (layer-split.ts) are of the category; else all of them */
   directOf?: number[]
+  /** a set of several layers: its features by layer (then `features` is not used), for their contact flags (layeredFlags) */
+  groups?: (tile: Map<number, Feat[]>) => Feat[][]
 }
 
 export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
@@ -144,8 +146,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     if (l.byCategory) sets.push({ key: categoryPrefix(l.id), layers: [l.id], category: '', counting, features: () => [] }) // expanded per tile
   }
   // (a copy of a feature of the one layer in the other adds nothing to their union: left out)
-  plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: (t) => [...t.get(a)!, ...withoutCopies(t.get(a)!, t.get(b)!)] }))
-  if (plan.union.length) sets.push({ key: 'U:', layers: plan.union, category: null, counting: false, features: (t) => plan.union.flatMap((id) => t.get(id)!) })
+  plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: () => [], groups: (t) => [t.get(a)!, withoutCopies(t.get(a)!, t.get(b)!)] }))
+  if (plan.union.length) sets.push({ key: 'U:', layers: plan.union, category: null, counting: false, features: () => [], groups: (t) => plan.union.map((id) => t.get(id)!) })
 
   const sums = new Map<string, { area: Float64Array; count: Int32Array }>()
   const acc = (key: string) => {
@@ -237,9 +239,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         if (l) l.push(f)
         else byClass.set(f.category ?? '', [f])
       }
-      const one = (fs: Feat[], known: boolean) => {
+      /** fs: one layer's features, or two layers' (`split`: how many of them are the first's) */
+      const one = (fs: Feat[], known: boolean, split?: number) => {
         let t0 = performance.now()
-        const b = unionBoundary(fs, pr, known ? knownFlags(fs) : undefined)
+        const b = unionBoundary(fs, pr, split !== undefined ? layeredFlags([fs.slice(0, split), fs.slice(split)]) : known ? knownFlags(fs) : undefined)
         stats.ms.boundary += performance.now() - t0
         t0 = performance.now()
         const r = measureSet(cs, fs, b, pr, false)
@@ -262,7 +265,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         }
         if (p.a.length && p.b.length) {
           out.push({ sums: one(p.a, true), sign: 1 }, { sums: one(p.b, true), sign: 1 })
-          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], false), sign: -1 })
+          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], false, p.a.length), sign: -1 })
         }
         return out
       }
@@ -333,7 +336,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           }
           const ownNear = o.own.filter(meets), otherNear = o.other.filter(meets)
           const terms = !ownNear.length ? [] : otherNear.length
-            ? [{ sums: one([...ownNear, ...otherNear], false), sign: 1 }, { sums: one(otherNear, true), sign: -1 }]
+            ? [{ sums: one([...ownNear, ...otherNear], false, ownNear.length), sign: 1 }, { sums: one(otherNear, true), sign: -1 }]
             : [{ sums: one(ownNear, true), sign: 1 }]
           const m = terms.length ? evaluate(terms) : undefined
           for (let ci = 0; ci < tile.length; ci++) if (open[ci]) v[ci] = m ? m[ci]! : 0
@@ -376,7 +379,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting, features: () => fs, directOf: directByCat.get(c) ?? [] })
       }
       for (const s of ready) {
-        const feats = s.features(byLayer)
+        const groups = s.groups?.(byLayer)
+        const feats = groups ? groups.flat() : s.features(byLayer)
         const d = s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined
         if (!feats.length && !d) continue
         t0 = performance.now()
@@ -386,8 +390,9 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           const boundaryKey = single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined
           let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
           if (!b) {
-            // one layer's features (or one category's): its contacts, when known, are all that can overlap
-            b = unionBoundary(feats, pr, s.layers.length === 1 ? knownFlags(feats) : undefined)
+            // one layer's features (or one category's): its contacts, when known, are all that can
+            // overlap; several layers': those and whatever another layer's boxes meet
+            b = unionBoundary(feats, pr, groups ? layeredFlags(groups) : s.layers.length === 1 ? knownFlags(feats) : undefined)
             if (boundaryKey) cacheBoundary(boundaryKey, b)
           }
           stats.ms.boundary += performance.now() - t0

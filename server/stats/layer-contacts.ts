@@ -11,6 +11,7 @@ import type { Queryable } from '../db/db.ts'
 import { laea } from './laea.ts'
 import { readLayer, TILE_FEATURES } from './layer-features.ts'
 import { contactFlags, type Feat } from './union-boundary.ts'
+import { BoxQuery, boxGrid } from './box-grid.ts'
 
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
@@ -83,6 +84,42 @@ export function knownFlags(feats: Feat[]): Uint8Array | undefined {
     const m = feats[i]!.meets
     if (m === undefined) return undefined
     flags[i] = m
+  }
+  return flags
+}
+
+/**
+ * Contact flags for features of several layers together (each group one layer's, in
+ * order): a feature is flagged when it meets another of its own layer or its box meets a
+ * box of another group's feature; undefined unless every feature is marked. A feature left
+ * unflagged touches nothing in the set, as unionBoundary's `known` requires; between two
+ * vintages of a survey, with the unchanged copies left out (cell-transitions.ts), most are.
+ */
+export function layeredFlags(groups: Feat[][]): Uint8Array | undefined {
+  const flags = new Uint8Array(groups.reduce((n, g) => n + g.length, 0))
+  let at = 0
+  const offsets: number[] = []
+  for (const g of groups) {
+    offsets.push(at)
+    for (const f of g) {
+      if (f.meets === undefined) return undefined
+      flags[at++] = f.meets
+    }
+  }
+  if (groups.filter((g) => g.length).length < 2) return flags
+  const all = groups.flat()
+  const boxes = new Float64Array(4 * all.length)
+  all.forEach((f, i) => boxes.set(f.bbox, 4 * i))
+  const q = new BoxQuery(boxGrid(boxes, 1, 4))
+  const groupOf = new Int32Array(all.length)
+  groups.forEach((g, k) => groupOf.fill(k, offsets[k]!, offsets[k]! + g.length))
+  for (let i = 0; i < all.length; i++) {
+    const b = all[i]!.bbox
+    const n = q.query(b[0], b[1], b[2], b[3])
+    for (let k = 0; k < n; k++) {
+      const j = q.out[k]!
+      if (groupOf[j] !== groupOf[i]) { flags[i] = 1; flags[j] = 1 }
+    }
   }
   return flags
 }
