@@ -230,7 +230,8 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     const waiting = [...sets]
     /**
      * Per category pair of layers a and b, in each cell: the twins' area plus
-     * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); cells any part declines, by PostGIS.
+     * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); per class of each, its ground outside the
+     * other layer; cells any part declines, by PostGIS.
      */
     const measureTransitions = async (t: Transition, fa: Feat[], fb: Feat[]) => {
       const byClass = new Map<string, Feat[]>()
