@@ -42,7 +42,8 @@ export function configureCellCoverage(o: { tileFeatures?: number; split?: boolea
   splitReads = o.split ?? true
 }
 
-export interface Transition { a: number; b: number; prefix: string; outOf: string; into: string }
+/** A transition matrix wanted of two layers (CellCoveragePlan.transitions). */
+export interface TransitionPlan { a: number; b: number; prefix: string; outOf: string; into: string }
 
 export interface CellCoverageLayer {
   id: number
@@ -60,7 +61,7 @@ export interface CellCoveragePlan {
    * pairs' shared areas are wanted: written as `prefix + from class + SEP + to class`;
    * each class's area outside the other layer as `outOf + class of a`, `into + class of b`.
    */
-  transitions?: Transition[]
+  transitions?: TransitionPlan[]
   /** count the features sharing area with each cell (default true; change has no use for counts) */
   counting?: boolean
 }
@@ -233,17 +234,12 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
      * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); per class of each, its ground outside the
      * other layer; cells any part declines, by PostGIS.
      */
-    const measureTransitions = async (t: Transition, fa: Feat[], fb: Feat[]) => {
-      const byClass = new Map<string, Feat[]>()
-      for (const f of fa) {
-        const l = byClass.get(f.category ?? '')
-        if (l) l.push(f)
-        else byClass.set(f.category ?? '', [f])
-      }
+    const measureTransitions = async (t: TransitionPlan, fa: Feat[], fb: Feat[]) => {
+      const byClass = byCategory(fa)
       /** fs: one layer's features, or two layers' (`split`: how many of them are the first's) */
-      const one = (fs: Feat[], known: boolean, split?: number) => {
+      const one = (fs: Feat[], split?: number) => {
         let t0 = performance.now()
-        const b = unionBoundary(fs, pr, split !== undefined ? layeredFlags([fs.slice(0, split), fs.slice(split)]) : known ? knownFlags(fs) : undefined)
+        const b = unionBoundary(fs, pr, split !== undefined ? layeredFlags([fs.slice(0, split), fs.slice(split)]) : knownFlags(fs))
         stats.ms.boundary += performance.now() - t0
         t0 = performance.now()
         const r = measureSet(cs, fs, b, pr, false)
@@ -261,12 +257,12 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
             const twins = new Set(p.twins)
             out.push({ sums: whole, sign: 1 })
             const rest = all.filter((f) => !twins.has(f))
-            if (rest.length) out.push({ sums: one(rest, true), sign: -1 })
-          } else out.push({ sums: one(p.twins, true), sign: 1 })
+            if (rest.length) out.push({ sums: one(rest), sign: -1 })
+          } else out.push({ sums: one(p.twins), sign: 1 })
         }
         if (p.a.length && p.b.length) {
-          out.push({ sums: one(p.a, true), sign: 1 }, { sums: one(p.b, true), sign: 1 })
-          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], false, p.a.length), sign: -1 })
+          out.push({ sums: one(p.a), sign: 1 }, { sums: one(p.b), sign: 1 })
+          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], p.a.length), sign: -1 })
         }
         return out
       }
@@ -313,18 +309,28 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       // classes do not overlap (its sums equal the sum of its classes'), that is the class's
       // area less its pairs'; elsewhere |own ∪ other| − |other|, measured on the features that
       // meet those cells only.
-      const outside = async (o: ClassOutside, layer: number, other: number, side: 'from' | 'to', key: string) => {
-        const whole = measured.get(layerKey(other))
-        const classes = [...measured.entries()].filter(([k]) => k.startsWith(categoryPrefix(other))).map(([, r]) => r)
+      /** Per tile cell: the layer's classes overlap there (its sums are not the sum of its classes'), or a sum declined it. */
+      const classesOverlap = (layer: number): Uint8Array => {
+        const whole = measured.get(layerKey(layer))
+        const classes = [...measured.entries()].filter(([k]) => k.startsWith(categoryPrefix(layer))).map(([, r]) => r)
+        const flags = new Uint8Array(tile.length)
+        for (let ci = 0; ci < tile.length; ci++) {
+          let sum = 0, bad = !whole || whole.degenerate[ci] === 1
+          for (const r of classes) { if (r.degenerate[ci]) bad = true; sum += r.area[ci]! }
+          flags[ci] = bad || Math.abs(whole!.area[ci]! - sum) > 1e-9 * cs.cells[ci]!.area ? 1 : 0
+        }
+        return flags
+      }
+      const overlapA = outOf.length || into.length ? classesOverlap(t.a) : undefined
+      const overlapB = outOf.length || into.length ? classesOverlap(t.b) : undefined
+      const outside = async (o: ClassOutside, layer: number, other: number, otherOverlaps: Uint8Array, side: 'from' | 'to', key: string) => {
         const own = measured.get(categoryPrefix(layer) + o.cls)
         const mine = [...pairValues].filter(([p]) => (side === 'from' ? p.from : p.to) === o.cls).map(([, v]) => v)
         const v = new Float64Array(tile.length)
         const open = new Uint8Array(tile.length)
         let opened = 0
         for (let ci = 0; ci < tile.length; ci++) {
-          let sum = 0, bad = !whole || !own || whole.degenerate[ci] === 1 || own.degenerate[ci] === 1
-          for (const r of classes) { if (r.degenerate[ci]) bad = true; sum += r.area[ci]! }
-          if (!bad && Math.abs(whole!.area[ci]! - sum) > 1e-9 * cs.cells[ci]!.area) bad = true
+          const bad = !own || own.degenerate[ci] === 1 || otherOverlaps[ci] === 1
           let x = bad ? NaN : own!.area[ci]!
           for (const m of mine) x -= m[ci]!
           if (Number.isNaN(x)) { open[ci] = 1; opened++ } else v[ci] = x
@@ -337,15 +343,15 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
           }
           const ownNear = o.own.filter(meets), otherNear = o.other.filter(meets)
           const terms = !ownNear.length ? [] : otherNear.length
-            ? [{ sums: one([...ownNear, ...otherNear], false, ownNear.length), sign: 1 }, { sums: one(otherNear, true), sign: -1 }]
-            : [{ sums: one(ownNear, true), sign: 1 }]
+            ? [{ sums: one([...ownNear, ...otherNear], ownNear.length), sign: 1 }, { sums: one(otherNear), sign: -1 }]
+            : [{ sums: one(ownNear), sign: 1 }]
           const m = terms.length ? evaluate(terms) : undefined
           for (let ci = 0; ci < tile.length; ci++) if (open[ci]) v[ci] = m ? m[ci]! : 0
         }
         await add(key, v, OUTSIDE_FALLBACK_SQL, [layer, o.cls, other])
       }
-      for (const o of outOf) await outside(o, t.a, t.b, 'from', t.outOf + o.cls)
-      for (const o of into) await outside(o, t.b, t.a, 'to', t.into + o.cls)
+      for (const o of outOf) await outside(o, t.a, t.b, overlapB!, 'from', t.outOf + o.cls)
+      for (const o of into) await outside(o, t.b, t.a, overlapA!, 'to', t.into + o.cls)
     }
     for (const [k, id] of wanted.entries()) {
       let t0 = performance.now()
@@ -361,13 +367,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         if (!set.layers.every((l) => byLayer.has(l))) continue
         waiting.splice(i--, 1)
         if (set.category === null) { ready.push(set); continue }
-        const byCat = new Map<string, Feat[]>()
-        for (const f of byLayer.get(set.layers[0]!)!) {
-          const c = f.category ?? ''
-          const l = byCat.get(c)
-          if (l) l.push(f)
-          else byCat.set(c, [f])
-        }
+        const byCat = byCategory(byLayer.get(set.layers[0]!)!)
         // the layer's features measured by area alone, grouped the same way, once
         const directByCat = new Map<string, number[]>()
         direct.get(set.layers[0]!)?.category.forEach((cat, i) => {
@@ -467,6 +467,18 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   stats.ms.write = performance.now() - t0
   for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
   return stats
+}
+
+/** Features grouped by category ('' for those without one), in their order. */
+function byCategory(feats: Feat[]): Map<string, Feat[]> {
+  const out = new Map<string, Feat[]>()
+  for (const f of feats) {
+    const c = f.category ?? ''
+    const l = out.get(c)
+    if (l) l.push(f)
+    else out.set(c, [f])
+  }
+  return out
 }
 
 /** a set's cells as one tile, indexed once while its units are cached */

@@ -2,8 +2,8 @@
 // layers with categories the from→to transition matrix per unit and in total; and the
 // SEEA ecosystem-extent account (opening, additions, reductions, closing) per class.
 // Planned as a run over the cell engine when the units are simple cells (cell-coverage.ts:
-// each vintage, their overlap, and per class pair |A′c| + |B′d| − |A′c ∪ B′d|), else over
-// the piece engine (pieces.ts).
+// each vintage, their overlap, per class pair its shared area and per class its ground
+// outside the other vintage, cell-transitions.ts), else over the piece engine (pieces.ts).
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan } from '../runs/execute.ts'
