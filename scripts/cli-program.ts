@@ -5,6 +5,7 @@ import { openDb } from '../server/db/open.ts'
 import { loadSettings, type Settings } from '../server/settings.ts'
 import { configureScanPool } from '../server/raster/scan-pool.ts'
 import { configureParsePool } from '../server/stats/parse-pool.ts'
+import { configureMeasurePool, startMeasureWorkers } from '../server/stats/measure-pool.ts'
 import { BadInput } from '../server/errors.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../server/ingest/names.ts'
@@ -74,6 +75,7 @@ async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings) => Promise<T>):
   const settings = loadSettings()
   configureScanPool({ threads: settings.scanThreads })
   configureParsePool({ threads: settings.parseThreads })
+  configureMeasurePool({ threads: settings.measureThreads })
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs: 0, log })
   try {
@@ -437,10 +439,13 @@ program
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
     configureScanPool({ threads: settings.scanThreads })
-  configureParsePool({ threads: settings.parseThreads })
+    configureParsePool({ threads: settings.parseThreads })
+    configureMeasurePool({ threads: settings.measureThreads })
     const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
     const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
     const db = await openDb({ url, dataDir: s.dataDir, statementTimeoutMs: s.statementTimeoutMs, log })
+    // loaded before the first run, which can then give layers to them (PostgreSQL only)
+    if (db.server) startMeasureWorkers()
     await serve(db, s, log)
   })
 

@@ -4,6 +4,7 @@ import { parseConfigFile } from './config-file.ts'
 import { DEFAULT_MAX_FEATURE_VERTICES } from './ingest/polygons.ts'
 import { DEFAULT_SCAN_THREADS } from './raster/scan-pool.ts'
 import { DEFAULT_PARSE_THREADS } from './stats/parse-pool.ts'
+import { DEFAULT_MEASURE_THREADS } from './stats/measure-pool.ts'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -47,13 +48,15 @@ export interface Settings {
   scanThreads: number
   /** worker threads that parse features read for the cell engine (0 = parse in the main thread) */
   parseThreads: number
+  /** worker threads that measure layers of cell coverage on PostgreSQL (0 = all in the main thread) */
+  measureThreads: number
   loadSample: boolean
 }
 
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES', 'ECOCENSUS_MAX_FEATURE_VERTICES',
-  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS', 'ECOCENSUS_PARSE_THREADS']
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS', 'ECOCENSUS_PARSE_THREADS', 'ECOCENSUS_MEASURE_THREADS']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -109,6 +112,7 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     requestTimeoutMs: int('ECOCENSUS_REQUEST_TIMEOUT_MS', 300_000),
     scanThreads: int('ECOCENSUS_SCAN_THREADS', DEFAULT_SCAN_THREADS),
     parseThreads: int('ECOCENSUS_PARSE_THREADS', DEFAULT_PARSE_THREADS),
+    measureThreads: int('ECOCENSUS_MEASURE_THREADS', DEFAULT_MEASURE_THREADS),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

@@ -12,6 +12,7 @@ import { openDb } from '../../server/db/open.ts'
 import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { clearFeatureCache } from '../../server/stats/feature-cache.ts'
+import { configureMeasurePool, DEFAULT_MEASURE_THREADS, startMeasureWorkers } from '../../server/stats/measure-pool.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
 import { generateCounty } from './county-gen.ts'
@@ -41,10 +42,14 @@ const CHANGE_BASELINE = `
   WHERE u.set_id = $1`
 
 const here = fileURLToPath(import.meta.url)
+const MEASURE_THREADS = Number(process.env.ECOCENSUS_MEASURE_THREADS ?? DEFAULT_MEASURE_THREADS)
 
 async function one(scale: number, grids: number[], baseline: boolean) {
   const url = process.env.DATABASE_URL
   const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
+  configureMeasurePool({ threads: MEASURE_THREADS })
+  // as a service does at start (they load while the county is generated)
+  if (db.server) startMeasureWorkers()
   const t0 = performance.now()
   // each size on ground of its own (4× where it always was): the plain way's index lookups
   // would otherwise also meet the features of the other sizes lying under it
@@ -76,7 +81,17 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     const first = await runOnce()
     const again = [await runOnce(), await runOnce(), await runOnce()].sort((a, b) => a.s - b.s)
     const ours = again[1]!.r
-    const uncached = [await runOnce(true), await runOnce(true), await runOnce(true)].sort((a, b) => a.s - b.s)[1]!.s
+    // not cached, with the measure workers (as a service) and without, taken in turn so that
+    // the machine's drift falls on both alike (medians of three)
+    const withWorkers: number[] = [], mainOnly: number[] = []
+    for (let k = 0; k < 3; k++) {
+      withWorkers.push((await runOnce(true)).s)
+      configureMeasurePool({ threads: 0 })
+      mainOnly.push((await runOnce(true)).s)
+      configureMeasurePool({ threads: MEASURE_THREADS })
+    }
+    const uncached = withWorkers.sort((a, b) => a - b)[1]!
+    const uncachedHere = mainOnly.sort((a, b) => a - b)[1]!
     // the plain way, median of three like ours
     let base: { unit_code: string; layer_id: number; area_m2: number }[] | undefined
     let note = ''
@@ -120,8 +135,8 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     const firstS = first.s
     lines.push([
       `${scale}×`, `${county.sideKm.toFixed(1)} km`, features, vertices, `${size} m`, g.loaded,
-      firstS.toFixed(2), uncached.toFixed(2), oursS.toFixed(2), base ? baseS.toFixed(2) : 'n/a',
-      ...[firstS, uncached, oursS].map((x) => (base ? `${(baseS / x).toFixed(1)}×` : 'n/a')),
+      firstS.toFixed(2), uncached.toFixed(2), uncachedHere.toFixed(2), oursS.toFixed(2), base ? baseS.toFixed(2) : 'n/a',
+      ...[firstS, uncached, uncachedHere, oursS].map((x) => (base ? `${(baseS / x).toFixed(1)}×` : 'n/a')),
       base ? maxShare.toExponential(1) : 'n/a', base ? maxRel.toExponential(1) : 'n/a',
     ].join(' | ') + note)
   }
@@ -189,8 +204,9 @@ async function main() {
   if (mode === '--one') return one(Number(arg), grids, baseline)
   const scales = (process.env.BENCH_SCALES ?? '1,4,16').split(',').map(Number)
   console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}`)
-  console.log('| size | side | features | vertices | grid | cells | ecocensus first run s | layers not cached s | warm s | plain PostGIS s | speed-up first | speed-up not cached | speed-up warm | max Δshare | max rel diff (≥1 % of cell) | peak RSS |')
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log(`measure workers: ${MEASURE_THREADS} (ECOCENSUS_MEASURE_THREADS; PostgreSQL only); "main thread only": the same runs with none`)
+  console.log('| size | side | features | vertices | grid | cells | ecocensus first run s | layers not cached s | not cached, main thread only s | warm s | plain PostGIS s | speed-up first | speed-up not cached | speed-up not cached, main thread only | speed-up warm | max Δshare | max rel diff (≥1 % of cell) | peak RSS |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   const changeRows: string[] = []
   for (const s of scales) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--one', String(s)], { stdio: ['inherit', 'pipe', 'inherit'], env: process.env, encoding: 'utf8', maxBuffer: 1 << 26 })

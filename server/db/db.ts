@@ -29,6 +29,12 @@ export interface Db extends Queryable {
    * transaction. Binary rows arrive with no text to decode: geometry as EWKB bytes.
    */
   copyBinary?(select: string, settings: Record<string, string>, opts?: QueryOptions): Promise<Buffer>
+  /**
+   * Where another thread of this process may open connections of its own to the same
+   * database (PostgreSQL: measure workers, stats/measure-pool.ts); undefined on PGlite,
+   * whose database lives in this thread.
+   */
+  readonly server?: { url: string; statementTimeoutMs: number }
   close(): Promise<void>
 }
 

@@ -30,6 +30,7 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
   }
   return {
     backend: 'pg',
+    server: { url, statementTimeoutMs },
     query: (sql, params, opts) => run(pool, sql, params, opts),
     async transaction(fn) {
       const client = await pool.connect()

@@ -18,9 +18,11 @@ import { unitPolygons } from '../units/unit-cache.ts'
 import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type SetSums } from './cell-measure.ts'
 import { laea, type Laea } from './laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
-import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures, cachedSplit, cacheSplit } from './feature-cache.ts'
+import { cacheFeatures, cachedFeatures } from './feature-cache.ts'
 import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
 import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
+import { byCategory, categorySets, layerCacheKey as cacheKeyOf, measureFeatureSet, readPreparedLayer } from './layer-measure.ts'
+import { measureElsewhere, type Elsewhere } from './measure-pool.ts'
 import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './cell-transitions.ts'
@@ -81,7 +83,10 @@ export interface CellCoverageStats {
   prepared: number
   /** (cell, set) pairs measured by PostGIS */
   degenerate: number
-  ms: { read: number; boundary: number; measure: number; fallback: number; write: number }
+  /** this thread's time reading, finding union boundaries, measuring, in PostGIS for degenerate cells, writing, and waiting for measure workers */
+  ms: { read: number; boundary: number; measure: number; fallback: number; write: number; wait: number }
+  /** the layers measured by measure workers (measure-pool.ts), with their time there */
+  elsewhere: { layer: number; ms: Record<string, number> }[]
 }
 
 /** simpleCells per unit-cache entry: a set's cells are built once while its units are cached */
@@ -137,7 +142,7 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { db, runId, signal } = ctx
   const { ids, cells, pr } = unitCells
-  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0 } }
+  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
 
   // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
   const counting = plan.counting ?? true
@@ -159,16 +164,22 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
 
   const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
   const reads = await layerReads(db, wanted, signal)
-  // which features of each layer meet another (found at import, else below at first use)
-  const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared), signal)
-  const layerCacheKey = (id: number) => `${id}|${reads.get(id)?.created}|${pr.lon0},${pr.lat0}`
-  // layers read in two steps for these cells: prepared, and in sets of one layer only (an
-  // overlap, a union or a transition needs every feature's geometry)
-  const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id)) && !plan.transitions?.some((t) => t.a === id || t.b === id)))
+  const layerCacheKey = (id: number) => cacheKeyOf(id, String(reads.get(id)?.created), pr)
   if (!cellsSerial.has(cells)) cellsSerial.set(cells, ++serials)
-  const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsSerial.get(cells)}`
+  const cellsTag = cellsSerial.get(cells)!
+  const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsTag}`
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
+  // in sets of its own only: an overlap, a union or a transition needs every feature's geometry here
+  const alone = (id: number) => !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id)) && !plan.transitions?.some((t) => t.a === id || t.b === id)
+  const weight = (id: number) => reads.get(id)?.range?.count ?? 0
+  // prepared layers measured alone, in one tile, some given to measure workers (measure-pool.ts)
+  // while this thread does the rest: the largest first, to whichever side has done least
+  const elsewhere = tiles.length === 1 ? measureElsewhere(db, wanted.filter((id) => reads.get(id)?.prepared && alone(id)).map((id) => ({ id, weight: weight(id), key: layerCacheKey(id) })), wanted.reduce((s, id) => s + weight(id), 0)) : new Map<number, Elsewhere>()
+  // which features of each layer meet another (found at import, else below at first use)
+  const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared && !elsewhere.has(id)), signal)
+  // layers read in two steps for these cells: prepared, and in sets of one layer only
+  const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && alone(id)))
   let done = 0
   for (const tile of tiles) {
     const box = tile.reduce((b, ci) => {
@@ -189,10 +200,26 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       if (sr.direct) direct.set(id, sr.direct)
       return sr.feats
     }
+    const byCategoryOf = (id: number) => plan.layers.some((l) => l.id === id && l.byCategory)
+    // the layers given to measure workers, first: they start while this thread reads
+    const away = [...elsewhere].map(([id, worker]) => {
+      const r = worker.measure({ layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: splitReads, categories: byCategoryOf(id), range: reads.get(id)?.range, byCategory: byCategoryOf(id), counting }, cells, pr, signal)
+      r.catch(() => {}) // rejections are met when awaited below
+      return { id, r }
+    })
     // every layer's queries sent at once (the pool runs them side by side in the server, and
     // parse workers take their rows as they come); each set is measured as soon as its
     // layers are read, while the server and the workers go on with the others
     const pending = wanted.map((id) => {
+      if (elsewhere.has(id)) return Promise.resolve([])
+      if (single && splittable.has(id)) {
+        const r = readPreparedLayer(db, { layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: true, categories: byCategoryOf(id), range: reads.get(id)?.range }, cs, pr, contacts.get(id)!, stats, signal).then((lr) => {
+          if (lr.direct) direct.set(id, lr.direct)
+          return lr.feats
+        })
+        r.catch(() => {}) // rejections are met when awaited below
+        return r
+      }
       const key = single ? layerCacheKey(id) : undefined
       const cached = key ? cachedFeatures(key) : undefined
       if (cached) {
@@ -200,15 +227,9 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         return Promise.resolve(cached)
       }
       if (splittable.has(id)) {
-        const held = single ? cachedSplit(splitCacheKey(id)) : undefined
-        if (held) {
-          stats.cached++
-          return Promise.resolve(split(id, held))
-        }
-        const r = readSplit(db, id, single ? undefined : box, cs, contacts.get(id)!, pr, { categories: plan.layers.some((l) => l.id === id && l.byCategory), signal, range: reads.get(id)?.range, tiles: tiles.length }).then((sr) => {
+        // one tile of several: the features whose boxes meet its box
+        const r = readSplit(db, id, box, cs, contacts.get(id)!, pr, { categories: byCategoryOf(id), signal, range: reads.get(id)?.range, tiles: tiles.length }).then((sr) => {
           markContacts(sr.feats, contacts.get(id)!)
-          if (single && sr.direct) cacheSplit(splitCacheKey(id), sr)
-          else if (single) cacheFeatures(key!, sr.feats)
           return split(id, sr)
         })
         r.catch(() => {}) // rejections are met when awaited below
@@ -228,7 +249,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       r.catch(() => {}) // rejections are met when awaited below
       return r
     })
-    const waiting = [...sets]
+    const waiting = sets.filter((set) => !set.layers.some((l) => elsewhere.has(l)))
     /**
      * Per category pair of layers a and b, in each cell: the twins' area plus
      * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); per class of each, its ground outside the
@@ -353,8 +374,35 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
       for (const o of outOf) await outside(o, t.a, t.b, overlapB!, 'from', t.outOf + o.cls)
       for (const o of into) await outside(o, t.b, t.a, overlapA!, 'to', t.into + o.cls)
     }
+    /** A set's sums added to the run's; its degenerate cells measured by PostGIS. */
+    const record = async (key: string, r: SetSums, layers: number[], category: string | null) => {
+      measured.set(key, r)
+      const a = acc(key)
+      const fallback: string[] = []
+      const unitOf = new Map<string, number>()
+      tile.forEach((u, ci) => {
+        if (r.degenerate[ci]) {
+          fallback.push(ids[u]!)
+          unitOf.set(ids[u]!, u)
+          return
+        }
+        a.area[u] += r.area[ci]!
+        a.count[u] += r.count[ci]!
+      })
+      if (!fallback.length) return
+      const t0 = performance.now()
+      stats.degenerate += fallback.length
+      const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, layers, category, OVERLAY_GRID], { signal })
+      for (const row of rows) {
+        const u = unitOf.get(row.unit_id)!
+        a.area[u] += Number(row.area_m2)
+        a.count[u] += Number(row.features)
+      }
+      stats.ms.fallback += performance.now() - t0
+    }
     for (const [k, id] of wanted.entries()) {
-      let t0 = performance.now()
+      if (elsewhere.has(id)) continue
+      const t0 = performance.now()
       const feats = await pending[k]!
       byLayer.set(id, feats)
       stats.featuresRead += feats.length + (direct.get(id)?.cell.length ?? 0)
@@ -367,73 +415,20 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         if (!set.layers.every((l) => byLayer.has(l))) continue
         waiting.splice(i--, 1)
         if (set.category === null) { ready.push(set); continue }
-        const byCat = byCategory(byLayer.get(set.layers[0]!)!)
-        // the layer's features measured by area alone, grouped the same way, once
-        const directByCat = new Map<string, number[]>()
-        direct.get(set.layers[0]!)?.category.forEach((cat, i) => {
-          const c = cat ?? ''
-          const l = directByCat.get(c)
-          if (l) l.push(i)
-          else directByCat.set(c, [i])
-          if (!byCat.has(c)) byCat.set(c, [])
-        })
-        for (const [c, fs] of byCat) ready.push({ key: set.key + c, layers: set.layers, category: c, counting, features: () => fs, directOf: directByCat.get(c) ?? [] })
+        for (const c of categorySets(set.key, byLayer.get(set.layers[0]!)!, direct.get(set.layers[0]!))) ready.push({ key: c.key, layers: set.layers, category: c.category, counting, features: () => c.feats, directOf: c.directOf })
       }
       for (const s of ready) {
         const groups = s.groups?.(byLayer)
         const feats = groups ? groups.flat() : s.features(byLayer)
-        const d = s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined
-        if (!feats.length && !d) continue
-        t0 = performance.now()
-        let r: SetSums
-        if (feats.length) {
-          // whole layers: their union boundary may be known from an earlier run (feature-cache.ts)
-          const boundaryKey = single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined
-          let b = boundaryKey ? cachedBoundary(boundaryKey) : undefined
-          if (!b) {
-            // one layer's features (or one category's): its contacts, when known, are all that can
-            // overlap; several layers': those and whatever another layer's boxes meet
-            b = unionBoundary(feats, pr, groups ? layeredFlags(groups) : s.layers.length === 1 ? knownFlags(feats) : undefined)
-            if (boundaryKey) cacheBoundary(boundaryKey, b)
-          }
-          stats.ms.boundary += performance.now() - t0
-          t0 = performance.now()
-          r = measureSet(cs, feats, b, pr, s.counting)
-          stats.segments += b.segments
-        } else r = { area: new Float64Array(tile.length), count: new Int32Array(tile.length), degenerate: new Uint8Array(tile.length) }
-        if (d) {
-          const n = s.directOf ? s.directOf.length : d.cell.length
-          for (let k = 0; k < n; k++) {
-            const i = s.directOf ? s.directOf[k]! : k
-            r.area[d.cell[i]!] += d.area[i]!
-            r.count[d.cell[i]!]++
-          }
-        }
-        const t2 = performance.now()
-        stats.ms.measure += t2 - t0
-        measured.set(s.key, r)
-        const a = acc(s.key)
-        const fallback: string[] = []
-        const unitOf = new Map<string, number>()
-        tile.forEach((u, ci) => {
-          if (r.degenerate[ci]) {
-            fallback.push(ids[u]!)
-            unitOf.set(ids[u]!, u)
-            return
-          }
-          a.area[u] += r.area[ci]!
-          a.count[u] += r.count[ci]!
+        // whole layers: their union boundary may be known from an earlier run (feature-cache.ts);
+        // one layer's features (or one category's): its contacts, when known, are all that can
+        // overlap; several layers': those and whatever another layer's boxes meet
+        const r = measureFeatureSet(cs, feats, s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined, s.directOf, {
+          boundaryKey: single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined,
+          flags: () => (groups ? layeredFlags(groups) : s.layers.length === 1 ? knownFlags(feats) : undefined),
+          pr, counting: s.counting, stats,
         })
-        if (fallback.length) {
-          stats.degenerate += fallback.length
-          const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, s.layers, s.category, OVERLAY_GRID], { signal })
-          for (const row of rows) {
-            const u = unitOf.get(row.unit_id)!
-            a.area[u] += Number(row.area_m2)
-            a.count[u] += Number(row.features)
-          }
-          stats.ms.fallback += performance.now() - t2
-        }
+        if (r) await record(s.key, r, s.layers, s.category)
       }
       // transitions whose two layers are read now
       for (let i = 0; i < transitionsLeft.length; i++) {
@@ -442,6 +437,18 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
         transitionsLeft.splice(i--, 1)
         await measureTransitions(t, byLayer.get(t.a)!, byLayer.get(t.b)!)
       }
+    }
+    // the layers measured by workers
+    for (const { id, r } of away) {
+      const t0 = performance.now()
+      const out = await r
+      stats.ms.wait += performance.now() - t0
+      stats.featuresRead += out.stats.featuresRead
+      stats.direct += out.stats.direct
+      stats.segments += out.stats.segments
+      stats.cached += out.stats.cached
+      stats.elsewhere.push({ layer: id, ms: Object.fromEntries(Object.entries(out.stats.ms).map(([k, v]) => [k, Math.round(v)])) })
+      for (const set of out.sets) await record(set.key, set.sums, [id], set.category)
     }
     done += tile.length
     await ctx.progress(done / cells.length)
@@ -470,17 +477,6 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
 }
 
 /** Features grouped by category ('' for those without one), in their order. */
-function byCategory(feats: Feat[]): Map<string, Feat[]> {
-  const out = new Map<string, Feat[]>()
-  for (const f of feats) {
-    const c = f.category ?? ''
-    const l = out.get(c)
-    if (l) l.push(f)
-    else out.set(c, [f])
-  }
-  return out
-}
-
 /** a set's cells as one tile, indexed once while its units are cached */
 const wholeTile = new WeakMap<MeasureCell[], CellSet>()
 

@@ -69,7 +69,15 @@ function hold(key: string, feats: Held, bytes: number): void {
   }
 }
 
+const cleared: (() => void)[] = []
+
+/** Calls `fn` whenever the cache is cleared (measure workers clear theirs, measure-pool.ts). */
+export function onFeatureCacheCleared(fn: () => void): void {
+  cleared.push(fn)
+}
+
 export function clearFeatureCache(): void {
   entries.clear()
   held = 0
+  for (const fn of cleared) fn()
 }

@@ -50,6 +50,11 @@ const SAMPLE_MIN = 64
 /** Split reads that a sample showed not worth their first step, read whole at once (tests check it). */
 export let sampledWhole = 0
 
+/** Adds the split reads sampled whole in a measure worker (measure-pool.ts). */
+export function noteSampledWhole(n: number): void {
+  sampledWhole += n
+}
+
 /**
  * The share of a sample of the layer's features (SAMPLE ids spread evenly over its id
  * range, those whose boxes meet `box`) that would be measured by area alone; undefined

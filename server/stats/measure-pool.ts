@@ -1,0 +1,205 @@
+// Layers measured on other cores. A run of cell coverage over one tile keeps this thread
+// busy with every layer in turn (read, union boundary, measure: layer-measure.ts) while
+// the database, on PostgreSQL, does little; a layer that no other set needs can be
+// measured anywhere. Measure workers are threads that each open their own connections to
+// the same PostgreSQL database, read and measure the layers given them with the same code
+// and send back only each set's sums per cell (typed arrays, moved). A worker keeps its
+// own feature cache (feature-cache.ts), so a layer it measured goes to it again while it
+// holds it; clearing this thread's cache clears theirs. Numbers are the same to the last
+// bit whichever thread measures (same code, same inputs). Workers are started on first
+// use (or by startMeasureWorkers), used once they have loaded, and do not keep the
+// process alive; a worker that stops leaves its layers to this thread.
+import os from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { Queryable } from '../db/db.ts'
+import { DbError } from '../errors.ts'
+import { onFeatureCacheCleared } from './feature-cache.ts'
+import type { Laea } from './laea.ts'
+import { measureLayerAlone, type LayerSums, type PreparedRead } from './layer-measure.ts'
+import { cellSet, type MeasureCell } from './cell-measure.ts'
+import { noteSampledWhole } from './layer-split.ts'
+
+export type LayerTask = PreparedRead & { byCategory: boolean; counting: boolean }
+
+/** A job for a worker; `cells` only when the worker has not been sent these cells yet. */
+export interface MeasureJob {
+  job: number
+  task: LayerTask
+  server: { url: string; statementTimeoutMs: number }
+  lon0: number
+  lat0: number
+  cells?: { tag: number; list: MeasureCell[] }
+}
+
+export interface JobDone {
+  job: number
+  sums?: LayerSums
+  sampledWhole?: number
+  error?: { name: string; message: string }
+}
+
+/** measure workers when not configured (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
+export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
+let threads = DEFAULT_MEASURE_THREADS
+
+export function configureMeasurePool(o: { threads?: number }): void {
+  const n = o.threads ?? DEFAULT_MEASURE_THREADS
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`measure threads ${o.threads}: give a whole number ≥ 0`)
+  threads = n // workers beyond it stay idle until stopMeasureWorkers
+}
+
+export function measureThreads(): number {
+  return threads
+}
+
+/** layers measured by workers so far, and by this thread after their worker stopped (tests check both) */
+export let measuredInWorkers = 0
+export let measuredAfterLoss = 0
+let posted: ((w: Worker) => void) | undefined
+
+/** Calls `fn` with the worker each time a job is posted to one (tests stop it then). */
+export function onMeasureJobPosted(fn: ((w: Worker) => void) | undefined): void {
+  posted = fn
+}
+
+class Slot {
+  ready = false
+  gone = false
+  /** the cells last sent (their tag) */
+  cellsTag = -1
+  /** weight of the layers given in the current run */
+  load = 0
+  private jobs = new Map<number, { resolve: (s: LayerSums) => void; reject: (e: Error) => void }>()
+
+  constructor(readonly w: Worker) {
+    w.on('message', (m: { ready?: boolean } & Partial<JobDone>) => {
+      if (m.ready) { this.ready = true; return }
+      const j = this.jobs.get(m.job!)
+      if (!j) return
+      this.jobs.delete(m.job!)
+      if (m.sampledWhole) noteSampledWhole(m.sampledWhole)
+      if (m.sums) {
+        measuredInWorkers++
+        j.resolve(m.sums)
+      } else {
+        const e = m.error!
+        j.reject(e.name === 'DbError' ? new DbError(e.message) : Object.assign(new Error(e.message), { name: e.name }))
+      }
+    })
+    const lost = (err: Error) => {
+      this.gone = true
+      const i = slots.indexOf(this)
+      if (i >= 0) slots.splice(i, 1)
+      for (const [id, home] of homes) if (home === this) homes.delete(id)
+      for (const j of this.jobs.values()) j.reject(Object.assign(err, { workerLost: true }))
+      this.jobs.clear()
+    }
+    w.on('error', lost)
+    w.on('exit', (code) => lost(new Error(`measure worker stopped (exit code ${code})`)))
+  }
+
+  /** The layer measured in this worker; if the worker stops first, in this thread. */
+  async measure(db: Queryable, task: LayerTask, cells: MeasureCell[], pr: Laea, server: MeasureJob['server'], signal?: AbortSignal): Promise<LayerSums> {
+    signal?.throwIfAborted()
+    const job = ++jobs
+    const msg: MeasureJob = { job, task, server, lon0: pr.lon0, lat0: pr.lat0 }
+    if (this.cellsTag !== task.cellsTag) msg.cells = { tag: task.cellsTag, list: cells }
+    const done = new Promise<LayerSums>((resolve, reject) => this.jobs.set(job, { resolve, reject }))
+    // a worker with a job keeps the process alive until it answers; an idle one does not
+    this.w.ref()
+    const onAbort = () => this.w.postMessage({ cancel: job })
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.w.postMessage(msg)
+    this.cellsTag = task.cellsTag
+    posted?.(this.w)
+    try {
+      return await done
+    } catch (err) {
+      signal?.throwIfAborted()
+      if ((err as { workerLost?: boolean }).workerLost) {
+        measuredAfterLoss++
+        return measureLayerAlone(db, task, cellSet(cells), pr, signal)
+      }
+      throw err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      if (!this.jobs.size && !this.gone) this.w.unref()
+    }
+  }
+}
+
+let jobs = 0
+const slots: Slot[] = []
+/** the worker that measured a layer (its feature-cache key) last, and holds it */
+const homes = new Map<string, Slot>()
+
+onFeatureCacheCleared(() => {
+  homes.clear()
+  for (const s of slots) s.w.postMessage({ clear: true })
+})
+
+/** Starts the measure workers (a service does so at start, so that its first runs can use them). */
+export function startMeasureWorkers(): void {
+  while (slots.length < threads) {
+    const w = new Worker(new URL('./measure-worker.mjs', import.meta.url), { execArgv: [] })
+    slots.push(new Slot(w))
+    // after the listeners, which ref the worker's port: an idle worker does not keep the process alive
+    w.unref()
+  }
+}
+
+/** Resolves once every measure worker has loaded (tests, benchmarks; a service need not wait). */
+export async function measureWorkersStarted(): Promise<void> {
+  startMeasureWorkers()
+  while (slots.some((s) => !s.ready)) await new Promise((r) => setTimeout(r, 20))
+}
+
+/** Stops the measure workers (later runs start new ones). */
+export async function stopMeasureWorkers(): Promise<void> {
+  await Promise.all([...slots].map((s) => s.w.terminate()))
+}
+
+export interface Elsewhere {
+  measure(task: LayerTask, cells: MeasureCell[], pr: Laea, signal?: AbortSignal): Promise<LayerSums>
+}
+
+/**
+ * Which of `layers` (prepared, measured alone; `weight`: features) to give to which ready
+ * worker, of a run whose layers weigh `total` in all. A layer a worker measured before goes
+ * to it again (it holds the layer); the others, largest first, each to whichever of this
+ * thread and the workers has least. Empty on a database only this thread can reach (PGlite).
+ */
+export function measureElsewhere(db: Queryable, layers: { id: number; weight: number; key: string }[], total: number): Map<number, Elsewhere> {
+  const out = new Map<number, Elsewhere>()
+  const server = (db as { server?: MeasureJob['server'] }).server
+  if (!server || !threads || !layers.length) return out
+  startMeasureWorkers()
+  const ready = slots.slice(0, threads).filter((s) => s.ready && !s.gone)
+  if (!ready.length) return out
+  for (const s of ready) s.load = 0
+  // this thread: the layers it must measure, and the run's own work
+  let here = total - layers.reduce((s, l) => s + l.weight, 0) + 0.1 * total
+  const give = (l: { id: number; key: string }, s: Slot) => {
+    homes.set(l.key, s)
+    out.set(l.id, { measure: (task, cells, pr, signal) => s.measure(db, task, cells, pr, server, signal) })
+  }
+  const rest = []
+  for (const l of layers) {
+    const home = homes.get(l.key)
+    if (home && ready.includes(home)) {
+      home.load += l.weight
+      give(l, home)
+    } else rest.push(l)
+  }
+  for (const l of rest.sort((a, b) => b.weight - a.weight)) {
+    const s = ready.reduce((a, b) => (b.load < a.load ? b : a))
+    if (s.load < here) {
+      s.load += l.weight
+      give(l, s)
+    } else {
+      here += l.weight
+      homes.delete(l.key)
+    }
+  }
+  return out
+}

@@ -1,0 +1,52 @@
+// A measure worker: measures the layers it is sent (measure-pool.ts) over connections of
+// its own to the run's database and sends back each set's sums per cell, moved.
+import { parentPort } from 'node:worker_threads'
+import type { Db } from '../db/db.ts'
+import { openPg } from '../db/pg.ts'
+import { cellSet, type CellSet } from './cell-measure.ts'
+import { clearFeatureCache } from './feature-cache.ts'
+import { laea } from './laea.ts'
+import { measureLayerAlone } from './layer-measure.ts'
+import { sampledWhole } from './layer-split.ts'
+import type { JobDone, MeasureJob } from './measure-pool.ts'
+
+const port = parentPort!
+/** a pool per database, opened on first use */
+const dbs = new Map<string, Promise<Db>>()
+let cells: { tag: number; cs: CellSet } | undefined
+const running = new Map<number, AbortController>()
+
+const dbOf = (server: MeasureJob['server']): Promise<Db> => {
+  let db = dbs.get(server.url)
+  if (!db) {
+    db = openPg(server.url, server.statementTimeoutMs)
+    db.catch(() => dbs.delete(server.url))
+    dbs.set(server.url, db)
+  }
+  return db
+}
+
+async function run(m: MeasureJob): Promise<void> {
+  const ac = new AbortController()
+  running.set(m.job, ac)
+  const before = sampledWhole
+  try {
+    if (m.cells) cells = { tag: m.cells.tag, cs: cellSet(m.cells.list) }
+    if (!cells || cells.tag !== m.task.cellsTag) throw new Error(`measure worker: cells ${m.task.cellsTag} were not sent`)
+    const sums = await measureLayerAlone(await dbOf(m.server), m.task, cells.cs, laea(m.lon0, m.lat0), ac.signal)
+    const moved = sums.sets.flatMap((s) => [s.sums.area.buffer, s.sums.count.buffer, s.sums.degenerate.buffer]) as ArrayBuffer[]
+    port.postMessage({ job: m.job, sums, sampledWhole: sampledWhole - before } satisfies JobDone, moved)
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err))
+    port.postMessage({ job: m.job, sampledWhole: sampledWhole - before, error: { name: e.constructor?.name === 'DbError' ? 'DbError' : e.name, message: e.message } } satisfies JobDone)
+  } finally {
+    running.delete(m.job)
+  }
+}
+
+port.on('message', (m: MeasureJob & { clear?: boolean; cancel?: number }) => {
+  if (m.clear) clearFeatureCache()
+  else if (m.cancel) running.get(m.cancel)?.abort(new Error('cancelled'))
+  else void run(m)
+})
+port.postMessage({ ready: true })
