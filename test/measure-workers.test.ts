@@ -29,8 +29,9 @@ for (const backend of backends()) {
       await db?.close()
     })
 
+    // thresholds 0: this small county is given to workers too
     const run = async (set: string, o: { threads: number; fresh?: boolean; signal?: AbortSignal }) => {
-      configureMeasurePool({ threads: o.threads })
+      configureMeasurePool({ threads: o.threads, minRunWork: 0, minLayerFeatures: 0 })
       if (o.fresh !== false) clearFeatureCache()
       const r = await coverage(db, set, { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false, signal: o.signal })
       const m = (r.run.meta as { measured: Measured }).measured
@@ -38,7 +39,7 @@ for (const backend of backends()) {
     }
 
     const workersReady = async () => {
-      configureMeasurePool({ threads: 1 })
+      configureMeasurePool({ threads: 1, minRunWork: 0, minLayerFeatures: 0 })
       await measureWorkersStarted()
     }
 
@@ -71,6 +72,14 @@ for (const backend of backends()) {
         }
       }, 120_000)
     }
+
+    it('with the default thresholds a run this small stays in the main thread', async () => {
+      await workersReady()
+      configureMeasurePool({ threads: 1 })
+      clearFeatureCache()
+      const r = await coverage(db, 'mw100', { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false })
+      expect((r.run.meta as { measured: Measured }).measured.elsewhere).toEqual([])
+    }, 120_000)
 
     it('read whole (no two-step reads), the same rows in a worker', async () => {
       configureCellCoverage({ split: false })

@@ -175,7 +175,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const weight = (id: number) => reads.get(id)?.range?.count ?? 0
   // prepared layers measured alone, in one tile, some given to measure workers (measure-pool.ts)
   // while this thread does the rest: the largest first, to whichever side has done least
-  const elsewhere = tiles.length === 1 ? measureElsewhere(db, wanted.filter((id) => reads.get(id)?.prepared && alone(id)).map((id) => ({ id, weight: weight(id), key: layerCacheKey(id) })), wanted.reduce((s, id) => s + weight(id), 0)) : new Map<number, Elsewhere>()
+  const elsewhere = tiles.length === 1 ? measureElsewhere(db, wanted.filter((id) => reads.get(id)?.prepared && alone(id)).map((id) => ({ id, weight: weight(id), key: layerCacheKey(id) })), wanted.reduce((s, id) => s + weight(id), 0), cells.length) : new Map<number, Elsewhere>()
   // which features of each layer meet another (found at import, else below at first use)
   const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared && !elsewhere.has(id)), signal)
   // layers read in two steps for these cells: prepared, and in sets of one layer only

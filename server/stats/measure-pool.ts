@@ -42,10 +42,25 @@ export interface JobDone {
 export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
 let threads = DEFAULT_MEASURE_THREADS
 
-export function configureMeasurePool(o: { threads?: number }): void {
+/**
+ * Below these a run, or a layer, stays in this thread: a worker's job costs ~10–20 ms of its
+ * own (its queries, its connections' round trips, the message), more than it saves on small
+ * runs. A run's work: its layers' features plus twice its cells. Measured on 2 cores
+ * (scripts/bench/RESULTS.md, 2026-12-04): county 1× (6.8×10³ at 100 m) and 4× at 500 m
+ * (1.1×10⁴) ran slower with a worker, 4× at 100 m (2.7×10⁴) and 16× (4.5×10⁴, 1.1×10⁵) faster.
+ */
+export const MIN_RUN_WORK = 20_000
+export const MIN_LAYER_FEATURES = 1_000
+let minRunWork = MIN_RUN_WORK
+let minLayerFeatures = MIN_LAYER_FEATURES
+
+/** Threads and thresholds (tests set the thresholds 0 to use workers on small inputs); unset ones take their defaults. */
+export function configureMeasurePool(o: { threads?: number; minRunWork?: number; minLayerFeatures?: number }): void {
   const n = o.threads ?? DEFAULT_MEASURE_THREADS
   if (!(Number.isInteger(n) && n >= 0)) throw new Error(`measure threads ${o.threads}: give a whole number ≥ 0`)
   threads = n // workers beyond it stay idle until stopMeasureWorkers
+  minRunWork = o.minRunWork ?? MIN_RUN_WORK
+  minLayerFeatures = o.minLayerFeatures ?? MIN_LAYER_FEATURES
 }
 
 export function measureThreads(): number {
@@ -165,14 +180,16 @@ export interface Elsewhere {
 
 /**
  * Which of `layers` (prepared, measured alone; `weight`: features) to give to which ready
- * worker, of a run whose layers weigh `total` in all. A layer a worker measured before goes
- * to it again (it holds the layer); the others, largest first, each to whichever of this
- * thread and the workers has least. Empty on a database only this thread can reach (PGlite).
+ * worker, of a run whose layers weigh `total` in all, over `cells` cells. A layer a worker
+ * measured before goes to it again (it holds the layer); the others, largest first, each to
+ * whichever of this thread and the workers has least. Empty on a database only this thread
+ * can reach (PGlite), and for runs under minRunWork.
  */
-export function measureElsewhere(db: Queryable, layers: { id: number; weight: number; key: string }[], total: number): Map<number, Elsewhere> {
+export function measureElsewhere(db: Queryable, candidates: { id: number; weight: number; key: string }[], total: number, cells: number): Map<number, Elsewhere> {
   const out = new Map<number, Elsewhere>()
   const server = (db as { server?: MeasureJob['server'] }).server
-  if (!server || !threads || !layers.length) return out
+  const layers = candidates.filter((l) => l.weight >= minLayerFeatures)
+  if (!server || !threads || !layers.length || total + 2 * cells < minRunWork) return out
   startMeasureWorkers()
   const ready = slots.slice(0, threads).filter((s) => s.ready && !s.gone)
   if (!ready.length) return out
