@@ -81,17 +81,19 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     const first = await runOnce()
     const again = [await runOnce(), await runOnce(), await runOnce()].sort((a, b) => a.s - b.s)
     const ours = again[1]!.r
-    // not cached, with the measure workers (as a service) and without, taken in turn so that
-    // the machine's drift falls on both alike (medians of three)
+    // not cached, with the measure workers (as a service) and without, in the order ABBA ABBA
+    // ABBA so that the machine's drift, and what one run leaves the next (the emptied cache's
+    // garbage), fall on both alike; medians of six
     const withWorkers: number[] = [], mainOnly: number[] = []
-    for (let k = 0; k < 3; k++) {
-      withWorkers.push((await runOnce(true)).s)
-      configureMeasurePool({ threads: 0 })
-      mainOnly.push((await runOnce(true)).s)
-      configureMeasurePool({ threads: MEASURE_THREADS })
+    for (let k = 0; k < 12; k++) {
+      const workers = [0, 3].includes(k % 4)
+      configureMeasurePool({ threads: workers ? MEASURE_THREADS : 0 })
+      ;(workers ? withWorkers : mainOnly).push((await runOnce(true)).s)
     }
-    const uncached = withWorkers.sort((a, b) => a - b)[1]!
-    const uncachedHere = mainOnly.sort((a, b) => a - b)[1]!
+    configureMeasurePool({ threads: MEASURE_THREADS })
+    const median = (xs: number[]) => { const o = [...xs].sort((a, b) => a - b); return (o[(o.length - 1) >> 1]! + o[o.length >> 1]!) / 2 }
+    const uncached = median(withWorkers)
+    const uncachedHere = median(mainOnly)
     // the plain way, median of three like ours
     let base: { unit_code: string; layer_id: number; area_m2: number }[] | undefined
     let note = ''
