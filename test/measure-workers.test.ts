@@ -109,6 +109,20 @@ for (const backend of backends()) {
       expect(again.rows).toEqual(here.rows)
     }, 120_000)
 
+    it.runIf(backend.name === 'pg')('a worker that cannot reach the database leaves its layers to the main thread: the same rows', async () => {
+      const here = await run('mw500', { threads: 0 })
+      await workersReady()
+      const before = measuredAfterLoss
+      // the same database for the main thread; for workers an address where nothing listens
+      const unreachable: Db = { ...db, server: { url: 'postgres://postgres@127.0.0.1:1/nowhere', statementTimeoutMs: 0 } }
+      clearFeatureCache()
+      const r = await coverage(unreachable, 'mw500', { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false })
+      const m = (r.run.meta as { measured: Measured }).measured
+      expect(m.elsewhere.length).toBeGreaterThan(0)
+      expect(measuredAfterLoss - before).toBe(m.elsewhere.length)
+      expect(r.rows.map((x) => [x.unit_code, x.measure, x.layer, x.category, x.features, x.area_m2].join('|'))).toEqual(here.rows)
+    }, 120_000)
+
     // PGlite runs its statements in this thread: a timer would not fire before the run ends
     it.runIf(backend.name === 'pg')('a run cancelled while a worker measures ends cancelled, and the next run is whole', async () => {
       await workersReady()

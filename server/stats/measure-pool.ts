@@ -8,7 +8,7 @@
 // holds it; clearing this thread's cache clears theirs. Numbers are the same to the last
 // bit whichever thread measures (same code, same inputs). Workers are started on first
 // use (or by startMeasureWorkers), used once they have loaded, and do not keep the
-// process alive; a worker that stops leaves its layers to this thread.
+// process alive; a worker that stops or fails leaves its layers to this thread.
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Queryable } from '../db/db.ts'
@@ -67,7 +67,7 @@ export function measureThreads(): number {
   return threads
 }
 
-/** layers measured by workers so far, and by this thread after their worker stopped (tests check both) */
+/** layers measured by workers so far, and by this thread after their worker stopped or failed (tests check both) */
 export let measuredInWorkers = 0
 export let measuredAfterLoss = 0
 let posted: ((w: Worker) => void) | undefined
@@ -106,7 +106,7 @@ class Slot {
       const i = slots.indexOf(this)
       if (i >= 0) slots.splice(i, 1)
       for (const [id, home] of homes) if (home === this) homes.delete(id)
-      for (const j of this.jobs.values()) j.reject(Object.assign(err, { workerLost: true }))
+      for (const j of this.jobs.values()) j.reject(err)
       this.jobs.clear()
     }
     w.on('error', lost)
@@ -129,13 +129,13 @@ class Slot {
     posted?.(this.w)
     try {
       return await done
-    } catch (err) {
+    } catch {
       signal?.throwIfAborted()
-      if ((err as { workerLost?: boolean }).workerLost) {
-        measuredAfterLoss++
-        return measureLayerAlone(db, task, cellSet(cells), pr, signal)
-      }
-      throw err
+      // the worker stopped, or failed (its connections refused, say): this thread measures the
+      // layer itself, so that a failure of the worker alone does not fail the run (one of the
+      // layer or its database fails here too, with this thread's reason)
+      measuredAfterLoss++
+      return measureLayerAlone(db, task, cellSet(cells), pr, signal)
     } finally {
       signal?.removeEventListener('abort', onAbort)
       if (!this.jobs.size && !this.gone) this.w.unref()
