@@ -12,7 +12,6 @@
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Queryable } from '../db/db.ts'
-import { DbError } from '../errors.ts'
 import { onFeatureCacheCleared } from './feature-cache.ts'
 import type { Laea } from './laea.ts'
 import { measureLayerAlone, type LayerSums, type PreparedRead } from './layer-measure.ts'
@@ -34,8 +33,10 @@ export interface MeasureJob {
 export interface JobDone {
   job: number
   sums?: LayerSums
+  /** split reads sampled whole in the worker since its last answer */
   sampledWhole?: number
-  error?: { name: string; message: string }
+  /** why the job failed (this thread then measures the layer itself) */
+  error?: string
 }
 
 /** measure workers when not configured (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
@@ -61,10 +62,6 @@ export function configureMeasurePool(o: { threads?: number; minRunWork?: number;
   threads = n // workers beyond it stay idle until stopMeasureWorkers
   minRunWork = o.minRunWork ?? MIN_RUN_WORK
   minLayerFeatures = o.minLayerFeatures ?? MIN_LAYER_FEATURES
-}
-
-export function measureThreads(): number {
-  return threads
 }
 
 /** layers measured by workers so far, and by this thread after their worker stopped or failed (tests check both) */
@@ -96,10 +93,7 @@ class Slot {
       if (m.sums) {
         measuredInWorkers++
         j.resolve(m.sums)
-      } else {
-        const e = m.error!
-        j.reject(e.name === 'DbError' ? new DbError(e.message) : Object.assign(new Error(e.message), { name: e.name }))
-      }
+      } else j.reject(new Error(`measure worker: ${m.error}`))
     })
     const lost = (err: Error) => {
       this.gone = true
@@ -113,7 +107,7 @@ class Slot {
     w.on('exit', (code) => lost(new Error(`measure worker stopped (exit code ${code})`)))
   }
 
-  /** The layer measured in this worker; if the worker stops first, in this thread. */
+  /** The layer measured in this worker; if the worker stops or fails first, in this thread. */
   async measure(db: Queryable, task: LayerTask, cells: MeasureCell[], pr: Laea, server: MeasureJob['server'], signal?: AbortSignal): Promise<LayerSums> {
     signal?.throwIfAborted()
     const job = ++jobs

@@ -15,6 +15,13 @@ const port = parentPort!
 const dbs = new Map<string, Promise<Db>>()
 let cells: { tag: number; cs: CellSet } | undefined
 const running = new Map<number, AbortController>()
+/** sampledWhole as last reported: jobs run side by side, so each answer carries the count since the last one */
+let reported = 0
+const sampledSince = () => {
+  const n = sampledWhole - reported
+  reported = sampledWhole
+  return n
+}
 
 const dbOf = (server: MeasureJob['server']): Promise<Db> => {
   let db = dbs.get(server.url)
@@ -29,16 +36,14 @@ const dbOf = (server: MeasureJob['server']): Promise<Db> => {
 async function run(m: MeasureJob): Promise<void> {
   const ac = new AbortController()
   running.set(m.job, ac)
-  const before = sampledWhole
   try {
     if (m.cells) cells = { tag: m.cells.tag, cs: cellSet(m.cells.list) }
     if (!cells || cells.tag !== m.task.cellsTag) throw new Error(`measure worker: cells ${m.task.cellsTag} were not sent`)
     const sums = await measureLayerAlone(await dbOf(m.server), m.task, cells.cs, laea(m.lon0, m.lat0), ac.signal)
     const moved = sums.sets.flatMap((s) => [s.sums.area.buffer, s.sums.count.buffer, s.sums.degenerate.buffer]) as ArrayBuffer[]
-    port.postMessage({ job: m.job, sums, sampledWhole: sampledWhole - before } satisfies JobDone, moved)
+    port.postMessage({ job: m.job, sums, sampledWhole: sampledSince() } satisfies JobDone, moved)
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err))
-    port.postMessage({ job: m.job, sampledWhole: sampledWhole - before, error: { name: e.constructor?.name === 'DbError' ? 'DbError' : e.name, message: e.message } } satisfies JobDone)
+    port.postMessage({ job: m.job, sampledWhole: sampledSince(), error: err instanceof Error ? err.message : String(err) } satisfies JobDone)
   } finally {
     running.delete(m.job)
   }
