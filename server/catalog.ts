@@ -1,11 +1,12 @@
 import type { Queryable } from './db/db.ts'
+import { CURRENT } from './catalog/versions.ts'
 
 /** What is loaded: layer versions and unit sets, for the CLI, API and viewer. */
 export async function listLayers(db: Queryable) {
   return db.query(
     `SELECT id, name, kind, vintage, feature_count, source_file, source_checksum, source_crs, category_field,
             created_at, report->'repaired' AS repaired, report->'droppedAfterRepair' AS dropped, report->'emptyGeometry' AS empty_geometry
-     FROM layer ORDER BY name, vintage`,
+     FROM layer WHERE ${CURRENT} ORDER BY name, vintage`,
   )
 }
 
@@ -15,7 +16,7 @@ export async function listUnitSets(db: Queryable) {
             (SELECT sum(area_m2) FROM unit WHERE set_id = s.id)::float8 AS area_m2,
             (SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)]
                FROM (SELECT ST_Extent(geom)::geometry AS e FROM unit WHERE set_id = s.id) x) AS bbox
-     FROM unit_set s ORDER BY s.name`,
+     FROM unit_set s WHERE s.${CURRENT} ORDER BY s.name`,
   )
 }
 

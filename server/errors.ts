@@ -36,6 +36,11 @@ export class Gone extends AppError {
   override readonly status = 410
   override readonly code: string = 'gone'
 }
+/** A run's recorded inputs were deleted (purged) before it finished: it failed, never done. */
+export class InputsLost extends AppError {
+  override readonly status = 409
+  override readonly code: string = 'inputs_lost'
+}
 /** A run stopped because it took longer than its time budget. */
 export class TimedOut extends AppError {
   override readonly status = 503
@@ -66,6 +71,8 @@ export class DbError extends AppError {
     const e = err as { message?: string; code?: string }
     // query_canceled (statement timeout) is the caller's concern, keep it distinct
     if (e?.code === '57014') return new DbError(`statement cancelled: ${e.message}`)
+    // a concurrent writer took the same name first (unique index): the caller's conflict
+    if (e?.code === '23505') return new Conflict(`a concurrent request wrote the same entry first (${e.message}); look again and retry`)
     return err instanceof Error ? err : new Error(String(err))
   }
 }

@@ -6,6 +6,7 @@ import { ingestLayer } from './ingest/ingest-layer.ts'
 import { importUnits } from './units/import-units.ts'
 import { buildGrid } from './units/build-grid.ts'
 import { ingestRaster } from './raster/ingest-raster.ts'
+import { CURRENT } from './catalog/versions.ts'
 
 export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
 
@@ -22,7 +23,7 @@ interface Manifest {
  */
 export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: string) => void, rasterDir?: string): Promise<boolean> {
   const manifest = JSON.parse(fs.readFileSync(path.join(SAMPLE_DIR, 'manifest.json'), 'utf8')) as Manifest
-  const have = await db.query('SELECT 1 FROM unit_set WHERE name = $1', [manifest.units[0]!.set])
+  const have = await db.query(`SELECT 1 FROM unit_set WHERE name = $1 AND ${CURRENT}`, [manifest.units[0]!.set])
   if (have.length) return false
   log('loading the bundled sample data (first run)…')
   for (const u of manifest.units) {

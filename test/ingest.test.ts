@@ -177,8 +177,11 @@ for (const backend of backends()) {
       const small = shp('ver1', [gkSquare(1)])
       const r = await ingestLayer(db, opts(small, { layer: 'ver', vintage: '2020', replace: true }))
       expect(r.replaced).toBe(true)
-      const rows = await db.query<{ vintage: string; feature_count: number }>("SELECT vintage, feature_count FROM layer WHERE name = 'ver' ORDER BY vintage")
+      const rows = await db.query<{ vintage: string; feature_count: number }>("SELECT vintage, feature_count FROM layer WHERE name = 'ver' AND retired_at IS NULL ORDER BY vintage")
       expect(rows).toEqual([{ vintage: '2020', feature_count: 1 }, { vintage: '2023', feature_count: 2 }])
+      // the replaced version is kept, retired, with its features
+      const retired = await db.query<{ id: number; feature_count: number; n: number }>("SELECT id, feature_count, (SELECT count(*)::int FROM feature WHERE layer_id = layer.id) AS n FROM layer WHERE name = 'ver' AND retired_at IS NOT NULL")
+      expect(retired.map((x) => [x.id, x.feature_count, x.n])).toEqual([[r.retiredId, 2, 2]])
     })
 
     it('reads a zipped shapefile, flattening paths (no zip-slip), and refuses zips with two datasets', async () => {

@@ -13,6 +13,7 @@ import { AREA_METHOD, coverage, type CoverageResult } from '../stats/coverage.ts
 import { change, type ChangeResult } from '../stats/change.ts'
 import { compareVintage, selectLayers, type LayerVersion } from '../stats/layer-select.ts'
 import type { Exportable } from '../stats/export.ts'
+import { CURRENT } from '../catalog/versions.ts'
 
 export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net'
 
@@ -41,7 +42,7 @@ const ID = /^[a-z][a-z0-9_]{0,63}$/
 
 /** Factors for every layer in the catalogue, by kind. */
 export async function defaultDefinitions(db: Queryable): Promise<FactorDefinition[]> {
-  const all = await db.query<{ name: string; vintage: string; kind: string; id: number }>('SELECT id, name, vintage, kind FROM layer ORDER BY name, vintage')
+  const all = await db.query<{ name: string; vintage: string; kind: string; id: number }>(`SELECT id, name, vintage, kind FROM layer WHERE ${CURRENT} ORDER BY name, vintage`)
   const latest = await selectLayers(db)
   const defs: FactorDefinition[] = []
   for (const l of latest) {
@@ -121,9 +122,9 @@ export interface FactorResult {
 }
 
 /** Computes (or reuses: runs with unchanged inputs are reused) every factor for a unit set. */
-export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute'> = {}): Promise<FactorResult> {
+export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'> = {}): Promise<FactorResult> {
   const defs = definitions ?? (await defaultDefinitions(db))
-  const all = await db.query<LayerVersion>('SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer ORDER BY name, vintage')
+  const all = await db.query<LayerVersion>(`SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer WHERE ${CURRENT} ORDER BY name, vintage`)
   const latest = new Map<string, LayerVersion>()
   const previous = new Map<string, LayerVersion>()
   for (const l of [...all].sort((a, b) => compareVintage(a.vintage, b.vintage))) {

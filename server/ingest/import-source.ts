@@ -68,3 +68,9 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
 export function missingField(source: VectorSource, field: string, option: string): string {
   return `${source.file}: no field '${field}' for ${option} (fields: ${source.fields.join(', ') || 'none'})`
 }
+
+/** The refusal of an import that yields no polygon area: what was read and dropped, and that nothing changed. */
+export function emptyImport(report: SourceReport, what: string): string {
+  const dropped = report.droppedAfterRepair.length + report.emptyGeometry.length
+  return `${report.file}: no polygon area to import (${report.read} feature(s) read, ${dropped} empty or degenerate); ${what} was not changed — check the file, or pass --allow-empty to store an empty version`
+}

@@ -1,9 +1,10 @@
 import type { Db } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import { BadInput, Conflict } from '../errors.ts'
-import { importSource, missingField, type SourceImportOptions, type SourceReport } from './import-source.ts'
+import { emptyImport, importSource, missingField, type SourceImportOptions, type SourceReport } from './import-source.ts'
 import { checkKind, checkName, checkVintage } from './names.ts'
 import { prepareLayer } from '../stats/layer-contacts.ts'
+import { claimVersion, CURRENT } from '../catalog/versions.ts'
 
 const INSERT_FEATURES = loadSql(import.meta.url, './insert-features.sql')
 
@@ -12,6 +13,10 @@ export interface IngestLayerOptions extends SourceImportOptions {
   kind: string
   vintage: string
   categoryField?: string
+  /** store a version with no polygon area (else such an import is refused) */
+  allowEmpty?: boolean
+  /** who imports (audit: key name or cli:<user>) */
+  actor?: string
 }
 
 export interface LayerImportReport extends SourceReport {
@@ -21,6 +26,8 @@ export interface LayerImportReport extends SourceReport {
   kind: string
   loaded: number
   replaced: boolean
+  /** the version this import retired (--replace), kept in the layer's history */
+  retiredId?: number
   areaM2: number
   /**
    * features meeting another feature of the layer other than vertex for vertex along a
@@ -39,26 +46,29 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
   const cat = o.categoryField
   return importSource(db, o, async (source) => {
     if (cat && !source.fields.includes(cat)) throw new BadInput(missingField(source, cat, '--category-field'))
-    const existing = await db.query('SELECT id FROM layer WHERE name = $1 AND vintage = $2', [layer, vintage])
+    // fail fast before reading the file; claimVersion decides inside the transaction
+    const existing = await db.query(`SELECT id FROM layer WHERE name = $1 AND vintage = $2 AND ${CURRENT}`, [layer, vintage])
     if (existing.length && !o.replace) {
-      throw new Conflict(`layer '${layer}' vintage ${vintage} already exists; pass --replace to overwrite it, or give another --vintage`)
+      throw new Conflict(`layer '${layer}' vintage ${vintage} already exists; pass --replace to add a new version of it (the old one is kept in its history), or give another --vintage`)
     }
+    let retiredId: number | undefined
     return {
       tags: (f) => ({ category: cat && f.attributes[cat] != null ? String(f.attributes[cat]) : null }),
       begin: async (tx) => {
-        if (o.replace) await tx.query('DELETE FROM layer WHERE name = $1 AND vintage = $2', [layer, vintage])
+        retiredId = (await claimVersion(tx, 'layer', layer, vintage, { replace: o.replace, actor: o.actor })).retiredId
       },
       finish: async (tx, report) => {
         const [row] = await tx.query<{ id: number }>(
-          `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id`,
-          [layer, kind, vintage, report.file, report.checksum, report.crs, cat ?? null, JSON.stringify(report)],
+          `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id`,
+          [layer, kind, vintage, report.file, report.checksum, report.crs, cat ?? null, JSON.stringify(report), o.actor ?? null],
         )
         const layerId = row!.id
         const [stats] = await tx.query<{ n: number; area: number }>(INSERT_FEATURES, [layerId], { signal: o.signal })
+        if (!o.allowEmpty && !(stats!.n > 0 && stats!.area > 0)) throw new BadInput(emptyImport(report, `layer '${layer}' vintage ${vintage}`))
         const contacts = await prepareLayer(tx, layerId, { signal: o.signal })
         await tx.query("UPDATE layer SET feature_count = $2, report = report || jsonb_build_object('contacts', $3::int) WHERE id = $1", [layerId, stats!.n, contacts])
-        return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: existing.length > 0, areaM2: stats!.area, contacts, ...report }
+        return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: retiredId !== undefined, retiredId, areaM2: stats!.area, contacts, ...report }
       },
     }
   })

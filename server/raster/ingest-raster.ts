@@ -18,6 +18,7 @@ import { crsFromGeoKeys } from './raster-crs.ts'
 import { legendFromAuxXml, legendFromPalette, readLegendFile, type LegendEntry } from './legend.ts'
 import { findRaster, pixelSource, rasterById, type BandStats, type Derivation, type RasterKind, type RasterRecord } from './raster-store.ts'
 import { CGCS2000 } from '../crs/reproject.ts'
+import { claimVersion, CURRENT } from '../catalog/versions.ts'
 
 export const RASTER_KINDS = ['categorical', 'continuous'] as const
 /** a categorical raster with more distinct values than this is not categorical */
@@ -34,6 +35,8 @@ export interface IngestRasterOptions {
   crs?: string
   legend?: string
   replace?: boolean
+  /** who adds it (audit) */
+  actor?: string
   rasterDir: string
   signal?: AbortSignal
   progress?: (done: number, total: number) => void
@@ -63,8 +66,8 @@ export async function ingestRaster(db: Db, o: IngestRasterOptions): Promise<Rast
   const vintage = checkVintage(o.vintage)
   if (!(RASTER_KINDS as readonly string[]).includes(o.kind)) throw new BadInput(`--kind '${o.kind}' is not one of ${RASTER_KINDS.join(', ')}`)
   const kind = o.kind as RasterKind
-  const existing = await db.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
-  if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it, or give another --vintage`)
+  const existing = await db.query(`SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2 AND ${CURRENT}`, [name, vintage])
+  if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to add a new version of it (the old one is kept in its history), or give another --vintage`)
   if (existing.length) await refuseIfDerivedFrom(db, (existing[0] as { id: number }).id, `${name}@${vintage}`)
   const legendFile = o.legend ? readLegendFile(o.legend) : undefined
   const t = await openTiff(o.file)
@@ -93,15 +96,15 @@ export async function ingestRaster(db: Db, o: IngestRasterOptions): Promise<Rast
     const created = storeFile(o.file, o.rasterDir, stored)
     try {
       const id = await db.transaction(async (tx) => {
-        if (o.replace) await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
+        await claimVersion(tx, 'raster_layer', name, vintage, { replace: o.replace, actor: o.actor })
         const [row] = await tx.query<{ id: number }>(
           `INSERT INTO raster_layer (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
-             compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, extent, report)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23) RETURNING id`,
+             compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, extent, report, created_by)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) RETURNING id`,
           [name, vintage, kind, stored, path.basename(o.file), checksum, crs.id, crs.proj4, info.width, info.height, info.bands, info.sampleType,
             info.compression, info.tiled, info.blockWidth, info.blockHeight, JSON.stringify(info.overviews), JSON.stringify(info.transform),
             info.nodata, legend ? JSON.stringify(legend) : null, JSON.stringify(stats), JSON.stringify(extent),
-            JSON.stringify({ crsNote: note, legendFrom, geoKeys: info.geoKeys })],
+            JSON.stringify({ crsNote: note, legendFrom, geoKeys: info.geoKeys }), o.actor ?? null],
         )
         return row!.id
       })
@@ -213,6 +216,8 @@ export interface DeriveOptions {
   soil?: number
   veg?: number
   replace?: boolean
+  /** who adds it (audit) */
+  actor?: string
   rasterDir: string
 }
 
@@ -264,19 +269,16 @@ export async function deriveRaster(db: Db, o: DeriveOptions): Promise<RasterReco
   }
   const stats: BandStats[] = [{ band: 1, valid, min: valid ? min : null, max: valid ? max : null, mean: valid ? sum / valid : null }]
   const id = await db.transaction(async (tx) => {
-    const existing = await tx.query('SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
-    if (existing.length && !o.replace) throw new Conflict(`raster '${name}' vintage ${vintage} already exists; pass --replace to overwrite it`)
-    if (existing.length) {
-      await refuseIfDerivedFrom(tx, (existing[0] as { id: number }).id, `${name}@${vintage}`)
-      await tx.query('DELETE FROM raster_layer WHERE name = $1 AND vintage = $2', [name, vintage])
-    }
+    const existing = await tx.query(`SELECT id FROM raster_layer WHERE name = $1 AND vintage = $2 AND ${CURRENT}`, [name, vintage])
+    if (existing.length && o.replace) await refuseIfDerivedFrom(tx, (existing[0] as { id: number }).id, `${name}@${vintage}`)
+    await claimVersion(tx, 'raster_layer', name, vintage, { replace: o.replace, actor: o.actor })
     const [row] = await tx.query<{ id: number }>(
       `INSERT INTO raster_layer (name, vintage, kind, file, source_file, checksum, crs, crs_proj4, width, height, bands, sample_type,
-         compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, derived, extent, report)
-       VALUES ($1,$2,'continuous',$3,$4,$5,$6,$7,$8,$9,1,'float32',$10,$11,$12,$13,$14,$15,NULL,NULL,$16,$17,$18,$19) RETURNING id`,
+         compression, tiled, block_width, block_height, overviews, transform, nodata, legend, band_stats, derived, extent, report, created_by)
+       VALUES ($1,$2,'continuous',$3,$4,$5,$6,$7,$8,$9,1,'float32',$10,$11,$12,$13,$14,$15,NULL,NULL,$16,$17,$18,$19,$20) RETURNING id`,
       [name, vintage, src.file, `${o.op}(${src.name}@${src.vintage})`, checksum, src.crs, src.crs_proj4, src.width, src.height,
         src.compression, src.tiled, src.block_width, src.block_height, JSON.stringify(src.overviews), JSON.stringify(src.transform),
-        JSON.stringify(stats), JSON.stringify(d), JSON.stringify(src.extent), JSON.stringify({ derivedFrom: { id: src.id, name: src.name, vintage: src.vintage, checksum: src.checksum } })],
+        JSON.stringify(stats), JSON.stringify(d), JSON.stringify(src.extent), JSON.stringify({ derivedFrom: { id: src.id, name: src.name, vintage: src.vintage, checksum: src.checksum } }), o.actor ?? null],
     )
     return row!.id
   })
@@ -285,6 +287,6 @@ export async function deriveRaster(db: Db, o: DeriveOptions): Promise<RasterReco
 
 /** Derived rasters name their source by id: it may not be replaced under them. */
 async function refuseIfDerivedFrom(db: Queryable, id: number, label: string): Promise<void> {
-  const users = await db.query<{ name: string; vintage: string }>("SELECT name, vintage FROM raster_layer WHERE (derived->>'source')::int = $1", [id])
+  const users = await db.query<{ name: string; vintage: string }>(`SELECT name, vintage FROM raster_layer WHERE (derived->>'source')::int = $1 AND ${CURRENT}`, [id])
   if (users.length) throw new Conflict(`raster ${label} is the source of ${users.map((u) => `${u.name}@${u.vintage}`).join(', ')}; replace or remove those first`)
 }

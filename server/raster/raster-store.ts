@@ -8,6 +8,7 @@ import { BadInput, NotFound } from '../errors.ts'
 import { compareVintage } from '../stats/layer-select.ts'
 import { openTiff, readWindow, type GeoTransform, type OpenTiff, type SampleType } from './geotiff-file.ts'
 import type { LegendEntry } from './legend.ts'
+import { CURRENT } from '../catalog/versions.ts'
 
 export type RasterKind = 'categorical' | 'continuous'
 
@@ -59,7 +60,7 @@ const COLUMNS = `id, name, vintage, kind, file, source_file, checksum, crs, crs_
   created_at::text AS created_at`
 
 export async function listRasters(db: Queryable): Promise<RasterRecord[]> {
-  return db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer ORDER BY name, vintage`)
+  return db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer WHERE ${CURRENT} ORDER BY name, vintage`)
 }
 
 export async function rasterById(db: Queryable, id: number): Promise<RasterRecord> {
@@ -71,9 +72,9 @@ export async function rasterById(db: Queryable, id: number): Promise<RasterRecor
 /** 'NAME' (latest vintage) or 'NAME@VINTAGE'. */
 export async function findRaster(db: Queryable, spec: string, what = 'raster'): Promise<RasterRecord> {
   const [name, vintage] = spec.split('@') as [string, string | undefined]
-  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer WHERE name = $1`, [name])
+  const rows = await db.query<RasterRecord>(`SELECT ${COLUMNS} FROM raster_layer WHERE name = $1 AND ${CURRENT}`, [name])
   if (!rows.length) {
-    const known = (await db.query<{ name: string }>('SELECT DISTINCT name FROM raster_layer ORDER BY name')).map((r) => r.name)
+    const known = (await db.query<{ name: string }>(`SELECT DISTINCT name FROM raster_layer WHERE ${CURRENT} ORDER BY name`)).map((r) => r.name)
     throw new NotFound(`no ${what} '${name}' (known: ${known.join(', ') || 'none'})`)
   }
   if (vintage !== undefined) {

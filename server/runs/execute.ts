@@ -2,7 +2,7 @@
 // (an AbortSignal in this process, or cancel_requested set by any process), and makes
 // the result visible in one step when everything has been computed.
 import type { Db, Queryable } from '../db/db.ts'
-import { Cancelled, TimedOut } from '../errors.ts'
+import { Cancelled, InputsLost, TimedOut } from '../errors.ts'
 import { createRun, findReusable, getRun, inputKey, reportProgress, type RunKind, type RunRecord } from './run-store.ts'
 import { forgetResult } from './result-memo.ts'
 
@@ -43,6 +43,8 @@ export interface RunOptions {
    *  at each progress report, so one long statement finishes first (on PostGIS servers
    *  statement_timeout bounds that; the embedded database cannot interrupt a statement). */
   timeoutMs?: number
+  /** who asked (audit: key name or cli:<user>), stored on a new run as created_by */
+  actor?: string
 }
 
 export interface StartedRun {
@@ -80,7 +82,7 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
     if (prev) return { id: prev.id, reused: true, done: Promise.resolve({ ...prev, reused: true }) }
   }
   await opts.beforeCompute?.()
-  const id = await createRun(db, plan.kind, plan.params, plan.inputs, key)
+  const id = await createRun(db, plan.kind, plan.params, plan.inputs, key, opts.actor)
   const controller = new AbortController()
   const onAbort = () => controller.abort(new Cancelled(`run ${id} was cancelled`))
   if (opts.signal?.aborted) onAbort()
@@ -140,13 +142,19 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
       timings.push({ step: step.label, ms: Math.round(performance.now() - t0) })
       before += step.weight
     }
-    const rows = await db.query<{ n: number }>(
-      'SELECT ((SELECT count(*) FROM run_sum WHERE run_id = $1) + (SELECT coalesce(sum(entries), 0) FROM run_result WHERE run_id = $1))::int AS n', [id])
-    await db.query(
-      `UPDATE run SET status = 'done', progress = 1, stage = 'done', meta = $2, row_count = $3,
-              finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
-      [id, JSON.stringify({ ...plan.meta, timings }), rows[0]!.n, performance.now() - started],
-    )
+    await db.transaction(async (tx) => {
+      // the inputs the run recorded must still be there as it is marked done (only an
+      // admin's purge deletes versions, and it refuses while a run reads them: this is the
+      // last guard, in the same transaction as 'done')
+      await checkInputsKept(tx, plan)
+      const rows = await tx.query<{ n: number }>(
+        'SELECT ((SELECT count(*) FROM run_sum WHERE run_id = $1) + (SELECT coalesce(sum(entries), 0) FROM run_result WHERE run_id = $1))::int AS n', [id])
+      await tx.query(
+        `UPDATE run SET status = 'done', progress = 1, stage = 'done', meta = $2, row_count = $3,
+                finished_at = now(), elapsed_ms = $4 WHERE id = $1`,
+        [id, JSON.stringify({ ...plan.meta, timings }), rows[0]!.n, performance.now() - started],
+      )
+    })
     onProgress?.(1, 'done')
   } catch (err) {
     const timedOut = signal.reason instanceof TimedOut
@@ -165,6 +173,24 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
   }
   await dropWork(db, id)
   return getRun(db, id)
+}
+
+/** Fails (InputsLost) unless every layer, unit set and raster version the run recorded still exists; locks them until the caller's transaction ends. */
+async function checkInputsKept(tx: Queryable, plan: RunPlan): Promise<void> {
+  const inputs = plan.inputs as { unitSet?: { id: number }; layers?: { id: number }[]; from?: { id: number }; to?: { id: number }; raster?: { id: number } }
+  const raster = plan.kind === 'zonal' || plan.kind === 'zonal_change'
+  const versions = [inputs.from, inputs.to].filter((v): v is { id: number } => v !== undefined)
+  const want: [string, number[]][] = [
+    ['unit_set', inputs.unitSet ? [inputs.unitSet.id] : []],
+    ['layer', raster ? [] : [...(inputs.layers ?? []), ...versions].map((v) => v.id)],
+    ['raster_layer', raster ? [...(inputs.raster ? [inputs.raster] : []), ...versions].map((v) => v.id) : []],
+  ]
+  for (const [table, ids] of want) {
+    if (!ids.length) continue
+    const found = await tx.query<{ id: number }>(`SELECT id FROM ${table} WHERE id = ANY($1::int[]) FOR KEY SHARE`, [ids])
+    const missing = ids.filter((i) => !found.some((f) => Number(f.id) === i))
+    if (missing.length) throw new InputsLost(`the ${table.replace('_layer', '').replace('_', ' ')} version(s) ${missing.join(', ')} this run read were purged while it ran; its result was discarded — run it again`)
+  }
 }
 
 /** The work tables of a run: needed while it runs, never after. */

@@ -24,12 +24,14 @@ export interface RunRecord {
   created_at: string
   finished_at: string | null
   elapsed_ms: number | null
+  /** who started it (key name or cli:<user>); null for runs from before the audit trail */
+  created_by: string | null
   /** set when a request was answered by an earlier run with identical inputs */
   reused?: boolean
 }
 
 const COLUMNS = `id::int AS id, kind, params, inputs, input_key, status, progress, stage, error, meta, row_count,
-  created_at::text AS created_at, finished_at::text AS finished_at, elapsed_ms`
+  created_at::text AS created_at, finished_at::text AS finished_at, elapsed_ms, created_by`
 
 /** Same kind, parameters and input versions → same key → same answer. */
 export function inputKey(kind: RunKind, params: unknown, inputs: unknown): string {
@@ -41,10 +43,10 @@ export async function findReusable(db: Queryable, key: string): Promise<RunRecor
   return rows[0]
 }
 
-export async function createRun(db: Queryable, kind: RunKind, params: unknown, inputs: unknown, key: string): Promise<number> {
+export async function createRun(db: Queryable, kind: RunKind, params: unknown, inputs: unknown, key: string, actor?: string): Promise<number> {
   const [row] = await db.query<{ id: number }>(
-    `INSERT INTO run (kind, params, inputs, input_key, status, owner) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id::int AS id`,
-    [kind, JSON.stringify(params), JSON.stringify(inputs), key, OWNER],
+    `INSERT INTO run (kind, params, inputs, input_key, status, owner, created_by) VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING id::int AS id`,
+    [kind, JSON.stringify(params), JSON.stringify(inputs), key, OWNER, actor ?? null],
   )
   return row!.id
 }

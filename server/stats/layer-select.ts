@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.ts'
 import { BadInput, NotFound } from '../errors.ts'
+import { CURRENT } from '../catalog/versions.ts'
 
 export interface LayerVersion {
   id: number
@@ -18,7 +19,7 @@ export interface LayerVersion {
  */
 export async function selectLayers(db: Queryable, spec?: string): Promise<LayerVersion[]> {
   const all = await db.query<LayerVersion>(
-    'SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer ORDER BY name, vintage',
+    `SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer WHERE ${CURRENT} ORDER BY name, vintage`,
   )
   const latest = new Map<string, LayerVersion>()
   for (const l of all) {

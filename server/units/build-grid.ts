@@ -23,6 +23,8 @@ export interface GridOptions {
   /** lon/lat box in EPSG:4490 degrees, when not --within */
   bbox?: [number, number, number, number]
   replace?: boolean
+  /** who builds it (audit) */
+  actor?: string
   signal?: AbortSignal
   progress?: (done: number, total: number | undefined) => void
 }
@@ -59,11 +61,11 @@ export async function buildGrid(db: Db, o: GridOptions) {
   const segments = segmentsFor(o.sizeM)
   // a new or replaced set: memoised lookups by name look again once it has committed
   return db.transaction(async (tx) => {
-    const replaced = await claimUnitSetName(tx, set, o.replace)
+    const replaced = await claimUnitSetName(tx, set, o.replace, o.actor)
     const params = { sizeM: o.sizeM, crs: crs.id, proj4: crs.proj4, codeScheme: 'G<size>_<E|W><i>_<N|S><j>, cell (i,j) = [i*size,(i+1)*size) x [j*size,(j+1)*size) in crs', within: o.within ?? null, bbox: o.bbox ?? null, edgeSegments: segments }
     const [row] = await tx.query<{ id: number }>(
-      `INSERT INTO unit_set (name, kind, params, source_crs, unit_count, report) VALUES ($1, 'grid', $2, $3, 0, '{}') RETURNING id`,
-      [set, JSON.stringify(params), crs.id],
+      `INSERT INTO unit_set (name, kind, params, source_crs, unit_count, report, created_by) VALUES ($1, 'grid', $2, $3, 0, '{}', $4) RETURNING id`,
+      [set, JSON.stringify(params), crs.id, o.actor ?? null],
     )
     const setId = row!.id
     await tx.query('CREATE TEMP TABLE grid_stage (code text, geom geometry(Polygon, 4490)) ON COMMIT DROP')

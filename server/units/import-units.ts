@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import { BadInput } from '../errors.ts'
-import { importSource, missingField, type SourceImportOptions } from '../ingest/import-source.ts'
+import { emptyImport, importSource, missingField, type SourceImportOptions } from '../ingest/import-source.ts'
 import type { VectorSource } from '../ingest/source.ts'
 import { checkName } from '../ingest/names.ts'
 import { claimUnitSetName } from './unit-set.ts'
@@ -18,6 +18,8 @@ export interface ImportUnitsOptions extends SourceImportOptions {
   codeField?: string
   nameField?: string
   parentField?: string
+  /** who imports (audit) */
+  actor?: string
 }
 
 /** Administrative units: unique codes (GB/T 2260 where given), names, parent codes. */
@@ -42,15 +44,16 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
         return { code, name: val(nameField), parent: val(parentField) }
       },
       begin: async (tx) => {
-        replaced = await claimUnitSetName(tx, set, o.replace)
+        replaced = await claimUnitSetName(tx, set, o.replace, o.actor)
       },
       finish: async (tx, report) => {
         const [row] = await tx.query<{ id: number }>(
-          `INSERT INTO unit_set (name, kind, params, source_file, source_checksum, source_crs, unit_count, report)
-           VALUES ($1, 'admin', $2, $3, $4, $5, 0, $6) RETURNING id`,
-          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null }), report.file, report.checksum, report.crs, JSON.stringify(report)],
+          `INSERT INTO unit_set (name, kind, params, source_file, source_checksum, source_crs, unit_count, report, created_by)
+           VALUES ($1, 'admin', $2, $3, $4, $5, 0, $6, $7) RETURNING id`,
+          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null }), report.file, report.checksum, report.crs, JSON.stringify(report), o.actor ?? null],
         )
         const [n] = await tx.query<{ n: number }>(INSERT_UNITS, [row!.id], { signal: o.signal })
+        if (!(n!.n > 0)) throw new BadInput(emptyImport(report, `unit set '${set}'`))
         await tx.query('UPDATE unit_set SET unit_count = $2 WHERE id = $1', [row!.id, n!.n])
         return { setId: row!.id, set, loaded: n!.n, replaced, codeField, nameField, ...report }
       },

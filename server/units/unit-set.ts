@@ -1,18 +1,18 @@
 import type { Queryable } from '../db/db.ts'
-import { Conflict, NotFound } from '../errors.ts'
+import { NotFound } from '../errors.ts'
+import { claimVersion, CURRENT } from '../catalog/versions.ts'
 
-/** Inside an import transaction: refuses an existing name unless replacing, then frees it. */
-export async function claimUnitSetName(tx: Queryable, name: string, replace?: boolean): Promise<boolean> {
-  const existing = await tx.query('SELECT id FROM unit_set WHERE name = $1', [name])
-  if (existing.length && !replace) throw new Conflict(`unit set '${name}' already exists; pass --replace to overwrite it, or choose another --set`)
-  if (existing.length) await tx.query('DELETE FROM unit_set WHERE name = $1', [name])
-  return existing.length > 0
+/** Inside an import transaction: refuses an existing name unless replacing, then retires the
+ *  current version (kept for the runs that used it); true when it replaced one. */
+export async function claimUnitSetName(tx: Queryable, name: string, replace?: boolean, actor?: string): Promise<boolean> {
+  return (await claimVersion(tx, 'unit_set', name, null, { replace, actor })).retiredId !== undefined
 }
 
+/** The current version of the unit set `name`. */
 export async function unitSetId(db: Queryable, name: string): Promise<number> {
-  const rows = await db.query<{ id: number }>('SELECT id FROM unit_set WHERE name = $1', [name])
+  const rows = await db.query<{ id: number }>(`SELECT id FROM unit_set WHERE name = $1 AND ${CURRENT}`, [name])
   if (!rows.length) {
-    const known = (await db.query<{ name: string }>('SELECT name FROM unit_set ORDER BY name')).map((r) => r.name)
+    const known = (await db.query<{ name: string }>(`SELECT name FROM unit_set WHERE ${CURRENT} ORDER BY name`)).map((r) => r.name)
     throw new NotFound(`no unit set '${name}' (known: ${known.join(', ') || 'none'})`)
   }
   return rows[0]!.id
