@@ -22,6 +22,7 @@ export const options = {
   ingest: z.strictObject({
     layer: f.name, kind: f.oneOf(LAYER_KINDS), vintage: f.vintage, crs: f.crs.optional(), encoding: f.encoding.optional(),
     categoryField: f.field.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'),
+    allowEmpty: f.flag.optional(),
   }),
   unitsImport: z.strictObject({
     set: f.name, codeField: f.field.optional(), nameField: f.field.optional(), parentField: f.field.optional(),
@@ -40,7 +41,12 @@ export const options = {
     equivalentValue: f.number.pipe(z.number().positive({ error: 'must be a positive number of yuan per hectare' })).optional(),
     table: f.oneOf(ESV_TABLES).optional(), ...output,
   }),
-  keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES) }),
+  keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),
+  layersPurge: z.strictObject({ vintage: f.vintage.optional(), id: f.int(1, 2_147_483_647).optional() }),
+  audit: z.strictObject({
+    since: z.string().max(40, { error: 'is longer than 40 characters' }).optional(), actor: z.string().max(200).optional(),
+    action: z.string().max(100).optional(), limit: f.int(1, 100_000).optional(), format: f.oneOf(['tsv', 'json']).default('tsv'),
+  }),
   rasterAdd: z.strictObject({ name: f.name, vintage: f.vintage, kind: f.oneOf(RASTER_KINDS), legend: file.optional(), crs: f.crs.optional(), replace: f.flag.optional() }),
   rasterDerive: body.derive.omit({ op: true }),
   runsResult: z.strictObject({ table: f.tableName.optional(), ...output }),

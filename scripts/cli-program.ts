@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import { Command, Option } from 'commander'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
@@ -6,7 +7,10 @@ import { loadSettings, type Settings } from '../server/settings.ts'
 import { configureScanPool } from '../server/raster/scan-pool.ts'
 import { configureParsePool } from '../server/stats/parse-pool.ts'
 import { configureMeasurePool, startMeasureWorkers } from '../server/stats/measure-pool.ts'
-import { BadInput } from '../server/errors.ts'
+import { BadInput, oneLine } from '../server/errors.ts'
+import { listAudit, recordAudit } from '../server/audit/audit.ts'
+import { layerHistory, purgeLayer } from '../server/catalog/history.ts'
+import { parseScopes } from '../server/auth/scope.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../server/ingest/names.ts'
 import { importUnits } from '../server/units/import-units.ts'
@@ -26,8 +30,9 @@ import { checkDefinitions, computeFactors, factorExport } from '../server/factor
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../server/factors/allocation.ts'
 import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../server/factors/esv.ts'
 import { unitSetId } from '../server/units/unit-set.ts'
-import { addKey, listKeys, revokeKey, ROLES } from '../server/auth/keys.ts'
+import { addKey, listKeys, openServer, revokeKey, ROLES } from '../server/auth/keys.ts'
 import { z } from 'zod'
+import * as f from '../server/validate/fields.ts'
 import { parseInput, parseSegment } from '../server/validate/fields.ts'
 import { RUN_SHAPES } from '../server/runs/run-request.ts'
 import { args, options } from './cli-options.ts'
@@ -71,15 +76,39 @@ function progress(what: string) {
   }
 }
 
-async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings) => Promise<T>): Promise<T> {
+/** Who the audit trail names for the CLI: the operating-system user. */
+export function cliActor(): string {
+  let user: string | undefined
+  try {
+    user = os.userInfo().username
+  } catch {
+    user = process.env.USER ?? process.env.LOGNAME
+  }
+  return `cli:${user || 'unknown'}`
+}
+
+/** Commands that only read the catalogue: not written to the audit trail. */
+const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'raster list', 'runs list', 'runs show', 'keys list', 'audit', 'serve'])
+
+/** Opens the database, runs fn, records the command in the audit trail (actor, options,
+ *  outcome) unless it only reads, and closes the database. */
+async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {
   const settings = loadSettings()
   configureScanPool({ threads: settings.scanThreads })
   configureParsePool({ threads: settings.parseThreads })
   configureMeasurePool({ threads: settings.measureThreads })
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs: 0, log })
+  const action = commandPath(cmd)
+  const actor = cliActor()
+  const audit = (outcome: string) => UNAUDITED.has(action) ? Promise.resolve() : recordAudit(db, { actor, action: `cli ${action}`, target: cmd.args.join(' ').slice(0, 300) || null, inputs: cmd.opts(), outcome })
   try {
-    return await fn(db, { ...settings, databaseUrl: url })
+    const out = await fn(db, { ...settings, databaseUrl: url }, actor)
+    await audit('ok')
+    return out
+  } catch (err) {
+    await audit(oneLine(err)).catch(() => {})
+    throw err
   } finally {
     await db.close()
   }
@@ -111,11 +140,12 @@ program
   .option('--encoding <enc>', 'text encoding of the .dbf (e.g. GBK) when there is no .cpg')
   .option('--category-field <field>', 'attribute holding the category (protected-area type, land-use code …)')
   .option('--table <name>', 'GeoPackage table, when it holds several')
-  .option('--replace', 'overwrite an existing layer version of the same name and vintage')
+  .option('--replace', 'add a new version of an existing layer version (same name and vintage); the old one is kept in its history')
   .addOption(new Option('--invalid <policy>', 'invalid polygons: repair with ST_MakeValid, or fail').choices(['repair', 'fail']).default('repair'))
+  .option('--allow-empty', 'store a version with no polygon area (otherwise refused)')
   .checked(options.ingest, async (o, cmd, [file]) =>
-    withDb(cmd, async (db, s) => {
-      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
+    withDb(cmd, async (db, s, actor) => {
+      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, allowEmpty: !!o.allowEmpty, actor, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
       log(`layer ${r.layer}@${r.vintage} (${r.kind}) from ${r.file} [${r.crs}${r.encoding ? `, ${r.encoding}` : ''}]: ${summary(r)}; total feature area ${(r.areaM2 / 1e4).toFixed(2)} ha`)
       if (r.crsNote) log(`note: ${r.crsNote}`)
     }),
@@ -134,8 +164,8 @@ units
   .option('--table <name>', 'GeoPackage table')
   .option('--replace', 'overwrite an existing unit set of this name')
   .checked(options.unitsImport, async (o, cmd, [file]) =>
-    withDb(cmd, async (db, s) => {
-      const r = await importUnits(db, { file, set: o.set, codeField: o.codeField, nameField: o.nameField, parentField: o.parentField, crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`units ${o.set}`) })
+    withDb(cmd, async (db, s, actor) => {
+      const r = await importUnits(db, { file, actor, set: o.set, codeField: o.codeField, nameField: o.nameField, parentField: o.parentField, crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`units ${o.set}`) })
       log(`unit set ${r.set} from ${r.file} [${r.crs}], code field ${r.codeField}: ${summary(r)}`)
     }),
   )
@@ -149,8 +179,8 @@ units
   .option('--crs <code>', 'projected CRS of the grid (default ALBERS-CN: China Albers equal-area)')
   .option('--replace', 'overwrite an existing unit set of this name')
   .checked(options.grid, async (o, cmd) =>
-    withDb(cmd, async (db) => {
-      const r = await buildGrid(db, { set: o.set, sizeM: o.size, within: o.within, bbox: o.bbox, crs: o.crs, replace: !!o.replace, progress: progress(`grid ${o.set}`) })
+    withDb(cmd, async (db, _s, actor) => {
+      const r = await buildGrid(db, { actor, set: o.set, sizeM: o.size, within: o.within, bbox: o.bbox, crs: o.crs, replace: !!o.replace, progress: progress(`grid ${o.set}`) })
       log(`grid ${r.set}: ${r.loaded} cells of ${r.sizeM} m in ${r.crs}${r.within ? ` clipped to ${r.within}` : ''} (${r.cellsGenerated} generated)`)
     }),
   )
@@ -160,11 +190,56 @@ units.command('list').description('list unit sets').checked(options.none, async 
   }),
 )
 
-program.command('layers').description('list layer versions').checked(options.none, async (_o, cmd) =>
+const layers = program.command('layers').description('layer versions: list the current ones; history, purge')
+layers.checked(options.none, async (_o, cmd) =>
   withDb(cmd, async (db) => {
-    for (const l of await listLayers(db)) process.stdout.write(`${l.name}\t${l.vintage}\t${l.kind}\t${l.feature_count} features\t${l.source_crs}\t${l.source_file}\n`)
+    const list = await listLayers(db)
+    if (!list.length) log('no layers yet: add one with `ecocensus ingest FILE --layer NAME --kind KIND --vintage V`')
+    for (const l of list) process.stdout.write(`${l.name}\t${l.vintage}\t${l.kind}\t${l.feature_count} features\t${l.source_crs}\t${l.source_file}\n`)
   }),
 )
+layers
+  .command('history <name>')
+  .description('every version of a layer ever imported: id, vintage, status, features, checksum, created (by), retired (by), runs that read it')
+  .checked(options.none, async (_o, cmd, [given]) => {
+    const name = parseSegment(f.name, given!, 'layer')
+    await withDb(cmd, async (db) => {
+      for (const v of await layerHistory(db, name)) {
+        process.stdout.write(`${v.id}\t${v.vintage}\t${v.status}\t${v.feature_count} features\t${v.source_checksum}\tcreated ${v.created_at} by ${v.created_by ?? 'unknown'}\t${v.retired_at ? `retired ${v.retired_at} by ${v.retired_by ?? 'unknown'}` : '-'}\t${v.runs} run(s)\n`)
+      }
+    })
+  })
+layers
+  .command('purge <name>')
+  .description('delete retired versions of a layer (never the current one), with the runs that read them; audited')
+  .option('--vintage <v>', 'only retired versions of this vintage')
+  .option('--id <n>', 'only this retired version')
+  .checked(options.layersPurge, async (o, cmd, [given]) => {
+    const name = parseSegment(f.name, given!, 'layer')
+    await withDb(cmd, async (db) => {
+      const r = await purgeLayer(db, name, { vintage: o.vintage, id: o.id })
+      if (!r.purged.length) log(`layer '${name}' has no retired version${o.vintage ? ` of vintage ${o.vintage}` : ''} to purge`)
+      for (const v of r.purged) log(`purged ${v.name}@${v.vintage} version ${v.id} (${v.features} features)`)
+      if (r.runsDeleted.length) log(`deleted run(s) that read them: ${r.runsDeleted.join(', ')}`)
+    })
+  })
+
+program
+  .command('audit')
+  .description('the audit trail: who wrote, computed or exported what, when, and how it ended (newest first)')
+  .option('--since <date>', 'from this date or date-time on (2026-12-01, 2026-12-01T08:00:00Z)')
+  .option('--actor <actor>', 'only this actor (key:NAME, cli:USER, anonymous)')
+  .option('--action <text>', 'only actions containing this text (ingest, POST /api/layers …)')
+  .option('--limit <n>', 'at most this many rows (default 1000)')
+  .addOption(new Option('--format <fmt>', 'tsv or json').choices(['tsv', 'json']).default('tsv'))
+  .checked(options.audit, async (o, cmd) =>
+    withDb(cmd, async (db) => {
+      const rows = await listAudit(db, { since: o.since, actor: o.actor, action: o.action, limit: o.limit })
+      if (o.format === 'json') return output(JSON.stringify(rows, null, 2) + '\n')
+      if (!rows.length) log('no audit entries match')
+      for (const r of rows) process.stdout.write(`${r.id}\t${r.at}\t${r.actor}\t${r.action}\t${r.target ?? ''}\t${r.outcome}\t${JSON.stringify(r.inputs)}\n`)
+    }),
+  )
 
 const stats = program.command('stats').description('statistics (each computation is a run: see `runs`)')
 /** the options of `stats KIND`: the run's parameters, output, and the tables it can write */
@@ -174,7 +249,7 @@ const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
 
 /** Runs a statistics request with progress on stderr, then writes the result. */
-async function computeAndWrite(db: Db, s: Settings, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
+async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
   const request = { kind } as Record<string, unknown>
   for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
   if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
@@ -183,6 +258,7 @@ async function computeAndWrite(db: Db, s: Settings, kind: RunKind, o: Record<str
   let lastAt = 0
   const run = await runToEnd(db, plan, {
     reuse: !o.fresh,
+    actor,
     onProgress: (p, stage) => {
       const pct = Math.floor(p * 100)
       if (pct === shown || (Date.now() - lastAt < 1000 && pct < 100)) return
@@ -208,7 +284,7 @@ stats
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .checked(statsOptions('coverage'), async (o, cmd) =>
-    withDb(cmd, (db, s) => computeAndWrite(db, s, 'coverage', o)),
+    withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'coverage', o)),
   )
 
 stats
@@ -225,7 +301,7 @@ stats
   .option('--fresh', 'compute again even if an identical run is stored')
   .checked(statsOptions('change', options.changeTable), async (o, cmd) =>
     // --no-categories gives categories false; otherwise leave the default (on when both vintages have them)
-    withDb(cmd, (db, s) => computeAndWrite(db, s, 'change', { ...o, categories: o.categories === false ? false : undefined })),
+    withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'change', { ...o, categories: o.categories === false ? false : undefined })),
   )
 
 stats
@@ -240,7 +316,7 @@ stats
   .addOption(formatOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('zonal', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal', o)))
+  .checked(statsOptions('zonal', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'zonal', o)))
 
 stats
   .command('raster-change')
@@ -255,7 +331,7 @@ stats
   .addOption(formatOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('zonal_change', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s) => computeAndWrite(db, s, 'zonal_change', o)))
+  .checked(statsOptions('zonal_change', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'zonal_change', o)))
 
 // Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
 const needOut = (o: { format: string; out?: string }) => {
@@ -270,10 +346,10 @@ program
   .addOption(new Option('--table <name>', 'table for CSV').choices(['factors', 'units', 'provenance']))
   .option('--out <file>', 'write to a file instead of stdout')
   .checked(options.factors, async (o, cmd) =>
-    withDb(cmd, async (db) => {
+    withDb(cmd, async (db, _s, actor) => {
       needOut(o)
       const defs = o.definitions ? checkDefinitions(readConfigFile(o.definitions)) : undefined
-      const f = await computeFactors(db, o.units, defs)
+      const f = await computeFactors(db, o.units, defs, { actor })
       log(`${f.definitions.length} factors × ${f.units.length} units from runs ${f.provenance.runs.map((r) => r.id).join(', ')}`)
       if (o.format === 'xlsx') return output(await financeWorkbook(f), o.out)
       output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table)).body, o.out)
@@ -287,9 +363,9 @@ program
   .addOption(new Option('--table <name>', 'table for CSV').choices(['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance']))
   .option('--out <file>', 'write to a file instead of stdout')
   .checked(options.allocate, async (o, cmd) =>
-    withDb(cmd, async (db) => {
+    withDb(cmd, async (db, _s, actor) => {
       needOut(o)
-      const a = await runAllocation(db, readConfigFile(o.config))
+      const a = await runAllocation(db, readConfigFile(o.config), { actor })
       for (const w of a.allocation.warnings) log(`warning: ${w}`)
       log(`allocated ${a.config.budget.toFixed(2)} yuan over ${a.allocation.units.length} units (sum ${a.allocation.units.reduce((s, u) => s + Math.round(u.amount * 100), 0) / 100})`)
       if (o.format === 'xlsx') return output(await financeWorkbook(a.factors, a), o.out)
@@ -309,10 +385,10 @@ program
   .addOption(new Option('--table <name>', 'table for CSV').choices(['esv_units', 'esv', 'esv_by_type', 'esv_totals']))
   .option('--out <file>', 'write to a file instead of stdout')
   .checked(options.esv, async (o, cmd) =>
-    withDb(cmd, async (db, s) => {
+    withDb(cmd, async (db, s, actor) => {
       needOut(o)
       const coefficients = loadCoefficients(o.coefficients)
-      const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: o.equivalentValue, rasterDir: s.rasterDir })
+      const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: o.equivalentValue, rasterDir: s.rasterDir, actor })
       log(`ESV of ${e.unitRows.length} units: ${e.totals.at(-1)!.value_yuan.toFixed(2)} yuan/yr in total`)
       output((await render(db, o.format, esvExport(e, await unitSetId(db, o.units)), o.table)).body, o.out)
     }),
@@ -324,11 +400,22 @@ keys
   .description('create a key; it is printed once (stdout) and stored only as a SHA-256 digest')
   .requiredOption('--name <name>', 'who or what the key is for')
   .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
-  .checked(options.keysAdd, async (o, cmd) =>
-    withDb(cmd, async (db) => {
-      const k = await addKey(db, o.name, o.role)
-      log(`key ${k.name} (${k.role}), id ${k.id}: store it now, it is not shown again`)
+  .option('--scope <prefixes>', 'limit the key to regions: GB/T 2260 code prefixes, e.g. 341024 (a county) or 3410,3411')
+  .checked(options.keysAdd, async (o, cmd) => {
+    const scopes = o.scope === undefined ? undefined : parseScopes(o.scope)
+    await withDb(cmd, async (db) => {
+      const k = await addKey(db, o.name, o.role, scopes)
+      log(`key ${k.name} (${k.role}${k.scopes ? `, regions ${k.scopes.join(', ')}` : ''}), id ${k.id}: store it now, it is not shown again`)
       process.stdout.write(k.key + '\n')
+    })
+  })
+keys
+  .command('open')
+  .description('return a server whose keys are all revoked to open mode (anonymous computation, no writes over HTTP); audited')
+  .checked(options.none, async (_o, cmd) =>
+    withDb(cmd, async (db) => {
+      await openServer(db)
+      log('the server is open again: anonymous callers may compute; HTTP writes stay refused until a key exists')
     }),
   )
 keys
@@ -336,7 +423,7 @@ keys
   .description('keys: id, name, role, prefix, created, revoked')
   .checked(options.none, async (_o, cmd) =>
     withDb(cmd, async (db) => {
-      for (const k of await listKeys(db)) process.stdout.write(`${k.id}\t${k.name}\t${k.role}\t${k.prefix}…\t${new Date(k.created_at).toISOString()}\t${k.revoked_at ? `revoked ${new Date(k.revoked_at).toISOString()}` : 'active'}\n`)
+      for (const k of await listKeys(db)) process.stdout.write(`${k.id}\t${k.name}\t${k.role}\t${k.scopes ? k.scopes.join(',') : '*'}\t${k.prefix}…\t${new Date(k.created_at).toISOString()}\t${k.revoked_at ? `revoked ${new Date(k.revoked_at).toISOString()}` : 'active'}\n`)
     }),
   )
 keys
@@ -361,8 +448,8 @@ raster
   .option('--crs <code>', 'CRS when the GeoKeys name none (overrides them)')
   .option('--replace', 'overwrite an existing raster of the same name and vintage')
   .checked(options.rasterAdd, async (o, cmd, [file]) =>
-    withDb(cmd, async (db, s) => {
-      const r = await ingestRaster(db, { file, name: o.name, vintage: o.vintage, kind: o.kind, legend: o.legend, crs: o.crs, replace: !!o.replace, rasterDir: s.rasterDir, progress: progress(`raster ${o.name}`) })
+    withDb(cmd, async (db, s, actor) => {
+      const r = await ingestRaster(db, { file, actor, name: o.name, vintage: o.vintage, kind: o.kind, legend: o.legend, crs: o.crs, replace: !!o.replace, rasterDir: s.rasterDir, progress: progress(`raster ${o.name}`) })
       log(`raster ${r.name}@${r.vintage} (${r.kind}) from ${r.file}: ${r.width}×${r.height}, ${r.bands} band${r.bands > 1 ? 's' : ''} ${r.sampleType}, ${r.compression}, ${r.crs}, nodata ${r.nodata ?? 'none'}${r.classes !== undefined ? `, ${r.classes} classes` : ''}${r.legendFrom ? `, legend from ${r.legendFrom}` : ''}`)
       if (r.crsNote) log(`note: ${r.crsNote}`)
     }),
@@ -380,8 +467,8 @@ raster
   .option('--replace', 'overwrite an existing raster of the same name and vintage')
   .checked(options.rasterDerive, async (o, cmd, [given]) => {
     const op = parseSegment(args.deriveOp, given!, 'derive')
-    await withDb(cmd, async (db, s) => {
-      const r = await deriveRaster(db, { ...o, op, replace: !!o.replace, rasterDir: s.rasterDir })
+    await withDb(cmd, async (db, s, actor) => {
+      const r = await deriveRaster(db, { ...o, op, replace: !!o.replace, rasterDir: s.rasterDir, actor })
       const st = r.band_stats[0]!
       log(`raster ${r.name}@${r.vintage} = ${r.source_file}: ${st.valid} valid pixels, min ${st.min?.toFixed(4)}, max ${st.max?.toFixed(4)}, mean ${st.mean?.toFixed(4)}`)
     })

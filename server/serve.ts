@@ -5,10 +5,12 @@ import type { Settings } from './settings.ts'
 import { createApp, createServer } from './http/app.ts'
 import { loadSampleIfEmpty } from './sample.ts'
 import { cancelAllLocal } from './runs/execute.ts'
+import { sweepSpool } from './http/upload.ts'
 
 /**
  * The HTTP service. Logs are JSON lines on stderr (pino): messages, and one entry per request
- * with its id, method, path (no query, no headers: keys never reach the log), status, time.
+ * with its id, method, path (no query, no headers: keys never reach the log), status, time
+ * and the id of the key it carried.
  * SIGTERM/SIGINT: /readyz turns 503, no new connections; requests in flight get
  * settings.shutdownGraceMs to finish; runs still going are then cancelled (recorded as
  * cancelled, so they can be run again); then the database is closed and the process exits 0.
@@ -16,6 +18,9 @@ import { cancelAllLocal } from './runs/execute.ts'
 export async function serve(db: Db, settings: Settings, cliLog: (m: string) => void): Promise<Server> {
   const logger = pino({ base: { service: 'ecocensus' } }, pino.destination(2))
   const log = (m: string) => logger.info(m)
+  // uploads of processes killed outright (SIGKILL) are still in the spool folder
+  const swept = sweepSpool()
+  if (swept) log(`removed ${swept} upload spool folder(s) left by processes that no longer run`)
   if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, cliLog, settings.rasterDir)
   const deps = { db, settings, log, access: (e: object) => logger.info(e, 'request') }
   const app = createApp(deps)

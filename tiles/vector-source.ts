@@ -14,6 +14,7 @@ import { BadInput, NotFound } from '../server/errors.ts'
 import { exportableOf } from '../server/runs/run-request.ts'
 import { getRun } from '../server/runs/run-store.ts'
 import { selectLayers, type LayerVersion } from '../server/stats/layer-select.ts'
+import { CURRENT } from '../server/catalog/versions.ts'
 
 export type SourceKind = 'layer' | 'units' | 'change'
 
@@ -26,6 +27,8 @@ export interface VectorSource {
   version: string
   /** ids the SQL takes: layer id, unit set id, or [from, to] layer ids */
   ids: number[]
+  /** units sources: the GB/T 2260 prefixes a scoped key may see (scopedSource); absent = all */
+  scope?: string[]
   /** per-unit statistics (units with a run): code → properties */
   stats?: Map<string, Record<string, number | string | null>>
   runId?: number
@@ -75,7 +78,7 @@ export async function resolveSource(db: Queryable, id: string, runParam?: string
     }
   }
   const sets = await db.query<{ id: number; source_checksum: string | null; created_at: unknown; unit_count: number }>(
-    'SELECT id, source_checksum, created_at, unit_count FROM unit_set WHERE name = $1', [m[1]])
+    `SELECT id, source_checksum, created_at, unit_count FROM unit_set WHERE name = $1 AND ${CURRENT}`, [m[1]])
   if (!sets.length) throw new NotFound(`no unit set '${m[1]}'`)
   const set = sets[0]!
   const src: VectorSource = {

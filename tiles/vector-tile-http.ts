@@ -26,8 +26,15 @@ export function isVectorTileRequest(method: string | undefined, url: string | un
   return PATH.test(q < 0 ? url : url.slice(0, q))
 }
 
+/** How the app calls the handler for a request with a key: the key's regions (unit tiles
+ *  hold only units within them) and a private answer. */
+export interface TileRequestOptions {
+  scopes?: string[]
+  private?: boolean
+}
+
 export function vectorTileHandler(db: Queryable, cache: TileCache, log: (msg: string) => void = () => {}) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, o: TileRequestOptions = {}): Promise<void> => {
     const t0 = performance.now()
     try {
       const url = req.url ?? ''
@@ -46,12 +53,14 @@ export function vectorTileHandler(db: Queryable, cache: TileCache, log: (msg: st
         if (!/^[0-9]{1,8}$/.test(v)) throw new BadInput(`tile ${'zxy'[i]} '${v.slice(0, 12)}' is not a number`)
         return Number(v)
       }) as [number, number, number]
-      const src = await resolveSourceMemo(db, source, run === undefined ? undefined : String(run))
+      const found = await resolveSourceMemo(db, source, run === undefined ? undefined : String(run))
+      // a scoped key's unit tiles are their own tiles (own cache entries)
+      const src = o.scopes && found.kind === 'units' ? { ...found, scope: o.scopes, version: `${found.version}|scope:${o.scopes.join(',')}` } : found
       const key = `${src.kind}|${src.version}|${z}/${x}/${y}`
       const t = await cache.get(key, () => renderVectorTile(db, src, z, x, y))
       const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
-      res.setHeader('Cache-Control', 'no-cache')
-      res.setHeader('Vary', 'Accept-Encoding')
+      res.setHeader('Cache-Control', o.private ? 'private, no-cache' : 'no-cache')
+      res.setHeader('Vary', o.private ? 'Accept-Encoding, Authorization, X-Api-Key' : 'Accept-Encoding')
       res.setHeader('X-Tile-Cache', t.cache)
       res.setHeader('Access-Control-Allow-Origin', '*')
       // time spent in this server (source, cache or database, encoding), for clients and benchmarks

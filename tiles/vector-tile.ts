@@ -12,6 +12,7 @@ import { BadInput } from '../server/errors.ts'
 import { loadSql } from '../server/db/sql.ts'
 import { encodeMvt, type TileFeature } from './mvt-encode.ts'
 import type { VectorSource } from './vector-source.ts'
+import { scopePatterns } from '../server/auth/scope.ts'
 
 export const EXTENT = 4096
 export const MAX_ZOOM = 22
@@ -85,9 +86,10 @@ async function paramsOf(db: Queryable, src: VectorSource, z: number, x: number, 
   if (src.kind === 'layer') return [src.ids[0], z, x, y]
   if (src.kind === 'change') return [src.ids[0], z, x, y, src.ids[1]]
   let stats = '{}'
+  const scope = src.scope ? scopePatterns(src.scope) : null
   if (src.stats) {
     // only the statistics of the units in this tile travel with the statement
-    const codes = await db.query<{ code: string }>(TILE_UNIT_CODES, [src.ids[0], z, x, y], { name: 'ecocensus_tile_unit_codes' })
+    const codes = await db.query<{ code: string }>(TILE_UNIT_CODES, [src.ids[0], z, x, y, scope], { name: 'ecocensus_tile_unit_codes' })
     const o: Record<string, unknown> = {}
     for (const { code } of codes) {
       const p = src.stats.get(code)
@@ -95,7 +97,7 @@ async function paramsOf(db: Queryable, src: VectorSource, z: number, x: number, 
     }
     stats = JSON.stringify(o)
   }
-  return [src.ids[0], z, x, y, stats]
+  return [src.ids[0], z, x, y, stats, scope]
 }
 const TILE_UNIT_CODES = statement(loadSql(import.meta.url, 'tile-unit-codes.sql'))
 

@@ -10,7 +10,8 @@ import * as f from '../validate/fields.ts'
 import { parseConfigFile } from '../config-file.ts'
 import { addSheet, type Exportable, type Table } from '../stats/export.ts'
 import { allocate, checkConfig, type AllocationConfig, type AllocationResult } from './allocate.ts'
-import { checkDefinitions, computeFactors, factorTables, type FactorResult } from './factors.ts'
+import { checkDefinitions, computeFactors, defaultDefinitions, factorTables, type FactorResult } from './factors.ts'
+import { unitSetId } from '../units/unit-set.ts'
 import type { EsvResult } from './esv.ts'
 import { esvTables } from './esv.ts'
 
@@ -45,7 +46,7 @@ const CONFIG_TOP = z.strictObject({
 })
 
 /** `beforeCompute`: see RunOptions (factors may start coverage and change runs). */
-export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOptions, 'beforeCompute'> = {}): Promise<AllocationRun> {
+export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOptions, 'beforeCompute' | 'actor'> & { beforeAllocate?: (units: string) => Promise<void> } = {}): Promise<AllocationRun> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BadInput('allocation config: must be an object {units, budget, factors, adjustments?, deductions?, floor?, cap?}')
   let o: z.output<typeof CONFIG_TOP>
   try {
@@ -53,9 +54,13 @@ export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOp
   } catch (err) {
     throw new BadInput(`allocation config: ${(err as Error).message}`)
   }
-  const defs = o.definitions === undefined ? undefined : checkDefinitions(o.definitions)
+  // the whole config is checked before any run starts: a budget of 1e308 or an unknown
+  // factor is refused at once, not after the factors' coverage and change runs
+  const defs = o.definitions === undefined ? await defaultDefinitions(db) : checkDefinitions(o.definitions)
+  const config = checkConfig(doc, new Set(defs.map((d) => d.id)))
+  await unitSetId(db, o.units)
+  await runOptions.beforeAllocate?.(o.units)
   const factors = await computeFactors(db, o.units, defs, runOptions)
-  const config = checkConfig(doc, new Set(factors.definitions.map((d) => d.id)))
   const units = factors.units.map((u) => ({ code: u.code, name: u.name, values: factors.values.get(u.code)! }))
   const allocation = allocate(units, config)
   return { config: { ...config, units: o.units }, factors, allocation, run: factors.run, method: factors.method }

@@ -87,6 +87,8 @@ export interface EsvOptions {
   equivalentValue?: number
   rasterDir: string
   beforeCompute?: () => Promise<void>
+  /** who asked (stored on new runs) */
+  actor?: string
 }
 
 export interface EsvRow { unit_code: string; unit_name: string | null; service: string; value_yuan: number }
@@ -101,7 +103,7 @@ export async function computeEsv(db: Db, unitSet: string, o: EsvOptions) {
   let source: string
   let runId: number
   if (o.raster) {
-    const z = await zonal(db, unitSet, o.raster, { rasterDir: o.rasterDir }, { beforeCompute: o.beforeCompute })
+    const z = await zonal(db, unitSet, o.raster, { rasterDir: o.rasterDir }, { beforeCompute: o.beforeCompute, actor: o.actor })
     if (z.mode !== 'categorical') throw new BadInput(`ESV: raster ${o.raster} is continuous; ESV needs land-cover classes`)
     for (const r of z.rows as CategoricalRow[]) {
       const u = areas.get(r.unit_code) ?? areas.set(r.unit_code, { name: r.unit_name, byClass: new Map() }).get(r.unit_code)!
@@ -110,7 +112,7 @@ export async function computeEsv(db: Db, unitSet: string, o: EsvOptions) {
     source = `raster ${z.raster.name}@${z.raster.vintage} (${z.raster.checksum})`
     runId = z.run.id
   } else {
-    const cov = await coverage(db, unitSet, { layers: o.layer, categories: true }, { beforeCompute: o.beforeCompute })
+    const cov = await coverage(db, unitSet, { layers: o.layer, categories: true }, { beforeCompute: o.beforeCompute, actor: o.actor })
     const l = cov.layers[0]!
     if (!l.category_field) throw new BadInput(`ESV: layer ${l.name} was ingested without --category-field; it has no classes to map`)
     for (const r of cov.rows) {

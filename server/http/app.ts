@@ -5,9 +5,10 @@ import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import path from 'node:path'
 import express, { type NextFunction, type Request, type Response } from 'express'
+import helmet from 'helmet'
 import type { z } from 'zod'
 import type { Db } from '../db/db.ts'
-import { AppError, BadInput, Conflict, TooLarge, httpStatus } from '../errors.ts'
+import { AppError, BadInput, Conflict, DbError, TooLarge, httpStatus, oneLine } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import { ROOT } from '../settings.ts'
 import { listLayers, listUnitSets, unitsGeoJson } from '../catalog.ts'
@@ -19,8 +20,15 @@ import { render, type Format } from '../stats/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
-import { needs, needsWhenKeyed, requireRole, requireRoleWhenKeyed } from './auth.ts'
+import { actorOf, carriesKey, needsCatalogAdmin, needsWhenKeyed, principalOf, requireCatalogAdmin, requireRole, requireRoleWhenKeyed } from './auth.ts'
 import { rateLimit } from './rate-limit.ts'
+import { withUpload } from './upload.ts'
+import { auditRequests } from './audit-http.ts'
+import { listAudit } from '../audit/audit.ts'
+import { layerHistory } from '../catalog/history.ts'
+import { checkSetInScope, Forbidden, scopeExportable, unitsInScope } from '../auth/scope.ts'
+import type { Principal } from '../auth/keys.ts'
+import type { Exportable } from '../stats/export.ts'
 import { keysConfigured } from '../auth/keys.ts'
 import { parseInput, parseSegment } from '../validate/fields.ts'
 import { body as B, path as P, query as Q } from './route-schemas.ts'
@@ -51,7 +59,8 @@ export interface AppDeps {
   access?: (entry: AccessEntry) => void
 }
 
-export interface AccessEntry { id: string; method: string; path: string; status: number; ms: number; bytes: number }
+/** One access-log line; `key` is the id of the key the request carried (never the key), null without one. */
+export interface AccessEntry { id: string; method: string; path: string; status: number; ms: number; bytes: number; key: number | 'settings' | null }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
@@ -69,9 +78,16 @@ export function createServer(deps: AppDeps, app = createApp(deps)): http.Server 
     res.setHeader('X-Request-Id', id)
     if (deps.access) {
       const t0 = performance.now()
-      res.once('finish', () => deps.access!({ id, method: req.method ?? '', path: (req.url ?? '').split('?')[0]!.slice(0, 300), status: res.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10, bytes: Number(res.getHeader('content-length') ?? 0) }))
+      res.once('finish', () => {
+        const entry = { id, method: req.method ?? '', path: (req.url ?? '').split('?')[0]!.slice(0, 300), status: res.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10, bytes: Number(res.getHeader('content-length') ?? 0) }
+        const known = (req as { ecoPrincipal?: Promise<Principal | null> }).ecoPrincipal
+        if (!known) return deps.access!({ ...entry, key: null })
+        known.then((p) => deps.access!({ ...entry, key: p ? p.keyId ?? 'settings' : null }), () => deps.access!({ ...entry, key: null }))
+      })
     }
-    if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed) void tiles(req, res)
+    // the fast path serves anonymous tiles; a request with a key goes through the app, which
+    // checks it and limits unit tiles to its regions
+    if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed && !carriesKey(req)) void tiles(req, res)
     else app(req, res)
   })
   // idle keep-alive sockets live longer than clients' own idle timeouts (undici: 4 s), so
@@ -90,6 +106,40 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.set('query parser', 'simple')
   const uploadLimit = rateLimit('uploads', settings.uploadsPerMinute)
   const runLimit = rateLimit('computations', settings.runsPerMinute)
+
+  // standard security headers; the viewer loads only its own scripts (MapLibre's workers
+  // start from blob: URLs), an optional basemap's tiles, and inline styles of its markup
+  const basemapOrigin = settings.basemapUrl ? originOf(settings.basemapUrl) : undefined
+  app.use(helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'self'"],
+        'script-src': ["'self'"],
+        'worker-src': ["'self'", 'blob:'],
+        'child-src': ["'self'", 'blob:'],
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'img-src': ["'self'", 'data:', 'blob:', ...(basemapOrigin ? [basemapOrigin] : [])],
+        'connect-src': ["'self'", ...(basemapOrigin ? [basemapOrigin] : [])],
+        'font-src': ["'self'", 'data:'],
+        'object-src': ["'none'"],
+        'base-uri': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        'form-action': ["'self'"],
+      },
+    },
+    // tiles are fetched by map clients on other origins
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    // plain http on a laptop: no HSTS pinning of localhost
+    strictTransportSecurity: false,
+  }))
+  // who asks: a key is checked once per request (an invalid one is 401 on every route);
+  // answers to a request with a key are private to it
+  app.use(['/api', '/tiles'], (req, res, next) => {
+    if (carriesKey(req) || settings.readsKeyed) res.set('Cache-Control', 'private, no-cache').vary('Authorization').vary('X-Api-Key')
+    principalOf(db, req, settings.apiKey).then(() => next(), next)
+  })
+  app.use('/api', auditRequests(db, settings.apiKey, log))
 
   // reads keyed by configuration: every GET under /api and /tiles needs a reader key
   if (settings.readsKeyed) {
@@ -121,21 +171,57 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })))
 
   app.get('/api/layers', async (req, res) => (q(req, Q.none), res.json(await listLayers(db))))
-  app.get('/api/unit-sets', async (req, res) => (q(req, Q.none), res.json(await listUnitSets(db))))
+  // every version ever imported under the name: current and retired, who and when
+  app.get('/api/layers/:name/history', async (req, res) => (q(req, Q.none), res.json(await layerHistory(db, parseSegment(P.name, String(req.params.name), 'layer')))))
+  app.get('/api/unit-sets', async (req, res) => {
+    q(req, Q.none)
+    const sets = await listUnitSets(db)
+    const scopes = await scopesOf(req)
+    if (!scopes) return void res.json(sets)
+    const seen = []
+    for (const s of sets) if ((await unitsInScope(db, (s as { id: number }).id, scopes)).codes.size) seen.push(s)
+    res.json(seen)
+  })
   app.get('/api/unit-sets/:name/units', async (req, res) => {
     q(req, Q.none)
     const name = parseSegment(P.name, String(req.params.name), 'unit set')
-    res.type('application/geo+json').send(JSON.stringify(await unitsGeoJson(db, await unitSetId(db, name))))
+    const id = await unitSetId(db, name)
+    const codes = await scopeSet(req, id, name)
+    const fc = await unitsGeoJson(db, id)
+    if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
+    res.type('application/geo+json').send(JSON.stringify(fc))
+  })
+  // the audit trail: admins with a key for every region
+  app.get('/api/audit', async (req, res) => {
+    const o = q(req, Q.audit)
+    await requireCatalogAdmin(db, req, settings.apiKey)
+    res.json(await listAudit(db, o))
   })
 
-  // Starting a new statistics run needs an analyst key once any key exists; reading a stored
-  // result (an identical run is reused) and arithmetic on stored results stay reads.
-  const mayCompute = (req: Request) => () => requireRoleWhenKeyed(db, req, 'analyst', settings.apiKey)
+  // Starting a new statistics run needs an analyst key once the server is keyed, and counts
+  // against the client's computations a minute; reading a stored result (an identical run is
+  // reused) and arithmetic on stored results stay reads.
+  const mayCompute = (req: Request, res?: Response) => async () => {
+    await requireRoleWhenKeyed(db, req, 'analyst', settings.apiKey)
+    runLimit.take(req, res)
+  }
+  const who = async (req: Request) => actorOf(await principalOf(db, req, settings.apiKey)).actor
+  /** A key's regions, or undefined for a key (or no key) that sees everything. */
+  const scopesOf = async (req: Request) => (await principalOf(db, req, settings.apiKey))?.scopes ?? undefined
+  /** Refuses (403) a set a scoped key has no unit of; returns the codes it may see. */
+  const scopeSet = async (req: Request, setId: number, setName: string, whole = false) => {
+    const scopes = await scopesOf(req)
+    return scopes ? checkSetInScope(db, setId, setName, scopes, whole) : undefined
+  }
+  const scoped = (x: Exportable, codes: Set<string> | undefined) => (codes ? scopeExportable(x, codes) : x)
+  const runSet = (run: RunRecord) => ((run.meta ?? run.inputs) as { unitSet?: { id: number; name: string } }).unitSet
 
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.
-  const sendResult = async (res: Response, run: RunRecord, { format, table }: { format: Format; table?: string }) => {
-    const out = await render(db, format, await exportableOf(db, run), table)
+  const sendResult = async (req: Request, res: Response, run: RunRecord, { format, table }: { format: Format; table?: string }) => {
+    const set = runSet(run)
+    const codes = set ? await scopeSet(req, set.id, set.name) : undefined
+    const out = await render(db, format, scoped(await exportableOf(db, run), codes), table)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || format === 'xlsx') res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`)
     res.send(out.body)
@@ -143,35 +229,43 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
     app.get(`/api/stats/${route}`, async (req, res) => {
       const { request, extra } = parseRunRequest(kind, req.query, 'query', Q.stats)
-      const run = await runToEnd(db, await planRun(db, request, settings.rasterDir), { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req), timeoutMs: settings.runTimeoutMs })
-      await sendResult(res, run, extra)
+      const plan = await planRun(db, request, settings.rasterDir)
+      const set = plan.inputs.unitSet as { id: number; name: string }
+      await scopeSet(req, set.id, set.name)
+      const run = await runToEnd(db, plan, { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+      await sendResult(req, res, run, extra)
     })
   }
   // Transfer-payment work: factors, allocations, ESV (they start coverage, change and zonal
   // runs where none is stored: mayCompute, like statistics).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
+  const sendFactors = async (req: Request, res: Response, units: string, definitions: unknown[] | undefined, format: Format, table: string) => {
+    const setId = await unitSetId(db, units)
+    const codes = await scopeSet(req, setId, units)
+    const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { beforeCompute: mayCompute(req, res), actor: await who(req) })
+    // the finance workbook lays out every unit of the set; a key limited to regions gets the
+    // plain workbook of its own rows
+    if (format === 'xlsx' && !codes) return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
+    const out = await render(db, format, scoped(factorExport(f, setId), codes), table)
+    if (format === 'csv' || format === 'xlsx') res.attachment(`factors-${units}.${out.ext}`)
+    res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
+  }
   app.get('/api/factors', async (req, res) => {
     const { units, format, table } = q(req, Q.factors)
-    const f = await computeFactors(db, units, undefined, { beforeCompute: mayCompute(req) })
-    if (format === 'xlsx') return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
-    const out = await render(db, format, factorExport(f, await unitSetId(db, units)), table)
-    if (format === 'csv') res.attachment(`factors-${units}.csv`)
-    res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
+    await sendFactors(req, res, units, undefined, format, table)
   })
   app.post('/api/factors', express.json({ limit: '256kb' }), async (req, res) => {
     const { format, table } = q(req, Q.factorsPost)
     const { units, definitions } = b(req, B.factors)
-    const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { beforeCompute: mayCompute(req) })
-    if (format === 'xlsx') return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
-    const out = await render(db, format, factorExport(f, await unitSetId(db, units)), table)
-    res.type(out.contentType).send(out.body)
+    await sendFactors(req, res, units, definitions, format, table)
   })
   // the sample's allocation config, as a starting point for the viewer and API users
   app.get('/api/allocations/example', (req, res) => (q(req, Q.none), res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml')))))
   app.post('/api/allocations', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
     const { format, table } = q(req, Q.allocations)
-    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req) })
+    // an allocation shares a budget over the whole set: a key limited to regions needs every unit
+    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req, res), actor: await who(req), beforeAllocate: async (units) => void (await scopeSet(req, await unitSetId(db, units), units, true)) })
     if (format === 'xlsx') return void sendBook(res, `allocation-${a.config.units}.xlsx`, await financeWorkbook(a.factors, a))
     const out = await render(db, format, allocationExport(a, await unitSetId(db, a.config.units)), table)
     if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
@@ -181,8 +275,11 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const { format, table } = q(req, Q.esv)
     const o = b(req, B.esv)
     const coefficients = loadCoefficients()
-    const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(o.mapping, coefficients), coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req) })
-    const out = await render(db, format, esvExport(e, await unitSetId(db, o.units)), table)
+    const mapping = checkMapping(o.mapping, coefficients)
+    const setId = await unitSetId(db, o.units)
+    const codes = await scopeSet(req, setId, o.units)
+    const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping, coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res), actor: await who(req) })
+    const out = await render(db, format, scoped(esvExport(e, setId), codes), table)
     res.type(out.contentType).send(out.body)
   })
 
@@ -191,23 +288,49 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const input = (req.body ?? {}) as Record<string, unknown>
     if (typeof input !== 'object' || Array.isArray(input)) throw new BadInput('the body must be a JSON object {kind, units, …}')
     const { request, extra } = parseRunRequest(input.kind, input, 'body', B.runs)
-    const started = await startRun(db, await planRun(db, request, settings.rasterDir), { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs })
+    const plan = await planRun(db, request, settings.rasterDir)
+    const set = plan.inputs.unitSet as { id: number; name: string }
+    await scopeSet(req, set.id, set.name)
+    const started = await startRun(db, plan, { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+    res.locals.auditTarget = `run ${started.id}`
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
       (e) => log(`run ${started.id} ended: ${(e as Error).message}`),
     )
     res.status(started.reused ? 200 : 202).location(`/api/runs/${started.id}`).json({ ...(await getRun(db, started.id)), reused: started.reused })
   })
-  app.get('/api/runs', async (req, res) => (q(req, Q.none), res.json(await listRuns(db))))
+  app.get('/api/runs', async (req, res) => {
+    q(req, Q.none)
+    const runs = await listRuns(db)
+    const scopes = await scopesOf(req)
+    if (!scopes) return void res.json(runs)
+    const sets = new Map<number, boolean>()
+    const seen = []
+    for (const r of runs) {
+      const set = runSet(r)
+      if (!set) continue
+      if (!sets.has(set.id)) sets.set(set.id, (await unitsInScope(db, set.id, scopes)).codes.size > 0)
+      if (sets.get(set.id)) seen.push(r)
+    }
+    res.json(seen)
+  })
   const runId = (req: Request) => parseSegment(P.runId, String(req.params.id), 'run id')
-  app.get('/api/runs/:id', async (req, res) => (q(req, Q.none), res.json(await getRun(db, runId(req)))))
+  /** A run the request may see: a key limited to regions sees runs over sets it has units in. */
+  const visibleRun = async (req: Request) => {
+    const run = await getRun(db, runId(req))
+    const set = runSet(run)
+    if (set) await scopeSet(req, set.id, set.name)
+    else if (await scopesOf(req)) throw new Forbidden(`run ${run.id} names no unit set; a key limited to regions cannot see it`)
+    return run
+  }
+  app.get('/api/runs/:id', async (req, res) => (q(req, Q.none), res.json(await visibleRun(req))))
   app.get('/api/runs/:id/result', async (req, res) => {
     const o = q(req, Q.result)
-    await sendResult(res, await getRun(db, runId(req)), o)
+    await sendResult(req, res, await visibleRun(req), o)
   })
   const cancel = async (req: Request, res: Response) => {
     q(req, Q.none)
-    const run = await getRun(db, runId(req))
+    const run = await visibleRun(req)
     if (run.status !== 'running') throw new Conflict(`run ${run.id} is ${run.status}; only running runs can be cancelled`)
     cancelLocal(run.id)
     await requestCancel(db, run.id)
@@ -216,42 +339,48 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.post('/api/runs/:id/cancel', needsWhenKeyed(db, 'analyst', settings.apiKey), cancel)
   app.delete('/api/runs/:id', needsWhenKeyed(db, 'analyst', settings.apiKey), cancel)
 
-  // Uploads: the raw file is the body; its name (for the format) comes as ?filename=.
-  const upload = express.raw({ type: () => true, limit: settings.maxUploadBytes })
-  app.post('/api/layers', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
+  // Uploads: the raw file is the body, streamed to a spool file (upload.ts); its name (for
+  // the format) comes as ?filename=.
+  app.post('/api/layers', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
     const o = q(req, Q.layerUpload)
-    const report = await withUpload(req, o.filename, (file) =>
+    res.locals.auditTarget = `layer ${o.name}@${o.vintage}`
+    const actor = await who(req)
+    const report = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
       ingestLayer(db, {
         file, displayName: o.filename, layer: o.name, kind: o.kind, vintage: o.vintage,
-        crs: o.crs, encoding: o.encoding, categoryField: o.category_field, table: o.table,
+        crs: o.crs, encoding: o.encoding, categoryField: o.category_field, table: o.table, allowEmpty: !!o.allow_empty, actor,
         replace: !!o.replace, invalid: o.invalid, maxBytes: settings.maxUploadBytes, maxFeatureVertices: settings.maxFeatureVertices,
       }),
     )
+    res.locals.auditDetail = { layerId: report.layerId, retiredId: report.retiredId ?? null, features: report.loaded, checksum: report.checksum }
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
   })
-  app.post('/api/unit-sets', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
+  app.post('/api/unit-sets', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
     const o = q(req, Q.unitsUpload)
-    const report = await withUpload(req, o.filename, (file) =>
+    res.locals.auditTarget = `unit set ${o.set}`
+    const actor = await who(req)
+    const report = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
       importUnits(db, {
-        file, displayName: o.filename, set: o.set, codeField: o.code_field, nameField: o.name_field, parentField: o.parent_field,
+        file, displayName: o.filename, set: o.set, codeField: o.code_field, nameField: o.name_field, parentField: o.parent_field, actor,
         crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: settings.maxUploadBytes, maxFeatureVertices: settings.maxFeatureVertices,
       }),
     )
     res.status(201).json(report)
   })
   app.post('/api/unit-sets/grid', express.json({ limit: '16kb' }), async (req, res) => {
-    await requireRole(db, req, 'admin', settings.apiKey)
+    await requireCatalogAdmin(db, req, settings.apiKey)
     q(req, Q.none)
     const o = b(req, B.grid)
-    const report = await buildGrid(db, { set: o.set, sizeM: o.size, crs: o.crs, within: o.within, bbox: o.bbox, replace: !!o.replace })
+    res.locals.auditTarget = `unit set ${o.set}`
+    const report = await buildGrid(db, { set: o.set, sizeM: o.size, crs: o.crs, within: o.within, bbox: o.bbox, replace: !!o.replace, actor: await who(req) })
     res.status(201).json(report)
   })
 
   // Rasters: the GeoTIFF is the body (?filename=….tif); a legend may come as ?legend=[{value,name,colour}]
   app.get('/api/rasters', async (req, res) => (q(req, Q.none), res.json(await listRasters(db))))
   app.get('/api/rasters/:name', async (req, res) => res.json(await findRaster(db, rasterSpec(req, q(req, Q.raster).vintage))))
-  app.post('/api/rasters', needs(db, 'admin', settings.apiKey), uploadLimit, upload, async (req, res) => {
+  app.post('/api/rasters', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
     const o = q(req, Q.rasterUpload)
     const filename = o.filename
     const legendText = o.legend
@@ -263,9 +392,11 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       fs.writeFileSync(legendFile, JSON.stringify(parsed as LegendEntry[]))
     }
     try {
-      const report = await withUpload(req, filename, (file) =>
+      res.locals.auditTarget = `raster ${o.name}@${o.vintage}`
+      const actor = await who(req)
+      const report = await withUpload(req, filename, settings.maxUploadBytes, (file) =>
         ingestRaster(db, {
-          file, name: o.name, vintage: o.vintage, kind: o.kind, crs: o.crs, legend: legendFile, replace: !!o.replace, rasterDir: settings.rasterDir,
+          file, name: o.name, vintage: o.vintage, kind: o.kind, crs: o.crs, legend: legendFile, replace: !!o.replace, rasterDir: settings.rasterDir, actor,
         }),
       )
       log(`ingested raster ${report.name}@${report.vintage}`)
@@ -275,10 +406,11 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     }
   })
   app.post('/api/rasters/derive', express.json({ limit: '16kb' }), async (req, res) => {
-    await requireRole(db, req, 'admin', settings.apiKey)
+    await requireCatalogAdmin(db, req, settings.apiKey)
     q(req, Q.none)
     const o = b(req, B.derive)
-    const r = await deriveRaster(db, { ...o, replace: !!o.replace, rasterDir: settings.rasterDir })
+    res.locals.auditTarget = `raster ${o.name}`
+    const r = await deriveRaster(db, { ...o, replace: !!o.replace, rasterDir: settings.rasterDir, actor: await who(req) })
     res.status(201).json(r)
   })
   app.get('/tiles/raster/:name/:z/:x/:y.png', async (req, res) => {
@@ -287,7 +419,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const r = await findRaster(db, rasterSpec(req, o.vintage))
     const style = tileStyle(r, { band: o.band === undefined ? undefined : String(o.band), size: o.size, range: o.range, ramp: o.ramp })
     const tile = await rasterTile(db, settings.rasterDir, settings.tileCacheDir, r, z, x, y, style)
-    res.set('Cache-Control', 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
+    res.set('Cache-Control', carriesKey(req) || settings.readsKeyed ? 'private, max-age=3600' : 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
   })
 
   // Vector tiles: sources and their versions in tiles/vector-source.ts. The ETag is strong
@@ -303,7 +435,8 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
   const tiles = vectorTileHandler(db, tileCache, log)
   app.locals.vectorTiles = tiles
-  app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], (req, res) => tiles(req, res))
+  // here with a key (or keyed reads): unit tiles limited to the key's regions, answered privately
+  app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], async (req, res) => tiles(req, res, { scopes: await scopesOf(req), private: true }))
 
   app.use('/vendor/exceljs', express.static(path.join(ROOT, 'node_modules', 'exceljs', 'dist'), { maxAge: '1d' }))
   app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))
@@ -314,6 +447,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = asAppError(err)
+    res.locals.auditError = oneLine(e)
     if (httpStatus(e) >= 500) log(`error: ${(err as Error)?.stack ?? err}`)
     res.status(httpStatus(e)).json({ error: { code: e instanceof AppError ? e.code : 'internal', message: e instanceof AppError ? e.message : 'internal error; see the server log' } })
   })
@@ -342,21 +476,19 @@ function asAppError(err: unknown): unknown {
   const e = err as { type?: string; status?: number; limit?: number }
   if (e?.type === 'entity.too.large') return new TooLarge(`upload is larger than the limit of ${e.limit} bytes (ECOCENSUS_MAX_UPLOAD_BYTES)`)
   if (e?.type === 'entity.parse.failed') return new BadInput('request body is not valid JSON')
+  // a statement timeout reaching here unwrapped (from a worker thread, a COMMIT): the
+  // database's limit, 503 like every database failure the caller can retry
+  const m = err as { code?: string; message?: string }
+  if (!(err instanceof AppError) && (m?.code === '57014' || /statement timeout/i.test(String(m?.message)))) return new DbError(`statement cancelled: ${m.message}`)
   return err
 }
 
-/** Writes the uploaded bytes to a private temp file named like the original, then cleans up. */
-async function withUpload<T>(req: Request, filename: string, fn: (file: string) => Promise<T>): Promise<T> {
-  const body = req.body as Buffer
-  if (!Buffer.isBuffer(body) || body.length === 0) throw new BadInput(`${filename}: the upload is empty; send the file as the request body`)
-  if (/\.shp$/i.test(filename)) throw new BadInput(`${filename}: upload a shapefile as one .zip holding its .shp, .dbf, .shx, .prj (and .cpg)`)
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecocensus-up-'))
+/** scheme://host[:port] of a URL template, for the content security policy. */
+function originOf(url: string): string | undefined {
   try {
-    const file = path.join(dir, path.basename(filename))
-    fs.writeFileSync(file, body)
-    return await fn(file)
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    return new URL(url.replace(/\{[a-z]\}/g, '0')).origin
+  } catch {
+    return undefined
   }
 }
 

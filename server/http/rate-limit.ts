@@ -1,6 +1,7 @@
-// Per-client token buckets for the expensive routes (uploads, computations started on
-// demand): `perMinute` requests a minute with bursts up to the same number; over it, 429 with
-// Retry-After. Clients are told apart by address. Reads and tiles are not limited.
+// Per-client token buckets for the expensive routes (uploads, and every computation a route
+// starts, GETs with fresh=true included): `perMinute` a minute with bursts up to the same
+// number; over it, 429 with Retry-After. Clients are told apart by address. Reads of stored
+// results and tiles are not limited.
 import type { NextFunction, Request, Response } from 'express'
 import { AppError } from '../errors.ts'
 
@@ -12,24 +13,39 @@ export class TooMany extends AppError {
   }
 }
 
-export function rateLimit(what: string, perMinute: number) {
+export interface RateLimit {
+  (req: Request, res: Response, next: NextFunction): void
+  /** takes a token for the request's client or throws TooMany: for a computation that is
+   *  about to start (a stored result served again costs nothing and is not counted) */
+  take(req: Request, res?: Response): void
+}
+
+export function rateLimit(what: string, perMinute: number): RateLimit {
   const buckets = new Map<string, { tokens: number; at: number }>()
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!(perMinute > 0)) return next()
+  const take = (req: Request, res?: Response) => {
+    if (!(perMinute > 0)) return
     const who = req.socket.remoteAddress ?? 'unknown'
     const now = Date.now()
     const b = buckets.get(who) ?? { tokens: perMinute, at: now }
     b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) / 60_000) * perMinute)
     b.at = now
+    buckets.set(who, b)
     if (b.tokens < 1) {
       const wait = Math.ceil(((1 - b.tokens) / perMinute) * 60)
-      buckets.set(who, b)
-      res.set('Retry-After', String(wait))
-      return next(new TooMany(`too many ${what} from this client: at most ${perMinute} a minute; retry in ${wait} s`, wait))
+      if (res && !res.headersSent) res.set('Retry-After', String(wait))
+      throw new TooMany(`too many ${what} from this client: at most ${perMinute} a minute; retry in ${wait} s`, wait)
     }
     b.tokens -= 1
-    buckets.set(who, b)
     if (buckets.size > 10_000) for (const [k, v] of buckets) if (now - v.at > 120_000) buckets.delete(k)
-    next()
   }
+  const middleware = ((req: Request, res: Response, next: NextFunction) => {
+    try {
+      take(req, res)
+    } catch (err) {
+      return next(err)
+    }
+    next()
+  }) as RateLimit
+  middleware.take = take
+  return middleware
 }

@@ -28,7 +28,7 @@ export const query = {
   layerUpload: z.strictObject({
     filename: f.filename, name: f.name, kind: f.oneOf(LAYER_KINDS), vintage: f.vintage,
     crs: f.crs.optional(), encoding: f.encoding.optional(), category_field: f.field.optional(), table: f.gpkgTable.optional(),
-    replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'),
+    replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'), allow_empty: f.flag.optional(),
   }),
   unitsUpload: z.strictObject({
     filename: f.filename, set: f.name, code_field: f.field.optional(), name_field: f.field.optional(), parent_field: f.field.optional(),
@@ -47,6 +47,13 @@ export const query = {
     range: f.range.optional(), ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional(),
   }),
   tileJson: z.strictObject({ run: f.runId.optional() }),
+  /** GET /api/audit (admin) */
+  audit: z.strictObject({
+    since: z.string().max(40, { error: 'is longer than 40 characters' }).optional(),
+    actor: z.string().max(200, { error: 'is longer than 200 characters' }).optional(),
+    action: z.string().max(100, { error: 'is longer than 100 characters' }).optional(),
+    limit: f.int(1, 100_000).optional(),
+  }),
 }
 
 export const body = {

@@ -26,6 +26,8 @@ export interface Exportable {
   /** unit set to draw GeoJSON geometry from, and the per-unit properties */
   setId: number
   properties: (rows: object[]) => Map<string, Record<string, number | string | null>>
+  /** set by auth/scope.ts for a key limited to regions: the unit codes it may see */
+  scope?: Set<string>
 }
 
 export interface Rendered {
@@ -45,6 +47,7 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
       return { body: JSON.stringify(x.result, null, 2) + '\n', contentType: 'application/json', ext: 'json' }
     case 'geojson': {
       const fc = await unitsGeoJson(db, x.setId)
+      if (x.scope) fc.features = fc.features.filter((f) => x.scope!.has(f.id))
       const props = x.properties(x.tables[0]!.rows)
       for (const f of fc.features) Object.assign(f.properties, props.get(f.id) ?? {})
       return { body: JSON.stringify({ ...fc, run: x.result.run.id }) + '\n', contentType: 'application/geo+json', ext: 'geojson' }
