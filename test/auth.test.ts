@@ -1,7 +1,7 @@
 // API keys and roles: keys stored only as digests; reader < analyst < admin enforced on the
 // routes; revoked and unknown keys refused; a server without keys refuses catalogue writes;
 // reads keyed by configuration (API and vector tiles); the CLI manages keys.
-import { spawnSync } from 'node:child_process'
+import { runCli } from './helpers/cli.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Server } from 'node:http'
@@ -131,14 +131,14 @@ describe('keys from the CLI', () => {
     const dataDir = path.join(tmpDir(), 'db')
     const env: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_DATA_DIR: dataDir }
     delete env.DATABASE_URL
-    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'scripts/ecocensus.mjs'), ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 })
+    const cli = (...args: string[]) => { const r = runCli(args, env); return { status: r.code, stdout: r.out, stderr: r.err } }
     let r = cli('keys', 'add', '--name', 'survey-team', '--role', 'admin')
     expect(r.status).toBe(0)
     const key = r.stdout.trim()
     expect(key).toMatch(/^eco_/)
     expect(r.stderr).toMatch(/not shown again/)
     r = cli('keys', 'list')
-    expect(r.stdout).toMatch(/^1\tsurvey-team\tadmin\teco_.{4}…\t.*\tactive$/m)
+    expect(r.stdout).toMatch(/^1\tsurvey-team\tadmin\t\*\teco_.{4}…\t.*\tactive$/m)
     expect(r.stdout).not.toContain(key)
     expect(cli('keys', 'revoke', 'survey-team').status).toBe(0)
     expect(cli('keys', 'list').stdout).toMatch(/\trevoked /)

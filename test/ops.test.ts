@@ -43,7 +43,6 @@ describe('operation', () => {
     const server = createServer({ db, settings: { ...loadSettings({}), apiKey: 'k-0123456789', requestTimeoutMs: 1000 } }).listen(0, '127.0.0.1')
     const { port } = new URL(await baseUrl(server))
     try {
-      const t0 = Date.now()
       const reply = await new Promise<string>((resolve, reject) => {
         const sock = net.connect(Number(port), '127.0.0.1')
         let got = ''
@@ -53,8 +52,9 @@ describe('operation', () => {
         // a 100 kB body promised, 8 bytes sent, then silence
         sock.write('POST /api/layers?filename=slow.geojson&name=slow&kind=other&vintage=2023 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k-0123456789\r\nContent-Length: 100000\r\n\r\n{"type":')
       })
+      // the 408 is the limit's (nothing else answers 408); no bound on the time it took: a
+      // busy machine may take longer, and the test must not depend on it
       expect(reply).toMatch(/^HTTP\/1\.1 408 /)
-      expect(Date.now() - t0).toBeLessThan(5000)
       expect(await db.query('SELECT count(*)::int AS n FROM layer')).toEqual([{ n: 0 }])
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
     } finally {

@@ -4,8 +4,12 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { backends } from './helpers/backends.ts'
 
-for (const backend of backends().filter((b) => b.name === 'pg')) {
-  describe(`pool on ${backend.name}`, () => {
+const server = backends().find((b) => b.name === 'pg')
+// without DATABASE_URL (a newcomer's `npm test`) the file registers a skipped suite, so the
+// run still passes: a file with no suite at all fails vitest
+describe.skipIf(!server)('pool on pg', () => {
+  const backend = server!
+  {
     it('idle connections terminated by the server: no crash, the next query runs', async () => {
       const db = await backend.open()
       const uncaught: unknown[] = []
@@ -29,5 +33,5 @@ for (const backend of backends().filter((b) => b.name === 'pg')) {
         await db.close()
       }
     })
-  })
-}
+  }
+})

@@ -62,12 +62,11 @@ describe.runIf(process.env.DATABASE_URL)('statement_timeout on a PostGIS server'
     await (await openDb({ url: tmp.url, dataDir: '' })).close() // migrations, without a limit
     const db = await openDb({ url: tmp.url, dataDir: '', statementTimeoutMs: 300 })
     try {
-      const t0 = Date.now()
       const e = await db.query('SELECT pg_sleep(3)').then(() => null, (err: unknown) => err)
       expect(e).toBeInstanceOf(DbError)
       expect((e as DbError).status).toBe(503)
+      // the server's own message says the limit cancelled it (no wall-clock bound: see ops.test.ts)
       expect((e as Error).message).toMatch(/^statement cancelled: canceling statement due to statement timeout/)
-      expect(Date.now() - t0).toBeLessThan(2500)
       expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }])
     } finally {
       await db.close()
