@@ -1,7 +1,7 @@
 // The CLI contract of DESIGN.md, run as a user runs it: a child process per command,
 // exit codes, one-line reasons on stderr, CSV on stdout; on the embedded database and,
 // with DATABASE_URL, on PostGIS through --db.
-import { spawnSync } from 'node:child_process'
+import { runCli } from './helpers/cli.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -33,15 +33,15 @@ if (process.env.DATABASE_URL) {
 }
 
 for (const target of targets) {
-  describe(`CLI on ${target.name}`, () => {
+  // several CLI processes a test, each up to CLI_TIMEOUT_MS on a busy machine
+  describe(`CLI on ${target.name}`, { timeout: 900_000 }, () => {
     let t: Awaited<ReturnType<(typeof targets)[number]['setup']>>
     const rasterDir = path.join(tmpDir(), 'rasters')
     const cli = (...args: string[]) => {
       // the target decides the database: its data dir, or --db; never the ambient DATABASE_URL
       const env: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_RASTER_DIR: rasterDir, ...t.env }
       delete env.DATABASE_URL
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/ecocensus.mjs'), ...t.args, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 })
-      return { code: r.status, out: r.stdout, err: r.stderr }
+      return runCli([...t.args, ...args], env)
     }
     beforeAll(async () => { t = await target.setup() })
     afterAll(async () => t?.done())
@@ -121,9 +121,9 @@ for (const target of targets) {
       expect(cli('raster', 'derive', 'ndvi', '--from', 'ms', '--red', '1', '--nir', '2', '--name', 'ndvi').code).toBe(0)
       r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'ndvi', '--table', 'histogram')
       expect(r.code).toBe(0)
-      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,band,bin,lower,upper,area_m2')
+      expect(r.out.split('\r\n')[0]).toBe('\uFEFFunit_code,unit_name,raster,vintage,band,bin,lower,upper,area_m2')
       r = cli('stats', 'zonal', '--units', 'counties', '--raster', 'ndvi')
-      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2')
+      expect(r.out.split('\r\n')[0]).toBe('\uFEFFunit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2')
       r = cli('raster', 'add', file, '--name', 'lc', '--vintage', '2023', '--kind', 'categorical')
       expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1])
       expect(r.err).toMatch(/already exists/)
@@ -168,7 +168,7 @@ for (const target of targets) {
       fs.writeFileSync(mapping, JSON.stringify({ classes: { 1: 'mixed_forest', 2: 'shrub_grass', 3: 'water', 4: { paddy: 0.5, dry_farmland: 0.5 } } }))
       r = cli('esv', '--units', 'counties', '--raster', 'lc', '--mapping', mapping, '--equivalent-value', '3000')
       expect(r.code).toBe(0)
-      expect(r.out.split('\r\n')[0]).toBe('unit_code,unit_name,total_yuan,food,raw_materials,water_supply,gas_regulation,climate_regulation,purification,hydrological_regulation,soil_conservation,nutrient_cycling,biodiversity,aesthetic')
+      expect(r.out.split('\r\n')[0]).toBe('\uFEFFunit_code,unit_name,total_yuan,food,raw_materials,water_supply,gas_regulation,climate_regulation,purification,hydrological_regulation,soil_conservation,nutrient_cycling,biodiversity,aesthetic')
       expect(r.err).toMatch(/ESV of 7 units: [0-9.]+ yuan\/yr in total/)
       r = cli('esv', '--units', 'counties', '--raster', 'lc', '--mapping', mapping)
       expect(r.code).toBe(2)

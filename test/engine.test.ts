@@ -269,7 +269,7 @@ for (const backend of backends()) {
       expect(gj.features[0].properties['redline@2025_m2']).toBeGreaterThan(0)
       expect(gj.features[0].geometry.type).toBe('MultiPolygon')
       const csv = (await render(db, 'csv', x)).body as string
-      expect(csv.split('\r\n')[0]).toBe('unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features')
+      expect(csv.split('\r\n')[0]).toBe('\uFEFFunit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features')
     }, 120_000)
 
     it('transitions and the SEEA extent account on boxes: each cell of the matrix is a known strip', async () => {

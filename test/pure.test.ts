@@ -119,7 +119,7 @@ describe('small parsers', () => {
     expect(compareVintage('2020-06-30', '2020-12-31')).toBeLessThan(0)
   })
   it('writes RFC 4180 CSV', () => {
-    expect(toCsv(['a', 'b'], [{ a: 'x,y', b: 1.5 }, { a: 'say "hi"', b: null }])).toBe('a,b\r\n"x,y",1.5\r\n"say ""hi""",\r\n')
+    expect(toCsv(['a', 'b'], [{ a: 'x,y', b: 1.5 }, { a: 'say "hi"', b: null }])).toBe('\uFEFFa,b\r\n"x,y",1.5\r\n"say ""hi""",\r\n')
   })
   it('knows which statements return rows (PGlite lost-error guard)', () => {
     expect(returnsRows('-- c\nSELECT 1')).toBe(true)
