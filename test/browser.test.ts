@@ -128,6 +128,13 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(shown.length).toBe(9)
     const union = await page.$eval('#details tr[data-measure="union"] td[data-m2]', (td) => Number((td as HTMLElement).dataset.m2))
     expect(union).toBe(api.rows.find((r: { unit_code: string; measure: string }) => r.unit_code === '341003' && r.measure === 'union').area_m2)
+    // the ecological space is one year's (2023), labelled so, and the allocation's factor
+    const label = await page.$eval('#details tr[data-measure="union"] td', (td) => td.textContent ?? '')
+    expect(label).toMatch(/2023/)
+    expect(label).not.toMatch(/2020/)
+    const factors = await (await fetch(`${base}/api/factors?units=huangshan_counties&format=json`, { headers: { 'x-api-key': KEY } })).json()
+    const factor = factors.values['341003'].ecological_space_m2 as number
+    expect(Math.abs(union - factor)).toBeLessThanOrEqual(1e-6 * factor)
     // change since the previous vintage
     const chg = await (await fetch(`${base}/api/stats/change?units=huangshan_counties&layer=protected_area&from=2020&to=2023`, { headers: { 'x-api-key': KEY } })).json()
     const row = chg.rows.find((r: { unit_code: string }) => r.unit_code === '341003')

@@ -178,7 +178,8 @@ function buildStatMenu() {
   for (const [lname, versions] of byName()) {
     for (const v of [...versions].reverse()) opts.push([`cov|${lname}@${v.vintage}`, `${kindLabel(v.kind)} ${lname} ${v.vintage} · ${t('share')}`])
   }
-  opts.push(['eco', t('ecoSpace')])
+  const union = state.coverage.rows.find((r) => r.measure === 'union')
+  opts.push(['eco', union ? `${t('ecoSpace')} ${unionYears(union.vintage)}` : t('ecoSpace')])
   for (const [lname, c] of state.change) {
     opts.push([`chg|${lname}|net`, `${lname} ${c.from}→${c.to} · ${t('netShare')}`])
     opts.push([`chg|${lname}|lost`, `${lname} ${c.from}→${c.to} · ${t('lostShare')}`])
@@ -368,7 +369,8 @@ function select(code) {
     ${layerRows.map((r) => `<tr data-layer="${esc(r.layer)}" data-vintage="${esc(r.vintage)}"><td>${esc(r.layer)}</td><td>${esc(r.vintage)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n" data-share="${r.share}">${pctf(r.share)}</td></tr>`).join('')}`
   for (const r of layerRows) table.push([t('coverage'), r.layer, r.vintage, r.area_m2, r.share])
   for (const r of cov.filter((x) => x.measure === 'union' || x.measure === 'overlap')) {
-    const label = r.measure === 'union' ? t('ecoSpace') : r.layer
+    // the ecological space of one year: the union of the latest vintage of each ecological layer
+    const label = r.measure === 'union' ? `${t('ecoSpace')} ${unionYears(r.vintage)}` : r.layer
     html += `<tr data-measure="${r.measure}"><td colspan="2">${esc(label)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n">${pctf(r.share)}</td></tr>`
     table.push([r.measure === 'union' ? t('ecoSpace') : t('overlaps'), label, r.vintage, r.area_m2, r.share])
   }
@@ -449,9 +451,16 @@ async function downloadXlsx(code) {
   save(new Blob([await wb.xlsx.writeBuffer()], { type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }), `${state.set.name}-${code}.xlsx`)
 }
 
+/** 'redline@2023∪forest@2023' → '2023' (or '2020, 2023' where the union names several years). */
+function unionYears(vintage) {
+  return [...new Set(String(vintage ?? '').split('∪').map((m) => m.split('@').pop()))].join(', ')
+}
+
 function downloadCsv(code) {
   const lines = tableLines()
-  const csv = '\ufeff' + lines.map((l) => l.map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
+  // formula-like text neutralised as the server's CSV does (server/stats/csv.ts)
+  const cell = (x) => (typeof x === 'string' && /^[=+\-@\t\r]/.test(x) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(x) ? `'${x}` : x)
+  const csv = '\ufeff' + lines.map((l) => l.map(cell).map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
   save(new Blob([csv], { type: 'text/csv;charset=utf-8' }), `${state.set.name}-${code}.csv`)
 }
 

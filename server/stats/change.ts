@@ -193,15 +193,6 @@ export async function change(db: Db, unitSet: string, layer: string, fromVintage
   return readChange(db, run)
 }
 
-/**
- * Gained and lost are never negative (stable ≤ either vintage's area); the overlays' 1e-12°
- * snapping (~1e-7 m along every edge) may leave up to ~1e-8 of the area below zero where 0 is
- * meant (the sample's forest: −0.11 m² of 1.7×10⁷ m²). Larger negatives stay visible.
- */
-function noise(x: number, scale: number): number {
-  return x < 0 && x > -1e-8 * Math.max(1, scale) ? 0 : x
-}
-
 export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeResult> {
   const meta = run.meta as unknown as ChangeMeta
   const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
@@ -216,15 +207,18 @@ export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeR
     const s = sums.get(u.id) ?? new Map<string, UnitSum>()
     const fromTotal = layerArea(s, meta.from)
     const toTotal = layerArea(s, meta.to)
-    const stable = areaUnder(s, meta.stableKey ?? (meta.ownStable ? 'S:' : 'T:'))
     const scale = Math.max(fromTotal, toTotal)
-    const gained = noise(toTotal - stable, scale)
-    const lost = noise(fromTotal - stable, scale)
+    // the figures are derived from each other so that they add up as printed: stable is the
+    // overlay's shared area held within both vintages' areas (the overlays' snapping can put
+    // it a hair above either), gained and lost are what each vintage has beyond it
+    const stable = Math.min(Math.max(0, areaUnder(s, meta.stableKey ?? (meta.ownStable ? 'S:' : 'T:'))), fromTotal, toTotal)
+    const gained = toTotal - stable
+    const lost = fromTotal - stable
     // rows written out field by field: object spread in this loop took ~30 µs a unit
     const { code: unit_code, name: unit_name } = u
     const { from_vintage, to_vintage } = common
     rows.push({ unit_code, unit_name, layer, from_vintage, to_vintage, from_m2: fromTotal, to_m2: toTotal, stable_m2: stable, gained_m2: gained, lost_m2: lost, net_m2: gained - lost })
-    account.push({ unit_code, unit_name, layer, from_vintage, to_vintage, class: '*', opening_m2: fromTotal, additions_m2: gained, reductions_m2: lost, net_change_m2: gained - lost, closing_m2: fromTotal + gained - lost })
+    account.push({ unit_code, unit_name, layer, from_vintage, to_vintage, class: '*', opening_m2: fromTotal, additions_m2: gained, reductions_m2: lost, net_change_m2: gained - lost, closing_m2: toTotal })
     if (!meta.byCategory) continue
     const pairs = [...areasByRest(s, 'T:')].map(([k, area]) => {
       const [f, t] = k.split(SEP) as [string, string]

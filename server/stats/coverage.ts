@@ -7,7 +7,7 @@ import { BadInput, Gone } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
-import { selectLayers, type LayerVersion } from './layer-select.ts'
+import { compareVintage, selectLayers, type LayerVersion } from './layer-select.ts'
 import { measureUnits, type MeasureStats } from './measure-units.ts'
 import { areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
 import { unitRows, type UnitRow } from '../units/unit-cache.ts'
@@ -176,11 +176,23 @@ function overlapPairs(layers: LayerInfo[], spec?: string): [LayerInfo, LayerInfo
 
 function unionMembers(layers: LayerInfo[], spec?: boolean | string): LayerInfo[] {
   if (!spec) return []
+  // true: the latest chosen vintage of each ecological layer — one year's ecological space,
+  // the same the ecological_space factor measures; a union across vintages of one layer is
+  // no figure anybody pays on (name the versions to get it: --union A@2020,A@2023)
   const members = spec === true || spec === 'true'
-    ? layers.filter((l) => ECOLOGICAL_KINDS.includes(l.kind))
+    ? latestOfEach(layers.filter((l) => ECOLOGICAL_KINDS.includes(l.kind)))
     : String(spec).split(',').filter((s) => s.trim()).map((n) => findChosen(layers, n, '--union layer'))
   if (!members.length) throw new BadInput(`--union: none of the chosen layers is of an ecological kind (${ECOLOGICAL_KINDS.join(', ')}); name the layers: --union A,B`)
   return [...new Map(members.map((l) => [l.id, l])).values()]
+}
+
+function latestOfEach(layers: LayerInfo[]): LayerInfo[] {
+  const latest = new Map<string, LayerInfo>()
+  for (const l of layers) {
+    const prev = latest.get(l.name)
+    if (!prev || compareVintage(l.vintage, prev.vintage) > 0) latest.set(l.name, l)
+  }
+  return layers.filter((l) => latest.get(l.name) === l)
 }
 
 /** Computes coverage as a run (reusing an identical earlier one unless opts.reuse is false). */

@@ -69,7 +69,10 @@ export function extentAccount(matrix: Transition[], fromArea?: Map<string, numbe
   for (const l of lines.values()) {
     if (fromArea && !fromArea.has(l.class)) l.opening = 0
     if (toArea && !toArea.has(l.class)) l.closing = 0
-    const s = stayed.get(l.class) ?? 0
+    // what stayed is held within the opening and the closing area (overlay snapping can put
+    // it a hair above either), so that additions and reductions are never below zero and
+    // opening + additions − reductions = closing holds as printed
+    const s = Math.min(Math.max(0, stayed.get(l.class) ?? 0), l.opening, l.closing)
     l.reductions = l.opening - s
     l.additions = l.closing - s
   }
