@@ -358,7 +358,7 @@ program
 program
   .command('allocate')
   .description('factor-method allocation (因素法) of a budget across units, with coefficients, deductions, floors and caps, explained per unit')
-  .requiredOption('--config <file>', 'allocation config, JSON or YAML (see README: Allocation)')
+  .requiredOption('--config <file>', 'allocation config, JSON or YAML (see docs/factors.md)')
   .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
   .addOption(new Option('--table <name>', 'table for CSV').choices(['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance']))
   .option('--out <file>', 'write to a file instead of stdout')

@@ -56,7 +56,7 @@ for (const backend of backends()) {
     // Same definitions through two engines: proj4js (ours) and PROJ inside PostGIS, given
     // the proj4 strings. CGCS2000 is WGS 84 to the centimetre, so the target carries
     // towgs84=0: without it PROJ drops Beijing 1954's 3-parameter shift (~17 m here), as
-    // it does when ST_Transform is given EPSG:2431 → EPSG:4490 (see README "Limits").
+    // it does when ST_Transform is given EPSG:2431 → EPSG:4490 (see docs/performance.md, "Limits").
     it('proj4js and PostGIS (PROJ) reproject GK zone 39, Xian 1980, Beijing 1954 and UTM points alike (< 1 mm)', async () => {
       for (const [code, x, y] of [['EPSG:4527', 39_512_345.6, 3_321_987.6], ['EPSG:2379', 512_345.6, 3_321_987.6], ['EPSG:2431', 512_345.6, 3_321_987.6], ['EPSG:32618', 400_000, 4_700_000]] as const) {
         const crs = await resolveCrs(code, db)
