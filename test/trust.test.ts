@@ -15,6 +15,7 @@ import { addKey, openServer, revokeKey } from '../server/auth/keys.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { coverage } from '../server/stats/coverage.ts'
+import { change } from '../server/stats/change.ts'
 import { layerHistory, purgeLayer } from '../server/catalog/history.ts'
 import { listAudit } from '../server/audit/audit.ts'
 import { sweepSpool } from '../server/http/upload.ts'
@@ -105,7 +106,30 @@ for (const backend of backends()) {
       expect(h[0]!.runs).toBeGreaterThanOrEqual(2)
       const [n] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM feature WHERE layer_id = $1', [oldId])
       expect(n!.n).toBe(2)
+      // the retired version stays addressable by id
+      const again = await coverage(db, 'u', { layers: `l#${oldId}` }, { reuse: false })
+      expect(again.rows).toEqual(reference.rows)
+      await expect(coverage(db, 'u', { layers: `l#${oldId},l` })).rejects.toThrow(/two versions of l@2023/)
     })
+
+    it('the sample\'s change tables and SEEA accounts add up as printed', async () => {
+      const sample = path.resolve('data/sample')
+      await importUnits(db, { file: path.join(sample, 'huangshan-counties.geojson'), set: 'hs', parentField: 'parent_code', maxBytes: MAX })
+      for (const v of ['2020', '2023']) await ingestLayer(db, { file: path.join(sample, `layers/forest_${v}.shp`), layer: 'sample_forest', kind: 'forest', vintage: v, categoryField: '事权等级', maxBytes: MAX })
+      const r = await change(db, 'hs', 'sample_forest', '2020', '2023')
+      expect(r.rows.length).toBe(7)
+      for (const x of r.rows) {
+        expect(x.stable_m2).toBeGreaterThanOrEqual(0)
+        expect(x.stable_m2).toBeLessThanOrEqual(Math.min(x.from_m2, x.to_m2))
+        expect(Math.min(x.gained_m2, x.lost_m2)).toBeGreaterThanOrEqual(0)
+        expect(Math.abs(x.from_m2 + x.gained_m2 - x.lost_m2 - x.to_m2)).toBeLessThanOrEqual(1e-9 * x.to_m2)
+      }
+      expect(r.account.length).toBeGreaterThan(7)
+      for (const a of r.account) {
+        expect(Math.min(a.additions_m2, a.reductions_m2)).toBeGreaterThanOrEqual(0)
+        expect(Math.abs(a.opening_m2 + a.additions_m2 - a.reductions_m2 - a.closing_m2)).toBeLessThanOrEqual(1e-9 * Math.max(1, a.closing_m2))
+      }
+    }, 300_000)
 
     it('a file whose only polygon has no area is refused and replaces nothing; --allow-empty stores it', async () => {
       const flat = writeJson(dir, 'flat.geojson', featureCollection([{ geometry: poly([[118.0, 30.0], [118.05, 30.0], [118.1, 30.0], [118.0, 30.0]]) }], 'EPSG:4490'))

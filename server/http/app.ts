@@ -214,7 +214,9 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     return scopes ? checkSetInScope(db, setId, setName, scopes, whole) : undefined
   }
   const scoped = (x: Exportable, codes: Set<string> | undefined) => (codes ? scopeExportable(x, codes) : x)
-  const runSet = (run: RunRecord) => ((run.meta ?? run.inputs) as { unitSet?: { id: number; name: string } }).unitSet
+  type SetRef = { unitSet?: { id: number; name: string } } | null
+  /** the unit set a run measured: its meta once done, its recorded inputs while it runs */
+  const runSet = (run: RunRecord) => (run.meta as SetRef)?.unitSet ?? (run.inputs as SetRef)?.unitSet
 
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.

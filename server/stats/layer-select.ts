@@ -14,8 +14,9 @@ export interface LayerVersion {
 }
 
 /**
- * `--layers A,B@2020` → layer versions. A bare name means its latest vintage; no list
- * means the latest vintage of every layer.
+ * `--layers A,B@2020,C#12` → layer versions. A bare name means its latest vintage; NAME#ID
+ * one version by id, also a retired one (older versions stay addressable); no list means the
+ * latest vintage of every layer.
  */
 export async function selectLayers(db: Queryable, spec?: string): Promise<LayerVersion[]> {
   const all = await db.query<LayerVersion>(
@@ -29,8 +30,16 @@ export async function selectLayers(db: Queryable, spec?: string): Promise<LayerV
   if (!spec?.trim()) return [...latest.values()]
   const out: LayerVersion[] = []
   for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [name, vintage, extra] = item.split('@')
-    if (extra !== undefined || !name) throw new BadInput(`--layers '${item}': write NAME or NAME@VINTAGE`)
+    const m = /^([^@#]+)(?:@([^@#]+))?(?:#([0-9]{1,9}))?$/.exec(item)
+    if (!m) throw new BadInput(`--layers '${item}': write NAME, NAME@VINTAGE or NAME#ID`)
+    const [, name, vintage, id] = m as unknown as [string, string, string | undefined, string | undefined]
+    if (id !== undefined) {
+      // one version by id, current or retired (ids from `ecocensus layers history NAME`)
+      const [v] = await db.query<LayerVersion>('SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer WHERE id = $1', [Number(id)])
+      if (!v || v.name !== name || (vintage !== undefined && v.vintage !== vintage)) throw new NotFound(`layer '${name}' has no version ${id}${vintage ? ` in vintage ${vintage}` : ''}; see \`ecocensus layers history ${name}\``)
+      if (!out.some((l) => l.id === v.id)) out.push(v)
+      continue
+    }
     const found = vintage ? all.find((l) => l.name === name && l.vintage === vintage) : latest.get(name)
     if (!found) {
       const versions = all.filter((l) => l.name === name).map((l) => l.vintage)
@@ -41,6 +50,14 @@ export async function selectLayers(db: Queryable, spec?: string): Promise<LayerV
       )
     }
     if (!out.some((l) => l.id === found.id)) out.push(found)
+  }
+  // rows are labelled by name and vintage: two versions of one name and vintage in one run
+  // would give two rows that cannot be told apart
+  const labels = new Set<string>()
+  for (const l of out) {
+    const label = `${l.name}@${l.vintage}`
+    if (labels.has(label)) throw new BadInput(`--layers names two versions of ${label}; compute them in separate runs`)
+    labels.add(label)
   }
   return out
 }

@@ -22,7 +22,7 @@ export const vintage = text(VINTAGE_RE, 'a year or date such as 2023 or 2023-06-
 /** NAME or NAME@VINTAGE */
 export const spec = text(SPEC_RE, 'NAME or NAME@VINTAGE')
 /** NAME[@VINTAGE], comma-separated */
-export const specList = text(/^[\p{L}\p{N}_.@,-]{1,2000}$/u, 'NAME or NAME@VINTAGE, comma-separated')
+export const specList = text(/^[\p{L}\p{N}_.@#,-]{1,2000}$/u, 'NAME, NAME@VINTAGE or NAME#ID (a version from `layers history`), comma-separated')
 /** A+B pairs, comma-separated, or all */
 export const pairList = text(/^(all|[\p{L}\p{N}_.@,+-]{1,2000})$/u, "layer pairs A+B,C+D, or 'all'")
 /** EPSG:4527, 4527, ALBERS-CN … (resolved against the registry later) */
