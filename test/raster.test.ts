@@ -16,7 +16,7 @@ import { closeRasterFiles, findRaster, pixelSource, sourceSpec } from '../server
 import { closeScanPool, configureScanPool, runZonalJob } from '../server/raster/scan-pool.ts'
 import { jobUnits, runJob } from '../server/raster/zonal-job.ts'
 import { zonal, zonalChange, type CategoricalRow, type ContinuousRow } from '../server/raster/zonal.ts'
-import { rasterTile, tileStyle } from '../tiles/raster-tile.ts'
+import { rasterTile, tileStyle } from '../server/tiles/raster-tile.ts'
 import { GEOKEYS, writeGeoTiff, type GeoTiffSpec, type WriteType } from '../scripts/raster/write-geotiff.ts'
 import { backends } from './helpers/backends.ts'
 import { featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'

@@ -17,9 +17,9 @@ import { loadSettings, ROOT } from '../server/settings.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { resolveSource } from '../tiles/vector-source.ts'
-import { databaseEncodesMvt, renderVectorTile } from '../tiles/vector-tile.ts'
-import { signedArea } from '../tiles/mvt-encode.ts'
+import { resolveSource } from '../server/tiles/vector-source.ts'
+import { databaseEncodesMvt, renderVectorTile } from '../server/tiles/vector-tile.ts'
+import { signedArea } from '../server/tiles/mvt-encode.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
 import { baseUrl } from './helpers/http.ts'
@@ -210,7 +210,7 @@ for (const backend of backends()) {
     })
 
     it('shares one computation among concurrent misses and keys the cache by input versions', async () => {
-      const cache = (await import('../tiles/tile-cache.ts')).TileCache
+      const cache = (await import('../server/tiles/tile-cache.ts')).TileCache
       const settings = { ...loadSettings({}), rasterDir: path.join(dir, 'r2'), tileCacheDir: path.join(dir, 't2') }
       const app = createApp({ db, settings })
       const tc = app.locals.tileCache as InstanceType<typeof cache>

@@ -21,8 +21,8 @@ import { createApp, createServer } from '../../server/http/app.ts'
 import { loadSampleIfEmpty } from '../../server/sample.ts'
 import { loadSettings } from '../../server/settings.ts'
 import { throwawayDatabase } from '../../test/helpers/backends.ts'
-import { resolveSource } from '../../tiles/vector-source.ts'
-import { tileStatement } from '../../tiles/vector-tile.ts'
+import { resolveSource } from '../../server/tiles/vector-source.ts'
+import { tileStatement } from '../../server/tiles/vector-tile.ts'
 
 const url = process.env.DATABASE_URL
 if (!url) {

@@ -17,7 +17,7 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   /** 'pglite' or 'pg' — for /healthz and logs, never for branching spatial SQL (tiles ask
-   *  the database whether it can encode MVT, see tiles/vector-tile.ts). */
+   *  the database whether it can encode MVT, see server/tiles/vector-tile.ts). */
   readonly backend: 'pglite' | 'pg'
   /** Runs fn inside BEGIN/COMMIT; any throw rolls everything back. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>

@@ -36,11 +36,11 @@ import { openApi } from './openapi.ts'
 import { deriveRaster, ingestRaster } from '../raster/ingest-raster.ts'
 import { findRaster, listRasters } from '../raster/raster-store.ts'
 import type { LegendEntry } from '../raster/legend.ts'
-import { rasterTile, tileStyle } from '../../tiles/raster-tile.ts'
-import { resolveSource, tileJson } from '../../tiles/vector-source.ts'
-import { MAX_ZOOM } from '../../tiles/vector-tile.ts'
-import { isVectorTileRequest, vectorTileHandler } from '../../tiles/vector-tile-http.ts'
-import { TileCache } from '../../tiles/tile-cache.ts'
+import { rasterTile, tileStyle } from '../tiles/raster-tile.ts'
+import { resolveSource, tileJson } from '../tiles/vector-source.ts'
+import { MAX_ZOOM } from '../tiles/vector-tile.ts'
+import { isVectorTileRequest, vectorTileHandler } from '../tiles/vector-tile-http.ts'
+import { TileCache } from '../tiles/tile-cache.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
@@ -65,7 +65,7 @@ export interface AccessEntry { id: string; method: string; path: string; status:
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
 /** The HTTP server: vector tile requests are answered before Express (see
- *  tiles/vector-tile-http.ts), everything else by the app. */
+ *  server/tiles/vector-tile-http.ts), everything else by the app. */
 export function createServer(deps: AppDeps, app = createApp(deps)): http.Server {
   const tiles = app.locals.vectorTiles as ReturnType<typeof vectorTileHandler>
   // Node checks request timeouts every connectionsCheckingInterval (default 30 s): check often
@@ -424,7 +424,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.set('Cache-Control', carriesKey(req) || settings.readsKeyed ? 'private, max-age=3600' : 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
   })
 
-  // Vector tiles: sources and their versions in tiles/vector-source.ts. The ETag is strong
+  // Vector tiles: sources and their versions in server/tiles/vector-source.ts. The ETag is strong
   // (a hash of the bytes, per encoding); clients revalidate (no-cache) and get 304.
   const tileCache = new TileCache(settings.vectorTileCacheBytes)
   app.locals.tileCache = tileCache

@@ -7,12 +7,12 @@
 // coordinates, snaps and validates it (tile-geom.sql) and @maplibre/vt-pbf writes the tile
 // (mvt-encode.ts). Which way a database goes is asked of the database once, not assumed
 // from the backend's name; `encoder: 'js'` forces the JS way (tests compare the two).
-import type { Queryable } from '../server/db/db.ts'
-import { BadInput } from '../server/errors.ts'
-import { loadSql } from '../server/db/sql.ts'
+import type { Queryable } from '../db/db.ts'
+import { BadInput } from '../errors.ts'
+import { loadSql } from '../db/sql.ts'
 import { encodeMvt, type TileFeature } from './mvt-encode.ts'
 import type { VectorSource } from './vector-source.ts'
-import { scopePatterns } from '../server/auth/scope.ts'
+import { scopePatterns } from '../auth/scope.ts'
 
 export const EXTENT = 4096
 export const MAX_ZOOM = 22

@@ -8,10 +8,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import proj4 from 'proj4'
 import sharp from 'sharp'
-import type { Queryable } from '../server/db/db.ts'
-import { BadInput } from '../server/errors.ts'
-import { pixelSource, type RasterRecord } from '../server/raster/raster-store.ts'
-import { CGCS2000 } from '../server/crs/reproject.ts'
+import type { Queryable } from '../db/db.ts'
+import { BadInput } from '../errors.ts'
+import { pixelSource, type RasterRecord } from '../raster/raster-store.ts'
+import { CGCS2000 } from '../crs/reproject.ts'
 
 const HALF = 20037508.342789244
 /** grid step (output pixels) at which positions are projected exactly; linear between */

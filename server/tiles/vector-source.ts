@@ -8,13 +8,13 @@
 //                               statistics as feature properties (choropleths)
 //   change:NAME@FROM,TO         gained and lost area of a layer between two vintages
 import { performance } from 'node:perf_hooks'
-import type { Queryable } from '../server/db/db.ts'
-import { catalogGeneration } from '../server/catalog-version.ts'
-import { BadInput, NotFound } from '../server/errors.ts'
-import { exportableOf } from '../server/runs/run-request.ts'
-import { getRun } from '../server/runs/run-store.ts'
-import { selectLayers, type LayerVersion } from '../server/stats/layer-select.ts'
-import { CURRENT } from '../server/catalog/versions.ts'
+import type { Queryable } from '../db/db.ts'
+import { catalogGeneration } from '../catalog-version.ts'
+import { BadInput, NotFound } from '../errors.ts'
+import { exportableOf } from '../runs/run-request.ts'
+import { getRun } from '../runs/run-store.ts'
+import { selectLayers, type LayerVersion } from '../stats/layer-select.ts'
+import { CURRENT } from '../catalog/versions.ts'
 
 export type SourceKind = 'layer' | 'units' | 'change'
 

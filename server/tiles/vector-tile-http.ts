@@ -6,13 +6,13 @@
 // hash of the bytes, one per encoding); clients revalidate (no-cache) and get 304.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import type { Queryable } from '../server/db/db.ts'
-import { AppError, BadInput, httpStatus } from '../server/errors.ts'
+import type { Queryable } from '../db/db.ts'
+import { AppError, BadInput, httpStatus } from '../errors.ts'
 import type { TileCache } from './tile-cache.ts'
 import { resolveSourceMemo } from './vector-source.ts'
 import { renderVectorTile } from './vector-tile.ts'
-import { parseInput } from '../server/validate/fields.ts'
-import { query as Q } from '../server/http/route-schemas.ts'
+import { parseInput } from '../validate/fields.ts'
+import { query as Q } from '../http/route-schemas.ts'
 
 /** a vector tile takes ?run= (units:SET sources) and nothing else */
 const TILE_QUERY = Q.tileJson
