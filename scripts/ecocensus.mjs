@@ -2,4 +2,4 @@
 // `npx ecocensus …` in a clone: run the TypeScript CLI through tsx's loader.
 import { register } from 'tsx/esm/api'
 register()
-await import('./cli.ts')
+await import('../server/cli/main.ts')

@@ -1,8 +1,8 @@
-// The ecocensus command line: scripts/cli-program.ts defines the commands (each with a zod
-// schema for its options, scripts/cli-options.ts); this runs it, with a one-line reason on
+// The ecocensus command line: server/cli/program.ts defines the commands (each with a zod
+// schema for its options, server/cli/options.ts); this runs it, with a one-line reason on
 // stderr and the exit code of DESIGN.md when something fails.
-import { exitCode, oneLine } from '../server/errors.ts'
-import { program } from './cli-program.ts'
+import { exitCode, oneLine } from '../errors.ts'
+import { program } from './program.ts'
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`ecocensus: ${oneLine(err)}\n`)

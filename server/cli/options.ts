@@ -1,15 +1,15 @@
 // What each CLI command accepts, as zod schemas over commander's option object (camelCase
 // keys; messages name them as --kebab-case). Strict: an option the schema does not know is
-// an error, and test/cli-options.test.ts checks that every command's options and its schema
+// an error, and test/validation.test.ts checks that every command's options and its schema
 // name the same things. Run parameters come from server/runs/run-request.ts.
 import { z } from 'zod'
-import * as f from '../server/validate/fields.ts'
-import { FORMATS } from '../server/stats/export.ts'
-import { LAYER_KINDS } from '../server/ingest/names.ts'
-import { RASTER_KINDS } from '../server/raster/ingest-raster.ts'
-import { ROLES } from '../server/auth/keys.ts'
-import { CHANGE_TABLES, ZONAL_TABLES } from '../server/stats/tables.ts'
-import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../server/http/route-schemas.ts'
+import * as f from '../validate/fields.ts'
+import { FORMATS } from '../stats/export.ts'
+import { LAYER_KINDS } from '../ingest/names.ts'
+import { RASTER_KINDS } from '../raster/ingest-raster.ts'
+import { ROLES } from '../auth/keys.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../stats/tables.ts'
+import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
 export const file = z.string({ error: 'is required' }).min(1).max(4096, { error: 'is longer than 4096 characters' })
