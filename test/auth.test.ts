@@ -4,18 +4,16 @@
 import { runCli } from './helpers/cli.ts'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings, ROOT } from '../server/settings.ts'
+import { loadSettings } from '../server/settings.ts'
 import { addKey, digestOf, listKeys, revokeKey } from '../server/auth/keys.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -24,12 +22,10 @@ for (const backend of backends()) {
   describe(`keys and roles on ${backend.name}`, () => {
     let db: Db
     let dir: string
-    const servers: Server[] = []
+    const servers = serverPool()
     const keys: Record<string, string> = {}
     const start = async (env: Record<string, string> = {}) => {
-      const s = createServer({ db, settings: { ...loadSettings(env), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      servers.push(s)
-      return baseUrl(s)
+      return servers.start(db, { env, dir })
     }
     beforeAll(async () => {
       db = await backend.open()
@@ -38,7 +34,7 @@ for (const backend of backends()) {
       await ingestLayer(db, { file: writeJson(dir, 'l.geojson', featureCollection([{ geometry: poly(box(118.02, 30.02, 118.05, 30.05)) }], 'EPSG:4490')), layer: 'l', kind: 'redline', vintage: '2023', maxBytes: MAX })
     })
     afterAll(async () => {
-      for (const s of servers) await new Promise((r) => s.close(r))
+      await servers.closeAll()
       await db?.close()
       fs.rmSync(dir, { recursive: true, force: true })
     })

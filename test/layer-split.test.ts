@@ -46,7 +46,7 @@ for (const backend of backends()) {
         expect(r.m.direct).toBeGreaterThan(0.3 * r.m.featuresRead)
         expect(r.m.direct).toBeLessThan(r.m.featuresRead)
         // PostGIS, per layer and per category: the union of the features clipped to each cell
-        // (union-then-clip, as test/engine.test.ts; on PostGIS only: PGlite's GEOS loses some of
+        // (union-then-clip, as test/statistics-engine.test.ts; on PostGIS only: PGlite's GEOS loses some of
         // these unions), the sum of each feature clipped to it, whether any of them meets
         // another (a kept contact), and the features sharing area with it
         const want = new Map<string, { a: number | null; s: number; nc: number; ua: number; n: number }>()

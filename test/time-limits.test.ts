@@ -2,35 +2,28 @@
 // the run failed with the reason, no sums left, a rerun without the limit completes), on
 // both backends; on a PostGIS server every statement also has statement_timeout.
 import path from 'node:path'
-import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings } from '../server/settings.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { SAMPLE_DIR } from '../server/sample.ts'
 import { DbError } from '../server/errors.ts'
 import { backends, throwawayDatabase } from './helpers/backends.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 for (const backend of backends()) {
   describe(`run time limit on ${backend.name}`, () => {
     let db: Db
-    const servers: Server[] = []
-    const start = async (env: Record<string, string>) => {
-      const s = createServer({ db, settings: { ...loadSettings(env), runsPerMinute: 0 } }).listen(0, '127.0.0.1')
-      servers.push(s)
-      return baseUrl(s)
-    }
+    const servers = serverPool()
+    const start = (env: Record<string, string>) => servers.start(db, { env, settings: { runsPerMinute: 0 } })
     beforeAll(async () => {
       db = await backend.open()
       await importUnits(db, { file: path.join(SAMPLE_DIR, 'huangshan-counties.geojson'), set: 'counties', maxBytes: 1 << 30 })
       await ingestLayer(db, { file: path.join(SAMPLE_DIR, 'layers/forest_2023.shp'), layer: 'forest', kind: 'forest', vintage: '2023', maxBytes: 1 << 30 })
     })
     afterAll(async () => {
-      for (const s of servers) await new Promise((r) => s.close(r))
+      await servers.closeAll()
       await db?.close()
     })
 
@@ -65,7 +58,7 @@ describe.runIf(process.env.DATABASE_URL)('statement_timeout on a PostGIS server'
       const e = await db.query('SELECT pg_sleep(3)').then(() => null, (err: unknown) => err)
       expect(e).toBeInstanceOf(DbError)
       expect((e as DbError).status).toBe(503)
-      // the server's own message says the limit cancelled it (no wall-clock bound: see ops.test.ts)
+      // the server's own message says the limit cancelled it (no wall-clock bound: see operation.test.ts)
       expect((e as Error).message).toMatch(/^statement cancelled: canceling statement due to statement timeout/)
       expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }])
     } finally {

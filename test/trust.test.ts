@@ -4,13 +4,10 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Server } from 'node:http'
 import { VectorTile } from '@mapbox/vector-tile'
 import { PbfReader as Pbf } from 'pbf'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db, Queryable } from '../server/db/db.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings } from '../server/settings.ts'
 import { addKey, openServer, revokeKey } from '../server/auth/keys.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
@@ -22,7 +19,7 @@ import { sweepSpool } from '../server/http/upload.ts'
 import { neutralise } from '../server/stats/csv.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -56,11 +53,9 @@ for (const backend of backends()) {
   describe(`trust on ${backend.name}`, () => {
     let db: Db
     let dir: string
-    const servers: Server[] = []
+    const servers = serverPool()
     const start = async (env: Record<string, string> = {}) => {
-      const s = createServer({ db, settings: { ...loadSettings(env), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      servers.push(s)
-      return baseUrl(s)
+      return servers.start(db, { env, dir })
     }
     const layerFile = (name: string, boxes: number[][]) => writeJson(dir, name, featureCollection(boxes.map((b) => ({ props: { 类型: 'a' }, geometry: poly(box(b[0]!, b[1]!, b[2]!, b[3]!)) })), 'EPSG:4490'))
     beforeAll(async () => {
@@ -76,7 +71,7 @@ for (const backend of backends()) {
       await ingestLayer(db, { file: layerFile('l1.geojson', [[118.02, 30.02, 118.05, 30.05], [118.12, 30.02, 118.16, 30.06]]), layer: 'l', kind: 'redline', vintage: '2023', maxBytes: MAX })
     })
     afterAll(async () => {
-      for (const s of servers) await new Promise((r) => s.close(r))
+      await servers.closeAll()
       await db?.close()
       fs.rmSync(dir, { recursive: true, force: true })
     })

@@ -9,7 +9,7 @@ import { openDb } from '../server/db/open.ts'
 import { createServer, type AccessEntry } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
 import { tmpDir } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { baseUrl, withServer } from './helpers/http.ts'
 
 describe('operation', () => {
   it('readyz, request ids (given or new), access entries without query strings or keys', async () => {
@@ -65,19 +65,18 @@ describe('operation', () => {
 
   it('rate limits computations per client: 429 with Retry-After; reads are not limited', async () => {
     const db = await openDb({ dataDir: 'memory://' })
-    const server = createServer({ db, settings: { ...loadSettings({}), runsPerMinute: 2 } }).listen(0, '127.0.0.1')
-    const base = await baseUrl(server)
     try {
-      const post = () => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'coverage', units: 'none' }) })
-      expect((await post()).status).toBe(404) // counted: no such unit set
-      expect((await post()).status).toBe(404)
-      const third = await post()
-      expect(third.status).toBe(429)
-      expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
-      expect((await third.json()).error.message).toMatch(/at most 2 a minute; retry in \d+ s/)
-      expect((await fetch(`${base}/api/layers`)).status).toBe(200) // reads are not limited
+      await withServer(db, { settings: { runsPerMinute: 2 } }, async (base) => {
+        const post = () => fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'coverage', units: 'none' }) })
+        expect((await post()).status).toBe(404) // counted: no such unit set
+        expect((await post()).status).toBe(404)
+        const third = await post()
+        expect(third.status).toBe(429)
+        expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+        expect((await third.json()).error.message).toMatch(/at most 2 a minute; retry in \d+ s/)
+        expect((await fetch(`${base}/api/layers`)).status).toBe(200) // reads are not limited
+      })
     } finally {
-      await new Promise((r) => server.close(r))
       await db.close()
     }
   })
