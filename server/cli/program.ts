@@ -3,6 +3,7 @@ import os from 'node:os'
 import { Command, Option } from 'commander'
 import type { Db } from '../db/db.ts'
 import { openDb } from '../db/open.ts'
+import { recoverInterruptedRuns } from '../runs/recover.ts'
 import { loadSettings, type Settings } from '../settings.ts'
 import { configureScanPool } from '../raster/scan-pool.ts'
 import { configureParsePool } from '../stats/parse-pool.ts'
@@ -92,13 +93,30 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'raster lis
 
 /** Opens the database, runs fn, records the command in the audit trail (actor, options,
  *  outcome) unless it only reads, and closes the database. */
-async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {
-  const settings = loadSettings()
+/**
+ * The one way every command (serve included) gets its database: thread pools sized from the
+ * settings, the database opened and migrated, and runs whose process died (kill -9, power
+ * cut) marked failed so that they can be run again.
+ */
+async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined }> {
   configureScanPool({ threads: settings.scanThreads })
   configureParsePool({ threads: settings.parseThreads })
   configureMeasurePool({ threads: settings.measureThreads })
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
-  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs: 0, log })
+  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, log })
+  try {
+    const interrupted = await recoverInterruptedRuns(db)
+    if (interrupted.length) log(`marked ${interrupted.length} interrupted run(s) failed: ${interrupted.join(', ')}`)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return { db, url }
+}
+
+async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {
+  const settings = loadSettings()
+  const { db, url } = await openForCommand(cmd, settings, 0)
   const action = commandPath(cmd)
   const actor = cliActor()
   const audit = (outcome: string) => UNAUDITED.has(action) ? Promise.resolve() : recordAudit(db, { actor, action: `cli ${action}`, target: cmd.args.join(' ').slice(0, 300) || null, inputs: cmd.opts(), outcome })
@@ -525,12 +543,8 @@ program
   .option('--port <port>', 'port (default ECOCENSUS_PORT or 3000)')
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
-    configureScanPool({ threads: settings.scanThreads })
-    configureParsePool({ threads: settings.parseThreads })
-    configureMeasurePool({ threads: settings.measureThreads })
-    const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
+    const { db, url } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
     const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
-    const db = await openDb({ url, dataDir: s.dataDir, statementTimeoutMs: s.statementTimeoutMs, log })
     // loaded before the first run, which can then give layers to them (PostgreSQL only)
     if (db.server) startMeasureWorkers()
     await serve(db, s, log)

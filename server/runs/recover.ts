@@ -1,5 +1,6 @@
-// Runs whose process died cannot finish: at every open of the database they are marked
-// failed, their partial results and work tables deleted, and they can be run again.
+// Runs whose process died cannot finish: when a command (serve, the CLI) opens the database
+// (server/cli/program.ts openForCommand) they are marked failed, their partial results and
+// work tables deleted, and they can be run again.
 //   - the embedded database belongs to one process: a run still 'running' when it is opened
 //     was interrupted;
 //   - on a PostgreSQL server several processes share the database: a run is interrupted
