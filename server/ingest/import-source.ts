@@ -5,7 +5,7 @@ import { datasetChecksum } from './checksum.ts'
 import { sourceCrs } from './source-crs.ts'
 import { stageSource, type InvalidPolicy, type StageOptions, type StageReport } from './stage.ts'
 import type { VectorSource } from './source.ts'
-import { catalogChanged } from '../catalog-version.ts'
+import { catalogChanged } from '../catalog/generation.ts'
 
 /** Options every vector import (layers, admin units) takes. */
 export interface SourceImportOptions {

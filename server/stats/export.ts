@@ -4,7 +4,7 @@
 // own sheet with hectare, km² and 亩 columns beside each m² column, plus a provenance sheet).
 import ExcelJS from 'exceljs'
 import type { Queryable } from '../db/db.ts'
-import { unitsGeoJson } from '../catalog.ts'
+import { unitsGeoJson } from '../catalog/list.ts'
 import { BadInput } from '../errors.ts'
 import { M2_PER } from './area-units.ts'
 import { toCsv } from './csv.ts'

@@ -9,7 +9,7 @@
 //   change:NAME@FROM,TO         gained and lost area of a layer between two vintages
 import { performance } from 'node:perf_hooks'
 import type { Queryable } from '../db/db.ts'
-import { catalogGeneration } from '../catalog-version.ts'
+import { catalogGeneration } from '../catalog/generation.ts'
 import { BadInput, NotFound } from '../errors.ts'
 import { exportableOf } from '../runs/run-request.ts'
 import { getRun } from '../runs/run-store.ts'

@@ -7,7 +7,7 @@ import { reprojector } from '../crs/reproject.ts'
 import { checkName } from '../ingest/names.ts'
 import { cellCode, cellRange, cellRing, segmentsFor } from './grid.ts'
 import { claimUnitSetName, unitSetId } from './unit-set.ts'
-import { catalogChanged } from '../catalog-version.ts'
+import { catalogChanged } from '../catalog/generation.ts'
 
 const CLIP_GRID = loadSql(import.meta.url, './clip-grid.sql')
 export const MAX_CELLS = 2_000_000

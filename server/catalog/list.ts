@@ -1,5 +1,5 @@
-import type { Queryable } from './db/db.ts'
-import { CURRENT } from './catalog/versions.ts'
+import type { Queryable } from '../db/db.ts'
+import { CURRENT } from './versions.ts'
 
 /** What is loaded: layer versions and unit sets, for the CLI, API and viewer. */
 export async function listLayers(db: Queryable) {
