@@ -179,7 +179,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const scopes = await scopesOf(req)
     if (!scopes) return void res.json(sets)
     const seen = []
-    for (const s of sets) if ((await unitsInScope(db, (s as { id: number }).id, scopes)).codes.size) seen.push(s)
+    for (const s of sets) if (await setVisible((s as { id: number }).id, scopes)) seen.push(s)
     res.json(seen)
   })
   app.get('/api/unit-sets/:name/units', async (req, res) => {
@@ -201,9 +201,11 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // Starting a new statistics run needs an analyst key once the server is keyed, and counts
   // against the client's computations a minute; reading a stored result (an identical run is
   // reused) and arithmetic on stored results stay reads.
-  const mayCompute = (req: Request, res?: Response) => async () => {
+  // Routes that count every request with the runLimit middleware (allocations, ESV) pass
+  // counted: their runs take no second token.
+  const mayCompute = (req: Request, res?: Response, o: { counted?: boolean } = {}) => async () => {
     await requireRoleWhenKeyed(db, req, 'analyst', settings.apiKey)
-    runLimit.take(req, res)
+    if (!o.counted) runLimit.take(req, res)
   }
   const who = async (req: Request) => actorOf(await principalOf(db, req, settings.apiKey)).actor
   /** A key's regions, or undefined for a key (or no key) that sees everything. */
@@ -212,6 +214,20 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   const scopeSet = async (req: Request, setId: number, setName: string, whole = false) => {
     const scopes = await scopesOf(req)
     return scopes ? checkSetInScope(db, setId, setName, scopes, whole) : undefined
+  }
+  /** scopeSet for a set given by name: its id, and the codes the key may see. */
+  const scopeSetNamed = async (req: Request, name: string, whole = false) => {
+    const setId = await unitSetId(db, name)
+    return { setId, codes: await scopeSet(req, setId, name, whole) }
+  }
+  /** Whether a scoped key has any unit in the set (listings leave the others out). */
+  const setVisible = async (setId: number, scopes: string[]) => (await unitsInScope(db, setId, scopes)).codes.size > 0
+  /** A run request's plan, refused (403) when its unit set is outside the key's regions. */
+  const planInScope = async (req: Request, request: Parameters<typeof planRun>[1]) => {
+    const plan = await planRun(db, request, settings.rasterDir)
+    const set = plan.inputs.unitSet as { id: number; name: string }
+    await scopeSet(req, set.id, set.name)
+    return plan
   }
   const scoped = (x: Exportable, codes: Set<string> | undefined) => (codes ? scopeExportable(x, codes) : x)
   type SetRef = { unitSet?: { id: number; name: string } } | null
@@ -231,10 +247,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
     app.get(`/api/stats/${route}`, async (req, res) => {
       const { request, extra } = parseRunRequest(kind, req.query, 'query', Q.stats)
-      const plan = await planRun(db, request, settings.rasterDir)
-      const set = plan.inputs.unitSet as { id: number; name: string }
-      await scopeSet(req, set.id, set.name)
-      const run = await runToEnd(db, plan, { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+      const run = await runToEnd(db, await planInScope(req, request), { signal: abortOnClose(res).signal, reuse: !extra.fresh, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
       await sendResult(req, res, run, extra)
     })
   }
@@ -243,8 +256,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
   const sendFactors = async (req: Request, res: Response, units: string, definitions: unknown[] | undefined, format: Format, table: string) => {
-    const setId = await unitSetId(db, units)
-    const codes = await scopeSet(req, setId, units)
+    const { setId, codes } = await scopeSetNamed(req, units)
     const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { beforeCompute: mayCompute(req, res), actor: await who(req) })
     // the finance workbook lays out every unit of the set; a key limited to regions gets the
     // plain workbook of its own rows
@@ -267,7 +279,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.post('/api/allocations', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
     const { format, table } = q(req, Q.allocations)
     // an allocation shares a budget over the whole set: a key limited to regions needs every unit
-    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req, res), actor: await who(req), beforeAllocate: async (units) => void (await scopeSet(req, await unitSetId(db, units), units, true)) })
+    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req, res, { counted: true }), actor: await who(req), beforeAllocate: async (units) => void (await scopeSetNamed(req, units, true)) })
     if (format === 'xlsx') return void sendBook(res, `allocation-${a.config.units}.xlsx`, await financeWorkbook(a.factors, a))
     const out = await render(db, format, allocationExport(a, await unitSetId(db, a.config.units)), table)
     if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
@@ -278,9 +290,8 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const o = b(req, B.esv)
     const coefficients = loadCoefficients()
     const mapping = checkMapping(o.mapping, coefficients)
-    const setId = await unitSetId(db, o.units)
-    const codes = await scopeSet(req, setId, o.units)
-    const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping, coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res), actor: await who(req) })
+    const { setId, codes } = await scopeSetNamed(req, o.units)
+    const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping, coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res, { counted: true }), actor: await who(req) })
     const out = await render(db, format, scoped(esvExport(e, setId), codes), table)
     res.type(out.contentType).send(out.body)
   })
@@ -290,10 +301,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const input = (req.body ?? {}) as Record<string, unknown>
     if (typeof input !== 'object' || Array.isArray(input)) throw new BadInput('the body must be a JSON object {kind, units, …}')
     const { request, extra } = parseRunRequest(input.kind, input, 'body', B.runs)
-    const plan = await planRun(db, request, settings.rasterDir)
-    const set = plan.inputs.unitSet as { id: number; name: string }
-    await scopeSet(req, set.id, set.name)
-    const started = await startRun(db, plan, { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+    const started = await startRun(db, await planInScope(req, request), { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs, actor: await who(req) })
     res.locals.auditTarget = `run ${started.id}`
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
@@ -311,7 +319,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     for (const r of runs) {
       const set = runSet(r)
       if (!set) continue
-      if (!sets.has(set.id)) sets.set(set.id, (await unitsInScope(db, set.id, scopes)).codes.size > 0)
+      if (!sets.has(set.id)) sets.set(set.id, await setVisible(set.id, scopes))
       if (sets.get(set.id)) seen.push(r)
     }
     res.json(seen)
