@@ -115,6 +115,20 @@ describe('allocation (因素法) maths', () => {
     expect(r.units[0]!.explanation.find((l) => l.step === 'deduction')!.text).toMatch(/− 10\.00: red line lost \(1\.0000 ha × 10\.00 yuan\/ha\)/)
   })
 
+  it('prints no deduction line for a loss that rounds to no money (a few mm² of sum noise)', () => {
+    const units: UnitFactors[] = [
+      { code: 'U1', name: null, values: { A: 1, L: 3e-7 } },
+      { code: 'U2', name: null, values: { A: 1, L: 0 } },
+    ]
+    const c = { budget: 1000, factors: [{ factor: 'A', weight: 1 }], deductions: [{ factor: 'L', rate_per_ha: 2000, reason: 'red line lost' }] }
+    const r = allocate(units, c)
+    expect(r.units.flatMap((u) => u.explanation).filter((l) => l.step === 'deduction')).toEqual([])
+    expect(r.units.reduce((s, u) => s + fen(u.amount), 0)).toBe(100000)
+    // a loss worth a fen still shows
+    const shown = allocate([{ ...units[0]!, values: { A: 1, L: 0.05 } }, units[1]!], c)
+    expect(shown.units[0]!.explanation.find((l) => l.step === 'deduction')!.text).toMatch(/− 0\.01: red line lost/)
+  })
+
   it('refuses configs it cannot follow, saying what is wrong', () => {
     const known = new Set(['a', 'b'])
     const bad = (c: unknown, re: RegExp) => expect(() => checkConfig(c, known)).toThrow(re)

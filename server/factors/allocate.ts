@@ -181,7 +181,9 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
       const yuan = r.rate_per_ha !== undefined ? (v / 1e4) * r.rate_per_ha : v * r.rate_per_unit!
       if (yuan > 0) {
         sum += yuan
-        lines[i]!.push({ step: 'deduction', text: r.rate_per_ha !== undefined ? `− ${fmt(yuan)}: ${r.reason} (${fmt(v / 1e4, 4)} ha × ${fmt(r.rate_per_ha)} yuan/ha)` : `− ${fmt(yuan)}: ${r.reason} (${fmt(v, 4)} × ${fmt(r.rate_per_unit!)})` })
+        // a line only for what shows as money: a loss of a few mm² (the last bits of two
+        // vintages' sums) would print "− 0.00" in one run and nothing in the next
+        if (yuan >= 0.005) lines[i]!.push({ step: 'deduction', text: r.rate_per_ha !== undefined ? `− ${fmt(yuan)}: ${r.reason} (${fmt(v / 1e4, 4)} ha × ${fmt(r.rate_per_ha)} yuan/ha)` : `− ${fmt(yuan)}: ${r.reason} (${fmt(v, 4)} × ${fmt(r.rate_per_unit!)})` })
       }
     }
     if (sum > p[i]!) {
