@@ -1,13 +1,21 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseConfigFile } from './config-file.ts'
-import { DEFAULT_MAX_FEATURE_VERTICES } from './ingest/polygons.ts'
-import { DEFAULT_SCAN_THREADS } from './raster/scan-pool.ts'
-import { DEFAULT_PARSE_THREADS } from './stats/parse-pool.ts'
-import { DEFAULT_MEASURE_THREADS } from './stats/measure-pool.ts'
+import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+// Defaults of the settings below that the engines also fall back to (they import them from
+// here, never the other way round).
+/** vertices one feature may have (ECOCENSUS_MAX_FEATURE_VERTICES) */
+export const DEFAULT_MAX_FEATURE_VERTICES = 500_000
+/** raster scan threads (ECOCENSUS_SCAN_THREADS): the cores, at most 4 */
+export const DEFAULT_SCAN_THREADS = Math.max(1, Math.min(4, os.availableParallelism()))
+/** parse threads (ECOCENSUS_PARSE_THREADS): the cores, at most 3; 0 = parse in the calling thread */
+export const DEFAULT_PARSE_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
+/** measure workers (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
+export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
 
 /** All configuration, from ECOCENSUS_* environment variables (and DATABASE_URL). */
 export interface Settings {

@@ -1,6 +1,6 @@
 // Area unit conversions: m², ha, km², 亩 (pure).
 import { describe, expect, it } from 'vitest'
-import { convertArea, M2_PER } from '../server/stats/area-units.ts'
+import { convertArea, M2_PER } from '../server/results/area-units.ts'
 import { shareOf } from '../server/stats/coverage.ts'
 
 describe('area units', () => {

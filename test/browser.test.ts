@@ -15,7 +15,7 @@ import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
 import { createServer } from '../server/http/app.ts'
 import { loadSettings, ROOT } from '../server/settings.ts'
-import { loadSampleIfEmpty } from '../server/sample.ts'
+import { loadSampleIfEmpty } from '../server/sample/load.ts'
 import { baseUrl } from './helpers/http.ts'
 
 const CHROMIUM = '/usr/bin/chromium'

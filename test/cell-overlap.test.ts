@@ -3,8 +3,8 @@
 // polygons GEOS would produce (the same vertices), computed here through the
 // independent polygon routine rather than the per-edge sums under test.
 import { describe, expect, it } from 'vitest'
-import { overlap, type PolygonRings, type Pt } from '../server/stats/cell-overlap.ts'
-import { clustersOf } from '../server/stats/pieces.ts'
+import { overlap, type PolygonRings, type Pt } from '../server/geom/overlap.ts'
+import { clustersOf } from '../server/stats/pieces/pieces.ts'
 import { extentAccount, fromTo } from '../server/stats/transitions.ts'
 import { geodesicArea } from './helpers/fixtures.ts'
 

@@ -1,5 +1,5 @@
 // Change between vintages on grid cells (the cell engine: both vintages, their overlap, and
-// per class pair twins + |A′| + |B′| − |A′ ∪ B′|, cell-transitions.ts), on a generated
+// per class pair twins + |A′| + |B′| − |A′ ∪ B′|, cells/transitions.ts), on a generated
 // county and a resurvey of it (4 % of patches gone, 6 % reclassified, 4 % moved 15 m, the
 // digitising overlaps kept). Checked against PostGIS clipping each vintage's features of
 // each class to each cell, dissolving them (ST_UnaryUnion) and intersecting the two, and
@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { change } from '../server/stats/change.ts'
 import { CELL_METHOD, coverage } from '../server/stats/coverage.ts'
-import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
-import { pairing } from '../server/stats/cell-transitions.ts'
+import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
+import { pairing } from '../server/stats/cells/transitions.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
 import { laterVintage } from '../scripts/bench/later-vintage.ts'

@@ -8,7 +8,7 @@ import { buildGrid } from '../server/units/build-grid.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { change } from '../server/stats/change.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { SAMPLE_DIR } from '../server/sample.ts'
+import { SAMPLE_DIR } from '../server/sample/load.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, geodesicArea, tmpDir, writeJson } from './helpers/fixtures.ts'
 

@@ -9,17 +9,18 @@ import type { Db } from '../server/db/db.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { coverage, readCoverage } from '../server/stats/coverage.ts'
 import { forgetResult, recallResult } from '../server/runs/result-memo.ts'
-import { clearFeatureCache } from '../server/stats/feature-cache.ts'
-import { laea } from '../server/stats/laea.ts'
-import { findContacts } from '../server/stats/layer-contacts.ts'
-import * as parsePool from '../server/stats/parse-pool.ts'
-import { configureParsePool, packFeatures, parseWorkersStarted, stopParseWorkers, unpackFeatures } from '../server/stats/parse-pool.ts'
-import { featureOf, FeatureParser } from '../server/stats/feature-parse.ts'
-import { contactFlags, unionBoundary, type Feat } from '../server/stats/union-boundary.ts'
+import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
+import { laea } from '../server/geom/laea.ts'
+import { findContacts } from '../server/stats/cells/read/contacts.ts'
+import * as parsePool from '../server/stats/cells/threads/parse-pool.ts'
+import { configureParsePool, packFeatures, parseWorkersStarted, stopParseWorkers, unpackFeatures } from '../server/stats/cells/threads/parse-pool.ts'
+import { featureOf, FeatureParser } from '../server/stats/cells/read/feature-parse.ts'
+import { contactFlags, unionBoundary, type Feat } from '../server/stats/cells/union-boundary.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
 import { backends } from './helpers/backends.ts'
 import { featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
+import { prepareLayer } from '../server/stats/cells/read/contacts.ts'
 
 const LON = 118.3, LAT = 29.8, D = 0.001
 const pr = laea(118.25, 29.75)
@@ -142,7 +143,7 @@ for (const backend of backends()) {
 
     it('an import keeps its contacts and reports how many (the hand cases)', async () => {
       const file = writeJson(tmpDir(), 'c.geojson', featureCollection(CASES.map((c) => ({ props: { name: c.name }, geometry: { type: 'Polygon', coordinates: [c.ring] } })), 'EPSG:4490'))
-      const r = await ingestLayer(db, { file, layer: 'hand', kind: 'other', vintage: '2025', maxBytes: 1 << 30 })
+      const r = await ingestLayer(db, { file, layer: 'hand', kind: 'other', vintage: '2025', maxBytes: 1 << 30, prepare: prepareLayer })
       expect(r.contacts).toBe(CASES.filter((c) => c.meets).length)
       const rows = await db.query<{ name: string }>(
         `SELECT f.attributes->>'name' AS name FROM feature_contact c JOIN feature f ON f.id = c.feature_id WHERE c.layer_id = $1 ORDER BY f.src_index`, [r.layerId])

@@ -8,7 +8,7 @@ import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { SAMPLE_DIR } from '../server/sample.ts'
+import { SAMPLE_DIR } from '../server/sample/load.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, geodesicArea, tmpDir, writeJson } from './helpers/fixtures.ts'
 

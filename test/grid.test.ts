@@ -6,7 +6,7 @@ import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { parseCellCode } from '../server/units/grid.ts'
-import { SAMPLE_DIR } from '../server/sample.ts'
+import { SAMPLE_DIR } from '../server/sample/load.ts'
 import { backends, snapshot } from './helpers/backends.ts'
 
 for (const backend of backends()) {

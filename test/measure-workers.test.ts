@@ -4,10 +4,10 @@
 // layers to the main thread, a cancelled run ends as cancelled; on PGlite none is used.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
+import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { clearFeatureCache } from '../server/stats/feature-cache.ts'
-import { configureMeasurePool, measuredAfterLoss, measuredInWorkers, measureWorkersStarted, onMeasureJobPosted } from '../server/stats/measure-pool.ts'
+import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
+import { configureMeasurePool, measuredAfterLoss, measuredInWorkers, measureWorkersStarted, onMeasureJobPosted } from '../server/stats/cells/threads/measure-pool.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
 import { backends } from './helpers/backends.ts'

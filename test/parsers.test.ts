@@ -1,10 +1,10 @@
 // Small parsers and writers: vintages, shares, CSV, statement splitting, WKB, names (pure).
 import { describe, expect, it } from 'vitest'
-import { compareVintage } from '../server/stats/layer-select.ts'
-import { toCsv } from '../server/stats/csv.ts'
+import { compareVintage } from '../server/catalog/layer-select.ts'
+import { toCsv } from '../server/results/csv.ts'
 import { returnsRows } from '../server/db/pglite.ts'
 import { splitStatements } from '../server/db/migrate.ts'
-import { wkbToGeometry, gpkgWkbOffset } from '../server/ingest/wkb.ts'
+import { wkbToGeometry, gpkgWkbOffset } from '../server/geom/wkb.ts'
 import { checkName, checkVintage } from '../server/ingest/names.ts'
 
 describe('small parsers', () => {

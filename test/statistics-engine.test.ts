@@ -8,13 +8,13 @@ import type { Db } from '../server/db/db.ts'
 import { Cancelled } from '../server/errors.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { startRun } from '../server/runs/execute.ts'
-import { exportableOf, planRun } from '../server/runs/run-request.ts'
+import { exportableOf, planRun } from '../server/results/kinds.ts'
 import { getRun } from '../server/runs/run-store.ts'
 import { change } from '../server/stats/change.ts'
-import { configureCellCoverage } from '../server/stats/cell-coverage.ts'
+import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
 import { coverage, planCoverage } from '../server/stats/coverage.ts'
-import { clearFeatureCache } from '../server/stats/feature-cache.ts'
-import { render } from '../server/stats/export.ts'
+import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
+import { render } from '../server/results/export.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
@@ -77,7 +77,7 @@ for (const backend of backends()) {
           }
         }
         expect(checked).toBe(county.layers.length * (set === 'g100' ? r.rows.length / county.layers.length : 2))
-        // grid cells are measured in this process (cell-coverage.ts), townships by the piece engine
+        // grid cells are measured in this process (cells/coverage.ts), townships by the piece engine
         const m = (r.run.meta as { measured: { cells?: number; cellUnits?: number; otherUnits?: number } }).measured
         if (set === 'g100') expect(m.cells).toBe(r.rows.length / county.layers.length)
         else expect(m.cellUnits).toBe(0)

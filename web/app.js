@@ -458,7 +458,7 @@ function unionYears(vintage) {
 
 function downloadCsv(code) {
   const lines = tableLines()
-  // formula-like text neutralised as the server's CSV does (server/stats/csv.ts)
+  // formula-like text neutralised as the server's CSV does (server/results/csv.ts)
   const cell = (x) => (typeof x === 'string' && /^[=+\-@\t\r]/.test(x) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(x) ? `'${x}` : x)
   const csv = '\ufeff' + lines.map((l) => l.map(cell).map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
   save(new Blob([csv], { type: 'text/csv;charset=utf-8' }), `${state.set.name}-${code}.csv`)

@@ -12,7 +12,7 @@
 // the same seed and scale always give the same features.
 import { performance } from 'node:perf_hooks'
 import type { Db } from '../../server/db/db.ts'
-import { prepareLayer } from '../../server/stats/layer-contacts.ts'
+import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 
 export interface CountyOptions {
   /** area multiplier: side = 4 km × √scale */
@@ -25,7 +25,7 @@ export interface CountyOptions {
   prefix?: string
   /** patch spacing in metres (default 70 m: 204 patches per km² before labelling) */
   spacing?: number
-  /** find and keep each layer's contacts as an import does (default true; stats/layer-contacts.ts) */
+  /** find and keep each layer's contacts as an import does (default true; stats/cells/read/contacts.ts) */
   prepare?: boolean
 }
 

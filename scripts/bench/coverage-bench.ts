@@ -5,9 +5,9 @@
 //   DATABASE_URL=postgres://… npm run bench
 import { performance } from 'node:perf_hooks'
 import { openDb } from '../../server/db/open.ts'
-import { loadSampleIfEmpty } from '../../server/sample.ts'
+import { loadSampleIfEmpty } from '../../server/sample/load.ts'
 import { coverage } from '../../server/stats/coverage.ts'
-import { selectLayers } from '../../server/stats/layer-select.ts'
+import { selectLayers } from '../../server/catalog/layer-select.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
 
 const BASELINE = `

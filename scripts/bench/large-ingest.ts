@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { openDb } from '../../server/db/open.ts'
 import { ingestLayer } from '../../server/ingest/ingest-layer.ts'
 import { writeShapefile, esriGkZonePrj, type ShpRecord } from '../sample/write-shapefile.ts'
+import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 
 if (process.argv[2] === '--ingest') await ingest(process.argv[3]!, Number(process.argv[4]))
 else generate(Number(process.argv[2] ?? 200_000))
@@ -37,7 +38,7 @@ async function ingest(dir: string, size: number) {
   const rssBefore = process.memoryUsage().rss
   const db = await openDb({ url: process.env.DATABASE_URL, dataDir: path.join(dir, 'db') })
   const t = performance.now()
-  const r = await ingestLayer(db, { file: path.join(dir, 'large.shp'), layer: 'large', kind: 'other', vintage: '1', maxBytes: 2 ** 40, replace: true })
+  const r = await ingestLayer(db, { file: path.join(dir, 'large.shp'), layer: 'large', kind: 'other', vintage: '1', maxBytes: 2 ** 40, replace: true, prepare: prepareLayer })
   const s = (performance.now() - t) / 1000
   console.log(`${db.backend}: ${r.loaded} polygons, .shp ${(size / 2 ** 20).toFixed(0)} MiB, ${s.toFixed(1)} s (${(r.loaded / s).toFixed(0)} features/s); RSS at start ${(rssBefore / 2 ** 20).toFixed(0)} MiB, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
   await db.close()

@@ -3,7 +3,7 @@
 // 4 % moved ~15 m east (overlapping their neighbours), the rest as they were; written as
 // the same layer name at `vintage`, its contacts found as an import finds them.
 import type { Db } from '../../server/db/db.ts'
-import { prepareLayer } from '../../server/stats/layer-contacts.ts'
+import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 
 export async function laterVintage(db: Db, layerId: number, vintage: string): Promise<{ id: number; features: number }> {
   const [src] = await db.query<{ name: string }>('SELECT name FROM layer WHERE id = $1', [layerId])

@@ -16,7 +16,7 @@ import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
-import { prepareLayer } from '../../server/stats/layer-contacts.ts'
+import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 
 const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
 

@@ -20,7 +20,7 @@ import { PbfReader } from 'pbf'
 import { openDb } from '../../server/db/open.ts'
 import type { Db } from '../../server/db/db.ts'
 import { addKey, revokeKey } from '../../server/auth/keys.ts'
-import { loadSampleIfEmpty } from '../../server/sample.ts'
+import { loadSampleIfEmpty } from '../../server/sample/load.ts'
 import { throwawayDatabase } from '../../test/helpers/backends.ts'
 import { writeZip } from '../../test/helpers/zip.ts'
 

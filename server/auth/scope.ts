@@ -6,7 +6,7 @@
 // (set-wide totals, allocations over a set that is not wholly in scope) are withheld.
 import type { Queryable } from '../db/db.ts'
 import { AppError, BadInput } from '../errors.ts'
-import type { Exportable } from '../stats/export.ts'
+import type { Exportable } from '../results/export.ts'
 
 export class Forbidden extends AppError {
   override readonly status = 403

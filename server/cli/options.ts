@@ -1,14 +1,14 @@
 // What each CLI command accepts, as zod schemas over commander's option object (camelCase
 // keys; messages name them as --kebab-case). Strict: an option the schema does not know is
 // an error, and test/validation.test.ts checks that every command's options and its schema
-// name the same things. Run parameters come from server/runs/run-request.ts.
+// name the same things. Run parameters come from server/results/kinds.ts.
 import { z } from 'zod'
 import * as f from '../validate/fields.ts'
-import { FORMATS } from '../stats/export.ts'
+import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { ROLES } from '../auth/keys.ts'
-import { CHANGE_TABLES, ZONAL_TABLES } from '../stats/tables.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */

@@ -6,8 +6,8 @@ import { openDb } from '../db/open.ts'
 import { recoverInterruptedRuns } from '../runs/recover.ts'
 import { loadSettings, type Settings } from '../settings.ts'
 import { configureScanPool } from '../raster/scan-pool.ts'
-import { configureParsePool } from '../stats/parse-pool.ts'
-import { configureMeasurePool, startMeasureWorkers } from '../stats/measure-pool.ts'
+import { configureParsePool } from '../stats/cells/threads/parse-pool.ts'
+import { configureMeasurePool, startMeasureWorkers } from '../stats/cells/threads/measure-pool.ts'
 import { BadInput, oneLine } from '../errors.ts'
 import { listAudit, recordAudit } from '../audit/audit.ts'
 import { layerHistory, purgeLayer } from '../catalog/history.ts'
@@ -16,17 +16,17 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
-import { FORMATS, render, type Format } from '../stats/export.ts'
-import { CHANGE_TABLES, ZONAL_TABLES } from '../stats/tables.ts'
+import { FORMATS, render, type Format } from '../results/export.ts'
+import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { deriveRaster, ingestRaster, RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { listRasters } from '../raster/raster-store.ts'
 import type { RunKind } from '../runs/run-store.ts'
 import { runToEnd } from '../runs/execute.ts'
-import { exportableOf, planRun, type RunRequest } from '../runs/run-request.ts'
+import { exportableOf, planRun, type RunRequest } from '../results/kinds.ts'
 import { getRun, listRuns, requestCancel } from '../runs/run-store.ts'
 import { listLayers, listUnitSets } from '../catalog/list.ts'
-import { loadSampleIfEmpty } from '../sample.ts'
-import { serve } from '../serve.ts'
+import { loadSampleIfEmpty } from '../sample/load.ts'
+import { serve } from '../http/serve.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../factors/esv.ts'
@@ -35,8 +35,9 @@ import { addKey, listKeys, openServer, revokeKey, ROLES } from '../auth/keys.ts'
 import { z } from 'zod'
 import * as f from '../validate/fields.ts'
 import { parseInput, parseSegment } from '../validate/fields.ts'
-import { RUN_SHAPES } from '../runs/run-request.ts'
+import { RUN_SHAPES } from '../results/kinds.ts'
 import { args, options } from './options.ts'
+import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
 /** Each command's option schema by command path ('stats coverage'), for test/validation.test.ts. */
 export const OPTION_SCHEMAS = new Map<string, z.ZodType>()
@@ -163,7 +164,7 @@ program
   .option('--allow-empty', 'store a version with no polygon area (otherwise refused)')
   .checked(options.ingest, async (o, cmd, [file]) =>
     withDb(cmd, async (db, s, actor) => {
-      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, allowEmpty: !!o.allowEmpty, actor, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
+      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, allowEmpty: !!o.allowEmpty, actor, prepare: prepareLayer, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
       log(`layer ${r.layer}@${r.vintage} (${r.kind}) from ${r.file} [${r.crs}${r.encoding ? `, ${r.encoding}` : ''}]: ${summary(r)}; total feature area ${(r.areaM2 / 1e4).toFixed(2)} ha`)
       if (r.crsNote) log(`note: ${r.crsNote}`)
     }),

@@ -31,7 +31,7 @@ export interface Db extends Queryable {
   copyBinary?(select: string, settings: Record<string, string>, opts?: QueryOptions): Promise<Buffer>
   /**
    * Where another thread of this process may open connections of its own to the same
-   * database (PostgreSQL: measure workers, stats/measure-pool.ts); undefined on PGlite,
+   * database (PostgreSQL: measure workers, stats/cells/threads/measure-pool.ts); undefined on PGlite,
    * whose database lives in this thread.
    */
   readonly server?: { url: string; statementTimeoutMs: number }

@@ -12,7 +12,7 @@ import { ROOT } from '../settings.ts'
 import { toCsvRows } from './csv-read.ts'
 import { coverage } from '../stats/coverage.ts'
 import { zonal, type CategoricalRow } from '../raster/zonal.ts'
-import type { Exportable } from '../stats/export.ts'
+import type { Exportable } from '../results/export.ts'
 
 export const DEFAULT_COEFFICIENTS = path.join(ROOT, 'data', 'esv', 'xie2015.csv')
 

@@ -16,9 +16,9 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { unitSetId } from '../units/unit-set.ts'
-import { render, type Format } from '../stats/export.ts'
+import { render, type Format } from '../results/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
-import { exportableOf, parseRunRequest, planRun } from '../runs/run-request.ts'
+import { exportableOf, parseRunRequest, planRun } from '../results/kinds.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
 import { actorOf, carriesKey, needsCatalogAdmin, needsWhenKeyed, principalOf, requireCatalogAdmin, requireRole, requireRoleWhenKeyed } from './auth.ts'
 import { rateLimit } from './rate-limit.ts'
@@ -28,7 +28,7 @@ import { listAudit } from '../audit/audit.ts'
 import { layerHistory } from '../catalog/history.ts'
 import { checkSetInScope, Forbidden, scopeExportable, unitsInScope } from '../auth/scope.ts'
 import type { Principal } from '../auth/keys.ts'
-import type { Exportable } from '../stats/export.ts'
+import type { Exportable } from '../results/export.ts'
 import { keysConfigured } from '../auth/keys.ts'
 import { parseInput, parseSegment } from '../validate/fields.ts'
 import { body as B, path as P, query as Q } from './route-schemas.ts'
@@ -44,7 +44,8 @@ import { TileCache } from '../tiles/tile-cache.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
-import { SAMPLE_DIR } from '../sample.ts'
+import { SAMPLE_DIR } from '../sample/load.ts'
+import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
 /** The query string, checked against a route's schema (route-schemas.ts). */
 const q = <S extends z.ZodType>(req: Request, schema: S): z.output<S> => parseInput(schema, req.query, 'query')
@@ -358,7 +359,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const report = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
       ingestLayer(db, {
         file, displayName: o.filename, layer: o.name, kind: o.kind, vintage: o.vintage,
-        crs: o.crs, encoding: o.encoding, categoryField: o.category_field, table: o.table, allowEmpty: !!o.allow_empty, actor,
+        crs: o.crs, encoding: o.encoding, categoryField: o.category_field, table: o.table, allowEmpty: !!o.allow_empty, actor, prepare: prepareLayer,
         replace: !!o.replace, invalid: o.invalid, maxBytes: settings.maxUploadBytes, maxFeatureVertices: settings.maxFeatureVertices,
       }),
     )

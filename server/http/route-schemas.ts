@@ -1,12 +1,13 @@
 // What each HTTP route accepts: query strings, JSON bodies and path segments, as zod
 // schemas. Query and body objects are strict: an unknown parameter is a 400 that names it
 // (a misspelt ?fomat= must not silently give the default). Shared fields in
-// server/validate/fields.ts; run parameters in server/runs/run-request.ts.
+// server/validate/fields.ts; run parameters in server/results/kinds.ts.
 import { z } from 'zod'
 import * as f from '../validate/fields.ts'
-import { FORMATS } from '../stats/export.ts'
+import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
+import { TILE_QUERY } from '../tiles/tile-query.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const table = <T extends string>(names: readonly [T, ...T[]], dflt: T) => f.oneOf(names).default(dflt)
@@ -19,7 +20,7 @@ export const query = {
   none: z.strictObject({}),
   /** GET /api/runs/:id/result */
   result: z.strictObject({ format, table: f.tableName.optional() }),
-  /** GET /api/stats/*: the run's own parameters (run-request.ts) plus these */
+  /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
   stats: { format, table: f.tableName.optional(), fresh: f.flag.optional() },
   factors: z.strictObject({ units: f.name, format, table: table(FACTOR_TABLES, 'factors') }),
   factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors') }),
@@ -46,7 +47,7 @@ export const query = {
     vintage: f.vintage.optional(), band: f.int(1, 10_000).optional(), size: f.oneOf(['256', '512']).optional(),
     range: f.range.optional(), ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional(),
   }),
-  tileJson: z.strictObject({ run: f.runId.optional() }),
+  tileJson: TILE_QUERY,
   /** GET /api/audit (admin) */
   audit: z.strictObject({
     since: z.string().max(40, { error: 'is longer than 40 characters' }).optional(),
@@ -62,7 +63,7 @@ export const body = {
     units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: z.record(z.string(), z.unknown(), { error: 'must be an object {classes: {…}}' }),
     equivalent_value: f.number.pipe(z.number().positive({ error: 'must be a positive number (yuan per hectare)' })).optional(),
   }),
-  /** POST /api/runs: kind, fresh and the kind's parameters (run-request.ts) */
+  /** POST /api/runs: kind, fresh and the kind's parameters (results/kinds.ts) */
   runs: { fresh: f.flag.optional() },
   grid: z.strictObject({
     set: f.name, size: f.int(1, 1_000_000), crs: f.crs.optional(), within: f.name.optional(), bbox: f.bbox.optional(), replace: f.flag.optional(),

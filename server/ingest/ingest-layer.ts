@@ -1,9 +1,8 @@
-import type { Db } from '../db/db.ts'
+import type { Db, Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import { BadInput, Conflict } from '../errors.ts'
 import { emptyImport, importSource, missingField, type SourceImportOptions, type SourceReport } from './import-source.ts'
 import { checkKind, checkName, checkVintage } from './names.ts'
-import { prepareLayer } from '../stats/layer-contacts.ts'
 import { claimVersion, CURRENT } from '../catalog/versions.ts'
 
 const INSERT_FEATURES = loadSql(import.meta.url, './insert-features.sql')
@@ -17,7 +16,16 @@ export interface IngestLayerOptions extends SourceImportOptions {
   allowEmpty?: boolean
   /** who imports (audit: key name or cli:<user>) */
   actor?: string
+  /**
+   * A step after the features are loaded, in the import's transaction: the shells pass the
+   * cell engine's contact finder (stats/cells/read/contacts.ts prepareLayer), so ingest does
+   * not depend on an engine. Without it the engine finds the contacts on the layer's first
+   * whole-layer run instead. Returns the number of features with contacts.
+   */
+  prepare?: LayerStep
 }
+
+export type LayerStep = (tx: Queryable, layerId: number, o: { signal?: AbortSignal }) => Promise<number>
 
 export interface LayerImportReport extends SourceReport {
   layerId: number
@@ -33,9 +41,10 @@ export interface LayerImportReport extends SourceReport {
    * features meeting another feature of the layer other than vertex for vertex along a
    * shared edge (overlap, crossing, a vertex on another's edge, edges running on along one
    * line into another's, a repeated edge, or a box within another's): kept for the cell
-   * engine (stats/layer-contacts.ts); overlaps and T-junctions of a tiling are among them
+   * engine (stats/cells/read/contacts.ts); overlaps and T-junctions of a tiling are among them.
+   * Undefined when the import was given no `prepare` step.
    */
-  contacts: number
+  contacts?: number
 }
 
 /** A layer version: name + vintage; features keep their attributes and optional category. */
@@ -66,8 +75,8 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
         const layerId = row!.id
         const [stats] = await tx.query<{ n: number; area: number }>(INSERT_FEATURES, [layerId], { signal: o.signal })
         if (!o.allowEmpty && !(stats!.n > 0 && stats!.area > 0)) throw new BadInput(emptyImport(report, `layer '${layer}' vintage ${vintage}`))
-        const contacts = await prepareLayer(tx, layerId, { signal: o.signal })
-        await tx.query("UPDATE layer SET feature_count = $2, report = report || jsonb_build_object('contacts', $3::int) WHERE id = $1", [layerId, stats!.n, contacts])
+        const contacts = o.prepare ? await o.prepare(tx, layerId, { signal: o.signal }) : undefined
+        await tx.query("UPDATE layer SET feature_count = $2, report = report || jsonb_strip_nulls(jsonb_build_object('contacts', $3::int)) WHERE id = $1", [layerId, stats!.n, contacts ?? null])
         return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: retiredId !== undefined, retiredId, areaM2: stats!.area, contacts, ...report }
       },
     }

@@ -1,11 +1,11 @@
 import type { Geometry, Position } from 'geojson'
 import type { Reprojector } from '../crs/reproject.ts'
 import { BadInput, TooComplex } from '../errors.ts'
+import { DEFAULT_MAX_FEATURE_VERTICES } from '../settings.ts'
 
 /** Vertices one feature may have (all rings of all its polygons). A survey patch (图斑) has
  *  hundreds to thousands; a ring of 10⁶ is a digitising or export accident, and one such
  *  feature would make every overlay it takes part in slow. */
-export const DEFAULT_MAX_FEATURE_VERTICES = 500_000
 
 export interface GeometryFixes {
   closedRings: number

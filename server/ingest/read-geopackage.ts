@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import initSqlJs from 'sql.js'
 import { BadInput } from '../errors.ts'
 import type { CrsHint, ReadOptions, VectorSource } from './source.ts'
-import { gpkgWkbOffset, wkbToGeometry } from './wkb.ts'
+import { gpkgWkbOffset, wkbToGeometry } from '../geom/wkb.ts'
 
 const require = createRequire(import.meta.url)
 

@@ -4,9 +4,9 @@
 // single-threaded scan, so the sums are the same to the last bit either way. Small jobs
 // stay in the calling thread (starting work in another thread costs more than it saves).
 // Workers are started on first use, kept for later jobs, and do not keep the process alive.
-import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import * as errors from '../errors.ts'
+import { DEFAULT_SCAN_THREADS } from '../settings.ts'
 import { lonLatToPixels, runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
 import type { ScanOptions } from './zonal-scan.ts'
 
@@ -17,8 +17,6 @@ export interface ScanPoolOptions {
   minPixels: number
 }
 
-/** worker threads when not configured: the cores, at most 4 (ECOCENSUS_SCAN_THREADS's default) */
-export const DEFAULT_SCAN_THREADS = Math.max(1, Math.min(4, os.availableParallelism()))
 const defaults = (): ScanPoolOptions => ({ threads: DEFAULT_SCAN_THREADS, minPixels: 1 << 24 })
 let options = defaults()
 

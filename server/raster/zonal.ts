@@ -7,7 +7,7 @@ import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type StepContext } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
-import { runUnits } from '../stats/coverage.ts'
+import { runUnits } from '../units/unit-cache.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { pixelAreas } from './pixel-area.ts'
 import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from './raster-store.ts'
@@ -231,7 +231,7 @@ export interface ZonalResult {
 /** Rows of a done zonal or zonal_change run. */
 export async function readZonal(db: Queryable, run: RunRecord): Promise<ZonalResult> {
   const meta = run.meta as unknown as ZonalMeta
-  const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
+  const units = await runUnits(db, run.id, meta.unitSet.id, meta.unitSet.name)
   const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [run.id])
   const entries = (stored ? JSON.parse(stored.body) : []) as [string, string, Record<string, unknown>][]
   const byUnit = new Map<string, Map<string, Record<string, unknown>>>()

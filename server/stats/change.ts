@@ -1,19 +1,21 @@
 // Change of one layer between two vintages, per unit: stable, gained, lost, net; for
 // layers with categories the from→to transition matrix per unit and in total; and the
 // SEEA ecosystem-extent account (opening, additions, reductions, closing) per class.
-// Planned as a run over the cell engine when the units are simple cells (cell-coverage.ts:
+// Planned as a run over the cell engine when the units are simple cells (cells/coverage.ts:
 // each vintage, their overlap, per class pair its shared area and per class its ground
-// outside the other vintage, cell-transitions.ts), else over the piece engine (pieces.ts).
+// outside the other vintage, cells/transitions.ts), else over the piece engine (pieces.ts).
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
-import { AREA_METHOD, CELL_METHOD, runUnits } from './coverage.ts'
-import { cellCoverage, simpleCells } from './cell-coverage.ts'
-import { selectLayers, type LayerVersion } from './layer-select.ts'
-import { measureUnits } from './measure-units.ts'
-import { areasByRest, areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, SEP, type UnitSum } from './pieces.ts'
+import { AREA_METHOD, CELL_METHOD } from './coverage.ts'
+import { runUnits } from '../units/unit-cache.ts'
+import { cellCoverage, simpleCells } from './cells/coverage.ts'
+import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
+import { measureUnits } from './pieces/measure-units.ts'
+import { flattenLayer, intersectSets } from './pieces/pieces.ts'
+import { areasByRest, areaUnder, categoryPrefix, layerArea, layerKey, readSums, SEP, type UnitSum } from './sums.ts'
 import { extentAccount, fromTo, type Transition } from './transitions.ts'
 
 export interface ChangeRow {
@@ -195,7 +197,7 @@ export async function change(db: Db, unitSet: string, layer: string, fromVintage
 
 export async function readChange(db: Queryable, run: RunRecord): Promise<ChangeResult> {
   const meta = run.meta as unknown as ChangeMeta
-  const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
+  const units = await runUnits(db, run.id, meta.unitSet.id, meta.unitSet.name)
   const sums = await readSums(db, run.id)
   const layer = meta.from.name
   const common = { layer, from_vintage: meta.from.vintage, to_vintage: meta.to.vintage }

@@ -7,11 +7,12 @@ import { BadInput, Gone } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
-import { compareVintage, selectLayers, type LayerVersion } from './layer-select.ts'
-import { measureUnits, type MeasureStats } from './measure-units.ts'
-import { areaUnder, categoryPrefix, flattenLayer, intersectSets, layerArea, layerKey, readSums, unionStep, type UnitSum } from './pieces.ts'
-import { unitRows, type UnitRow } from '../units/unit-cache.ts'
-import { cellCoverage, simpleCells, type CellCoverageStats } from './cell-coverage.ts'
+import { compareVintage, selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
+import { measureUnits, type MeasureStats } from './pieces/measure-units.ts'
+import { flattenLayer, intersectSets, unionStep } from './pieces/pieces.ts'
+import { areaUnder, categoryPrefix, layerArea, layerKey, readSums, type UnitSum } from './sums.ts'
+import { runUnits, unitRows, type UnitRow } from '../units/unit-cache.ts'
+import { cellCoverage, simpleCells, type CellCoverageStats } from './cells/coverage.ts'
 
 export const AREA_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000), PostGIS ST_Area(geography), of the layer features flattened into disjoint pieces ' +
@@ -91,7 +92,7 @@ export async function planCoverage(db: Queryable, unitSet: string, o: CoverageOp
   const inputs = { unitSet: set, layers: layers.map(({ id, name, vintage, source_checksum, feature_count }) => ({ id, name, vintage, source_checksum, feature_count })) }
   const unitCells = await simpleCells(db, set.id)
   if (unitCells) {
-    // grid cells: measured in this process from each set's union boundary (cell-coverage.ts)
+    // grid cells: measured in this process from each set's union boundary (cells/coverage.ts)
     meta.method = CELL_METHOD
     for (const m of meta.layers) if (m.byCategory) m.prefix = categoryPrefix(m.id)
     const features = layers.reduce((s, l) => s + l.feature_count, 0)
@@ -204,17 +205,11 @@ export async function coverage(db: Db, unitSet: string, layersOrOptions?: string
 
 export type { UnitRow }
 
-/** The units a run measured (read once per process, see units/unit-cache.ts); Gone when the set has been replaced since. */
-export async function runUnits(db: Queryable, run: RunRecord, setId: number, setName: string): Promise<UnitRow[]> {
-  const units = await unitRows(db, setId)
-  if (!units) throw new Gone(`run ${run.id} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
-  return units
-}
 
 /** Rows of a done coverage run. */
 export async function readCoverage(db: Queryable, run: RunRecord): Promise<CoverageResult> {
   const meta = run.meta as unknown as CoverageMeta
-  const units = await runUnits(db, run, meta.unitSet.id, meta.unitSet.name)
+  const units = await runUnits(db, run.id, meta.unitSet.id, meta.unitSet.name)
   const sums = await readSums(db, run.id)
   const byId = new Map(meta.layers.map((l) => [l.id, l]))
   const label = (id: number) => `${byId.get(id)!.name}`

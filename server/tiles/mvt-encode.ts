@@ -3,7 +3,7 @@
 // positive surveyor's-formula area in tile coordinates, y down; holes negative) and rings
 // that snapping collapsed are dropped. Null properties are left out, as ST_AsMVT does.
 import { fromVectorTileJs, type VectorTileFeatureLike, type VectorTileLayerLike } from '@maplibre/vt-pbf'
-import { wkbPolygons } from '../units/wkb-polygons.ts'
+import { wkbPolygons } from '../geom/wkb.ts'
 
 export interface TileFeature {
   id: number

@@ -12,10 +12,9 @@ import type { TileCache } from './tile-cache.ts'
 import { resolveSourceMemo } from './vector-source.ts'
 import { renderVectorTile } from './vector-tile.ts'
 import { parseInput } from '../validate/fields.ts'
-import { query as Q } from '../http/route-schemas.ts'
+import { TILE_QUERY } from './tile-query.ts'
 
 /** a vector tile takes ?run= (units:SET sources) and nothing else */
-const TILE_QUERY = Q.tileJson
 
 const PATH = /^\/tiles\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)\.(?:mvt|pbf)$/
 

@@ -5,8 +5,9 @@
 // id and creation time (two databases in one process can both have a set 1), bounded by
 // the bytes it holds, least recently used first out.
 import type { Queryable } from '../db/db.ts'
-import { toBytes } from '../stats/shapes.ts'
-import { wkbPolygons, widenBox } from './wkb-polygons.ts'
+import { Gone } from '../errors.ts'
+import { toBytes } from '../geom/shapes.ts'
+import { wkbPolygons, widenBox } from '../geom/wkb.ts'
 
 export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
 
@@ -75,6 +76,13 @@ export async function unitRows(db: Queryable, setId: number): Promise<UnitRow[] 
 }
 
 /** The set's units and their polygons (same order); undefined when the set no longer exists. */
+/** The units run `runId` measured (read once per process); Gone when the set has been replaced since. */
+export async function runUnits(db: Queryable, runId: number, setId: number, setName: string): Promise<UnitRow[]> {
+  const units = await unitRows(db, setId)
+  if (!units) throw new Gone(`run ${runId} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
+  return units
+}
+
 export async function unitPolygons(db: Queryable, setId: number): Promise<{ rows: UnitRow[]; polygons: UnitPolygons } | undefined> {
   const e = await entryOf(db, setId)
   if (!e) return undefined

@@ -1,6 +1,6 @@
 -- ecocensus schema v8: each feature's lon/lat box kept as numbers beside its geometry.
 -- The cell engine reads boxes and stored areas first and the geometry only of features
--- that do not lie inside one cell (server/stats/layer-split.ts); computed from the
+-- that do not lie inside one cell (server/stats/cells/layer-split.ts); computed from the
 -- geometry once, at insert, they cost nothing per run (ST_XMin & co. deserialise the
 -- geometry: ~1.5 µs a feature, more than reading it).
 ALTER TABLE feature

@@ -1,6 +1,6 @@
 // WKB from the database → polygons as open lon/lat rings, and their bounding boxes.
-import { wkbToGeometry } from '../ingest/wkb.ts'
-import { openRing, ringBox, type PolygonRings } from './cell-overlap.ts'
+import { wkbToGeometry } from './wkb.ts'
+import { openRing, ringBox, type PolygonRings } from './overlap.ts'
 
 /** bytea arrives as Uint8Array (PGlite), Buffer (pg) or, in text mode, \\x-hex. */
 export function toBytes(v: Uint8Array | Buffer | string): Uint8Array {

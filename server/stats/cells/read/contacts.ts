@@ -7,11 +7,11 @@
 // boxes meet the tile: two features that meet share a point, and the tile holding that
 // point reads both; a feature whose box lies in another's is read with it by the tile
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
-import type { Queryable } from '../db/db.ts'
-import { laea } from './laea.ts'
+import type { Queryable } from '../../../db/db.ts'
+import { laea } from '../../../geom/laea.ts'
 import { readLayer, TILE_FEATURES } from './layer-features.ts'
-import { contactFlags, type Feat } from './union-boundary.ts'
-import { BoxQuery, boxGrid } from './box-grid.ts'
+import { contactFlags, type Feat } from '../union-boundary.ts'
+import { BoxQuery, boxGrid } from '../../../geom/box-grid.ts'
 
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
@@ -93,7 +93,7 @@ export function knownFlags(feats: Feat[]): Uint8Array | undefined {
  * order): a feature is flagged when it meets another of its own layer or its box meets a
  * box of another group's feature; undefined unless every feature is marked. A feature left
  * unflagged touches nothing in the set, as unionBoundary's `known` requires; between two
- * vintages of a survey, with the unchanged copies left out (cell-transitions.ts), most are.
+ * vintages of a survey, with the unchanged copies left out (cells/transitions.ts), most are.
  */
 export function layeredFlags(groups: Feat[][]): Uint8Array | undefined {
   const flags = new Uint8Array(groups.reduce((n, g) => n + g.length, 0))

@@ -1,12 +1,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Db } from './db/db.ts'
-import { ROOT } from './settings.ts'
-import { ingestLayer } from './ingest/ingest-layer.ts'
-import { importUnits } from './units/import-units.ts'
-import { buildGrid } from './units/build-grid.ts'
-import { ingestRaster } from './raster/ingest-raster.ts'
-import { CURRENT } from './catalog/versions.ts'
+import type { Db } from '../db/db.ts'
+import { ROOT } from '../settings.ts'
+import { ingestLayer } from '../ingest/ingest-layer.ts'
+import { importUnits } from '../units/import-units.ts'
+import { buildGrid } from '../units/build-grid.ts'
+import { ingestRaster } from '../raster/ingest-raster.ts'
+import { CURRENT } from '../catalog/versions.ts'
+import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
 export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
 
@@ -35,7 +36,7 @@ export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: strin
     log(`  grid ${r.set}: ${r.loaded} cells of ${g.sizeM} m`)
   }
   for (const l of manifest.layers) {
-    const r = await ingestLayer(db, { ...l, file: path.join(SAMPLE_DIR, l.file), maxBytes })
+    const r = await ingestLayer(db, { ...l, file: path.join(SAMPLE_DIR, l.file), maxBytes, prepare: prepareLayer })
     log(`  layer ${r.layer}@${r.vintage}: ${r.loaded} features (${r.repaired.length} repaired) from ${r.crs}`)
   }
   for (const x of rasterDir ? manifest.rasters ?? [] : []) {

@@ -7,11 +7,11 @@ import { BadInput } from '../errors.ts'
 import * as f from '../validate/fields.ts'
 import { planChange, readChange } from '../stats/change.ts'
 import { planCoverage, readCoverage } from '../stats/coverage.ts'
-import type { Exportable } from '../stats/export.ts'
-import { changeExport, coverageExport, zonalExport } from '../stats/tables.ts'
+import type { Exportable } from './export.ts'
+import { changeExport, coverageExport, zonalExport } from './tables.ts'
 import { planZonal, planZonalChange, readZonal } from '../raster/zonal.ts'
-import type { RunPlan } from './execute.ts'
-import type { RunKind, RunRecord } from './run-store.ts'
+import type { RunPlan } from '../runs/execute.ts'
+import type { RunKind, RunRecord } from '../runs/run-store.ts'
 
 export interface RunRequest {
   kind: RunKind

@@ -1,10 +1,10 @@
 // A feature-parsing worker: parses the hex EWKB it is sent (parse-pool.ts) and sends the
 // features back packed in transferable typed arrays.
 import { parentPort } from 'node:worker_threads'
-import { laea } from './laea.ts'
+import { laea } from '../../../geom/laea.ts'
 import { packFeatures, type ParseTask } from './parse-pool.ts'
-import { FeatureParser } from './feature-parse.ts'
-import type { Feat } from './union-boundary.ts'
+import { FeatureParser } from '../read/feature-parse.ts'
+import type { Feat } from '../union-boundary.ts'
 
 const port = parentPort!
 port.postMessage({ ready: true })

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.ts'
 import { BadInput, NotFound } from '../errors.ts'
-import { CURRENT } from '../catalog/versions.ts'
+import { CURRENT } from './versions.ts'
 
 export interface LayerVersion {
   id: number

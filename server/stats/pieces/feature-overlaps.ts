@@ -3,8 +3,8 @@
 // Survey layers are mostly tilings whose neighbours share edges vertex for vertex; asking
 // GEOS for a full relate of every such pair was the slowest step of the engine. Pairs the
 // test cannot decide (one boundary lying wholly on the other's) are left to PostGIS.
-import { EPS, lineParam, locate, type PolygonRings, type Pt } from './cell-overlap.ts'
-import { BoxIndex, type Box } from './shapes.ts'
+import { EPS, lineParam, locate, type PolygonRings, type Pt } from '../../geom/overlap.ts'
+import { BoxIndex, type Box } from '../../geom/shapes.ts'
 
 export interface FeatureShape {
   id: string

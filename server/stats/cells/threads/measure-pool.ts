@@ -9,14 +9,14 @@
 // bit whichever thread measures (same code, same inputs). Workers are started on first
 // use (or by startMeasureWorkers), used once they have loaded, and do not keep the
 // process alive; a worker that stops or fails leaves its layers to this thread.
-import os from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { Queryable } from '../db/db.ts'
-import { onFeatureCacheCleared } from './feature-cache.ts'
-import type { Laea } from './laea.ts'
-import { measureLayerAlone, type LayerSums, type PreparedRead } from './layer-measure.ts'
-import { cellSet, type MeasureCell } from './cell-measure.ts'
-import { noteSampledWhole } from './layer-split.ts'
+import type { Queryable } from '../../../db/db.ts'
+import { DEFAULT_MEASURE_THREADS } from '../../../settings.ts'
+import { onFeatureCacheCleared } from '../feature-cache.ts'
+import type { Laea } from '../../../geom/laea.ts'
+import { measureLayerAlone, type LayerSums, type PreparedRead } from '../layer-measure.ts'
+import { cellSet, type MeasureCell } from '../measure.ts'
+import { noteSampledWhole } from '../layer-split.ts'
 
 export type LayerTask = PreparedRead & { byCategory: boolean; counting: boolean }
 
@@ -39,8 +39,6 @@ export interface JobDone {
   error?: string
 }
 
-/** measure workers when not configured (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
-export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
 let threads = DEFAULT_MEASURE_THREADS
 
 /**

@@ -2,10 +2,10 @@
 // oriented (outer rings counter-clockwise, holes clockwise) and projected in one pass each,
 // into shared typed-array chunks. Used in the main thread and in parse workers alike
 // (parse-pool.ts), so both give the same bits.
-import type { Laea } from './laea.ts'
-import { widenBox } from '../units/wkb-polygons.ts'
-import { toBytes, type Box } from './shapes.ts'
-import { LONG_M, orientInPlace, shoelace, type Feat } from './union-boundary.ts'
+import type { Laea } from '../../../geom/laea.ts'
+import { widenBox, wkbHeader, wkbHeaderBytes, wkbType, wkbDims, wkbLittle } from '../../../geom/wkb.ts'
+import { toBytes, type Box } from '../../../geom/shapes.ts'
+import { LONG_M, orientInPlace, shoelace, type Feat } from '../union-boundary.ts'
 
 /** Rows of hex EWKB text joined into one string, with each row's length in bytes. */
 export function joinHex(rows: { wkb: string }[]): { hex: string; lengths: Int32Array } {
@@ -113,16 +113,9 @@ export class FeatureParser {
 
   private polygonal(): void {
     const dv = this.dv
-    const le = dv.getUint8(this.o) === 1
-    this.o += 1
-    let type = dv.getUint32(this.o, le)
-    this.o += 4
-    let dims = 2
-    if (type & 0x80000000) dims++ // EWKB Z
-    if (type & 0x40000000) dims++ // EWKB M
-    if (type & 0x20000000) this.o += 4 // EWKB SRID
-    type &= 0xffff
-    if (type > 1000) { dims += type >= 3000 ? 2 : 1; type %= 1000 }
+    const h = wkbHeader(dv, this.o)
+    this.o += wkbHeaderBytes(h)
+    const type = wkbType(h), dims = wkbDims(h), le = wkbLittle(h)
     if (type === 6 || type === 7) {
       const n = dv.getUint32(this.o, le)
       this.o += 4

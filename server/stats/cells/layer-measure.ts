@@ -3,16 +3,16 @@
 // it (this one, or a measure worker, measure-pool.ts). Its steps: the layer read for the
 // tile (whole or in two steps, layer-split.ts; from this thread's feature cache when held),
 // then per set (the layer, and each category when asked) its union boundary and the
-// cells' areas (cell-measure.ts), plus the features measured by their stored areas alone.
+// cells' areas (cells/measure.ts), plus the features measured by their stored areas alone.
 import { performance } from 'node:perf_hooks'
-import type { Queryable } from '../db/db.ts'
-import { measureSet, type CellSet, type SetSums } from './cell-measure.ts'
+import type { Queryable } from '../../db/db.ts'
+import { measureSet, type CellSet, type SetSums } from './measure.ts'
 import { cacheBoundary, cachedBoundary, cacheFeatures, cachedFeatures, cachedSplit, cacheSplit } from './feature-cache.ts'
-import { keptContacts, knownFlags, markContacts } from './layer-contacts.ts'
-import { readLayer, type IdRange } from './layer-features.ts'
+import { keptContacts, knownFlags, markContacts } from './read/contacts.ts'
+import { readLayer, type IdRange } from './read/layer-features.ts'
 import { readSplit, type DirectFeatures } from './layer-split.ts'
-import type { Laea } from './laea.ts'
-import { categoryPrefix, layerKey } from './pieces.ts'
+import type { Laea } from '../../geom/laea.ts'
+import { categoryPrefix, layerKey } from '../sums.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 
 /** The counters a layer's measurement adds to a run's (CellCoverageStats). */

@@ -1,21 +1,21 @@
 // A layer read for one set of cells in two steps: first every feature's box, category and
 // stored area (no geometry), then the geometry only of the features that need it.
 //
-// A feature that meets no other of its layer (its contacts are kept, layer-contacts.ts),
+// A feature that meets no other of its layer (its contacts are kept, cells/read/contacts.ts),
 // whose edges are all short enough to measure in the projection and whose box lies in one
 // cell's kernel adds its whole area to that cell and nothing to any other: measureSet
-// (cell-measure.ts) measures such a feature by its area alone, and leaving it out of the
+// (cells/measure.ts) measures such a feature by its area alone, and leaving it out of the
 // union changes no other cell (its rings are closed and lie inside the one cell, so they
 // cross no cell edge and hold no cell vertex). Its area is the one kept at import,
 // PostGIS ST_Area(geography), the figure the engine's own measure approximates to ~1e-8.
 // On grids whose cells are larger than most features (500 m cells over survey patches)
 // this leaves most of a layer's vertices in the database.
-import type { Queryable } from '../db/db.ts'
-import type { Laea } from './laea.ts'
-import { cellHolding, type CellSet } from './cell-measure.ts'
-import { readFeatureIds, readLayer, type IdRange } from './layer-features.ts'
+import type { Queryable } from '../../db/db.ts'
+import type { Laea } from '../../geom/laea.ts'
+import { cellHolding, type CellSet } from './measure.ts'
+import { readFeatureIds, readLayer, type IdRange } from './read/layer-features.ts'
 import { LONG_M, type Feat } from './union-boundary.ts'
-import type { Box } from './shapes.ts'
+import type { Box } from '../../geom/shapes.ts'
 
 /** The features of a split read measured by their stored areas alone, each in one cell (an index into the CellSet). */
 export interface DirectFeatures {

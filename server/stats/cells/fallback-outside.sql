@@ -1,6 +1,6 @@
 -- The area of the features of layer $2 of category $3 ('' stands for features without
 -- one) lying outside every feature of layer $4, inside each unit $1: the plain PostGIS way,
--- for the few cells where the in-process measure declines (cell-transitions.ts). Overlays
+-- for the few cells where the in-process measure declines (cells/transitions.ts). Overlays
 -- snap to a grid of $5 degrees.
 SELECT u.id::text AS unit_id,
        coalesce(ST_Area(ST_CollectionExtract(ST_Difference(

@@ -8,11 +8,11 @@
 // started on first use, kept, and do not keep the process alive. Used for rows of hex
 // text (PGlite; contact finding inside an import's transaction): binary COPY from
 // PostgreSQL (layer-features.ts readLayer) needs no decoding and is parsed where it arrives.
-import os from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { joinHex } from './feature-parse.ts'
-import type { Laea } from './laea.ts'
-import type { Feat } from './union-boundary.ts'
+import { DEFAULT_PARSE_THREADS } from '../../../settings.ts'
+import { joinHex } from '../read/feature-parse.ts'
+import type { Laea } from '../../../geom/laea.ts'
+import type { Feat } from '../union-boundary.ts'
 
 export interface ParseTask { hex: string; lengths: Int32Array; lon0: number; lat0: number }
 
@@ -31,8 +31,6 @@ export interface PackedFeatures {
   rowOf: Int32Array
 }
 
-/** worker threads for parsing when not configured (ECOCENSUS_PARSE_THREADS): the cores, at most 3; 0 = parse in the calling thread */
-export const DEFAULT_PARSE_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
 let threads = DEFAULT_PARSE_THREADS
 /** rows below which a range is parsed in this thread */
 let minRows = 500

@@ -6,8 +6,8 @@
 // features (twins' copies left out) meeting an A′ box. A feature whose box meets no box of
 // the other class shares no area with it. Between two surveys most patches are twins, so
 // A′ and B′ hold the few that changed and their neighbours.
-import { BoxQuery, boxGrid } from './box-grid.ts'
-import { SEP } from './pieces.ts'
+import { BoxQuery, boxGrid } from '../../geom/box-grid.ts'
+import { SEP } from '../sums.ts'
 import type { Feat } from './union-boundary.ts'
 
 export interface CategoryPair {
@@ -17,7 +17,7 @@ export interface CategoryPair {
   key: string
   /**
    * Features of class `from` in A with an exact copy of class `to` in B, neither meeting
-   * another feature of its layer (contacts known, layer-contacts.ts): each shares its
+   * another feature of its layer (contacts known, cells/read/contacts.ts): each shares its
    * whole area with its copy and none with anything else of either layer.
    */
   twins: Feat[]

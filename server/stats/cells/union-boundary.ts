@@ -1,6 +1,6 @@
 // The boundary of the union of a set of polygons, as directed segments (the union on
 // their left), pure. No polygon is built: by Green's theorem the area of the union inside
-// any cell follows from these segments alone (cell-measure.ts).
+// any cell follows from these segments alone (cells/measure.ts).
 //
 // Survey layers are mostly tilings: neighbours share edges vertex for vertex and overlap
 // nothing. Their edges go out as they are — a shared edge appears once in each direction,
@@ -12,11 +12,11 @@
 // features: inner edges of the union in pairs that cancel.
 // Coordinates are lon/lat degrees, segments straight in lon/lat as GEOS overlays them;
 // every kept point also carries its equal-area projection (laea.ts) for measuring.
-import type { Laea } from './laea.ts'
-import { bucketOf, boxGrid, BoxQuery, type BoxGrid } from './box-grid.ts'
-import type { Box } from './shapes.ts'
+import type { Laea } from '../../geom/laea.ts'
+import { bucketOf, boxGrid, BoxQuery, type BoxGrid } from '../../geom/box-grid.ts'
+import type { Box } from '../../geom/shapes.ts'
 
-/** Edges longer than this (metres, projected) are left to PostGIS by cell-measure.ts. */
+/** Edges longer than this (metres, projected) are left to PostGIS by cells/measure.ts. */
 export const LONG_M = 400
 
 /** A point within ~1e-7 m (1e-12°) of a line counts as on it. */
@@ -32,9 +32,9 @@ export interface Feat {
   bbox: Box
   /** area in the projection (m²), holes subtracted */
   area: number
-  /** some edge is longer than cell-measure.ts measures in the projection (LONG_M) */
+  /** some edge is longer than cells/measure.ts measures in the projection (LONG_M) */
   long: boolean
-  /** 1 when the feature meets another of its layer (contactFlags), 0 when not; undefined: not known (layer-contacts.ts) */
+  /** 1 when the feature meets another of its layer (contactFlags), 0 when not; undefined: not known (cells/read/contacts.ts) */
   meets?: number
 }
 
@@ -128,7 +128,7 @@ export function locateInUnion(b: Boundary, px: number, py: number): number {
  * Features that may overlap another of the set and so must be cut (1) or not (0): an edge
  * crossing or touching another's edge other than vertex for vertex, the same edge twice in
  * one direction, or a box within another's box. A property of the set alone, so a layer's
- * flags are found once (layer-contacts.ts) and given to unionBoundary for every later run.
+ * flags are found once (cells/read/contacts.ts) and given to unionBoundary for every later run.
  */
 export function contactFlags(features: Feat[]): Uint8Array {
   const cut = new Uint8Array(features.length)

@@ -1,11 +1,11 @@
 import type { Server } from 'node:http'
 import pino from 'pino'
-import type { Db } from './db/db.ts'
-import type { Settings } from './settings.ts'
-import { createApp, createServer } from './http/app.ts'
-import { loadSampleIfEmpty } from './sample.ts'
-import { cancelAllLocal } from './runs/execute.ts'
-import { sweepSpool } from './http/upload.ts'
+import type { Db } from '../db/db.ts'
+import type { Settings } from '../settings.ts'
+import { createApp, createServer } from './app.ts'
+import { loadSampleIfEmpty } from '../sample/load.ts'
+import { cancelAllLocal } from '../runs/execute.ts'
+import { sweepSpool } from './upload.ts'
 
 /**
  * The HTTP service. Logs are JSON lines on stderr (pino): messages, and one entry per request

@@ -1,13 +1,13 @@
 // A measure worker: measures the layers it is sent (measure-pool.ts) over connections of
 // its own to the run's database and sends back each set's sums per cell, moved.
 import { parentPort } from 'node:worker_threads'
-import type { Db } from '../db/db.ts'
-import { openPg } from '../db/pg.ts'
-import { cellSet, type CellSet } from './cell-measure.ts'
-import { clearFeatureCache } from './feature-cache.ts'
-import { laea } from './laea.ts'
-import { measureLayerAlone } from './layer-measure.ts'
-import { sampledWhole } from './layer-split.ts'
+import type { Db } from '../../../db/db.ts'
+import { openPg } from '../../../db/pg.ts'
+import { cellSet, type CellSet } from '../measure.ts'
+import { clearFeatureCache } from '../feature-cache.ts'
+import { laea } from '../../../geom/laea.ts'
+import { measureLayerAlone } from '../layer-measure.ts'
+import { sampledWhole } from '../layer-split.ts'
 import type { JobDone, MeasureJob } from './measure-pool.ts'
 
 const port = parentPort!

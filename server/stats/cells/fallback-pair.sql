@@ -1,7 +1,7 @@
 -- The area shared by the features of layer $2 of category $3 and those of layer $4 of
 -- category $5 ('' stands for features without one) inside each unit $1: the plain PostGIS
 -- way, for the few cells where the in-process measure of a transition declines
--- (cell-measure.ts, cell-transitions.ts). Overlays snap to a grid of $6 degrees.
+-- (cells/measure.ts, cells/transitions.ts). Overlays snap to a grid of $6 degrees.
 SELECT u.id::text AS unit_id,
        coalesce(ST_Area(ST_CollectionExtract(ST_Intersection(
          (SELECT ST_UnaryUnion(ST_Collect(ST_CollectionExtract(ST_Intersection(u.geom, f.geom, $6), 3)), $6)

@@ -4,20 +4,20 @@
 //     vertices): in this process, exactly —
 //     every piece crossing a cell is measured against the cell's own stored ring by
 //     Green's theorem over the boundary GEOS would build, with geodesic edges on GRS80
-//     as ST_Area(geography) uses (cell-overlap.ts); a piece inside a cell counts its
+//     as ST_Area(geography) uses (geom/overlap.ts); a piece inside a cell counts its
 //     stored area unclipped, a cell inside a piece its stored area; degenerate contacts
 //     go to PostGIS (clip-pairs.sql).
 //     No overlay per cell × piece pair in the database, no union at all (pieces of one
 //     key are disjoint).
 //   other units (administrative boundaries, cells clipped by an irregular boundary):
 //     in the database (clip-sums.sql), which clips only the pieces crossing a boundary.
-import type { Queryable } from '../db/db.ts'
-import { keysetPages } from '../db/pages.ts'
-import { loadSql } from '../db/sql.ts'
-import type { StepContext } from '../runs/execute.ts'
-import { ccw, overlap, prepare, type Pt } from './cell-overlap.ts'
-import { bboxOf, BoxIndex, polygonsOf, type Box } from './shapes.ts'
-import { OVERLAY_GRID } from './pieces.ts'
+import type { Queryable } from '../../db/db.ts'
+import { keysetPages } from '../../db/pages.ts'
+import { loadSql } from '../../db/sql.ts'
+import type { StepContext } from '../../runs/execute.ts'
+import { ccw, overlap, prepare, type Pt } from '../../geom/overlap.ts'
+import { bboxOf, BoxIndex, polygonsOf, type Box } from '../../geom/shapes.ts'
+import { OVERLAY_GRID } from '../sums.ts'
 
 const CLIP_SQL = loadSql(import.meta.url, './clip-sums.sql')
 const MEMBERS_SQL = loadSql(import.meta.url, './count-members.sql')

@@ -2,34 +2,34 @@
 // unit, the area of the union of each chosen set of features (a layer, one category of
 // a layer, two layers for their overlap, the ecological layers for their union) and the
 // features sharing area with it. The database is read once per layer and tile and written
-// once; nothing is overlaid in it except the rare degenerate cell (cell-fallback.sql).
+// once; nothing is overlaid in it except the rare degenerate cell (cells/fallback.sql).
 //
 // Units are cut into square tiles of cells so that one tile's features fit in memory
 // whatever the input's size: a tile reads the features whose boxes meet its cells'
 // box, computes their union's boundary (union-boundary.ts) and measures its cells
-// (cell-measure.ts). A feature reaching into several tiles is read by each; each cell
+// (cells/measure.ts). A feature reaching into several tiles is read by each; each cell
 // belongs to one tile, so nothing is counted twice.
 import { performance } from 'node:perf_hooks'
-import type { Queryable } from '../db/db.ts'
-import { loadSql } from '../db/sql.ts'
-import { rememberResult } from '../runs/result-memo.ts'
-import type { StepContext } from '../runs/execute.ts'
-import { unitPolygons } from '../units/unit-cache.ts'
-import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type SetSums } from './cell-measure.ts'
-import { laea, type Laea } from './laea.ts'
-import { categoryPrefix, layerKey, OVERLAY_GRID } from './pieces.ts'
+import type { Queryable } from '../../db/db.ts'
+import { loadSql } from '../../db/sql.ts'
+import { rememberResult } from '../../runs/result-memo.ts'
+import type { StepContext } from '../../runs/execute.ts'
+import { unitPolygons } from '../../units/unit-cache.ts'
+import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type SetSums } from './measure.ts'
+import { laea, type Laea } from '../../geom/laea.ts'
+import { categoryPrefix, layerKey, OVERLAY_GRID } from '../sums.ts'
 import { cacheFeatures, cachedFeatures } from './feature-cache.ts'
 import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
-import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './layer-contacts.ts'
+import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './read/contacts.ts'
 import { byCategory, categorySets, layerCacheKey as cacheKeyOf, measureFeatureSet, readPreparedLayer } from './layer-measure.ts'
-import { measureElsewhere, type Elsewhere } from './measure-pool.ts'
-import { layerReads, readLayer, TILE_FEATURES } from './layer-features.ts'
+import { measureElsewhere, type Elsewhere } from './threads/measure-pool.ts'
+import { layerReads, readLayer, TILE_FEATURES } from './read/layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
-import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './cell-transitions.ts'
+import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './transitions.ts'
 
-const FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback.sql')
-const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback-pair.sql')
-const OUTSIDE_FALLBACK_SQL = loadSql(import.meta.url, './cell-fallback-outside.sql')
+const FALLBACK_SQL = loadSql(import.meta.url, './fallback.sql')
+const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './fallback-pair.sql')
+const OUTSIDE_FALLBACK_SQL = loadSql(import.meta.url, './fallback-outside.sql')
 
 let tileFeatures = TILE_FEATURES
 let splitReads = true
@@ -79,7 +79,7 @@ export interface CellCoverageStats {
   segments: number
   /** layers whose features came from this process's cache (feature-cache.ts) */
   cached: number
-  /** layers whose contacts (layer-contacts.ts) this run found and kept: their first whole-layer run */
+  /** layers whose contacts (cells/read/contacts.ts) this run found and kept: their first whole-layer run */
   prepared: number
   /** (cell, set) pairs measured by PostGIS */
   degenerate: number
@@ -252,7 +252,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
     const waiting = sets.filter((set) => !set.layers.some((l) => elsewhere.has(l)))
     /**
      * Per category pair of layers a and b, in each cell: the twins' area plus
-     * |A′| + |B′| − |A′ ∪ B′| (cell-transitions.ts); per class of each, its ground outside the
+     * |A′| + |B′| − |A′ ∪ B′| (cells/transitions.ts); per class of each, its ground outside the
      * other layer; cells any part declines, by PostGIS.
      */
     const measureTransitions = async (t: TransitionPlan, fa: Feat[], fb: Feat[]) => {

@@ -9,12 +9,12 @@
 //
 // A vertex within 1e-12° of a cell edge, a crossing within that of a cell corner, or
 // crossings that do not alternate mark the cell "degenerate" for this set; the caller
-// measures those few cells in PostGIS instead (cell-fallback.sql).
-import { boxGrid, BoxQuery } from './box-grid.ts'
-import type { Laea } from './laea.ts'
-import type { Box } from './shapes.ts'
+// measures those few cells in PostGIS instead (cells/fallback.sql).
+import { boxGrid, BoxQuery } from '../../geom/box-grid.ts'
+import type { Laea } from '../../geom/laea.ts'
+import type { Box } from '../../geom/shapes.ts'
 import { EPS, IN, locateInUnion, LONG_M, ON, orientedRing, shoelace, type Boundary, type Feat } from './union-boundary.ts'
-import { widenBox } from '../units/wkb-polygons.ts'
+import { widenBox } from '../../geom/wkb.ts'
 
 export interface MeasureCell {
   /** open ring, lon/lat, counter-clockwise */

@@ -4,11 +4,11 @@
 // ~60 % of the time of ST_AsBinary's bytea, whose hex text node-postgres decodes more slowly.
 // A big layer is read in consecutive id ranges, all queries sent at once: the server works
 // on the later ranges (on other cores) while this process parses the first.
-import type { Db, Queryable } from '../db/db.ts'
-import type { Laea } from './laea.ts'
-import { parseInWorker, parseMinRows, parseThreads, unpackFeatures, workersReady } from './parse-pool.ts'
+import type { Db, Queryable } from '../../../db/db.ts'
+import type { Laea } from '../../../geom/laea.ts'
+import { parseInWorker, parseMinRows, parseThreads, unpackFeatures, workersReady } from '../threads/parse-pool.ts'
 import { FeatureParser } from './feature-parse.ts'
-import type { Feat } from './union-boundary.ts'
+import type { Feat } from '../union-boundary.ts'
 
 export interface FeatureRow { id: string; category: string | null; wkb: string | Uint8Array }
 
@@ -30,7 +30,7 @@ const IN_BOX_IDS = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)
 export interface LayerRead {
   /** creation time, text (part of the feature cache's keys) */
   created: string
-  /** the layer's contacts are kept (layer-contacts.ts) */
+  /** the layer's contacts are kept (cells/read/contacts.ts) */
   prepared: boolean
   /** its feature ids, for reading in id ranges (undefined when it has no features) */
   range?: IdRange

@@ -1,8 +1,8 @@
 // Coverage and change results as exportable tables. Column lists are the CSV contract
 // of DESIGN.md, with extra columns appended (never inserted) so that readers of the
 // contract's columns keep working.
-import type { ChangeResult } from './change.ts'
-import type { CoverageResult, CoverageRow } from './coverage.ts'
+import type { ChangeResult } from '../stats/change.ts'
+import type { CoverageResult, CoverageRow } from '../stats/coverage.ts'
 import type { Exportable } from './export.ts'
 import type { ZonalResult } from '../raster/zonal.ts'
 
