@@ -8,7 +8,6 @@ import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { ROLES } from '../auth/keys.ts'
-import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
@@ -32,8 +31,6 @@ export const options = {
   none: z.strictObject({}),
   /** stats coverage/change/zonal/raster-change: the run's parameters plus these */
   stats: { ...output, fresh: f.flag.optional() },
-  changeTable: f.oneOf(CHANGE_TABLES),
-  zonalTable: f.oneOf(ZONAL_TABLES),
   factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), ...output }),
   allocate: z.strictObject({ config: file, table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
   esv: z.strictObject({

@@ -35,7 +35,8 @@ import { addKey, listKeys, openServer, revokeKey, ROLES } from '../auth/keys.ts'
 import { z } from 'zod'
 import * as f from '../validate/fields.ts'
 import { parseInput, parseSegment } from '../validate/fields.ts'
-import { RUN_SHAPES } from '../results/kinds.ts'
+import { RUN_KIND_DOCS, RUN_KINDS, RUN_SHAPES } from '../results/kinds.ts'
+import { fieldsOf } from '../validate/json-schema.ts'
 import { args, options } from './options.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
@@ -291,66 +292,34 @@ async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind
   output(out.body, o.out)
 }
 
-stats
-  .command('coverage')
-  .description('area and share of each layer inside each unit (overlaps flattened, ellipsoidal); categories, overlaps, ecological space')
-  .requiredOption('--units <set>', 'unit set')
-  .option('--layers <list>', 'NAME or NAME@VINTAGE, comma-separated (default: latest vintage of every layer)')
-  .option('--categories', 'also a row per category of layers ingested with --category-field')
-  .option('--overlaps <pairs>', "overlap areas of layer pairs: A+B,C+D, or 'all'")
-  .option('--union [layers]', 'ecological space: the union of the ecological layers (or of the named ones) counted once')
-  .addOption(formatOption())
-  .option('--out <file>', 'write to a file instead of stdout')
-  .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('coverage'), async (o, cmd) =>
-    withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'coverage', o)),
-  )
-
-stats
-  .command('change')
-  .description('stable, gained, lost and net area of a layer between two vintages per unit; transitions and SEEA extent account')
-  .requiredOption('--units <set>', 'unit set')
-  .requiredOption('--layer <name>', 'layer name')
-  .requiredOption('--from <vintage>', 'earlier vintage')
-  .requiredOption('--to <vintage>', 'later vintage')
-  .option('--no-categories', 'no class transitions even if both vintages have categories')
-  .addOption(new Option('--table <name>', 'table for CSV').choices([...CHANGE_TABLES]))
-  .addOption(formatOption())
-  .option('--out <file>', 'write to a file instead of stdout')
-  .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('change', options.changeTable), async (o, cmd) =>
-    // --no-categories gives categories false; otherwise leave the default (on when both vintages have them)
-    withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'change', { ...o, categories: o.categories === false ? false : undefined })),
-  )
-
-stats
-  .command('zonal')
-  .description('zonal statistics of a raster per unit, every pixel weighted by the exact fraction inside the unit and its ellipsoidal area')
-  .requiredOption('--units <set>', 'unit set')
-  .requiredOption('--raster <name>', 'NAME or NAME@VINTAGE')
-  .option('--band <n>', 'band (default 1)')
-  .option('--bins <n>', 'histogram bins of continuous rasters (default 10)')
-  .option('--range <lo,hi>', 'histogram range (default: the band\'s min,max; NDVI -1,1; FVC 0,1)')
-  .addOption(new Option('--table <name>', 'table for CSV').choices([...ZONAL_TABLES]))
-  .addOption(formatOption())
-  .option('--out <file>', 'write to a file instead of stdout')
-  .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('zonal', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'zonal', o)))
-
-stats
-  .command('raster-change')
-  .description('change between two rasters per unit: class transition matrix (categorical, same grid) or difference of means (continuous)')
-  .requiredOption('--units <set>', 'unit set')
-  .requiredOption('--from <raster>', 'earlier raster, NAME@VINTAGE')
-  .requiredOption('--to <raster>', 'later raster, NAME@VINTAGE')
-  .option('--band <n>', 'band (default 1)')
-  .option('--bins <n>', 'histogram bins of the difference of continuous rasters (default 10)')
-  .option('--range <lo,hi>', 'histogram range of the difference (default: from the two bands)')
-  .addOption(new Option('--table <name>', 'table for CSV').choices([...ZONAL_TABLES]))
-  .addOption(formatOption())
-  .option('--out <file>', 'write to a file instead of stdout')
-  .option('--fresh', 'compute again even if an identical run is stored')
-  .checked(statsOptions('zonal_change', options.zonalTable), async (o, cmd) => withDb(cmd, (db, s, actor) => computeAndWrite(db, s, actor, 'zonal_change', o)))
+// The four statistics commands, generated from the run contract (results/kinds.ts): one
+// option per run parameter, with its description; then output options.
+const STATS_TABLES: Record<RunKind, readonly [string, ...string[]] | undefined> = { coverage: undefined, change: CHANGE_TABLES, zonal: ZONAL_TABLES, zonal_change: ZONAL_TABLES }
+for (const kind of RUN_KINDS) {
+  const doc = RUN_KIND_DOCS[kind]
+  const cmd = stats.command(doc.route).description(doc.summary)
+  const negated: string[] = []
+  for (const field of fieldsOf(RUN_SHAPES[kind])) {
+    const flag = `--${field.name.replace(/_/g, '-')}`
+    const form = doc.cli[field.name]
+    const text = field.description ?? ''
+    if (form === 'no') {
+      negated.push(field.name)
+      cmd.option(`--no-${field.name}`, text.replace(/^false: /, ''))
+    } else if (field.schema.type === 'boolean') cmd.option(flag, text)
+    else if (field.required) cmd.requiredOption(`${flag} ${form ?? '<value>'}`, text)
+    else cmd.option(`${flag} ${form ?? '<value>'}`, text)
+  }
+  const tables = STATS_TABLES[kind]
+  if (tables) cmd.addOption(new Option('--table <name>', 'table for CSV').choices([...tables]))
+  cmd.addOption(formatOption())
+    .option('--out <file>', 'write to a file instead of stdout')
+    .option('--fresh', 'compute again even if an identical run is stored')
+    .checked(statsOptions(kind, tables && f.oneOf(tables)), async (o, c) =>
+      // --no-X gives X false; otherwise the run's default (categories: on when both vintages have them)
+      withDb(c, (db, s, actor) => computeAndWrite(db, s, actor, kind, { ...o, ...Object.fromEntries(negated.map((n) => [n, o[n] === false ? false : undefined])) })),
+    )
+}
 
 // Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
 const needOut = (o: { format: string; out?: string }) => {

@@ -1,4 +1,10 @@
 // OpenAPI description of the HTTP API; test/http.test.ts checks every path here is routed.
+// The run contract is not written here: the statistics routes' parameters and the body of
+// POST /api/runs are generated from the zod schemas of the run kinds (results/kinds.ts) and
+// the routes' own (route-schemas.ts), so they cannot drift from what the server checks.
+import { RUN_KIND_DOCS, RUN_KINDS, RUN_SHAPES } from '../results/kinds.ts'
+import { fieldsOf } from '../validate/json-schema.ts'
+import { query as Q, body as B } from './route-schemas.ts'
 const err = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
 const key = [{ apiKey: [] }, { bearer: [] }]
 const upload = {
@@ -11,6 +17,30 @@ const q = (name: string, description: string, required = false, schema: object =
 const resultParams = [q('format', 'json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'), q('table', 'CSV table: change, transitions, transition_totals, account (change); zonal, histogram (zonal)')]
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }
 
+/** query parameters from an object shape of zod fields */
+const paramsOf = (shape: Parameters<typeof fieldsOf>[0]) =>
+  fieldsOf(shape).map((x) => ({ name: x.name, in: 'query', required: x.required, description: x.description ?? '', schema: x.schema }))
+
+/** GET /api/stats/{route} of each run kind: the kind's parameters, then output and reuse */
+const statsPaths = Object.fromEntries(RUN_KINDS.map((kind) => [`/api/stats/${RUN_KIND_DOCS[kind].route}`, {
+  get: {
+    summary: `${RUN_KIND_DOCS[kind].summary}; computed as a run and answered when done`,
+    parameters: [...paramsOf(RUN_SHAPES[kind]), ...paramsOf(Q.stats)],
+    responses: { 200: { description: `${RUN_KIND_DOCS[kind].result}; header X-Run-Id` }, 400: err, 404: err },
+  },
+}]))
+
+/** POST /api/runs: kind and fresh, and the parameters of every kind (each kind takes its own) */
+function runBody() {
+  const properties: Record<string, unknown> = { kind: { type: 'string', enum: [...RUN_KINDS], description: 'what to compute' } }
+  for (const kind of RUN_KINDS) {
+    for (const x of fieldsOf({ ...RUN_SHAPES[kind], ...B.runs })) {
+      properties[x.name] ??= { ...x.schema, description: `${x.description ?? ''} (${kind})` }
+    }
+  }
+  return { type: 'object', required: ['kind', 'units'], properties }
+}
+
 export const openApi = {
   openapi: '3.0.3',
   info: { title: 'ecocensus', version: '0.1.0', description: 'Per-unit coverage statistics of ecological layers (areas ellipsoidal, EPSG:4490 storage).' },
@@ -19,6 +49,7 @@ export const openApi = {
     schemas: { Error: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } },
   },
   paths: {
+    ...statsPaths,
     '/healthz': { get: { summary: 'liveness and database backend', responses: { 200: { description: 'ok' } } } },
     '/api/layers': {
       get: { summary: 'layer versions loaded', responses: { 200: { description: 'list' } } },
@@ -45,34 +76,6 @@ export const openApi = {
     },
     '/api/unit-sets/{name}/units': {
       get: { summary: 'units of a set as GeoJSON (EPSG:4490 lon/lat)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'FeatureCollection' }, 404: err } },
-    },
-    '/api/stats/coverage': {
-      get: {
-        summary: 'coverage of layers per unit (overlaps flattened, ellipsoidal m²); computed as a run and answered when done',
-        parameters: [q('units', 'unit set name', true), q('layers', 'NAME or NAME@VINTAGE, comma-separated; default the latest vintage of every layer'), q('categories', 'rows per category too', false, { type: 'boolean' }), q('overlaps', "A+B,C+D or 'all': overlap areas of layer pairs"), q('union', "true (ecological kinds) or A,B,C: ecological space counted once"), ...resultParams, q('fresh', 'compute again even if an identical run is stored', false, { type: 'boolean' })],
-        responses: { 200: { description: 'CSV: unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features; header X-Run-Id' }, 400: err, 404: err },
-      },
-    },
-    '/api/stats/change': {
-      get: {
-        summary: 'stable, gained, lost and net area of a layer between two vintages per unit; class transitions; SEEA extent account',
-        parameters: [q('units', 'unit set name', true), q('layer', 'layer name', true), q('from', 'earlier vintage', true), q('to', 'later vintage', true), q('categories', 'false: no class transitions', false, { type: 'boolean' }), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
-        responses: { 200: { description: 'CSV tables: change (unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2), transitions, transition_totals, account' }, 400: err, 404: err },
-      },
-    },
-    '/api/stats/zonal': {
-      get: {
-        summary: 'zonal statistics of a raster per unit: every pixel weighted by the exact fraction inside the unit and its ellipsoidal area',
-        parameters: [q('units', 'unit set name', true), q('raster', 'NAME or NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), q('bins', 'histogram bins (continuous; default 10)', false, { type: 'integer' }), q('range', 'histogram range lo,hi'), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
-        responses: { 200: { description: 'CSV: categorical unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels; continuous unit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2; table histogram' }, 400: err, 404: err },
-      },
-    },
-    '/api/stats/raster-change': {
-      get: {
-        summary: 'change between two rasters per unit: class transitions (categorical, same grid) or difference of means (continuous)',
-        parameters: [q('units', 'unit set name', true), q('from', 'earlier raster NAME@VINTAGE', true), q('to', 'later raster NAME@VINTAGE', true), q('band', 'band (default 1)', false, { type: 'integer' }), q('bins', 'histogram bins of the difference (continuous; default 10)', false, { type: 'integer' }), q('range', 'histogram range of the difference lo,hi'), ...resultParams, q('fresh', 'compute again', false, { type: 'boolean' })],
-        responses: { 200: { description: 'CSV transitions (…,from_class,to_class,area_m2,share,…) or difference (…,mean_from,mean_to,mean_diff,…)' }, 400: err, 404: err },
-      },
     },
     '/api/rasters': {
       get: { summary: 'rasters: size, bands, sample type, CRS, transform, nodata, legend, band statistics, derivation', responses: { 200: { description: 'list' } } },
@@ -126,7 +129,7 @@ export const openApi = {
       get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'start a run; answers at once (202) with its id, or 200 with an identical done run',
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['kind', 'units'], properties: { kind: { type: 'string', enum: ['coverage', 'change', 'zonal', 'zonal_change'] }, units: { type: 'string' }, raster: { type: 'string' }, band: { type: 'integer' }, bins: { type: 'integer' }, range: { type: 'string' }, layers: { type: 'string' }, categories: { type: 'boolean' }, overlaps: { type: 'string' }, union: { type: 'string' }, layer: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, fresh: { type: 'boolean' } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: runBody() } } },
         responses: { 200: { description: 'reused run' }, 202: { description: 'run started; poll Location' }, 400: err, 404: err },
       },
     },

@@ -10,6 +10,7 @@ import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { TILE_QUERY } from '../tiles/tile-query.ts'
 
 const format = f.oneOf(FORMATS).default('json')
+const fresh = f.flag.optional()
 const table = <T extends string>(names: readonly [T, ...T[]], dflt: T) => f.oneOf(names).default(dflt)
 
 export const FACTOR_TABLES = ['factors', 'units', 'provenance'] as const
@@ -21,7 +22,11 @@ export const query = {
   /** GET /api/runs/:id/result */
   result: z.strictObject({ format, table: f.tableName.optional() }),
   /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
-  stats: { format, table: f.tableName.optional(), fresh: f.flag.optional() },
+  stats: {
+    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
+    table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
+    fresh: fresh.describe('compute again even if an identical run is stored'),
+  },
   factors: z.strictObject({ units: f.name, format, table: table(FACTOR_TABLES, 'factors') }),
   factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors') }),
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
@@ -64,7 +69,7 @@ export const body = {
     equivalent_value: f.number.pipe(z.number().positive({ error: 'must be a positive number (yuan per hectare)' })).optional(),
   }),
   /** POST /api/runs: kind, fresh and the kind's parameters (results/kinds.ts) */
-  runs: { fresh: f.flag.optional() },
+  runs: { fresh: fresh.describe('compute again even if an identical run is stored') },
   grid: z.strictObject({
     set: f.name, size: f.int(1, 1_000_000), crs: f.crs.optional(), within: f.name.optional(), bbox: f.bbox.optional(), replace: f.flag.optional(),
   }),

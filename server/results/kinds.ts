@@ -31,18 +31,68 @@ export interface RunRequest {
 
 export const RUN_KINDS = ['coverage', 'change', 'zonal', 'zonal_change'] as const
 
-const zonal = { units: f.name, band: f.int(1, 10_000).optional(), bins: f.int(1, 1000).optional(), range: f.range.optional() }
-/** What each kind of run takes: the same names in a query string, a JSON body and CLI options. */
+const units = f.name.describe('unit set')
+const histogram = {
+  band: f.int(1, 10_000).optional().describe('band (default 1)'),
+  bins: f.int(1, 1000).optional().describe('histogram bins of a continuous raster, or of the difference of two (default 10)'),
+  range: f.range.optional().describe("histogram range lo,hi (default: the band's min,max; NDVI -1,1; FVC 0,1)"),
+}
+/**
+ * What each kind of run takes: the same names in a query string, a JSON body and CLI
+ * options. The one source of the run contract: the CLI's `stats` commands (cli/program.ts)
+ * and the OpenAPI document (http/openapi.ts) are generated from these schemas and
+ * descriptions.
+ */
 export const RUN_SHAPES = {
   coverage: {
-    units: f.name, layers: f.specList.optional(), categories: f.flag.optional(), overlaps: f.pairList.optional(),
+    units,
+    layers: f.specList.optional().describe('NAME, NAME@VINTAGE or NAME#ID, comma-separated (default: the latest vintage of every layer)'),
+    categories: f.flag.optional().describe('also a row per category of layers ingested with a category field'),
+    overlaps: f.pairList.optional().describe("overlap areas of layer pairs: A+B,C+D, or 'all'"),
     // true (the ecological layers) or the layers to unite; false is the same as absent
-    union: z.union([f.flag, f.specList], { error: 'must be true or a list of layers' }).transform((v) => (v === false ? undefined : v)).optional(),
+    union: z.union([f.flag, f.specList], { error: 'must be true or a list of layers' }).transform((v) => (v === false ? undefined : v)).optional()
+      .describe('ecological space counted once: true (the latest vintage of each ecological layer) or the layers to unite, A,B,C'),
   },
-  change: { units: f.name, layer: f.name, from: f.vintage, to: f.vintage, categories: f.flag.optional() },
-  zonal: { ...zonal, raster: f.spec },
-  zonal_change: { ...zonal, from: f.spec, to: f.spec },
+  change: {
+    units,
+    layer: f.name.describe('layer name'),
+    from: f.vintage.describe('earlier vintage'),
+    to: f.vintage.describe('later vintage'),
+    categories: f.flag.optional().describe('false: no class transitions even if both vintages have categories'),
+  },
+  zonal: { units, raster: f.spec.describe('raster NAME or NAME@VINTAGE'), ...histogram },
+  zonal_change: { units, from: f.spec.describe('earlier raster, NAME@VINTAGE'), to: f.spec.describe('later raster, NAME@VINTAGE'), ...histogram },
 } satisfies Record<RunKind, z.ZodRawShape>
+
+/** How each kind shows in the shells: its statistics route and CLI command, and what it computes. */
+export const RUN_KIND_DOCS: Record<RunKind, { route: string; summary: string; result: string; cli: Record<string, string> }> = {
+  coverage: {
+    route: 'coverage',
+    summary: 'area and share of each layer inside each unit (overlaps flattened, ellipsoidal m²); categories, layer-pair overlaps, ecological space',
+    result: 'CSV: unit_code,unit_name,unit_area_m2,layer,vintage,area_m2,share,measure,category,features',
+    // CLI value names; `[layers]`: the value may be left out (--union alone means true)
+    cli: { units: '<set>', layers: '<list>', overlaps: '<pairs>', union: '[layers]' },
+  },
+  change: {
+    route: 'change',
+    summary: 'stable, gained, lost and net area of a layer between two vintages per unit; class transitions; SEEA extent account',
+    result: 'CSV tables: change (unit_code,unit_name,layer,from_vintage,to_vintage,stable_m2,gained_m2,lost_m2,net_m2,from_m2,to_m2), transitions, transition_totals, account',
+    // on by default when both vintages have categories: the CLI offers --no-categories
+    cli: { units: '<set>', layer: '<name>', from: '<vintage>', to: '<vintage>', categories: 'no' },
+  },
+  zonal: {
+    route: 'zonal',
+    summary: 'zonal statistics of a raster per unit: every pixel weighted by the exact fraction inside the unit and its ellipsoidal area',
+    result: 'CSV: categorical unit_code,unit_name,raster,vintage,class,area_m2,share,class_name,pixels; continuous unit_code,unit_name,raster,vintage,band,count,sum,mean,min,max,stddev,area_m2,nodata_m2; table histogram',
+    cli: { units: '<set>', raster: '<name>', band: '<n>', bins: '<n>', range: '<lo,hi>' },
+  },
+  zonal_change: {
+    route: 'raster-change',
+    summary: 'change between two rasters per unit: class transition matrix (categorical, same grid) or difference of means (continuous)',
+    result: 'CSV transitions (…,from_class,to_class,area_m2,share,…) or difference (…,mean_from,mean_to,mean_diff,…)',
+    cli: { units: '<set>', from: '<raster>', to: '<raster>', band: '<n>', bins: '<n>', range: '<lo,hi>' },
+  },
+}
 
 /**
  * A run request from `input` (query string, JSON body or CLI options), checked with the
