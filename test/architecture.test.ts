@@ -9,9 +9,9 @@ const SERVER = path.resolve(import.meta.dirname, '../server')
 
 /** bottom to top; a module may import from its own layer's folder and from the ones before */
 const LAYERS = [
-  'errors.ts', 'config-file.ts', 'settings.ts', 'types', 'validate', 'geom', 'db', 'crs',
+  'errors.ts', 'config-file.ts', 'settings.ts', 'scoped.ts', 'types', 'validate', 'geom', 'db', 'crs',
   'catalog', 'audit', 'runs', 'ingest', 'units', 'stats', 'raster', 'results', 'auth',
-  'factors', 'tiles', 'sample', 'http', 'cli',
+  'factors', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
 ]
 
 interface Edge { from: string; to: string; fromFile: string; toFile: string }
@@ -60,6 +60,28 @@ describe('architecture', () => {
     const engine = (f: string) => /^stats\/(pieces|cells)\//.exec(f)?.[1]
     const across = edges.filter((e) => engine(e.fromFile) && engine(e.toFile) && engine(e.fromFile) !== engine(e.toFile)).map((e) => `${e.fromFile} → ${e.toFile}`)
     expect(across).toEqual([])
+  })
+
+  it('no module-level mutable state outside a runtime, but for the listed exceptions', () => {
+    // a top-level `let`, or a top-level Map/Set/WeakMap/WeakSet/array made empty to be filled
+    // later (tables built once from constants are not state); pools,
+    // caches, counters and live runs belong to a runtime (server/runtime.ts, server/scoped.ts)
+    const ALLOWED: Record<string, string> = {
+      'stats/cells/measure.ts': 'scratch arrays of the measuring loop, grown as needed; nothing carries over between calls',
+      'stats/cells/threads/measure-worker.ts': "a worker thread's entry: its module is that thread's runtime",
+      'raster/raster-store.ts': 'open raster files, a process resource shared by runtimes (closeRasterFiles)',
+      'raster/geotiff-file.ts': 'a decoder per open image, attached to the image object (WeakMap)',
+      'tiles/vector-tile.ts': "whether a database's PostGIS can encode MVT, attached to the database object (WeakMap)",
+      'cli/program.ts': 'the option schema of each command, filled once as the commands are declared',
+    }
+    const found: string[] = []
+    for (const file of sources(SERVER)) {
+      const rel = path.relative(SERVER, file)
+      const text = fs.readFileSync(file, 'utf8')
+      const hits = [...text.matchAll(/^(?:export )?(?:let |const \w+(?:: [^=\n]+)? = (?:new (?:Map|Set|WeakMap|WeakSet)(?:<[^\n]*>)?\(\)|\[\]))/gm)]
+      if (hits.length && !ALLOWED[rel]) found.push(`${rel}: ${hits.map((h) => h[0]).join('; ')}`)
+    }
+    expect(found).toEqual([])
   })
 
   it('engines and ingest import no shell (http, cli) and no result rendering', () => {

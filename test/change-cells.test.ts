@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { change } from '../server/stats/change.ts'
 import { CELL_METHOD, coverage } from '../server/stats/coverage.ts'
-import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
+import { withCells } from './helpers/runtime.ts'
 import { pairing } from '../server/stats/cells/transitions.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
@@ -30,7 +30,6 @@ for (const backend of backends()) {
       await buildGrid(db, { set: 'cc100', sizeM: 100, bbox: county.bbox })
     }, 180_000)
     afterAll(async () => {
-      configureCellCoverage({})
       await db?.close()
     })
 
@@ -113,17 +112,14 @@ for (const backend of backends()) {
 
     it('in many tiles the same figures as in one', async () => {
       const one = await change(db, 'cc100', 'cc_forest', '2025', '2028', { reuse: false })
-      configureCellCoverage({ tileFeatures: 200 })
-      try {
+      await withCells({ tileFeatures: 200 }, async () => {
         const many = await change(db, 'cc100', 'cc_forest', '2025', '2028', { reuse: false })
         expect((many.run.meta as { measured: { tiles: number } }).measured.tiles).toBeGreaterThanOrEqual(4)
         const key = (x: { unit_code: string; from_class: string | null; to_class: string | null }) => `${x.unit_code}|${x.from_class}|${x.to_class}`
         const m = new Map(many.transitions.map((x) => [key(x), x.area_m2]))
         expect(many.transitions.length).toBe(one.transitions.length)
         for (const x of one.transitions) expect(Math.abs((m.get(key(x)) ?? -1) - x.area_m2)).toBeLessThan(1e-9 * 1e4)
-      } finally {
-        configureCellCoverage({})
-      }
+      })
     })
   })
 }

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { coverage, readCoverage } from '../server/stats/coverage.ts'
-import { forgetResult, recallResult } from '../server/runs/result-memo.ts'
+import { recallResult } from '../server/runs/result-memo.ts'
 import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
 import { laea } from '../server/geom/laea.ts'
 import { findContacts } from '../server/stats/cells/read/contacts.ts'
-import * as parsePool from '../server/stats/cells/threads/parse-pool.ts'
-import { configureParsePool, packFeatures, parseWorkersStarted, stopParseWorkers, unpackFeatures } from '../server/stats/cells/threads/parse-pool.ts'
+import { createRuntime } from '../server/runtime.ts'
+import { packFeatures, unpackFeatures } from '../server/stats/cells/threads/parse-pool.ts'
 import { featureOf, FeatureParser } from '../server/stats/cells/read/feature-parse.ts'
 import { contactFlags, unionBoundary, type Feat } from '../server/stats/cells/union-boundary.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
@@ -137,7 +137,6 @@ for (const backend of backends()) {
       await buildGrid(db, { set: 'kg100', sizeM: 100, bbox: county.bbox })
     }, 120_000)
     afterAll(async () => {
-      configureParsePool({})
       await db?.close()
     })
 
@@ -170,7 +169,7 @@ for (const backend of backends()) {
         const r = await coverage(db, 'kg100', o, { reuse: false })
         return r.rows.map((x) => [x.unit_code, x.layer, x.measure, x.category, x.area_m2, x.features].join('|'))
       }
-      configureParsePool({ threads: 0 })
+      // outside a runtime: parsed in this thread
       const kept = await rows()
       const ids = county.layers.map((l) => l.id)
       const before = await db.query<{ id: number; contacts: number }>('SELECT id, contacts FROM layer WHERE id = ANY($1::int[]) ORDER BY id', [ids])
@@ -179,30 +178,42 @@ for (const backend of backends()) {
       const found = await rows()
       expect(found).toEqual(kept)
       expect(await db.query('SELECT id, contacts FROM layer WHERE id = ANY($1::int[]) ORDER BY id', [ids])).toEqual(before)
-      configureParsePool({ threads: 2, minRows: 1 })
-      await parseWorkersStarted()
-      const before2 = parsePool.parsedInWorkers
-      const threaded = await rows()
-      // rows of hex text go to the workers; binary COPY (PostGIS) is parsed where it arrives
-      const viaWorkers = (n: number) => (db.copyBinary ? expect(parsePool.parsedInWorkers).toBe(n) : expect(parsePool.parsedInWorkers).toBeGreaterThan(n))
-      viaWorkers(before2)
-      expect(threaded).toEqual(kept)
-      // workers that stop while idle leave the pool; new ones take their place
-      await stopParseWorkers()
-      await parseWorkersStarted()
-      const before3 = parsePool.parsedInWorkers
-      expect(await rows()).toEqual(kept)
-      viaWorkers(before3)
+      const rt = createRuntime({ parseThreads: 2, parseMinRows: 1 })
+      try {
+        const pool = rt.parse
+        await pool.whenStarted()
+        const before2 = pool.parsedInWorkers
+        const threaded = await rt.run(rows)
+        // rows of hex text go to the workers; binary COPY (PostGIS) is parsed where it arrives
+        const viaWorkers = (n: number) => (db.copyBinary ? expect(pool.parsedInWorkers).toBe(n) : expect(pool.parsedInWorkers).toBeGreaterThan(n))
+        viaWorkers(before2)
+        expect(threaded).toEqual(kept)
+        // workers that stop while idle leave the pool; new ones take their place
+        await pool.stop()
+        await pool.whenStarted()
+        const before3 = pool.parsedInWorkers
+        expect(await rt.run(rows)).toEqual(kept)
+        viaWorkers(before3)
+      } finally {
+        await rt.close()
+      }
     }, 120_000)
 
-    it('a run read back from this process\'s memo of its result equals the run read from the database', async () => {
-      const r = await coverage(db, 'kg100', { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false })
-      expect(recallResult(r.run.id)).toBeDefined()
-      forgetResult(r.run.id)
-      expect(recallResult(r.run.id)).toBeUndefined()
-      const fromDb = await readCoverage(db, r.run)
-      expect(fromDb.rows).toEqual(r.rows)
-      expect(fromDb.rows.length).toBeGreaterThan(100)
+    it('a run read back from its runtime\'s memo of its result equals the run read from the database', async () => {
+      const rt = createRuntime({ measureThreads: 0 })
+      try {
+        const r = await rt.run(() => coverage(db, 'kg100', { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false }))
+        expect(rt.results.recall(r.run.id)).toBeDefined()
+        // outside the runtime nothing is remembered
+        expect(recallResult(r.run.id)).toBeUndefined()
+        rt.results.forget(r.run.id)
+        expect(rt.results.recall(r.run.id)).toBeUndefined()
+        const fromDb = await rt.run(() => readCoverage(db, r.run))
+        expect(fromDb.rows).toEqual(r.rows)
+        expect(fromDb.rows.length).toBeGreaterThan(100)
+      } finally {
+        await rt.close()
+      }
     })
   })
 }

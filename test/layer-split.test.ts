@@ -6,11 +6,10 @@
 // by binary COPY (Db.copyBinary), whose failures leave the pool usable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
+import { withCells } from './helpers/runtime.ts'
 import { coverage } from '../server/stats/coverage.ts'
 import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
 import { readLayer } from '../server/stats/cells/read/layer-features.ts'
-import { sampledWhole } from '../server/stats/cells/layer-split.ts'
 import { laea } from '../server/geom/laea.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
@@ -29,7 +28,6 @@ for (const backend of backends()) {
       for (const size of [500, 250]) await buildGrid(db, { set: `sp${size}`, sizeM: size, bbox: county.bbox })
     }, 180_000)
     afterAll(async () => {
-      configureCellCoverage({})
       await db?.close()
     })
 
@@ -87,12 +85,9 @@ for (const backend of backends()) {
 
     it('the same sums and counts read whole, and cut into tiles (the tiles\' boxes read in two steps too)', async () => {
       const split = await run('sp500')
-      configureCellCoverage({ split: false })
-      const whole = await run('sp500')
+      const whole = await withCells({ split: false }, () => run('sp500'))
       expect(whole.m.direct).toBe(0)
-      configureCellCoverage({ tileFeatures: 300 })
-      const tiled = await run('sp500')
-      configureCellCoverage({})
+      const tiled = await withCells({ tileFeatures: 300 }, () => run('sp500'))
       expect(tiled.m.tiles).toBeGreaterThan(1)
       expect(tiled.m.direct).toBeGreaterThan(0)
       for (const other of [whole, tiled]) {
@@ -102,15 +97,13 @@ for (const backend of backends()) {
     }, 120_000)
 
     it('a sample foresees when few features fit in one cell: the layer is read whole at once, the same sums as without the split; not at 500 m', async () => {
-      const before = sampledWhole
-      await run('sp500')
-      expect(sampledWhole).toBe(before) // ~60 % of the 70 m patches lie in one 500 m cell
+      const counts = { sampledWhole: 0 }
+      await withCells({ counts }, () => run('sp500'))
+      expect(counts.sampledWhole).toBe(0) // ~60 % of the 70 m patches lie in one 500 m cell
       await buildGrid(db, { set: 'sp50', sizeM: 50, bbox: county.bbox, replace: true })
-      const fine = await run('sp50')
-      expect(sampledWhole).toBeGreaterThan(before)
-      configureCellCoverage({ split: false })
-      const whole = await run('sp50')
-      configureCellCoverage({})
+      const fine = await withCells({ counts }, () => run('sp50'))
+      expect(counts.sampledWhole).toBeGreaterThan(0)
+      const whole = await withCells({ split: false }, () => run('sp50'))
       expect(fine.key).toEqual(whole.key)
       fine.rows.forEach((row, i) => expect(Math.abs(row.area_m2 - whole.rows[i]!.area_m2) / row.unit_area_m2).toBeLessThan(1e-9))
       expect(fine.rows.length).toBeGreaterThan(1000)

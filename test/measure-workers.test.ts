@@ -4,10 +4,10 @@
 // layers to the main thread, a cancelled run ends as cancelled; on PGlite none is used.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
 import { coverage } from '../server/stats/coverage.ts'
-import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
-import { configureMeasurePool, measuredAfterLoss, measuredInWorkers, measureWorkersStarted, onMeasureJobPosted } from '../server/stats/cells/threads/measure-pool.ts'
+import type { Worker } from 'node:worker_threads'
+import { createRuntime } from '../server/runtime.ts'
+import { withCells } from './helpers/runtime.ts'
 import { buildGrid } from '../server/units/build-grid.ts'
 import { generateCounty, type GeneratedCounty } from '../scripts/bench/county-gen.ts'
 import { backends } from './helpers/backends.ts'
@@ -23,41 +23,44 @@ for (const backend of backends()) {
       county = await generateCounty(db, { scale: 1 / 4, seed: 5, prefix: 'mw_' })
       for (const size of [500, 100]) await buildGrid(db, { set: `mw${size}`, sizeM: size, bbox: county.bbox })
     }, 180_000)
+    // one worker, thresholds 0: this small county is given to workers too; `kill` stops the
+    // worker a job has just been posted to
+    let kill: ((w: Worker) => void) | undefined
+    const rt = createRuntime({ measureThreads: 1, measure: { minRunWork: 0, minLayerFeatures: 0, onJobPosted: (w) => kill?.(w) } })
+    // the same without workers, with a feature cache of its own
+    const none = createRuntime({ measureThreads: 0 })
     afterAll(async () => {
-      configureMeasurePool({})
-      configureCellCoverage({})
+      await rt.close()
+      await none.close()
       await db?.close()
     })
 
-    // thresholds 0: this small county is given to workers too
+    /** threads 0: every layer in the main thread */
     const run = async (set: string, o: { threads: number; fresh?: boolean; signal?: AbortSignal; on?: Db }) => {
-      configureMeasurePool({ threads: o.threads, minRunWork: 0, minLayerFeatures: 0 })
-      if (o.fresh !== false) clearFeatureCache()
-      const r = await coverage(o.on ?? db, set, { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false, signal: o.signal })
+      const where = o.threads ? rt : none
+      if (o.fresh !== false) where.features.clear()
+      const r = await where.run(() => coverage(o.on ?? db, set, { layers: county.layers.map((l) => l.name).join(','), categories: true }, { reuse: false, signal: o.signal }))
       const m = (r.run.meta as { measured: Measured }).measured
       return { m, rows: r.rows.map((x) => [x.unit_code, x.measure, x.layer, x.category, x.features, x.area_m2].join('|')) }
     }
 
-    const workersReady = async () => {
-      configureMeasurePool({ threads: 1, minRunWork: 0, minLayerFeatures: 0 })
-      await measureWorkersStarted()
-    }
+    const workersReady = () => rt.measure.whenStarted()
 
     for (const size of [500, 100]) {
       it(`${size} m cells: the same rows, bit for bit, with layers measured in a worker as all in the main thread`, async () => {
         const here = await run(`mw${size}`, { threads: 0 })
         expect(here.m.elsewhere).toEqual([])
         await workersReady()
-        const before = measuredInWorkers
+        const before = rt.measure.measuredInWorkers
         const there = await run(`mw${size}`, { threads: 1 })
         if (backend.name === 'pglite') {
           // the database lives in the main thread: nothing is given away
           expect(there.m.elsewhere).toEqual([])
-          expect(measuredInWorkers).toBe(before)
+          expect(rt.measure.measuredInWorkers).toBe(before)
         } else {
           expect(there.m.elsewhere.length).toBeGreaterThan(0)
           expect(there.m.elsewhere.length).toBeLessThan(county.layers.length)
-          expect(measuredInWorkers - before).toBe(there.m.elsewhere.length)
+          expect(rt.measure.measuredInWorkers - before).toBe(there.m.elsewhere.length)
         }
         expect(there.m.featuresRead).toBe(here.m.featuresRead)
         expect(there.m.direct).toBe(here.m.direct)
@@ -74,19 +77,20 @@ for (const backend of backends()) {
     }
 
     it('with the default thresholds a run this small stays in the main thread', async () => {
-      await workersReady()
-      configureMeasurePool({ threads: 1 })
-      clearFeatureCache()
-      const r = await coverage(db, 'mw100', { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false })
-      expect((r.run.meta as { measured: Measured }).measured.elsewhere).toEqual([])
+      const plain = createRuntime({ measureThreads: 1 })
+      try {
+        await plain.measure.whenStarted()
+        const r = await plain.run(() => coverage(db, 'mw100', { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false }))
+        expect((r.run.meta as { measured: Measured }).measured.elsewhere).toEqual([])
+      } finally {
+        await plain.close()
+      }
     }, 120_000)
 
     it('read whole (no two-step reads), the same rows in a worker', async () => {
-      configureCellCoverage({ split: false })
-      const here = await run('mw500', { threads: 0 })
+      const here = await withCells({ split: false }, () => run('mw500', { threads: 0 }))
       await workersReady()
-      const there = await run('mw500', { threads: 1 })
-      configureCellCoverage({})
+      const there = await withCells({ split: false }, () => run('mw500', { threads: 1 }))
       expect(here.m.direct).toBe(0)
       if (backend.name === 'pg') expect(there.m.elsewhere.length).toBeGreaterThan(0)
       expect(there.rows).toEqual(here.rows)
@@ -95,12 +99,12 @@ for (const backend of backends()) {
     it.runIf(backend.name === 'pg')('a worker that stops mid-run leaves its layers to the main thread: the same rows', async () => {
       const here = await run('mw100', { threads: 0 })
       await workersReady()
-      const before = measuredAfterLoss
+      const before = rt.measure.measuredAfterLoss
       // the worker is stopped as soon as it has been given a layer, before it can answer
-      onMeasureJobPosted((w) => void w.terminate())
-      const r = await run('mw100', { threads: 1 }).finally(() => onMeasureJobPosted(undefined))
+      kill = (w) => void w.terminate()
+      const r = await run('mw100', { threads: 1 }).finally(() => (kill = undefined))
       expect(r.m.elsewhere.length).toBeGreaterThan(0)
-      expect(measuredAfterLoss - before).toBe(r.m.elsewhere.length)
+      expect(rt.measure.measuredAfterLoss - before).toBe(r.m.elsewhere.length)
       expect(r.rows).toEqual(here.rows)
       // later runs start a new worker
       await workersReady()
@@ -112,12 +116,12 @@ for (const backend of backends()) {
     it.runIf(backend.name === 'pg')('a worker that cannot reach the database leaves its layers to the main thread: the same rows', async () => {
       const here = await run('mw500', { threads: 0 })
       await workersReady()
-      const before = measuredAfterLoss
+      const before = rt.measure.measuredAfterLoss
       // the same database for the main thread; for workers an address where nothing listens
       const unreachable: Db = { ...db, server: { url: 'postgres://postgres@127.0.0.1:1/nowhere', statementTimeoutMs: 0 } }
       const r = await run('mw500', { threads: 1, on: unreachable })
       expect(r.m.elsewhere.length).toBeGreaterThan(0)
-      expect(measuredAfterLoss - before).toBe(r.m.elsewhere.length)
+      expect(rt.measure.measuredAfterLoss - before).toBe(r.m.elsewhere.length)
       expect(r.rows).toEqual(here.rows)
     }, 120_000)
 

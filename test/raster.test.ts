@@ -13,7 +13,8 @@ import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { deriveRaster, ingestRaster } from '../server/raster/ingest-raster.ts'
 import { closeRasterFiles, findRaster, pixelSource, sourceSpec } from '../server/raster/raster-store.ts'
-import { closeScanPool, configureScanPool, runZonalJob } from '../server/raster/scan-pool.ts'
+
+import { createRuntime } from '../server/runtime.ts'
 import { jobUnits, runJob } from '../server/raster/zonal-job.ts'
 import { zonal, zonalChange, type CategoricalRow, type ContinuousRow } from '../server/raster/zonal.ts'
 import { rasterTile, tileStyle } from '../server/tiles/raster-tile.ts'
@@ -163,13 +164,13 @@ for (const backend of backends()) {
         () => zonalChange(db, 'u', 'landcover@2023', 'landcover@2024', { rasterDir: store }, { reuse: false }),
         () => zonalChange(db, 'u', 'bands', 'bands_b1@2024', { rasterDir: store }, { reuse: false }),
       ]
+      // outside a runtime: one thread; then a runtime of two scan threads used for any raster
+      const rt = createRuntime({ scanThreads: 2, scanMinPixels: 0 })
       try {
-        configureScanPool({ threads: 1 })
         const one = []
         for (const run of runs()) one.push(await run())
-        configureScanPool({ threads: 2, minPixels: 0 })
         for (const [i, run] of runs().entries()) {
-          const two = await run()
+          const two = await rt.run(run)
           if (two.run.kind === 'zonal') expect((two.run.meta as { stages: { threads: number } }).stages.threads, `run ${i}`).toBe(2)
           expect(two.rows, `run ${i}`).toEqual(one[i]!.rows)
           expect(two.histogramRows, `run ${i}`).toEqual(one[i]!.histogramRows)
@@ -177,17 +178,16 @@ for (const backend of backends()) {
         // a progress report that throws (a cancelled or timed-out run) fails the job with its error
         const rec = await findRaster(db, 'lc_albers8')
         const job = { sources: [await sourceSpec(db, store, rec)], grid: { crsProj4: rec.crs_proj4, transform: rec.transform, width: rec.width, height: rec.height, extent: rec.extent }, accumulator: { mode: 'categorical', nodata: 0 } as const, units: await jobUnits(db, setId) }
-        await expect(runZonalJob(job, { progress: async () => { throw new Error('stop here') } })).rejects.toThrow('stop here')
+        await expect(rt.scan.run(job, { progress: async () => { throw new Error('stop here') } })).rejects.toThrow('stop here')
         // and the pool still works afterwards, with the same sums as this thread
-        const again = await runZonalJob(job)
+        const again = await rt.scan.run(job)
         expect(again.threads).toBe(2)
         const here = await runJob(job)
         const byUnit = (r: typeof here) => new Map(r.inside.map((id, i) => [id, r.sums[i]]))
         expect(byUnit(again)).toEqual(byUnit(here))
         expect(again.inside.length).toBe(here.inside.length)
       } finally {
-        configureScanPool({})
-        await closeScanPool()
+        await rt.close()
       }
     })
 

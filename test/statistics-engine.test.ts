@@ -11,7 +11,7 @@ import { startRun } from '../server/runs/execute.ts'
 import { exportableOf, planRun } from '../server/results/kinds.ts'
 import { getRun } from '../server/runs/run-store.ts'
 import { change } from '../server/stats/change.ts'
-import { configureCellCoverage } from '../server/stats/cells/coverage.ts'
+import { withCells } from './helpers/runtime.ts'
 import { coverage, planCoverage } from '../server/stats/coverage.ts'
 import { clearFeatureCache } from '../server/stats/cells/feature-cache.ts'
 import { render } from '../server/results/export.ts'
@@ -174,8 +174,7 @@ for (const backend of backends()) {
       }
       expect(covered).toBeGreaterThan(0)
       // the county's five layers cut into tiles of ~40 features: the same sums
-      configureCellCoverage({ tileFeatures: 40 })
-      try {
+      await withCells({ tileFeatures: 40 }, async () => {
         const whole = await coverage(db, 'g100', { layers: names().join(','), categories: true }, { reuse: false })
         clearFeatureCache()
         const tiled = await coverage(db, 'g100', { layers: names().join(','), categories: true }, { reuse: false })
@@ -186,9 +185,7 @@ for (const backend of backends()) {
           expect([row.unit_code, row.measure, row.layer, row.category, row.features]).toEqual([w.unit_code, w.measure, w.layer, w.category, w.features])
           expect(Math.abs(row.area_m2 - w.area_m2) / row.unit_area_m2).toBeLessThan(1e-9)
         })
-      } finally {
-        configureCellCoverage({})
-      }
+      })
     }, 120_000)
 
     it('non-convex cells: a feature whose box corners lie in both arms of a notched cell is clipped by the notch', async () => {

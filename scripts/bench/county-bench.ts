@@ -12,7 +12,7 @@ import { openDb } from '../../server/db/open.ts'
 import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { clearFeatureCache } from '../../server/stats/cells/feature-cache.ts'
-import { configureMeasurePool, startMeasureWorkers } from '../../server/stats/cells/threads/measure-pool.ts'
+import { createRuntime } from '../../server/runtime.ts'
 import { DEFAULT_MEASURE_THREADS } from '../../server/settings.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
@@ -48,9 +48,10 @@ const MEASURE_THREADS = Number(process.env.ECOCENSUS_MEASURE_THREADS ?? DEFAULT_
 async function one(scale: number, grids: number[], baseline: boolean) {
   const url = process.env.DATABASE_URL
   const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
-  configureMeasurePool({ threads: MEASURE_THREADS })
+  const rt = createRuntime({ measureThreads: MEASURE_THREADS })
+  const mainThreadOnly = createRuntime({ measureThreads: 0 })
   // as a service does at start (they load while the county is generated)
-  if (db.server) startMeasureWorkers()
+  if (db.server) rt.measure.start()
   const t0 = performance.now()
   // each size on ground of its own (4× where it always was): the plain way's index lookups
   // would otherwise also meet the features of the other sizes lying under it
@@ -76,9 +77,10 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     const runOnce = async (fresh = false) => {
       if (fresh) clearFeatureCache()
       const t = performance.now()
-      const r = await coverage(db, set, { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false })
+      const r = await (workers ? rt : mainThreadOnly).run(() => coverage(db, set, { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false }))
       return { r, s: (performance.now() - t) / 1000 }
     }
+    let workers = true
     const first = await runOnce()
     const again = [await runOnce(), await runOnce(), await runOnce()].sort((a, b) => a.s - b.s)
     const ours = again[1]!.r
@@ -87,11 +89,10 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     // garbage), fall on both alike; medians of six
     const withWorkers: number[] = [], mainOnly: number[] = []
     for (let k = 0; k < 12; k++) {
-      const workers = [0, 3].includes(k % 4)
-      configureMeasurePool({ threads: workers ? MEASURE_THREADS : 0 })
+      workers = [0, 3].includes(k % 4)
       ;(workers ? withWorkers : mainOnly).push((await runOnce(true)).s)
     }
-    configureMeasurePool({ threads: MEASURE_THREADS })
+    workers = true
     const median = (xs: number[]) => { const o = [...xs].sort((a, b) => a - b); return (o[(o.length - 1) >> 1]! + o[o.length >> 1]!) / 2 }
     const uncached = median(withWorkers)
     const uncachedHere = median(mainOnly)
@@ -154,7 +155,7 @@ async function one(scale: number, grids: number[], baseline: boolean) {
       const runOnce = async () => {
         clearFeatureCache()
         const t = performance.now()
-        const r = await change(db, set, forest.name, '2025', '2028', { reuse: false })
+        const r = await rt.run(() => change(db, set, forest.name, '2025', '2028', { reuse: false }))
         return { r, s: (performance.now() - t) / 1000 }
       }
       const first = await runOnce()
@@ -191,6 +192,8 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     }
   }
   const backends = url ? await backendPeakRss(db) : ''
+  await rt.close()
+  await mainThreadOnly.close()
   await db.close()
   const rss = process.resourceUsage().maxRSS / 1024
   for (const l of lines) console.log(`| ${l} | ${rss.toFixed(0)} MiB${backends} |`)

@@ -17,7 +17,9 @@ import { openDb } from '../../server/db/open.ts'
 import { backendPeakRss } from './peak-rss.ts'
 import { ingestRaster } from '../../server/raster/ingest-raster.ts'
 import { closeRasterFiles, findRaster, sourceSpec } from '../../server/raster/raster-store.ts'
-import { closeScanPool, configureScanPool, runZonalJob, scanPoolOptions } from '../../server/raster/scan-pool.ts'
+import { ScanPool } from '../../server/raster/scan-pool.ts'
+import { createRuntime } from '../../server/runtime.ts'
+import { DEFAULT_SCAN_THREADS } from '../../server/settings.ts'
 import { jobUnits } from '../../server/raster/zonal-job.ts'
 import { zonal, type CategoricalRow } from '../../server/raster/zonal.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
@@ -36,6 +38,9 @@ const classAt = (r: number, c: number) => {
   const edge = ((r * 7 + c * 13) & 15) === 0 ? 1 : 0
   return ((h >>> 7) + edge) % 9 + 1
 }
+
+/** ECOCENSUS_SCAN_THREADS, as a service reads it */
+const SCAN_THREADS = Number(process.env.ECOCENSUS_SCAN_THREADS ?? DEFAULT_SCAN_THREADS)
 
 async function one(side: number, unitsSide: number, baseline: boolean) {
   const url = process.env.DATABASE_URL
@@ -64,7 +69,9 @@ async function one(side: number, unitsSide: number, baseline: boolean) {
     const lines: string[] = []
     const results: Record<string, CategoricalRow[]> = {}
     const ours: Record<string, { compute: number; run: number; first: number }> = {}
-    const threads = scanPoolOptions().threads
+    const rt = createRuntime({ scanThreads: SCAN_THREADS })
+    const threads = rt.scan.options.threads
+    const pools = new Map<number, ScanPool>([[threads, rt.scan]])
     for (const compression of ['none', 'deflate'] as const) {
       const name = `lc_${compression}`
       t = performance.now()
@@ -73,7 +80,7 @@ async function one(side: number, unitsSide: number, baseline: boolean) {
       // the first run in this process: units read from the database, workers started, JIT cold
       const whole = async () => {
         const t0 = performance.now()
-        const run = await zonal(db, 'cells', name, { rasterDir: store }, { reuse: false })
+        const run = await rt.run(() => zonal(db, 'cells', name, { rasterDir: store }, { reuse: false }))
         const s = (performance.now() - t0) / 1000
         const st = (run.run.meta as { stages: { unitsMs: number; scanMs: number; storeMs: number; threads: number } }).stages
         console.error(`    (${name} run: units ${st.unitsMs} ms, scan ${st.scanMs} ms on ${st.threads} thread(s), store ${st.storeMs} ms, read back ${Math.round(s * 1000 - (run.run.elapsed_ms ?? 0))} ms; ${s.toFixed(2)} s)`)
@@ -85,12 +92,13 @@ async function one(side: number, unitsSide: number, baseline: boolean) {
       const rec = await findRaster(db, name)
       const job = { sources: [await sourceSpec(db, store, rec)], grid: { crsProj4: rec.crs_proj4, transform: rec.transform, width: rec.width, height: rec.height, extent: rec.extent }, accumulator: { mode: 'categorical', nodata: null } as const, units: await jobUnits(db, setId) }
       const median = async (n: number) => {
-        configureScanPool({ threads: n })
+        if (!pools.has(n)) pools.set(n, new ScanPool({ threads: n }))
+        const pool = pools.get(n)!
         const times: number[] = []
         let windowPixels = 0
         for (let k = 0; k < 3; k++) {
           const t0 = performance.now()
-          windowPixels = (await runZonalJob(job)).pixels
+          windowPixels = (await pool.run(job)).pixels
           times.push((performance.now() - t0) / 1000)
         }
         return { s: times.sort((x, y) => x - y)[1]!, windowPixels }
@@ -113,7 +121,7 @@ async function one(side: number, unitsSide: number, baseline: boolean) {
     let base = ''
     if (baseline && url) base = await postgisBaseline(db, files.none!, setId, results.none!, side, ours)
     await closeRasterFiles()
-    await closeScanPool()
+    for (const pool of pools.values()) await pool.close()
     const server = url ? await backendPeakRss(db) : ''
     await db.close()
     const rss = process.resourceUsage().maxRSS / 1024
@@ -183,7 +191,7 @@ async function main() {
   const baselineMax = Number(process.env.BENCH_BASELINE_MAX ?? 16000)
   if (mode === '--one') return one(Number(arg), unitsSide, Number(arg) <= baselineMax)
   const sides = (process.env.BENCH_RASTER_SIDES ?? '2000,8000,16000').split(',').map(Number)
-  console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}; ${unitsSide}×${unitsSide} grid units; ${scanPoolOptions().threads} scan threads on ${os.availableParallelism()} cores`)
+  console.log(`backend: ${process.env.DATABASE_URL ? 'PostGIS (DATABASE_URL)' : 'embedded PGlite'}; ${new Date().toISOString().slice(0, 10)}; ${unitsSide}×${unitsSide} grid units; ${SCAN_THREADS} scan threads on ${os.availableParallelism()} cores`)
   console.log('| raster | compression | units | ingest s | compute s, 1 thread | raster px/s/core | unit-window px/s/core | compute s (threads) | first run s | whole run s (median of 3) | run px/s | peak RSS |')
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const s of sides) {

@@ -5,9 +5,7 @@ import type { Db } from '../db/db.ts'
 import { openDb } from '../db/open.ts'
 import { recoverInterruptedRuns } from '../runs/recover.ts'
 import { loadSettings, type Settings } from '../settings.ts'
-import { configureScanPool } from '../raster/scan-pool.ts'
-import { configureParsePool } from '../stats/cells/threads/parse-pool.ts'
-import { configureMeasurePool, startMeasureWorkers } from '../stats/cells/threads/measure-pool.ts'
+import { createRuntime, type Runtime } from '../runtime.ts'
 import { BadInput, oneLine } from '../errors.ts'
 import { listAudit, recordAudit } from '../audit/audit.ts'
 import { layerHistory, purgeLayer } from '../catalog/history.ts'
@@ -96,14 +94,12 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'raster lis
 /** Opens the database, runs fn, records the command in the audit trail (actor, options,
  *  outcome) unless it only reads, and closes the database. */
 /**
- * The one way every command (serve included) gets its database: thread pools sized from the
- * settings, the database opened and migrated, and runs whose process died (kill -9, power
- * cut) marked failed so that they can be run again.
+ * The one way every command (serve included) gets its database and runtime: worker pools
+ * sized from the settings (once), the database opened and migrated, and runs whose process
+ * died (kill -9, power cut) marked failed so that they can be run again.
  */
-async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined }> {
-  configureScanPool({ threads: settings.scanThreads })
-  configureParsePool({ threads: settings.parseThreads })
-  configureMeasurePool({ threads: settings.measureThreads })
+async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined; runtime: Runtime }> {
+  const runtime = createRuntime({ measureThreads: settings.measureThreads, parseThreads: settings.parseThreads, scanThreads: settings.scanThreads })
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, log })
   try {
@@ -113,23 +109,24 @@ async function openForCommand(cmd: Command, settings: Settings, statementTimeout
     await db.close()
     throw err
   }
-  return { db, url }
+  return { db, url, runtime }
 }
 
 async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {
   const settings = loadSettings()
-  const { db, url } = await openForCommand(cmd, settings, 0)
+  const { db, url, runtime } = await openForCommand(cmd, settings, 0)
   const action = commandPath(cmd)
   const actor = cliActor()
   const audit = (outcome: string) => UNAUDITED.has(action) ? Promise.resolve() : recordAudit(db, { actor, action: `cli ${action}`, target: cmd.args.join(' ').slice(0, 300) || null, inputs: cmd.opts(), outcome })
   try {
-    const out = await fn(db, { ...settings, databaseUrl: url }, actor)
+    const out = await runtime.run(() => fn(db, { ...settings, databaseUrl: url }, actor))
     await audit('ok')
     return out
   } catch (err) {
     await audit(oneLine(err)).catch(() => {})
     throw err
   } finally {
+    await runtime.close()
     await db.close()
   }
 }
@@ -513,11 +510,11 @@ program
   .option('--port <port>', 'port (default ECOCENSUS_PORT or 3000)')
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
-    const { db, url } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
+    const { db, url, runtime } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
     const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
     // loaded before the first run, which can then give layers to them (PostgreSQL only)
-    if (db.server) startMeasureWorkers()
-    await serve(db, s, log)
+    if (db.server) runtime.measure.start()
+    await serve(db, s, log, runtime)
   })
 
 const dbUrl = z.string().regex(/^postgres(ql)?:\/\/\S{1,2000}$/, { error: 'a postgres:// URL' })

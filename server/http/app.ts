@@ -46,6 +46,7 @@ import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
 import { SAMPLE_DIR } from '../sample/load.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
+import type { Runtime } from '../runtime.ts'
 
 /** The query string, checked against a route's schema (route-schemas.ts). */
 const q = <S extends z.ZodType>(req: Request, schema: S): z.output<S> => parseInput(schema, req.query, 'query')
@@ -58,6 +59,8 @@ export interface AppDeps {
   log?: (msg: string) => void
   /** one structured entry per finished request (serve writes them as JSON lines with pino) */
   access?: (entry: AccessEntry) => void
+  /** the worker pools requests and the runs they start use (server/runtime.ts); absent: none */
+  runtime?: Runtime
 }
 
 /** One access-log line; `key` is the id of the key the request carried (never the key), null without one. */
@@ -88,8 +91,9 @@ export function createServer(deps: AppDeps, app = createApp(deps)): http.Server 
     }
     // the fast path serves anonymous tiles; a request with a key goes through the app, which
     // checks it and limits unit tiles to its regions
-    if (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed && !carriesKey(req)) void tiles(req, res)
-    else app(req, res)
+    const handle = () => (isVectorTileRequest(req.method, req.url) && !deps.settings.readsKeyed && !carriesKey(req) ? void tiles(req, res) : app(req, res))
+    if (deps.runtime) deps.runtime.run(handle)
+    else handle()
   })
   // idle keep-alive sockets live longer than clients' own idle timeouts (undici: 4 s), so
   // the client closes first; a server closing one just as a client reuses it resets the request

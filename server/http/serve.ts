@@ -2,9 +2,9 @@ import type { Server } from 'node:http'
 import pino from 'pino'
 import type { Db } from '../db/db.ts'
 import type { Settings } from '../settings.ts'
+import type { Runtime } from '../runtime.ts'
 import { createApp, createServer } from './app.ts'
 import { loadSampleIfEmpty } from '../sample/load.ts'
-import { cancelAllLocal } from '../runs/execute.ts'
 import { sweepSpool } from './upload.ts'
 
 /**
@@ -15,14 +15,17 @@ import { sweepSpool } from './upload.ts'
  * settings.shutdownGraceMs to finish; runs still going are then cancelled (recorded as
  * cancelled, so they can be run again); then the database is closed and the process exits 0.
  */
-export async function serve(db: Db, settings: Settings, cliLog: (m: string) => void): Promise<Server> {
+export async function serve(db: Db, settings: Settings, cliLog: (m: string) => void, runtime?: Runtime): Promise<Server> {
   const logger = pino({ base: { service: 'ecocensus' } }, pino.destination(2))
   const log = (m: string) => logger.info(m)
   // uploads of processes killed outright (SIGKILL) are still in the spool folder
   const swept = sweepSpool()
   if (swept) log(`removed ${swept} upload spool folder(s) left by processes that no longer run`)
-  if (settings.loadSample && !settings.databaseUrl) await loadSampleIfEmpty(db, settings.maxFileBytes, cliLog, settings.rasterDir)
-  const deps = { db, settings, log, access: (e: object) => logger.info(e, 'request') }
+  if (settings.loadSample && !settings.databaseUrl) {
+    const load = () => loadSampleIfEmpty(db, settings.maxFileBytes, cliLog, settings.rasterDir)
+    await (runtime ? runtime.run(load) : load())
+  }
+  const deps = { db, settings, log, runtime, access: (e: object) => logger.info(e, 'request') }
   const app = createApp(deps)
   const server = createServer(deps, app).listen(settings.port, settings.host)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
@@ -36,9 +39,10 @@ export async function serve(db: Db, settings: Settings, cliLog: (m: string) => v
     const closed = new Promise<void>((r) => server.close(() => r()))
     server.closeIdleConnections()
     const graceful = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), settings.shutdownGraceMs))])
-    const cancelled = await cancelAllLocal()
+    const cancelled = (await runtime?.live.cancelAll()) ?? 0
     if (!graceful) server.closeAllConnections()
     log(`stopped: ${graceful ? 'all requests finished' : 'requests still open were cut'}; ${cancelled} run(s) cancelled`)
+    await runtime?.close()
     await db.close()
     logger.flush()
     process.exit(0)

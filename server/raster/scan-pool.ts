@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads'
 import * as errors from '../errors.ts'
 import { DEFAULT_SCAN_THREADS } from '../settings.ts'
+import { slot } from '../scoped.ts'
 import { lonLatToPixels, runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
 import type { ScanOptions } from './zonal-scan.ts'
 
@@ -17,96 +18,151 @@ export interface ScanPoolOptions {
   minPixels: number
 }
 
-const defaults = (): ScanPoolOptions => ({ threads: DEFAULT_SCAN_THREADS, minPixels: 1 << 24 })
-let options = defaults()
-
-/** Threads and threshold (ECOCENSUS_SCAN_THREADS; tests set minPixels 0 to force threads); unset ones take their defaults. */
-export function configureScanPool(o: Partial<ScanPoolOptions>): void {
-  options = { ...defaults(), ...o }
-  if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new errors.BadInput(`scan threads ${o.threads}: give a whole number ≥ 1`)
-}
-
-export function scanPoolOptions(): ScanPoolOptions {
-  return { ...options }
-}
-
 interface Task { job: ZonalJob; onProgress: (f: number) => void; resolve: (r: JobResult) => void; reject: (e: unknown) => void; worker?: Worker; settled?: boolean }
 
-const idle: Worker[] = []
-/** workers told to terminate: never handed another part */
-const dying = new WeakSet<Worker>()
-const queue: Task[] = []
-let started = 0
+/**
+ * Scan workers (threads; 1 = scan in the calling thread only) and the raster size below
+ * which a job stays in the calling thread (tests set minPixels 0 to force threads). One pool
+ * per runtime (server/runtime.ts); zonal runs find it with current(SCAN_POOL).
+ */
+export class ScanPool {
+  readonly options: ScanPoolOptions
+  private readonly idle: Worker[] = []
+  /** workers told to terminate: never handed another part */
+  private readonly dying = new WeakSet<Worker>()
+  private readonly queue: Task[] = []
+  private started = 0
 
-function spawn(): Worker {
-  // the entry registers tsx's loader itself, so it runs the same under `node`, tsx and vitest;
-  // workerData must be an object: the web-worker package (loaded by geotiff) destructures it
-  // in any thread that is not the main one
-  const w = new Worker(new URL('./scan-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
-  w.unref()
-  started++
-  return w
-}
+  constructor(o: Partial<ScanPoolOptions> = {}) {
+    this.options = { threads: DEFAULT_SCAN_THREADS, minPixels: 1 << 24, ...o }
+    if (!(Number.isInteger(this.options.threads) && this.options.threads >= 1)) throw new errors.BadInput(`scan threads ${o.threads}: give a whole number ≥ 1`)
+  }
 
-function dispatch(): void {
-  while (queue.length && (idle.length || started < options.threads)) {
-    const task = queue.shift()!
-    const w = idle.pop() ?? spawn()
-    task.worker = w
-    const done = () => {
-      task.settled = true
-      w.off('message', onMessage)
-      w.off('error', onError)
-      w.off('exit', onExit)
+  private spawn(): Worker {
+    // the entry registers tsx's loader itself, so it runs the same under `node`, tsx and vitest;
+    // workerData must be an object: the web-worker package (loaded by geotiff) destructures it
+    // in any thread that is not the main one
+    const w = new Worker(new URL('./scan-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
+    w.unref()
+    this.started++
+    return w
+  }
+
+  private dispatch(): void {
+    const { idle, dying, queue } = this
+    while (queue.length && (idle.length || this.started < this.options.threads)) {
+      const task = queue.shift()!
+      const w = idle.pop() ?? this.spawn()
+      task.worker = w
+      const done = () => {
+        task.settled = true
+        w.off('message', onMessage)
+        w.off('error', onError)
+        w.off('exit', onExit)
+      }
+      const onMessage = (m: { progress?: number; result?: JobResult; error?: { name: string; message: string } }) => {
+        if (m.progress !== undefined) return task.onProgress(m.progress)
+        done()
+        // a worker told to stop may still deliver what it had finished: it leaves the pool anyway
+        if (dying.has(w)) this.started--
+        else idle.push(w)
+        if (m.result) task.resolve(m.result)
+        else task.reject(revive(m.error!))
+        this.dispatch()
+      }
+      const onError = (err: Error) => {
+        done()
+        this.started--
+        task.reject(err)
+        this.dispatch()
+      }
+      const onExit = (code: number) => onError(new Error(`scan worker stopped (exit code ${code})`))
+      w.on('message', onMessage)
+      w.on('error', onError)
+      w.on('exit', onExit)
+      w.postMessage(task.job)
     }
-    const onMessage = (m: { progress?: number; result?: JobResult; error?: { name: string; message: string } }) => {
-      if (m.progress !== undefined) return task.onProgress(m.progress)
-      done()
-      // a worker told to stop may still deliver what it had finished: it leaves the pool anyway
-      if (dying.has(w)) started--
-      else idle.push(w)
-      if (m.result) task.resolve(m.result)
-      else task.reject(revive(m.error!))
-      dispatch()
+  }
+
+  private inWorker(job: ZonalJob, onProgress: (f: number) => void): { result: Promise<JobResult>; stop: () => void } {
+    let task!: Task
+    const result = new Promise<JobResult>((resolve, reject) => {
+      task = { job, onProgress, resolve, reject }
+      this.queue.push(task)
+      this.dispatch()
+    })
+    const stop = () => {
+      const q = this.queue.indexOf(task)
+      if (q >= 0) this.queue.splice(q, 1)
+      // a worker busy with a cancelled part is stopped, not waited for (once the part is done,
+      // its worker may be busy with another job's part: that one is left alone)
+      if (task.worker && !task.settled && !this.dying.has(task.worker)) {
+        this.dying.add(task.worker)
+        void task.worker.terminate()
+      }
     }
-    const onError = (err: Error) => {
-      done()
-      started--
-      task.reject(err)
-      dispatch()
+    return { result, stop }
+  }
+
+  /**
+   * Runs a zonal job: in worker threads when it is big enough and threads are allowed, else
+   * here. Progress is the mean of the parts'; a progress callback that throws (cancelled,
+   * out of time) stops every part.
+   */
+  async run(job: ZonalJob, o: ScanOptions = {}): Promise<JobResult> {
+    const pixels = job.grid.width * job.grid.height
+    const parts = Math.min(this.options.threads, Math.floor(job.units.ids.length / 2))
+    if (parts < 2 || pixels < this.options.minPixels) return runJob(job, o)
+    const groups = splitUnits(job.units, parts, job.grid)
+    const fractions = new Array<number>(groups.length).fill(0)
+    let failed: unknown
+    let reporting = Promise.resolve()
+    const runs = groups.map((units, i) => this.inWorker({ ...job, units }, (f) => {
+      fractions[i] = f
+      const mean = fractions.reduce((s, x) => s + x, 0) / fractions.length
+      reporting = reporting.then(() => o.progress?.(mean)).catch((err) => {
+        if (failed === undefined) failed = err
+        for (const r of runs) r.stop()
+      })
+    }))
+    if (o.signal) {
+      if (o.signal.aborted) for (const r of runs) r.stop()
+      o.signal.addEventListener('abort', () => { for (const r of runs) r.stop() }, { once: true })
     }
-    const onExit = (code: number) => onError(new Error(`scan worker stopped (exit code ${code})`))
-    w.on('message', onMessage)
-    w.on('error', onError)
-    w.on('exit', onExit)
-    w.postMessage(task.job)
+    let results: JobResult[]
+    try {
+      results = await Promise.all(runs.map((r) => r.result))
+    } catch (err) {
+      for (const r of runs) r.stop()
+      await reporting
+      throw failed ?? o.signal?.reason ?? err
+    }
+    await reporting
+    if (failed !== undefined) throw failed
+    return {
+      inside: results.flatMap((r) => r.inside),
+      sums: results.flatMap((r) => r.sums),
+      outside: results.flatMap((r) => r.outside),
+      pixels: results.reduce((s, r) => s + r.pixels, 0),
+      threads: results.length,
+    }
+  }
+
+  /** Stops the workers (tests, shutdown); later jobs start new ones. */
+  async close(): Promise<void> {
+    const all = this.idle.splice(0)
+    this.started -= all.length
+    await Promise.all(all.map((w) => w.terminate()))
   }
 }
+
+/** The scan pool of the work in progress; unbound: scan in the calling thread. */
+export const SCAN_POOL = slot('scan pool', new ScanPool({ threads: 1 }))
 
 /** The app's error classes survive the thread boundary (a broken block is still a 400). */
 function revive(e: { name: string; message: string }): Error {
   const Cls = (errors as unknown as Record<string, new (m: string) => Error>)[e.name]
   return Cls && e.name !== 'AppError' ? new Cls(e.message) : Object.assign(new Error(e.message), { name: e.name })
-}
-
-function inWorker(job: ZonalJob, onProgress: (f: number) => void): { result: Promise<JobResult>; stop: () => void } {
-  let task!: Task
-  const result = new Promise<JobResult>((resolve, reject) => {
-    task = { job, onProgress, resolve, reject }
-    queue.push(task)
-    dispatch()
-  })
-  const stop = () => {
-    const q = queue.indexOf(task)
-    if (q >= 0) queue.splice(q, 1)
-    // a worker busy with a cancelled part is stopped, not waited for (once the part is done,
-    // its worker may be busy with another job's part: that one is left alone)
-    if (task.worker && !task.settled && !dying.has(task.worker)) {
-      dying.add(task.worker)
-      void task.worker.terminate()
-    }
-  }
-  return { result, stop }
 }
 
 /**
@@ -153,53 +209,3 @@ function centreRows(ll: Float64Array, g: ZonalGrid): Float64Array {
   return rows
 }
 
-/**
- * Runs a zonal job: in worker threads when it is big enough and threads are allowed, else
- * here. Progress is the mean of the parts'; a progress callback that throws (cancelled,
- * out of time) stops every part.
- */
-export async function runZonalJob(job: ZonalJob, o: ScanOptions = {}): Promise<JobResult> {
-  const pixels = job.grid.width * job.grid.height
-  const parts = Math.min(options.threads, Math.floor(job.units.ids.length / 2))
-  if (parts < 2 || pixels < options.minPixels) return runJob(job, o)
-  const groups = splitUnits(job.units, parts, job.grid)
-  const fractions = new Array<number>(groups.length).fill(0)
-  let failed: unknown
-  let reporting = Promise.resolve()
-  const runs = groups.map((units, i) => inWorker({ ...job, units }, (f) => {
-    fractions[i] = f
-    const mean = fractions.reduce((s, x) => s + x, 0) / fractions.length
-    reporting = reporting.then(() => o.progress?.(mean)).catch((err) => {
-      if (failed === undefined) failed = err
-      for (const r of runs) r.stop()
-    })
-  }))
-  if (o.signal) {
-    if (o.signal.aborted) for (const r of runs) r.stop()
-    o.signal.addEventListener('abort', () => { for (const r of runs) r.stop() }, { once: true })
-  }
-  let results: JobResult[]
-  try {
-    results = await Promise.all(runs.map((r) => r.result))
-  } catch (err) {
-    for (const r of runs) r.stop()
-    await reporting
-    throw failed ?? o.signal?.reason ?? err
-  }
-  await reporting
-  if (failed !== undefined) throw failed
-  return {
-    inside: results.flatMap((r) => r.inside),
-    sums: results.flatMap((r) => r.sums),
-    outside: results.flatMap((r) => r.outside),
-    pixels: results.reduce((s, r) => s + r.pixels, 0),
-    threads: results.length,
-  }
-}
-
-/** Stops the workers (tests, shutdown); later jobs start new ones. */
-export async function closeScanPool(): Promise<void> {
-  const all = idle.splice(0)
-  started -= all.length
-  await Promise.all(all.map((w) => w.terminate()))
-}

@@ -11,7 +11,8 @@ import { runUnits } from '../units/unit-cache.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { pixelAreas } from './pixel-area.ts'
 import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from './raster-store.ts'
-import { runZonalJob } from './scan-pool.ts'
+import { SCAN_POOL } from './scan-pool.ts'
+import { current } from '../scoped.ts'
 import { continuousStats, pairOf, type CategoricalSums, type ContinuousSums, type HistogramSpec } from './zonal-accumulators.ts'
 import { jobUnits, type ZonalGrid } from './zonal-job.ts'
 
@@ -108,7 +109,7 @@ export async function planZonal(db: Queryable, unitSet: string, rasterSpec: stri
         meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0, threads: 1 }
         const source = await sourceSpec(ctx.db, rasterDir, r, band)
         const accumulator = mode === 'categorical' ? { mode, nodata: nodataOf(source) } as const : { mode, nodata: nodataOf(source), histogram: histogram! } as const
-        const res = await runZonalJob({ sources: [source], grid: gridOf(r), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+        const res = await current(SCAN_POOL).run({ sources: [source], grid: gridOf(r), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
         meta.unitsOutside = res.outside.length
         meta.stages.threads = res.threads
         const out: [string, string, unknown][] = []
@@ -157,7 +158,7 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
         if (mode === 'transitions') {
           const sources = [await sourceSpec(ctx.db, rasterDir, a, band), await sourceSpec(ctx.db, rasterDir, b, band)]
           const accumulator = { mode, nodataFrom: nodataOf(sources[0]!), nodataTo: nodataOf(sources[1]!) } as const
-          const res = await runZonalJob({ sources, grid: gridOf(a), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+          const res = await current(SCAN_POOL).run({ sources, grid: gridOf(a), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
           meta.unitsOutside = res.outside.length
           // one row per unit: 'from:to' → [area m², pixels], and the nodata area
           ;(res.sums as { pairs: Map<number, [number, number]>; nodataM2: number }[]).forEach((s, i) =>
@@ -166,7 +167,7 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
           const stats = new Map<string, { from?: unknown; to?: unknown }>()
           for (const [which, r] of [['from', a], ['to', b]] as const) {
             const source = await sourceSpec(ctx.db, rasterDir, r, band)
-            const res = await runZonalJob({ sources: [source], grid: gridOf(r), accumulator: { mode: 'continuous', nodata: nodataOf(source), histogram: histogram! }, units }, {
+            const res = await current(SCAN_POOL).run({ sources: [source], grid: gridOf(r), accumulator: { mode: 'continuous', nodata: nodataOf(source), histogram: histogram! }, units }, {
               signal: ctx.signal,
               progress: (f) => ctx.progress(which === 'from' ? f / 2 : 0.5 + f / 2),
             })

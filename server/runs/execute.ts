@@ -5,6 +5,7 @@ import type { Db, Queryable } from '../db/db.ts'
 import { Cancelled, InputsLost, TimedOut } from '../errors.ts'
 import { createRun, findReusable, getRun, inputKey, reportProgress, type RunKind, type RunRecord } from './run-store.ts'
 import { forgetResult } from './result-memo.ts'
+import { current, slot } from '../scoped.ts'
 
 /** What a step can do besides querying: report progress within itself and check for cancellation. */
 export interface StepContext {
@@ -55,24 +56,48 @@ export interface StartedRun {
 
 const REPORT_EVERY_MS = 250
 
-/** Live runs of this process, so that the HTTP API can cancel them at once. */
-const live = new Map<number, AbortController>()
+/**
+ * The runs a runtime started and has not finished, so that the HTTP API can cancel one at
+ * once and a service cancel all at shutdown. Cancelling also works without it, more slowly:
+ * the run reads its cancel_requested flag at its next progress report.
+ */
+export class LiveRuns {
+  private readonly controllers = new Map<number, AbortController>()
+  private readonly promises = new Map<number, Promise<unknown>>()
 
-const livePromises = new Map<number, Promise<unknown>>()
+  /** `track` false: a registry that keeps nothing (work outside any runtime) */
+  constructor(private readonly track = true) {}
 
-/** Cancels every run of this process (shutdown) and resolves when each has recorded it. */
-export async function cancelAllLocal(): Promise<number> {
-  const ids = [...live.keys()]
-  for (const id of ids) cancelLocal(id)
-  await Promise.allSettled(ids.map((id) => livePromises.get(id)))
-  return ids.length
+  add(id: number, controller: AbortController, done: Promise<unknown>): void {
+    if (!this.track) return
+    this.controllers.set(id, controller)
+    this.promises.set(id, done)
+    done.finally(() => {
+      this.controllers.delete(id)
+      this.promises.delete(id)
+    }).catch(() => {})
+  }
+
+  cancel(id: number): boolean {
+    const c = this.controllers.get(id)
+    c?.abort(new Cancelled(`run ${id} was cancelled`))
+    return Boolean(c)
+  }
+
+  /** Cancels every live run (shutdown) and resolves when each has recorded it. */
+  async cancelAll(): Promise<number> {
+    const ids = [...this.controllers.keys()]
+    for (const id of ids) this.cancel(id)
+    await Promise.allSettled(ids.map((id) => this.promises.get(id)))
+    return ids.length
+  }
 }
 
-export function cancelLocal(id: number): boolean {
-  const c = live.get(id)
-  c?.abort(new Cancelled(`run ${id} was cancelled`))
-  return Boolean(c)
-}
+/** The live runs of the work in progress; unbound: none kept. */
+export const LIVE_RUNS = slot('live runs', new LiveRuns(false))
+
+/** Cancels run `id` at once if the runtime of the work in progress started it. */
+export const cancelLocal = (id: number): boolean => current(LIVE_RUNS).cancel(id)
 
 /** Starts a run (or finds a reusable one) and returns its id at once; `done` settles when it ends. */
 export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Promise<StartedRun> {
@@ -87,7 +112,6 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
   const onAbort = () => controller.abort(new Cancelled(`run ${id} was cancelled`))
   if (opts.signal?.aborted) onAbort()
   opts.signal?.addEventListener('abort', onAbort, { once: true })
-  live.set(id, controller)
   // the timer stops a run waiting on a server; the embedded database runs on this thread, so
   // timers wait for it: each progress report also compares the clock with the deadline
   const timeUp = () => controller.abort(new TimedOut(`run ${id} took longer than ${opts.timeoutMs} ms (ECOCENSUS_RUN_TIMEOUT_MS) and was stopped; run it with the CLI, or raise the limit`))
@@ -95,12 +119,10 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
   const deadline = opts.timeoutMs ? { at: performance.now() + opts.timeoutMs, timeUp } : undefined
   const done = execute(db, id, plan, controller.signal, opts.onProgress, deadline).finally(() => {
     clearTimeout(timer)
-    live.delete(id)
     opts.signal?.removeEventListener('abort', onAbort)
   })
   done.catch(() => {}) // the caller may not await; the failure is recorded on the run
-  livePromises.set(id, done)
-  done.finally(() => livePromises.delete(id)).catch(() => {})
+  current(LIVE_RUNS).add(id, controller, done)
   return { id, reused: false, done }
 }
 

@@ -15,6 +15,7 @@ import { exportableOf } from '../results/kinds.ts'
 import { getRun } from '../runs/run-store.ts'
 import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
 import { CURRENT } from '../catalog/versions.ts'
+import { current, slot } from '../scoped.ts'
 
 export type SourceKind = 'layer' | 'units' | 'change'
 
@@ -47,8 +48,17 @@ const PATTERNS: [SourceKind, RegExp][] = [
   ['change', new RegExp(`^change:(${NAME})@(${VINTAGE}),(${VINTAGE})$`, 'u')],
 ]
 
-/** Statistics of done runs never change: kept per run id (small: one object per unit). */
-const statsCache = new Map<number, { setId: number; kind: string; stats: Map<string, Record<string, number | string | null>> }>()
+type RunStats = { setId: number; kind: string; stats: Map<string, Record<string, number | string | null>> }
+/**
+ * Statistics of done runs never change: a runtime keeps those of its last 64 runs drawn, per
+ * run id (small: one object per unit). A runtime has one database, so run ids do not collide.
+ */
+export class RunStatsCache {
+  readonly byRun = new Map<number, RunStats>()
+  constructor(readonly size = 64) {}
+}
+/** The cache of the work in progress; unbound: none. */
+export const RUN_STATS = slot('tile run statistics', new RunStatsCache(0))
 
 /** The source as of now. Bounds (a scan of the geometry's boxes) only when asked for. */
 export async function resolveSource(db: Queryable, id: string, runParam?: string, o: { bounds?: boolean } = {}): Promise<VectorSource> {
@@ -91,13 +101,16 @@ export async function resolveSource(db: Queryable, id: string, runParam?: string
   if (runParam !== undefined) {
     if (!/^[0-9]{1,15}$/.test(runParam)) throw new BadInput(`run '${runParam.slice(0, 20)}' is not a number`)
     const runId = Number(runParam)
-    let cached = statsCache.get(runId)
+    const statsCache = current(RUN_STATS)
+    let cached = statsCache.byRun.get(runId)
     if (!cached) {
       const run = await getRun(db, runId)
       const ex = await exportableOf(db, run)
       cached = { setId: ex.setId, kind: run.kind, stats: ex.properties(ex.tables[0]!.rows as object[]) }
-      if (statsCache.size >= 64) statsCache.delete(statsCache.keys().next().value!)
-      statsCache.set(runId, cached)
+      if (statsCache.size) {
+        if (statsCache.byRun.size >= statsCache.size) statsCache.byRun.delete(statsCache.byRun.keys().next().value!)
+        statsCache.byRun.set(runId, cached)
+      }
     }
     if (cached.setId !== set.id) throw new BadInput(`run ${runId} measured another unit set, not '${m[1]}'`)
     const stats = cached.stats
@@ -145,20 +158,26 @@ export function tileJson(src: VectorSource, tileUrl: string, minzoom: number, ma
 /** How long a resolved source is reused when nothing in this process changed the catalogue
  *  (writers in other processes are seen after at most this long). */
 export const SOURCE_TTL_MS = 1000
-const memo = new WeakMap<object, Map<string, { src: VectorSource; gen: number; at: number }>>()
+/** A runtime's resolved tile sources (its one database's); size 0: none kept. */
+export class SourceMemo {
+  readonly entries = new Map<string, { src: VectorSource; gen: number; at: number }>()
+  constructor(readonly size = 1024) {}
+}
+export const SOURCE_MEMO = slot('tile sources', new SourceMemo(0))
 
-/** resolveSource without bounds, remembered per database for SOURCE_TTL_MS or until an
- *  import in this process changes the catalogue: tile requests skip the catalogue query. */
+/** resolveSource without bounds, remembered by the runtime for SOURCE_TTL_MS or until an
+ *  import in it changes the catalogue: tile requests skip the catalogue query. */
 export async function resolveSourceMemo(db: Queryable, id: string, runParam?: string): Promise<VectorSource> {
-  let m = memo.get(db)
-  if (!m) memo.set(db, (m = new Map()))
+  const memo = current(SOURCE_MEMO)
+  if (!memo.size) return resolveSource(db, id, runParam)
+  const m = memo.entries
   const key = `${id}|${runParam ?? ''}`
   const now = performance.now()
   const hit = m.get(key)
   if (hit && hit.gen === catalogGeneration() && now - hit.at < SOURCE_TTL_MS) return hit.src
   const gen = catalogGeneration()
   const src = await resolveSource(db, id, runParam)
-  if (m.size >= 1024) m.clear()
+  if (m.size >= memo.size) m.clear()
   m.set(key, { src, gen, at: now })
   return src
 }

@@ -1,4 +1,4 @@
-// Units of a set as this process last read them: their rows (id, code, name, area) and,
+// Units of a set as this runtime last read them: their rows (id, code, name, area) and,
 // for raster work, their polygons parsed from WKB (lon/lat, CGCS2000). A set's units never
 // change after its import (replacing a set deletes it and makes a new one with a new id), so
 // what was read once serves every later run and result read of the set. Keyed by the set's
@@ -6,6 +6,7 @@
 // the bytes it holds, least recently used first out.
 import type { Queryable } from '../db/db.ts'
 import { Gone } from '../errors.ts'
+import { current, slot } from '../scoped.ts'
 import { toBytes } from '../geom/shapes.ts'
 import { wkbPolygons, widenBox } from '../geom/wkb.ts'
 
@@ -27,71 +28,90 @@ interface Entry {
 
 /** what the cache may hold; a county of 4×10⁵ grid cells is ~40 MB with its polygons */
 export const UNIT_CACHE_BYTES = 512 * 2 ** 20
-const entries = new Map<string, Promise<Entry>>()
-let held = 0
 
-async function keyOf(db: Queryable, setId: number): Promise<string | undefined> {
-  const [set] = await db.query<{ created: string }>('SELECT created_at::text AS created FROM unit_set WHERE id = $1', [setId])
-  return set && `${setId}|${set.created}`
-}
+/** One runtime's cache (server/runtime.ts); a budget of 0 keeps nothing (every call reads). */
+export class UnitCache {
+  private readonly entries = new Map<string, Promise<Entry>>()
+  private held = 0
 
-function touch(key: string, p: Promise<Entry>): void {
-  entries.delete(key)
-  entries.set(key, p)
-}
+  constructor(readonly budget = UNIT_CACHE_BYTES) {}
 
-function evict(): void {
-  for (const [key, p] of entries) {
-    if (held <= UNIT_CACHE_BYTES || entries.size <= 1) return
-    entries.delete(key)
-    p.then((e) => { held -= e.bytes }, () => {})
+  private touch(key: string, p: Promise<Entry>): void {
+    this.entries.delete(key)
+    this.entries.set(key, p)
+  }
+
+  private evict(): void {
+    for (const [key, p] of this.entries) {
+      if (this.held <= this.budget || this.entries.size <= 1) return
+      this.entries.delete(key)
+      p.then((e) => { this.held -= e.bytes }, () => {})
+    }
+  }
+
+  async entryOf(db: Queryable, setId: number): Promise<Entry | undefined> {
+    const [set] = await db.query<{ created: string }>('SELECT created_at::text AS created FROM unit_set WHERE id = $1', [setId])
+    if (!set) return undefined
+    const key = `${setId}|${set.created}`
+    let p = this.entries.get(key)
+    if (p) {
+      this.touch(key, p)
+      return p
+    }
+    p = (async () => {
+      const rows = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
+      for (const r of rows) r.area_m2 = Number(r.area_m2)
+      const bytes = rows.reduce((s, r) => s + 96 + 2 * (r.id.length + r.code.length + (r.name?.length ?? 0)), 0)
+      return { rows, bytes }
+    })()
+    if (!this.budget) return p
+    p.then((e) => { this.held += e.bytes }, () => {})
+    this.entries.set(key, p)
+    p.catch(() => this.entries.delete(key))
+    const e = await p
+    this.evict()
+    return e
+  }
+
+  /** Adds the bytes of polygons read for an entry. */
+  grew(bytes: number): void {
+    if (!this.budget) return
+    this.held += bytes
+    this.evict()
+  }
+
+  /** Forgets every set (tests). */
+  clear(): void {
+    this.entries.clear()
+    this.held = 0
   }
 }
 
-async function entryOf(db: Queryable, setId: number): Promise<Entry | undefined> {
-  const key = await keyOf(db, setId)
-  if (!key) return undefined
-  let p = entries.get(key)
-  if (p) {
-    touch(key, p)
-    return p
-  }
-  p = (async () => {
-    const rows = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
-    for (const r of rows) r.area_m2 = Number(r.area_m2)
-    const bytes = rows.reduce((s, r) => s + 96 + 2 * (r.id.length + r.code.length + (r.name?.length ?? 0)), 0)
-    held += bytes
-    return { rows, bytes }
-  })()
-  entries.set(key, p)
-  p.catch(() => entries.delete(key))
-  const e = await p
-  evict()
-  return e
-}
+/** The cache of the work in progress; unbound: none. */
+export const UNIT_CACHE = slot('unit cache', new UnitCache(0))
 
 /** The set's units ordered by code; undefined when the set no longer exists. */
 export async function unitRows(db: Queryable, setId: number): Promise<UnitRow[] | undefined> {
-  return (await entryOf(db, setId))?.rows
+  return (await current(UNIT_CACHE).entryOf(db, setId))?.rows
 }
 
-/** The set's units and their polygons (same order); undefined when the set no longer exists. */
-/** The units run `runId` measured (read once per process); Gone when the set has been replaced since. */
+/** The units run `runId` measured (read once per runtime); Gone when the set has been replaced since. */
 export async function runUnits(db: Queryable, runId: number, setId: number, setName: string): Promise<UnitRow[]> {
   const units = await unitRows(db, setId)
   if (!units) throw new Gone(`run ${runId} measured unit set '${setName}' as it was before it was replaced; run the statistics again`)
   return units
 }
 
+/** The set's units and their polygons (same order); undefined when the set no longer exists. */
 export async function unitPolygons(db: Queryable, setId: number): Promise<{ rows: UnitRow[]; polygons: UnitPolygons } | undefined> {
-  const e = await entryOf(db, setId)
+  const cache = current(UNIT_CACHE)
+  const e = await cache.entryOf(db, setId)
   if (!e) return undefined
   if (!e.polygons) {
     e.polygons = readPolygons(db, setId, e.rows.length).then((p) => {
       const bytes = p.vertices * 16 + e.rows.length * 80
       e.bytes += bytes
-      held += bytes
-      evict()
+      cache.grew(bytes)
       return p
     })
     e.polygons.catch(() => { e.polygons = undefined })
@@ -120,8 +140,7 @@ async function readPolygons(db: Queryable, setId: number, n: number): Promise<Un
   return { polygons, boxes, vertices }
 }
 
-/** Forgets every set (tests). */
+/** Forgets every set of the work in progress's cache (tests). */
 export function clearUnitCache(): void {
-  entries.clear()
-  held = 0
+  current(UNIT_CACHE).clear()
 }

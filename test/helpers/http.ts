@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { Db } from '../../server/db/db.ts'
 import { createServer, type AccessEntry } from '../../server/http/app.ts'
 import { loadSettings, type Settings } from '../../server/settings.ts'
+import { createRuntime } from '../../server/runtime.ts'
 
 /** Waits until a server started with listen(0, '127.0.0.1') listens; its base URL. */
 export async function baseUrl(server: Server): Promise<string> {
@@ -21,9 +22,14 @@ export interface ServerOptions {
   access?: (e: AccessEntry) => void
 }
 
+/** A server as `ecocensus serve` makes one: with a runtime of its own (pools, caches) from its settings, closed with it. */
 function listen(db: Db, o: ServerOptions): Server {
   const where = o.dir ? { rasterDir: path.join(o.dir, 'r'), tileCacheDir: path.join(o.dir, 't') } : {}
-  return createServer({ db, settings: { ...loadSettings(o.env ?? {}), ...where, ...o.settings }, access: o.access }).listen(0, '127.0.0.1')
+  const settings = { ...loadSettings(o.env ?? {}), ...where, ...o.settings }
+  const runtime = createRuntime({ measureThreads: settings.measureThreads, parseThreads: settings.parseThreads, scanThreads: settings.scanThreads })
+  const server = createServer({ db, settings, access: o.access, runtime }).listen(0, '127.0.0.1')
+  server.once('close', () => void runtime.close())
+  return server
 }
 
 /** One server on loopback for the length of fn; closed however fn ends. */

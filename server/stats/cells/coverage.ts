@@ -18,11 +18,13 @@ import { unitPolygons } from '../../units/unit-cache.ts'
 import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type SetSums } from './measure.ts'
 import { laea, type Laea } from '../../geom/laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from '../sums.ts'
-import { cacheFeatures, cachedFeatures } from './feature-cache.ts'
+import { cacheFeatures, cachedFeatures, FEATURE_CACHE } from './feature-cache.ts'
 import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
 import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './read/contacts.ts'
 import { byCategory, categorySets, layerCacheKey as cacheKeyOf, measureFeatureSet, readPreparedLayer } from './layer-measure.ts'
-import { measureElsewhere, type Elsewhere } from './threads/measure-pool.ts'
+import { MEASURE_POOL, type Elsewhere } from './threads/measure-pool.ts'
+import { CELL_OPTIONS } from './options.ts'
+import { current } from '../../scoped.ts'
 import { layerReads, readLayer, TILE_FEATURES } from './read/layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './transitions.ts'
@@ -31,18 +33,6 @@ const FALLBACK_SQL = loadSql(import.meta.url, './fallback.sql')
 const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './fallback-pair.sql')
 const OUTSIDE_FALLBACK_SQL = loadSql(import.meta.url, './fallback-outside.sql')
 
-let tileFeatures = TILE_FEATURES
-let splitReads = true
-
-/**
- * Tile size for the runs of this process (tests cut small inputs into many tiles) and
- * whether layers may be read in two steps (layer-split.ts; tests and benchmarks compare
- * with and without); {} restores the defaults.
- */
-export function configureCellCoverage(o: { tileFeatures?: number; split?: boolean }): void {
-  tileFeatures = o.tileFeatures ?? TILE_FEATURES
-  splitReads = o.split ?? true
-}
 
 /** A transition matrix wanted of two layers (CellCoveragePlan.transitions). */
 export interface TransitionPlan { a: number; b: number; prefix: string; outOf: string; into: string }
@@ -89,18 +79,15 @@ export interface CellCoverageStats {
   elsewhere: { layer: number; ms: Record<string, number> }[]
 }
 
-/** simpleCells per unit-cache entry: a set's cells are built once while its units are cached */
-const cellsOf = new WeakMap<object, { ids: string[]; cells: MeasureCell[]; pr: Laea } | null>()
-/** a number per cells array, for the keys of layers read for those cells (layer-split.ts) in the feature cache */
-const cellsSerial = new WeakMap<MeasureCell[], number>()
-let serials = 0
-
 /** The cells of a unit set when every unit is a simple cell (one ring, ≤ 256 vertices), else undefined. */
 export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: string[]; cells: MeasureCell[]; pr: Laea } | undefined> {
   const up = await unitPolygons(db, setId)
   if (!up || !up.rows.length) return undefined
-  const known = cellsOf.get(up.polygons)
-  if (known !== undefined) return known ?? undefined
+  // a set's cells are built once while its units are cached (kept with them by the runtime)
+  return current(FEATURE_CACHE).derive(up.polygons, 'simple cells', () => cellsOfSet(up)) ?? undefined
+}
+
+function cellsOfSet(up: NonNullable<Awaited<ReturnType<typeof unitPolygons>>>): { ids: string[]; cells: MeasureCell[]; pr: Laea } | null {
   const b = up.polygons.boxes
   let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity
   for (let i = 0; i < up.rows.length; i++) {
@@ -112,15 +99,10 @@ export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: 
   const cells: MeasureCell[] = []
   for (const p of up.polygons.polygons) {
     const c = measureCell(p, pr)
-    if (!c) {
-      cellsOf.set(up.polygons, null)
-      return undefined
-    }
+    if (!c) return null
     cells.push(c)
   }
-  const out = { ids: up.rows.map((r) => r.id), cells, pr }
-  cellsOf.set(up.polygons, out)
-  return out
+  return { ids: up.rows.map((r) => r.id), cells, pr }
 }
 
 interface FeatureSet {
@@ -165,9 +147,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
   const reads = await layerReads(db, wanted, signal)
   const layerCacheKey = (id: number) => cacheKeyOf(id, String(reads.get(id)?.created), pr)
-  if (!cellsSerial.has(cells)) cellsSerial.set(cells, ++serials)
-  const cellsTag = cellsSerial.get(cells)!
+  // a number for the keys of layers read for these cells (layer-split.ts) in the feature cache
+  const cellsTag = current(FEATURE_CACHE).tag(cells)
   const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsTag}`
+  const { tileFeatures, split: splitReads } = current(CELL_OPTIONS)
   const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
   // in sets of its own only: an overlap, a union or a transition needs every feature's geometry here
@@ -175,7 +158,7 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const weight = (id: number) => reads.get(id)?.range?.count ?? 0
   // prepared layers measured alone, in one tile, some given to measure workers (measure-pool.ts)
   // while this thread does the rest: the largest first, to whichever side has done least
-  const elsewhere = tiles.length === 1 ? measureElsewhere(db, wanted.filter((id) => reads.get(id)?.prepared && alone(id)).map((id) => ({ id, weight: weight(id), key: layerCacheKey(id) })), wanted.reduce((s, id) => s + weight(id), 0), cells.length) : new Map<number, Elsewhere>()
+  const elsewhere = tiles.length === 1 ? current(MEASURE_POOL).elsewhere(db, wanted.filter((id) => reads.get(id)?.prepared && alone(id)).map((id) => ({ id, weight: weight(id), key: layerCacheKey(id) })), wanted.reduce((s, id) => s + weight(id), 0), cells.length) : new Map<number, Elsewhere>()
   // which features of each layer meet another (found at import, else below at first use)
   const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared && !elsewhere.has(id)), signal)
   // layers read in two steps for these cells: prepared, and in sets of one layer only
@@ -477,15 +460,10 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
 }
 
 /** Features grouped by category ('' for those without one), in their order. */
-/** a set's cells as one tile, indexed once while its units are cached */
-const wholeTile = new WeakMap<MeasureCell[], CellSet>()
-
-/** The cells of a tile, indexed (cellSet); kept when the tile is the whole set. */
+/** The cells of a tile, indexed (cellSet); the whole set's kept while its units are cached. */
 function tileCells(cells: MeasureCell[], tile: number[], single: boolean): CellSet {
   if (!single) return cellSet(tile.map((ci) => cells[ci]!))
-  let cs = wholeTile.get(cells)
-  if (!cs) wholeTile.set(cells, (cs = cellSet(cells)))
-  return cs
+  return current(FEATURE_CACHE).derive(cells, 'whole tile', () => cellSet(cells))
 }
 
 /** Cells grouped into about `n` square tiles by the centres of their boxes. */

@@ -16,6 +16,8 @@ import { cellHolding, type CellSet } from './measure.ts'
 import { readFeatureIds, readLayer, type IdRange } from './read/layer-features.ts'
 import { LONG_M, type Feat } from './union-boundary.ts'
 import type { Box } from '../../geom/shapes.ts'
+import { CELL_OPTIONS } from './options.ts'
+import { current } from '../../scoped.ts'
 
 /** The features of a split read measured by their stored areas alone, each in one cell (an index into the CellSet). */
 export interface DirectFeatures {
@@ -47,13 +49,6 @@ const ROW = 48
 const SAMPLE = 128
 const SAMPLE_MIN = 64
 
-/** Split reads that a sample showed not worth their first step, read whole at once (tests check it). */
-export let sampledWhole = 0
-
-/** Adds the split reads sampled whole in a measure worker (measure-pool.ts). */
-export function noteSampledWhole(n: number): void {
-  sampledWhole += n
-}
 
 /**
  * The share of a sample of the layer's features (SAMPLE ids spread evenly over its id
@@ -93,7 +88,8 @@ export async function readSplit(db: Queryable, layerId: number, box: readonly nu
   if (o.range && o.range.count >= 2 * SAMPLE) {
     const share = await sampledShare(db, layerId, o.range, box, cs, contacts, pr, Math.min(o.range.count, SAMPLE * (o.tiles ?? 1)), signal)
     if (share !== undefined && share < MIN_DIRECT / 2) {
-      sampledWhole++
+      const counts = current(CELL_OPTIONS).counts
+      if (counts) counts.sampledWhole++
       return whole()
     }
   }

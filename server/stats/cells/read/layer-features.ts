@@ -6,7 +6,8 @@
 // on the later ranges (on other cores) while this process parses the first.
 import type { Db, Queryable } from '../../../db/db.ts'
 import type { Laea } from '../../../geom/laea.ts'
-import { parseInWorker, parseMinRows, parseThreads, unpackFeatures, workersReady } from '../threads/parse-pool.ts'
+import { PARSE_POOL, unpackFeatures } from '../threads/parse-pool.ts'
+import { current } from '../../../scoped.ts'
 import { FeatureParser } from './feature-parse.ts'
 import type { Feat } from '../union-boundary.ts'
 
@@ -148,10 +149,11 @@ export function parseCopy(b: Buffer, pr: Laea): Feat[] {
 export async function readFeatures(queries: Promise<FeatureRow[]>[], pr: Laea): Promise<Feat[]> {
   const parser = new FeatureParser(pr)
   const parts: (Promise<Feat[]> | Feat[])[] = []
+  const pool = current(PARSE_POOL)
   for (const q of queries) {
     const rows = await q
-    if (parseThreads() > 0 && rows.length >= parseMinRows() && typeof rows[0]!.wkb === 'string' && workersReady()) {
-      const p = parseInWorker(rows as { id: string; category: string | null; wkb: string }[], pr).then((packed) => {
+    if (pool.threads > 0 && rows.length >= pool.minRows && typeof rows[0]!.wkb === 'string' && pool.workersReady()) {
+      const p = pool.parse(rows as { id: string; category: string | null; wkb: string }[], pr).then((packed) => {
         const out: Feat[] = []
         unpackFeatures(packed, rows, out)
         return out

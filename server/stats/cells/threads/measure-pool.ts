@@ -12,11 +12,11 @@
 import { Worker } from 'node:worker_threads'
 import type { Queryable } from '../../../db/db.ts'
 import { DEFAULT_MEASURE_THREADS } from '../../../settings.ts'
-import { onFeatureCacheCleared } from '../feature-cache.ts'
+import type { FeatureCache } from '../feature-cache.ts'
 import type { Laea } from '../../../geom/laea.ts'
 import { measureLayerAlone, type LayerSums, type PreparedRead } from '../layer-measure.ts'
 import { cellSet, type MeasureCell } from '../measure.ts'
-import { noteSampledWhole } from '../layer-split.ts'
+import { slot } from '../../../scoped.ts'
 
 export type LayerTask = PreparedRead & { byCategory: boolean; counting: boolean }
 
@@ -39,8 +39,6 @@ export interface JobDone {
   error?: string
 }
 
-let threads = DEFAULT_MEASURE_THREADS
-
 /**
  * Below these a run, or a layer, stays in this thread: a worker's job costs ~10–20 ms of its
  * own (its queries, its connections' round trips, the message), more than it saves on small
@@ -50,26 +48,19 @@ let threads = DEFAULT_MEASURE_THREADS
  */
 export const MIN_RUN_WORK = 20_000
 export const MIN_LAYER_FEATURES = 1_000
-let minRunWork = MIN_RUN_WORK
-let minLayerFeatures = MIN_LAYER_FEATURES
 
-/** Threads and thresholds (tests set the thresholds 0 to use workers on small inputs); unset ones take their defaults. */
-export function configureMeasurePool(o: { threads?: number; minRunWork?: number; minLayerFeatures?: number }): void {
-  const n = o.threads ?? DEFAULT_MEASURE_THREADS
-  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`measure threads ${o.threads}: give a whole number ≥ 0`)
-  threads = n // workers beyond it stay idle until stopMeasureWorkers
-  minRunWork = o.minRunWork ?? MIN_RUN_WORK
-  minLayerFeatures = o.minLayerFeatures ?? MIN_LAYER_FEATURES
-}
-
-/** layers measured by workers so far, and by this thread after their worker stopped or failed (tests check both) */
-export let measuredInWorkers = 0
-export let measuredAfterLoss = 0
-let posted: ((w: Worker) => void) | undefined
-
-/** Calls `fn` with the worker each time a job is posted to one (tests stop it then). */
-export function onMeasureJobPosted(fn: ((w: Worker) => void) | undefined): void {
-  posted = fn
+export interface MeasurePoolOptions {
+  /** measure workers (0: none) */
+  threads?: number
+  /** tests set the thresholds 0 to use workers on small inputs */
+  minRunWork?: number
+  minLayerFeatures?: number
+  /** called with the worker each time a job is posted to one (tests stop it then) */
+  onJobPosted?: (w: Worker) => void
+  /** counts split reads a worker sampled whole (tests check them) */
+  counts?: { sampledWhole: number }
+  /** the runtime's feature cache: clearing it clears the workers' too */
+  cache?: FeatureCache
 }
 
 class Slot {
@@ -81,23 +72,21 @@ class Slot {
   load = 0
   private jobs = new Map<number, { resolve: (s: LayerSums) => void; reject: (e: Error) => void }>()
 
-  constructor(readonly w: Worker) {
+  constructor(readonly w: Worker, private readonly pool: MeasurePool) {
     w.on('message', (m: { ready?: boolean } & Partial<JobDone>) => {
       if (m.ready) { this.ready = true; return }
       const j = this.jobs.get(m.job!)
       if (!j) return
       this.jobs.delete(m.job!)
-      if (m.sampledWhole) noteSampledWhole(m.sampledWhole)
+      if (m.sampledWhole && pool.o.counts) pool.o.counts.sampledWhole += m.sampledWhole
       if (m.sums) {
-        measuredInWorkers++
+        pool.measuredInWorkers++
         j.resolve(m.sums)
       } else j.reject(new Error(`measure worker: ${m.error}`))
     })
     const lost = (err: Error) => {
       this.gone = true
-      const i = slots.indexOf(this)
-      if (i >= 0) slots.splice(i, 1)
-      for (const [id, home] of homes) if (home === this) homes.delete(id)
+      pool.lost(this)
       for (const j of this.jobs.values()) j.reject(err)
       this.jobs.clear()
     }
@@ -108,7 +97,7 @@ class Slot {
   /** The layer measured in this worker; if the worker stops or fails first, in this thread. */
   async measure(db: Queryable, task: LayerTask, cells: MeasureCell[], pr: Laea, server: MeasureJob['server'], signal?: AbortSignal): Promise<LayerSums> {
     signal?.throwIfAborted()
-    const job = ++jobs
+    const job = this.pool.nextJob()
     const msg: MeasureJob = { job, task, server, lon0: pr.lon0, lat0: pr.lat0 }
     if (this.cellsTag !== task.cellsTag) msg.cells = { tag: task.cellsTag, list: cells }
     const done = new Promise<LayerSums>((resolve, reject) => this.jobs.set(job, { resolve, reject }))
@@ -118,7 +107,7 @@ class Slot {
     signal?.addEventListener('abort', onAbort, { once: true })
     this.w.postMessage(msg)
     this.cellsTag = task.cellsTag
-    posted?.(this.w)
+    this.pool.o.onJobPosted?.(this.w)
     try {
       return await done
     } catch {
@@ -126,7 +115,7 @@ class Slot {
       // the worker stopped, or failed (its connections refused, say): this thread measures the
       // layer itself, so that a failure of the worker alone does not fail the run (one of the
       // layer or its database fails here too, with this thread's reason)
-      measuredAfterLoss++
+      this.pool.measuredAfterLoss++
       return measureLayerAlone(db, task, cellSet(cells), pr, signal)
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -135,80 +124,120 @@ class Slot {
   }
 }
 
-let jobs = 0
-const slots: Slot[] = []
-/** the worker that measured a layer (its feature-cache key) last, and holds it */
-const homes = new Map<string, Slot>()
-
-onFeatureCacheCleared(() => {
-  homes.clear()
-  for (const s of slots) s.w.postMessage({ clear: true })
-})
-
-/** Starts the measure workers (a service does so at start, so that its first runs can use them). */
-export function startMeasureWorkers(): void {
-  while (slots.length < threads) {
-    const w = new Worker(new URL('./measure-worker.mjs', import.meta.url), { execArgv: [] })
-    slots.push(new Slot(w))
-    // after the listeners, which ref the worker's port: an idle worker does not keep the process alive
-    w.unref()
-  }
-}
-
-/** Resolves once every measure worker has loaded (tests, benchmarks; a service need not wait). */
-export async function measureWorkersStarted(): Promise<void> {
-  startMeasureWorkers()
-  while (slots.some((s) => !s.ready)) await new Promise((r) => setTimeout(r, 20))
-}
-
-/** Stops the measure workers (later runs start new ones). */
-export async function stopMeasureWorkers(): Promise<void> {
-  await Promise.all([...slots].map((s) => s.w.terminate()))
-}
-
 export interface Elsewhere {
   measure(task: LayerTask, cells: MeasureCell[], pr: Laea, signal?: AbortSignal): Promise<LayerSums>
 }
 
 /**
- * Which of `layers` (prepared, measured alone; `weight`: features) to give to which ready
- * worker, of a run whose layers weigh `total` in all, over `cells` cells. A layer a worker
- * measured before goes to it again (it holds the layer); the others, largest first, each to
- * whichever of this thread and the workers has least. Empty on a database only this thread
- * can reach (PGlite), and for runs under minRunWork.
+ * The measure workers of a runtime (server/runtime.ts); the cell engine finds the pool bound
+ * for its run with current(MEASURE_POOL).
  */
-export function measureElsewhere(db: Queryable, candidates: { id: number; weight: number; key: string }[], total: number, cells: number): Map<number, Elsewhere> {
-  const out = new Map<number, Elsewhere>()
-  const server = (db as { server?: MeasureJob['server'] }).server
-  const layers = candidates.filter((l) => l.weight >= minLayerFeatures)
-  if (!server || !threads || !layers.length || total + 2 * cells < minRunWork) return out
-  startMeasureWorkers()
-  const ready = slots.slice(0, threads).filter((s) => s.ready && !s.gone)
-  if (!ready.length) return out
-  for (const s of ready) s.load = 0
-  // this thread: the layers it must measure, and the run's own work
-  let here = total - layers.reduce((s, l) => s + l.weight, 0) + 0.1 * total
-  const give = (l: { id: number; key: string }, s: Slot) => {
-    homes.set(l.key, s)
-    out.set(l.id, { measure: (task, cells, pr, signal) => s.measure(db, task, cells, pr, server, signal) })
+export class MeasurePool {
+  readonly threads: number
+  readonly minRunWork: number
+  readonly minLayerFeatures: number
+  /** layers measured by workers so far, and by this thread after their worker stopped or failed (tests check both) */
+  measuredInWorkers = 0
+  measuredAfterLoss = 0
+  private jobs = 0
+  private readonly slots: Slot[] = []
+  /** the worker that measured a layer (its feature-cache key) last, and holds it */
+  private readonly homes = new Map<string, Slot>()
+  private readonly unsubscribe: () => void
+
+  constructor(readonly o: MeasurePoolOptions = {}) {
+    const n = o.threads ?? DEFAULT_MEASURE_THREADS
+    if (!(Number.isInteger(n) && n >= 0)) throw new Error(`measure threads ${o.threads}: give a whole number ≥ 0`)
+    this.threads = n
+    this.minRunWork = o.minRunWork ?? MIN_RUN_WORK
+    this.minLayerFeatures = o.minLayerFeatures ?? MIN_LAYER_FEATURES
+    this.unsubscribe = n && o.cache ? o.cache.onClear(() => {
+      this.homes.clear()
+      for (const s of this.slots) s.w.postMessage({ clear: true })
+    }) : () => {}
   }
-  const rest = []
-  for (const l of layers) {
-    const home = homes.get(l.key)
-    if (home && ready.includes(home)) {
-      home.load += l.weight
-      give(l, home)
-    } else rest.push(l)
+
+  nextJob(): number {
+    return ++this.jobs
   }
-  for (const l of rest.sort((a, b) => b.weight - a.weight)) {
-    const s = ready.reduce((a, b) => (b.load < a.load ? b : a))
-    if (s.load < here) {
-      s.load += l.weight
-      give(l, s)
-    } else {
-      here += l.weight
-      homes.delete(l.key)
+
+  lost(slot: Slot): void {
+    const i = this.slots.indexOf(slot)
+    if (i >= 0) this.slots.splice(i, 1)
+    for (const [id, home] of this.homes) if (home === slot) this.homes.delete(id)
+  }
+
+  /** Starts the measure workers (a service does so at start, so that its first runs can use them). */
+  start(): void {
+    while (this.slots.length < this.threads) {
+      const w = new Worker(new URL('./measure-worker.mjs', import.meta.url), { execArgv: [] })
+      this.slots.push(new Slot(w, this))
+      // after the listeners, which ref the worker's port: an idle worker does not keep the process alive
+      w.unref()
     }
   }
-  return out
+
+  /** Resolves once every measure worker has loaded (tests, benchmarks; a service need not wait). */
+  async whenStarted(): Promise<void> {
+    this.start()
+    while (this.slots.some((s) => !s.ready)) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  /** Stops the measure workers (later runs start new ones). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.slots].map((s) => s.w.terminate()))
+  }
+
+  /** Stops the workers and no longer follows the feature cache. */
+  async close(): Promise<void> {
+    this.unsubscribe()
+    await this.stop()
+  }
+
+  /**
+   * Which of `layers` (prepared, measured alone; `weight`: features) to give to which ready
+   * worker, of a run whose layers weigh `total` in all, over `cells` cells. A layer a worker
+   * measured before goes to it again (it holds the layer); the others, largest first, each to
+   * whichever of this thread and the workers has least. Empty on a database only this thread
+   * can reach (PGlite), and for runs under minRunWork.
+   */
+  elsewhere(db: Queryable, candidates: { id: number; weight: number; key: string }[], total: number, cells: number): Map<number, Elsewhere> {
+    const out = new Map<number, Elsewhere>()
+    const server = (db as { server?: MeasureJob['server'] }).server
+    const layers = candidates.filter((l) => l.weight >= this.minLayerFeatures)
+    // (without the runtime's feature cache the cells' tags would not tell cells apart: no workers)
+    if (!server || !this.threads || !this.o.cache || !layers.length || total + 2 * cells < this.minRunWork) return out
+    this.start()
+    const ready = this.slots.slice(0, this.threads).filter((s) => s.ready && !s.gone)
+    if (!ready.length) return out
+    for (const s of ready) s.load = 0
+    // this thread: the layers it must measure, and the run's own work
+    let here = total - layers.reduce((s, l) => s + l.weight, 0) + 0.1 * total
+    const give = (l: { id: number; key: string }, s: Slot) => {
+      this.homes.set(l.key, s)
+      out.set(l.id, { measure: (task, cells, pr, signal) => s.measure(db, task, cells, pr, server, signal) })
+    }
+    const rest = []
+    for (const l of layers) {
+      const home = this.homes.get(l.key)
+      if (home && ready.includes(home)) {
+        home.load += l.weight
+        give(l, home)
+      } else rest.push(l)
+    }
+    for (const l of rest.sort((a, b) => b.weight - a.weight)) {
+      const s = ready.reduce((a, b) => (b.load < a.load ? b : a))
+      if (s.load < here) {
+        s.load += l.weight
+        give(l, s)
+      } else {
+        here += l.weight
+        this.homes.delete(l.key)
+      }
+    }
+    return out
+  }
 }
+
+/** The measure pool of the work in progress; unbound: none (every layer measured in this thread). */
+export const MEASURE_POOL = slot('measure pool', new MeasurePool({ threads: 0 }))

@@ -10,6 +10,7 @@
 // PostgreSQL (layer-features.ts readLayer) needs no decoding and is parsed where it arrives.
 import { Worker } from 'node:worker_threads'
 import { DEFAULT_PARSE_THREADS } from '../../../settings.ts'
+import { slot } from '../../../scoped.ts'
 import { joinHex } from '../read/feature-parse.ts'
 import type { Laea } from '../../../geom/laea.ts'
 import type { Feat } from '../union-boundary.ts'
@@ -29,25 +30,6 @@ export interface PackedFeatures {
   long: Uint8Array
   /** per feature the row it came from */
   rowOf: Int32Array
-}
-
-let threads = DEFAULT_PARSE_THREADS
-/** rows below which a range is parsed in this thread */
-let minRows = 500
-
-/** Threads and threshold (tests set minRows 1 to force threads); unset ones take their defaults. */
-export function configureParsePool(o: { threads?: number; minRows?: number }): void {
-  threads = o.threads ?? DEFAULT_PARSE_THREADS
-  if (!(Number.isInteger(threads) && threads >= 0)) throw new Error(`parse threads ${o.threads}: give a whole number ≥ 0`)
-  minRows = o.minRows ?? 500
-}
-
-export function parseThreads(): number {
-  return threads
-}
-
-export function parseMinRows(): number {
-  return minRows
 }
 
 export function packFeatures(feats: Feat[], rowOf: number[]): PackedFeatures {
@@ -89,91 +71,106 @@ export function unpackFeatures(p: PackedFeatures, rows: { id: string; category: 
   }
 }
 
-const idle: Worker[] = []
-/** ranges parsed in workers so far (tests check that threads were used) */
-export let parsedInWorkers = 0
-let started = 0
-let ready = 0
-const waiting: (() => void)[] = []
+/**
+ * Parse workers (threads; 0 = parse in the calling thread) and the size below which a range
+ * is parsed in the calling thread (tests set minRows 1 to force threads). One pool per
+ * runtime (server/runtime.ts); the reading code finds the pool bound for its work with
+ * current(PARSE_POOL).
+ */
+export class ParsePool {
+  readonly threads: number
+  readonly minRows: number
+  /** ranges parsed in workers so far (tests check that threads were used) */
+  parsedInWorkers = 0
+  private readonly idle: Worker[] = []
+  private started = 0
+  private ready = 0
+  private readonly waiting: (() => void)[] = []
 
-function spawn(): void {
-  const w = new Worker(new URL('./parse-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
-  w.unref()
-  started++
-  // a worker is used once it has loaded its modules (it says so); until then this thread
-  // parses, so the first read of a process does not wait for workers to start
-  const onReady = (m: { ready?: boolean }) => {
-    if (!m.ready) return
-    w.off('message', onReady)
-    w.off('exit', onEarlyExit)
-    ready++
-    // a worker that stops while idle leaves the pool (one stopping during a task is released by it)
-    w.once('exit', () => {
-      const i = idle.indexOf(w)
-      if (i >= 0) { idle.splice(i, 1); started--; ready-- }
-    })
-    release(w)
+  constructor(o: { threads?: number; minRows?: number } = {}) {
+    this.threads = o.threads ?? DEFAULT_PARSE_THREADS
+    if (!(Number.isInteger(this.threads) && this.threads >= 0)) throw new Error(`parse threads ${o.threads}: give a whole number ≥ 0`)
+    this.minRows = o.minRows ?? 500
   }
-  const onEarlyExit = () => { started--; w.off('message', onReady) }
-  w.on('message', onReady)
-  w.on('exit', onEarlyExit)
-}
 
-/** Stops the idle parse workers (they leave the pool as they exit; later reads start new ones). */
-export async function stopParseWorkers(): Promise<void> {
-  await Promise.all([...idle].map((w) => w.terminate()))
-}
-
-/** Resolves once every parse worker has started and loaded (tests; a service need not wait). */
-export async function parseWorkersStarted(): Promise<void> {
-  workersReady()
-  while (ready < threads) await new Promise((r) => setTimeout(r, 20))
-}
-
-/** Some parse worker is ready (workers are started here on first call). */
-export function workersReady(): boolean {
-  while (started < threads) spawn()
-  return ready > 0
-}
-
-async function acquire(): Promise<Worker> {
-  for (;;) {
-    const w = idle.pop()
-    if (w) return w
-    await new Promise<void>((resolve) => waiting.push(resolve))
-  }
-}
-
-function release(w: Worker | undefined): void {
-  if (w) idle.push(w)
-  else { started--; ready-- }
-  waiting.shift()?.()
-}
-
-/** The rows' features parsed in a worker thread (hex EWKB text rows only). */
-export async function parseInWorker(rows: { id: string; category: string | null; wkb: string }[], pr: Laea): Promise<PackedFeatures> {
-  const { hex, lengths } = joinHex(rows)
-  const w = await acquire()
-  return new Promise<PackedFeatures>((resolve, reject) => {
-    const done = (ok: boolean) => {
-      w.off('message', onMessage)
-      w.off('error', onError)
-      w.off('exit', onExit)
-      release(ok ? w : undefined)
+  private spawn(): void {
+    const w = new Worker(new URL('./parse-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
+    w.unref()
+    this.started++
+    const onReady = (m: { ready?: boolean }) => {
+      if (!m.ready) return
+      w.off('message', onReady)
+      w.off('exit', onEarlyExit)
+      this.ready++
+      w.once('exit', () => {
+        const i = this.idle.indexOf(w)
+        if (i >= 0) { this.idle.splice(i, 1); this.started--; this.ready-- }
+      })
+      this.release(w)
     }
-    const onMessage = (m: { packed?: PackedFeatures; error?: { name: string; message: string } }) => {
-      done(true)
-      if (m.packed) {
-        parsedInWorkers++
-        resolve(m.packed)
+    const onEarlyExit = () => { this.started--; w.off('message', onReady) }
+    w.on('message', onReady)
+    w.on('exit', onEarlyExit)
+  }
+
+  /** Stops the idle parse workers (they leave the pool as they exit; later reads start new ones). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.idle].map((w) => w.terminate()))
+  }
+
+  /** Resolves once every parse worker has started and loaded (tests; a service need not wait). */
+  async whenStarted(): Promise<void> {
+    this.workersReady()
+    while (this.ready < this.threads) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  /** Some parse worker is ready (workers are started here on first call). */
+  workersReady(): boolean {
+    while (this.started < this.threads) this.spawn()
+    return this.ready > 0
+  }
+
+  private async acquire(): Promise<Worker> {
+    for (;;) {
+      const w = this.idle.pop()
+      if (w) return w
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+    }
+  }
+
+  private release(w: Worker | undefined): void {
+    if (w) this.idle.push(w)
+    else { this.started--; this.ready-- }
+    this.waiting.shift()?.()
+  }
+
+  /** The rows' features parsed in a worker thread (hex EWKB text rows only). */
+  async parse(rows: { id: string; category: string | null; wkb: string }[], pr: Laea): Promise<PackedFeatures> {
+    const { hex, lengths } = joinHex(rows)
+    const w = await this.acquire()
+    return new Promise<PackedFeatures>((resolve, reject) => {
+      const done = (ok: boolean) => {
+        w.off('message', onMessage)
+        w.off('error', onError)
+        w.off('exit', onExit)
+        this.release(ok ? w : undefined)
       }
-      else reject(Object.assign(new Error(m.error!.message), { name: m.error!.name }))
-    }
-    const onError = (err: Error) => { done(false); reject(err) }
-    const onExit = (code: number) => onError(new Error(`parse worker stopped (exit code ${code})`))
-    w.on('message', onMessage)
-    w.on('error', onError)
-    w.on('exit', onExit)
-    w.postMessage({ hex, lengths, lon0: pr.lon0, lat0: pr.lat0 } satisfies ParseTask)
-  })
+      const onMessage = (m: { packed?: PackedFeatures; error?: { name: string; message: string } }) => {
+        done(true)
+        if (m.packed) {
+          this.parsedInWorkers++
+          resolve(m.packed)
+        } else reject(Object.assign(new Error(m.error!.message), { name: m.error!.name }))
+      }
+      const onError = (err: Error) => { done(false); reject(err) }
+      const onExit = (code: number) => onError(new Error(`parse worker stopped (exit code ${code})`))
+      w.on('message', onMessage)
+      w.on('error', onError)
+      w.on('exit', onExit)
+      w.postMessage({ hex, lengths, lon0: pr.lon0, lat0: pr.lat0 } satisfies ParseTask)
+    })
+  }
 }
+
+/** The parse pool of the work in progress; unbound: none (parse in the calling thread). */
+export const PARSE_POOL = slot('parse pool', new ParsePool({ threads: 0 }))
