@@ -19,13 +19,13 @@ import { cellSet, measureCell, measureSet, type CellSet, type MeasureCell, type 
 import { laea, type Laea } from '../../geom/laea.ts'
 import { categoryPrefix, layerKey, OVERLAY_GRID } from '../sums.ts'
 import { cacheFeatures, cachedFeatures, FEATURE_CACHE } from './feature-cache.ts'
-import { readSplit, type DirectFeatures, type SplitRead } from './layer-split.ts'
+import { readSplit, type DirectFeatures } from './layer-split.ts'
 import { keptContacts, knownFlags, layeredFlags, markContacts, markFound, storeContacts } from './read/contacts.ts'
 import { byCategory, categorySets, layerCacheKey as cacheKeyOf, measureFeatureSet, readPreparedLayer } from './layer-measure.ts'
 import { MEASURE_POOL, type Elsewhere } from './threads/measure-pool.ts'
 import { CELL_OPTIONS } from './options.ts'
 import { current } from '../../scoped.ts'
-import { layerReads, readLayer, TILE_FEATURES } from './read/layer-features.ts'
+import { layerReads, readLayer, type LayerRead } from './read/layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './transitions.ts'
 
@@ -120,13 +120,31 @@ interface FeatureSet {
 
 export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
 
-/** `unitCells`: simpleCells of the plan's set, as the planner found them. */
+/**
+ * A cell coverage run, in four parts: plan (the sets to measure, and how each layer is read:
+ * planReads), then per tile read its layers (readTileLayer) and measure its sets
+ * (measureTile), then write the run's sums (writeSums). `unitCells`: simpleCells of the
+ * plan's set, as the planner found them.
+ */
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
-  const { db, runId, signal } = ctx
-  const { ids, cells, pr } = unitCells
+  const { cells } = unitCells
   const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
+  const sets = setsOf(plan)
+  const sums = new RunSums(unitCells.ids.length)
+  const reading = await planReads(ctx, plan, unitCells, stats)
+  let done = 0
+  for (const tile of reading.tiles) {
+    await measureTile(ctx, plan, unitCells, reading, sets, sums, stats, tile)
+    done += tile.length
+    await ctx.progress(done / cells.length)
+  }
+  await writeSums(ctx, plan, unitCells.ids, sums, stats)
+  for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
+  return stats
+}
 
-  // the sets to measure; keys as the piece engine writes them (readCoverage reads both)
+/** The sets a run measures; keys as the piece engine writes them (readCoverage reads both). */
+function setsOf(plan: CellCoveragePlan): FeatureSet[] {
   const counting = plan.counting ?? true
   const sets: FeatureSet[] = []
   for (const l of plan.layers) {
@@ -137,13 +155,38 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   plan.overlaps.forEach(([a, b], i) => sets.push({ key: `AB:${i}:`, layers: [a, b], category: null, counting: false, features: () => [], groups: (t) => [t.get(a)!, withoutCopies(t.get(a)!, t.get(b)!)] }))
   if (plan.union.length) sets.push({ key: 'U:', layers: plan.union, category: null, counting: false, features: () => [], groups: (t) => plan.union.map((id) => t.get(id)!) })
 
-  const sums = new Map<string, { area: Float64Array; count: Int32Array }>()
-  const acc = (key: string) => {
-    let a = sums.get(key)
-    if (!a) sums.set(key, (a = { area: new Float64Array(ids.length), count: new Int32Array(ids.length) }))
+  return sets
+}
+
+/** The run's sums per key, one area and feature count per unit. */
+class RunSums {
+  readonly byKey = new Map<string, { area: Float64Array; count: Int32Array }>()
+  constructor(private readonly units: number) {}
+  acc(key: string): { area: Float64Array; count: Int32Array } {
+    let a = this.byKey.get(key)
+    if (!a) this.byKey.set(key, (a = { area: new Float64Array(this.units), count: new Int32Array(this.units) }))
     return a
   }
+}
 
+/** How a run reads its layers: which, by what keys in the feature cache, in which tiles, which given to measure workers, which read in two steps. */
+interface Reading {
+  wanted: number[]
+  reads: Map<number, LayerRead>
+  tiles: number[][]
+  layerCacheKey: (id: number) => string
+  splitCacheKey: (id: number) => string
+  cellsTag: number
+  splitReads: boolean
+  elsewhere: Map<number, Elsewhere>
+  contacts: Map<number, Set<string>>
+  splittable: Set<number>
+  byCategoryOf: (id: number) => boolean
+}
+
+async function planReads(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells, stats: CellCoverageStats): Promise<Reading> {
+  const { db, signal } = ctx
+  const { cells, pr } = unitCells
   const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
   const reads = await layerReads(db, wanted, signal)
   const layerCacheKey = (id: number) => cacheKeyOf(id, String(reads.get(id)?.created), pr)
@@ -163,280 +206,325 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   const contacts = await keptContacts(db, wanted.filter((id) => reads.get(id)?.prepared && !elsewhere.has(id)), signal)
   // layers read in two steps for these cells: prepared, and in sets of one layer only
   const splittable = new Set(wanted.filter((id) => splitReads && contacts.has(id) && alone(id)))
-  let done = 0
-  for (const tile of tiles) {
-    const box = tile.reduce((b, ci) => {
-      const c = cells[ci]!.bbox
-      return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
-    }, [Infinity, Infinity, -Infinity, -Infinity])
-    const byLayer = new Map<number, Feat[]>()
-    // this tile's sums of the sets measured so far, by key (a transition's set is often a whole category's)
-    const measured = new Map<string, SetSums>()
-    const transitionsLeft = [...(plan.transitions ?? [])]
-    const single = tiles.length === 1
-    const cs = tileCells(cells, tile, single)
-    // per layer read in two steps: its features measured by area alone, in this tile's cells
-    const direct = new Map<number, DirectFeatures>()
-    // the cache key of what was read of a layer (whole, or split for these cells), for its sets' boundaries
-    const readKey = (id: number) => (direct.has(id) ? splitCacheKey(id) : layerCacheKey(id))
-    const split = (id: number, sr: SplitRead): Feat[] => {
+  const byCategoryOf = (id: number) => plan.layers.some((l) => l.id === id && l.byCategory)
+  return { wanted, reads, tiles, layerCacheKey, splitCacheKey, cellsTag, splitReads, elsewhere, contacts, splittable, byCategoryOf }
+}
+
+/** What a tile has read so far: features by layer, and per layer read in two steps those measured by area alone. */
+interface TileReads {
+  tile: number[]
+  box: number[]
+  single: boolean
+  cs: CellSet
+  direct: Map<number, DirectFeatures>
+}
+
+/**
+ * The read path: one layer's features for a tile, by the first of these that applies —
+ * given to a measure worker (nothing here); a prepared layer in a run of one tile, read in
+ * two steps for these cells (readPreparedLayer); the whole layer from the feature cache; one
+ * tile of several, read in two steps for the tile's box (readSplit); else read from the
+ * database (whole, or the tile's box), its contacts marked or found and kept, and cached.
+ */
+function readTileLayer(ctx: StepContext, unitCells: SimpleCells, reading: Reading, t: TileReads, id: number, stats: CellCoverageStats): Promise<Feat[]> {
+  const { db, signal } = ctx
+  const { pr } = unitCells
+  const { reads, layerCacheKey, cellsTag, contacts, splittable, byCategoryOf, elsewhere } = reading
+  const { single, cs, box, direct } = t
+  if (elsewhere.has(id)) return Promise.resolve([])
+  if (single && splittable.has(id)) {
+    const r = readPreparedLayer(db, { layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: true, categories: byCategoryOf(id), range: reads.get(id)?.range }, cs, pr, contacts.get(id)!, stats, signal).then((lr) => {
+      if (lr.direct) direct.set(id, lr.direct)
+      return lr.feats
+    })
+    r.catch(() => {}) // rejections are met when awaited
+    return r
+  }
+  const key = single ? layerCacheKey(id) : undefined
+  const cached = key ? cachedFeatures(key) : undefined
+  if (cached) {
+    stats.cached++
+    return Promise.resolve(cached)
+  }
+  if (splittable.has(id)) {
+    // one tile of several: the features whose boxes meet its box
+    const r = readSplit(db, id, box, cs, contacts.get(id)!, pr, { categories: byCategoryOf(id), signal, range: reads.get(id)?.range, tiles: reading.tiles.length }).then((sr) => {
+      markContacts(sr.feats, contacts.get(id)!)
       if (sr.direct) direct.set(id, sr.direct)
       return sr.feats
-    }
-    const byCategoryOf = (id: number) => plan.layers.some((l) => l.id === id && l.byCategory)
-    // the layers given to measure workers, first: they start while this thread reads
-    const away = [...elsewhere].map(([id, worker]) => {
-      const r = worker.measure({ layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: splitReads, categories: byCategoryOf(id), range: reads.get(id)?.range, byCategory: byCategoryOf(id), counting }, cells, pr, signal)
-      r.catch(() => {}) // rejections are met when awaited below
-      return { id, r }
     })
-    // every layer's queries sent at once (the pool runs them side by side in the server, and
-    // parse workers take their rows as they come); each set is measured as soon as its
-    // layers are read, while the server and the workers go on with the others
-    const pending = wanted.map((id) => {
-      if (elsewhere.has(id)) return Promise.resolve([])
-      if (single && splittable.has(id)) {
-        const r = readPreparedLayer(db, { layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: true, categories: byCategoryOf(id), range: reads.get(id)?.range }, cs, pr, contacts.get(id)!, stats, signal).then((lr) => {
-          if (lr.direct) direct.set(id, lr.direct)
-          return lr.feats
-        })
-        r.catch(() => {}) // rejections are met when awaited below
-        return r
-      }
-      const key = single ? layerCacheKey(id) : undefined
-      const cached = key ? cachedFeatures(key) : undefined
-      if (cached) {
-        stats.cached++
-        return Promise.resolve(cached)
-      }
-      if (splittable.has(id)) {
-        // one tile of several: the features whose boxes meet its box
-        const r = readSplit(db, id, box, cs, contacts.get(id)!, pr, { categories: byCategoryOf(id), signal, range: reads.get(id)?.range, tiles: tiles.length }).then((sr) => {
-          markContacts(sr.feats, contacts.get(id)!)
-          return split(id, sr)
-        })
-        r.catch(() => {}) // rejections are met when awaited below
-        return r
-      }
-      const r = readLayer(db, id, single ? undefined : box, pr, signal, reads.get(id)?.range).then(async (feats) => {
-        const kept = contacts.get(id)
-        if (kept) markContacts(feats, kept)
-        else if (single) {
-          // a layer imported before contacts were kept: found now, from the whole layer, once
-          await storeContacts(db, id, markFound(feats), signal)
-          stats.prepared++
-        }
-        if (key) cacheFeatures(key, feats)
-        return feats
-      })
-      r.catch(() => {}) // rejections are met when awaited below
-      return r
-    })
-    const waiting = sets.filter((set) => !set.layers.some((l) => elsewhere.has(l)))
-    /**
-     * Per category pair of layers a and b, in each cell: the twins' area plus
-     * |A′| + |B′| − |A′ ∪ B′| (cells/transitions.ts); per class of each, its ground outside the
-     * other layer; cells any part declines, by PostGIS.
-     */
-    const measureTransitions = async (t: TransitionPlan, fa: Feat[], fb: Feat[]) => {
-      const byClass = byCategory(fa)
-      /** fs: one layer's features, or two layers' (`split`: how many of them are the first's) */
-      const one = (fs: Feat[], split?: number) => {
-        let t0 = performance.now()
-        const b = unionBoundary(fs, pr, split !== undefined ? layeredFlags([fs.slice(0, split), fs.slice(split)]) : knownFlags(fs))
-        stats.ms.boundary += performance.now() - t0
-        t0 = performance.now()
-        const r = measureSet(cs, fs, b, pr, false)
-        stats.ms.measure += performance.now() - t0
-        stats.segments += b.segments
-        return r
-      }
-      const parts = (p: CategoryPair): { sums: SetSums; sign: number }[] => {
-        const out: { sums: SetSums; sign: number }[] = []
-        if (p.twins.length) {
-          // twins meet nothing else of their layer, so their area is their class's less the
-          // rest of it: measured so when they are most of the class (the class's own sums are known)
-          const all = byClass.get(p.from)!, whole = measured.get(categoryPrefix(t.a) + p.from)
-          if (whole && 2 * p.twins.length > all.length) {
-            const twins = new Set(p.twins)
-            out.push({ sums: whole, sign: 1 })
-            const rest = all.filter((f) => !twins.has(f))
-            if (rest.length) out.push({ sums: one(rest), sign: -1 })
-          } else out.push({ sums: one(p.twins), sign: 1 })
-        }
-        if (p.a.length && p.b.length) {
-          out.push({ sums: one(p.a), sign: 1 }, { sums: one(p.b), sign: 1 })
-          out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], p.a.length), sign: -1 })
-        }
-        return out
-      }
-      /** The signed terms' sum per tile cell; NaN where a term declines the cell. */
-      const evaluate = (terms: { sums: SetSums; sign: number }[]): Float64Array => {
-        const v = new Float64Array(tile.length)
-        for (let ci = 0; ci < tile.length; ci++) {
-          let x = 0
-          for (const { sums, sign } of terms) x = sums.degenerate[ci] ? NaN : x + sign * sums.area[ci]!
-          v[ci] = x
-        }
-        return v
-      }
-      /** Adds per-cell values into `key`'s sums; NaN cells get `fallback`'s areas (PostGIS). */
-      const add = async (key: string, v: Float64Array, fallbackSql: string, params: unknown[]) => {
-        const a = acc(key)
-        const fallback: string[] = []
-        const unitOf = new Map<string, number>()
-        tile.forEach((u, ci) => {
-          const x = v[ci]!
-          if (Number.isNaN(x)) {
-            fallback.push(ids[u]!)
-            unitOf.set(ids[u]!, u)
-          } else if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x // classes that only touch leave rounding (~1e-12 of the cell): no area
-        })
-        if (fallback.length) {
-          const t2 = performance.now()
-          stats.degenerate += fallback.length
-          const rows = await db.query<{ unit_id: string; area_m2: number }>(fallbackSql, [fallback, ...params, OVERLAY_GRID], { signal })
-          for (const row of rows) a.area[unitOf.get(row.unit_id)!] += Number(row.area_m2)
-          stats.ms.fallback += performance.now() - t2
-        }
-      }
-      const { pairs, outOf, into } = pairing(fa, fb)
-      const pairValues = new Map<CategoryPair, Float64Array>()
-      for (const p of pairs) {
-        const terms = parts(p)
-        if (!terms.length) continue
-        const v = evaluate(terms)
-        pairValues.set(p, v)
-        await add(t.prefix + p.key, v, PAIR_FALLBACK_SQL, [t.a, p.from, t.b, p.to])
-      }
-      // A class's area outside the other vintage's layer. In a cell where the other layer's
-      // classes do not overlap (its sums equal the sum of its classes'), that is the class's
-      // area less its pairs'; elsewhere |own ∪ other| − |other|, measured on the features that
-      // meet those cells only.
-      /** Per tile cell: the layer's classes overlap there (its sums are not the sum of its classes'), or a sum declined it. */
-      const classesOverlap = (layer: number): Uint8Array => {
-        const whole = measured.get(layerKey(layer))
-        const classes = [...measured.entries()].filter(([k]) => k.startsWith(categoryPrefix(layer))).map(([, r]) => r)
-        const flags = new Uint8Array(tile.length)
-        for (let ci = 0; ci < tile.length; ci++) {
-          let sum = 0, bad = !whole || whole.degenerate[ci] === 1
-          for (const r of classes) { if (r.degenerate[ci]) bad = true; sum += r.area[ci]! }
-          flags[ci] = bad || Math.abs(whole!.area[ci]! - sum) > 1e-9 * cs.cells[ci]!.area ? 1 : 0
-        }
-        return flags
-      }
-      const overlapA = outOf.length || into.length ? classesOverlap(t.a) : undefined
-      const overlapB = outOf.length || into.length ? classesOverlap(t.b) : undefined
-      const outside = async (o: ClassOutside, layer: number, other: number, otherOverlaps: Uint8Array, side: 'from' | 'to', key: string) => {
-        const own = measured.get(categoryPrefix(layer) + o.cls)
-        const mine = [...pairValues].filter(([p]) => (side === 'from' ? p.from : p.to) === o.cls).map(([, v]) => v)
-        const v = new Float64Array(tile.length)
-        const open = new Uint8Array(tile.length)
-        let opened = 0
-        for (let ci = 0; ci < tile.length; ci++) {
-          const bad = !own || own.degenerate[ci] === 1 || otherOverlaps[ci] === 1
-          let x = bad ? NaN : own!.area[ci]!
-          for (const m of mine) x -= m[ci]!
-          if (Number.isNaN(x)) { open[ci] = 1; opened++ } else v[ci] = x
-        }
-        if (opened) {
-          const meets = (f: Feat) => {
-            const n = cs.query(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3])
-            for (let k = 0; k < n; k++) if (open[cs.out[k]!]) return true
-            return false
-          }
-          const ownNear = o.own.filter(meets), otherNear = o.other.filter(meets)
-          const terms = !ownNear.length ? [] : otherNear.length
-            ? [{ sums: one([...ownNear, ...otherNear], ownNear.length), sign: 1 }, { sums: one(otherNear), sign: -1 }]
-            : [{ sums: one(ownNear), sign: 1 }]
-          const m = terms.length ? evaluate(terms) : undefined
-          for (let ci = 0; ci < tile.length; ci++) if (open[ci]) v[ci] = m ? m[ci]! : 0
-        }
-        await add(key, v, OUTSIDE_FALLBACK_SQL, [layer, o.cls, other])
-      }
-      for (const o of outOf) await outside(o, t.a, t.b, overlapB!, 'from', t.outOf + o.cls)
-      for (const o of into) await outside(o, t.b, t.a, overlapA!, 'to', t.into + o.cls)
-    }
-    /** A set's sums added to the run's; its degenerate cells measured by PostGIS. */
-    const record = async (key: string, r: SetSums, layers: number[], category: string | null) => {
-      measured.set(key, r)
-      const a = acc(key)
-      const fallback: string[] = []
-      const unitOf = new Map<string, number>()
-      tile.forEach((u, ci) => {
-        if (r.degenerate[ci]) {
-          fallback.push(ids[u]!)
-          unitOf.set(ids[u]!, u)
-          return
-        }
-        a.area[u] += r.area[ci]!
-        a.count[u] += r.count[ci]!
-      })
-      if (!fallback.length) return
-      const t0 = performance.now()
-      stats.degenerate += fallback.length
-      const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, layers, category, OVERLAY_GRID], { signal })
-      for (const row of rows) {
-        const u = unitOf.get(row.unit_id)!
-        a.area[u] += Number(row.area_m2)
-        a.count[u] += Number(row.features)
-      }
-      stats.ms.fallback += performance.now() - t0
-    }
-    for (const [k, id] of wanted.entries()) {
-      if (elsewhere.has(id)) continue
-      const t0 = performance.now()
-      const feats = await pending[k]!
-      byLayer.set(id, feats)
-      stats.featuresRead += feats.length + (direct.get(id)?.cell.length ?? 0)
-      stats.direct += direct.get(id)?.cell.length ?? 0
-      stats.ms.read += performance.now() - t0
-      // the sets whose layers are all read now; a layer's categories as sets of their own
-      const ready: FeatureSet[] = []
-      for (let i = 0; i < waiting.length; i++) {
-        const set = waiting[i]!
-        if (!set.layers.every((l) => byLayer.has(l))) continue
-        waiting.splice(i--, 1)
-        if (set.category === null) { ready.push(set); continue }
-        for (const c of categorySets(set.key, byLayer.get(set.layers[0]!)!, direct.get(set.layers[0]!))) ready.push({ key: c.key, layers: set.layers, category: c.category, counting, features: () => c.feats, directOf: c.directOf })
-      }
-      for (const s of ready) {
-        const groups = s.groups?.(byLayer)
-        const feats = groups ? groups.flat() : s.features(byLayer)
-        // whole layers: their union boundary may be known from an earlier run (feature-cache.ts);
-        // one layer's features (or one category's): its contacts, when known, are all that can
-        // overlap; several layers': those and whatever another layer's boxes meet
-        const r = measureFeatureSet(cs, feats, s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined, s.directOf, {
-          boundaryKey: single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined,
-          flags: () => (groups ? layeredFlags(groups) : s.layers.length === 1 ? knownFlags(feats) : undefined),
-          pr, counting: s.counting, stats,
-        })
-        if (r) await record(s.key, r, s.layers, s.category)
-      }
-      // transitions whose two layers are read now
-      for (let i = 0; i < transitionsLeft.length; i++) {
-        const t = transitionsLeft[i]!
-        if (!byLayer.has(t.a) || !byLayer.has(t.b)) continue
-        transitionsLeft.splice(i--, 1)
-        await measureTransitions(t, byLayer.get(t.a)!, byLayer.get(t.b)!)
-      }
-    }
-    // the layers measured by workers
-    for (const { id, r } of away) {
-      const t0 = performance.now()
-      const out = await r
-      stats.ms.wait += performance.now() - t0
-      stats.featuresRead += out.stats.featuresRead
-      stats.direct += out.stats.direct
-      stats.segments += out.stats.segments
-      stats.cached += out.stats.cached
-      stats.elsewhere.push({ layer: id, ms: Object.fromEntries(Object.entries(out.stats.ms).map(([k, v]) => [k, Math.round(v)])) })
-      for (const set of out.sets) await record(set.key, set.sums, [id], set.category)
-    }
-    done += tile.length
-    await ctx.progress(done / cells.length)
+    r.catch(() => {}) // rejections are met when awaited
+    return r
   }
+  const r = readLayer(db, id, single ? undefined : box, pr, signal, reads.get(id)?.range).then(async (feats) => {
+    const kept = contacts.get(id)
+    if (kept) markContacts(feats, kept)
+    else if (single) {
+      // a layer imported before contacts were kept: found now, from the whole layer, once
+      await storeContacts(db, id, markFound(feats), signal)
+      stats.prepared++
+    }
+    if (key) cacheFeatures(key, feats)
+    return feats
+  })
+  r.catch(() => {}) // rejections are met when awaited
+  return r
+}
 
+/** One tile: its layers read (some measured by workers), each set measured as soon as its layers are read, the sums added to the run's. */
+async function measureTile(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells, reading: Reading, sets: FeatureSet[], sums: RunSums, stats: CellCoverageStats, tile: number[]): Promise<void> {
+  const { db, signal } = ctx
+  const { ids, cells, pr } = unitCells
+  const { wanted, reads, tiles, layerCacheKey, splitCacheKey, cellsTag, splitReads, elsewhere, byCategoryOf } = reading
+  const counting = plan.counting ?? true
+  const acc = (key: string) => sums.acc(key)
+  const box = tile.reduce((b, ci) => {
+    const c = cells[ci]!.bbox
+    return [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[2]), Math.max(b[3], c[3])]
+  }, [Infinity, Infinity, -Infinity, -Infinity])
+  const byLayer = new Map<number, Feat[]>()
+  // this tile's sums of the sets measured so far, by key (a transition's set is often a whole category's)
+  const measured = new Map<string, SetSums>()
+  const transitionsLeft = [...(plan.transitions ?? [])]
+  const single = tiles.length === 1
+  const cs = tileCells(cells, tile, single)
+  // per layer read in two steps: its features measured by area alone, in this tile's cells
+  const direct = new Map<number, DirectFeatures>()
+  // the cache key of what was read of a layer (whole, or split for these cells), for its sets' boundaries
+  const readKey = (id: number) => (direct.has(id) ? splitCacheKey(id) : layerCacheKey(id))
+  // the layers given to measure workers, first: they start while this thread reads
+  const away = [...elsewhere].map(([id, worker]) => {
+    const r = worker.measure({ layerId: id, cacheKey: layerCacheKey(id), cellsTag, split: splitReads, categories: byCategoryOf(id), range: reads.get(id)?.range, byCategory: byCategoryOf(id), counting }, cells, pr, signal)
+    r.catch(() => {}) // rejections are met when awaited below
+    return { id, r }
+  })
+  // every layer's queries sent at once (the pool runs them side by side in the server, and
+  // parse workers take their rows as they come); each set is measured as soon as its
+  // layers are read, while the server and the workers go on with the others
+  const tileReads: TileReads = { tile, box, single, cs, direct }
+  const pending = wanted.map((id) => readTileLayer(ctx, unitCells, reading, tileReads, id, stats))
+  const waiting = sets.filter((set) => !set.layers.some((l) => elsewhere.has(l)))
+  /** A set's sums added to the run's; its degenerate cells measured by PostGIS. */
+  const record = async (key: string, r: SetSums, layers: number[], category: string | null) => {
+    measured.set(key, r)
+    const a = acc(key)
+    const fallback: string[] = []
+    const unitOf = new Map<string, number>()
+    tile.forEach((u, ci) => {
+      if (r.degenerate[ci]) {
+        fallback.push(ids[u]!)
+        unitOf.set(ids[u]!, u)
+        return
+      }
+      a.area[u] += r.area[ci]!
+      a.count[u] += r.count[ci]!
+    })
+    if (!fallback.length) return
+    const t0 = performance.now()
+    stats.degenerate += fallback.length
+    const rows = await db.query<{ unit_id: string; area_m2: number; features: number }>(FALLBACK_SQL, [fallback, layers, category, OVERLAY_GRID], { signal })
+    for (const row of rows) {
+      const u = unitOf.get(row.unit_id)!
+      a.area[u] += Number(row.area_m2)
+      a.count[u] += Number(row.features)
+    }
+    stats.ms.fallback += performance.now() - t0
+  }
+  for (const [k, id] of wanted.entries()) {
+    if (elsewhere.has(id)) continue
+    const t0 = performance.now()
+    const feats = await pending[k]!
+    byLayer.set(id, feats)
+    stats.featuresRead += feats.length + (direct.get(id)?.cell.length ?? 0)
+    stats.direct += direct.get(id)?.cell.length ?? 0
+    stats.ms.read += performance.now() - t0
+    // the sets whose layers are all read now; a layer's categories as sets of their own
+    const ready: FeatureSet[] = []
+    for (let i = 0; i < waiting.length; i++) {
+      const set = waiting[i]!
+      if (!set.layers.every((l) => byLayer.has(l))) continue
+      waiting.splice(i--, 1)
+      if (set.category === null) { ready.push(set); continue }
+      for (const c of categorySets(set.key, byLayer.get(set.layers[0]!)!, direct.get(set.layers[0]!))) ready.push({ key: c.key, layers: set.layers, category: c.category, counting, features: () => c.feats, directOf: c.directOf })
+    }
+    for (const s of ready) {
+      const groups = s.groups?.(byLayer)
+      const feats = groups ? groups.flat() : s.features(byLayer)
+      // whole layers: their union boundary may be known from an earlier run (feature-cache.ts);
+      // one layer's features (or one category's): its contacts, when known, are all that can
+      // overlap; several layers': those and whatever another layer's boxes meet
+      const r = measureFeatureSet(cs, feats, s.layers.length === 1 ? direct.get(s.layers[0]!) : undefined, s.directOf, {
+        boundaryKey: single ? `${s.layers.map(readKey).join('+')}|${s.key}` : undefined,
+        flags: () => (groups ? layeredFlags(groups) : s.layers.length === 1 ? knownFlags(feats) : undefined),
+        pr, counting: s.counting, stats,
+      })
+      if (r) await record(s.key, r, s.layers, s.category)
+    }
+    // transitions whose two layers are read now
+    for (let i = 0; i < transitionsLeft.length; i++) {
+      const t = transitionsLeft[i]!
+      if (!byLayer.has(t.a) || !byLayer.has(t.b)) continue
+      transitionsLeft.splice(i--, 1)
+      await measureTransitions({ ctx, unitCells, tile, cs, measured, sums, stats }, t, byLayer.get(t.a)!, byLayer.get(t.b)!)
+    }
+  }
+  // the layers measured by workers
+  for (const { id, r } of away) {
+    const t0 = performance.now()
+    const out = await r
+    stats.ms.wait += performance.now() - t0
+    stats.featuresRead += out.stats.featuresRead
+    stats.direct += out.stats.direct
+    stats.segments += out.stats.segments
+    stats.cached += out.stats.cached
+    stats.elsewhere.push({ layer: id, ms: Object.fromEntries(Object.entries(out.stats.ms).map(([k, v]) => [k, Math.round(v)])) })
+    for (const set of out.sets) await record(set.key, set.sums, [id], set.category)
+  }
+}
+
+/** What the measuring of one tile shares with its transitions. */
+interface TileContext {
+  ctx: StepContext
+  unitCells: SimpleCells
+  tile: number[]
+  cs: CellSet
+  /** this tile's sums of the sets measured so far, by key */
+  measured: Map<string, SetSums>
+  sums: RunSums
+  stats: CellCoverageStats
+}
+
+/**
+ * Per category pair of layers a and b, in each cell: the twins' area plus
+ * |A′| + |B′| − |A′ ∪ B′| (cells/transitions.ts); per class of each, its ground outside the
+ * other layer; cells any part declines, by PostGIS.
+ */
+async function measureTransitions(tc: TileContext, t: TransitionPlan, fa: Feat[], fb: Feat[]): Promise<void> {
+  const { ctx: { db, signal }, unitCells: { ids, pr }, tile, cs, measured, stats } = tc
+  const acc = (key: string) => tc.sums.acc(key)
+  const byClass = byCategory(fa)
+  /** fs: one layer's features, or two layers' (`split`: how many of them are the first's) */
+  const one = (fs: Feat[], split?: number) => {
+    let t0 = performance.now()
+    const b = unionBoundary(fs, pr, split !== undefined ? layeredFlags([fs.slice(0, split), fs.slice(split)]) : knownFlags(fs))
+    stats.ms.boundary += performance.now() - t0
+    t0 = performance.now()
+    const r = measureSet(cs, fs, b, pr, false)
+    stats.ms.measure += performance.now() - t0
+    stats.segments += b.segments
+    return r
+  }
+  const parts = (p: CategoryPair): { sums: SetSums; sign: number }[] => {
+    const out: { sums: SetSums; sign: number }[] = []
+    if (p.twins.length) {
+      // twins meet nothing else of their layer, so their area is their class's less the
+      // rest of it: measured so when they are most of the class (the class's own sums are known)
+      const all = byClass.get(p.from)!, whole = measured.get(categoryPrefix(t.a) + p.from)
+      if (whole && 2 * p.twins.length > all.length) {
+        const twins = new Set(p.twins)
+        out.push({ sums: whole, sign: 1 })
+        const rest = all.filter((f) => !twins.has(f))
+        if (rest.length) out.push({ sums: one(rest), sign: -1 })
+      } else out.push({ sums: one(p.twins), sign: 1 })
+    }
+    if (p.a.length && p.b.length) {
+      out.push({ sums: one(p.a), sign: 1 }, { sums: one(p.b), sign: 1 })
+      out.push({ sums: one([...p.a, ...withoutCopies(p.a, p.b)], p.a.length), sign: -1 })
+    }
+    return out
+  }
+  /** The signed terms' sum per tile cell; NaN where a term declines the cell. */
+  const evaluate = (terms: { sums: SetSums; sign: number }[]): Float64Array => {
+    const v = new Float64Array(tile.length)
+    for (let ci = 0; ci < tile.length; ci++) {
+      let x = 0
+      for (const { sums, sign } of terms) x = sums.degenerate[ci] ? NaN : x + sign * sums.area[ci]!
+      v[ci] = x
+    }
+    return v
+  }
+  /** Adds per-cell values into `key`'s sums; NaN cells get `fallback`'s areas (PostGIS). */
+  const add = async (key: string, v: Float64Array, fallbackSql: string, params: unknown[]) => {
+    const a = acc(key)
+    const fallback: string[] = []
+    const unitOf = new Map<string, number>()
+    tile.forEach((u, ci) => {
+      const x = v[ci]!
+      if (Number.isNaN(x)) {
+        fallback.push(ids[u]!)
+        unitOf.set(ids[u]!, u)
+      } else if (Math.abs(x) > 1e-9 * cs.cells[ci]!.area) a.area[u] += x // classes that only touch leave rounding (~1e-12 of the cell): no area
+    })
+    if (fallback.length) {
+      const t2 = performance.now()
+      stats.degenerate += fallback.length
+      const rows = await db.query<{ unit_id: string; area_m2: number }>(fallbackSql, [fallback, ...params, OVERLAY_GRID], { signal })
+      for (const row of rows) a.area[unitOf.get(row.unit_id)!] += Number(row.area_m2)
+      stats.ms.fallback += performance.now() - t2
+    }
+  }
+  const { pairs, outOf, into } = pairing(fa, fb)
+  const pairValues = new Map<CategoryPair, Float64Array>()
+  for (const p of pairs) {
+    const terms = parts(p)
+    if (!terms.length) continue
+    const v = evaluate(terms)
+    pairValues.set(p, v)
+    await add(t.prefix + p.key, v, PAIR_FALLBACK_SQL, [t.a, p.from, t.b, p.to])
+  }
+  // A class's area outside the other vintage's layer. In a cell where the other layer's
+  // classes do not overlap (its sums equal the sum of its classes'), that is the class's
+  // area less its pairs'; elsewhere |own ∪ other| − |other|, measured on the features that
+  // meet those cells only.
+  /** Per tile cell: the layer's classes overlap there (its sums are not the sum of its classes'), or a sum declined it. */
+  const classesOverlap = (layer: number): Uint8Array => {
+    const whole = measured.get(layerKey(layer))
+    const classes = [...measured.entries()].filter(([k]) => k.startsWith(categoryPrefix(layer))).map(([, r]) => r)
+    const flags = new Uint8Array(tile.length)
+    for (let ci = 0; ci < tile.length; ci++) {
+      let sum = 0, bad = !whole || whole.degenerate[ci] === 1
+      for (const r of classes) { if (r.degenerate[ci]) bad = true; sum += r.area[ci]! }
+      flags[ci] = bad || Math.abs(whole!.area[ci]! - sum) > 1e-9 * cs.cells[ci]!.area ? 1 : 0
+    }
+    return flags
+  }
+  const overlapA = outOf.length || into.length ? classesOverlap(t.a) : undefined
+  const overlapB = outOf.length || into.length ? classesOverlap(t.b) : undefined
+  const outside = async (o: ClassOutside, layer: number, other: number, otherOverlaps: Uint8Array, side: 'from' | 'to', key: string) => {
+    const own = measured.get(categoryPrefix(layer) + o.cls)
+    const mine = [...pairValues].filter(([p]) => (side === 'from' ? p.from : p.to) === o.cls).map(([, v]) => v)
+    const v = new Float64Array(tile.length)
+    const open = new Uint8Array(tile.length)
+    let opened = 0
+    for (let ci = 0; ci < tile.length; ci++) {
+      const bad = !own || own.degenerate[ci] === 1 || otherOverlaps[ci] === 1
+      let x = bad ? NaN : own!.area[ci]!
+      for (const m of mine) x -= m[ci]!
+      if (Number.isNaN(x)) { open[ci] = 1; opened++ } else v[ci] = x
+    }
+    if (opened) {
+      const meets = (f: Feat) => {
+        const n = cs.query(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3])
+        for (let k = 0; k < n; k++) if (open[cs.out[k]!]) return true
+        return false
+      }
+      const ownNear = o.own.filter(meets), otherNear = o.other.filter(meets)
+      const terms = !ownNear.length ? [] : otherNear.length
+        ? [{ sums: one([...ownNear, ...otherNear], ownNear.length), sign: 1 }, { sums: one(otherNear), sign: -1 }]
+        : [{ sums: one(ownNear), sign: 1 }]
+      const m = terms.length ? evaluate(terms) : undefined
+      for (let ci = 0; ci < tile.length; ci++) if (open[ci]) v[ci] = m ? m[ci]! : 0
+    }
+    await add(key, v, OUTSIDE_FALLBACK_SQL, [layer, o.cls, other])
+  }
+  for (const o of outOf) await outside(o, t.a, t.b, overlapB!, 'from', t.outOf + o.cls)
+  for (const o of into) await outside(o, t.b, t.a, overlapA!, 'to', t.into + o.cls)
+}
+
+/** The run's sums as one document (pieces.ts readSums): [unit id, key, area, features] …, with each pair's overlap |A| + |B| − |A ∪ B|. */
+async function writeSums(ctx: StepContext, plan: CellCoveragePlan, ids: string[], runSums: RunSums, stats: CellCoverageStats): Promise<void> {
+  const { db, runId, signal } = ctx
+  const sums = runSums.byKey
   const t0 = performance.now()
   // one document for the run (pieces.ts readSums): [unit id, key, area, features] …
   const out: [string, string, number, number][] = []
@@ -455,8 +543,6 @@ export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, uni
   await db.query('INSERT INTO run_result (run_id, entries, body) VALUES ($1, $2, $3)', [runId, out.length, JSON.stringify(out)], { signal })
   rememberResult(runId, out)
   stats.ms.write = performance.now() - t0
-  for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
-  return stats
 }
 
 /** Features grouped by category ('' for those without one), in their order. */
