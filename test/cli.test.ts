@@ -1,4 +1,4 @@
-// The CLI contract of DESIGN.md, run as a user runs it: a child process per command,
+// The CLI contract of docs/design.md, run as a user runs it: a child process per command,
 // exit codes, one-line reasons on stderr, CSV on stdout; on the embedded database and,
 // with DATABASE_URL, on PostGIS through --db.
 import { runCli } from './helpers/cli.ts'

@@ -1,6 +1,6 @@
 // The ecocensus command line: server/cli/program.ts defines the commands (each with a zod
 // schema for its options, server/cli/options.ts); this runs it, with a one-line reason on
-// stderr and the exit code of DESIGN.md when something fails.
+// stderr and the exit code of docs/design.md when something fails.
 import { exitCode, oneLine } from '../errors.ts'
 import { program } from './program.ts'
 

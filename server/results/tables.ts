@@ -1,5 +1,5 @@
 // Coverage and change results as exportable tables. Column lists are the CSV contract
-// of DESIGN.md, with extra columns appended (never inserted) so that readers of the
+// of docs/design.md, with extra columns appended (never inserted) so that readers of the
 // contract's columns keep working.
 import type { ChangeResult } from '../stats/change.ts'
 import type { CoverageResult, CoverageRow } from '../stats/coverage.ts'
