@@ -12,9 +12,7 @@ const upload = {
   content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
   description: 'the file itself: .zip (shapefile), .geojson or .gpkg',
 }
-const q = (name: string, description: string, required = false, schema: object = { type: 'string' }) => ({ name, in: 'query', required, description, schema })
 
-const resultParams = [q('format', 'json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'), q('table', 'CSV table: change, transitions, transition_totals, account (change); zonal, histogram (zonal)')]
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }
 
 /** query parameters from an object shape of zod fields */
@@ -55,7 +53,7 @@ export const openApi = {
       get: { summary: 'layer versions loaded', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'ingest a layer version', security: key, requestBody: upload,
-        parameters: [q('filename', 'original file name (decides the format)', true), q('name', 'layer name', true), q('kind', 'redline|protected_area|forest|wetland|farmland|grassland|water|other', true), q('vintage', 'year or date', true), q('crs', 'EPSG:N when the file has no usable CRS'), q('encoding', 'dbf text encoding, e.g. GBK'), q('category_field', 'attribute holding the category'), q('table', 'GeoPackage feature table, when it holds several'), q('replace', 'overwrite the same name+vintage', false, { type: 'boolean' }), q('invalid', 'repair (default) or fail on invalid polygons')],
+        parameters: paramsOf(Q.layerUpload.shape),
         responses: { 201: { description: "import report: features loaded, repairs, CRS and encoding used, area, and 'contacts' (features meeting another feature of the layer other than vertex for vertex; kept for the cell engine)" }, 400: err, 401: err, 409: err, 413: err, 415: err },
       },
     },
@@ -63,7 +61,7 @@ export const openApi = {
       get: { summary: 'unit sets (admin units and grids)', responses: { 200: { description: 'list' } } },
       post: {
         summary: 'import administrative units', security: key, requestBody: upload,
-        parameters: [q('filename', 'original file name', true), q('set', 'unit set name', true), q('code_field', 'GB/T 2260 code field'), q('name_field', 'name field'), q('parent_field', 'parent code field'), q('crs', 'EPSG:N'), q('encoding', 'dbf encoding'), q('table', 'GeoPackage feature table'), q('replace', 'overwrite', false, { type: 'boolean' })],
+        parameters: paramsOf(Q.unitsUpload.shape),
         responses: { 201: { description: 'import report' }, 400: err, 401: err, 409: err, 413: err },
       },
     },
@@ -82,12 +80,12 @@ export const openApi = {
       post: {
         summary: 'ingest a GeoTIFF/COG (the body); categorical or continuous', security: key,
         requestBody: { required: true, content: { 'image/tiff': { schema: { type: 'string', format: 'binary' } } } },
-        parameters: [q('filename', 'original file name (.tif/.tiff)', true), q('name', 'raster name', true), q('vintage', 'year or date', true), q('kind', 'categorical|continuous', true), q('crs', 'EPSG:N when the GeoKeys name none'), q('legend', 'JSON [{value,name,colour}]'), q('replace', 'overwrite the same name+vintage', false, { type: 'boolean' })],
+        parameters: paramsOf(Q.rasterUpload.shape),
         responses: { 201: { description: 'ingest report' }, 400: err, 401: err, 409: err, 413: err, 415: err },
       },
     },
     '/api/rasters/{name}': {
-      get: { summary: 'one raster (NAME or NAME@VINTAGE)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, q('vintage', 'vintage')], responses: { 200: { description: 'raster' }, 404: err } },
+      get: { summary: 'one raster (NAME or NAME@VINTAGE)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, ...paramsOf(Q.raster.shape)], responses: { 200: { description: 'raster' }, 404: err } },
     },
     '/api/rasters/derive': {
       post: {
@@ -99,22 +97,22 @@ export const openApi = {
     '/tiles/raster/{name}/{z}/{x}/{y}.png': {
       get: {
         summary: 'raster tile (Web Mercator): legend colours or a ramp over a range, nodata transparent; cached by raster checksum (header X-Tile-Cache)',
-        parameters: ['name', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'name' ? 'string' : 'integer' } })).concat([q('band', 'band (default 1)'), q('size', '256 (default) or 512'), q('range', 'continuous: lo,hi (default the band min,max; NDVI -1,1; FVC 0,1)'), q('ramp', 'viridis, ndvi, greens, greys')] as never[]),
+        parameters: ['name', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'name' ? 'string' : 'integer' } })).concat(paramsOf(Q.rasterTile.shape) as never[]),
         responses: { 200: { description: 'image/png' }, 400: err, 404: err },
       },
     },
     '/tiles/{source}/{z}/{x}/{y}.mvt': {
       get: {
         summary: 'vector tile (MVT 2.1, extent 4096): source layer:NAME[@VINTAGE], units:SET (run= adds that run\'s per-unit statistics) or change:NAME@FROM,TO; strong ETag, 304, 204 when empty, gzip; headers X-Tile-Cache, Server-Timing',
-        parameters: ['source', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'source' ? 'string' : 'integer' } })).concat([q('run', 'units:SET only: id of a done run of that set')] as never[]),
+        parameters: ['source', 'z', 'x', 'y'].map((n) => ({ name: n, in: 'path', required: true, schema: { type: n === 'source' ? 'string' : 'integer' } })).concat(paramsOf(Q.tileJson.shape) as never[]),
         responses: { 200: { description: 'application/vnd.mapbox-vector-tile' }, 204: { description: 'no feature reaches the tile' }, 304: { description: 'not modified' }, 400: err, 404: err },
       },
     },
     '/tiles/{source}.json': {
-      get: { summary: 'TileJSON 3.0.0 of a vector tile source (bounds, fields, input version)', parameters: [{ name: 'source', in: 'path', required: true, schema: { type: 'string' } }, q('run', 'as for the tiles')] as never[], responses: { 200: { description: 'TileJSON' }, 400: err, 404: err } },
+      get: { summary: 'TileJSON 3.0.0 of a vector tile source (bounds, fields, input version)', parameters: [{ name: 'source', in: 'path', required: true, schema: { type: 'string' } }, ...paramsOf(Q.tileJson.shape)] as never[], responses: { 200: { description: 'TileJSON' }, 400: err, 404: err } },
     },
     '/api/factors': {
-      get: { summary: 'area factors per unit with provenance (defaults by layer kind); xlsx = the finance workbook', parameters: [q('units', 'unit set'), q('format', 'json (default), csv, geojson, xlsx'), q('table', 'factors, units, provenance')] as never[], responses: { 200: { description: 'factors' }, 400: err, 404: err } },
+      get: { summary: 'area factors per unit with provenance (defaults by layer kind); xlsx = the finance workbook', parameters: paramsOf(Q.factors.shape) as never[], responses: { 200: { description: 'factors' }, 400: err, 404: err } },
       post: { summary: 'area factors with your own definitions [{id, label, layer, categories?, measure}]', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'definitions'] } } } }, responses: { 200: { description: 'factors' }, 400: err, 404: err } },
     },
     '/api/allocations': {
@@ -125,6 +123,12 @@ export const openApi = {
       post: { summary: 'ecosystem service value per unit and service (equivalent-factor method, Xie et al. 2015 table)', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'mapping'], properties: { units: { type: 'string' }, raster: { type: 'string' }, layer: { type: 'string' }, mapping: { type: 'object' }, equivalent_value: { type: 'number' } } } } } }, responses: { 200: { description: 'ESV' }, 400: err, 404: err } },
     },
     '/api/config': { get: { summary: 'viewer configuration: optional basemap, whether writes are enabled, upload limit', responses: { 200: { description: 'config' } } } },
+    '/api/layers/{name}/history': {
+      get: { summary: "every version of a layer: id, vintage, current or retired, features, checksum, who created and retired it, the runs that read it", parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'versions' }, 404: err } },
+    },
+    '/api/audit': {
+      get: { summary: 'the audit trail: who wrote, computed and exported what, with outcome (admin key without regions)', security: key, parameters: paramsOf(Q.audit.shape), responses: { 200: { description: 'entries' }, 400: err, 401: err, 403: err } },
+    },
     '/api/runs': {
       get: { summary: 'recent runs with status and progress', responses: { 200: { description: 'list' } } },
       post: {
@@ -138,7 +142,7 @@ export const openApi = {
       delete: { summary: 'cancel a running run', parameters: [idParam], responses: { 202: { description: 'cancel requested' }, 404: err, 409: err } },
     },
     '/api/runs/{id}/result': {
-      get: { summary: 'the result of a done run', parameters: [idParam, ...resultParams], responses: { 200: { description: 'csv, json, geojson or xlsx' }, 400: err, 404: err, 410: err } },
+      get: { summary: 'the result of a done run', parameters: [idParam, ...paramsOf(Q.result.shape)], responses: { 200: { description: 'csv, json, geojson or xlsx' }, 400: err, 404: err, 410: err } },
     },
     '/api/runs/{id}/cancel': {
       post: { summary: 'cancel a running run', parameters: [idParam], responses: { 202: { description: 'cancel requested' }, 404: err, 409: err } },

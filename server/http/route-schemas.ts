@@ -20,45 +20,66 @@ export const ESV_TABLES = ['esv_units', 'esv', 'esv_by_type', 'esv_totals'] as c
 export const query = {
   none: z.strictObject({}),
   /** GET /api/runs/:id/result */
-  result: z.strictObject({ format, table: f.tableName.optional() }),
+  result: z.strictObject({
+    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
+    table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
+  }),
   /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
   stats: {
     format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
     fresh: fresh.describe('compute again even if an identical run is stored'),
   },
-  factors: z.strictObject({ units: f.name, format, table: table(FACTOR_TABLES, 'factors') }),
+  factors: z.strictObject({
+    units: f.name.describe('unit set'), format: format.describe('json (default), csv, geojson, xlsx (the finance workbook)'),
+    table: table(FACTOR_TABLES, 'factors').describe('CSV table: factors, units, provenance'),
+  }),
   factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors') }),
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
   esv: z.strictObject({ format, table: table(ESV_TABLES, 'esv_units') }),
   layerUpload: z.strictObject({
-    filename: f.filename, name: f.name, kind: f.oneOf(LAYER_KINDS), vintage: f.vintage,
-    crs: f.crs.optional(), encoding: f.encoding.optional(), category_field: f.field.optional(), table: f.gpkgTable.optional(),
-    replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'), allow_empty: f.flag.optional(),
+    filename: f.filename.describe('original file name (decides the format: .zip of a shapefile, .geojson, .gpkg)'),
+    name: f.name.describe('layer name'), kind: f.oneOf(LAYER_KINDS).describe('layer kind'), vintage: f.vintage.describe('year or date'),
+    crs: f.crs.optional().describe('EPSG:N when the file has no usable CRS'), encoding: f.encoding.optional().describe('dbf text encoding, e.g. GBK'),
+    category_field: f.field.optional().describe('attribute holding the category'), table: f.gpkgTable.optional().describe('GeoPackage feature table, when it holds several'),
+    replace: f.flag.optional().describe('add a new version of the same name+vintage and retire the current one (kept in its history)'),
+    invalid: f.oneOf(['repair', 'fail']).default('repair').describe('repair (default) or fail on invalid polygons'),
+    allow_empty: f.flag.optional().describe('store a version with no polygon area (else refused)'),
   }),
   unitsUpload: z.strictObject({
-    filename: f.filename, set: f.name, code_field: f.field.optional(), name_field: f.field.optional(), parent_field: f.field.optional(),
-    crs: f.crs.optional(), encoding: f.encoding.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(),
+    filename: f.filename.describe('original file name'), set: f.name.describe('unit set name'),
+    code_field: f.field.optional().describe('GB/T 2260 code field'), name_field: f.field.optional().describe('name field'),
+    parent_field: f.field.optional().describe('parent code field'), crs: f.crs.optional().describe('EPSG:N when the file has no usable CRS'),
+    encoding: f.encoding.optional().describe('dbf text encoding'), table: f.gpkgTable.optional().describe('GeoPackage feature table'),
+    replace: f.flag.optional().describe('add a new version of the set and retire the current one'),
   }),
   rasterUpload: z.strictObject({
-    filename: f.filename.refine((s) => /\.tiff?$/i.test(s), { error: 'a GeoTIFF file name ending .tif or .tiff' }),
-    name: f.name, vintage: f.vintage, kind: f.oneOf(RASTER_KINDS), crs: f.crs.optional(),
+    filename: f.filename.refine((s) => /\.tiff?$/i.test(s), { error: 'a GeoTIFF file name ending .tif or .tiff' }).describe('original file name (.tif/.tiff)'),
+    name: f.name.describe('raster name'), vintage: f.vintage.describe('year or date'), kind: f.oneOf(RASTER_KINDS).describe('categorical or continuous'),
+    crs: f.crs.optional().describe('EPSG:N when the GeoKeys name none'),
     // [{value, name, colour}] as JSON; the legend reader checks the entries
-    legend: z.string().max(16_000, { error: 'is longer than 16000 characters' }).optional(),
-    replace: f.flag.optional(),
+    legend: z.string().max(16_000, { error: 'is longer than 16000 characters' }).optional().describe('JSON [{value, name, colour}]'),
+    replace: f.flag.optional().describe('add a new version of the same name+vintage and retire the current one'),
   }),
-  raster: z.strictObject({ vintage: f.vintage.optional() }),
+  raster: z.strictObject({ vintage: f.vintage.optional().describe('vintage (default: the latest)') }),
   rasterTile: z.strictObject({
-    vintage: f.vintage.optional(), band: f.int(1, 10_000).optional(), size: f.oneOf(['256', '512']).optional(),
-    range: f.range.optional(), ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional(),
+    vintage: f.vintage.optional().describe('vintage (default: the latest)'), band: f.int(1, 10_000).optional().describe('band (default 1)'),
+    size: f.oneOf(['256', '512']).optional().describe('256 (default) or 512'),
+    range: f.range.optional().describe('continuous: lo,hi (default the band min,max; NDVI -1,1; FVC 0,1)'),
+    ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional().describe('viridis, ndvi, greens, greys'),
   }),
   tileJson: TILE_QUERY,
   /** GET /api/audit (admin) */
   audit: z.strictObject({
-    since: z.string().max(40, { error: 'is longer than 40 characters' }).optional(),
-    actor: z.string().max(200, { error: 'is longer than 200 characters' }).optional(),
-    action: z.string().max(100, { error: 'is longer than 100 characters' }).optional(),
-    limit: f.int(1, 100_000).optional(),
+    since: z.string().max(40, { error: 'is longer than 40 characters' })
+      .regex(/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, { error: 'a date (2026-12-01) or date-time (2026-12-01T08:00:00Z)' })
+      .optional().describe('entries at or after this date or time (ISO 8601)'),
+    // free text, but never control characters
+    actor: z.string().max(200, { error: 'is longer than 200 characters' }).regex(/^[^\p{Cc}]+$/u, { error: 'text without control characters' })
+      .optional().describe('key:NAME, cli:USER or anonymous'),
+    action: z.string().max(100, { error: 'is longer than 100 characters' }).regex(/^[^\p{Cc}]+$/u, { error: 'text without control characters' })
+      .optional().describe('entries whose action contains this text'),
+    limit: f.int(1, 100_000).optional().describe('at most this many entries, newest first'),
   }),
 }
 

@@ -3,4 +3,4 @@
 import { z } from 'zod'
 import * as f from '../validate/fields.ts'
 
-export const TILE_QUERY = z.strictObject({ run: f.runId.optional() })
+export const TILE_QUERY = z.strictObject({ run: f.runId.optional().describe('units:SET only: id of a done run of that set, whose per-unit statistics the tiles carry') })
