@@ -19,6 +19,13 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integ
 const paramsOf = (shape: Parameters<typeof fieldsOf>[0]) =>
   fieldsOf(shape).map((x) => ({ name: x.name, in: 'query', required: x.required, description: x.description ?? '', schema: x.schema }))
 
+/** a JSON request body from an object shape of zod fields */
+const bodyOf = (shape: Parameters<typeof fieldsOf>[0]) => {
+  const fields = fieldsOf(shape)
+  const schema = { type: 'object', required: fields.filter((x) => x.required).map((x) => x.name), properties: Object.fromEntries(fields.map((x) => [x.name, { ...x.schema, ...(x.description ? { description: x.description } : {}) }])) }
+  return { required: true, content: { 'application/json': { schema } } }
+}
+
 /** GET /api/stats/{route} of each run kind: the kind's parameters, then output and reuse */
 const statsPaths = Object.fromEntries(RUN_KINDS.map((kind) => [`/api/stats/${RUN_KIND_DOCS[kind].route}`, {
   get: {
@@ -68,7 +75,7 @@ export const openApi = {
     '/api/unit-sets/grid': {
       post: {
         summary: 'generate a square grid', security: key,
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['set', 'size'], properties: { set: { type: 'string' }, size: { type: 'integer', description: 'metres' }, crs: { type: 'string', description: 'projected CRS, default China Albers' }, within: { type: 'string' }, bbox: { type: 'array', items: { type: 'number' } }, replace: { type: 'boolean' } } } } } },
+        requestBody: bodyOf(B.grid.shape),
         responses: { 201: { description: 'grid report' }, 400: err, 401: err, 409: err },
       },
     },
@@ -90,7 +97,7 @@ export const openApi = {
     '/api/rasters/derive': {
       post: {
         summary: 'derive NDVI (from red and NIR bands) or FVC (from NDVI, pixel dichotomy); computed from the source on read', security: key,
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['op', 'from', 'name'], properties: { op: { type: 'string', enum: ['ndvi', 'fvc'] }, from: { type: 'string' }, name: { type: 'string' }, vintage: { type: 'string' }, red: { type: 'integer' }, nir: { type: 'integer' }, soil: { type: 'number' }, veg: { type: 'number' }, replace: { type: 'boolean' } } } } } },
+        requestBody: bodyOf(B.derive.shape),
         responses: { 201: { description: 'the derived raster' }, 400: err, 401: err, 404: err, 409: err },
       },
     },
@@ -113,14 +120,14 @@ export const openApi = {
     },
     '/api/factors': {
       get: { summary: 'area factors per unit with provenance (defaults by layer kind); xlsx = the finance workbook', parameters: paramsOf(Q.factors.shape) as never[], responses: { 200: { description: 'factors' }, 400: err, 404: err } },
-      post: { summary: 'area factors with your own definitions [{id, label, layer, categories?, measure}]', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'definitions'] } } } }, responses: { 200: { description: 'factors' }, 400: err, 404: err } },
+      post: { summary: 'area factors with your own definitions [{id, label, layer, categories?, measure}]', requestBody: bodyOf(B.factors.shape), responses: { 200: { description: 'factors' }, 400: err, 404: err } },
     },
     '/api/allocations': {
       post: { summary: 'factor-method allocation (因素法): budget × weighted factor shares, coefficients, deductions, floors, caps, rounded to 0.01 summing to the budget; explanation per unit', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'budget', 'factors'], properties: { description: { type: 'string' }, units: { type: 'string' }, budget: { type: 'number' }, factors: { type: 'array' }, adjustments: { type: 'array' }, deductions: { type: 'array' }, floor: { type: 'number' }, cap: { type: 'number' }, definitions: { type: 'array' } } } } } }, responses: { 200: { description: 'allocation (json), one table (csv) or the workbook (xlsx)' }, 400: err, 404: err } },
     },
     '/api/allocations/example': { get: { summary: "the sample's allocation config", responses: { 200: { description: 'config' } } } },
     '/api/esv': {
-      post: { summary: 'ecosystem service value per unit and service (equivalent-factor method, Xie et al. 2015 table)', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['units', 'mapping'], properties: { units: { type: 'string' }, raster: { type: 'string' }, layer: { type: 'string' }, mapping: { type: 'object' }, equivalent_value: { type: 'number' } } } } } }, responses: { 200: { description: 'ESV' }, 400: err, 404: err } },
+      post: { summary: 'ecosystem service value per unit and service (equivalent-factor method, Xie et al. 2015 table)', requestBody: bodyOf(B.esv.shape), responses: { 200: { description: 'ESV' }, 400: err, 404: err } },
     },
     '/api/config': { get: { summary: 'viewer configuration: optional basemap, whether writes are enabled, upload limit', responses: { 200: { description: 'config' } } } },
     '/api/layers/{name}/history': {

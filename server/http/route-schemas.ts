@@ -84,21 +84,32 @@ export const query = {
 }
 
 export const body = {
-  factors: z.strictObject({ units: f.name, definitions: z.array(z.unknown(), { error: 'must be a list of {id, label, layer?, categories?, measure}' }).optional() }),
+  factors: z.strictObject({
+    units: f.name.describe('unit set'),
+    definitions: z.array(z.unknown(), { error: 'must be a list of {id, label, layer?, categories?, measure}' }).optional()
+      .describe('factor definitions [{id, label, layer?, categories?, measure}] (default: by layer kind)'),
+  }),
   esv: z.strictObject({
-    units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: z.record(z.string(), z.unknown(), { error: 'must be an object {classes: {…}}' }),
-    equivalent_value: f.number.pipe(z.number().positive({ error: 'must be a positive number (yuan per hectare)' })).optional(),
+    units: f.name.describe('unit set'), raster: f.spec.optional().describe('land-cover raster NAME[@VINTAGE] (or layer)'),
+    layer: f.spec.optional().describe('land-cover layer NAME[@VINTAGE] with categories (or raster)'),
+    mapping: z.record(z.string(), z.unknown(), { error: 'must be an object {classes: {…}}' }).describe('{classes: {class: ecosystem type or {type: share}}}'),
+    equivalent_value: f.number.pipe(z.number().positive({ error: 'must be a positive number (yuan per hectare)' })).optional()
+      .describe('yuan per hectare of one standard equivalent'),
   }),
   /** POST /api/runs: kind, fresh and the kind's parameters (results/kinds.ts) */
   runs: { fresh: fresh.describe('compute again even if an identical run is stored') },
   grid: z.strictObject({
-    set: f.name, size: f.int(1, 1_000_000), crs: f.crs.optional(), within: f.name.optional(), bbox: f.bbox.optional(), replace: f.flag.optional(),
+    set: f.name.describe('unit set name'), size: f.int(1, 1_000_000).describe('cell side, metres'),
+    crs: f.crs.optional().describe('projected CRS of the cells (default China Albers)'), within: f.name.optional().describe('unit set the cells are clipped to'),
+    bbox: f.bbox.optional().describe('minlon,minlat,maxlon,maxlat (instead of within)'), replace: f.flag.optional().describe('add a new version and retire the current one'),
   }),
   derive: z.strictObject({
-    op: f.oneOf(['ndvi', 'fvc']), from: f.spec, name: f.name, vintage: f.vintage.optional(),
-    red: f.int(1, 10_000).optional(), nir: f.int(1, 10_000).optional(),
-    soil: f.number.pipe(z.number().min(-1).max(1)).optional(), veg: f.number.pipe(z.number().min(-1).max(1)).optional(),
-    replace: f.flag.optional(),
+    op: f.oneOf(['ndvi', 'fvc']).describe('ndvi (from red and NIR bands) or fvc (from NDVI)'), from: f.spec.describe('source raster NAME[@VINTAGE]'),
+    name: f.name.describe('name of the derived raster'), vintage: f.vintage.optional().describe('vintage (default: the source\'s)'),
+    red: f.int(1, 10_000).optional().describe('red band'), nir: f.int(1, 10_000).optional().describe('near-infrared band'),
+    soil: f.number.pipe(z.number().min(-1).max(1)).optional().describe('FVC: NDVI of bare soil (default 0.05)'),
+    veg: f.number.pipe(z.number().min(-1).max(1)).optional().describe('FVC: NDVI of full vegetation (default 0.86)'),
+    replace: f.flag.optional().describe('add a new version and retire the current one'),
   }),
 }
 
