@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url'
 import { openDb } from '../../server/db/open.ts'
 import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
-import { clearFeatureCache } from '../../server/stats/cells/feature-cache.ts'
 import { createRuntime } from '../../server/runtime.ts'
 import { DEFAULT_MEASURE_THREADS } from '../../server/settings.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
@@ -75,7 +74,7 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     // three with the cache emptied first (code compiled, layers read and prepared afresh:
     // what a running service does for layers it has not used yet)
     const runOnce = async (fresh = false) => {
-      if (fresh) clearFeatureCache()
+      if (fresh) (workers ? rt : mainThreadOnly).features.clear()
       const t = performance.now()
       const r = await (workers ? rt : mainThreadOnly).run(() => coverage(db, set, { layers: county.layers.map((l) => l.name).join(',') }, { reuse: false }))
       return { r, s: (performance.now() - t) / 1000 }
@@ -153,7 +152,7 @@ async function one(scale: number, grids: number[], baseline: boolean) {
     for (const size of grids) {
       const set = `s${scale}_g${size}`
       const runOnce = async () => {
-        clearFeatureCache()
+        rt.features.clear()
         const t = performance.now()
         const r = await rt.run(() => change(db, set, forest.name, '2025', '2028', { reuse: false }))
         return { r, s: (performance.now() - t) / 1000 }

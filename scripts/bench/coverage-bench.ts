@@ -9,6 +9,8 @@ import { loadSampleIfEmpty } from '../../server/sample/load.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { selectLayers } from '../../server/catalog/layer-select.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
+import { createRuntime } from '../../server/runtime.ts'
+import { loadSettings } from '../../server/settings.ts'
 
 const BASELINE = `
   SELECT u.code AS unit_code, l.name AS layer,
@@ -24,12 +26,14 @@ async function main() {
   const db = await openDb({ url, dataDir: 'memory://' })
   if (url) await db.query('SELECT 1')
   await loadSampleIfEmpty(db, 1 << 30, () => {})
+  // as the service runs it: pools and caches of a runtime sized from the settings
+  const rt = createRuntime(loadSettings())
   console.log(`backend: ${db.backend}; sample: 7 counties, a 5 km grid, ${(await selectLayers(db)).length} layers (latest vintages)`)
   console.log('set | units×layers | ecocensus ms | plain PostGIS ms | speed-up | max rel diff')
   for (const set of ['huangshan_counties', 'huangshan_grid_5km']) {
     const layers = await selectLayers(db)
     const t0 = performance.now()
-    const ours = await coverage(db, set)
+    const ours = await rt.run(() => coverage(db, set))
     const t1 = performance.now()
     let base: { unit_code: string; layer: string; area_m2: number }[] | undefined
     let note = ''

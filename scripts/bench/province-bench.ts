@@ -17,6 +17,8 @@ import { coverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
 import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
+import { createRuntime } from '../../server/runtime.ts'
+import { loadSettings } from '../../server/settings.ts'
 
 const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
 
@@ -85,7 +87,9 @@ async function main() {
   const set = `${prefix}g${size}`
   const g = await buildGrid(db, { set, sizeM: size, bbox, replace: true })
   const t1 = performance.now()
-  const r = await coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false })
+  const rt = createRuntime(loadSettings())
+  const r = await rt.run(() => coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false }))
+  await rt.close()
   const runS = (performance.now() - t1) / 1000
   const m = (r.run.meta as { measured: { tiles: number; featuresRead: number; degenerate: number; ms: Record<string, number> } }).measured
   const server = await backendPeakRss(db)

@@ -23,6 +23,7 @@ import { loadSettings } from '../../server/settings.ts'
 import { throwawayDatabase } from '../../test/helpers/backends.ts'
 import { resolveSource } from '../../server/tiles/vector-source.ts'
 import { tileStatement } from '../../server/tiles/vector-tile.ts'
+import { createRuntime } from '../../server/runtime.ts'
 
 const url = process.env.DATABASE_URL
 if (!url) {
@@ -60,7 +61,7 @@ try {
   await bare.connect()
   const settings = { ...loadSettings({}), tileCacheDir: fs.mkdtempSync('/tmp/eco-tbench-') }
   const app = createApp({ db, settings })
-  server = createServer({ db, settings }, app).listen(0, '127.0.0.1')
+  server = createServer({ db, settings, runtime: createRuntime(settings) }, app).listen(0, '127.0.0.1')
   await new Promise((r) => server!.once('listening', r))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
