@@ -16,6 +16,7 @@ import { LIVE_RUNS, LiveRuns } from './runs/execute.ts'
 import { RUN_STATS, RunStatsCache, SOURCE_MEMO, SourceMemo } from './tiles/vector-source.ts'
 import { CATALOG_GENERATION, CatalogGeneration } from './catalog/generation.ts'
 
+/** Settings (server/settings.ts) are RuntimeOptions: the thread counts are read from them. */
 export interface RuntimeOptions {
   measureThreads?: number
   parseThreads?: number

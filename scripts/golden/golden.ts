@@ -28,7 +28,6 @@ const RECORD = path.join(HERE, 'outputs.json.gz')
 
 const SET = 'huangshan_counties'
 const GRID = 'huangshan_grid_5km'
-const enc = encodeURIComponent
 const cov = `/api/stats/coverage?units=${SET}&layers=redline,protected_area,forest,wetland&categories=true&overlaps=redline%2Bprotected_area&union=true`
 const REQUESTS: (string | { post: string; body: unknown })[] = [
   '/api/layers', '/api/unit-sets', `/api/unit-sets/${SET}/units`, '/api/rasters', '/api/layers/forest/history',

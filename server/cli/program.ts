@@ -99,7 +99,7 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'raster lis
  * died (kill -9, power cut) marked failed so that they can be run again.
  */
 async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined; runtime: Runtime }> {
-  const runtime = createRuntime({ measureThreads: settings.measureThreads, parseThreads: settings.parseThreads, scanThreads: settings.scanThreads })
+  const runtime = createRuntime(settings)
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, log })
   try {

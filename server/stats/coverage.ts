@@ -3,7 +3,7 @@
 // ecological layers counted once ("ecological space", so that no hectare is paid
 // twice). Planned as a run over the piece engine (pieces.ts); read back from its sums.
 import type { Db, Queryable } from '../db/db.ts'
-import { BadInput, Gone } from '../errors.ts'
+import { BadInput } from '../errors.ts'
 import { runToEnd, type RunOptions, type RunPlan, type Step } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
@@ -11,7 +11,7 @@ import { compareVintage, selectLayers, type LayerVersion } from '../catalog/laye
 import { measureUnits, type MeasureStats } from './pieces/measure-units.ts'
 import { flattenLayer, intersectSets, unionStep } from './pieces/pieces.ts'
 import { areaUnder, categoryPrefix, layerArea, layerKey, readSums, type UnitSum } from './sums.ts'
-import { runUnits, unitRows, type UnitRow } from '../units/unit-cache.ts'
+import { runUnits, type UnitRow } from '../units/unit-cache.ts'
 import { cellCoverage, simpleCells, type CellCoverageStats } from './cells/coverage.ts'
 
 export const AREA_METHOD =

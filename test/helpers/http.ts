@@ -26,7 +26,7 @@ export interface ServerOptions {
 function listen(db: Db, o: ServerOptions): Server {
   const where = o.dir ? { rasterDir: path.join(o.dir, 'r'), tileCacheDir: path.join(o.dir, 't') } : {}
   const settings = { ...loadSettings(o.env ?? {}), ...where, ...o.settings }
-  const runtime = createRuntime({ measureThreads: settings.measureThreads, parseThreads: settings.parseThreads, scanThreads: settings.scanThreads })
+  const runtime = createRuntime(settings)
   const server = createServer({ db, settings, access: o.access, runtime }).listen(0, '127.0.0.1')
   server.once('close', () => void runtime.close())
   return server
