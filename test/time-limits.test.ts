@@ -9,6 +9,8 @@ import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { SAMPLE_DIR } from '../server/sample/load.ts'
 import { DbError } from '../server/errors.ts'
+import { recoverInterruptedRuns } from '../server/runs/recover.ts'
+import pg from 'pg'
 import { backends, throwawayDatabase } from './helpers/backends.ts'
 import { serverPool } from './helpers/http.ts'
 
@@ -62,6 +64,30 @@ describe.runIf(process.env.DATABASE_URL)('statement_timeout on a PostGIS server'
       expect((e as Error).message).toMatch(/^statement cancelled: canceling statement due to statement timeout/)
       expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }])
     } finally {
+      await db.close()
+      await tmp.drop()
+    }
+  })
+
+  it('start-up work (migrations, run repair) is not bounded by it: a 1 ms limit waits out a lock', async () => {
+    const tmp = await throwawayDatabase(process.env.DATABASE_URL!)
+    await (await openDb({ url: tmp.url, dataDir: '' })).close()
+    const holder = new pg.Client({ connectionString: tmp.url })
+    await holder.connect()
+    const db = await openDb({ url: tmp.url, dataDir: '', statementTimeoutMs: 1 })
+    try {
+      // another session holds the run table: every statement on it waits far longer than 1 ms
+      await holder.query('BEGIN')
+      await holder.query('LOCK TABLE run IN ACCESS EXCLUSIVE MODE')
+      const recovering = recoverInterruptedRuns(db)
+      const plain = db.query('SELECT count(*) FROM run').then(() => null, (err: unknown) => err)
+      await new Promise((r) => setTimeout(r, 200))
+      await holder.query('COMMIT')
+      // a request's statement is cancelled by the limit; the start-up repair waited and finished
+      expect((await plain) as Error).toBeInstanceOf(DbError)
+      expect(await recovering).toEqual([])
+    } finally {
+      await holder.end()
       await db.close()
       await tmp.drop()
     }

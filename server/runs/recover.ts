@@ -8,6 +8,7 @@
 //     process that started later). Runs owned by other hosts are left alone.
 import os from 'node:os'
 import type { Db } from '../db/db.ts'
+import { maintenance } from '../db/migrate.ts'
 
 const STARTED = Date.now() - Math.round(process.uptime() * 1000)
 
@@ -27,11 +28,12 @@ function alive(owner: string): boolean {
   return true
 }
 
+/** (start-up work: free of the statement timeout, see db/migrate.ts maintenance) */
 export async function recoverInterruptedRuns(db: Db): Promise<number[]> {
-  const running = await db.query<{ id: number; owner: string | null }>("SELECT id::int AS id, owner FROM run WHERE status = 'running'")
+  const running = await maintenance(db, (tx) => tx.query<{ id: number; owner: string | null }>("SELECT id::int AS id, owner FROM run WHERE status = 'running'"))
   const dead = running.filter((r) => db.backend === 'pglite' || !r.owner || !alive(r.owner)).map((r) => r.id)
   for (const id of dead) {
-    await db.transaction(async (tx) => {
+    await maintenance(db, async (tx) => {
       for (const t of ['run_sum', 'run_result', 'run_piece', 'run_member']) await tx.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
       await tx.query(
         `UPDATE run SET status = 'failed', finished_at = now(),
