@@ -545,7 +545,6 @@ async function writeSums(ctx: StepContext, plan: CellCoveragePlan, ids: string[]
   stats.ms.write = performance.now() - t0
 }
 
-/** Features grouped by category ('' for those without one), in their order. */
 /** The cells of a tile, indexed (cellSet); the whole set's kept while its units are cached. */
 function tileCells(cells: MeasureCell[], tile: number[], single: boolean): CellSet {
   if (!single) return cellSet(tile.map((ci) => cells[ci]!))

@@ -7,7 +7,7 @@
 // own feature cache (feature-cache.ts), so a layer it measured goes to it again while it
 // holds it; clearing this thread's cache clears theirs. Numbers are the same to the last
 // bit whichever thread measures (same code, same inputs). Workers are started on first
-// use (or by startMeasureWorkers), used once they have loaded, and do not keep the
+// use (or by MeasurePool.start), used once they have loaded, and do not keep the
 // process alive; a worker that stops or fails leaves its layers to this thread.
 import { Worker } from 'node:worker_threads'
 import type { Queryable } from '../../../db/db.ts'
