@@ -9,6 +9,7 @@ import { compareVintage } from '../catalog/layer-select.ts'
 import { openTiff, readWindow, type GeoTransform, type OpenTiff, type SampleType } from './geotiff-file.ts'
 import type { LegendEntry } from './legend.ts'
 import { CURRENT } from '../catalog/versions.ts'
+import { warped, type GridDef, type Resampling } from './warp.ts'
 
 export type RasterKind = 'categorical' | 'continuous'
 
@@ -127,6 +128,10 @@ export type SourceSpec =
   | { op: 'file'; path: string; band: number; nodata: number | null; width: number; height: number; transform: GeoTransform; blockHeight: number; overviews: { width: number; height: number }[] }
   | { op: 'ndvi'; red: SourceSpec; nir: SourceSpec; sourceNodata: number | null }
   | { op: 'fvc'; ndvi: SourceSpec; soil: number; veg: number }
+  /** a source resampled onto another grid (raster/warp.ts) */
+  | { op: 'warp'; source: SourceSpec; from: { crsProj4: string; transform: GeoTransform }; to: GridDef; method: Resampling }
+  /** float32 pixels held in memory, shared with scan threads (NaN: no data) */
+  | { op: 'array'; data: SharedArrayBuffer; width: number; height: number; transform: GeoTransform }
 
 /** The source of band `band` (1-based) of a raster; derived rasters have one band. */
 export async function sourceSpec(db: Queryable, dir: string, r: RasterRecord, band = 1): Promise<SourceSpec> {
@@ -140,12 +145,28 @@ export async function sourceSpec(db: Queryable, dir: string, r: RasterRecord, ba
   return { op: 'fvc', ndvi: await sourceSpec(db, dir, src, 1), soil: d.soil, veg: d.veg }
 }
 
-function fileOf(s: SourceSpec): Extract<SourceSpec, { op: 'file' }> {
-  return s.op === 'file' ? s : fileOf(s.op === 'ndvi' ? s.red : s.ndvi)
+function fileOf(s: Exclude<SourceSpec, { op: 'warp' | 'array' }>): Extract<SourceSpec, { op: 'file' }> {
+  return s.op === 'file' ? s : fileOf(s.op === 'ndvi' ? s.red as typeof s : s.ndvi as typeof s)
 }
 
 /** Pixels of a source, read window by window. */
 export async function openSource(spec: SourceSpec): Promise<PixelSource> {
+  if (spec.op === 'warp') {
+    const r = warped(await openSource(spec.source), spec.from, spec.to, spec.method)
+    return { ...r, transform: spec.to.transform, blockHeight: 256 }
+  }
+  if (spec.op === 'array') {
+    const a = new Float32Array(spec.data)
+    const w = spec.width
+    return {
+      width: w, height: spec.height, transform: spec.transform, blockHeight: 256, nodata: null,
+      read: async (x0, y0, x1, y1) => {
+        const out = new Float32Array((x1 - x0) * (y1 - y0))
+        for (let r = y0; r < y1; r++) out.set(a.subarray(r * w + x0, r * w + x1), (r - y0) * (x1 - x0))
+        return out
+      },
+    }
+  }
   const f = fileOf(spec)
   const base = { width: f.width, height: f.height, transform: f.transform, blockHeight: f.blockHeight }
   if (spec.op === 'file') {

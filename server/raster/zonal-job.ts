@@ -17,6 +17,9 @@ export type AccumulatorSpec =
   | { mode: 'categorical'; nodata: number | null }
   | { mode: 'continuous'; nodata: number | null; histogram: HistogramSpec }
   | { mode: 'transitions'; nodataFrom: number | null; nodataTo: number | null }
+  /** an accumulator of a layer above (GEP): `url` is a module exporting
+   *  accumulator(spec, units) → { sums, take }, imported in whichever thread scans */
+  | { mode: 'module'; url: string; spec: unknown }
 
 export interface ZonalGrid {
   crsProj4: string
@@ -128,7 +131,14 @@ export function lonLatToPixels(g: ZonalGrid): ForwardMany {
   }
 }
 
-function accumulatorOf(spec: AccumulatorSpec, n: number): { sums: unknown[]; take: Parameters<typeof scan>[3] } {
+type Accumulator = { sums: unknown[]; take: Parameters<typeof scan>[3] }
+
+async function accumulatorOf(spec: AccumulatorSpec, n: number): Promise<Accumulator> {
+  if (spec.mode === 'module') {
+    const mod = (await import(spec.url)) as { accumulator?: (spec: unknown, units: number) => Accumulator }
+    if (typeof mod.accumulator !== 'function') throw new Error(`${spec.url} exports no accumulator(spec, units)`)
+    return mod.accumulator(spec.spec, n)
+  }
   if (spec.mode === 'categorical') return categorical(n, spec.nodata)
   if (spec.mode === 'continuous') return continuous(n, spec.nodata, spec.histogram)
   return transitions(n, spec.nodataFrom, spec.nodataTo)
@@ -150,7 +160,7 @@ export async function jobUnits(db: Queryable, setId: number): Promise<JobUnits> 
 export async function runJob(job: ZonalJob, o: ScanOptions = {}): Promise<JobResult> {
   const { inside, outside } = pixelUnits(job.units, job.grid)
   const sources = await Promise.all(job.sources.map(openSource))
-  const acc = accumulatorOf(job.accumulator, inside.length)
+  const acc = await accumulatorOf(job.accumulator, inside.length)
   const areas = pixelAreas(job.grid.crsProj4, job.grid.transform)
   const pixels = await scan(sources, inside, areas, acc.take, o)
   return { inside: inside.map((u) => u.id), sums: acc.sums, outside, pixels, threads: 1 }
