@@ -10,7 +10,7 @@ const SERVER = path.resolve(import.meta.dirname, '../server')
 /** bottom to top; a module may import from its own layer's folder and from the ones before */
 const LAYERS = [
   'errors.ts', 'config-file.ts', 'settings.ts', 'scoped.ts', 'types', 'validate', 'geom', 'db', 'crs',
-  'catalog', 'audit', 'runs', 'ingest', 'units', 'stats', 'raster', 'results', 'auth',
+  'catalog', 'audit', 'runs', 'ingest', 'units', 'stats', 'raster', 'gep', 'results', 'auth',
   'factors', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
 ]
 
@@ -85,7 +85,7 @@ describe('architecture', () => {
   })
 
   it('engines and ingest import no shell (http, cli) and no result rendering', () => {
-    const low = /^(stats|raster|ingest|units|catalog|db|geom|runs)\//
+    const low = /^(stats|raster|gep|ingest|units|catalog|db|geom|runs)\//
     const bad = edges.filter((e) => low.test(e.fromFile) && /^(http|cli|results|tiles|factors|sample)\//.test(e.toFile)).map((e) => `${e.fromFile} → ${e.toFile}`)
     expect(bad).toEqual([])
   })

@@ -8,7 +8,7 @@ import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { ROLES } from '../auth/keys.ts'
-import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES } from '../http/route-schemas.ts'
+import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES, GEP_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
 export const file = z.string({ error: 'is required' }).min(1).max(4096, { error: 'is longer than 4096 characters' })
@@ -37,6 +37,10 @@ export const options = {
     units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: file, coefficients: file.optional(),
     equivalentValue: f.number.pipe(z.number().positive({ error: 'must be a positive number of yuan per hectare' })).optional(),
     table: f.oneOf(ESV_TABLES).optional(), ...output,
+  }),
+  gep: z.strictObject({
+    units: f.name, config: file, year: f.int(1900, 2200).optional(), compare: f.int(1900, 2200).optional(),
+    table: f.oneOf(GEP_TABLES).optional(), fresh: f.flag.optional(), ...output,
   }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),
   layersPurge: z.strictObject({ vintage: f.vintage.optional(), id: f.int(1, 2_147_483_647).optional() }),

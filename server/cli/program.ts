@@ -18,7 +18,7 @@ import { FORMATS, render, type Format } from '../results/export.ts'
 import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { deriveRaster, ingestRaster, RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { listRasters } from '../raster/raster-store.ts'
-import type { RunKind } from '../runs/run-store.ts'
+import type { StatsKind as RunKind } from '../results/kinds.ts'
 import { runToEnd } from '../runs/execute.ts'
 import { exportableOf, planRun, type RunRequest } from '../results/kinds.ts'
 import { getRun, listRuns, requestCancel } from '../runs/run-store.ts'
@@ -36,6 +36,10 @@ import { parseInput, parseSegment } from '../validate/fields.ts'
 import { RUN_KIND_DOCS, RUN_KINDS, RUN_SHAPES } from '../results/kinds.ts'
 import { fieldsOf } from '../validate/json-schema.ts'
 import { args, options } from './options.ts'
+import { planGep, readGep } from '../gep/gep.ts'
+import { readConfig as readGepConfig } from '../gep/config.ts'
+import { gepExport } from '../results/gep-tables.ts'
+import { GEP_TABLES } from '../http/route-schemas.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
 /** Each command's option schema by command path ('stats coverage'), for test/validation.test.ts. */
@@ -265,25 +269,26 @@ const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
   z.strictObject({ ...RUN_SHAPES[kind], ...options.stats, ...(table ? { table: table.optional() } : {}) }) as unknown as z.ZodType<StatsOptions>
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
 
+/** Progress on stderr, at most once a second. */
+function progressLog(kind: string) {
+  let shown = -1
+  let lastAt = 0
+  return (p: number, stage: string) => {
+    const pct = Math.floor(p * 100)
+    if (pct === shown || (Date.now() - lastAt < 1000 && pct < 100)) return
+    shown = pct
+    lastAt = Date.now()
+    log(`${kind}: ${String(pct).padStart(3)}%  ${stage}`)
+  }
+}
+
 /** Runs a statistics request with progress on stderr, then writes the result. */
 async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
   const request = { kind } as Record<string, unknown>
   for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
   if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
   const plan = await planRun(db, request as unknown as RunRequest, s.rasterDir)
-  let shown = -1
-  let lastAt = 0
-  const run = await runToEnd(db, plan, {
-    reuse: !o.fresh,
-    actor,
-    onProgress: (p, stage) => {
-      const pct = Math.floor(p * 100)
-      if (pct === shown || (Date.now() - lastAt < 1000 && pct < 100)) return
-      shown = pct
-      lastAt = Date.now()
-      log(`${kind}: ${String(pct).padStart(3)}%  ${stage}`)
-    },
-  })
+  const run = await runToEnd(db, plan, { reuse: !o.fresh, actor, onProgress: progressLog(kind) })
   log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
   const out = await render(db, o.format, await exportableOf(db, run), o.table)
   output(out.body, o.out)
@@ -376,6 +381,30 @@ program
       const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping: checkMapping(readConfigFile(o.mapping), coefficients), coefficients, equivalentValue: o.equivalentValue, rasterDir: s.rasterDir, actor })
       log(`ESV of ${e.unitRows.length} units: ${e.totals.at(-1)!.value_yuan.toFixed(2)} yuan/yr in total`)
       output((await render(db, o.format, esvExport(e, await unitSetId(db, o.units)), o.table)).body, o.out)
+    }),
+  )
+program
+  .command('gep')
+  .description('gross ecosystem product (GEP) per unit: physical quantity, price and value per item and ecosystem type (docs/gep.md)')
+  .requiredOption('--units <set>', 'unit set (a footprint polygon imported as a set gives the GEP it occupies)')
+  .requiredOption('--config <file>', 'GEP config, YAML or JSON: grid, ecosystem, inputs, types, items, prices, tables (docs/gep.md)')
+  .option('--year <year>', "year to account (default: the config's year; fills {year} in raster names)")
+  .option('--compare <year>', 'an earlier year: ΔGEP per unit (table change) with a decline flag')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (accounting workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...GEP_TABLES]))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(options.gep, async (o, cmd) =>
+    withDb(cmd, async (db, s, actor) => {
+      needOut(o)
+      const config = await readGepConfig(o.config)
+      const run = await runToEnd(db, await planGep(db, { units: o.units, config, year: o.year, compare: o.compare }, s.rasterDir), { actor, reuse: !o.fresh, onProgress: progressLog('gep') })
+      const r = await readGep(db, run)
+      const total = r.units.filter((u) => u.year === r.years.at(-1)).reduce((a, u) => a + u.gep_yuan, 0)
+      log(`GEP ${r.years.at(-1)} of ${r.units.length / r.years.length} units: ${(total / 1e8).toFixed(4)} 亿元 (run ${run.id}${run.reused ? ', reused' : ''})`)
+      const declined = r.change.filter((c) => c.category === '*' && c.declined)
+      if (declined.length) log(`warning: GEP declined by more than ${(r.declineShare * 100).toFixed(1)} % in ${declined.map((d) => d.unit_code).join(', ')}`)
+      output((await render(db, o.format, gepExport(r, await unitSetId(db, o.units)), o.table)).body, o.out)
     }),
   )
 

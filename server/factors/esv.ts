@@ -9,7 +9,8 @@ import path from 'node:path'
 import type { Db } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { ROOT } from '../settings.ts'
-import { toCsvRows } from './csv-read.ts'
+import { toCsvRows } from '../validate/csv-read.ts'
+import { checkClassMapping } from '../gep/class-mapping.ts'
 import { coverage } from '../stats/coverage.ts'
 import { zonal, type CategoricalRow } from '../raster/zonal.ts'
 import type { Exportable } from '../results/export.ts'
@@ -55,24 +56,7 @@ export function checkMapping(doc: unknown, coef: Coefficients): EsvMapping {
   if (typeof doc !== 'object' || doc === null) throw bad('must be an object {classes: {CLASS: TYPE | {TYPE: fraction} | null}, equivalent_value?}')
   const o = doc as Record<string, unknown>
   if (typeof o.classes !== 'object' || o.classes === null) throw bad('needs "classes": {CLASS: TYPE | {TYPE: fraction, …} | null}')
-  const classes = new Map<string, [string, number][]>()
-  for (const [k, v] of Object.entries(o.classes as Record<string, unknown>)) {
-    const known = (t: string) => {
-      if (!coef.types.has(t)) throw bad(`class ${k}: unknown ecosystem type '${t}' (the table has ${[...coef.types.keys()].join(', ')})`)
-      return t
-    }
-    if (v === null) classes.set(k, [])
-    else if (typeof v === 'string') classes.set(k, [[known(v), 1]])
-    else if (typeof v === 'object') {
-      const parts = Object.entries(v as Record<string, unknown>).map(([t, f]) => {
-        if (typeof f !== 'number' || !(f > 0) || f > 1) throw bad(`class ${k}: fraction of '${t}' must be in (0, 1], not ${JSON.stringify(f)}`)
-        return [known(t), f] as [string, number]
-      })
-      const sum = parts.reduce((s, [, f]) => s + f, 0)
-      if (Math.abs(sum - 1) > 1e-9) throw bad(`class ${k}: fractions sum to ${sum}, not 1`)
-      classes.set(k, parts)
-    } else throw bad(`class ${k}: a type id, {type: fraction}, or null (no value)`)
-  }
+  const classes = checkClassMapping(o.classes, [...coef.types.keys()], 'ESV mapping')
   const ev = o.equivalent_value
   if (ev !== undefined && (typeof ev !== 'number' || !(ev > 0))) throw bad(`equivalent_value must be a positive number of yuan per hectare, not ${JSON.stringify(ev)}`)
   return { classes, equivalentValue: ev as number | undefined }

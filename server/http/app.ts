@@ -42,6 +42,8 @@ import { MAX_ZOOM } from '../tiles/vector-tile.ts'
 import { isVectorTileRequest, vectorTileHandler } from '../tiles/vector-tile-http.ts'
 import { TileCache } from '../tiles/tile-cache.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
+import { planGep, readGep } from '../gep/gep.ts'
+import { gepExport } from '../results/gep-tables.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
 import { SAMPLE_DIR } from '../sample/load.ts'
@@ -299,6 +301,20 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const e = await computeEsv(db, o.units, { raster: o.raster, layer: o.layer, mapping, coefficients, equivalentValue: o.equivalent_value, rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res, { counted: true }), actor: await who(req) })
     const out = await render(db, format, scoped(esvExport(e, setId), codes), table)
     res.type(out.contentType).send(out.body)
+  })
+  // GEP: the config comes whole in the body (tables and prices inline); the run is stored
+  // like the statistics and its result is also at /api/runs/:id/result
+  app.post('/api/gep', runLimit, express.json({ limit: '2mb' }), async (req, res) => {
+    const { format, table, fresh } = q(req, Q.gep)
+    const o = b(req, B.gep)
+    const { setId, codes } = await scopeSetNamed(req, o.units)
+    const run = await runToEnd(db, await planGep(db, { units: o.units, config: o.config, year: o.year, compare: o.compare }, settings.rasterDir), {
+      signal: abortOnClose(res).signal, reuse: !fresh, beforeCompute: mayCompute(req, res, { counted: true }), timeoutMs: settings.runTimeoutMs, actor: await who(req),
+    })
+    const out = await render(db, format, scoped(gepExport(await readGep(db, run), setId), codes), table)
+    res.set('X-Run-Id', String(run.id)).type(out.contentType)
+    if (format === 'csv' || format === 'xlsx') res.attachment(`gep-${o.units}-run${run.id}.${out.ext}`)
+    res.send(out.body)
   })
 
   app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), runLimit, express.json({ limit: '16kb' }), async (req, res) => {

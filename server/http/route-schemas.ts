@@ -16,6 +16,7 @@ const table = <T extends string>(names: readonly [T, ...T[]], dflt: T) => f.oneO
 export const FACTOR_TABLES = ['factors', 'units', 'provenance'] as const
 export const ALLOCATION_TABLES = ['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance'] as const
 export const ESV_TABLES = ['esv_units', 'esv', 'esv_by_type', 'esv_totals'] as const
+export const GEP_TABLES = ['gep', 'units', 'extent', 'change', 'prices'] as const
 
 export const query = {
   none: z.strictObject({}),
@@ -37,6 +38,7 @@ export const query = {
   factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors') }),
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
   esv: z.strictObject({ format, table: table(ESV_TABLES, 'esv_units') }),
+  gep: z.strictObject({ format, table: table(GEP_TABLES, 'gep'), fresh: f.flag.optional() }),
   layerUpload: z.strictObject({
     filename: f.filename.describe('original file name (decides the format: .zip of a shapefile, .geojson, .gpkg)'),
     name: f.name.describe('layer name'), kind: f.oneOf(LAYER_KINDS).describe('layer kind'), vintage: f.vintage.describe('year or date'),
@@ -95,6 +97,12 @@ export const body = {
     mapping: z.record(z.string(), z.unknown(), { error: 'must be an object {classes: {…}}' }).describe('{classes: {class: ecosystem type or {type: share}}}'),
     equivalent_value: f.number.pipe(z.number().positive({ error: 'must be a positive number (yuan per hectare)' })).optional()
       .describe('yuan per hectare of one standard equivalent'),
+  }),
+  gep: z.strictObject({
+    units: f.name.describe('unit set'),
+    config: z.record(z.string(), z.unknown(), { error: 'must be the GEP config object (docs/gep.md), tables and prices inline' }).describe('GEP config (docs/gep.md): grid, ecosystem, inputs, types, items, prices, tables'),
+    year: f.int(1900, 2200).optional().describe('year to account (default: the config\'s year)'),
+    compare: f.int(1900, 2200).optional().describe('earlier year: ΔGEP per unit and a decline flag'),
   }),
   /** POST /api/runs: kind, fresh and the kind's parameters (results/kinds.ts) */
   runs: { fresh: fresh.describe('compute again even if an identical run is stored') },

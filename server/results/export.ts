@@ -28,6 +28,8 @@ export interface Exportable {
   properties: (rows: object[]) => Map<string, Record<string, number | string | null>>
   /** set by auth/scope.ts for a key limited to regions: the unit codes it may see */
   scope?: Set<string>
+  /** a workbook of the result's own layout, in place of one sheet per table (XLSX) */
+  workbook?: () => Promise<Buffer>
 }
 
 export interface Rendered {
@@ -53,7 +55,7 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
       return { body: JSON.stringify({ ...fc, run: x.result.run.id }) + '\n', contentType: 'application/geo+json', ext: 'geojson' }
     }
     case 'xlsx':
-      return { body: await xlsx(x), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
+      return { body: x.workbook && !x.scope ? await x.workbook() : await xlsx(x), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
   }
 }
 

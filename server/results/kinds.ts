@@ -11,10 +11,12 @@ import type { Exportable } from './export.ts'
 import { changeExport, coverageExport, zonalExport } from './tables.ts'
 import { planZonal, planZonalChange, readZonal } from '../raster/zonal.ts'
 import type { RunPlan } from '../runs/execute.ts'
-import type { RunKind, RunRecord } from '../runs/run-store.ts'
+import type { RunRecord } from '../runs/run-store.ts'
+import { readGep } from '../gep/gep.ts'
+import { gepExport } from './gep-tables.ts'
 
 export interface RunRequest {
-  kind: RunKind
+  kind: StatsKind
   units: string
   layers?: string
   categories?: boolean
@@ -29,7 +31,10 @@ export interface RunRequest {
   range?: string
 }
 
+/** the statistics kinds: parameters only, a CLI `stats` command and a GET route each (GEP,
+ *  whose request carries a config document, has its own command and route) */
 export const RUN_KINDS = ['coverage', 'change', 'zonal', 'zonal_change'] as const
+export type StatsKind = (typeof RUN_KINDS)[number]
 
 const units = f.name.describe('unit set')
 const histogram = {
@@ -62,10 +67,10 @@ export const RUN_SHAPES = {
   },
   zonal: { units, raster: f.spec.describe('raster NAME or NAME@VINTAGE'), ...histogram },
   zonal_change: { units, from: f.spec.describe('earlier raster, NAME@VINTAGE'), to: f.spec.describe('later raster, NAME@VINTAGE'), ...histogram },
-} satisfies Record<RunKind, z.ZodRawShape>
+} satisfies Record<StatsKind, z.ZodRawShape>
 
 /** How each kind shows in the shells: its statistics route and CLI command, and what it computes. */
-export const RUN_KIND_DOCS: Record<RunKind, { route: string; summary: string; result: string; cli: Record<string, string> }> = {
+export const RUN_KIND_DOCS: Record<StatsKind, { route: string; summary: string; result: string; cli: Record<string, string> }> = {
   coverage: {
     route: 'coverage',
     summary: 'area and share of each layer inside each unit (overlaps flattened, ellipsoidal m²); categories, layer-pair overlaps, ecological space',
@@ -132,6 +137,7 @@ export async function exportableOf(db: Queryable, run: RunRecord): Promise<Expor
   switch (run.kind) {
     case 'coverage': return coverageExport(await readCoverage(db, run), setId)
     case 'change': return changeExport(await readChange(db, run), setId)
+    case 'gep': return gepExport(await readGep(db, run), setId)
     default: return zonalExport(await readZonal(db, run), setId)
   }
 }

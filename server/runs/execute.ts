@@ -199,13 +199,13 @@ async function execute(db: Db, id: number, plan: RunPlan, signal: AbortSignal, o
 
 /** Fails (InputsLost) unless every layer, unit set and raster version the run recorded still exists; locks them until the caller's transaction ends. */
 async function checkInputsKept(tx: Queryable, plan: RunPlan): Promise<void> {
-  const inputs = plan.inputs as { unitSet?: { id: number }; layers?: { id: number }[]; from?: { id: number }; to?: { id: number }; raster?: { id: number } }
+  const inputs = plan.inputs as { unitSet?: { id: number }; layers?: { id: number }[]; from?: { id: number }; to?: { id: number }; raster?: { id: number }; rasterList?: { id: number }[] }
   const raster = plan.kind === 'zonal' || plan.kind === 'zonal_change'
   const versions = [inputs.from, inputs.to].filter((v): v is { id: number } => v !== undefined)
   const want: [string, number[]][] = [
     ['unit_set', inputs.unitSet ? [inputs.unitSet.id] : []],
     ['layer', raster ? [] : [...(inputs.layers ?? []), ...versions].map((v) => v.id)],
-    ['raster_layer', raster ? [...(inputs.raster ? [inputs.raster] : []), ...versions].map((v) => v.id) : []],
+    ['raster_layer', [...(raster ? [...(inputs.raster ? [inputs.raster] : []), ...versions] : []), ...(inputs.rasterList ?? [])].map((v) => v.id)],
   ]
   for (const [table, ids] of want) {
     if (!ids.length) continue
