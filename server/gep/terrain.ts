@@ -27,28 +27,38 @@ export function hornGradient(dem: Float32Array, g: Grid): { tan: Float32Array; x
   const { width: w, height: h, dx, dy } = g
   const tan = new Float32Array(w * h)
   const xAspect = new Float32Array(w * h)
+  const kx = 1 / (8 * dx)
+  const ky = 1 / (8 * dy)
+  const put = (i: number, a: number, b: number, c: number, d: number, f: number, gg: number, hh: number, ii: number) => {
+    const gx = (c + 2 * f + ii - (a + 2 * d + gg)) * kx
+    const gy = (gg + 2 * hh + ii - (a + 2 * b + c)) * ky
+    const m = Math.sqrt(gx * gx + gy * gy)
+    tan[i] = m
+    xAspect[i] = m > 0 ? (Math.abs(gx) + Math.abs(gy)) / m : 1
+  }
+  // a neighbour outside the grid or without data reads as the centre
+  const at = (rr: number, cc: number, e: number) => {
+    if (rr < 0 || rr >= h || cc < 0 || cc >= w) return e
+    const v = dem[rr * w + cc]!
+    return v === v ? v : e
+  }
   for (let r = 0; r < h; r++) {
+    const inner = r > 0 && r < h - 1
+    const up = (r - 1) * w
+    const mid = r * w
+    const dn = (r + 1) * w
     for (let c = 0; c < w; c++) {
-      const i = r * w + c
+      const i = mid + c
       const e = dem[i]!
-      if (e !== e) {
-        tan[i] = NaN
-        xAspect[i] = NaN
-        continue
+      if (e !== e) { tan[i] = NaN; xAspect[i] = NaN; continue }
+      if (inner && c > 0 && c < w - 1) {
+        const a = dem[up + c - 1]!, b = dem[up + c]!, cc = dem[up + c + 1]!
+        const d = dem[i - 1]!, f = dem[i + 1]!
+        const gg = dem[dn + c - 1]!, hh = dem[dn + c]!, ii = dem[dn + c + 1]!
+        // NaN-free neighbourhood: the common case, without per-neighbour checks
+        if (a + b + cc + d + f + gg + hh + ii === a + b + cc + d + f + gg + hh + ii) { put(i, a, b, cc, d, f, gg, hh, ii); continue }
       }
-      const at = (rr: number, cc: number) => {
-        if (rr < 0 || rr >= h || cc < 0 || cc >= w) return e
-        const v = dem[rr * w + cc]!
-        return v === v ? v : e
-      }
-      const a = at(r - 1, c - 1), b = at(r - 1, c), cc = at(r - 1, c + 1)
-      const d = at(r, c - 1), f = at(r, c + 1)
-      const gg = at(r + 1, c - 1), hh = at(r + 1, c), ii = at(r + 1, c + 1)
-      const gx = (cc + 2 * f + ii - (a + 2 * d + gg)) / (8 * dx)
-      const gy = (gg + 2 * hh + ii - (a + 2 * b + cc)) / (8 * dy)
-      const m = Math.sqrt(gx * gx + gy * gy)
-      tan[i] = m
-      xAspect[i] = m > 0 ? (Math.abs(gx) + Math.abs(gy)) / m : 1
+      put(i, at(r - 1, c - 1, e), at(r - 1, c, e), at(r - 1, c + 1, e), at(r, c - 1, e), at(r, c + 1, e), at(r + 1, c - 1, e), at(r + 1, c, e), at(r + 1, c + 1, e))
     }
   }
   return { tan, xAspect }
@@ -57,85 +67,83 @@ export function hornGradient(dem: Float32Array, g: Grid): { tan: Float32Array; x
 /** Slope in degrees from tan θ (what `gdaldem slope` writes). */
 export const slopeDegrees = (tan: number) => (Math.atan(tan) * 180) / Math.PI
 
-/** A binary min-heap of cell indices keyed by elevation (ties: first in, first out). */
-class CellHeap {
-  private keys = new Float64Array(1024)
-  private cells = new Int32Array(1024)
-  private order = new Float64Array(1024)
-  private n = 0
-  private seq = 0
-  get size() { return this.n }
-  push(cell: number, key: number) {
-    if (this.n === this.keys.length) {
-      const grow = <T extends Float64Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b }
-      this.keys = grow(this.keys); this.cells = grow(this.cells); this.order = grow(this.order)
-    }
-    let i = this.n++
-    const s = this.seq++
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (this.keys[p]! < key || (this.keys[p] === key && this.order[p]! < s)) break
-      this.keys[i] = this.keys[p]!; this.cells[i] = this.cells[p]!; this.order[i] = this.order[p]!
-      i = p
-    }
-    this.keys[i] = key; this.cells[i] = cell; this.order[i] = s
-  }
-  pop(): number {
-    const top = this.cells[0]!
-    const n = --this.n
-    const k = this.keys[n]!, c = this.cells[n]!, o = this.order[n]!
-    let i = 0
-    for (;;) {
-      let m = 2 * i + 1
-      if (m >= n) break
-      if (m + 1 < n && (this.keys[m + 1]! < this.keys[m]! || (this.keys[m + 1] === this.keys[m] && this.order[m + 1]! < this.order[m]!))) m++
-      if (k < this.keys[m]! || (k === this.keys[m] && o < this.order[m]!)) break
-      this.keys[i] = this.keys[m]!; this.cells[i] = this.cells[m]!; this.order[i] = this.order[m]!
-      i = m
-    }
-    this.keys[i] = k; this.cells[i] = c; this.order[i] = o
-    return top
-  }
-}
+/** Elevation step of the fill's queue: cells are flooded in order of elevation to this step. */
+export const FILL_STEP_M = 0.001
 
 /**
  * Depressions filled so that every cell drains to the grid's edge or to a no-data cell:
  * Priority-Flood+ε (Barnes, Lehman & Mulla 2014, Algorithm 3): cells are visited from the
  * edges inward by rising elevation; a cell lower than the one it is reached from is raised
  * just above it (the next float32 up), so flats and pits get a gradient toward the outlet.
- * Cells in depressions go through a plain queue, not the heap.
+ * Cells in depressions go through a plain queue. The priority queue is a bucket queue of
+ * 1 mm steps (first in, first out within a step): a cell may be raised up to 1 mm more than
+ * an exact order would raise it, and every cell still drains, whatever the order within a
+ * step (each raised cell drains through the cell that raised it).
  */
 export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
   const { width: w, height: h } = g
+  const n = w * h
   const z = Float32Array.from(dem)
-  const closed = new Uint8Array(w * h)
-  const heap = new CellHeap()
-  const pit = new Int32Array(w * h)
+  let lo = Infinity
+  let hi = -Infinity
+  for (let i = 0; i < n; i++) { const v = z[i]!; if (v < lo) lo = v; if (v > hi) hi = v }
+  if (!(lo <= hi)) return z
+  const step = Math.max(FILL_STEP_M, (hi - lo) / (1 << 24))
+  const nb = Math.floor((hi - lo) / step) + 2
+  // buckets as linked lists (head/tail per bucket, next per cell)
+  const head = new Int32Array(nb).fill(-1)
+  const tail = new Int32Array(nb).fill(-1)
+  const next = new Int32Array(n)
+  let cur = nb
+  const push = (i: number, v: number) => {
+    const b = Math.min(nb - 1, Math.floor((v - lo) / step))
+    next[i] = -1
+    if (head[b] === -1) head[b] = i
+    else next[tail[b]!] = i
+    tail[b] = i
+    if (b < cur) cur = b
+  }
+  const closed = new Uint8Array(n)
+  const pit = new Int32Array(n)
   let pitHead = 0
   let pitTail = 0
-  const edge = (i: number, r: number, c: number) => {
-    if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return true
-    for (let k = 0; k < 8; k++) { const v = z[(r + DR[k]!) * w + c + DC[k]!]!; if (v !== v) return true }
-    return false
-  }
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
       const i = r * w + c
       const v = z[i]!
       if (v !== v) { closed[i] = 1; continue }
-      if (edge(i, r, c)) { closed[i] = 1; heap.push(i, v) }
+      let edge = r === 0 || c === 0 || r === h - 1 || c === w - 1
+      if (!edge) for (let k = 0; k < 8; k++) { const u = z[(r + DR[k]!) * w + c + DC[k]!]!; if (u !== u) { edge = true; break } }
+      if (edge) { closed[i] = 1; push(i, v) }
     }
   }
-  const up = (v: number) => { const a = new Float32Array([v]); const u = new Int32Array(a.buffer); u[0] = v >= 0 ? u[0]! + 1 : u[0]! - 1; return v === 0 ? 1.401298464324817e-45 : a[0]! }
-  while (heap.size || pitHead < pitTail) {
-    const i = pitHead < pitTail ? pit[pitHead++]! : heap.pop()
+  const f32 = new Float32Array(1)
+  const u32 = new Int32Array(f32.buffer)
+  const up = (v: number) => {
+    if (v === 0) return 1.401298464324817e-45
+    f32[0] = v
+    u32[0] = v > 0 ? u32[0]! + 1 : u32[0]! - 1
+    return f32[0]!
+  }
+  for (;;) {
+    let i: number
+    if (pitHead < pitTail) i = pit[pitHead++]!
+    else {
+      while (cur < nb && head[cur] === -1) cur++
+      if (cur >= nb) break
+      i = head[cur]!
+      head[cur] = next[i]!
+      if (head[cur] === -1) tail[cur] = -1
+      pitHead = pitTail = 0
+    }
     const r = (i / w) | 0
     const c = i - r * w
     const zi = z[i]!
+    const interior = r > 0 && r < h - 1 && c > 0 && c < w - 1
     for (let k = 0; k < 8; k++) {
       const rr = r + DR[k]!
       const cc = c + DC[k]!
-      if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue
+      if (!interior && (rr < 0 || rr >= h || cc < 0 || cc >= w)) continue
       const j = rr * w + cc
       if (closed[j]) continue
       closed[j] = 1
@@ -143,9 +151,8 @@ export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
       if (zj <= zi) {
         z[j] = up(zi)
         pit[pitTail++] = j
-      } else heap.push(j, zj)
+      } else push(j, zj)
     }
-    if (pitHead === pitTail) pitHead = pitTail = 0
   }
   return z
 }
@@ -183,17 +190,12 @@ export function d8Directions(z: Float32Array, g: Grid): Int8Array {
 
 /** Cells draining through each cell, itself included (D8; cells without data count 0). */
 export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Float64Array {
-  const { width: w, height: h } = g
-  const n = w * h
+  const { width: w } = g
+  const n = dir.length
+  // d8Directions points only at cells inside the grid: the downstream cell is i + offset
+  const off = DR.map((dr, k) => dr * w + DC[k]!)
   const indeg = new Uint8Array(n)
-  const down = (i: number) => {
-    const k = dir[i]!
-    if (k < 0) return -1
-    const r = ((i / w) | 0) + DR[k]!
-    const c = (i % w) + DC[k]!
-    return r < 0 || r >= h || c < 0 || c >= w ? -1 : r * w + c
-  }
-  for (let i = 0; i < n; i++) { const j = down(i); if (j >= 0) indeg[j]!++ }
+  for (let i = 0; i < n; i++) { const k = dir[i]!; if (k >= 0) indeg[i + off[k]!]!++ }
   const acc = new Float64Array(n)
   const queue = new Int32Array(n)
   let tail = 0
@@ -202,8 +204,9 @@ export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Floa
     const i = queue[head]!
     const zi = z[i]!
     if (zi === zi) acc[i] += 1
-    const j = down(i)
-    if (j < 0) continue
+    const k = dir[i]!
+    if (k < 0) continue
+    const j = i + off[k]!
     acc[j] += acc[i]!
     if (--indeg[j]! === 0) queue[tail++] = j
   }
@@ -232,16 +235,21 @@ export function lsFactor(dem: Float32Array, g: Grid, o: LsOptions = {}): { ls: F
   const D = Math.sqrt(g.dx * g.dy)
   const cell = g.dx * g.dy
   const ls = new Float32Array(dem.length)
+  const lnD = Math.log(D)
+  const ln22 = Math.log(22.13)
+  const D2 = D * D
   for (let i = 0; i < ls.length; i++) {
     const t = tan[i]!
     if (t !== t) { ls[i] = NaN; continue }
     const sin = t / Math.sqrt(1 + t * t)
-    const beta = sin > 0 ? sin / 0.0896 / (3 * Math.pow(sin, 0.8) + 0.56) : 0
+    const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
     const m = beta / (1 + beta)
     let A = Math.max(0, acc[i]! - 1) * cell
     if (o.lMax !== undefined) A = Math.min(A, o.lMax * D)
+    // ((A + D²)^(m+1) − A^(m+1)) / (D^(m+2)·x^m·22.13^m), in logarithms: D^(m+2) = D²·D^m
     const x = xAspect[i]!
-    const L = (Math.pow(A + D * D, m + 1) - Math.pow(A, m + 1)) / (Math.pow(D, m + 2) * Math.pow(x, m) * Math.pow(22.13, m))
+    const lower = A > 0 ? Math.exp((m + 1) * Math.log(A)) : 0
+    const L = (Math.exp((m + 1) * Math.log(A + D2)) - lower) / (D2 * Math.exp(m * (lnD + Math.log(x) + ln22)))
     const S = t < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
     ls[i] = L * S
   }
