@@ -14,6 +14,8 @@ import { closeRasterFiles } from '../server/raster/raster-store.ts'
 import { gep, type GepResult } from '../server/gep/gep.ts'
 import { CO2_PER_DM, O2_PER_DM, type GepRow } from '../server/gep/account.ts'
 import { render } from '../server/results/export.ts'
+import { checkDefinitions, computeFactors } from '../server/factors/factors.ts'
+import { runAllocation } from '../server/factors/allocation.ts'
 import { gepExport } from '../server/results/gep-tables.ts'
 import { GEOKEYS, writeGeoTiff } from '../scripts/raster/write-geotiff.ts'
 import { backends } from './helpers/backends.ts'
@@ -198,6 +200,16 @@ for (const backend of backends()) {
       expect(csv.replace(/^\ufeff/, '').split(/\r?\n/)[0]).toBe('unit_code,unit_name,year,category,item,ecosystem,quantity,quantity_unit,price,price_unit,value_yuan,item_id,part_of,nodata_m2')
     })
 
+    it('soil retention: streams (accumulation above the threshold) erode nothing; L capped at l_max', async () => {
+      const cfg = baseConfig({ tables: [], items: { soil_retention: { stream_threshold: 30, l_max: 3, parts: [{ name: '减少泥沙淤积', factor: 1, unit: 'm³' }] }, water_conservation: {} } })
+      const r = await gep(db, { units: 'u', config: cfg }, store)
+      let sr1 = 0
+      const lCap = (c: number) => Math.min(3, lsAt(c) / (10.8 * (SLOPE / Math.sqrt(1 + SLOPE * SLOPE)) + 0.03)) * (10.8 * (SLOPE / Math.sqrt(1 + SLOPE * SLOPE)) + 0.03)
+      // accumulation on the plane is column + 1: columns ≥ 30 are streams
+      for (let c = 10; c < 30; c++) sr1 += 4000 * 0.03 * lCap(c) * (1 - 0.01) * 40 * D * D * 1e-4
+      expect(Math.abs(item(r, 'U1', '土壤保持')!.quantity! / sr1 - 1)).toBeLessThan(1e-6)
+    })
+
     it('any partition of the ground adds up to the whole (partial pixels on a diagonal cut)', async () => {
       const cfg = baseConfig({ tables: [], items: { ...baseConfig().items, flood_regulation: undefined } })
       const whole = await gep(db, { units: 'whole', config: cfg }, store)
@@ -239,6 +251,31 @@ for (const backend of backends()) {
       expect(r.inputs['2023']!.every((i) => i.resampling !== '')).toBe(true)
       const native = await gep(db, { units: 'u', config: baseConfig({ tables: [], items: { water_conservation: {}, carbon_sequestration: {} } }) }, store)
       for (const u of ['U1', 'U2']) expect(item(r, u, '水源涵养')!.quantity! / item(native, u, '水源涵养')!.quantity! - 1).toBeLessThan(1e-6)
+    })
+
+    it('GEP as factors of an allocation: gep_total, an item value, ΔGEP and the decline flag', async () => {
+      const config = baseConfig({ tables: [], items: { ...baseConfig().items, flood_regulation: undefined } })
+      const defs = [
+        { id: 'gep_total', label: 'GEP', measure: 'gep_total', gep: { config } },
+        { id: 'wc_value', label: '水源涵养价值', measure: 'gep_value', item: 'water_conservation', gep: { config } },
+        { id: 'wc_m3', label: '水源涵养量', measure: 'gep_quantity', item: 'water_conservation', gep: { config } },
+        { id: 'gep_delta', label: 'ΔGEP', measure: 'gep_delta', gep: { config, compare: 2020 } },
+        { id: 'gep_declined', label: 'GEP 下降', measure: 'gep_declined', gep: { config, compare: 2020 } },
+      ]
+      const f = await computeFactors(db, 'whole', checkDefinitions(defs), { rasterDir: store })
+      const direct = await gep(db, { units: 'whole', config }, store)
+      expect(f.values.get('W')!.gep_total).toBe(direct.units[0]!.gep_yuan)
+      expect(f.values.get('W')!.wc_value).toBe(item(direct, 'W', '水源涵养')!.value_yuan)
+      expect(f.rows.find((r) => r.factor === 'wc_m3')!.value_unit).toBe('m³')
+      expect(f.values.get('W')!.gep_delta).toBeLessThan(0)
+      expect(f.provenance.runs.map((r) => r.kind)).toEqual(['gep', 'gep'])
+      const a = await runAllocation(db, { units: 'u', budget: 1e6, definitions: [{ id: 'gep_total', label: 'GEP', measure: 'gep_total', gep: { config: baseConfig() } }, { id: 'redline_m2', label: 'x', measure: 'area', layer: 'reservoir' }], factors: [{ factor: 'gep_total', weight: 1 }] }, { rasterDir: store })
+      const r = await gep(db, { units: 'u', config: baseConfig() }, store)
+      const g1 = r.units.find((u) => u.unit_code === 'U1')!.gep_yuan
+      const g2 = r.units.find((u) => u.unit_code === 'U2')!.gep_yuan
+      expect(a.allocation.units.find((u) => u.unit_code === 'U1')!.amount).toBeCloseTo((1e6 * g1) / (g1 + g2), 1)
+      expect(() => checkDefinitions([{ id: 'g', measure: 'gep_total', gep: { config: 'gep.yaml' } }])).toThrow(/over HTTP give the config itself/)
+      expect(() => checkDefinitions([{ id: 'g', measure: 'gep_delta', gep: { config } }])).toThrow(/needs gep.compare/)
     })
 
     it('refuses bad configs with what to fix, and stores no run', async () => {

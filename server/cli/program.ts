@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import path from 'node:path'
 import os from 'node:os'
 import { Command, Option } from 'commander'
 import type { Db } from '../db/db.ts'
@@ -338,13 +339,23 @@ program
   .checked(options.factors, async (o, cmd) =>
     withDb(cmd, async (db, _s, actor) => {
       needOut(o)
-      const defs = o.definitions ? checkDefinitions(readConfigFile(o.definitions)) : undefined
-      const f = await computeFactors(db, o.units, defs, { actor })
+      const defs = o.definitions ? checkDefinitions(await withGepConfigs(readConfigFile(o.definitions), o.definitions)) : undefined
+      const f = await computeFactors(db, o.units, defs, { actor, rasterDir: _s.rasterDir })
       log(`${f.definitions.length} factors × ${f.units.length} units from runs ${f.provenance.runs.map((r) => r.id).join(', ')}`)
       if (o.format === 'xlsx') return output(await financeWorkbook(f), o.out)
       output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table)).body, o.out)
     }),
   )
+/** Factor definitions whose gep.config names a file: the file read (relative to `from`). */
+async function withGepConfigs(defs: unknown, from: string): Promise<unknown> {
+  if (!Array.isArray(defs)) return defs
+  return Promise.all(defs.map(async (d) => {
+    const g = (d as { gep?: { config?: unknown } } | null)?.gep
+    if (typeof g?.config !== 'string') return d
+    return { ...d, gep: { ...g, config: await readGepConfig(path.resolve(path.dirname(from), g.config)) } }
+  }))
+}
+
 program
   .command('allocate')
   .description('factor-method allocation (因素法) of a budget across units, with coefficients, deductions, floors and caps, explained per unit')
@@ -355,7 +366,9 @@ program
   .checked(options.allocate, async (o, cmd) =>
     withDb(cmd, async (db, _s, actor) => {
       needOut(o)
-      const a = await runAllocation(db, readConfigFile(o.config), { actor })
+      const doc = readConfigFile(o.config) as Record<string, unknown>
+      if (doc && typeof doc === 'object' && Array.isArray(doc.definitions)) doc.definitions = await withGepConfigs(doc.definitions, o.config)
+      const a = await runAllocation(db, doc, { actor, rasterDir: _s.rasterDir })
       for (const w of a.allocation.warnings) log(`warning: ${w}`)
       log(`allocated ${a.config.budget.toFixed(2)} yuan over ${a.allocation.units.length} units (sum ${a.allocation.units.reduce((s, u) => s + Math.round(u.amount * 100), 0) / 100})`)
       if (o.format === 'xlsx') return output(await financeWorkbook(a.factors, a), o.out)

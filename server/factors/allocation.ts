@@ -46,7 +46,7 @@ const CONFIG_TOP = z.strictObject({
 })
 
 /** `beforeCompute`: see RunOptions (factors may start coverage and change runs). */
-export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOptions, 'beforeCompute' | 'actor'> & { beforeAllocate?: (units: string) => Promise<void> } = {}): Promise<AllocationRun> {
+export async function runAllocation(db: Db, doc: unknown, runOptions: Pick<RunOptions, 'beforeCompute' | 'actor'> & { beforeAllocate?: (units: string) => Promise<void>; rasterDir?: string } = {}): Promise<AllocationRun> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BadInput('allocation config: must be an object {units, budget, factors, adjustments?, deductions?, floor?, cap?}')
   let o: z.output<typeof CONFIG_TOP>
   try {

@@ -14,8 +14,15 @@ import { change, type ChangeResult } from '../stats/change.ts'
 import { compareVintage, selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
 import type { Exportable } from '../results/export.ts'
 import { CURRENT } from '../catalog/versions.ts'
+import { gep, type GepResult } from '../gep/gep.ts'
+import { unitSetId } from '../units/unit-set.ts'
 
-export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net'
+export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net' | GepMeasure
+/** GEP factors (gep/): GEP, regulating services, an item's value or physical quantity, ΔGEP
+ *  since `compare`, and 1 where GEP declined beyond the config's threshold (else 0) */
+export type GepMeasure = 'gep_total' | 'gep_regulating' | 'gep_value' | 'gep_quantity' | 'gep_delta' | 'gep_declined'
+const GEP_MEASURES: GepMeasure[] = ['gep_total', 'gep_regulating', 'gep_value', 'gep_quantity', 'gep_delta', 'gep_declined']
+const isGep = (m: Measure): m is GepMeasure => (GEP_MEASURES as string[]).includes(m)
 
 export interface FactorDefinition {
   id: string
@@ -25,6 +32,10 @@ export interface FactorDefinition {
   /** categories of that layer summed (area) or counted (count); default the whole layer, flattened */
   categories?: string[]
   measure: Measure
+  /** GEP measures: the GEP config (an object: the CLI reads a file named here) and years */
+  gep?: { config: Record<string, unknown>; year?: number; compare?: number }
+  /** gep_value, gep_quantity: the item id (water_conservation, soil_retention, carbon_sequestration …) */
+  item?: string
 }
 
 /** Protected-area categories → types (自然保护地体系: 国家公园, 自然保护区, 自然公园). */
@@ -80,8 +91,18 @@ export function checkDefinitions(defs: unknown): FactorDefinition[] {
     if (typeof o.id !== 'string' || !ID.test(o.id)) throw new BadInput(`${where}: id '${String(o.id)}' must be lower-case letters, digits and _ (starting with a letter)`)
     if (seen.has(o.id)) throw new BadInput(`${where}: id '${o.id}' is defined twice`)
     seen.add(o.id)
-    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net']
+    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net', ...GEP_MEASURES]
     if (!measures.includes(o.measure as Measure)) throw new BadInput(`${where} (${o.id}): measure '${String(o.measure)}' is not one of ${measures.join(', ')}`)
+    if (isGep(o.measure as Measure)) {
+      const g = o.gep as Record<string, unknown> | undefined
+      if (typeof g !== 'object' || g === null || typeof g.config !== 'object' || g.config === null || Array.isArray(g.config)) {
+        throw new BadInput(`${where} (${o.id}): measure ${o.measure} needs gep: {config: <GEP config>, year?, compare?}${typeof g?.config === 'string' ? ' (a file name is read by the CLI; over HTTP give the config itself)' : ''}`)
+      }
+      for (const k of ['year', 'compare'] as const) if (g[k] !== undefined && !Number.isInteger(g[k])) throw new BadInput(`${where} (${o.id}): gep.${k} must be a year`)
+      if ((o.measure === 'gep_delta' || o.measure === 'gep_declined') && g.compare === undefined) throw new BadInput(`${where} (${o.id}): ${o.measure} needs gep.compare (the earlier year)`)
+      if ((o.measure === 'gep_value' || o.measure === 'gep_quantity') && typeof o.item !== 'string') throw new BadInput(`${where} (${o.id}): ${o.measure} needs item (an item id such as water_conservation)`)
+      return { id: o.id, label: typeof o.label === 'string' ? o.label : o.id, measure: o.measure as Measure, gep: g as FactorDefinition['gep'], item: o.item as string | undefined }
+    }
     const union = o.measure === 'union' || o.measure === 'union_share'
     if (!union && typeof o.layer !== 'string') throw new BadInput(`${where} (${o.id}): measure ${o.measure} needs a layer`)
     if (o.categories !== undefined && (!Array.isArray(o.categories) || o.categories.some((c) => typeof c !== 'string'))) throw new BadInput(`${where} (${o.id}): categories must be a list of category names`)
@@ -97,8 +118,8 @@ export interface FactorRow {
   factor: string
   label: string
   value: number
-  /** m2, share (0..1) or count */
-  value_unit: 'm2' | 'share' | 'count'
+  /** m2, share (0..1), count, yuan, flag (GEP decline: 1 or 0) or an item's unit of quantity */
+  value_unit: string
   /** the layer version(s) the value came from */
   source: string
   run_id: number
@@ -122,8 +143,57 @@ export interface FactorResult {
 }
 
 /** Computes (or reuses: runs with unchanged inputs are reused) every factor for a unit set. */
-export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'> = {}): Promise<FactorResult> {
-  const defs = definitions ?? (await defaultDefinitions(db))
+export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'> & { rasterDir?: string } = {}): Promise<FactorResult> {
+  const all_ = definitions ?? (await defaultDefinitions(db))
+  const gepDefs = all_.filter((d) => isGep(d.measure))
+  const defs = all_.filter((d) => !isGep(d.measure))
+  const area = defs.length ? await areaFactors(db, unitSet, defs, o) : await noAreaFactors(db, unitSet)
+  return gepDefs.length ? withGep(db, unitSet, area, all_, gepDefs, o) : area
+}
+
+/** Units of a set with no area factor asked for: the frame GEP factors fill. */
+async function noAreaFactors(db: Db, unitSet: string): Promise<FactorResult> {
+  const id = await unitSetId(db, unitSet)
+  const units = await db.query<{ code: string; name: string | null; area_m2: number }>('SELECT code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [id])
+  return {
+    unitSet, definitions: [], units: units.map((u) => ({ ...u, area_m2: Number(u.area_m2) })), values: new Map(units.map((u) => [u.code, {}])), rows: [],
+    provenance: { runs: [], layers: [], method: AREA_METHOD }, run: { id: 0 }, method: AREA_METHOD,
+  }
+}
+
+/** GEP factors added to area factors: one GEP run per distinct (config, year, compare). */
+async function withGep(db: Db, unitSet: string, f: FactorResult, defs: FactorDefinition[], gepDefs: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'> & { rasterDir?: string }): Promise<FactorResult> {
+  const runs = new Map<string, GepResult>()
+  for (const d of gepDefs) {
+    const key = JSON.stringify([d.gep!.config, d.gep!.year, d.gep!.compare])
+    if (!runs.has(key)) runs.set(key, await gep(db, { units: unitSet, config: d.gep!.config, year: d.gep!.year, compare: d.gep!.compare }, o.rasterDir ?? '', o))
+    const r = runs.get(key)!
+    const year = r.years.at(-1)!
+    for (const u of f.units) {
+      const ur = r.units.find((x) => x.unit_code === u.code && x.year === year)
+      let value = 0
+      let vu = 'yuan'
+      if (d.measure === 'gep_total') value = ur?.gep_yuan ?? 0
+      else if (d.measure === 'gep_regulating') value = ur?.regulating_yuan ?? 0
+      else if (d.measure === 'gep_delta' || d.measure === 'gep_declined') {
+        const c = r.change.find((x) => x.unit_code === u.code && x.category === '*')
+        value = d.measure === 'gep_delta' ? c?.delta_yuan ?? 0 : c?.declined ? 1 : 0
+        vu = d.measure === 'gep_delta' ? 'yuan' : 'flag'
+      } else {
+        const row = r.rows.find((x) => x.unit_code === u.code && x.year === year && x.ecosystem === '*' && x.item_id === d.item)
+        if (!row && u === f.units[0]) throw new BadInput(`factor '${d.id}': GEP run ${r.run.id} has no item '${d.item}' (items: ${[...new Set(r.rows.filter((x) => x.item !== '*').map((x) => x.item_id))].join(', ')})`)
+        value = d.measure === 'gep_value' ? row?.value_yuan ?? 0 : row?.quantity ?? 0
+        vu = d.measure === 'gep_value' ? 'yuan' : row?.quantity_unit ?? ''
+      }
+      f.values.get(u.code)![d.id] = value
+      f.rows.push({ unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2, factor: d.id, label: d.label, value, value_unit: vu, source: `GEP ${r.years.join('→')} (${r.configName ?? 'config'} ${r.configSha256.slice(0, 12)}, prices ${r.priceVersion})`, run_id: r.run.id })
+    }
+  }
+  for (const r of runs.values()) f.provenance.runs.push({ id: r.run.id, kind: 'gep', what: `GEP of ${r.unitSet} ${r.years.join('→')}, prices ${r.priceVersion}` })
+  return { ...f, definitions: defs, run: f.run.id ? f.run : { id: [...runs.values()][0]!.run.id } }
+}
+
+async function areaFactors(db: Db, unitSet: string, defs: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'>): Promise<FactorResult> {
   const all = await db.query<LayerVersion>(`SELECT id, name, vintage, kind, source_checksum, feature_count, category_field FROM layer WHERE ${CURRENT} ORDER BY name, vintage`)
   const latest = new Map<string, LayerVersion>()
   const previous = new Map<string, LayerVersion>()

@@ -183,8 +183,9 @@ export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string
   }
   if (it.climate_regulation) {
     const cr = it.climate_regulation
-    // ET (mm) over m² is kg of water; × latent heat (MJ/kg) / 3.6 (MJ per kWh) / efficiency
-    const kwh = (t: EcosystemType) => (S(t, 'et') * cr.latent_heat_mj_per_kg) / 3.6 / cr.efficiency
+    // ET (mm) over m² is kg of water; × latent heat (MJ/kg) / 3.6 (MJ per kWh) / efficiency,
+    // the share of the year that needs cooling or humidifying
+    const kwh = (t: EcosystemType) => (S(t, 'et') * cr.active_share * cr.latent_heat_mj_per_kg) / 3.6 / cr.efficiency
     const parts: Quantity[] = types.filter((t) => cr.plant_types.includes(t) || cr.water_types.includes(t)).map((t) => ({ type: t, q: kwh(t), nodata: N(t, 'et') }))
     emit('regulating', 'climate_regulation', ITEMS.climate_regulation.name, 'kWh', parts)
   }

@@ -62,6 +62,8 @@ const typeCoefficients = z.strictObject({
   vegetated: z.boolean().optional(),
   /** carbon pools t C/ha (InVEST Carbon) */
   carbon: pool.optional(),
+  source: z.string().optional(),
+  verified: z.boolean().optional(),
 })
 
 const coefficientItem = z.strictObject({
@@ -78,7 +80,14 @@ const part = z.strictObject({ name: z.string().min(1).max(40), factor: positive,
 
 const items = z.strictObject({
   water_conservation: z.strictObject({ method: z.enum(['water_balance', 'fu']).default('water_balance'), z: positive.optional() }).optional(),
-  soil_retention: z.strictObject({ fill: z.boolean().default(true), l_max: positive.optional(), parts: z.array(part).optional() }).optional(),
+  soil_retention: z.strictObject({
+    fill: z.boolean().default(true),
+    /** cap of the L factor (InVEST SDR's l_max) */
+    l_max: positive.optional(),
+    /** cells draining more than this many cells are streams: no hillslope erosion (InVEST's threshold_flow_accumulation) */
+    stream_threshold: positive.optional(),
+    parts: z.array(part).optional(),
+  }).optional(),
   carbon_sequestration: z.strictObject({ co2_per_dm: positive.optional() }).optional(),
   oxygen_release: z.strictObject({ o2_per_dm: positive.optional() }).optional(),
   climate_regulation: z.strictObject({
@@ -87,6 +96,9 @@ const items = z.strictObject({
     water_types: z.array(z.enum(TYPE_IDS)).default(['water']),
     /** energy efficiency ratio of the air conditioner / humidifier replaced (guideline: r) */
     efficiency: positive.default(1),
+    /** share of the year's ET that replaces cooling or humidifying (the guideline counts the
+     *  days above 26 °C only: that share of the annual ET) */
+    active_share: share.default(1),
     latent_heat_mj_per_kg: positive.default(2.45),
   }).optional(),
   air_purification: coefficientItem.optional(),

@@ -27,7 +27,7 @@ import { checkClassMapping } from './class-mapping.ts'
 import { accountUnit, typeSums, ITEMS, type GepRow, type UnitExtent, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
-import { lsFactor } from './terrain.ts'
+import { terrain } from './terrain.ts'
 import { ECOSYSTEM_TYPES } from './config.ts'
 
 export interface GepRequest {
@@ -217,7 +217,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
   const lap = (k: string) => { stages[`${k}_${year}`] = Math.round(performance.now() - t); t = performance.now() }
   const grid = meta.grid
   const sources: SourceSpec[] = [await specOn(ctx.db, rasterDir, rasters.eco, grid, 'nearest')]
-  const idx = { precip: -1, et: -1, npp: -1, r: -1, k: -1, ls: -1, c: -1, et0: -1, awc: -1 }
+  const idx = { precip: -1, et: -1, npp: -1, r: -1, k: -1, tan: -1, xaspect: -1, acc: -1, c: -1, et0: -1, awc: -1 }
   const add = async (role: InputRole, key: keyof typeof idx) => {
     const r = rasters.inputs[role]
     if (!r) return
@@ -244,11 +244,20 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     lap('dem')
     await ctx.progress(0.1)
     const T = grid.transform
-    const { ls } = lsFactor(z, { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }, { fill: it.soil_retention.fill, lMax: it.soil_retention.l_max })
-    const shared = new SharedArrayBuffer(ls.byteLength)
-    new Float32Array(shared).set(ls)
-    idx.ls = sources.length
-    sources.push({ op: 'array', data: shared, width: grid.width, height: grid.height, transform: grid.transform })
+    // slope, aspect and accumulation over the whole grid (flow paths do not stop at unit
+    // boundaries); LS itself is computed per covered pixel in the scan threads
+    const t3 = terrain(z, { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }, { fill: it.soil_retention.fill })
+    const share = (a: ArrayLike<number>) => {
+      const buf = new SharedArrayBuffer(a.length * 4)
+      new Float32Array(buf).set(a)
+      return { op: 'array' as const, data: buf, width: grid.width, height: grid.height, transform: grid.transform }
+    }
+    idx.tan = sources.length
+    sources.push(share(t3.tan))
+    idx.xaspect = sources.length
+    sources.push(share(t3.xAspect))
+    idx.acc = sources.length
+    sources.push(share(t3.acc))
     lap('ls')
     await ctx.progress(0.3)
   }
@@ -281,6 +290,8 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     kc,
     vegetated,
     z: it.water_conservation?.z ?? 5,
+    ls: { D: Math.sqrt(Math.abs(grid.transform[1] * grid.transform[5])), cell: Math.abs(grid.transform[1] * grid.transform[5]), lMax: it.soil_retention?.l_max },
+    stream: it.soil_retention?.stream_threshold ?? Infinity,
     mm: { precip: mm('precipitation'), et: mm('evapotranspiration'), et0: mm('reference_et'), awc: mm('available_water') },
   }
   const units = await jobUnits(ctx.db, meta.unitSet.id)

@@ -5,6 +5,7 @@
 // class sums (per-class coefficients apply after the scan), so one pass serves every item.
 // Run by the zonal scan in whichever thread scans (raster/zonal-job.ts, mode 'module').
 import type { UnitWindow } from '../raster/zonal-scan.ts'
+import { lsAt, type LsGrid } from './terrain.ts'
 
 /** the fields summed, in this order; each has its sum and its no-data area */
 /** wb_p, wb_et: precipitation and ET where both have data (the water balance); et: ET alone
@@ -13,10 +14,15 @@ export const FIELDS = ['wb_p', 'wb_et', 'et', 'npp', 'rkls', 'rklsc', 'fu'] as c
 export type Field = (typeof FIELDS)[number]
 
 export interface KernelSpec {
-  /** index of each input among the scan's sources (0 is the class raster); -1 when absent */
-  inputs: { precip: number; et: number; npp: number; r: number; k: number; ls: number; c: number; et0: number; awc: number }
+  /** index of each input among the scan's sources (0 is the class raster); -1 when absent.
+   *  tan, xaspect, acc: the terrain of the DEM over the whole grid (gep/terrain.ts) */
+  inputs: { precip: number; et: number; npp: number; r: number; k: number; tan: number; xaspect: number; acc: number; c: number; et0: number; awc: number }
   /** which fields to add up */
   fields: Record<Field, boolean>
+  /** cell size and L cap of LS */
+  ls: LsGrid
+  /** accumulation (cells) above which a cell is a stream: no hillslope erosion there; Infinity for none */
+  stream: number
   /** class raster's no-data value */
   classNodata: number | null
   /** class values the mapping knows; any other value is counted as unmapped (index = length) */
@@ -57,6 +63,8 @@ export function fuYield(p: number, et0: number, awc: number, kc: number, vegetat
   return p - aet
 }
 
+const NONE = new Float32Array(0)
+
 export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums[]; take: (w: UnitWindow) => void } {
   const nClass = spec.classes.length
   const rows = nClass + 2
@@ -65,27 +73,38 @@ export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums
   const dense = new Int32Array(65536).fill(nClass)
   const sparse = new Map<number, number>()
   spec.classes.forEach((v, i) => (Number.isInteger(v) && v >= 0 && v < 65536 ? (dense[v] = i) : sparse.set(v, i)))
-  const classIndex = (v: number) => (v !== v || v === spec.classNodata ? nClass + 1 : Number.isInteger(v) && v >= 0 && v < 65536 ? dense[v]! : sparse.get(v) ?? nClass)
+  const nd = spec.classNodata ?? NaN
   const I = spec.inputs
   const F = spec.fields
-  const mm = spec.mm
+  const { precip: mmP, et: mmE, et0: mmE0, awc: mmW } = spec.mm
+  const lsg = spec.ls
+  const stream = spec.stream
+  const kc = Float64Array.from(spec.kc)
+  const veg = spec.vegetated
+  const zf = spec.z
   let area = new Float64Array(0)
-  const val = (a: ArrayLike<number> | undefined, k: number) => (a ? a[k]! : NaN)
+  // field offsets in a class row: 1 + 2·j is the sum, 2 + 2·j the no-data area
+  const WB_P = 1, WB_E = 3, ET_ = 5, NPP_ = 7, RKLS = 9, RKLSC = 11, FU = 13
   return {
     sums,
     take: (x: UnitWindow) => {
       const d = sums[x.unit]!.data
-      const cls = x.values[0]!
-      const P = I.precip >= 0 ? x.values[I.precip] : undefined
-      const ET = I.et >= 0 ? x.values[I.et] : undefined
-      const NPP = I.npp >= 0 ? x.values[I.npp] : undefined
-      const R = I.r >= 0 ? x.values[I.r] : undefined
-      const K = I.k >= 0 ? x.values[I.k] : undefined
-      const LS = I.ls >= 0 ? x.values[I.ls] : undefined
-      const C = I.c >= 0 ? x.values[I.c] : undefined
-      const ET0 = I.et0 >= 0 ? x.values[I.et0] : undefined
-      const AWC = I.awc >= 0 ? x.values[I.awc] : undefined
+      const v = x.values
+      const cls = v[0]!
+      const P = I.precip >= 0 ? v[I.precip]! : NONE
+      const ET = I.et >= 0 ? v[I.et]! : NONE
+      const NPP = I.npp >= 0 ? v[I.npp]! : NONE
+      const R = I.r >= 0 ? v[I.r]! : NONE
+      const K = I.k >= 0 ? v[I.k]! : NONE
+      const TAN = I.tan >= 0 ? v[I.tan]! : NONE
+      const XA = I.xaspect >= 0 ? v[I.xaspect]! : NONE
+      const ACC = I.acc >= 0 ? v[I.acc]! : NONE
+      const C = I.c >= 0 ? v[I.c]! : NONE
+      const ET0 = I.et0 >= 0 ? v[I.et0]! : NONE
+      const AWC = I.awc >= 0 ? v[I.awc]! : NONE
+      const fWb = F.wb_p, fEt = F.et, fNpp = F.npp, fRkls = F.rkls, fC = F.rklsc, fFu = F.fu
       if (area.length < x.w) area = new Float64Array(x.w)
+      const delta = x.delta
       for (let r = 0; r < x.h; r++) {
         const constant = x.areas.rowConstant(x.row + r)
         if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + x.w, area)
@@ -93,41 +112,46 @@ export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums
         const vb = x.offset + r * x.stride
         let f = 0
         for (let c = 0; c < x.w; c++) {
-          f += x.delta[db + c]!
+          f += delta[db + c]!
           if (f <= 0) continue
           const wa = f * (constant ?? area[c]!)
           const k = vb + c
-          const ci = classIndex(cls[k]!)
+          const cv = cls[k]!
+          const ci = cv === cv && cv !== nd ? (cv >= 0 && cv < 65536 && (cv | 0) === cv ? dense[cv]! : sparse.get(cv) ?? nClass) : nClass + 1
           const o = ci * width
           d[o] += wa
-          // per field: o + 1 + 2·j is the sum, o + 2 + 2·j the no-data area
-          const add = (j: number, v: number) => {
-            if (v === v) d[o + 1 + 2 * j] += wa * v
-            else d[o + 2 + 2 * j] += wa
+          if (fWb) {
+            const p = P[k]! * mmP
+            const e = ET[k]! * mmE
+            if (p === p && e === e) { d[o + WB_P] += wa * p; d[o + WB_E] += wa * e } else { d[o + WB_P + 1] += wa; d[o + WB_E + 1] += wa }
           }
-          if (F.wb_p) {
-            const p = val(P, k) * mm.precip
-            const e = val(ET, k) * mm.et
-            const both = p === p && e === e
-            add(0, both ? p : NaN)
-            add(1, both ? e : NaN)
+          if (fEt) {
+            const e = ET[k]! * mmE
+            if (e === e) d[o + ET_] += wa * e
+            else d[o + ET_ + 1] += wa
           }
-          if (F.et) add(2, val(ET, k) * mm.et)
-          if (F.npp) add(3, val(NPP, k))
-          if (F.rkls) {
-            const rkls = val(R, k) * val(K, k) * val(LS, k)
+          if (fNpp) {
+            const n = NPP[k]!
+            if (n === n) d[o + NPP_] += wa * n
+            else d[o + NPP_ + 1] += wa
+          }
+          if (fRkls) {
+            const rk = R[k]! * K[k]!
+            const a = ACC[k]!
+            const rkls = rk !== rk ? NaN : a > stream ? 0 : rk * lsAt(TAN[k]!, XA[k]!, a, lsg)
             // with a C raster, R·K·LS counts only where C has data too: both sums cover the same pixels
-            if (F.rklsc) {
-              const rc = rkls * val(C, k)
-              add(4, rc === rc ? rkls : NaN)
-              add(5, rc)
-            } else add(4, rkls)
+            if (fC) {
+              const rc = rkls * C[k]!
+              if (rc === rc) { d[o + RKLS] += wa * rkls; d[o + RKLSC] += wa * rc } else { d[o + RKLS + 1] += wa; d[o + RKLSC + 1] += wa }
+            } else if (rkls === rkls) d[o + RKLS] += wa * rkls
+            else d[o + RKLS + 1] += wa
           }
-          if (F.fu) {
-            const p = val(P, k) * mm.precip
-            const e0 = val(ET0, k) * mm.et0
-            const aw = val(AWC, k) * mm.awc
-            add(6, p === p && e0 === e0 && aw === aw && ci < nClass ? fuYield(p, e0, aw, spec.kc[ci]!, spec.vegetated[ci]!, spec.z) : NaN)
+          if (fFu) {
+            const p = P[k]! * mmP
+            const e0 = ET0[k]! * mmE0
+            const aw = AWC[k]! * mmW
+            if (p === p && e0 === e0 && aw === aw && ci < nClass) d[o + FU] += wa * fuYield(p, e0, aw, kc[ci]!, veg[ci]!, zf)
+            else d[o + FU + 1] += wa
           }
         }
       }

@@ -216,42 +216,51 @@ export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Floa
 export interface LsOptions {
   /** fill depressions first (default true, as InVEST SDR) */
   fill?: boolean
-  /** cap of the upslope contributing length in metres (InVEST's l_max); none by default */
+  /** cap of the L factor (InVEST SDR's l_max, default there 122); none by default */
   lMax?: number
 }
 
+const LN_22_13 = Math.log(22.13)
+
+/** Constants of LS on a grid of cell size D (m); lMax caps L (InVEST's l_max). */
+export interface LsGrid { D: number; cell: number; lMax?: number }
+
 /**
- * LS factor per cell (dimensionless), after Desmet & Govers (1996) as in InVEST SDR:
+ * LS of one cell (dimensionless), after Desmet & Govers (1996) as in InVEST SDR:
  *   L = ((A + D²)^(m+1) − A^(m+1)) / (D^(m+2) · x^m · 22.13^m)
  * with A the contributing area at the cell's inlet ((flow accumulation − 1)·D², m²), D the
  * cell size, x = |sin α| + |cos α| of the aspect, m = β/(1 + β), β = (sin θ/0.0896)/(3·sin θ^0.8 + 0.56)
  * (McCool et al. 1989); S = 10.8·sin θ + 0.03 where tan θ < 0.09, else 16.8·sin θ − 0.5
- * (McCool et al. 1987). NaN where the DEM has no data.
+ * (McCool et al. 1987). NaN where the slope is.
  */
-export function lsFactor(dem: Float32Array, g: Grid, o: LsOptions = {}): { ls: Float32Array; tan: Float32Array; acc: Float64Array } {
+export function lsAt(tan: number, x: number, acc: number, g: LsGrid): number {
+  if (tan !== tan) return NaN
+  const D = g.D
+  const sin = tan / Math.sqrt(1 + tan * tan)
+  const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
+  const m = beta / (1 + beta)
+  const A = acc > 1 ? (acc - 1) * g.cell : 0
+  // in logarithms: D^(m+2) = D²·D^m
+  const lower = A > 0 ? Math.exp((m + 1) * Math.log(A)) : 0
+  let L = (Math.exp((m + 1) * Math.log(A + D * D)) - lower) / (D * D * Math.exp(m * (Math.log(D) + Math.log(x) + LN_22_13)))
+  if (g.lMax !== undefined && L > g.lMax) L = g.lMax
+  const S = tan < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
+  return L * S
+}
+
+/** Slope, aspect factor and flow accumulation of a DEM: what LS needs per cell. */
+export function terrain(dem: Float32Array, g: Grid, o: LsOptions = {}): { tan: Float32Array; xAspect: Float32Array; acc: Float64Array } {
   const z = o.fill === false ? dem : fillDepressions(dem, g)
   const { tan, xAspect } = hornGradient(dem, g)
   const acc = flowAccumulation(d8Directions(z, g), z, g)
-  const D = Math.sqrt(g.dx * g.dy)
-  const cell = g.dx * g.dy
+  return { tan, xAspect, acc }
+}
+
+/** LS factor of every cell (lsAt over terrain()). */
+export function lsFactor(dem: Float32Array, g: Grid, o: LsOptions = {}): { ls: Float32Array; tan: Float32Array; acc: Float64Array } {
+  const { tan, xAspect, acc } = terrain(dem, g, o)
+  const lg: LsGrid = { D: Math.sqrt(g.dx * g.dy), cell: g.dx * g.dy, lMax: o.lMax }
   const ls = new Float32Array(dem.length)
-  const lnD = Math.log(D)
-  const ln22 = Math.log(22.13)
-  const D2 = D * D
-  for (let i = 0; i < ls.length; i++) {
-    const t = tan[i]!
-    if (t !== t) { ls[i] = NaN; continue }
-    const sin = t / Math.sqrt(1 + t * t)
-    const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
-    const m = beta / (1 + beta)
-    let A = Math.max(0, acc[i]! - 1) * cell
-    if (o.lMax !== undefined) A = Math.min(A, o.lMax * D)
-    // ((A + D²)^(m+1) − A^(m+1)) / (D^(m+2)·x^m·22.13^m), in logarithms: D^(m+2) = D²·D^m
-    const x = xAspect[i]!
-    const lower = A > 0 ? Math.exp((m + 1) * Math.log(A)) : 0
-    const L = (Math.exp((m + 1) * Math.log(A + D2)) - lower) / (D2 * Math.exp(m * (lnD + Math.log(x) + ln22)))
-    const S = t < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
-    ls[i] = L * S
-  }
+  for (let i = 0; i < ls.length; i++) ls[i] = lsAt(tan[i]!, xAspect[i]!, acc[i]!, lg)
   return { ls, tan, acc }
 }

@@ -264,7 +264,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
   const sendFactors = async (req: Request, res: Response, units: string, definitions: unknown[] | undefined, format: Format, table: string) => {
     const { setId, codes } = await scopeSetNamed(req, units)
-    const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { beforeCompute: mayCompute(req, res), actor: await who(req) })
+    const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res), actor: await who(req) })
     // the finance workbook lays out every unit of the set; a key limited to regions gets the
     // plain workbook of its own rows
     if (format === 'xlsx' && !codes) return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
@@ -276,17 +276,17 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const { units, format, table } = q(req, Q.factors)
     await sendFactors(req, res, units, undefined, format, table)
   })
-  app.post('/api/factors', express.json({ limit: '256kb' }), async (req, res) => {
+  app.post('/api/factors', express.json({ limit: '2mb' }), async (req, res) => {
     const { format, table } = q(req, Q.factorsPost)
     const { units, definitions } = b(req, B.factors)
     await sendFactors(req, res, units, definitions, format, table)
   })
   // the sample's allocation config, as a starting point for the viewer and API users
   app.get('/api/allocations/example', (req, res) => (q(req, Q.none), res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml')))))
-  app.post('/api/allocations', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
+  app.post('/api/allocations', runLimit, express.json({ limit: '2mb' }), async (req, res) => {
     const { format, table } = q(req, Q.allocations)
     // an allocation shares a budget over the whole set: a key limited to regions needs every unit
-    const a = await runAllocation(db, req.body, { beforeCompute: mayCompute(req, res, { counted: true }), actor: await who(req), beforeAllocate: async (units) => void (await scopeSetNamed(req, units, true)) })
+    const a = await runAllocation(db, req.body, { rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res, { counted: true }), actor: await who(req), beforeAllocate: async (units) => void (await scopeSetNamed(req, units, true)) })
     if (format === 'xlsx') return void sendBook(res, `allocation-${a.config.units}.xlsx`, await financeWorkbook(a.factors, a))
     const out = await render(db, format, allocationExport(a, await unitSetId(db, a.config.units)), table)
     if (format === 'csv') res.attachment(`allocation-${a.config.units}-${table}.csv`)
