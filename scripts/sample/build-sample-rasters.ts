@@ -46,6 +46,9 @@ function noise(r: number, c: number, scale: number, s: number): number {
   return a * (1 - sy) + b * sy
 }
 
+/** the relief noise the classes follow, 0..1 (build-sample-gep.ts makes the DEM from it) */
+export const relief = (r: number, c: number) => 0.6 * noise(r, c, 90, SEED) + 0.3 * noise(r, c, 25, SEED + 1) + 0.1 * noise(r, c, 6, SEED + 2)
+
 function classAt(r: number, c: number, vintage: 2020 | 2023): number {
   const relief = 0.6 * noise(r, c, 90, SEED) + 0.3 * noise(r, c, 25, SEED + 1) + 0.1 * noise(r, c, 6, SEED + 2)
   const wet = noise(r, c, 40, SEED + 3)
