@@ -75,7 +75,8 @@ export const FILL_STEP_M = 0.001
  * Priority-Flood+ε (Barnes, Lehman & Mulla 2014, Algorithm 3): cells are visited from the
  * edges inward by rising elevation; a cell lower than the one it is reached from is raised
  * just above it (the next float32 up), so flats and pits get a gradient toward the outlet.
- * Cells in depressions go through a plain queue. The priority queue is a bucket queue of
+ * Cells in depressions, and cells on slopes that can raise nothing, go through a plain queue
+ * (Zhou, Sun & Fu 2016). The priority queue is a bucket queue of
  * 1 mm steps (first in, first out within a step): a cell may be raised up to 1 mm more than
  * an exact order would raise it, and every cell still drains, whatever the order within a
  * step (each raised cell drains through the cell that raised it).
@@ -117,6 +118,17 @@ export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
       if (edge) { closed[i] = 1; push(i, v) }
     }
   }
+  // a cell above the one that reaches it, with no open neighbour at or below it, raises
+  // nothing when processed: it may go through the plain queue at once, whatever the order of
+  // the rest (Zhou, Sun & Fu 2016's variant): the heap sees only cells that may spill
+  const slope = (j: number, r: number, c: number, zj: number) => {
+    if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return false
+    for (let k = 0; k < 8; k++) {
+      const q = j + DR[k]! * w + DC[k]!
+      if (!closed[q] && !(z[q]! > zj)) return false
+    }
+    return true
+  }
   const f32 = new Float32Array(1)
   const u32 = new Int32Array(f32.buffer)
   const up = (v: number) => {
@@ -151,7 +163,8 @@ export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
       if (zj <= zi) {
         z[j] = up(zi)
         pit[pitTail++] = j
-      } else push(j, zj)
+      } else if (slope(j, rr, cc, zj)) pit[pitTail++] = j
+      else push(j, zj)
     }
   }
   return z
@@ -189,14 +202,14 @@ export function d8Directions(z: Float32Array, g: Grid): Int8Array {
 }
 
 /** Cells draining through each cell, itself included (D8; cells without data count 0). */
-export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Float64Array {
+export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Uint32Array {
   const { width: w } = g
   const n = dir.length
   // d8Directions points only at cells inside the grid: the downstream cell is i + offset
   const off = DR.map((dr, k) => dr * w + DC[k]!)
   const indeg = new Uint8Array(n)
   for (let i = 0; i < n; i++) { const k = dir[i]!; if (k >= 0) indeg[i + off[k]!]!++ }
-  const acc = new Float64Array(n)
+  const acc = new Uint32Array(n)
   const queue = new Int32Array(n)
   let tail = 0
   for (let i = 0; i < n; i++) if (indeg[i] === 0) queue[tail++] = i
@@ -249,7 +262,7 @@ export function lsAt(tan: number, x: number, acc: number, g: LsGrid): number {
 }
 
 /** Slope, aspect factor and flow accumulation of a DEM: what LS needs per cell. */
-export function terrain(dem: Float32Array, g: Grid, o: LsOptions = {}): { tan: Float32Array; xAspect: Float32Array; acc: Float64Array } {
+export function terrain(dem: Float32Array, g: Grid, o: LsOptions = {}): { tan: Float32Array; xAspect: Float32Array; acc: Uint32Array } {
   const z = o.fill === false ? dem : fillDepressions(dem, g)
   const { tan, xAspect } = hornGradient(dem, g)
   const acc = flowAccumulation(d8Directions(z, g), z, g)
@@ -257,7 +270,7 @@ export function terrain(dem: Float32Array, g: Grid, o: LsOptions = {}): { tan: F
 }
 
 /** LS factor of every cell (lsAt over terrain()). */
-export function lsFactor(dem: Float32Array, g: Grid, o: LsOptions = {}): { ls: Float32Array; tan: Float32Array; acc: Float64Array } {
+export function lsFactor(dem: Float32Array, g: Grid, o: LsOptions = {}): { ls: Float32Array; tan: Float32Array; acc: Uint32Array } {
   const { tan, xAspect, acc } = terrain(dem, g, o)
   const lg: LsGrid = { D: Math.sqrt(g.dx * g.dy), cell: g.dx * g.dy, lMax: o.lMax }
   const ls = new Float32Array(dem.length)
