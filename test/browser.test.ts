@@ -213,6 +213,36 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(errors).toEqual([])
   })
 
+  it('GEP of the sample config: a choropleth statistic and a table per unit equal to the API', async () => {
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#stat option')).some((o) => (o as HTMLOptionElement).value === 'gep|gep_per_km2'), null, { timeout: 120_000 })
+    await page.selectOption('#stat', 'gep|gep_per_km2')
+    await settle()
+    const config = await (await fetch(`${base}/api/gep/example`)).json()
+    const api = await (await fetch(`${base}/api/gep?format=json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ units: 'huangshan_counties', config }) })).json()
+    const units = [...api.units].sort((a: { gep_per_km2: number }, b: { gep_per_km2: number }) => a.gep_per_km2 - b.gep_per_km2)
+    const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
+    for (const [u, colour] of [[units.at(-1), '#006d2c'], [units[0], '#f7fcf5']] as const) {
+      const p = await pointOf(u.unit_code)
+      const got = await rgbAt(p.x, p.y)
+      const want = blend(colour)
+      for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${u.unit_code} channel ${i}`).toBeLessThanOrEqual(12)
+    }
+    expect(await page.textContent('#legend')).toMatch(/\d/)
+    await click('341003')
+    await page.waitForSelector('#details table.gep tr[data-gep="gep"]')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-gep.png') })
+    const shown = await page.$$eval('#details table.gep tr[data-gep]', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.gep, tr.querySelectorAll('td')[2]!.textContent]))
+    const wan = (v: number) => (v / 1e4).toLocaleString('zh-CN', { maximumFractionDigits: 1 })
+    const rows = api.rows.filter((r: { unit_code: string; ecosystem: string; part_of: string | null; item: string }) => r.unit_code === '341003' && r.ecosystem === '*' && !r.part_of && r.item !== '*')
+    for (const [id, text] of shown) {
+      const r = id === 'gep' ? api.rows.find((x: { unit_code: string; category: string }) => x.unit_code === '341003' && x.category === '*') : rows.find((x: { item_id: string }) => x.item_id === id)
+      expect(text, id).toBe(r.value_yuan === null ? '—' : wan(r.value_yuan))
+    }
+    expect(shown.length).toBe(rows.length + 1)
+    await page.selectOption('#stat', 'cov|redline@2023')
+    expect(errors).toEqual([])
+  }, 240_000)
+
   it('downloads the factors workbook and runs the sample allocation with explanations', async () => {
     await page.click('#money summary')
     const [book] = await Promise.all([page.waitForEvent('download'), page.click('#factors-xlsx')])

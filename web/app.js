@@ -18,6 +18,8 @@ const T = {
     opacity: '透明度', uploaded: '已上传', statNote: '颜色 = 所选统计量（椭球面积，重叠已合并）', netShare: '净变化占单元比例', lostShare: '减少占单元比例',
     classShare: '类别占比', chart: '各图层覆盖占比', transfer: '转移支付：因素与分配', factorsXlsx: '下载因素表 XLSX', allocConfig: '分配方案（JSON，见 README）',
     allocRun: '计算分配', allocXlsx: '下载分配 XLSX', amount: '金额（元）', total: '合计', unit: '单元',
+    gep: '生态产品总值 GEP', gepPerKm2: 'GEP（万元/km²）', gepTotal: 'GEP（万元）', gepRegulating: '调节服务价值（万元）', item: '核算科目', quantity: '功能量',
+    value: '价值量（万元）', gepShare: '占GEP', material: '物质产品', regulating: '调节服务', cultural: '文化服务', stock: '存量（不计入GEP）', gepNote: '示例参数，未经核实',
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -29,6 +31,8 @@ const T = {
     opacity: 'opacity', uploaded: 'uploaded', statNote: 'Colour = the chosen statistic (ellipsoidal areas, overlaps flattened)', netShare: 'net change, share of unit', lostShare: 'lost, share of unit',
     classShare: 'class share', chart: 'Coverage share by layer', transfer: 'Transfer payment: factors and allocation', factorsXlsx: 'Download factors XLSX', allocConfig: 'Allocation config (JSON, see README)',
     allocRun: 'Allocate', allocXlsx: 'Download allocation XLSX', amount: 'amount (yuan)', total: 'total', unit: 'unit',
+    gep: 'Gross ecosystem product (GEP)', gepPerKm2: 'GEP (10⁴ yuan/km²)', gepTotal: 'GEP (10⁴ yuan)', gepRegulating: 'regulating services (10⁴ yuan)', item: 'item', quantity: 'quantity',
+    value: 'value (10⁴ yuan)', gepShare: 'share of GEP', material: 'material products', regulating: 'regulating services', cultural: 'cultural services', stock: 'stock (not in GEP)', gepNote: 'sample parameters, not verified',
   },
 }
 const KINDS = {
@@ -73,6 +77,8 @@ const state = {
   coverage: null, // { runId, rows }
   change: new Map(), // layer → { runId, rows } (latest two vintages)
   zonal: new Map(), // raster@v → { runId, rows, kind }
+  gep: null, // { runId, rows, units, year } of the sample GEP config over this set
+  gepConfig: undefined, // the sample GEP config (null: none)
   selected: null, detailRows: [],
 }
 const byName = () => {
@@ -123,6 +129,7 @@ async function showSet() {
   state.set = state.sets.find((s) => s.name === name)
   state.change.clear()
   state.zonal.clear()
+  state.gep = null
   if (state.set?.bbox) map.fitBounds([[state.set.bbox[0], state.set.bbox[1]], [state.set.bbox[2], state.set.bbox[3]]], { padding: { top: 20, bottom: 20, right: 50, left: 420 }, duration: 0 })
   $('details').innerHTML = `<p class="hint">${t('clickHint')}</p>`
   state.selected = null
@@ -140,6 +147,7 @@ async function showSet() {
   setUnitsSource(`units:${name}`, `?run=${cov.runId}`)
   buildStatMenu()
   await paintChoropleth()
+  showGep(name).catch(report)
   // change since the previous vintage of each layer: in the background, shown when ready
   for (const [lname, versions] of byName()) {
     if (versions.length < 2) continue
@@ -154,6 +162,25 @@ async function showSet() {
       })
       .catch(report)
   }
+}
+
+/** GEP of the set by the sample's config (rasters it needs loaded): in the background; its
+ *  statistics join the choropleth menu and the unit panel when ready. */
+async function showGep(name) {
+  if (state.gepConfig === undefined) state.gepConfig = await getJson('/api/gep/example').then((r) => r.body, () => null)
+  if (!state.gepConfig) return
+  let r
+  try {
+    r = await getJson('/api/gep?format=json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: name, config: state.gepConfig }) })
+  } catch (err) {
+    // a set the sample's rasters do not cover has no GEP: say why in the console only
+    console.warn(`GEP of ${name}: ${err.message}`)
+    return
+  }
+  if (state.set?.name !== name) return
+  state.gep = { runId: r.runId, rows: r.body.rows, units: r.body.units, year: r.body.years.at(-1) }
+  buildStatMenu()
+  if (state.selected) select(state.selected)
 }
 
 /** The unit tiles (with the statistics of run ?run=…) under the unit outlines. Replaced, not
@@ -188,6 +215,13 @@ function buildStatMenu() {
     if (z.kind === 'categorical') for (const c of z.classes) opts.push([`zon|${spec}|class_${c.value}_share`, `${spec} · ${c.name ?? c.value} · ${t('classShare')}`])
     else opts.push([`zon|${spec}|mean`, `${spec} · ${t('mean')}`])
   }
+  if (state.gep) {
+    const y = state.gep.year
+    opts.push([`gep|gep_per_km2`, `${t('gepPerKm2')} ${y}`], [`gep|gep_yuan`, `${t('gepTotal')} ${y}`], [`gep|gep_regulating_yuan`, `${t('gepRegulating')} ${y}`])
+    const items = new Map()
+    for (const r of state.gep.rows) if (r.year === y && r.ecosystem === '*' && r.item !== '*' && r.value_yuan !== null && !r.part_of) items.set(r.item_id, r.item)
+    for (const [id, name] of items) opts.push([`gep|gep:${id}_yuan`, `GEP · ${name}（${t('value')}）${y}`])
+  }
   $('stat').innerHTML = opts.map(([v, l]) => `<option value="${esc(v)}">${esc(l)}</option>`).join('')
   const redline = opts.find(([v]) => v.startsWith('cov|redline@'))
   $('stat').value = opts.some(([v]) => v === keep) ? keep : (redline ?? opts[0])[0]
@@ -204,6 +238,14 @@ function statSpec() {
     const col = b === 'net' ? 'net_m2' : 'lost_m2'
     const areaOf = new Map(state.coverage.rows.map((r) => [r.unit_code, r.unit_area_m2]))
     return { runId: c.runId, expr: ['/', ['get', col], ['get', 'area_m2']], has: [col, 'area_m2'], values: c.rows.map((r) => r[col] / areaOf.get(r.unit_code)), share: true, diverging: b === 'net' }
+  }
+  if (kind === 'gep') {
+    const g = state.gep
+    const y = g.year
+    const values = a === 'gep_per_km2' || a === 'gep_yuan' || a === 'gep_regulating_yuan'
+      ? g.units.filter((u) => u.year === y).map((u) => (a === 'gep_per_km2' ? u.gep_per_km2 : a === 'gep_yuan' ? u.gep_yuan : u.regulating_yuan))
+      : g.rows.filter((r) => r.year === y && r.ecosystem === '*' && `gep:${r.item_id}_yuan` === a).map((r) => r.value_yuan)
+    return { runId: g.runId, expr: ['get', a], has: [a], values, money: true }
   }
   const z = state.zonal.get(a)
   return { runId: z.runId, expr: ['get', b], has: [b], values: z.rows.filter((r) => (b === 'mean' ? true : `class_${r.class}_share` === b)).map((r) => (b === 'mean' ? r.mean : r.share)), share: b !== 'mean' }
@@ -230,10 +272,11 @@ async function paintChoropleth() {
   const step = ['step', ['to-number', s.expr, -1e30], pal[0]]
   breaks.forEach((b, i) => step.push(b, pal[i + 1]))
   map.setPaintProperty('units-fill', 'fill-color', ['case', ['all', ...s.has.map((p) => ['has', p])], step, '#cfd6de'])
-  const f = (x) => (s.share ? `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%` : x.toFixed(3))
+  // money in 万元 (10⁴ yuan), shares in %
+  const f = (x) => (s.money ? (x / 1e4).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 0 }) : s.share ? `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%` : x.toFixed(3))
   const labels = pal.map((_, i) => (i === 0 ? `< ${f(breaks[0])}` : i === pal.length - 1 ? `≥ ${f(breaks[i - 1])}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`))
   $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
-  $('stat-note').textContent = `${t('statNote')} · ${t('run')} ${s.runId}`
+  $('stat-note').textContent = `${s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote')} · ${t('run')} ${s.runId}`
 }
 
 // ---- layers, rasters, change -------------------------------------------------------------
@@ -393,7 +436,32 @@ function select(code) {
       html += `<h4>${t('raster')} ${esc(spec)}</h4><table class="zonal"><tr><td>${t('mean')}</td><td class="n">${r.mean?.toFixed(4) ?? '—'}</td></tr><tr><td>${t('minmax')}</td><td class="n">${r.min?.toFixed(3) ?? '—'} / ${r.max?.toFixed(3) ?? '—'}</td></tr><tr><td>${t('stddev')}</td><td class="n">${r.stddev?.toFixed(4) ?? '—'}</td></tr></table>`
     }
   }
-  const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId])]
+  if (state.gep) {
+    const y = state.gep.year
+    const mine = state.gep.rows.filter((r) => r.unit_code === code && r.year === y && r.ecosystem === '*')
+    const gepRow = mine.find((r) => r.category === '*')
+    if (gepRow) {
+      const total = gepRow.value_yuan
+      const wan = (v) => (v == null ? '—' : (v / 1e4).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 1 }))
+      // quantities as GEP reports print them: 亿 (10⁸) and 万 (10⁴) in Chinese, 10⁸ and 10⁴ in English
+      const qty = (v, u) => {
+        if (v == null) return ''
+        const [d, p] = Math.abs(v) >= 1e8 ? [1e8, lang === 'zh' ? '亿' : '×10⁸ '] : Math.abs(v) >= 1e4 ? [1e4, lang === 'zh' ? '万' : '×10⁴ '] : [1, '']
+        return `${(v / d).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 2 })} ${p}${u ?? ''}`
+      }
+      html += `<h4>${t('gep')} <small>${y} · ${t('gepNote')}</small></h4><table class="gep"><tr><th>${t('item')}</th><th class="n">${t('quantity')}</th><th class="n">${t('value')}</th><th class="n">${t('gepShare')}</th></tr>`
+      for (const cat of ['material', 'regulating', 'cultural', 'stock']) {
+        const items = mine.filter((r) => r.category === cat && r.item !== '*' && !r.part_of)
+        if (!items.length) continue
+        const sub = mine.find((r) => r.category === cat && r.item === '*')
+        html += `<tr class="cat"><td>${t(cat)}</td><td></td><td class="n">${sub ? wan(sub.value_yuan) : ''}</td><td class="n">${sub && total ? pctf(sub.value_yuan / total) : ''}</td></tr>`
+        html += items.map((r) => `<tr data-gep="${esc(r.item_id)}"><td>${esc(r.item)}</td><td class="n">${esc(qty(r.quantity, r.quantity_unit))}</td><td class="n">${wan(r.value_yuan)}</td><td class="n">${r.value_yuan != null && total && cat !== 'stock' ? pctf(r.value_yuan / total) : ''}</td></tr>`).join('')
+        for (const r of items) table.push([t('gep'), r.item, String(y), r.value_yuan ?? 0, r.value_yuan != null && total ? r.value_yuan / total : 0])
+      }
+      html += `<tr class="cat" data-gep="gep"><td>GEP</td><td></td><td class="n">${wan(total)}</td><td class="n">100%</td></tr></table>`
+    }
+  }
+  const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : [])]
   html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
  <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
   $('details').innerHTML = html

@@ -43,6 +43,7 @@ import { isVectorTileRequest, vectorTileHandler } from '../tiles/vector-tile-htt
 import { TileCache } from '../tiles/tile-cache.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
 import { planGep, readGep } from '../gep/gep.ts'
+import { readConfig as readGepConfig } from '../gep/config.ts'
 import { gepExport } from '../results/gep-tables.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
@@ -302,6 +303,8 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const out = await render(db, format, scoped(esvExport(e, setId), codes), table)
     res.type(out.contentType).send(out.body)
   })
+  // the sample's GEP config with its tables read in, as a starting point for the viewer and API users
+  app.get('/api/gep/example', async (req, res) => (q(req, Q.none), res.json(await readGepConfig(path.join(SAMPLE_DIR, 'gep.yaml')))))
   // GEP: the config comes whole in the body (tables and prices inline); the run is stored
   // like the statistics and its result is also at /api/runs/:id/result
   app.post('/api/gep', runLimit, express.json({ limit: '2mb' }), async (req, res) => {

@@ -129,6 +129,15 @@ export const openApi = {
     '/api/esv': {
       post: { summary: 'ecosystem service value per unit and service (equivalent-factor method, Xie et al. 2015 table)', requestBody: bodyOf(B.esv.shape), responses: { 200: { description: 'ESV' }, 400: err, 404: err } },
     },
+    '/api/gep': {
+      post: {
+        summary: 'gross ecosystem product (GEP) per unit as a run: quantity, price and value per item and ecosystem type, categories, GEP; with compare, ΔGEP and a decline flag (docs/gep.md)',
+        parameters: paramsOf(Q.gep.shape) as never[],
+        requestBody: bodyOf(B.gep.shape),
+        responses: { 200: { description: 'csv: unit_code,unit_name,year,category,item,ecosystem,quantity,quantity_unit,price,price_unit,value_yuan,… (table gep|units|extent|change|prices); json; geojson; xlsx (the accounting workbook); header X-Run-Id' }, 400: err, 404: err },
+      },
+    },
+    '/api/gep/example': { get: { summary: "the sample's GEP config with its tables read in", responses: { 200: { description: 'config' } } } },
     '/api/config': { get: { summary: 'viewer configuration: optional basemap, whether writes are enabled, upload limit', responses: { 200: { description: 'config' } } } },
     '/api/layers/{name}/history': {
       get: { summary: "every version of a layer: id, vintage, current or retired, features, checksum, who created and retired it, the runs that read it", parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'versions' }, 404: err } },
