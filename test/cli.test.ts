@@ -175,6 +175,34 @@ for (const target of targets) {
       expect(r.err).toMatch(/value of one standard equivalent .* is required/)
     }, 300_000)
 
+    it('GEP from a config file with its price and unit tables: CSV contract, workbook, unit totals; a bad config exits 2', () => {
+      const dir = tmpDir()
+      // the geographic test raster on a declared 1 km grid in EPSG:4527: nearest for classes, bilinear for fields
+      fs.writeFileSync(path.join(dir, 'prices.csv'), 'item,price,unit,year,source\n水源涵养,7.06,元/m³,2015,test\n农产品,4000,元/t,2023,test\n')
+      fs.writeFileSync(path.join(dir, 'tables.csv'), 'unit_code,category,item,quantity,unit\n341024,material,农产品,100,t\n')
+      const yaml = (classes: string) => ['year: 2023', 'grid: {crs: EPSG:4527, resolution: 1000}', `ecosystem: {raster: "lc@{year}", classes: {${classes}}}`,
+        'inputs: {precipitation: {raster: ms, unit: mm, band: 2}, evapotranspiration: {raster: ms, unit: mm, band: 1}}',
+        'types: {forest: {runoff: 0.1}, grassland: {runoff: 0.2}, water: {runoff: 0}, farmland: {runoff: 0.3}}',
+        'items: {water_conservation: {}}', 'prices: prices.csv', 'tables: tables.csv'].join('\n')
+      fs.writeFileSync(path.join(dir, 'gep.yaml'), yaml('"1": forest, "2": grassland, "3": water, "4": farmland'))
+      let r = cli('gep', '--units', 'counties', '--config', path.join(dir, 'gep.yaml'))
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/GEP 2023 of 7 units: [0-9.]+ 亿元 \(run \d+\)/)
+      const lines = r.out.trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,year,category,item,ecosystem,quantity,quantity_unit,price,price_unit,value_yuan,item_id,part_of,nodata_m2')
+      expect(lines.some((l) => l.startsWith('341024,祁门县,2023,material,农产品,*,100,t,4000,元/t,400000,'))).toBe(true)
+      r = cli('gep', '--units', 'counties', '--config', path.join(dir, 'gep.yaml'), '--table', 'units')
+      expect(r.err).toMatch(/reused/)
+      expect(r.out.trim().split('\r\n')).toHaveLength(8)
+      const book = path.join(dir, 'gep.xlsx')
+      expect(cli('gep', '--units', 'counties', '--config', path.join(dir, 'gep.yaml'), '--format', 'xlsx', '--out', book).code).toBe(0)
+      expect(fs.readFileSync(book).subarray(0, 2).toString()).toBe('PK')
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), yaml('"1": forest, "2": grassland, "3": water'))
+      r = cli('gep', '--units', 'counties', '--config', path.join(dir, 'bad.yaml'))
+      expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1])
+      expect(r.err).toMatch(/does not map class 4 of lc@2023/)
+    }, 300_000)
+
     it('ingests the real external layer in UTM 18N from its .prj', () => {
       const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')
       expect(r.code).toBe(0)

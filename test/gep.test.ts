@@ -18,7 +18,9 @@ import { checkDefinitions, computeFactors } from '../server/factors/factors.ts'
 import { runAllocation } from '../server/factors/allocation.ts'
 import { gepExport } from '../server/results/gep-tables.ts'
 import { GEOKEYS, writeGeoTiff } from '../scripts/raster/write-geotiff.ts'
+import ExcelJS from 'exceljs'
 import { backends } from './helpers/backends.ts'
+import { withServer } from './helpers/http.ts'
 import { featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
 
 const MAX = 1 << 30
@@ -276,6 +278,36 @@ for (const backend of backends()) {
       expect(a.allocation.units.find((u) => u.unit_code === 'U1')!.amount).toBeCloseTo((1e6 * g1) / (g1 + g2), 1)
       expect(() => checkDefinitions([{ id: 'g', measure: 'gep_total', gep: { config: 'gep.yaml' } }])).toThrow(/over HTTP give the config itself/)
       expect(() => checkDefinitions([{ id: 'g', measure: 'gep_delta', gep: { config } }])).toThrow(/needs gep.compare/)
+    })
+
+    it('over HTTP: POST /api/gep answers CSV, the workbook and the run; a bad config is a 400 naming the fix', async () => {
+      await withServer(db, { settings: { rasterDir: store } }, async (base) => {
+        const post = (body: unknown, q = '') => fetch(`${base}/api/gep${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        let res = await post({ units: 'u', config: baseConfig() }, '?format=csv&table=units')
+        expect(res.status).toBe(200)
+        const run = Number(res.headers.get('x-run-id'))
+        const csv = (await res.text()).replace(/^\ufeff/, '').trim().split(/\r?\n/)
+        expect(csv[0]).toBe('unit_code,unit_name,year,area_m2,gep_yuan,material_yuan,regulating_yuan,cultural_yuan,gep_per_km2,population,gep_per_capita,outside_m2,nodata_m2')
+        expect(csv).toHaveLength(3)
+        const direct = await gep(db, { units: 'u', config: baseConfig() }, store)
+        expect(direct.run.id).toBe(run)
+        res = await fetch(`${base}/api/runs/${run}/result?format=json`)
+        const body = (await res.json()) as { rows: GepRow[]; years: number[] }
+        expect(body.years).toEqual([2023])
+        expect(body.rows.find((x) => x.unit_code === 'U1' && x.category === '*')!.value_yuan).toBe(direct.units[0]!.gep_yuan)
+        res = await post({ units: 'u', config: baseConfig() }, '?format=xlsx')
+        const wb = new ExcelJS.Workbook()
+        await wb.xlsx.load(Buffer.from(await res.arrayBuffer()) as unknown as ArrayBuffer)
+        expect(wb.worksheets.map((w) => w.name)).toEqual(['GEP核算表', 'gep', 'units', 'extent', 'prices', '数据来源 provenance'])
+        const sheet = wb.getWorksheet('GEP核算表')!
+        const gepRow = sheet.getRows(1, sheet.rowCount)!.find((r) => r.getCell(5).value === 'GEP' && r.getCell(1).value === 'U1')!
+        expect(gepRow.getCell(10).value).toBeCloseTo(direct.units[0]!.gep_yuan / 1e4, 6)
+        res = await post({ units: 'u', config: { ...baseConfig(), prices: { version: 'v', rows: [] } } })
+        expect(res.status).toBe(400)
+        expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/prices/)
+        res = await post({ units: 'u', config: baseConfig(), extra: 1 })
+        expect(res.status).toBe(400)
+      })
     })
 
     it('refuses bad configs with what to fix, and stores no run', async () => {
