@@ -135,6 +135,13 @@ for (const backend of backends()) {
         { props: { code: 'P3' }, geometry: pixelPolygon([[55.5, 50], [115, 50], [115, 97], [40.7, 97]]) },
       ]
       await importUnits(db, { file: writeJson(dir, 'parts.geojson', featureCollection(parts, 'EPSG:4490')), set: 'parts', maxBytes: MAX })
+      // the land cover as a layer of three patches with 三调-like categories (a vector ecosystem map)
+      const patches = [
+        { props: { dlbm: '11' }, geometry: rectPx(0, 0, W, 10) },
+        { props: { dlbm: '3' }, geometry: rectPx(0, 10, 60, H) },
+        { props: { dlbm: '1' }, geometry: rectPx(60, 10, W, H) },
+      ]
+      await ingestLayer(db, { file: writeJson(dir, 'landuse.geojson', featureCollection(patches, 'EPSG:4490')), layer: 'landuse', kind: 'other', vintage: '2023', categoryField: 'dlbm', maxBytes: MAX })
       // a reservoir of 100·10⁴ m³ capacity, 3/8 of it inside U2 (columns 85–105, rows 20–40)
       await ingestLayer(db, { file: writeJson(dir, 'res.geojson', featureCollection([{ props: { cap: 100 }, geometry: rectPx(85, 20, 105, 40) }], 'EPSG:4490')), layer: 'reservoir', kind: 'water', vintage: '2023', maxBytes: MAX })
     }, 120_000)
@@ -210,6 +217,25 @@ for (const backend of backends()) {
       // accumulation on the plane is column + 1: columns ≥ 30 are streams
       for (let c = 10; c < 30; c++) sr1 += 4000 * 0.03 * lCap(c) * (1 - 0.01) * 40 * D * D * 1e-4
       expect(Math.abs(item(r, 'U1', '土壤保持')!.quantity! / sr1 - 1)).toBeLessThan(1e-6)
+    })
+
+    it('a land-cover layer rasterized onto a declared grid gives the account of the same raster', async () => {
+      const items = { water_conservation: {}, carbon_sequestration: {}, air_purification: baseConfig().items.air_purification }
+      const viaLayer = await gep(db, { units: 'u', config: baseConfig({ grid: { crs: 'ALBERS-CN', resolution: 30 }, ecosystem: { layer: 'landuse', classes: { '3': 'forest', '1': 'farmland', '11': 'water' } }, tables: [], items }) }, store)
+      const viaRaster = await gep(db, { units: 'u', config: baseConfig({ tables: [], items }) }, store)
+      expect(viaLayer.inputs['2023']![0]).toMatchObject({ role: 'ecosystem', layer: true, raster: 'landuse' })
+      for (const u of ['U1', 'U2']) {
+        for (const eco of ['*', '森林', '农田', '水体']) {
+          const a = item(viaRaster, u, '水源涵养', eco)
+          if (!a) continue
+          const b = item(viaLayer, u, '水源涵养', eco)!.quantity!
+          if (a.quantity === 0) expect(Math.abs(b), `${u} ${eco}`).toBeLessThan(1e-6)
+          else expect(Math.abs(b / a.quantity! - 1), `${u} ${eco}`).toBeLessThan(1e-9)
+        }
+      }
+      await expect(gep(db, { units: 'u', config: baseConfig({ ecosystem: { layer: 'landuse', classes: { '3': 'forest', '1': 'farmland', '11': 'water' } } }) }, store)).rejects.toThrow(/declare the model grid/)
+      await expect(gep(db, { units: 'u', config: baseConfig({ grid: { crs: 'ALBERS-CN', resolution: 30 }, ecosystem: { layer: 'landuse', classes: { '3': 'forest', '1': 'farmland' } } }) }, store)).rejects.toThrow(/does not map category 11 of layer landuse@2023/)
+      await expect(gep(db, { units: 'u', config: baseConfig({ ecosystem: { raster: 'lc@{year}', layer: 'landuse', classes: {} } }) }, store)).rejects.toThrow(/either raster or layer/)
     })
 
     it('any partition of the ground adds up to the whole (partial pixels on a diagonal cut)', async () => {

@@ -134,7 +134,9 @@ export const GepConfigSchema = z.strictObject({
   name: z.string().max(200).optional(),
   year: f.int(1900, 2200),
   grid: z.union([z.literal('ecosystem'), z.strictObject({ crs: f.crs, resolution: positive })]).default('ecosystem'),
-  ecosystem: z.strictObject({ raster: rasterSpec, classes: z.record(z.string(), z.unknown()) }),
+  /** a categorical raster, or a layer ingested with --category-field (its categories are the classes) */
+  ecosystem: z.strictObject({ raster: rasterSpec.optional(), layer: rasterSpec.optional(), classes: z.record(z.string(), z.unknown()) })
+    .refine((e) => (e.raster === undefined) !== (e.layer === undefined), { error: 'give either raster or layer' }),
   inputs: z.partialRecord(z.enum(Object.keys(INPUT_UNITS) as [InputRole, ...InputRole[]]), input).default({}),
   types: z.partialRecord(z.enum(TYPE_IDS), typeCoefficients).default({}),
   items,

@@ -27,7 +27,9 @@ import { checkClassMapping } from './class-mapping.ts'
 import { accountUnit, typeSums, ITEMS, type GepRow, type UnitExtent, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
-import { terrain } from './terrain.ts'
+import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.ts'
+import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
+import { d8Directions, fillDepressions, flowAccumulation, hornGradient } from './terrain.ts'
 import { ECOSYSTEM_TYPES } from './config.ts'
 
 export interface GepRequest {
@@ -59,7 +61,11 @@ interface GridMeta extends GridDef {
   from: string
 }
 
-interface InputRef { role: InputRole | 'ecosystem'; raster: string; vintage: string; id: number; checksum: string; unit?: string; resampling: string }
+/** an input version; `raster` names a layer where `layer` is set (a vector ecosystem map) */
+interface InputRef { role: InputRole | 'ecosystem'; raster: string; vintage: string; id: number; checksum: string; unit?: string; resampling: string; layer?: true }
+
+type EcoSource = { raster: RasterRecord; layer?: undefined } | { layer: LayerVersion; raster?: undefined }
+interface YearInputs { eco: EcoSource; inputs: Partial<Record<InputRole, RasterRecord>> }
 
 export interface GepMeta {
   unitSet: { id: number; name: string }
@@ -129,13 +135,26 @@ export async function planGep(db: Queryable, req: GepRequest, rasterDir: string)
   const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'gep config: ecosystem.classes')
   const classes = [...mapping.keys()]
   // rasters of each year
-  const rasters = new Map<number, { eco: RasterRecord; inputs: Partial<Record<InputRole, RasterRecord>> }>()
+  const rasters = new Map<number, YearInputs>()
   for (const y of years) {
-    const eco = await findRaster(db, fillYear(c.ecosystem.raster, y), `ecosystem raster (${y})`)
-    if (eco.kind !== 'categorical') throw new BadInput(`ecosystem raster ${eco.name}@${eco.vintage} is continuous; it must hold land-cover classes`)
-    const present = Object.keys(eco.band_stats[0]?.values ?? {})
-    const unknown = present.filter((v) => !mapping.has(v) && Number(v) !== eco.nodata)
-    if (unknown.length) throw new BadInput(`gep config: ecosystem.classes does not map class${unknown.length > 1 ? 'es' : ''} ${unknown.join(', ')} of ${eco.name}@${eco.vintage}; map each to a type or to null`)
+    let eco: EcoSource
+    if (c.ecosystem.raster) {
+      const r = await findRaster(db, fillYear(c.ecosystem.raster, y), `ecosystem raster (${y})`)
+      if (r.kind !== 'categorical') throw new BadInput(`ecosystem raster ${r.name}@${r.vintage} is continuous; it must hold land-cover classes`)
+      const present = Object.keys(r.band_stats[0]?.values ?? {})
+      const unknown = present.filter((v) => !mapping.has(v) && Number(v) !== r.nodata)
+      if (unknown.length) throw new BadInput(`gep config: ecosystem.classes does not map class${unknown.length > 1 ? 'es' : ''} ${unknown.join(', ')} of ${r.name}@${r.vintage}; map each to a type or to null`)
+      eco = { raster: r }
+    } else {
+      const l = (await selectLayers(db, fillYear(c.ecosystem.layer!, y)))[0]!
+      if (!l.category_field) throw new BadInput(`ecosystem layer ${l.name}@${l.vintage} was ingested without --category-field; it has no classes to map`)
+      const { categories, uncategorized } = await layerCategories(db, l.id)
+      if (uncategorized) throw new BadInput(`ecosystem layer ${l.name}@${l.vintage}: ${uncategorized} feature(s) have no ${l.category_field}; every patch needs a class`)
+      const unknown = categories.filter((v) => !mapping.has(v))
+      if (unknown.length) throw new BadInput(`gep config: ecosystem.classes does not map categor${unknown.length > 1 ? 'ies' : 'y'} ${unknown.slice(0, 10).join(', ')} of layer ${l.name}@${l.vintage}; map each to a type or to null`)
+      if (c.grid === 'ecosystem') throw new BadInput(`the ecosystem map is a layer (${l.name}@${l.vintage}): declare the model grid, grid: {crs: <projected CRS>, resolution: <m>}`)
+      eco = { layer: l }
+    }
     const inputs: Partial<Record<InputRole, RasterRecord>> = {}
     for (const [role, i] of Object.entries(c.inputs) as [InputRole, NonNullable<GepConfig['inputs'][InputRole]>][]) {
       const r = await findRaster(db, fillYear(i.raster, y), `${role} raster (${y})`)
@@ -150,12 +169,14 @@ export async function planGep(db: Queryable, req: GepRequest, rasterDir: string)
     box = [Math.min(box[0], units.boxes[4 * i]!), Math.min(box[1], units.boxes[4 * i + 1]!), Math.max(box[2], units.boxes[4 * i + 2]!), Math.max(box[3], units.boxes[4 * i + 3]!)]
   }
   if (!units.ids.length) throw new BadInput(`unit set ${set.name} has no units`)
-  const grid = c.grid === 'ecosystem' ? gridOfRaster(rasters.get(year)!.eco) : await declaredGrid(db, c.grid.crs, c.grid.resolution, box)
+  const grid = c.grid === 'ecosystem' ? gridOfRaster(rasters.get(year)!.eco.raster!) : await declaredGrid(db, c.grid.crs, c.grid.resolution, box)
   if (needs.has('soil_retention') && /\+proj=(longlat|latlong)/.test(grid.crsProj4)) throw new BadInput(`soil retention needs slopes in metres: the model grid (${grid.from}) is geographic; declare grid: {crs: <projected CRS>, resolution: <m>}`)
   const inputRefs: Record<string, InputRef[]> = {}
   for (const y of years) {
     const { eco, inputs } = rasters.get(y)!
-    const refs: InputRef[] = [{ role: 'ecosystem', raster: eco.name, vintage: eco.vintage, id: eco.id, checksum: eco.checksum, resampling: sameGrid(grid, gridOfRaster(eco)) ? 'none (on the model grid)' : 'nearest' }]
+    const refs: InputRef[] = [eco.raster
+      ? { role: 'ecosystem', raster: eco.raster.name, vintage: eco.raster.vintage, id: eco.raster.id, checksum: eco.raster.checksum, resampling: sameGrid(grid, gridOfRaster(eco.raster)) ? 'none (on the model grid)' : 'nearest' }
+      : { role: 'ecosystem', layer: true, raster: eco.layer!.name, vintage: eco.layer!.vintage, id: eco.layer!.id, checksum: eco.layer!.source_checksum, resampling: RASTERIZE_METHOD }]
     for (const [role, r] of Object.entries(inputs) as [InputRole, RasterRecord][]) {
       refs.push({ role, raster: r.name, vintage: r.vintage, id: r.id, checksum: r.checksum, unit: c.inputs[role]!.unit, resampling: sameGrid(grid, gridOfRaster(r)) ? 'none (on the model grid)' : resamplingOf(c, role) })
     }
@@ -184,8 +205,11 @@ export async function planGep(db: Queryable, req: GepRequest, rasterDir: string)
     params: { units: req.units, year, compare: req.compare, config: req.config },
     inputs: {
       unitSet: set,
-      rasterList: years.flatMap((y) => inputRefs[y]!.map((r) => ({ year: y, role: r.role, id: r.id, checksum: r.checksum }))),
-      layers: Object.entries(flood).map(([k, l]) => ({ use: k, id: l.id, checksum: l.checksum })),
+      rasterList: years.flatMap((y) => inputRefs[y]!.filter((r) => !r.layer).map((r) => ({ year: y, role: r.role, id: r.id, checksum: r.checksum }))),
+      layers: [
+        ...Object.entries(flood).map(([k, l]) => ({ use: k, id: l.id, checksum: l.checksum })),
+        ...years.flatMap((y) => inputRefs[y]!.filter((r) => r.layer).map((r) => ({ use: `ecosystem ${y}`, id: r.id, checksum: r.checksum }))),
+      ],
       configSha256,
     },
     meta: meta as unknown as Record<string, unknown>,
@@ -211,12 +235,15 @@ async function specOn(db: Queryable, rasterDir: string, r: RasterRecord, grid: G
 }
 
 /** One year's class sums of every unit, as run entries. */
-async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: number, rasters: { eco: RasterRecord; inputs: Partial<Record<InputRole, RasterRecord>> }, rasterDir: string): Promise<[string, string, unknown][]> {
+async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: number, rasters: YearInputs, rasterDir: string): Promise<[string, string, unknown][]> {
   const stages = (meta.stages ??= {})
   let t = performance.now()
   const lap = (k: string) => { stages[`${k}_${year}`] = Math.round(performance.now() - t); t = performance.now() }
   const grid = meta.grid
-  const sources: SourceSpec[] = [await specOn(ctx.db, rasterDir, rasters.eco, grid, 'nearest')]
+  const zgrid: ZonalGrid = { crsProj4: grid.crsProj4, transform: grid.transform, width: grid.width, height: grid.height, extent: grid.extent }
+  const eco = rasters.eco
+  const sources: SourceSpec[] = [eco.raster ? await specOn(ctx.db, rasterDir, eco.raster, grid, 'nearest') : await rasterizeLayer(ctx.db, eco.layer.id, zgrid, meta.classes, ctx.signal)]
+  if (eco.layer) lap('rasterize')
   const idx = { precip: -1, et: -1, npp: -1, r: -1, k: -1, tan: -1, xaspect: -1, acc: -1, c: -1, et0: -1, awc: -1 }
   const add = async (role: InputRole, key: keyof typeof idx) => {
     const r = rasters.inputs[role]
@@ -246,19 +273,24 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     const T = grid.transform
     // slope, aspect and accumulation over the whole grid (flow paths do not stop at unit
     // boundaries); LS itself is computed per covered pixel in the scan threads
-    const t3 = terrain(z, { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }, { fill: it.soil_retention.fill })
-    const share = (a: ArrayLike<number>) => {
-      const buf = new SharedArrayBuffer(a.length * 4)
-      new Float32Array(buf).set(a)
-      return { op: 'array' as const, data: buf, width: grid.width, height: grid.height, transform: grid.transform }
-    }
+    const g = { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }
+    // written straight into memory the scan threads share
+    const shared = (type: 'float32' | 'uint32') => ({ op: 'array' as const, type, data: new SharedArrayBuffer(z.length * 4), width: grid.width, height: grid.height, transform: grid.transform })
+    const [tanS, xaS, accS] = [shared('float32'), shared('float32'), shared('uint32')]
+    hornGradient(z, g, { tan: new Float32Array(tanS.data), xAspect: new Float32Array(xaS.data) })
+    lap('slope')
+    const filled = it.soil_retention.fill ? fillDepressions(z, g) : z
+    lap('fill')
+    const dir = d8Directions(filled, g)
+    lap('d8')
+    flowAccumulation(dir, filled, g, new Uint32Array(accS.data))
+    lap('accumulation')
     idx.tan = sources.length
-    sources.push(share(t3.tan))
+    sources.push(tanS)
     idx.xaspect = sources.length
-    sources.push(share(t3.xAspect))
+    sources.push(xaS)
     idx.acc = sources.length
-    sources.push(share(t3.acc))
-    lap('ls')
+    sources.push(accS)
     await ctx.progress(0.3)
   }
   const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'ecosystem.classes')
@@ -285,8 +317,9 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
       et: !!it.climate_regulation, npp: !!(it.carbon_sequestration || it.oxygen_release), rkls: !!it.soil_retention, rklsc: !!it.soil_retention && idx.c >= 0,
       fu: it.water_conservation?.method === 'fu',
     },
-    classNodata: rasters.eco.nodata,
-    classes: meta.classes.map(Number),
+    // a rasterized layer codes the mapping's categories 1…n, 0 for no data
+    classNodata: eco.raster ? eco.raster.nodata : 0,
+    classes: eco.raster ? meta.classes.map(Number) : meta.classes.map((_, i) => i + 1),
     kc,
     vegetated,
     z: it.water_conservation?.z ?? 5,
@@ -295,7 +328,6 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     mm: { precip: mm('precipitation'), et: mm('evapotranspiration'), et0: mm('reference_et'), awc: mm('available_water') },
   }
   const units = await jobUnits(ctx.db, meta.unitSet.id)
-  const zgrid: ZonalGrid = { crsProj4: grid.crsProj4, transform: grid.transform, width: grid.width, height: grid.height, extent: grid.extent }
   const res = await current(SCAN_POOL).run(
     { sources, grid: zgrid, accumulator: { mode: 'module', url: new URL('./kernel.ts', import.meta.url).href, spec }, units },
     { signal: ctx.signal, progress: (f) => ctx.progress(0.3 + 0.6 * f) },

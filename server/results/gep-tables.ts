@@ -102,7 +102,7 @@ export async function gepWorkbook(r: GepResult): Promise<Buffer> {
   add('price table', r.priceVersion)
   add('model grid', `${r.grid.from}: ${r.grid.crs}, ${r.grid.width}×${r.grid.height} pixels of ${Math.abs(r.grid.transform[1])} × ${Math.abs(r.grid.transform[5])}, origin (${r.grid.transform[0]}, ${r.grid.transform[3]})`)
   for (const [y, refs] of Object.entries(r.inputs)) {
-    for (const i of refs) add(`input ${y} ${i.role}`, `${i.raster}@${i.vintage} (raster ${i.id}, sha256 ${i.checksum})${i.unit ? `, declared in ${i.unit}` : ''}; resampling: ${i.resampling}`)
+    for (const i of refs) add(`input ${y} ${i.role}`, `${i.raster}@${i.vintage} (${i.layer ? 'layer' : 'raster'} ${i.id}, sha256 ${i.checksum})${i.unit ? `, declared in ${i.unit}` : ''}; ${i.layer ? '' : 'resampling: '}${i.resampling}`)
   }
   for (const [k, l] of Object.entries(r.flood)) add(`flood layer ${k}`, `${l.name}@${l.vintage} (layer ${l.id}, source sha256 ${l.checksum})`)
   add('method', r.method)
