@@ -114,7 +114,8 @@ export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums
         for (let c = 0; c < x.w; c++) {
           f += delta[db + c]!
           if (f <= 0) continue
-          const wa = f * (constant ?? area[c]!)
+          // a running sum of differences reaches 1 only to rounding: a covered pixel weighs 1
+          const wa = (f < 1 ? f : 1) * (constant ?? area[c]!)
           const k = vb + c
           const cv = cls[k]!
           const ci = cv === cv && cv !== nd ? (cv >= 0 && cv < 65536 && (cv | 0) === cv ? dense[cv]! : sparse.get(cv) ?? nClass) : nClass + 1

@@ -23,10 +23,10 @@ export interface Grid {
  * such pixels without data unless -compute_edges). Returns slope as tan θ (rise over run)
  * and x = |sin α| + |cos α| of the aspect α (1 where flat).
  */
-export function hornGradient(dem: Float32Array, g: Grid): { tan: Float32Array; xAspect: Float32Array } {
+export function hornGradient(dem: Float32Array, g: Grid, out?: { tan: Float32Array; xAspect: Float32Array }): { tan: Float32Array; xAspect: Float32Array } {
   const { width: w, height: h, dx, dy } = g
-  const tan = new Float32Array(w * h)
-  const xAspect = new Float32Array(w * h)
+  const tan = out?.tan ?? new Float32Array(w * h)
+  const xAspect = out?.xAspect ?? new Float32Array(w * h)
   const kx = 1 / (8 * dx)
   const ky = 1 / (8 * dy)
   const put = (i: number, a: number, b: number, c: number, d: number, f: number, gg: number, hh: number, ii: number) => {
@@ -202,14 +202,14 @@ export function d8Directions(z: Float32Array, g: Grid): Int8Array {
 }
 
 /** Cells draining through each cell, itself included (D8; cells without data count 0). */
-export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid): Uint32Array {
+export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid, out?: Uint32Array): Uint32Array {
   const { width: w } = g
   const n = dir.length
   // d8Directions points only at cells inside the grid: the downstream cell is i + offset
   const off = DR.map((dr, k) => dr * w + DC[k]!)
   const indeg = new Uint8Array(n)
   for (let i = 0; i < n; i++) { const k = dir[i]!; if (k >= 0) indeg[i + off[k]!]!++ }
-  const acc = new Uint32Array(n)
+  const acc = out ?? new Uint32Array(n)
   const queue = new Int32Array(n)
   let tail = 0
   for (let i = 0; i < n; i++) if (indeg[i] === 0) queue[tail++] = i

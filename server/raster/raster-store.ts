@@ -130,8 +130,8 @@ export type SourceSpec =
   | { op: 'fvc'; ndvi: SourceSpec; soil: number; veg: number }
   /** a source resampled onto another grid (raster/warp.ts) */
   | { op: 'warp'; source: SourceSpec; from: { crsProj4: string; transform: GeoTransform }; to: GridDef; method: Resampling }
-  /** float32 pixels held in memory, shared with scan threads (NaN: no data) */
-  | { op: 'array'; data: SharedArrayBuffer; width: number; height: number; transform: GeoTransform }
+  /** pixels held in memory (float32 with NaN for no data, or uint32 counts), shared with scan threads */
+  | { op: 'array'; data: SharedArrayBuffer; type?: 'float32' | 'uint32'; width: number; height: number; transform: GeoTransform }
 
 /** The source of band `band` (1-based) of a raster; derived rasters have one band. */
 export async function sourceSpec(db: Queryable, dir: string, r: RasterRecord, band = 1): Promise<SourceSpec> {
@@ -156,12 +156,12 @@ export async function openSource(spec: SourceSpec): Promise<PixelSource> {
     return { ...r, transform: spec.to.transform, blockHeight: 256 }
   }
   if (spec.op === 'array') {
-    const a = new Float32Array(spec.data)
+    const a = spec.type === 'uint32' ? new Uint32Array(spec.data) : new Float32Array(spec.data)
     const w = spec.width
     return {
       width: w, height: spec.height, transform: spec.transform, blockHeight: 256, nodata: null,
       read: async (x0, y0, x1, y1) => {
-        const out = new Float32Array((x1 - x0) * (y1 - y0))
+        const out = spec.type === 'uint32' ? new Uint32Array((x1 - x0) * (y1 - y0)) : new Float32Array((x1 - x0) * (y1 - y0))
         for (let r = y0; r < y1; r++) out.set(a.subarray(r * w + x0, r * w + x1), (r - y0) * (x1 - x0))
         return out
       },
