@@ -29,6 +29,8 @@ const PX = 30
 const side = Number(process.env.BENCH_GEP_SIDE ?? 10_000)
 const unitsSide = Number(process.env.BENCH_GEP_UNITS_SIDE ?? 100)
 const rounds = Number(process.env.BENCH_GEP_ROUNDS ?? 2)
+/** BENCH_GEP_REFERENCE=0: ours only (profiling) */
+const withReference = process.env.BENCH_GEP_REFERENCE !== '0'
 const url = process.env.DATABASE_URL ?? ''
 if (!url) throw new Error('gep-bench needs DATABASE_URL (a PostGIS database the CLI process can open too)')
 
@@ -117,6 +119,8 @@ async function main() {
       if (r.status !== 0) throw new Error(`ecocensus gep failed: ${r.stderr}`)
       return (performance.now() - t0) / 1000
     }
+    /** stage times of the last gep run (ms), as the run recorded them */
+    const lastStages = async () => (await db.query<{ s: string }>("SELECT meta->>'stages' AS s FROM run WHERE kind = 'gep' ORDER BY id DESC LIMIT 1"))[0]?.s
     const reference = () => {
       const t0 = performance.now()
       const acc = path.join(dir, 'acc.tif')
@@ -131,13 +135,14 @@ async function main() {
     const lines: string[] = []
     for (let k = 0; k < rounds; k++) {
       const a = ours()
-      const b = reference()
-      lines.push(`round ${k + 1}: ecocensus gep (cold CLI process) ${a.toFixed(1)} s | GRASS r.watershed ${b.grass.toFixed(1)} s + GDAL/numpy ${(b.total - b.grass).toFixed(1)} s = ${b.total.toFixed(1)} s`)
+      const b = withReference ? reference() : { total: NaN, grass: NaN }
+      const st = await lastStages()
+      lines.push(`round ${k + 1}: ecocensus gep (cold CLI process) ${a.toFixed(1)} s (stages ms ${st}) | GRASS r.watershed ${b.grass.toFixed(1)} s + GDAL/numpy ${(b.total - b.grass).toFixed(1)} s = ${b.total.toFixed(1)} s`)
       console.log(lines.at(-1))
     }
     // warm, in this process (the server's path): two runs, the second with everything loaded
     const rt = createRuntime({})
-    for (let k = 0; k < 2; k++) {
+    for (let k = 0; k < Number(process.env.BENCH_GEP_WARM ?? 2); k++) {
       t = performance.now()
       const r = await rt.run(() => gep(db, { units: 'gep_cells', config: cfg }, store, { reuse: false }))
       const stages = (r.run.meta as { stages?: Record<string, number> }).stages
@@ -150,7 +155,7 @@ async function main() {
     const ourRows = readCsv(path.join(dir, 'ours.csv'))
     const hi = ourRows[0]!
     const ourGep = new Map(ourRows.slice(1).map((r) => [r[hi.indexOf('unit_code')]!, Number(r[hi.indexOf('gep_yuan')])]))
-    const refRows = readCsv(path.join(dir, 'numpy.csv'))
+    const refRows = withReference ? readCsv(path.join(dir, 'numpy.csv')) : [[]]
     const diffs = refRows.slice(1).map((r) => Math.abs(Number(r[1]) / ourGep.get(r[0]!)! - 1)).filter(Number.isFinite).sort((a, b) => a - b)
     lines.push(`unit GEP, numpy (centre-sampled) vs ecocensus (exact fractions): median |diff| ${(diffs[diffs.length >> 1]! * 100).toFixed(3)} %, p95 ${(diffs[Math.floor(diffs.length * 0.95)]! * 100).toFixed(3)} % over ${diffs.length} units`)
     console.log(lines.at(-1))
