@@ -46,6 +46,9 @@ const REQUESTS: (string | { post: string; body: unknown })[] = [
   { post: '/api/allocations?format=csv&table=allocation', body: 'ALLOCATION' },
   { post: '/api/esv?format=csv&table=esv_units', body: 'ESV' },
   { post: '/api/esv?format=json', body: 'ESV' },
+  { post: '/api/gep?format=csv', body: 'GEP' },
+  { post: '/api/gep?format=csv&table=units', body: 'GEP' },
+  { post: '/api/gep?format=csv&table=change', body: 'GEP_COMPARE' },
   '/tiles/units:huangshan_counties.json',
   ...['6/53/26', '8/212/105', '9/424/211', '10/849/422'].flatMap((t) => [
     `/tiles/layer:forest@2023/${t}.mvt`, `/tiles/layer:redline/${t}.mvt`, `/tiles/units:${SET}/${t}.mvt`, `/tiles/change:forest@2020,2023/${t}.mvt`,
@@ -177,7 +180,9 @@ async function collect(): Promise<Record<string, Output>> {
     const bodies: Record<string, unknown> = {
       ALLOCATION: await (await fetch(`${base}/api/allocations/example`)).json(),
       ESV: { units: SET, raster: 'landcover@2023', mapping: JSON.parse(fs.readFileSync(path.join(ROOT, 'data/sample/esv-mapping.json'), 'utf8')) },
+      GEP: { units: SET, config: await (await fetch(`${base}/api/gep/example`)).json() },
     }
+    bodies.GEP_COMPARE = { ...(bodies.GEP as object), compare: 2020 }
     for (const r of REQUESTS) {
       const [key, res] = typeof r === 'string'
         ? [`GET ${r}`, await fetch(base + r)]
