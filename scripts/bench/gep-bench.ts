@@ -22,6 +22,7 @@ import { buildGrid } from '../../server/units/build-grid.ts'
 import { gep } from '../../server/gep/gep.ts'
 import { ROOT } from '../../server/settings.ts'
 import { GEOKEYS, writeGeoTiff } from '../raster/write-geotiff.ts'
+import { openTiff, readWindow } from '../../server/raster/geotiff-file.ts'
 
 const ALBERS = '+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs'
 const LL = '+proj=longlat +ellps=GRS80 +no_defs'
@@ -39,7 +40,25 @@ const classAt = (r: number, c: number) => {
   const h = Math.imul((r >> 6) * 73856093 ^ (c >> 6) * 19349663, 2654435761) >>> 0
   return ((h >>> 9) % 5) + 1
 }
-const demAt = (r: number, c: number) => 400 + 300 * Math.sin(r / 400) * Math.cos(c / 470) + 60 * Math.sin((r + 2 * c) / 97) + ((r * 7919 + c * 104729) % 7) * 0.2
+/** BENCH_GEP_DEM=synthetic: smooth hills with a pseudo-random 0–1.2 m roughness that leaves a
+ *  third of the cells in pits (a worst case for depression filling); default: real terrain,
+ *  the test fixture DEM (USGS NED, 240×260) upsampled 3× bilinearly and mirrored to size */
+const demKind = process.env.BENCH_GEP_DEM ?? 'real'
+const synthetic = (r: number, c: number) => 400 + 300 * Math.sin(r / 400) * Math.cos(c / 470) + 60 * Math.sin((r + 2 * c) / 97) + ((r * 7919 + c * 104729) % 7) * 0.2
+async function realTerrain(): Promise<(r: number, c: number) => number> {
+  const t = await openTiff(path.join(ROOT, 'test', 'fixtures', 'dem', 'jacksboro_utm17n_90m.tif'))
+  const w = t.image.getWidth(), h = t.image.getHeight()
+  const v = (await readWindow(t.image, 0, 0, 0, w, h)) as ArrayLike<number>
+  t.close()
+  const at = (r: number, c: number) => v[Math.min(h - 1, r) * w + Math.min(w - 1, c)]!
+  const mirror = (i: number, n: number) => { const m = i % (2 * n); return m < n ? m : 2 * n - 1 - m }
+  return (r, c) => {
+    // 3× finer than the fixture, then mirrored: continuous at the seams
+    const y = mirror(r, 3 * h) / 3, x = mirror(c, 3 * w) / 3
+    const r0 = Math.floor(y), c0 = Math.floor(x), fy = y - r0, fx = x - c0
+    return (1 - fy) * ((1 - fx) * at(r0, c0) + fx * at(r0, c0 + 1)) + fy * ((1 - fx) * at(r0 + 1, c0) + fx * at(r0 + 1, c0 + 1))
+  }
+}
 
 const TYPES = {
   farmland: { runoff: 0.3, c: 0.25, p: 0.5, carbon: { above: 5, below: 1, soil: 40, dead: 0 } },
@@ -59,6 +78,7 @@ async function main() {
     const oy = Math.round(y0 / PX) * PX
     const base = { width: side, height: side, tile: 256, compression: 'none' as const, transform: [ox, PX, 0, oy, 0, -PX] as [number, number, number, number, number, number], geoKeys: GEOKEYS.albersCn() }
     let t = performance.now()
+    const demAt = demKind === 'synthetic' ? synthetic : await realTerrain()
     const fields: Record<string, (r: number, c: number) => number> = {
       precip: (r, c) => 1400 + 300 * Math.sin(r / 900 + c / 1300), et: (r, c) => 650 + 100 * Math.cos(r / 700 - c / 1100),
       npp: (r, c) => 500 + 200 * Math.sin((r + c) / 800), r: (r) => 3500 + r * 0.05, k: (_r, c) => 0.02 + (c % 500) * 0.00004, dem: demAt,
@@ -159,7 +179,7 @@ async function main() {
     const diffs = refRows.slice(1).map((r) => Math.abs(Number(r[1]) / ourGep.get(r[0]!)! - 1)).filter(Number.isFinite).sort((a, b) => a - b)
     lines.push(`unit GEP, numpy (centre-sampled) vs ecocensus (exact fractions): median |diff| ${(diffs[diffs.length >> 1]! * 100).toFixed(3)} %, p95 ${(diffs[Math.floor(diffs.length * 0.95)]! * 100).toFixed(3)} % over ${diffs.length} units`)
     console.log(lines.at(-1))
-    console.log(`\n${new Date().toISOString().slice(0, 10)} gep-bench ${side}×${side} px, ${unitsSide}² units, ${os.cpus().length} cores:\n${lines.map((l) => `- ${l}`).join('\n')}`)
+    console.log(`\n${new Date().toISOString().slice(0, 10)} gep-bench ${side}×${side} px, ${unitsSide}² units, DEM ${demKind}, ${os.cpus().length} cores:\n${lines.map((l) => `- ${l}`).join('\n')}`)
   } finally {
     await closeRasterFiles()
     await db.close()
