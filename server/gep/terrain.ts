@@ -201,27 +201,46 @@ export function d8Directions(z: Float32Array, g: Grid): Int8Array {
   return dir
 }
 
-/** Cells draining through each cell, itself included (D8; cells without data count 0). */
+/**
+ * Cells draining through each cell, itself included (D8; cells without data count 0): a
+ * depth-first walk up from every outlet (a cell with no direction), adding each cell's count
+ * to the cell it drains to on the way back. Walking up the drainage network keeps to
+ * neighbouring memory, where a breadth-first order from the ridges jumps across the grid.
+ */
 export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid, out?: Uint32Array): Uint32Array {
-  const { width: w } = g
+  const { width: w, height: h } = g
   const n = dir.length
-  // d8Directions points only at cells inside the grid: the downstream cell is i + offset
+  // d8Directions points only at cells inside the grid: the downstream cell is i + offset;
+  // neighbour k drains into i when its direction is the opposite of k
   const off = DR.map((dr, k) => dr * w + DC[k]!)
-  const indeg = new Uint8Array(n)
-  for (let i = 0; i < n; i++) { const k = dir[i]!; if (k >= 0) indeg[i + off[k]!]!++ }
+  const opposite = [4, 5, 6, 7, 0, 1, 2, 3]
   const acc = out ?? new Uint32Array(n)
-  const queue = new Int32Array(n)
-  let tail = 0
-  for (let i = 0; i < n; i++) if (indeg[i] === 0) queue[tail++] = i
-  for (let head = 0; head < tail; head++) {
-    const i = queue[head]!
-    const zi = z[i]!
-    if (zi === zi) acc[i] += 1
-    const k = dir[i]!
-    if (k < 0) continue
-    const j = i + off[k]!
-    acc[j] += acc[i]!
-    if (--indeg[j]! === 0) queue[tail++] = j
+  let stack = new Int32Array(1 << 20)
+  for (let o = 0; o < n; o++) {
+    if (dir[o] !== -1) continue
+    let sp = 0
+    stack[sp++] = o
+    while (sp > 0) {
+      const top = stack[--sp]!
+      if (top < 0) {
+        // every cell upstream of i is counted: pass i's count down
+        const i = ~top
+        if (z[i] === z[i]) acc[i] += 1
+        const k = dir[i]!
+        if (k >= 0) acc[i + off[k]!] += acc[i]!
+        continue
+      }
+      if (sp + 9 > stack.length) { const bigger = new Int32Array(stack.length * 2); bigger.set(stack); stack = bigger }
+      stack[sp++] = ~top
+      const r = (top / w) | 0
+      const c = top - r * w
+      const inner = r > 0 && r < h - 1 && c > 0 && c < w - 1
+      for (let k = 0; k < 8; k++) {
+        if (!inner) { const rr = r + DR[k]!, cc = c + DC[k]!; if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue }
+        const j = top + off[k]!
+        if (dir[j] === opposite[k]) stack[sp++] = j
+      }
+    }
   }
   return acc
 }
