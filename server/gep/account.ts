@@ -64,8 +64,20 @@ export interface UnitExtent {
 
 const normUnit = (u: string) => u.replace(/m3\b/g, 'm³').replace(/m2\b/g, 'm²').trim()
 
+/** Prices already looked up and checked, by item and unit of quantity (one per account read). */
+export type PriceCache = Map<string, { price: number; unit: string }>
+
 /** The price of an item, its unit checked against the quantity's. */
-export function priceOf(c: GepConfig, item: string, quantityUnit: string): { price: number; unit: string } {
+export function priceOf(c: GepConfig, item: string, quantityUnit: string, cache?: PriceCache): { price: number; unit: string } {
+  const key = `${item}\u0000${quantityUnit}`
+  const hit = cache?.get(key)
+  if (hit) return hit
+  const found = lookUpPrice(c, item, quantityUnit)
+  cache?.set(key, found)
+  return found
+}
+
+function lookUpPrice(c: GepConfig, item: string, quantityUnit: string): { price: number; unit: string } {
   const p = c.prices.rows.find((r) => r.item === item)
   if (!p) throw new BadInput(`gep: price table ${c.prices.version} has no price for '${item}' (${quantityUnit}); add a row item,price,unit,year,source`)
   if (normUnit(p.unit) !== `元/${normUnit(quantityUnit)}`) throw new BadInput(`gep: price of '${item}' is in ${p.unit} but its quantity is in ${quantityUnit}; give the price in 元/${normUnit(quantityUnit)}`)
@@ -78,14 +90,15 @@ export function typeSums(sums: number[], classes: string[], mapping: ClassMappin
   const byType = new Map<EcosystemType, number[]>()
   const extent: UnitExtent = { types: {}, unmapped_m2: 0, nodata_m2: 0, scanned_m2: 0 }
   classes.forEach((cls, i) => {
-    const row = sums.slice(i * w, (i + 1) * w)
-    extent.scanned_m2 += row[0]!
+    const o = i * w
+    const area = sums[o]!
+    extent.scanned_m2 += area
     const parts = mapping.get(cls) ?? []
-    if (!parts.length) extent.unmapped_m2 += row[0]!
+    if (!parts.length) extent.unmapped_m2 += area
     for (const [t, frac] of parts) {
       const acc = byType.get(t as EcosystemType) ?? byType.set(t as EcosystemType, new Array(w).fill(0)).get(t as EcosystemType)!
-      for (let k = 0; k < w; k++) acc[k]! += row[k]! * frac
-      extent.types[t as EcosystemType] = (extent.types[t as EcosystemType] ?? 0) + row[0]! * frac
+      for (let k = 0; k < w; k++) acc[k]! += sums[o + k]! * frac
+      extent.types[t as EcosystemType] = (extent.types[t as EcosystemType] ?? 0) + area * frac
     }
   })
   const n = classes.length
@@ -103,7 +116,7 @@ interface Quantity { type: EcosystemType | '*'; q: number; nodata: number | null
  * One unit's account for one year: rows per item and type, '*' rows per item, category
  * and GEP. `tables`: the unit's material and cultural rows of this year.
  */
-export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string[], unit: { code: string; name: string | null }, year: number, sums: UnitSums, tables: GepConfig['tables']): GepRow[] {
+export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string[], unit: { code: string; name: string | null }, year: number, sums: UnitSums, tables: GepConfig['tables'], prices: PriceCache = new Map()): GepRow[] {
   const { byType } = typeSums(sums.data, classes, mapping)
   const rows: GepRow[] = []
   const base = { unit_code: unit.code, unit_name: unit.name, year }
@@ -128,17 +141,17 @@ export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string
       if (parts?.length) {
         let v = 0
         for (const p of parts) {
-          const pr = priceOf(c, `${name}·${p.name}`, p.unit)
+          const pr = priceOf(c, `${name}·${p.name}`, p.unit, prices)
           const q = x.q * p.factor
           v += q * pr.price
-          rows.push({ ...base, category, item: `${name}·${p.name}`, ecosystem: eco, quantity: q, quantity_unit: p.unit, price: pr.price, price_unit: pr.unit, value_yuan: q * pr.price, item_id: `${id}.${p.name}`, part_of: name, nodata_m2: x.nodata })
+          rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category, item: `${name}·${p.name}`, ecosystem: eco, quantity: q, quantity_unit: p.unit, price: pr.price, price_unit: pr.unit, value_yuan: q * pr.price, item_id: `${id}.${p.name}`, part_of: name, nodata_m2: x.nodata })
         }
-        rows.push({ ...base, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: null, price_unit: null, value_yuan: v, item_id: id, part_of: null, nodata_m2: x.nodata })
+        rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: null, price_unit: null, value_yuan: v, item_id: id, part_of: null, nodata_m2: x.nodata })
       } else if (priced) {
-        const pr = priceOf(c, name, unitOfQ)
-        rows.push({ ...base, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: pr.price, price_unit: pr.unit, value_yuan: x.q * pr.price, item_id: id, part_of: null, nodata_m2: x.nodata })
+        const pr = priceOf(c, name, unitOfQ, prices)
+        rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: pr.price, price_unit: pr.unit, value_yuan: x.q * pr.price, item_id: id, part_of: null, nodata_m2: x.nodata })
       } else {
-        rows.push({ ...base, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: null, price_unit: null, value_yuan: null, item_id: id, part_of: null, nodata_m2: x.nodata })
+        rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category, item: name, ecosystem: eco, quantity: x.q, quantity_unit: unitOfQ, price: null, price_unit: null, value_yuan: null, item_id: id, part_of: null, nodata_m2: x.nodata })
       }
     }
   }
@@ -152,8 +165,8 @@ export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string
       const units = new Set(rs.map((r) => normUnit(r.unit)))
       if (units.size > 1) throw new BadInput(`gep tables: unit ${unit.code} gives '${n}' in ${[...units].join(' and ')}; use one unit`)
       const q = rs.reduce((s, r) => s + r.quantity, 0)
-      const pr = priceOf(c, n, rs[0]!.unit)
-      rows.push({ ...base, category, item: n, ecosystem: '*', quantity: q, quantity_unit: rs[0]!.unit, price: pr.price, price_unit: pr.unit, value_yuan: q * pr.price, item_id: `${category}.${n}`, part_of: null, nodata_m2: null })
+      const pr = priceOf(c, n, rs[0]!.unit, prices)
+      rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category, item: n, ecosystem: '*', quantity: q, quantity_unit: rs[0]!.unit, price: pr.price, price_unit: pr.unit, value_yuan: q * pr.price, item_id: `${category}.${n}`, part_of: null, nodata_m2: null })
     }
   }
   tableItems('material')
@@ -205,7 +218,7 @@ export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string
     const subRows = rows.filter((r) => r.item.startsWith(`${name}·`) && r.unit_code === unit.code && r.year === year)
     for (const eco of [...types.map((t) => ECOSYSTEM_TYPES[t] as string), '*']) {
       const v = subRows.filter((r) => r.ecosystem === eco).reduce((s, r) => s + (r.value_yuan ?? 0), 0)
-      rows.push({ ...base, category: 'regulating', item: name, ecosystem: eco, quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: v, item_id: id, part_of: null, nodata_m2: null })
+      rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category: 'regulating', item: name, ecosystem: eco, quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: v, item_id: id, part_of: null, nodata_m2: null })
     }
     for (const r of subRows) r.part_of = name
   }
@@ -230,8 +243,8 @@ export function accountUnit(c: GepConfig, mapping: ClassMapping, classes: string
   const top = rows.filter((r) => r.ecosystem === '*' && r.part_of === null && r.category !== 'stock')
   for (const cat of ['material', 'regulating', 'cultural'] as const) {
     const v = top.filter((r) => r.category === cat).reduce((s, r) => s + (r.value_yuan ?? 0), 0)
-    rows.push({ ...base, category: cat, item: '*', ecosystem: '*', quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: v, item_id: `${cat}.*`, part_of: null, nodata_m2: null })
+    rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category: cat, item: '*', ecosystem: '*', quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: v, item_id: `${cat}.*`, part_of: null, nodata_m2: null })
   }
-  rows.push({ ...base, category: '*', item: '*', ecosystem: '*', quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: top.reduce((s, r) => s + (r.value_yuan ?? 0), 0), item_id: 'gep', part_of: null, nodata_m2: null })
+  rows.push({ unit_code: base.unit_code, unit_name: base.unit_name, year: base.year, category: '*', item: '*', ecosystem: '*', quantity: null, quantity_unit: null, price: null, price_unit: null, value_yuan: top.reduce((s, r) => s + (r.value_yuan ?? 0), 0), item_id: 'gep', part_of: null, nodata_m2: null })
   return rows
 }

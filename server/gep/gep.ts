@@ -24,7 +24,7 @@ import { sameGrid, type GridDef } from '../raster/warp.ts'
 import type { GeoTransform } from '../raster/geotiff-file.ts'
 import { checkConfig, INPUT_UNITS, resamplingOf, type GepConfig, type InputRole } from './config.ts'
 import { checkClassMapping } from './class-mapping.ts'
-import { accountUnit, typeSums, ITEMS, type GepRow, type UnitExtent, type UnitSums } from './account.ts'
+import { accountUnit, typeSums, ITEMS, type GepRow, type PriceCache, type UnitExtent, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
 import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.ts'
@@ -425,14 +425,17 @@ export async function readGep(db: Queryable, run: RunRecord): Promise<GepResult>
   const byKey = new Map<string, UnitSums & { outside_m2: number }>()
   for (const s of stored) for (const [u, k, v] of JSON.parse(s.body) as [string, string, UnitSums & { outside_m2: number }][]) byKey.set(`${u}|${k}`, v)
   const rows: GepRow[] = []
+  const prices: PriceCache = new Map()
+  const tablesOf = new Map<string, GepConfig['tables']>()
+  for (const t of c.tables) (tablesOf.get(t.unit_code) ?? tablesOf.set(t.unit_code, []).get(t.unit_code)!).push(t)
   const unitRows: GepUnitRow[] = []
   const extent: GepExtentRow[] = []
   for (const y of meta.years) {
     for (const u of units) {
       const sums = byKey.get(`${u.id}|y${y}`)
       if (!sums) throw new BadInput(`gep run ${run.id} has no sums for unit ${u.code} in ${y}; run it again (--fresh)`)
-      const tables = c.tables.filter((t) => t.unit_code === u.code && (t.year ?? c.year) === y)
-      const mine = accountUnit(c, mapping, meta.classes, { code: u.code, name: u.name }, y, sums, tables)
+      const tables = (tablesOf.get(u.code) ?? []).filter((t) => (t.year ?? c.year) === y)
+      const mine = accountUnit(c, mapping, meta.classes, { code: u.code, name: u.name }, y, sums, tables, prices)
       rows.push(...mine)
       const { extent: ex } = typeSums(sums.data, meta.classes, mapping)
       const val = (cat: string) => mine.find((r) => r.category === cat && r.item === '*')?.value_yuan ?? 0
