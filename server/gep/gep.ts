@@ -242,56 +242,30 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
   const grid = meta.grid
   const zgrid: ZonalGrid = { crsProj4: grid.crsProj4, transform: grid.transform, width: grid.width, height: grid.height, extent: grid.extent }
   const eco = rasters.eco
-  const sources: SourceSpec[] = [eco.raster ? await specOn(ctx.db, rasterDir, eco.raster, grid, 'nearest') : await rasterizeLayer(ctx.db, eco.layer.id, zgrid, meta.classes, ctx.signal)]
+  const it = c.items
+  const classSource = eco.raster ? await specOn(ctx.db, rasterDir, eco.raster, grid, 'nearest') : await rasterizeLayer(ctx.db, eco.layer.id, zgrid, meta.classes, ctx.signal)
   if (eco.layer) lap('rasterize')
-  const idx = { precip: -1, et: -1, npp: -1, r: -1, k: -1, tan: -1, xaspect: -1, acc: -1, c: -1, et0: -1, awc: -1 }
-  const add = async (role: InputRole, key: keyof typeof idx) => {
+  // two passes over the units: the fields from climate rasters (and every class area) start
+  // at once in the scan threads, while this thread computes the terrain the soil pass needs
+  const NONE = { precip: -1, et: -1, npp: -1, r: -1, k: -1, tan: -1, xaspect: -1, acc: -1, c: -1, et0: -1, awc: -1 }
+  const pass = () => ({ sources: [classSource] as SourceSpec[], idx: { ...NONE } })
+  const addTo = async (p: ReturnType<typeof pass>, role: InputRole, key: keyof typeof NONE) => {
     const r = rasters.inputs[role]
     if (!r) return
-    idx[key] = sources.length
-    sources.push(await specOn(ctx.db, rasterDir, r, grid, resamplingOf(c, role), c.inputs[role]!.band))
+    p.idx[key] = p.sources.length
+    p.sources.push(await specOn(ctx.db, rasterDir, r, grid, resamplingOf(c, role), c.inputs[role]!.band))
   }
-  await add('precipitation', 'precip')
-  await add('evapotranspiration', 'et')
-  await add('npp', 'npp')
-  await add('erosivity', 'r')
-  await add('erodibility', 'k')
-  await add('cover_management', 'c')
-  await add('reference_et', 'et0')
-  await add('available_water', 'awc')
-  const it = c.items
+  const climate = pass()
+  await addTo(climate, 'precipitation', 'precip')
+  await addTo(climate, 'evapotranspiration', 'et')
+  await addTo(climate, 'npp', 'npp')
+  await addTo(climate, 'reference_et', 'et0')
+  await addTo(climate, 'available_water', 'awc')
+  const soil = pass()
   if (it.soil_retention) {
-    // LS over the whole model grid: flow paths do not stop at unit boundaries
-    const dem = rasters.inputs.dem!
-    const src = await openSource(await specOn(ctx.db, rasterDir, dem, grid, resamplingOf(c, 'dem'), c.inputs.dem!.band))
-    const raw = await src.read(0, 0, grid.width, grid.height, ctx.signal)
-    const z = new Float32Array(grid.width * grid.height)
-    const nd = src.nodata
-    for (let i = 0; i < z.length; i++) { const v = raw[i]!; z[i] = v === nd ? NaN : v }
-    lap('dem')
-    await ctx.progress(0.1)
-    const T = grid.transform
-    // slope, aspect and accumulation over the whole grid (flow paths do not stop at unit
-    // boundaries); LS itself is computed per covered pixel in the scan threads
-    const g = { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }
-    // written straight into memory the scan threads share
-    const shared = (type: 'float32' | 'uint32') => ({ op: 'array' as const, type, data: new SharedArrayBuffer(z.length * 4), width: grid.width, height: grid.height, transform: grid.transform })
-    const [tanS, xaS, accS] = [shared('float32'), shared('float32'), shared('uint32')]
-    hornGradient(z, g, { tan: new Float32Array(tanS.data), xAspect: new Float32Array(xaS.data) })
-    lap('slope')
-    const filled = it.soil_retention.fill ? fillDepressions(z, g) : z
-    lap('fill')
-    const dir = d8Directions(filled, g)
-    lap('d8')
-    flowAccumulation(dir, filled, g, new Uint32Array(accS.data))
-    lap('accumulation')
-    idx.tan = sources.length
-    sources.push(tanS)
-    idx.xaspect = sources.length
-    sources.push(xaS)
-    idx.acc = sources.length
-    sources.push(accS)
-    await ctx.progress(0.3)
+    await addTo(soil, 'erosivity', 'r')
+    await addTo(soil, 'erodibility', 'k')
+    await addTo(soil, 'cover_management', 'c')
   }
   const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'ecosystem.classes')
   const kc: number[] = []
@@ -310,13 +284,14 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     const i = c.inputs[role]
     return i ? (INPUT_UNITS[role] as Record<string, number>)[i.unit]! : 1
   }
-  const spec: KernelSpec = {
-    inputs: idx,
-    fields: {
-      wb_p: !!it.water_conservation && it.water_conservation.method !== 'fu', wb_et: !!it.water_conservation && it.water_conservation.method !== 'fu',
-      et: !!it.climate_regulation, npp: !!(it.carbon_sequestration || it.oxygen_release), rkls: !!it.soil_retention, rklsc: !!it.soil_retention && idx.c >= 0,
-      fu: it.water_conservation?.method === 'fu',
-    },
+  const fields: KernelSpec['fields'] = {
+    wb_p: !!it.water_conservation && it.water_conservation.method !== 'fu', wb_et: !!it.water_conservation && it.water_conservation.method !== 'fu',
+    et: !!it.climate_regulation, npp: !!(it.carbon_sequestration || it.oxygen_release), rkls: !!it.soil_retention, rklsc: !!it.soil_retention && soil.idx.c >= 0,
+    fu: it.water_conservation?.method === 'fu',
+  }
+  const specOf = (p: ReturnType<typeof pass>, f: Partial<KernelSpec['fields']>): KernelSpec => ({
+    inputs: p.idx,
+    fields: { wb_p: false, wb_et: false, et: false, npp: false, rkls: false, rklsc: false, fu: false, ...f },
     // a rasterized layer codes the mapping's categories 1…n, 0 for no data
     classNodata: eco.raster ? eco.raster.nodata : 0,
     classes: eco.raster ? meta.classes.map(Number) : meta.classes.map((_, i) => i + 1),
@@ -326,12 +301,65 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     ls: { D: Math.sqrt(Math.abs(grid.transform[1] * grid.transform[5])), cell: Math.abs(grid.transform[1] * grid.transform[5]), lMax: it.soil_retention?.l_max },
     stream: it.soil_retention?.stream_threshold ?? Infinity,
     mm: { precip: mm('precipitation'), et: mm('evapotranspiration'), et0: mm('reference_et'), awc: mm('available_water') },
-  }
+  })
   const units = await jobUnits(ctx.db, meta.unitSet.id)
-  const res = await current(SCAN_POOL).run(
-    { sources, grid: zgrid, accumulator: { mode: 'module', url: new URL('./kernel.ts', import.meta.url).href, spec }, units },
-    { signal: ctx.signal, progress: (f) => ctx.progress(0.3 + 0.6 * f) },
+  const kernel = new URL('./kernel.ts', import.meta.url).href
+  const share = [0, 0]
+  const report = (k: 0 | 1) => (f: number) => { share[k] = f; return ctx.progress(0.05 + 0.9 * (it.soil_retention ? 0.3 * share[0]! + 0.7 * share[1]! : share[0]!)) }
+  const climatePass = current(SCAN_POOL).run(
+    { sources: climate.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(climate, { wb_p: fields.wb_p, wb_et: fields.wb_et, et: fields.et, npp: fields.npp, fu: fields.fu }) }, units },
+    { signal: ctx.signal, progress: report(0) },
   )
+  // let the pool hand the pass to its threads before this thread is busy with the terrain
+  await new Promise((r) => setImmediate(r))
+  let soilPass: Promise<Awaited<typeof climatePass>> | undefined
+  if (it.soil_retention) {
+    // LS over the whole model grid: flow paths do not stop at unit boundaries
+    const dem = rasters.inputs.dem!
+    const src = await openSource(await specOn(ctx.db, rasterDir, dem, grid, resamplingOf(c, 'dem'), c.inputs.dem!.band))
+    const raw = await src.read(0, 0, grid.width, grid.height, ctx.signal)
+    const z = new Float32Array(grid.width * grid.height)
+    const nd = src.nodata
+    for (let i = 0; i < z.length; i++) { const v = raw[i]!; z[i] = v === nd ? NaN : v }
+    lap('dem')
+    const T = grid.transform
+    // slope, aspect and accumulation over the whole grid; LS itself is computed per covered
+    // pixel in the scan threads, from these arrays written straight into shared memory
+    const g = { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }
+    const shared = (type: 'float32' | 'uint32') => ({ op: 'array' as const, type, data: new SharedArrayBuffer(z.length * 4), width: grid.width, height: grid.height, transform: grid.transform })
+    const [tanS, xaS, accS] = [shared('float32'), shared('float32'), shared('uint32')]
+    hornGradient(z, g, { tan: new Float32Array(tanS.data), xAspect: new Float32Array(xaS.data) })
+    lap('slope')
+    const filled = it.soil_retention.fill ? fillDepressions(z, g) : z
+    lap('fill')
+    const dir = d8Directions(filled, g)
+    lap('d8')
+    flowAccumulation(dir, filled, g, new Uint32Array(accS.data))
+    lap('accumulation')
+    soil.idx.tan = soil.sources.length
+    soil.sources.push(tanS)
+    soil.idx.xaspect = soil.sources.length
+    soil.sources.push(xaS)
+    soil.idx.acc = soil.sources.length
+    soil.sources.push(accS)
+    soilPass = current(SCAN_POOL).run(
+      { sources: soil.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(soil, { rkls: true, rklsc: fields.rklsc }) }, units },
+      { signal: ctx.signal, progress: report(1) },
+    )
+  }
+  const res = await climatePass
+  const soilRes = await soilPass
+  if (soilRes) {
+    // the soil pass adds its two fields to the climate pass's sums (same units, same order)
+    const soilOf = new Map(soilRes.inside.map((id, i) => [id, (soilRes.sums as KernelSums[])[i]!]))
+    const at = [1 + 2 * FIELDS.indexOf('rkls'), 1 + 2 * FIELDS.indexOf('rklsc')]
+    res.inside.forEach((id, i) => {
+      const a = (res.sums as KernelSums[])[i]!
+      const b = soilOf.get(id)!
+      for (let row = 0; row < a.rows; row++) for (const k of at) { a.data[row * a.width + k] = b.data[row * b.width + k]!; a.data[row * a.width + k + 1] = b.data[row * b.width + k + 1]! }
+    })
+  }
+  const spec = { fields }
   lap('scan')
   meta.unitsOutside = res.outside.length
   const flood = it.flood_regulation ? await floodStorage(ctx.db, meta.unitSet.id, it.flood_regulation, Object.fromEntries(Object.entries(meta.flood).map(([k, l]) => [k, { ...l, kind: '', source_checksum: l.checksum, feature_count: 0, category_field: null }]))) : undefined
