@@ -127,6 +127,8 @@ for (const backend of backends()) {
         { props: { code: 'U2' }, geometry: rectPx(50, 5, 100, 45) },
       ]
       await importUnits(db, { file: writeJson(dir, 'u.geojson', featureCollection(units, 'EPSG:4490')), set: 'u', maxBytes: MAX })
+      // a unit hanging 20 pixels over the east edge of the rasters (of 60 columns: a third outside)
+      await importUnits(db, { file: writeJson(dir, 'edge.geojson', featureCollection([{ props: { code: 'E' }, geometry: rectPx(80, 20, 140, 50) }], 'EPSG:4490')), set: 'edge', maxBytes: MAX })
       await importUnits(db, { file: writeJson(dir, 'whole.geojson', featureCollection([{ props: { code: 'W' }, geometry: rectPx(5, 3, 115, 97) }], 'EPSG:4490')), set: 'whole', maxBytes: MAX })
       // a diagonal cut through pixels: partial pixels on every row
       const parts = [
@@ -334,6 +336,16 @@ for (const backend of backends()) {
         res = await post({ units: 'u', config: baseConfig(), extra: 1 })
         expect(res.status).toBe(400)
       })
+    })
+
+    it('a unit the rasters do not cover: refused above the threshold, the uncovered area reported below it', async () => {
+      const cfg = (share: number) => baseConfig({ tables: [], items: { water_conservation: {} }, thresholds: { max_nodata_share: share, decline_share: 0.05 } })
+      await expect(gep(db, { units: 'edge', config: cfg(0.02) }, store)).rejects.toThrow(/E: [0-9.]+ km² outside the model grid/)
+      const r = await gep(db, { units: 'edge', config: cfg(0.5) }, store)
+      const u = r.units[0]!
+      // 20 of 60 columns outside the raster (ellipsoidal unit area vs Albers pixels: 1e-3)
+      expect(Math.abs(u.outside_m2 / u.area_m2 - 1 / 3)).toBeLessThan(1e-3)
+      expect(item(r, 'E', '水源涵养')!.quantity).toBeCloseTo((1500 * 0.7 - 700) * 1e-3 * 40 * 30 * D * D, 3)
     })
 
     it('refuses bad configs with what to fix, and stores no run', async () => {

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { openTiff, readWindow } from '../server/raster/geotiff-file.ts'
-import { d8Directions, fillDepressions, flowAccumulation, hornGradient, lsFactor, slopeDegrees } from '../server/gep/terrain.ts'
+import { d8Directions, fillDepressions, flowAccumulation, hornGradient, lsAt, lsFactor, lsPrepared, slopeDegrees } from '../server/gep/terrain.ts'
 import { tmpDir } from './helpers/fixtures.ts'
 
 const DEM = path.join(import.meta.dirname, 'fixtures', 'dem', 'jacksboro_utm17n_90m.tif')
@@ -104,6 +104,23 @@ describe('terrain', () => {
     const f = fillDepressions(pit, g)
     expect(f[7 * W + 8]).toBeGreaterThan(50 - 0.2 * 9)
     expect(f[7 * W + 8]).toBeLessThan(50 - 0.2 * 9 + 1e-3)
+  })
+
+  it('the scan threads\' LS (logarithms of counts from a table) equals lsAt to 1e-12', () => {
+    for (const [D, lMax] of [[30, undefined], [10, 122], [90, 3]] as const) {
+      const g = { D, cell: D * D, lMax }
+      const fast = lsPrepared(g)
+      let worst = 0
+      for (let i = 0; i < 20000; i++) {
+        const tan = ((i * 7919) % 1000) / 700
+        const x = 1 + ((i * 104729) % 1000) / 2415
+        const acc = i < 10000 ? 1 + ((i * 31) % 5000) : 1 + i * 997
+        const a = lsAt(tan, x, acc, g), b = fast(tan, x, acc)
+        if (a === 0) expect(b).toBe(0)
+        else worst = Math.max(worst, Math.abs(b / a - 1))
+      }
+      expect(worst).toBeLessThan(1e-12)
+    }
   })
 
   it('LS on a plane equals Desmet & Govers with McCool S, column by column (1e-6)', () => {

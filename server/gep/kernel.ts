@@ -5,7 +5,7 @@
 // class sums (per-class coefficients apply after the scan), so one pass serves every item.
 // Run by the zonal scan in whichever thread scans (raster/zonal-job.ts, mode 'module').
 import type { UnitWindow } from '../raster/zonal-scan.ts'
-import { lsAt, type LsGrid } from './terrain.ts'
+import { lsPrepared, type LsGrid } from './terrain.ts'
 
 /** the fields summed, in this order; each has its sum and its no-data area */
 /** wb_p, wb_et: precipitation and ET where both have data (the water balance); et: ET alone
@@ -77,7 +77,7 @@ export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums
   const I = spec.inputs
   const F = spec.fields
   const { precip: mmP, et: mmE, et0: mmE0, awc: mmW } = spec.mm
-  const lsg = spec.ls
+  const lsAt = spec.fields.rkls ? lsPrepared(spec.ls) : () => NaN
   const stream = spec.stream
   const kc = Float64Array.from(spec.kc)
   const veg = spec.vegetated
@@ -139,7 +139,7 @@ export function accumulator(spec: KernelSpec, units: number): { sums: KernelSums
           if (fRkls) {
             const rk = R[k]! * K[k]!
             const a = ACC[k]!
-            const rkls = rk !== rk ? NaN : a > stream ? 0 : rk * lsAt(TAN[k]!, XA[k]!, a, lsg)
+            const rkls = rk !== rk ? NaN : a > stream ? 0 : rk * lsAt(TAN[k]!, XA[k]!, a)
             // with a C raster, R·K·LS counts only where C has data too: both sums cover the same pixels
             if (fC) {
               const rc = rkls * C[k]!

@@ -272,12 +272,42 @@ export function lsAt(tan: number, x: number, acc: number, g: LsGrid): number {
   const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
   const m = beta / (1 + beta)
   const A = acc > 1 ? (acc - 1) * g.cell : 0
+  // (A + D²)^(m+1) − A^(m+1) without cancellation: (A + D²)^(m+1)·(1 − (A/(A + D²))^(m+1));
   // in logarithms: D^(m+2) = D²·D^m
-  const lower = A > 0 ? Math.exp((m + 1) * Math.log(A)) : 0
-  let L = (Math.exp((m + 1) * Math.log(A + D * D)) - lower) / (D * D * Math.exp(m * (Math.log(D) + Math.log(x) + LN_22_13)))
+  const up = A + D * D
+  const diff = Math.exp((m + 1) * Math.log(up)) * -Math.expm1((m + 1) * Math.log1p(-(D * D) / up))
+  let L = diff / (D * D * Math.exp(m * (Math.log(D) + Math.log(x) + LN_22_13)))
   if (g.lMax !== undefined && L > g.lMax) L = g.lMax
   const S = tan < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
   return L * S
+}
+
+/**
+ * lsAt for square cells (D² = cell area) with the logarithms it can share: A + D² = acc·D² and
+ * A = (acc − 1)·D² with acc a whole count, so L = e^{m(ln D² − ln D − ln 22.13 − ln x)} ·
+ * acc^{m+1}·(1 − (1 − 1/acc)^{m+1}), the logarithms of counts from a table. Same value as lsAt to
+ * rounding (test/terrain.test.ts); the scan threads call it for every covered pixel.
+ */
+export function lsPrepared(g: LsGrid): (tan: number, x: number, acc: number) => number {
+  const N = 1 << 20
+  const ln = new Float64Array(N)
+  for (let k = 1; k < N; k++) ln[k] = Math.log(k)
+  const lnOf = (k: number) => (k < N ? ln[k]! : Math.log(k))
+  const D = g.D
+  const k0 = Math.log(D * D) - Math.log(D) - LN_22_13
+  const lMax = g.lMax ?? Infinity
+  return (tan, x, acc) => {
+    if (tan !== tan) return NaN
+    const sin = tan / Math.sqrt(1 + tan * tan)
+    const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
+    const m = beta / (1 + beta)
+    const n = acc > 1 ? acc : 1
+    // acc^(m+1) − (acc − 1)^(m+1) = acc^(m+1)·(1 − (1 − 1/acc)^(m+1)), without cancellation
+    let L = Math.exp(m * (k0 - Math.log(x)) + (m + 1) * lnOf(n)) * -Math.expm1((m + 1) * Math.log1p(-1 / n))
+    if (L > lMax) L = lMax
+    const S = tan < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
+    return L * S
+  }
 }
 
 /** Slope, aspect factor and flow accumulation of a DEM: what LS needs per cell. */
