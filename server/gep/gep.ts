@@ -24,7 +24,7 @@ import { sameGrid, type GridDef } from '../raster/warp.ts'
 import type { GeoTransform } from '../raster/geotiff-file.ts'
 import { checkConfig, INPUT_UNITS, resamplingOf, type GepConfig, type InputRole } from './config.ts'
 import { checkClassMapping } from './class-mapping.ts'
-import { accountUnit, typeSums, ITEMS, type GepRow, type PriceCache, type UnitExtent, type UnitSums } from './account.ts'
+import { accountUnit, typeSums, type GepRow, type PriceCache, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
 import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.ts'
@@ -366,7 +366,6 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
   lap('flood')
   // refuse holes above the threshold: units the grid leaves uncovered, or inputs without data
   const rows = await runUnits(ctx.db, ctx.runId, meta.unitSet.id, meta.unitSet.name)
-  const areaOf = new Map(rows.map((r) => [r.id, r]))
   const entries: [string, string, unknown][] = []
   const holes: string[] = []
   const sumsOf = new Map<string, KernelSums>()
@@ -502,4 +501,3 @@ export async function gep(db: Db, req: GepRequest, rasterDir: string, opts: RunO
   return readGep(db, await runToEnd(db, await planGep(db, req, rasterDir), opts))
 }
 
-export const GEP_ITEMS = ITEMS
