@@ -10,7 +10,7 @@ import { parseConfigFile } from '../config-file.ts'
 import { BadInput } from '../errors.ts'
 import * as f from '../validate/fields.ts'
 import { RESAMPLING } from '../raster/warp.ts'
-import { checkClassMapping } from './class-mapping.ts'
+import { checkClassMapping, type ClassMapping } from './class-mapping.ts'
 import { readTable } from './tables.ts'
 
 /** GEP ecosystem types (生态系统类型) of the MEE guideline */
@@ -151,6 +151,11 @@ export function resamplingOf(c: GepConfig, role: InputRole): (typeof RESAMPLING)
   return c.inputs[role]?.resampling ?? DEFAULT_RESAMPLING[role]
 }
 
+/** The config's land-cover classes → ecosystem types (checked: known types, fractions summing to 1). */
+export function classMappingOf(c: GepConfig): ClassMapping {
+  return checkClassMapping(c.ecosystem.classes, TYPE_IDS, 'gep config: ecosystem.classes')
+}
+
 /** A config checked whole: schema, declared units, class mapping, prices' units. */
 export function checkConfig(doc: unknown): GepConfig {
   const c = f.parseInput(GepConfigSchema, doc, 'body') as GepConfig
@@ -158,7 +163,7 @@ export function checkConfig(doc: unknown): GepConfig {
     const known = INPUT_UNITS[role] as Record<string, number>
     if (!(i.unit in known)) throw new BadInput(`gep config: inputs.${role} is declared in '${i.unit}'; give one of ${Object.keys(known).join(', ')}`)
   }
-  checkClassMapping(c.ecosystem.classes, TYPE_IDS, 'gep config: ecosystem.classes')
+  classMappingOf(c)
   const seen = new Set<string>()
   for (const p of c.prices.rows) {
     if (!p.unit.startsWith('元/')) throw new BadInput(`gep config: price of '${p.item}' is in '${p.unit}'; prices are in 元/<unit of the quantity>, e.g. 元/m³`)

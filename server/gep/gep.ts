@@ -22,8 +22,7 @@ import { SCAN_POOL } from '../raster/scan-pool.ts'
 import { jobUnits, type ZonalGrid } from '../raster/zonal-job.ts'
 import { sameGrid, type GridDef } from '../raster/warp.ts'
 import type { GeoTransform } from '../raster/geotiff-file.ts'
-import { checkConfig, INPUT_UNITS, resamplingOf, type GepConfig, type InputRole } from './config.ts'
-import { checkClassMapping } from './class-mapping.ts'
+import { checkConfig, classMappingOf, INPUT_UNITS, resamplingOf, type GepConfig, type InputRole } from './config.ts'
 import { accountUnit, typeSums, type GepRow, type PriceCache, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
@@ -132,7 +131,7 @@ export async function planGep(db: Queryable, req: GepRequest, rasterDir: string)
   const years = req.compare !== undefined ? [req.compare, year] : [year]
   const set = await unitSetVersion(db, req.units)
   const needs = checkInputs(c)
-  const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'gep config: ecosystem.classes')
+  const mapping = classMappingOf(c)
   const classes = [...mapping.keys()]
   // rasters of each year
   const rasters = new Map<number, YearInputs>()
@@ -267,7 +266,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     await addTo(soil, 'erodibility', 'k')
     await addTo(soil, 'cover_management', 'c')
   }
-  const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'ecosystem.classes')
+  const mapping = classMappingOf(c)
   const kc: number[] = []
   const vegetated: boolean[] = []
   for (const cls of meta.classes) {
@@ -359,7 +358,6 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
       for (let row = 0; row < a.rows; row++) for (const k of at) { a.data[row * a.width + k] = b.data[row * b.width + k]!; a.data[row * a.width + k + 1] = b.data[row * b.width + k + 1]! }
     })
   }
-  const spec = { fields }
   lap('scan')
   meta.unitsOutside = res.outside.length
   const flood = it.flood_regulation ? await floodStorage(ctx.db, meta.unitSet.id, it.flood_regulation, Object.fromEntries(Object.entries(meta.flood).map(([k, l]) => [k, { ...l, kind: '', source_checksum: l.checksum, feature_count: 0, category_field: null }]))) : undefined
@@ -378,7 +376,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     const outside = Math.max(0, r.area_m2 - extent.scanned_m2)
     if (outside > limit) holes.push(`${r.code}: ${(outside / 1e6).toFixed(3)} km² outside the model grid`)
     for (const f of FIELDS) {
-      if (!spec.fields[f]) continue
+      if (!fields[f]) continue
       let nd = extent.nodata_m2
       for (const v of byType.values()) nd += v[2 + 2 * FIELDS.indexOf(f)]!
       if (nd > limit) holes.push(`${r.code}: ${(nd / 1e6).toFixed(3)} km² without ${f} data`)
@@ -446,7 +444,7 @@ export interface GepResult {
 export async function readGep(db: Queryable, run: RunRecord): Promise<GepResult> {
   const meta = run.meta as unknown as GepMeta
   const c = checkConfig(run.params.config)
-  const mapping = checkClassMapping(c.ecosystem.classes, Object.keys(ECOSYSTEM_TYPES), 'ecosystem.classes')
+  const mapping = classMappingOf(c)
   const units = await runUnits(db, run.id, meta.unitSet.id, meta.unitSet.name)
   const stored = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [run.id])
   const byKey = new Map<string, UnitSums & { outside_m2: number }>()
