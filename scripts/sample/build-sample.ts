@@ -82,6 +82,12 @@ function main() {
     { layer: 'farmland', kind: 'farmland', n: 350, r: [250, 1000], elong: [1, 2.5], field: '地类编码', cats: ['0101', '0102', '0103'], vintages: ['2020', '2023'] },
   ] as const
 
+  // attributes drawn from a patch's id and place, not from the random stream, so that the
+  // geometry stays what it was before they were added
+  const PAID = new Set(['forest', 'wetland', 'farmland'])
+  const OWNERSHIP = ['集体', '国有', '集体', '个人', '集体'] as const
+  const VILLAGES = ['东坑', '西溪', '南屏', '北岸', '上庄', '下汶', '中和', '石门', '桃源', '竹山', '枫林', '龙湾']
+  const villageAt = (x: number, y: number) => `${VILLAGES[(Math.floor(x / 6000) * 7 + Math.floor(y / 6000) * 3 + 1200) % VILLAGES.length]}村`
   const manifestLayers: object[] = []
   for (const rc of recipes) {
     const blobs: Blob[] = []
@@ -110,15 +116,22 @@ function main() {
         { name: 'BSM', type: 'N', length: 10 },
         { name: '名称', type: 'C', length: 60 },
         { name: rc.field, type: 'C', length: 30 },
+        // who is paid per hectare: the ownership (权属) of forest, the village (村) of every paid element
+        ...(rc.layer === 'forest' ? [{ name: '权属', type: 'C', length: 10 } as DbfField] : []),
+        ...(PAID.has(rc.layer) ? [{ name: '村', type: 'C', length: 30 } as DbfField] : []),
       ]
       const records: ShpRecord[] = version.map((b) => ({
-        attributes: { BSM: b.id, 名称: `${rc.layer === 'protected_area' ? b.cat : rc.layer}-${b.id}号`, [rc.field]: b.cat },
+        attributes: {
+          BSM: b.id, 名称: `${rc.layer === 'protected_area' ? b.cat : rc.layer}-${b.id}号`, [rc.field]: b.cat,
+          ...(rc.layer === 'forest' ? { 权属: OWNERSHIP[b.id % OWNERSHIP.length] } : {}),
+          ...(PAID.has(rc.layer) ? { 村: villageAt(b.cx, b.cy) } : {}),
+        },
         polygons: [[ring(b)]],
       }))
       if (rc.layer === 'forest' && vintage === '2020') {
         // one self-intersecting (bow-tie) patch, as digitising errors deliver them: ingest repairs it
         const b = version[0]!
-        records.push({ attributes: { BSM: 9999, 名称: '自相交图斑', [rc.field]: '省级' }, polygons: [[[[b.cx, b.cy], [b.cx + 800, b.cy + 800], [b.cx + 800, b.cy], [b.cx, b.cy + 800], [b.cx, b.cy]]]] })
+        records.push({ attributes: { BSM: 9999, 名称: '自相交图斑', [rc.field]: '省级', 权属: '集体', 村: villageAt(b.cx, b.cy) }, polygons: [[[[b.cx, b.cy], [b.cx + 800, b.cy + 800], [b.cx + 800, b.cy], [b.cx, b.cy + 800], [b.cx, b.cy]]]] })
       }
       const base = path.join(OUT, 'layers', `${rc.layer}_${vintage}`)
       writeShapefile(base, fields, records, { encoding: 'gbk', prj: esriGkZonePrj(39) })
