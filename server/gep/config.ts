@@ -11,7 +11,7 @@ import { BadInput } from '../errors.ts'
 import * as f from '../validate/fields.ts'
 import { RESAMPLING } from '../raster/warp.ts'
 import { checkClassMapping, type ClassMapping } from './class-mapping.ts'
-import { readTable } from './tables.ts'
+import { readTable } from '../validate/read-table.ts'
 
 /** GEP ecosystem types (生态系统类型) of the MEE guideline */
 export const ECOSYSTEM_TYPES = {

@@ -1,15 +1,22 @@
-// Per-unit tables and price tables as rows of named fields, from CSV (UTF-8, header row) or
-// XLSX (first sheet, header row). Numbers stay text here; the config schema converts and
-// checks them, so a bad cell is reported with its row.
+// Per-unit tables (GEP tables, indicators) and price tables as rows of named fields, from CSV
+// (UTF-8, header row) or XLSX (first sheet, header row), each with its line in the file.
+// Numbers stay as read here; the caller converts and checks them, so a bad cell is reported
+// with its line.
 import fs from 'node:fs'
 import path from 'node:path'
 import ExcelJS from 'exceljs'
 import { BadInput } from '../errors.ts'
-import { toCsvRows } from '../validate/csv-read.ts'
+import { toCsvLines } from './csv-read.ts'
 
 export async function readTable(file: string): Promise<Record<string, unknown>[]> {
+  return (await readTableLines(file)).map((r) => r.values)
+}
+
+/** Rows with their line numbers in the file (the header is line 1). */
+export async function readTableLines(file: string): Promise<{ line: number; values: Record<string, unknown> }[]> {
   const name = path.basename(file)
   let rows: unknown[][]
+  const lines: number[] = []
   if (/\.xlsx$/i.test(file)) {
     const wb = new ExcelJS.Workbook()
     try {
@@ -20,22 +27,28 @@ export async function readTable(file: string): Promise<Record<string, unknown>[]
     const ws = wb.worksheets[0]
     if (!ws) throw new BadInput(`${name}: the workbook has no sheet`)
     rows = []
-    ws.eachRow({ includeEmpty: false }, (row) => {
+    ws.eachRow({ includeEmpty: false }, (row, n) => {
       const v = (row.values as unknown[]).slice(1).map((x) => (x && typeof x === 'object' && 'result' in x ? (x as { result: unknown }).result : x))
       rows.push(v)
+      lines.push(n)
     })
-  } else if (/\.csv$/i.test(file)) rows = toCsvRows(fs.readFileSync(file, 'utf8'))
+  } else if (/\.csv$/i.test(file)) {
+    const csv = toCsvLines(fs.readFileSync(file, 'utf8'))
+    rows = csv.rows
+    lines.push(...csv.lines)
+  }
   else throw new BadInput(`${name}: give a .csv or .xlsx table`)
   const head = (rows[0] ?? []).map((h) => String(h ?? '').trim())
   if (!head.length || head.some((h) => !h)) throw new BadInput(`${name}: the first row must name every column`)
   return rows.slice(1).map((r, i) => {
-    if (r.length > head.length) throw new BadInput(`${name} line ${i + 2}: ${r.length} fields, the header has ${head.length}`)
+    const line = lines[i + 1]!
+    if (r.length > head.length) throw new BadInput(`${name} line ${line}: ${r.length} fields, the header has ${head.length}`)
     const o: Record<string, unknown> = {}
     head.forEach((h, k) => {
       const v = r[k]
       if (v === undefined || v === null || v === '') return
       o[h] = typeof v === 'string' && /^(verified)$/.test(h) ? v === 'true' : v
     })
-    return o
+    return { line, values: o }
   })
 }
