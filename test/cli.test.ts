@@ -203,6 +203,28 @@ for (const target of targets) {
       expect(r.err).toMatch(/does not map class 4 of lc@2023/)
     }, 300_000)
 
+    it('compensation ledger from a standards file: units table, explanation, reuse; bad standards exit 2', () => {
+      const dir = tmpDir()
+      expect(cli('ingest', 'data/sample/layers/wetland_2023.shp', '--layer', 'wetland', '--kind', 'wetland', '--vintage', '2023', '--category-field', '湿地类型').code).toBe(0)
+      const standards = (cat: string) => ['year: 2023', 'rule: highest_once', 'payee_field: 村', 'programmes:',
+        `  - {id: redline_water, name: 水源涵养红线, layer: redline@2023, categories: [${cat}], rate: 5, rate_unit: 元/亩·年, payee_field: 名称}`,
+        '  - {id: wetland, name: 湿地, layer: wetland@2023, rate: 300, rate_unit: 元/公顷·年}'].join('\n')
+      fs.writeFileSync(path.join(dir, 'standards.yaml'), standards('水源涵养'))
+      let r = cli('compensate', '--units', 'counties', '--config', path.join(dir, 'standards.yaml'), '--table', 'units')
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/compensation of 7 units under highest_once: [0-9.]+ yuan; double-counted [0-9.]+ 亩, [0-9.]+ yuan \(run \d+\)/)
+      const lines = r.out.trim().split('\r\n')
+      expect(lines[0]).toBe('unit_code,unit_name,unit_area_m2,covered_m2,paid_m2,amount_yuan,amount_if_sum_yuan,double_counted_m2,double_counted_yuan')
+      expect(lines).toHaveLength(8)
+      r = cli('compensate', '--units', 'counties', '--config', path.join(dir, 'standards.yaml'), '--table', 'explanation')
+      expect(r.err).toMatch(/reused/)
+      expect(r.out).toMatch(/合计 [0-9,.]+ 元（就高不就低、不重复补偿）/)
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), standards('水源'))
+      r = cli('compensate', '--units', 'counties', '--config', path.join(dir, 'bad.yaml'))
+      expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1])
+      expect(r.err).toMatch(/programme redline_water: layer redline@2023 has no 类型 水源/)
+    }, 300_000)
+
     it('ingests the real external layer in UTM 18N from its .prj', () => {
       const r = cli('ingest', 'test/fixtures/external/NY8_utm18.shp', '--layer', 'ny8', '--kind', 'other', '--vintage', '1990')
       expect(r.code).toBe(0)

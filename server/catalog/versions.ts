@@ -6,9 +6,9 @@
 import type { Queryable } from '../db/db.ts'
 import { Conflict } from '../errors.ts'
 
-export type Catalogue = 'layer' | 'unit_set' | 'raster_layer'
+export type Catalogue = 'layer' | 'unit_set' | 'raster_layer' | 'indicator_set'
 
-const LABEL: Record<Catalogue, string> = { layer: 'layer', unit_set: 'unit set', raster_layer: 'raster' }
+const LABEL: Record<Catalogue, string> = { layer: 'layer', unit_set: 'unit set', raster_layer: 'raster', indicator_set: 'indicators' }
 
 /** SQL that keeps only current versions (the alias's): every lookup by name uses it. */
 export const CURRENT = 'retired_at IS NULL'
@@ -34,7 +34,7 @@ export async function claimVersion(tx: Queryable, table: Catalogue, name: string
     : await tx.query<{ id: number }>(`SELECT id FROM ${table} WHERE name = $1 AND vintage = $2 AND ${CURRENT}`, [name, vintage])
   const current = rows[0]?.id
   if (current === undefined) return {}
-  if (!o.replace) throw new Conflict(`${what} already exists; pass --replace to add a new version of it (the old one is kept in its history), or give another ${table === 'unit_set' ? '--set' : '--vintage'}`)
+  if (!o.replace) throw new Conflict(`${what} already exists; pass --replace to add a new version of it (the old one is kept in its history), or give another ${table === 'unit_set' ? '--set' : table === 'indicator_set' ? '--year' : '--vintage'}`)
   await tx.query(`UPDATE ${table} SET retired_at = now(), retired_by = $2 WHERE id = $1`, [current, o.actor ?? null])
   return { retiredId: current }
 }

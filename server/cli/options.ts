@@ -8,6 +8,8 @@ import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { ROLES } from '../auth/keys.ts'
+import { LEDGER_TABLES } from '../results/ledger-tables.ts'
+import { ROLLUP_LEVELS } from '../results/rollup.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES, GEP_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
@@ -23,6 +25,7 @@ export const options = {
     categoryField: f.field.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'),
     allowEmpty: f.flag.optional(),
   }),
+  indicatorsImport: z.strictObject({ name: f.name, year: f.vintage, units: f.name, replace: f.flag.optional() }),
   unitsImport: z.strictObject({
     set: f.name, codeField: f.field.optional(), nameField: f.field.optional(), parentField: f.field.optional(),
     crs: f.crs.optional(), encoding: f.encoding.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(),
@@ -30,8 +33,8 @@ export const options = {
   grid: body.grid,
   none: z.strictObject({}),
   /** stats coverage/change/zonal/raster-change: the run's parameters plus these */
-  stats: { ...output, fresh: f.flag.optional() },
-  factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), ...output }),
+  stats: { ...output, fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional() },
+  factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   allocate: z.strictObject({ config: file, table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
   esv: z.strictObject({
     units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: file, coefficients: file.optional(),
@@ -40,8 +43,9 @@ export const options = {
   }),
   gep: z.strictObject({
     units: f.name, config: file, year: f.int(1900, 2200).optional(), compare: f.int(1900, 2200).optional(),
-    table: f.oneOf(GEP_TABLES).optional(), fresh: f.flag.optional(), ...output,
+    table: f.oneOf(GEP_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
   }),
+  compensate: z.strictObject({ units: f.name, config: file, table: f.oneOf(LEDGER_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),
   layersPurge: z.strictObject({ vintage: f.vintage.optional(), id: f.int(1, 2_147_483_647).optional() }),
   audit: z.strictObject({
@@ -50,7 +54,7 @@ export const options = {
   }),
   rasterAdd: z.strictObject({ name: f.name, vintage: f.vintage, kind: f.oneOf(RASTER_KINDS), legend: file.optional(), crs: f.crs.optional(), replace: f.flag.optional() }),
   rasterDerive: body.derive.omit({ op: true }),
-  runsResult: z.strictObject({ table: f.tableName.optional(), ...output }),
+  runsResult: z.strictObject({ table: f.tableName.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   serve: z.strictObject({ port: f.int(0, 65_535).optional() }),
 }
 

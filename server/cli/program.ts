@@ -40,6 +40,11 @@ import { args, options } from './options.ts'
 import { planGep, readGep } from '../gep/gep.ts'
 import { readConfig as readGepConfig } from '../gep/config.ts'
 import { gepExport } from '../results/gep-tables.ts'
+import { planCompensation, readCompensation } from '../ledger/compensate.ts'
+import { readStandards } from '../ledger/config.ts'
+import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
+import { compensationExport, LEDGER_TABLES } from '../results/ledger-tables.ts'
+import { ROLLUP_LEVELS, type RollupLevel } from '../results/rollup.ts'
 import { GEP_TABLES } from '../http/route-schemas.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 
@@ -94,7 +99,7 @@ export function cliActor(): string {
 }
 
 /** Commands that only read the catalogue: not written to the audit trail. */
-const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'raster list', 'runs list', 'runs show', 'keys list', 'audit', 'serve'])
+const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators list', 'raster list', 'runs list', 'runs show', 'keys list', 'audit', 'serve'])
 
 /** Opens the database, runs fn, records the command in the audit trail (actor, options,
  *  outcome) unless it only reads, and closes the database. */
@@ -191,6 +196,28 @@ units
       log(`unit set ${r.set} from ${r.file} [${r.crs}], code field ${r.codeField}: ${summary(r)}`)
     }),
   )
+const indicators = program.command('indicators').description('per-unit indicators (population, EQI, score, fiscal gap …) for factors and allocations')
+indicators
+  .command('import')
+  .description('import a long table unit_code, indicator, value, unit (CSV or XLSX) as a version; every bad line is named')
+  .argument('<file>', '.csv or .xlsx, header row unit_code,indicator,value,unit')
+  .requiredOption('--name <name>', 'indicator set name (e.g. stats, eqi)')
+  .requiredOption('--year <year>', 'year of the values')
+  .requiredOption('--units <set>', 'unit set whose codes the table uses')
+  .option('--replace', 'add a new version of NAME@YEAR and retire the current one')
+  .checked(options.indicatorsImport, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s, actor) => {
+      const r = await importIndicators(db, { file, name: o.name, year: o.year, units: o.units, replace: !!o.replace, actor, maxBytes: s.maxFileBytes })
+      log(`indicators ${r.name}@${r.vintage} from ${r.source_file}: ${r.row_count} values of ${Object.keys(r.indicators).join(', ')} for unit set ${r.unit_set} (id ${r.id}${r.replaced ? `, replaces ${r.replaced}` : ''})`)
+    }),
+  )
+indicators.command('list').description('list indicator sets').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    const sets = await listIndicatorSets(db)
+    if (!sets.length) log('no indicator sets; import one with `ecocensus indicators import FILE --name NAME --year Y --units SET`')
+    for (const x of sets) console.log([x.name, x.vintage, x.unit_set, `${x.row_count} values`, Object.entries(x.indicators).map(([k, u]) => (u ? `${k} (${u})` : k)).join(', '), x.source_checksum].join('\t'))
+  }),
+)
 units
   .command('grid')
   .description('generate a square grid of cells SIZE metres wide in a projected CRS')
@@ -268,6 +295,7 @@ const stats = program.command('stats').description('statistics (each computation
 type StatsOptions = Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; categories?: boolean }
 const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
   z.strictObject({ ...RUN_SHAPES[kind], ...options.stats, ...(table ? { table: table.optional() } : {}) }) as unknown as z.ZodType<StatsOptions>
+const rollupOption = () => new Option('--rollup <level>', 'sum the units to their parents: parent (parent code), county, city or province (GB/T 2260 code prefixes)').choices([...ROLLUP_LEVELS])
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
 
 /** Progress on stderr, at most once a second. */
@@ -284,14 +312,14 @@ function progressLog(kind: string) {
 }
 
 /** Runs a statistics request with progress on stderr, then writes the result. */
-async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean }) {
+async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; rollup?: RollupLevel }) {
   const request = { kind } as Record<string, unknown>
   for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
   if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
   const plan = await planRun(db, request as unknown as RunRequest, s.rasterDir)
   const run = await runToEnd(db, plan, { reuse: !o.fresh, actor, onProgress: progressLog(kind) })
   log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
-  const out = await render(db, o.format, await exportableOf(db, run), o.table)
+  const out = await render(db, o.format, await exportableOf(db, run), o.table, o.rollup)
   output(out.body, o.out)
 }
 
@@ -316,6 +344,7 @@ for (const kind of RUN_KINDS) {
   const tables = STATS_TABLES[kind]
   if (tables) cmd.addOption(new Option('--table <name>', 'table for CSV').choices([...tables]))
   cmd.addOption(formatOption())
+    .addOption(rollupOption())
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--fresh', 'compute again even if an identical run is stored')
     .checked(statsOptions(kind, tables && f.oneOf(tables)), async (o, c) =>
@@ -335,6 +364,7 @@ program
   .option('--definitions <file>', 'factor definitions, JSON/YAML list of {id, label, layer, categories?, measure} (default: by layer kind)')
   .addOption(new Option('--format <fmt>', 'csv (long table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
   .addOption(new Option('--table <name>', 'table for CSV').choices(['factors', 'units', 'provenance']))
+  .addOption(rollupOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .checked(options.factors, async (o, cmd) =>
     withDb(cmd, async (db, _s, actor) => {
@@ -342,8 +372,8 @@ program
       const defs = o.definitions ? checkDefinitions(await withGepConfigs(readConfigFile(o.definitions), o.definitions)) : undefined
       const f = await computeFactors(db, o.units, defs, { actor, rasterDir: _s.rasterDir })
       log(`${f.definitions.length} factors × ${f.units.length} units from runs ${f.provenance.runs.map((r) => r.id).join(', ')}`)
-      if (o.format === 'xlsx') return output(await financeWorkbook(f), o.out)
-      output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table)).body, o.out)
+      if (o.format === 'xlsx' && !o.rollup) return output(await financeWorkbook(f), o.out)
+      output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
     }),
   )
 /** Factor definitions whose gep.config names a file: the file read (relative to `from`). */
@@ -405,6 +435,7 @@ program
   .option('--compare <year>', 'an earlier year: ΔGEP per unit (table change) with a decline flag')
   .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (accounting workbook)').choices([...FORMATS]).default('csv'))
   .addOption(new Option('--table <name>', 'table for CSV').choices([...GEP_TABLES]))
+  .addOption(rollupOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
   .checked(options.gep, async (o, cmd) =>
@@ -417,7 +448,27 @@ program
       log(`GEP ${r.years.at(-1)} of ${r.units.length / r.years.length} units: ${(total / 1e8).toFixed(4)} 亿元 (run ${run.id}${run.reused ? ', reused' : ''})`)
       const declined = r.change.filter((c) => c.category === '*' && c.declined)
       if (declined.length) log(`warning: GEP declined by more than ${(r.declineShare * 100).toFixed(1)} % in ${declined.map((d) => d.unit_code).join(', ')}`)
-      output((await render(db, o.format, gepExport(r, await unitSetId(db, o.units)), o.table)).body, o.out)
+      output((await render(db, o.format, gepExport(r, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
+    }),
+  )
+program
+  .command('compensate')
+  .description('compensation ledger per unit: per-hectare standards, each hectare paid once under a rule, per payee, with the double-counted area (docs/compensation.md)')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--config <file>', 'standards, YAML or JSON: year, rule (highest_once|first_listed|sum), payee_field, programmes (docs/compensation.md)')
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (the reviewer\'s workbook)').choices([...FORMATS]).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...LEDGER_TABLES]))
+  .addOption(rollupOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(options.compensate, async (o, cmd) =>
+    withDb(cmd, async (db, _s, actor) => {
+      needOut(o)
+      const run = await runToEnd(db, await planCompensation(db, { units: o.units, config: readStandards(o.config) }), { actor, reuse: !o.fresh, onProgress: progressLog('compensate') })
+      const r = await readCompensation(db, run)
+      const sum = (k: 'amount_yuan' | 'double_counted_m2' | 'double_counted_yuan') => r.units.reduce((a, u) => a + u[k], 0)
+      log(`compensation of ${r.units.length} units under ${r.rule}: ${sum('amount_yuan').toFixed(2)} yuan; double-counted ${(sum('double_counted_m2') / (10_000 / 15)).toFixed(2)} 亩, ${sum('double_counted_yuan').toFixed(2)} yuan (run ${run.id}${run.reused ? ', reused' : ''})`)
+      output((await render(db, o.format, compensationExport(r, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
     }),
   )
 
@@ -523,11 +574,12 @@ runs
   .description('the result of a done run')
   .option('--table <name>', 'table for CSV')
   .addOption(formatOption())
+  .addOption(rollupOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .checked(options.runsResult, async (o, cmd, [id]) => {
     const runId = runIdArg(id!)
     await withDb(cmd, async (db) => {
-      const out = await render(db, o.format, await exportableOf(db, await getRun(db, runId)), o.table)
+      const out = await render(db, o.format, await exportableOf(db, await getRun(db, runId)), o.table, o.rollup)
       output(out.body, o.out)
     })
   })

@@ -12,12 +12,13 @@ import { BadInput } from '../errors.ts'
 import { AREA_METHOD, coverage, type CoverageResult } from '../stats/coverage.ts'
 import { change, type ChangeResult } from '../stats/change.ts'
 import { compareVintage, selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
-import type { Exportable } from '../results/export.ts'
+import type { Exportable, RollupRule, Table } from '../results/export.ts'
 import { CURRENT } from '../catalog/versions.ts'
 import { gep, type GepResult } from '../gep/gep.ts'
 import { unitSetId } from '../units/unit-set.ts'
+import { findIndicatorSet, indicatorValues } from '../indicators/indicators.ts'
 
-export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net' | GepMeasure
+export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net' | 'value' | GepMeasure
 /** GEP factors (gep/): GEP, regulating services, an item's value or physical quantity, ΔGEP
  *  since `compare`, and 1 where GEP declined beyond the config's threshold (else 0) */
 export type GepMeasure = 'gep_total' | 'gep_regulating' | 'gep_value' | 'gep_quantity' | 'gep_delta' | 'gep_declined'
@@ -36,6 +37,14 @@ export interface FactorDefinition {
   gep?: { config: Record<string, unknown>; year?: number; compare?: number }
   /** gep_value, gep_quantity: the item id (water_conservation, soil_retention, carbon_sequestration …) */
   item?: string
+  /** value: an imported indicator set, NAME or NAME@YEAR (`ecocensus indicators import`) */
+  indicators?: string
+  /** value: the indicator within it (population, eqi, score …) */
+  indicator?: string
+  /** value: an earlier year of the same indicators: the factor is the change, value − value then */
+  compare?: string
+  /** value: how it sums to parent units: sum (population, output), area_mean (an index); else it is left empty */
+  rollup?: 'sum' | 'area_mean'
 }
 
 /** Protected-area categories → types (自然保护地体系: 国家公园, 自然保护区, 自然公园). */
@@ -91,8 +100,14 @@ export function checkDefinitions(defs: unknown): FactorDefinition[] {
     if (typeof o.id !== 'string' || !ID.test(o.id)) throw new BadInput(`${where}: id '${String(o.id)}' must be lower-case letters, digits and _ (starting with a letter)`)
     if (seen.has(o.id)) throw new BadInput(`${where}: id '${o.id}' is defined twice`)
     seen.add(o.id)
-    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net', ...GEP_MEASURES]
+    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net', 'value', ...GEP_MEASURES]
     if (!measures.includes(o.measure as Measure)) throw new BadInput(`${where} (${o.id}): measure '${String(o.measure)}' is not one of ${measures.join(', ')}`)
+    if (o.measure === 'value') {
+      if (typeof o.indicators !== 'string' || typeof o.indicator !== 'string') throw new BadInput(`${where} (${o.id}): measure value needs indicators (an imported set, NAME or NAME@YEAR) and indicator (its column, e.g. population)`)
+      if (o.compare !== undefined && typeof o.compare !== 'string' && typeof o.compare !== 'number') throw new BadInput(`${where} (${o.id}): compare must be a year of the same indicators`)
+      if (o.rollup !== undefined && o.rollup !== 'sum' && o.rollup !== 'area_mean') throw new BadInput(`${where} (${o.id}): rollup must be sum or area_mean`)
+      return { id: o.id, label: typeof o.label === 'string' ? o.label : o.id, measure: 'value', indicators: o.indicators, indicator: o.indicator, compare: o.compare === undefined ? undefined : String(o.compare), rollup: o.rollup as FactorDefinition['rollup'] }
+    }
     if (isGep(o.measure as Measure)) {
       const g = o.gep as Record<string, unknown> | undefined
       if (typeof g !== 'object' || g === null || typeof g.config !== 'object' || g.config === null || Array.isArray(g.config)) {
@@ -134,6 +149,8 @@ export interface FactorResult {
   rows: FactorRow[]
   provenance: {
     runs: { id: number; kind: string; what: string }[]
+    /** indicator sets read by value factors */
+    indicators: { id: number; name: string; vintage: string; file: string; checksum: string }[]
     layers: { name: string; vintage: string; id: number; kind: string; source_checksum: string }[]
     method: string
   }
@@ -146,9 +163,35 @@ export interface FactorResult {
 export async function computeFactors(db: Db, unitSet: string, definitions?: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'> & { rasterDir?: string } = {}): Promise<FactorResult> {
   const all_ = definitions ?? (await defaultDefinitions(db))
   const gepDefs = all_.filter((d) => isGep(d.measure))
-  const defs = all_.filter((d) => !isGep(d.measure))
+  const valueDefs = all_.filter((d) => d.measure === 'value')
+  const defs = all_.filter((d) => !isGep(d.measure) && d.measure !== 'value')
   const area = defs.length ? await areaFactors(db, unitSet, defs, o) : await noAreaFactors(db, unitSet)
-  return gepDefs.length ? withGep(db, unitSet, area, all_, gepDefs, o) : area
+  const withG = gepDefs.length ? await withGep(db, unitSet, area, all_, gepDefs, o) : area
+  return valueDefs.length ? withValues(db, withG, valueDefs, all_) : withG
+}
+
+/** Indicator factors: each unit's value from an imported indicator set; a unit without one is refused, never read as 0. */
+async function withValues(db: Db, f: FactorResult, valueDefs: FactorDefinition[], all: FactorDefinition[]): Promise<FactorResult> {
+  for (const d of valueDefs) {
+    const sets = [await findIndicatorSet(db, d.indicators!)]
+    if (d.compare !== undefined) sets.push(await findIndicatorSet(db, `${sets[0]!.name}@${d.compare}`))
+    const values = []
+    for (const set of sets) {
+      const v = await indicatorValues(db, set, d.indicator!)
+      const missing = f.units.filter((u) => !v.has(u.code)).map((u) => u.code)
+      if (missing.length) throw new BadInput(`factor '${d.id}': indicators ${set.name}@${set.vintage} have no ${d.indicator} for unit${missing.length > 1 ? 's' : ''} ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ' …' : ''} of ${f.unitSet}`)
+      values.push(v)
+      if (!f.provenance.indicators.some((x) => x.id === set.id)) f.provenance.indicators.push({ id: set.id, name: set.name, vintage: set.vintage, file: set.source_file, checksum: set.source_checksum })
+    }
+    const [set, before] = sets as [typeof sets[0], typeof sets[0] | undefined]
+    const source = `indicators ${set.name}@${set.vintage}${before ? ` − @${before.vintage}` : ''} (${sets.map((x) => `id ${x.id}, ${x.source_file}, ${x.source_checksum}`).join('; ')})`
+    for (const u of f.units) {
+      const value = values[0]!.get(u.code)! - (values[1]?.get(u.code) ?? 0)
+      f.values.get(u.code)![d.id] = value
+      f.rows.push({ unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2, factor: d.id, label: d.label, value, value_unit: set.indicators[d.indicator!] || '1', source, run_id: 0 })
+    }
+  }
+  return { ...f, definitions: all }
 }
 
 /** Units of a set with no area factor asked for: the frame GEP factors fill. */
@@ -157,7 +200,7 @@ async function noAreaFactors(db: Db, unitSet: string): Promise<FactorResult> {
   const units = await db.query<{ code: string; name: string | null; area_m2: number }>('SELECT code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [id])
   return {
     unitSet, definitions: [], units: units.map((u) => ({ ...u, area_m2: Number(u.area_m2) })), values: new Map(units.map((u) => [u.code, {}])), rows: [],
-    provenance: { runs: [], layers: [], method: AREA_METHOD }, run: { id: 0 }, method: AREA_METHOD,
+    provenance: { runs: [], layers: [], indicators: [], method: AREA_METHOD }, run: { id: 0 }, method: AREA_METHOD,
   }
 }
 
@@ -269,6 +312,7 @@ async function areaFactors(db: Db, unitSet: string, defs: FactorDefinition[], o:
       runs: [{ id: cov.run.id, kind: 'coverage', what: `coverage of ${covLayers.map((l) => `${l.name}@${l.vintage}`).join(', ')}${unionNeeded ? ' with ecological space' : ''}` },
         ...[...changes].map(([n, c]) => ({ id: c.run.id, kind: 'change', what: `change of ${n} ${previous.get(n)!.vintage}→${latest.get(n)!.vintage}` }))],
       layers: all.filter((l) => layerIds.has(l.id)).map((l) => ({ name: l.name, vintage: l.vintage, id: l.id, kind: l.kind, source_checksum: l.source_checksum })),
+      indicators: [],
       method: AREA_METHOD,
     },
     run: { id: cov.run.id },
@@ -279,18 +323,27 @@ async function areaFactors(db: Db, unitSet: string, defs: FactorDefinition[], o:
 export const FACTOR_COLUMNS = ['unit_code', 'unit_name', 'unit_area_m2', 'factor', 'label', 'value', 'value_unit', 'source', 'run_id']
 
 /** The factor table (long), a wide table (one row per unit; *_m2 columns get ha/km²/亩 in XLSX) and provenance. */
-export function factorTables(f: FactorResult) {
+export function factorTables(f: FactorResult): Table[] {
   const wideCols = ['unit_code', 'unit_name', 'unit_area_m2', ...f.definitions.map((d) => d.id)]
   const wide = f.units.map((u) => ({ unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2, ...f.values.get(u.code) }))
   const prov = [
     ...f.provenance.runs.map((r) => ({ item: `run ${r.id}`, value: `${r.kind}: ${r.what}` })),
     ...f.provenance.layers.map((l) => ({ item: `layer ${l.name}@${l.vintage}`, value: `id ${l.id}, kind ${l.kind}, ${l.source_checksum}` })),
+    ...f.provenance.indicators.map((x) => ({ item: `indicators ${x.name}@${x.vintage}`, value: `id ${x.id}, ${x.file}, ${x.checksum}` })),
     ...f.definitions.map((d) => ({ item: `factor ${d.id}`, value: `${d.label}: ${d.measure}${d.layer ? ` of ${d.layer}` : ''}${d.categories ? ` [${d.categories.join(', ')}]` : ''}` })),
     { item: 'area method', value: f.provenance.method },
   ]
+  // summed to parents: areas, money and indicator values add; shares are area-weighted means
+  // (= the parent's share); counts are not additive; a decline flag is set if any child's is
+  // indicator values add up only where the definition says so (population, output; not an index)
+  const rule = (d: FactorDefinition): RollupRule => {
+    const m = d.measure
+    if (m === 'value') return d.rollup === 'sum' ? 'sum' : d.rollup === 'area_mean' ? { weighted: 'unit_area_m2' } : 'drop'
+    return m === 'share' || m === 'union_share' ? { weighted: 'unit_area_m2' } : m === 'count' ? 'drop' : m === 'gep_declined' ? 'max' : 'sum'
+  }
   return [
-    { name: 'factors', columns: FACTOR_COLUMNS, rows: f.rows },
-    { name: 'units', columns: wideCols, rows: wide },
+    { name: 'factors', columns: FACTOR_COLUMNS, rows: f.rows, rollup: { run_id: 'key', source: 'key', value: { switch: 'factor', cases: Object.fromEntries(f.definitions.map((d) => [d.id, rule(d)])), otherwise: 'drop' } } },
+    { name: 'units', columns: wideCols, rows: wide, rollup: Object.fromEntries(f.definitions.map((d) => [d.id, rule(d)])) },
     { name: 'provenance', columns: ['item', 'value'], rows: prov },
   ]
 }

@@ -45,6 +45,11 @@ import { checkDefinitions, computeFactors, factorExport } from '../factors/facto
 import { planGep, readGep } from '../gep/gep.ts'
 import { readConfig as readGepConfig } from '../gep/config.ts'
 import { gepExport } from '../results/gep-tables.ts'
+import { planCompensation, readCompensation } from '../ledger/compensate.ts'
+import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
+import { readStandards } from '../ledger/config.ts'
+import { compensationExport } from '../results/ledger-tables.ts'
+import type { RollupLevel } from '../results/rollup.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factors/esv.ts'
 import { SAMPLE_DIR } from '../sample/load.ts'
@@ -244,10 +249,10 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
 
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.
-  const sendResult = async (req: Request, res: Response, run: RunRecord, { format, table }: { format: Format; table?: string }) => {
+  const sendResult = async (req: Request, res: Response, run: RunRecord, { format, table, rollup }: { format: Format; table?: string; rollup?: RollupLevel }) => {
     const set = runSet(run)
     const codes = set ? await scopeSet(req, set.id, set.name) : undefined
-    const out = await render(db, format, scoped(await exportableOf(db, run), codes), table)
+    const out = await render(db, format, scoped(await exportableOf(db, run), codes), table, rollup)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || format === 'xlsx') res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`)
     res.send(out.body)
@@ -263,24 +268,24 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // runs where none is stored: mayCompute, like statistics).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
   const sendBook = (res: Response, name: string, body: Buffer) => res.type(XLSX).attachment(name).send(body)
-  const sendFactors = async (req: Request, res: Response, units: string, definitions: unknown[] | undefined, format: Format, table: string) => {
+  const sendFactors = async (req: Request, res: Response, units: string, definitions: unknown[] | undefined, format: Format, table: string, rollup?: RollupLevel) => {
     const { setId, codes } = await scopeSetNamed(req, units)
     const f = await computeFactors(db, units, definitions === undefined ? undefined : checkDefinitions(definitions), { rasterDir: settings.rasterDir, beforeCompute: mayCompute(req, res), actor: await who(req) })
     // the finance workbook lays out every unit of the set; a key limited to regions gets the
     // plain workbook of its own rows
-    if (format === 'xlsx' && !codes) return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
-    const out = await render(db, format, scoped(factorExport(f, setId), codes), table)
+    if (format === 'xlsx' && !codes && !rollup) return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
+    const out = await render(db, format, scoped(factorExport(f, setId), codes), table, rollup)
     if (format === 'csv' || format === 'xlsx') res.attachment(`factors-${units}.${out.ext}`)
     res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
   }
   app.get('/api/factors', async (req, res) => {
-    const { units, format, table } = q(req, Q.factors)
-    await sendFactors(req, res, units, undefined, format, table)
+    const { units, format, table, rollup } = q(req, Q.factors)
+    await sendFactors(req, res, units, undefined, format, table, rollup)
   })
   app.post('/api/factors', express.json({ limit: '2mb' }), async (req, res) => {
-    const { format, table } = q(req, Q.factorsPost)
+    const { format, table, rollup } = q(req, Q.factorsPost)
     const { units, definitions } = b(req, B.factors)
-    await sendFactors(req, res, units, definitions, format, table)
+    await sendFactors(req, res, units, definitions, format, table, rollup)
   })
   // the sample's allocation config, as a starting point for the viewer and API users
   app.get('/api/allocations/example', (req, res) => (q(req, Q.none), res.json(readConfigFile(path.join(SAMPLE_DIR, 'allocation.yaml')))))
@@ -308,15 +313,30 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   // GEP: the config comes whole in the body (tables and prices inline); the run is stored
   // like the statistics and its result is also at /api/runs/:id/result
   app.post('/api/gep', runLimit, express.json({ limit: '2mb' }), async (req, res) => {
-    const { format, table, fresh } = q(req, Q.gep)
+    const { format, table, fresh, rollup } = q(req, Q.gep)
     const o = b(req, B.gep)
     const { setId, codes } = await scopeSetNamed(req, o.units)
     const run = await runToEnd(db, await planGep(db, { units: o.units, config: o.config, year: o.year, compare: o.compare }, settings.rasterDir), {
       signal: abortOnClose(res).signal, reuse: !fresh, beforeCompute: mayCompute(req, res, { counted: true }), timeoutMs: settings.runTimeoutMs, actor: await who(req),
     })
-    const out = await render(db, format, scoped(gepExport(await readGep(db, run), setId), codes), table)
+    const out = await render(db, format, scoped(gepExport(await readGep(db, run), setId), codes), table, rollup)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || format === 'xlsx') res.attachment(`gep-${o.units}-run${run.id}.${out.ext}`)
+    res.send(out.body)
+  })
+
+  // the compensation ledger: per-hectare standards paid once under a rule (docs/compensation.md)
+  app.get('/api/compensation/example', async (req, res) => (q(req, Q.none), res.json(readStandards(path.join(SAMPLE_DIR, 'standards.yaml')))))
+  app.post('/api/compensation', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
+    const { format, table, fresh, rollup } = q(req, Q.compensation)
+    const o = b(req, B.compensation)
+    const { setId, codes } = await scopeSetNamed(req, o.units)
+    const run = await runToEnd(db, await planCompensation(db, { units: o.units, config: o.config }), {
+      signal: abortOnClose(res).signal, reuse: !fresh, beforeCompute: mayCompute(req, res, { counted: true }), timeoutMs: settings.runTimeoutMs, actor: await who(req),
+    })
+    const out = await render(db, format, scoped(compensationExport(await readCompensation(db, run), setId), codes), table, rollup)
+    res.set('X-Run-Id', String(run.id)).type(out.contentType)
+    if (format === 'csv' || format === 'xlsx') res.attachment(`compensation-${o.units}-run${run.id}.${out.ext}`)
     res.send(out.body)
   })
 
@@ -389,6 +409,17 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.locals.auditDetail = { layerId: report.layerId, retiredId: report.retiredId ?? null, features: report.loaded, checksum: report.checksum }
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
+  })
+  // per-unit indicators (population, EQI, score …): a long table unit_code, indicator, value, unit
+  app.get('/api/indicators', async (req, res) => (q(req, Q.none), res.json(await listIndicatorSets(db))))
+  app.post('/api/indicators', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
+    const o = q(req, Q.indicatorsUpload)
+    res.locals.auditTarget = `indicators ${o.name}@${o.year}`
+    const actor = await who(req)
+    const r = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
+      importIndicators(db, { file, displayName: o.filename, name: o.name, year: o.year, units: o.units, replace: !!o.replace, actor, maxBytes: settings.maxUploadBytes }))
+    res.locals.auditDetail = { indicatorSetId: r.id, retiredId: r.replaced ?? null, rows: r.row_count, checksum: r.source_checksum }
+    res.status(201).json(r)
   })
   app.post('/api/unit-sets', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
     const o = q(req, Q.unitsUpload)

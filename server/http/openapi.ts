@@ -72,6 +72,14 @@ export const openApi = {
         responses: { 201: { description: 'import report' }, 400: err, 401: err, 409: err, 413: err },
       },
     },
+    '/api/indicators': {
+      get: { summary: 'indicator sets (per-unit values: population, EQI, score …), current versions', responses: { 200: { description: 'list' } } },
+      post: {
+        summary: 'import per-unit indicators: a long table unit_code, indicator, value, unit (.csv or .xlsx); refused whole, every bad line named', security: key, requestBody: upload,
+        parameters: paramsOf(Q.indicatorsUpload.shape),
+        responses: { 201: { description: 'the version: id, rows, indicators and their units, checksum' }, 400: err, 401: err, 409: err, 413: err },
+      },
+    },
     '/api/unit-sets/grid': {
       post: {
         summary: 'generate a square grid', security: key,
@@ -137,6 +145,15 @@ export const openApi = {
         responses: { 200: { description: 'csv: unit_code,unit_name,year,category,item,ecosystem,quantity,quantity_unit,price,price_unit,value_yuan,… (table gep|units|extent|change|prices); json; geojson; xlsx (the accounting workbook); header X-Run-Id' }, 400: err, 404: err },
       },
     },
+    '/api/compensation': {
+      post: {
+        summary: 'compensation ledger per unit as a run: per-hectare standards by programme, class and ownership, each hectare paid once under the rule (highest_once, first_listed, sum), per payee, with the double-counted area per programme pair (docs/compensation.md)',
+        parameters: paramsOf(Q.compensation.shape) as never[],
+        requestBody: bodyOf(B.compensation.shape),
+        responses: { 200: { description: 'csv: unit_code,unit_name,programme,programme_name,class,year,rate,rate_unit,claimed_m2,excluded_m2,paid_m2,amount_yuan,claimed_yuan (table ledger|units|payees|double|explanation|standards); json; geojson; xlsx (the reviewer\'s workbook); header X-Run-Id' }, 400: err, 404: err },
+      },
+    },
+    '/api/compensation/example': { get: { summary: "the sample's compensation standards", responses: { 200: { description: 'standards' } } } },
     '/api/gep/example': { get: { summary: "the sample's GEP config with its tables read in", responses: { 200: { description: 'config' } } } },
     '/api/config': { get: { summary: 'viewer configuration: optional basemap, whether writes are enabled, upload limit', responses: { 200: { description: 'config' } } } },
     '/api/layers/{name}/history': {

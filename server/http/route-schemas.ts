@@ -8,9 +8,12 @@ import { FORMATS } from '../results/export.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { TILE_QUERY } from '../tiles/tile-query.ts'
+import { LEDGER_TABLES } from '../results/ledger-tables.ts'
+import { ROLLUP_LEVELS } from '../results/rollup.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const fresh = f.flag.optional()
+const rollup = f.oneOf(ROLLUP_LEVELS).optional().describe('sum the units to their parents: parent (parent code), county, city or province (GB/T 2260 code prefixes); tables only, not geojson')
 const table = <T extends string>(names: readonly [T, ...T[]], dflt: T) => f.oneOf(names).default(dflt)
 
 export const FACTOR_TABLES = ['factors', 'units', 'provenance'] as const
@@ -24,21 +27,24 @@ export const query = {
   result: z.strictObject({
     format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
+    rollup,
   }),
   /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
   stats: {
     format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
     fresh: fresh.describe('compute again even if an identical run is stored'),
+    rollup,
   },
   factors: z.strictObject({
     units: f.name.describe('unit set'), format: format.describe('json (default), csv, geojson, xlsx (the finance workbook)'),
-    table: table(FACTOR_TABLES, 'factors').describe('CSV table: factors, units, provenance'),
+    table: table(FACTOR_TABLES, 'factors').describe('CSV table: factors, units, provenance'), rollup,
   }),
-  factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors') }),
+  factorsPost: z.strictObject({ format, table: table(FACTOR_TABLES, 'factors'), rollup }),
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
   esv: z.strictObject({ format, table: table(ESV_TABLES, 'esv_units') }),
-  gep: z.strictObject({ format, table: table(GEP_TABLES, 'gep'), fresh: f.flag.optional() }),
+  gep: z.strictObject({ format, table: table(GEP_TABLES, 'gep'), fresh: f.flag.optional(), rollup }),
+  compensation: z.strictObject({ format, table: table(LEDGER_TABLES, 'ledger').describe('CSV table: ledger, units, payees, double, explanation, standards'), fresh: f.flag.optional(), rollup }),
   layerUpload: z.strictObject({
     filename: f.filename.describe('original file name (decides the format: .zip of a shapefile, .geojson, .gpkg)'),
     name: f.name.describe('layer name'), kind: f.oneOf(LAYER_KINDS).describe('layer kind'), vintage: f.vintage.describe('year or date'),
@@ -47,6 +53,10 @@ export const query = {
     replace: f.flag.optional().describe('add a new version of the same name+vintage and retire the current one (kept in its history)'),
     invalid: f.oneOf(['repair', 'fail']).default('repair').describe('repair (default) or fail on invalid polygons'),
     allow_empty: f.flag.optional().describe('store a version with no polygon area (else refused)'),
+  }),
+  indicatorsUpload: z.strictObject({
+    filename: f.filename.describe('original file name (.csv or .xlsx)'), name: f.name.describe('indicator set name'), year: f.vintage.describe('year of the values'),
+    units: f.name.describe('unit set whose codes the table uses'), replace: f.flag.optional().describe('add a new version and retire the current one'),
   }),
   unitsUpload: z.strictObject({
     filename: f.filename.describe('original file name'), set: f.name.describe('unit set name'),
@@ -103,6 +113,10 @@ export const body = {
     config: z.record(z.string(), z.unknown(), { error: 'must be the GEP config object (docs/gep.md), tables and prices inline' }).describe('GEP config (docs/gep.md): grid, ecosystem, inputs, types, items, prices, tables'),
     year: f.int(1900, 2200).optional().describe('year to account (default: the config\'s year)'),
     compare: f.int(1900, 2200).optional().describe('earlier year: ΔGEP per unit and a decline flag'),
+  }),
+  compensation: z.strictObject({
+    units: f.name.describe('unit set'),
+    config: z.record(z.string(), z.unknown(), { error: 'must be the standards object {year, rule, programmes} (docs/compensation.md)' }).describe('compensation standards (docs/compensation.md): year, rule, payee_field, programmes'),
   }),
   /** POST /api/runs: kind, fresh and the kind's parameters (results/kinds.ts) */
   runs: { fresh: fresh.describe('compute again even if an identical run is stored') },

@@ -8,6 +8,7 @@ import { unitsGeoJson } from '../catalog/list.ts'
 import { BadInput } from '../errors.ts'
 import { M2_PER } from './area-units.ts'
 import { toCsv } from './csv.ts'
+import { rolledUp, type RollupLevel } from './rollup.ts'
 
 export const FORMATS = ['csv', 'json', 'geojson', 'xlsx'] as const
 export type Format = (typeof FORMATS)[number]
@@ -16,7 +17,22 @@ export interface Table {
   name: string
   columns: string[]
   rows: object[]
+  /** how the table sums to parent units (results/rollup.ts); false: it does not */
+  rollup?: false | Record<string, RollupRule>
 }
+
+/**
+ * How a column combines when rows are summed to parent units: grouped by (`key`), summed,
+ * the largest, left empty (`drop`), a ratio of two combined columns (times `scale`), a mean
+ * weighted by another column, by the value of a key column (`switch`), or a function of the
+ * combined row. Numbers default to `sum`, text to `key`.
+ */
+export type RollupRule =
+  | 'key' | 'sum' | 'max' | 'drop'
+  | { ratio: [string, string, number?] }
+  | { weighted: string }
+  | { switch: string; cases: Record<string, RollupRule>; otherwise: RollupRule }
+  | { fn: (row: Record<string, unknown>) => unknown }
 
 export interface Exportable {
   /** tables in order; CSV writes the one asked for (default: the first) */
@@ -38,7 +54,11 @@ export interface Rendered {
   ext: string
 }
 
-export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string): Promise<Rendered> {
+export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string, rollup?: RollupLevel): Promise<Rendered> {
+  if (rollup) {
+    if (format === 'geojson') throw new BadInput('rollup gives tables (csv, json, xlsx); GeoJSON needs the parent units\' outlines: import them as a unit set and compute on it')
+    x = await rolledUp(db, x, rollup)
+  }
   switch (format) {
     case 'csv': {
       const t = tableName ? x.tables.find((t) => t.name === tableName) : x.tables[0]

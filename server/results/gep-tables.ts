@@ -5,7 +5,7 @@
 import ExcelJS from 'exceljs'
 import type { GepResult } from '../gep/gep.ts'
 import { CATEGORY_NAMES, type GepRow } from '../gep/account.ts'
-import { addSheet, type Exportable } from './export.ts'
+import { addSheet, type Exportable, type Table } from './export.ts'
 
 export const GEP_COLUMNS = ['unit_code', 'unit_name', 'year', 'category', 'item', 'ecosystem', 'quantity', 'quantity_unit', 'price', 'price_unit', 'value_yuan', 'item_id', 'part_of', 'nodata_m2']
 export const GEP_UNIT_COLUMNS = ['unit_code', 'unit_name', 'year', 'area_m2', 'gep_yuan', 'material_yuan', 'regulating_yuan', 'cultural_yuan', 'gep_per_km2', 'population', 'gep_per_capita', 'outside_m2', 'nodata_m2']
@@ -35,11 +35,15 @@ function properties(r: GepResult) {
 }
 
 export function gepExport(r: GepResult, setId: number): Exportable {
-  const tables = [
-    { name: 'gep', columns: GEP_COLUMNS, rows: r.rows },
-    { name: 'units', columns: GEP_UNIT_COLUMNS, rows: r.units },
-    { name: 'extent', columns: GEP_EXTENT_COLUMNS, rows: r.extent },
-    { name: 'change', columns: GEP_CHANGE_COLUMNS, rows: r.change },
+  // values and quantities add up over units; per-km², per-capita and shares are computed again
+  const tables: Table[] = [
+    { name: 'gep', columns: GEP_COLUMNS, rows: r.rows, rollup: { year: 'key', price: 'key' } },
+    { name: 'units', columns: GEP_UNIT_COLUMNS, rows: r.units, rollup: { year: 'key', gep_per_km2: { ratio: ['gep_yuan', 'area_m2', 1e6] }, gep_per_capita: { ratio: ['gep_yuan', 'population'] } } },
+    { name: 'extent', columns: GEP_EXTENT_COLUMNS, rows: r.extent, rollup: { year: 'key', share: { ratio: ['area_m2', 'unit_area_m2'] } } },
+    {
+      name: 'change', columns: GEP_CHANGE_COLUMNS, rows: r.change,
+      rollup: { year_from: 'key', year_to: 'key', delta_share: { ratio: ['delta_yuan', 'value_from'] }, declined: { fn: (x) => typeof x.delta_share === 'number' && x.delta_share < -r.declineShare } },
+    },
     { name: 'prices', columns: ['item', 'price', 'unit', 'year', 'source', 'method', 'verified'], rows: r.prices.map((p) => ({ ...p, verified: p.verified ?? false })) },
   ]
   return {

@@ -14,6 +14,8 @@ import type { RunPlan } from '../runs/execute.ts'
 import type { RunRecord } from '../runs/run-store.ts'
 import { readGep } from '../gep/gep.ts'
 import { gepExport } from './gep-tables.ts'
+import { readCompensation } from '../ledger/compensate.ts'
+import { compensationExport } from './ledger-tables.ts'
 
 export interface RunRequest {
   kind: StatsKind
@@ -138,6 +140,7 @@ export async function exportableOf(db: Queryable, run: RunRecord): Promise<Expor
     case 'coverage': return coverageExport(await readCoverage(db, run), setId)
     case 'change': return changeExport(await readChange(db, run), setId)
     case 'gep': return gepExport(await readGep(db, run), setId)
+    case 'compensation': return compensationExport(await readCompensation(db, run), setId)
     default: return zonalExport(await readZonal(db, run), setId)
   }
 }

@@ -3,7 +3,7 @@
 // contract's columns keep working.
 import type { ChangeResult } from '../stats/change.ts'
 import type { CoverageResult, CoverageRow } from '../stats/coverage.ts'
-import type { Exportable } from './export.ts'
+import type { Exportable, Table } from './export.ts'
 import type { ZonalResult } from '../raster/zonal.ts'
 
 export const COVERAGE_COLUMNS = ['unit_code', 'unit_name', 'unit_area_m2', 'layer', 'vintage', 'area_m2', 'share', 'measure', 'category', 'features']
@@ -23,7 +23,8 @@ export function coverageLabel(r: CoverageRow): string {
 
 export function coverageExport(r: CoverageResult, setId: number): Exportable {
   return {
-    tables: [{ name: 'coverage', columns: COVERAGE_COLUMNS, rows: r.rows }],
+    // feature counts are not additive over units: a feature crossing two counts once in their parent
+    tables: [{ name: 'coverage', columns: COVERAGE_COLUMNS, rows: r.rows, rollup: { share: { ratio: ['area_m2', 'unit_area_m2'] }, features: 'drop', category: 'key' } }],
     result: r,
     setId,
     properties: (rows) => {
@@ -42,9 +43,9 @@ export function changeExport(r: ChangeResult, setId: number): Exportable {
   return {
     tables: [
       { name: 'change', columns: CHANGE_COLUMNS, rows: r.rows },
-      { name: 'transitions', columns: TRANSITION_COLUMNS, rows: r.transitions },
+      { name: 'transitions', columns: TRANSITION_COLUMNS, rows: r.transitions, rollup: { from_class: 'key', to_class: 'key' } },
       { name: 'transition_totals', columns: TRANSITION_TOTAL_COLUMNS, rows: r.transitionTotals },
-      { name: 'account', columns: ACCOUNT_COLUMNS, rows: r.account },
+      { name: 'account', columns: ACCOUNT_COLUMNS, rows: r.account, rollup: { class: 'key' } },
     ],
     result: r,
     setId,
@@ -67,10 +68,12 @@ export const RASTER_DIFFERENCE_COLUMNS = ['unit_code', 'unit_name', 'from_raster
 export const ZONAL_TABLES = ['zonal', 'histogram', 'transitions', 'difference'] as const
 
 export function zonalExport(r: ZonalResult, setId: number): Exportable {
-  const tables = r.mode === 'categorical' ? [{ name: 'zonal', columns: ZONAL_CATEGORICAL_COLUMNS, rows: r.rows }]
-    : r.mode === 'continuous' ? [{ name: 'zonal', columns: ZONAL_CONTINUOUS_COLUMNS, rows: r.rows }, { name: 'histogram', columns: ZONAL_HISTOGRAM_COLUMNS, rows: r.histogramRows }]
-      : r.mode === 'transitions' ? [{ name: 'transitions', columns: RASTER_TRANSITION_COLUMNS, rows: r.rows }]
-        : [{ name: 'difference', columns: RASTER_DIFFERENCE_COLUMNS, rows: r.rows }]
+  // class areas add up over units; means, minima and differences of means do not
+  const share = { ratio: ['area_m2', 'unit_area_m2'] as [string, string] }
+  const tables: Table[] = r.mode === 'categorical' ? [{ name: 'zonal', columns: ZONAL_CATEGORICAL_COLUMNS, rows: r.rows, rollup: { class: 'key', share } }]
+    : r.mode === 'continuous' ? [{ name: 'zonal', columns: ZONAL_CONTINUOUS_COLUMNS, rows: r.rows, rollup: false }, { name: 'histogram', columns: ZONAL_HISTOGRAM_COLUMNS, rows: r.histogramRows, rollup: { band: 'key', bin: 'key', lower: 'key', upper: 'key' } }]
+      : r.mode === 'transitions' ? [{ name: 'transitions', columns: RASTER_TRANSITION_COLUMNS, rows: r.rows, rollup: { from_class: 'key', to_class: 'key', share, changed: 'key' } }]
+        : [{ name: 'difference', columns: RASTER_DIFFERENCE_COLUMNS, rows: r.rows, rollup: false }]
   return {
     tables,
     result: r,

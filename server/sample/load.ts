@@ -8,6 +8,7 @@ import { buildGrid } from '../units/build-grid.ts'
 import { ingestRaster } from '../raster/ingest-raster.ts'
 import { CURRENT } from '../catalog/versions.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
+import { importIndicators } from '../indicators/indicators.ts'
 
 export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
 
@@ -16,6 +17,7 @@ interface Manifest {
   grids: { set: string; sizeM: number; within: string }[]
   layers: { file: string; layer: string; kind: string; vintage: string; categoryField?: string }[]
   rasters?: { file: string; name: string; vintage: string; kind: string; legend?: string }[]
+  indicators?: { file: string; name: string; year: string; units: string }[]
 }
 
 /**
@@ -38,6 +40,10 @@ export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: strin
   for (const l of manifest.layers) {
     const r = await ingestLayer(db, { ...l, file: path.join(SAMPLE_DIR, l.file), maxBytes, prepare: prepareLayer })
     log(`  layer ${r.layer}@${r.vintage}: ${r.loaded} features (${r.repaired.length} repaired) from ${r.crs}`)
+  }
+  for (const x of manifest.indicators ?? []) {
+    const r = await importIndicators(db, { ...x, file: path.join(SAMPLE_DIR, x.file), maxBytes })
+    log(`  indicators ${r.name}@${r.vintage}: ${r.row_count} values of ${Object.keys(r.indicators).join(', ')}`)
   }
   for (const x of rasterDir ? manifest.rasters ?? [] : []) {
     const r = await ingestRaster(db, { ...x, file: path.join(SAMPLE_DIR, x.file), legend: x.legend && path.join(SAMPLE_DIR, x.legend), rasterDir: rasterDir!, replace: true })
