@@ -20,6 +20,9 @@ const T = {
     allocRun: '计算分配', allocXlsx: '下载分配 XLSX', amount: '金额（元）', total: '合计', unit: '单元',
     gep: '生态产品总值 GEP', gepPerKm2: 'GEP（万元/km²）', gepTotal: 'GEP（万元）', gepRegulating: '调节服务价值（万元）', item: '核算科目', quantity: '功能量',
     value: '价值量（万元）', gepShare: '占GEP', material: '物质产品', regulating: '调节服务', cultural: '文化服务', stock: '存量（不计入GEP）', gepNote: '示例参数，未经核实',
+    comp: '生态保护补偿（分类补偿）', compAmount: '补偿金额（万元）', compDouble: '重复计补面积占比', compDoubleYuan: '避免重复补偿（万元）', programme: '补偿项目', claimed: '图斑面积',
+    paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
+    rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -33,6 +36,9 @@ const T = {
     allocRun: 'Allocate', allocXlsx: 'Download allocation XLSX', amount: 'amount (yuan)', total: 'total', unit: 'unit',
     gep: 'Gross ecosystem product (GEP)', gepPerKm2: 'GEP (10⁴ yuan/km²)', gepTotal: 'GEP (10⁴ yuan)', gepRegulating: 'regulating services (10⁴ yuan)', item: 'item', quantity: 'quantity',
     value: 'value (10⁴ yuan)', gepShare: 'share of GEP', material: 'material products', regulating: 'regulating services', cultural: 'cultural services', stock: 'stock (not in GEP)', gepNote: 'sample parameters, not verified',
+    comp: 'Compensation per hectare (paid once)', compAmount: 'compensation (10⁴ yuan)', compDouble: 'double-counted area, share of unit', compDoubleYuan: 'double payment avoided (10⁴ yuan)', programme: 'programme', claimed: 'claimed',
+    paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
+    rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
   },
 }
 const KINDS = {
@@ -78,6 +84,8 @@ const state = {
   change: new Map(), // layer → { runId, rows } (latest two vintages)
   zonal: new Map(), // raster@v → { runId, rows, kind }
   gep: null, // { runId, rows, units, year } of the sample GEP config over this set
+  comp: null, // { runId, rows, units, pairs, explanation, rule, programmes } of the sample standards over this set
+  compConfig: undefined, // the sample standards (null: none)
   gepConfig: undefined, // the sample GEP config (null: none)
   selected: null, detailRows: [],
 }
@@ -130,6 +138,7 @@ async function showSet() {
   state.change.clear()
   state.zonal.clear()
   state.gep = null
+  state.comp = null
   if (state.set?.bbox) map.fitBounds([[state.set.bbox[0], state.set.bbox[1]], [state.set.bbox[2], state.set.bbox[3]]], { padding: { top: 20, bottom: 20, right: 50, left: 420 }, duration: 0 })
   $('details').innerHTML = `<p class="hint">${t('clickHint')}</p>`
   state.selected = null
@@ -148,6 +157,7 @@ async function showSet() {
   buildStatMenu()
   await paintChoropleth()
   showGep(name).catch(report)
+  showCompensation(name).catch(report)
   // change since the previous vintage of each layer: in the background, shown when ready
   for (const [lname, versions] of byName()) {
     if (versions.length < 2) continue
@@ -179,6 +189,24 @@ async function showGep(name) {
   }
   if (state.set?.name !== name) return
   state.gep = { runId: r.runId, rows: r.body.rows, units: r.body.units, year: r.body.years.at(-1) }
+  buildStatMenu()
+  if (state.selected) select(state.selected)
+}
+
+/** The compensation ledger of the set by the sample's standards, in the background (as GEP). */
+async function showCompensation(name) {
+  if (state.compConfig === undefined) state.compConfig = await getJson('/api/compensation/example').then((r) => r.body, () => null)
+  if (!state.compConfig) return
+  let r
+  try {
+    r = await getJson('/api/compensation?format=json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: name, config: state.compConfig }) })
+  } catch (err) {
+    console.warn(`compensation of ${name}: ${err.message}`)
+    return
+  }
+  if (state.set?.name !== name) return
+  const b = r.body
+  state.comp = { runId: r.runId, rows: b.rows, units: b.units, pairs: b.pairs, explanation: b.explanation, rule: b.rule, programmes: b.programmes }
   buildStatMenu()
   if (state.selected) select(state.selected)
 }
@@ -222,6 +250,7 @@ function buildStatMenu() {
     for (const r of state.gep.rows) if (r.year === y && r.ecosystem === '*' && r.item !== '*' && r.value_yuan !== null && !r.part_of) items.set(r.item_id, r.item)
     for (const [id, name] of items) opts.push([`gep|gep:${id}_yuan`, `GEP · ${name}（${t('value')}）${y}`])
   }
+  if (state.comp) opts.push(['comp|amount_yuan', `${t('comp')} · ${t('compAmount')}`], ['comp|double_share', `${t('comp')} · ${t('compDouble')}`], ['comp|double_counted_yuan', `${t('comp')} · ${t('compDoubleYuan')}`])
   $('stat').innerHTML = opts.map(([v, l]) => `<option value="${esc(v)}">${esc(l)}</option>`).join('')
   const redline = opts.find(([v]) => v.startsWith('cov|redline@'))
   $('stat').value = opts.some(([v]) => v === keep) ? keep : (redline ?? opts[0])[0]
@@ -246,6 +275,11 @@ function statSpec() {
       ? g.units.filter((u) => u.year === y).map((u) => (a === 'gep_per_km2' ? u.gep_per_km2 : a === 'gep_yuan' ? u.gep_yuan : u.regulating_yuan))
       : g.rows.filter((r) => r.year === y && r.ecosystem === '*' && `gep:${r.item_id}_yuan` === a).map((r) => r.value_yuan)
     return { runId: g.runId, expr: ['get', a], has: [a], values, money: true }
+  }
+  if (kind === 'comp') {
+    const c = state.comp
+    if (a === 'double_share') return { runId: c.runId, expr: ['/', ['get', 'double_counted_m2'], ['get', 'area_m2']], has: ['double_counted_m2', 'area_m2'], values: c.units.map((u) => u.double_counted_m2 / u.unit_area_m2), share: true, note: `${t('comp')} · ${t('compNote')}` }
+    return { runId: c.runId, expr: ['get', a], has: [a], values: c.units.map((u) => u[a]), money: true, note: `${t('comp')} · ${t('compNote')}` }
   }
   const z = state.zonal.get(a)
   return { runId: z.runId, expr: ['get', b], has: [b], values: z.rows.filter((r) => (b === 'mean' ? true : `class_${r.class}_share` === b)).map((r) => (b === 'mean' ? r.mean : r.share)), share: b !== 'mean' }
@@ -276,7 +310,7 @@ async function paintChoropleth() {
   const f = (x) => (s.money ? (x / 1e4).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 0 }) : s.share ? `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%` : x.toFixed(3))
   const labels = pal.map((_, i) => (i === 0 ? `< ${f(breaks[0])}` : i === pal.length - 1 ? `≥ ${f(breaks[i - 1])}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`))
   $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
-  $('stat-note').textContent = `${s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote')} · ${t('run')} ${s.runId}`
+  $('stat-note').textContent = `${s.note ?? (s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote'))} · ${t('run')} ${s.runId}`
 }
 
 // ---- layers, rasters, change -------------------------------------------------------------
@@ -461,7 +495,25 @@ function select(code) {
       html += `<tr class="cat" data-gep="gep"><td>GEP</td><td></td><td class="n">${wan(total)}</td><td class="n">100%</td></tr></table>`
     }
   }
-  const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : [])]
+  if (state.comp) {
+    const c = state.comp
+    const cu = c.units.find((x) => x.unit_code === code)
+    if (cu) {
+      const wan = (v) => (v / 1e4).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+      const rows = c.rows.filter((r) => r.unit_code === code)
+      html += `<h4>${t('comp')} <small>${esc(t('rules')[c.rule] ?? c.rule)} · ${t('compNote')}</small></h4><table class="comp"><tr><th>${t('programme')}</th><th class="n">${t('claimed')} ${unitName()}</th><th class="n">${t('paid')} ${unitName()}</th><th class="n">${t('rate')}</th><th class="n">${t('compAmount')}</th></tr>`
+      html += rows.map((r) => `<tr data-programme="${esc(r.programme)}"><td title="${esc(r.programme)}">${esc(r.programme_name)}${r.class && rows.filter((x) => x.programme === r.programme).length > 1 ? `（${esc(r.class)}）` : ''}</td><td class="n" data-m2="${r.claimed_m2}">${fmtArea(r.claimed_m2)}</td><td class="n" data-m2="${r.paid_m2}">${fmtArea(r.paid_m2)}</td><td class="n">${esc(r.rate)} ${esc(r.rate_unit)}</td><td class="n">${wan(r.amount_yuan)}</td></tr>`).join('')
+      html += `<tr class="cat" data-comp="total"><td>${t('compTotal')}</td><td></td><td class="n" data-m2="${cu.paid_m2}">${fmtArea(cu.paid_m2)}</td><td></td><td class="n">${wan(cu.amount_yuan)}</td></tr>`
+      html += `<tr data-comp="double"><td>${t('doubleCounted')}</td><td></td><td class="n" data-m2="${cu.double_counted_m2}">${fmtArea(cu.double_counted_m2)}</td><td></td><td class="n">${wan(cu.double_counted_yuan)}</td></tr>`
+      html += `<tr data-comp="if-sum"><td>${t('ifSum')}</td><td></td><td></td><td></td><td class="n">${wan(cu.amount_if_sum_yuan)}</td></tr></table>`
+      const pairs = c.pairs.filter((p) => p.unit_code === code)
+      if (pairs.length) html += `<table class="comp-pairs"><tr><th>${t('paidBy')}</th><th>${t('alsoBy')}</th><th class="n">${t('area')} ${unitName()}</th><th class="n">${t('compDoubleYuan')}</th></tr>${pairs.map((p) => `<tr><td>${esc(p.paid_by_name)}</td><td>${esc(p.also_covered_by_name)}</td><td class="n" data-m2="${p.area_m2}">${fmtArea(p.area_m2)}</td><td class="n">${wan(p.yuan)}</td></tr>`).join('')}</table>`
+      const lines = c.explanation.filter((e) => e.unit_code === code)
+      html += `<details class="comp-why"><summary>${lang === 'zh' ? '计算说明' : 'Explanation'}</summary><ol>${lines.map((l) => `<li>${esc(lang === 'zh' ? l.zh : l.en)}</li>`).join('')}</ol></details>`
+      for (const r of rows) table.push([t('comp'), `${r.programme_name} ${r.class}`, String(r.year), r.paid_m2, r.amount_yuan])
+    }
+  }
+  const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : []), ...(state.comp ? [['compensation', state.comp.runId]] : [])]
   html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
  <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
   $('details').innerHTML = html
