@@ -8,6 +8,8 @@ import proj4 from 'proj4'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
+import { rolledUp } from '../server/results/rollup.ts'
+import { unitSetId } from '../server/units/unit-set.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { ingestRaster } from '../server/raster/ingest-raster.ts'
 import { closeRasterFiles } from '../server/raster/raster-store.ts'
@@ -250,6 +252,30 @@ for (const backend of backends()) {
           const a = sum(whole, name, eco)
           if (!a) continue
           expect(Math.abs(sum(parts, name, eco) / a - 1), `${name} ${eco}`).toBeLessThan(1e-9)
+        }
+      }
+    })
+
+    it('rolled up to the parent, the parts give the whole measured directly (1e-6): values, quantities, per km², extent shares', async () => {
+      const parts = [
+        { props: { code: 'P1', parent: 'W' }, geometry: pixelPolygon([[5, 3], [70.3, 3], [40.7, 97], [5, 97]]) },
+        { props: { code: 'P2', parent: 'W' }, geometry: pixelPolygon([[70.3, 3], [115, 3], [115, 50], [55.5, 50]]) },
+        { props: { code: 'P3', parent: 'W' }, geometry: pixelPolygon([[55.5, 50], [115, 50], [115, 97], [40.7, 97]]) },
+      ]
+      await importUnits(db, { file: writeJson(dir, 'parts-w.geojson', featureCollection(parts, 'EPSG:4490')), set: 'parts_w', parentField: 'parent', maxBytes: MAX })
+      const cfg = baseConfig({ tables: [], items: { ...baseConfig().items, flood_regulation: undefined } })
+      const up = await rolledUp(db, gepExport(await gep(db, { units: 'parts_w', config: cfg }, store), await unitSetId(db, 'parts_w')), 'parent')
+      const whole = gepExport(await gep(db, { units: 'whole', config: cfg }, store), await unitSetId(db, 'whole'))
+      for (const [table, key] of [['units', ['year']], ['gep', ['year', 'category', 'item', 'ecosystem']], ['extent', ['year', 'ecosystem']]] as const) {
+        const want = new Map((whole.tables.find((t) => t.name === table)!.rows as Record<string, unknown>[]).map((r) => [key.map((k) => r[k]).join('|'), r]))
+        const got = up.tables.find((t) => t.name === table)!.rows as Record<string, unknown>[]
+        expect(got.length, table).toBe(want.size)
+        for (const g of got) {
+          const w = want.get(key.map((k) => g[k]).join('|'))!
+          expect(g.unit_code).toBe('W')
+          // areas within 1e-6 of the unit's area (an uncovered area of 0 sums to float noise), the rest within 1e-6 relative
+          const scale = (c: string, v: number) => Math.max(1, Math.abs(v), c.endsWith('_m2') ? Number(whole.tables[1]!.rows[0] && (whole.tables[1]!.rows[0] as { area_m2: number }).area_m2) : 0)
+          for (const [c, v] of Object.entries(w)) if (typeof v === 'number') expect(Math.abs((g[c] as number) - v), `${table} ${c}`).toBeLessThanOrEqual(1e-6 * scale(c, v))
         }
       }
     })
