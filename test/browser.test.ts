@@ -213,20 +213,25 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(errors).toEqual([])
   })
 
+  /** the units with the largest and smallest `key` wear the darkest and lightest of the 5 classes (fill opacity 0.85 over the page) */
+  async function extremesColoured(rows: Record<string, unknown>[], key: string) {
+    const units = [...rows].sort((a, b) => (a[key] as number) - (b[key] as number))
+    const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
+    for (const [u, colour] of [[units.at(-1)!, '#006d2c'], [units[0]!, '#f7fcf5']] as const) {
+      const p = await pointOf(u.unit_code as string)
+      const got = await rgbAt(p.x, p.y)
+      const want = blend(colour)
+      for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${u.unit_code} channel ${i}`).toBeLessThanOrEqual(12)
+    }
+  }
+
   it('GEP of the sample config: a choropleth statistic and a table per unit equal to the API', async () => {
     await page.waitForFunction(() => Array.from(document.querySelectorAll('#stat option')).some((o) => (o as HTMLOptionElement).value === 'gep|gep_per_km2'), null, { timeout: 120_000 })
     await page.selectOption('#stat', 'gep|gep_per_km2')
     await settle()
     const config = await (await fetch(`${base}/api/gep/example`)).json()
     const api = await (await fetch(`${base}/api/gep?format=json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ units: 'huangshan_counties', config }) })).json()
-    const units = [...api.units].sort((a: { gep_per_km2: number }, b: { gep_per_km2: number }) => a.gep_per_km2 - b.gep_per_km2)
-    const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
-    for (const [u, colour] of [[units.at(-1), '#006d2c'], [units[0], '#f7fcf5']] as const) {
-      const p = await pointOf(u.unit_code)
-      const got = await rgbAt(p.x, p.y)
-      const want = blend(colour)
-      for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${u.unit_code} channel ${i}`).toBeLessThanOrEqual(12)
-    }
+    await extremesColoured(api.units, 'gep_per_km2')
     expect(await page.textContent('#legend')).toMatch(/\d/)
     await click('341003')
     await page.waitForSelector('#details table.gep tr[data-gep="gep"]')
@@ -249,14 +254,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await settle()
     const config = await (await fetch(`${base}/api/compensation/example`)).json()
     const api = await (await fetch(`${base}/api/compensation?format=json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ units: 'huangshan_counties', config }) })).json()
-    const units = [...api.units].sort((a: { amount_yuan: number }, b: { amount_yuan: number }) => a.amount_yuan - b.amount_yuan)
-    const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
-    for (const [u, colour] of [[units.at(-1), '#006d2c'], [units[0], '#f7fcf5']] as const) {
-      const p = await pointOf(u.unit_code)
-      const got = await rgbAt(p.x, p.y)
-      const want = blend(colour)
-      for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${u.unit_code} channel ${i}`).toBeLessThanOrEqual(12)
-    }
+    await extremesColoured(api.units, 'amount_yuan')
     expect(await page.textContent('#stat-note')).toMatch(/示例标准，未经核实/)
     await click('341022')
     await page.waitForSelector('#details table.comp tr[data-comp="double"]')

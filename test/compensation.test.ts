@@ -6,19 +6,16 @@
 // refusals of bad standards.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Server } from 'node:http'
 import ExcelJS from 'exceljs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings } from '../server/settings.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { compensate, type CompensationResult } from '../server/ledger/compensate.ts'
 import { MU_M2, type Standards } from '../server/ledger/config.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, geodesicArea, tmpDir, writeJson } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -59,7 +56,7 @@ for (const backend of backends()) {
   describe(`compensation ledger on ${backend.name}`, () => {
     let db: Db
     let dir: string
-    let server: Server
+    const servers = serverPool()
     let base: string
     beforeAll(async () => {
       db = await backend.open()
@@ -90,11 +87,10 @@ for (const backend of backends()) {
         { props: { 地类编码: '0101', 村: '上庄村' }, geometry: poly(box(118.0, 30.05, 118.06, 30.09, 0.01)) },
         { props: { 地类编码: '0103', 村: '上庄村' }, geometry: poly(box(118.0, 30.0, 118.2, 30.01, 0.01)) },
       ], 'EPSG:4490'), 'farmland', 'farmland', '地类编码')
-      server = createServer({ db, settings: { ...loadSettings({}), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      base = await baseUrl(server)
+      base = await servers.start(db, { dir })
     }, 120_000)
     afterAll(async () => {
-      await new Promise((r) => server?.close(r))
+      await servers.closeAll()
       await db?.close()
       fs.rmSync(dir, { recursive: true, force: true })
     })

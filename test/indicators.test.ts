@@ -4,19 +4,16 @@
 // deductions, the allocation still summing to the budget to the fen; the HTTP upload.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Server } from 'node:http'
 import ExcelJS from 'exceljs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings } from '../server/settings.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { importIndicators, listIndicatorSets } from '../server/indicators/indicators.ts'
 import { computeFactors } from '../server/factors/factors.ts'
 import { runAllocation } from '../server/factors/allocation.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -28,7 +25,7 @@ for (const backend of backends()) {
   describe(`indicators on ${backend.name}`, () => {
     let db: Db
     let dir: string
-    let server: Server
+    const servers = serverPool()
     let base: string
     const csv = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text); return p }
     beforeAll(async () => {
@@ -41,11 +38,10 @@ for (const backend of backends()) {
       const rows = (eqi: number[]) => ['unit_code,indicator,value,unit', ...Object.entries(POP).map(([c, p]) => `${c},population,${p},人`), ...['A', 'B', 'C'].map((c, i) => `${c},eqi,${eqi[i]},1`), 'A,output,2.5,亿元', 'B,output,0,亿元', 'C,output,1,亿元'].join('\n')
       await importIndicators(db, { file: csv('s2022.csv', rows([70, 60, 55])), name: 'stats', year: '2022', units: 'abc', maxBytes: MAX })
       await importIndicators(db, { file: csv('s2023.csv', rows([70.5, 58.5, 55])), name: 'stats', year: '2023', units: 'abc', maxBytes: MAX })
-      server = createServer({ db, settings: { ...loadSettings({}), apiKey: KEY, rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      base = await baseUrl(server)
+      base = await servers.start(db, { dir, settings: { apiKey: KEY } })
     }, 120_000)
     afterAll(async () => {
-      await new Promise((r) => server?.close(r))
+      await servers.closeAll()
       await db?.close()
       fs.rmSync(dir, { recursive: true, force: true })
     })

@@ -5,11 +5,8 @@
 // are refused; the HTTP and CLI shells pass the level through.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
-import { createServer } from '../server/http/app.ts'
-import { loadSettings } from '../server/settings.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { coverage } from '../server/stats/coverage.ts'
@@ -23,7 +20,7 @@ import type { Exportable } from '../server/results/export.ts'
 import { unitSetId } from '../server/units/unit-set.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
-import { baseUrl } from './helpers/http.ts'
+import { serverPool } from './helpers/http.ts'
 
 const MAX = 1 << 30
 const poly = (...rings: number[][][]) => ({ type: 'Polygon' as const, coordinates: rings })
@@ -62,7 +59,7 @@ for (const backend of backends()) {
   describe(`roll-up on ${backend.name}`, () => {
     let db: Db
     let dir: string
-    let server: Server
+    const servers = serverPool()
     let base: string
     let townsId: number
     beforeAll(async () => {
@@ -92,11 +89,10 @@ for (const backend of backends()) {
       await ingest('f20.geojson', forest(0), 'forest', 'forest', '2020', '事权等级')
       await ingest('f23.geojson', forest(0.02), 'forest', 'forest', '2023', '事权等级')
       await ingest('w.geojson', featureCollection([{ props: { 村: '甲村' }, geometry: poly(box(118.08, 30.03, 118.31, 30.05, 0.01)) }], 'EPSG:4490'), 'wetland', 'wetland', '2023')
-      server = createServer({ db, settings: { ...loadSettings({}), rasterDir: path.join(dir, 'r'), tileCacheDir: path.join(dir, 't') } }).listen(0, '127.0.0.1')
-      base = await baseUrl(server)
+      base = await servers.start(db, { dir })
     }, 120_000)
     afterAll(async () => {
-      await new Promise((r) => server?.close(r))
+      await servers.closeAll()
       await db?.close()
       fs.rmSync(dir, { recursive: true, force: true })
     })
