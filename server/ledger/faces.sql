@@ -26,7 +26,8 @@ WITH u AS (
   SELECT (ST_Dump(ST_Polygonize(b))).geom AS face
   FROM (SELECT ST_UnaryUnion(ST_Collect(ST_Boundary(g)), $8) AS b FROM kept) l
   WHERE b IS NOT NULL
-), pts AS (
+), pts AS MATERIALIZED (
+  -- computed once: inlined, the planner would polygonize again for every feature it joins
   SELECT row_number() OVER () AS n, ST_PointOnSurface(face) AS pt, ST_Area(face::geography) AS area FROM faces
 )
 SELECT pts.n::int AS n, pts.area,
