@@ -67,9 +67,10 @@ export function rollTable(t: Table, of: Map<string, string>, parents: Map<string
   const rules = t.rollup || {}
   const cols = t.columns.filter((c) => c !== 'unit_code' && c !== 'unit_name' && c !== 'unit_area_m2')
   const groups = new Map<string, { parent: Parent; rows: Record<string, unknown>[] }>()
+  // a column a rule switches on groups the rows like a key
+  const switchCols = Object.values(rules).flatMap((r) => (typeof r === 'object' && 'switch' in r ? [r.switch] : []))
   for (const row of t.rows as Record<string, unknown>[]) {
     const p = parents.get(of.get(String(row.unit_code))!)!
-    const switchCols = Object.values(rules).flatMap((r) => (typeof r === 'object' && 'switch' in r ? [r.switch] : []))
     const key = [p.code, ...cols.filter((c) => isKey(rules[c], row[c]) || switchCols.includes(c)).map((c) => JSON.stringify(row[c] ?? null))].join('\u0000')
     ;(groups.get(key) ?? groups.set(key, { parent: p, rows: [] }).get(key)!).rows.push(row)
   }
