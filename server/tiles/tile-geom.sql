@@ -7,6 +7,7 @@ FROM (
   SELECT f.fid, f.props,
          ST_CollectionExtract(ST_MakeValid(ST_SnapToGrid(ST_Affine(f.g, 1 / q.res, 0, 0, -1 / q.res, -ST_XMin(q.e) / q.res, ST_YMax(q.e) / q.res), 1), 'method=structure'), 3) AS geom
   FROM f, q
+  OFFSET 0 -- the subquery whole, so the filter does not compute each geometry again
 ) m
 WHERE NOT ST_IsEmpty(m.geom)
 ORDER BY m.fid
