@@ -6,9 +6,9 @@
 import type { Queryable } from '../db/db.ts'
 import { Conflict } from '../errors.ts'
 
-export type Catalogue = 'layer' | 'unit_set' | 'raster_layer' | 'indicator_set'
+export type Catalogue = 'layer' | 'unit_set' | 'raster_layer' | 'indicator_set' | 'section_set' | 'series_set'
 
-const LABEL: Record<Catalogue, string> = { layer: 'layer', unit_set: 'unit set', raster_layer: 'raster', indicator_set: 'indicators' }
+const LABEL: Record<Catalogue, string> = { layer: 'layer', unit_set: 'unit set', raster_layer: 'raster', indicator_set: 'indicators', section_set: 'sections', series_set: 'series' }
 
 /** SQL that keeps only current versions (the alias's): every lookup by name uses it. */
 export const CURRENT = 'retired_at IS NULL'

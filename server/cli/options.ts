@@ -10,6 +10,7 @@ import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { ROLES } from '../auth/keys.ts'
 import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
+import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES, GEP_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
@@ -25,6 +26,12 @@ export const options = {
     categoryField: f.field.optional(), table: f.gpkgTable.optional(), replace: f.flag.optional(), invalid: f.oneOf(['repair', 'fail']).default('repair'),
     allowEmpty: f.flag.optional(),
   }),
+  sectionsImport: z.strictObject({
+    name: f.name, vintage: f.vintage, units: f.name.optional(), tolerance: f.number.pipe(z.number().positive({ error: 'must be a positive number of metres' }).max(1000, { error: 'must be at most 1000 m' })).optional(),
+    crs: f.crs.optional(), replace: f.flag.optional(),
+  }),
+  seriesImport: z.strictObject({ sections: f.spec, name: f.name.optional(), vintage: f.vintage, replace: f.flag.optional() }),
+  settle: z.strictObject({ agreement: file, period: f.int(1900, 2200).optional(), table: f.oneOf(SETTLEMENT_TABLES).optional(), fresh: f.flag.optional(), ...output }),
   indicatorsImport: z.strictObject({ name: f.name, year: f.vintage, units: f.name, replace: f.flag.optional() }),
   unitsImport: z.strictObject({
     set: f.name, codeField: f.field.optional(), nameField: f.field.optional(), parentField: f.field.optional(),

@@ -43,6 +43,10 @@ import { gepExport } from '../results/gep-tables.ts'
 import { planCompensation, readCompensation } from '../ledger/compensate.ts'
 import { readStandards } from '../ledger/config.ts'
 import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
+import { importSections, listSections } from '../watershed/sections.ts'
+import { importSeries, listSeries } from '../watershed/series.ts'
+import { planSettlement, readAgreement, readSettlement } from '../watershed/settle.ts'
+import { SETTLEMENT_TABLES, settlementExport } from '../results/settlement-tables.ts'
 import { compensationExport, LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS, type RollupLevel } from '../results/rollup.ts'
 import { GEP_TABLES } from '../http/route-schemas.ts'
@@ -99,7 +103,7 @@ export function cliActor(): string {
 }
 
 /** Commands that only read the catalogue: not written to the audit trail. */
-const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators list', 'raster list', 'runs list', 'runs show', 'keys list', 'audit', 'serve'])
+const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators list', 'sections list', 'series list', 'raster list', 'runs list', 'runs show', 'keys list', 'audit', 'serve'])
 
 /** Opens the database, runs fn, records the command in the audit trail (actor, options,
  *  outcome) unless it only reads, and closes the database. */
@@ -194,6 +198,75 @@ units
     withDb(cmd, async (db, s, actor) => {
       const r = await importUnits(db, { file, actor, set: o.set, codeField: o.codeField, nameField: o.nameField, parentField: o.parentField, crs: o.crs, encoding: o.encoding, table: o.table, replace: !!o.replace, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`units ${o.set}`) })
       log(`unit set ${r.set} from ${r.file} [${r.crs}], code field ${r.codeField}: ${summary(r)}`)
+    }),
+  )
+const sections = program.command('sections').description('monitoring sections (断面): points between an upstream and a downstream unit, with target classes (docs/watershed.md)')
+sections
+  .command('import')
+  .description('import sections from GeoJSON points or a .csv/.xlsx with lon, lat (CGCS2000): code, name, river, upstream, downstream, target_class, water_body')
+  .argument('<file>', '.geojson, .csv or .xlsx')
+  .requiredOption('--name <name>', 'section set name')
+  .requiredOption('--vintage <v>', 'year or date of the set')
+  .option('--units <set>', 'take upstream/downstream from the boundary of this unit set where the attributes do not give them')
+  .option('--tolerance <metres>', 'how far from a unit boundary a section may lie (default 50)')
+  .option('--crs <crs>', 'CRS of the GeoJSON coordinates when the file does not say (EPSG:N)')
+  .option('--replace', 'add a new version of NAME@VINTAGE and retire the current one')
+  .checked(options.sectionsImport, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s, actor) => {
+      const r = await importSections(db, { file, name: o.name, vintage: o.vintage, units: o.units, toleranceM: o.tolerance, crs: o.crs, replace: !!o.replace, actor, maxBytes: s.maxFileBytes })
+      log(`sections ${r.name}@${r.vintage} from ${r.source_file} [${r.source_crs}]: ${r.section_count} (id ${r.id}${r.replaced ? `, replaces ${r.replaced}` : ''})`)
+      for (const x of r.sections) log(`  ${x.code} ${x.name ?? ''}: ${x.upstream} → ${x.downstream}, target ${x.target_class} (${x.derived})`)
+    }),
+  )
+sections.command('list').description('list section sets').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    const sets = await listSections(db)
+    if (!sets.length) log('no section sets; import one with `ecocensus sections import FILE --name NAME --vintage V`')
+    for (const x of sets) console.log([x.name, x.vintage, `${x.section_count} sections`, x.source_crs, x.source_checksum].join('\t'))
+  }),
+)
+const series = program.command('series').description('water-quality series at monitoring sections (docs/watershed.md)')
+series
+  .command('import')
+  .description('import a long table section_code, datetime, indicator, value, unit[, flow_m3s] (CSV or XLSX); every bad line is named')
+  .argument('<file>', '.csv or .xlsx')
+  .requiredOption('--sections <set>', 'section set NAME or NAME@VINTAGE')
+  .option('--name <name>', 'series name (default: the section set\'s)')
+  .requiredOption('--vintage <v>', 'a year (every datetime must fall in it) or a date')
+  .option('--replace', 'add a new version of NAME@VINTAGE and retire the current one')
+  .checked(options.seriesImport, async (o, cmd, [file]) =>
+    withDb(cmd, async (db, s, actor) => {
+      const r = await importSeries(db, { file, sections: o.sections, name: o.name, vintage: o.vintage, replace: !!o.replace, actor, maxBytes: s.maxFileBytes })
+      log(`series ${r.name}@${r.vintage} from ${r.source_file}: ${r.row_count} values of ${r.indicators.join(', ')} at sections of ${r.sections.name}@${r.sections.vintage}, ${r.first_at} … ${r.last_at} (id ${r.id}${r.replaced ? `, replaces ${r.replaced}` : ''})`)
+    }),
+  )
+series.command('list').description('list series').checked(options.none, async (_o, cmd) =>
+  withDb(cmd, async (db) => {
+    const sets = await listSeries(db)
+    if (!sets.length) log('no series; import one with `ecocensus series import FILE --sections NAME --vintage V`')
+    for (const x of sets) console.log([x.name, x.vintage, `${x.row_count} values`, `${x.first_at} … ${x.last_at}`, x.source_checksum].join('\t'))
+  }),
+)
+program
+  .command('basin')
+  .description('cross-boundary watershed compensation (流域横向生态保护补偿, docs/watershed.md)')
+  .command('settle')
+  .description('settle an agreement for a period: GB 3838 evaluation per section, then money between upstream and downstream units')
+  .requiredOption('--agreement <file>', 'agreement, YAML or JSON: sections, series, agreements (index | class | load | flow)')
+  .option('--period <year>', "the year to settle (default: the agreement's period)")
+  .addOption(new Option('--format <fmt>', 'csv (one table), json, xlsx').choices(['csv', 'json', 'xlsx']).default('csv'))
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...SETTLEMENT_TABLES]))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(options.settle, async (o, cmd) =>
+    withDb(cmd, async (db, _s, actor) => {
+      needOut(o)
+      const run = await runToEnd(db, await planSettlement(db, { agreement: readAgreement(o.agreement), period: o.period }), { actor, reuse: !o.fresh, onProgress: progressLog('settle') })
+      const r = await readSettlement(db, run)
+      for (const e of r.evaluation) log(`section ${e.section_code}: class ${e.class} (target ${e.target_class})${e.compliant ? '' : `, not met: ${e.deciding}`}`)
+      for (const l of r.ledger.filter((x) => x.role === 'upstream')) log(`agreement ${l.agreement} (${l.template}): ${l.amount_yuan >= 0 ? `${l.counterpart} pays ${l.unit_code}` : `${l.unit_code} pays ${l.counterpart}`} ${Math.abs(l.amount_yuan).toFixed(2)} yuan`)
+      log(`settlement ${r.period} (run ${run.id}${run.reused ? ', reused' : ''})`)
+      output((await render(db, o.format, settlementExport(r), o.table)).body, o.out)
     }),
   )
 const indicators = program.command('indicators').description('per-unit indicators (population, EQI, score, fiscal gap …) for factors and allocations')

@@ -47,6 +47,10 @@ import { readConfig as readGepConfig } from '../gep/config.ts'
 import { gepExport } from '../results/gep-tables.ts'
 import { planCompensation, readCompensation } from '../ledger/compensate.ts'
 import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
+import { importSections, listSections } from '../watershed/sections.ts'
+import { importSeries, listSeries } from '../watershed/series.ts'
+import { planSettlement, readAgreement, readSettlement } from '../watershed/settle.ts'
+import { settlementExport } from '../results/settlement-tables.ts'
 import { readStandards } from '../ledger/config.ts'
 import { compensationExport } from '../results/ledger-tables.ts'
 import type { RollupLevel } from '../results/rollup.ts'
@@ -409,6 +413,41 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.locals.auditDetail = { layerId: report.layerId, retiredId: report.retiredId ?? null, features: report.loaded, checksum: report.checksum }
     log(`ingested layer ${report.layer}@${report.vintage}: ${report.loaded} features`)
     res.status(201).json(report)
+  })
+  // monitoring sections and their series (docs/watershed.md)
+  app.get('/api/sections', async (req, res) => (q(req, Q.none), res.json(await listSections(db))))
+  app.post('/api/sections', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
+    const o = q(req, Q.sectionsUpload)
+    res.locals.auditTarget = `sections ${o.name}@${o.vintage}`
+    const actor = await who(req)
+    const r = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
+      importSections(db, { file, displayName: o.filename, name: o.name, vintage: o.vintage, units: o.units, toleranceM: o.tolerance, crs: o.crs, replace: !!o.replace, actor, maxBytes: settings.maxUploadBytes }))
+    res.locals.auditDetail = { sectionSetId: r.id, retiredId: r.replaced ?? null, sections: r.section_count, checksum: r.source_checksum }
+    res.status(201).json(r)
+  })
+  app.get('/api/series', async (req, res) => (q(req, Q.none), res.json(await listSeries(db))))
+  app.post('/api/series', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
+    const o = q(req, Q.seriesUpload)
+    res.locals.auditTarget = `series ${o.name ?? o.sections}@${o.vintage}`
+    const actor = await who(req)
+    const r = await withUpload(req, o.filename, settings.maxUploadBytes, (file) =>
+      importSeries(db, { file, displayName: o.filename, sections: o.sections, name: o.name, vintage: o.vintage, replace: !!o.replace, actor, maxBytes: settings.maxUploadBytes }))
+    res.locals.auditDetail = { seriesSetId: r.id, retiredId: r.replaced ?? null, rows: r.row_count, checksum: r.source_checksum }
+    res.status(201).json(r)
+  })
+  // a settlement spans regions: a key limited to regions may not start or read one
+  app.get('/api/basin/example', async (req, res) => (q(req, Q.none), res.json(readAgreement(path.join(SAMPLE_DIR, 'basin-agreement.yaml')))))
+  app.post('/api/basin/settle', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
+    const { format, table, fresh } = q(req, Q.settle)
+    const o = b(req, B.settle)
+    if (await scopesOf(req)) throw new Forbidden('a settlement spans regions; a key limited to regions cannot start one')
+    const run = await runToEnd(db, await planSettlement(db, { agreement: o.agreement, period: o.period }), {
+      signal: abortOnClose(res).signal, reuse: !fresh, beforeCompute: mayCompute(req, res, { counted: true }), timeoutMs: settings.runTimeoutMs, actor: await who(req),
+    })
+    const out = await render(db, format, settlementExport(await readSettlement(db, run)), table)
+    res.set('X-Run-Id', String(run.id)).type(out.contentType)
+    if (format === 'csv' || format === 'xlsx') res.attachment(`settlement-run${run.id}.${out.ext}`)
+    res.send(out.body)
   })
   // per-unit indicators (population, EQI, score …): a long table unit_code, indicator, value, unit
   app.get('/api/indicators', async (req, res) => (q(req, Q.none), res.json(await listIndicatorSets(db))))

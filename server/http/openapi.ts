@@ -72,6 +72,31 @@ export const openApi = {
         responses: { 201: { description: 'import report' }, 400: err, 401: err, 409: err, 413: err },
       },
     },
+    '/api/sections': {
+      get: { summary: 'monitoring section sets (current versions)', responses: { 200: { description: 'list' } } },
+      post: {
+        summary: 'import monitoring sections: GeoJSON points or a .csv/.xlsx with lon, lat; code, name, river, upstream, downstream (or from the unit boundary within a tolerance), target_class, water_body', security: key, requestBody: upload,
+        parameters: paramsOf(Q.sectionsUpload.shape),
+        responses: { 201: { description: 'the version and its sections with how their units were found' }, 400: err, 401: err, 404: err, 409: err, 413: err },
+      },
+    },
+    '/api/series': {
+      get: { summary: 'water-quality series (current versions)', responses: { 200: { description: 'list' } } },
+      post: {
+        summary: 'import a series: long table section_code, datetime, indicator, value, unit[, flow_m3s]; values to mg/L; refused whole, every bad line named', security: key, requestBody: upload,
+        parameters: paramsOf(Q.seriesUpload.shape),
+        responses: { 201: { description: 'the version: rows, indicators, first and last datetime, checksum' }, 400: err, 401: err, 404: err, 409: err, 413: err },
+      },
+    },
+    '/api/basin/settle': {
+      post: {
+        summary: 'settle a watershed agreement for a year as a run: GB 3838-2002 evaluation per section and month, then the index, class, load and flow templates between upstream and downstream units (docs/watershed.md)',
+        parameters: paramsOf(Q.settle.shape) as never[],
+        requestBody: bodyOf(B.settle.shape),
+        responses: { 200: { description: 'json; csv: table ledger (agreement,template,section_code,period,unit_code,role,counterpart,amount_yuan; two rows per agreement that sum to zero) | evaluation | indicators | months | explanation; xlsx; header X-Run-Id' }, 400: err, 403: err, 404: err },
+      },
+    },
+    '/api/basin/example': { get: { summary: "the sample's agreement", responses: { 200: { description: 'agreement' } } } },
     '/api/indicators': {
       get: { summary: 'indicator sets (per-unit values: population, EQI, score …), current versions', responses: { 200: { description: 'list' } } },
       post: {

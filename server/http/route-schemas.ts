@@ -10,6 +10,7 @@ import { RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { TILE_QUERY } from '../tiles/tile-query.ts'
 import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
+import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const fresh = f.flag.optional()
@@ -54,6 +55,17 @@ export const query = {
     invalid: f.oneOf(['repair', 'fail']).default('repair').describe('repair (default) or fail on invalid polygons'),
     allow_empty: f.flag.optional().describe('store a version with no polygon area (else refused)'),
   }),
+  sectionsUpload: z.strictObject({
+    filename: f.filename.describe('original file name (.geojson, .csv or .xlsx)'), name: f.name.describe('section set name'), vintage: f.vintage.describe('year or date'),
+    units: f.name.optional().describe('unit set whose boundaries give upstream/downstream where the attributes do not'),
+    tolerance: f.number.pipe(z.number().positive().max(1000, { error: 'must be at most 1000 m' })).optional().describe('metres from a unit boundary (default 50)'),
+    crs: f.crs.optional().describe('CRS of the coordinates when the file does not say'), replace: f.flag.optional().describe('add a new version and retire the current one'),
+  }),
+  seriesUpload: z.strictObject({
+    filename: f.filename.describe('original file name (.csv or .xlsx)'), sections: f.spec.describe('section set NAME or NAME@VINTAGE'), name: f.name.optional().describe('series name (default: the section set\'s)'),
+    vintage: f.vintage.describe('a year (every datetime in it) or a date'), replace: f.flag.optional().describe('add a new version and retire the current one'),
+  }),
+  settle: z.strictObject({ format: f.oneOf(['csv', 'json', 'xlsx']).default('json'), table: table(SETTLEMENT_TABLES, 'ledger').describe('CSV table: ledger, evaluation, indicators, months, explanation'), fresh: f.flag.optional() }),
   indicatorsUpload: z.strictObject({
     filename: f.filename.describe('original file name (.csv or .xlsx)'), name: f.name.describe('indicator set name'), year: f.vintage.describe('year of the values'),
     units: f.name.describe('unit set whose codes the table uses'), replace: f.flag.optional().describe('add a new version and retire the current one'),
@@ -113,6 +125,10 @@ export const body = {
     config: z.record(z.string(), z.unknown(), { error: 'must be the GEP config object (docs/gep.md), tables and prices inline' }).describe('GEP config (docs/gep.md): grid, ecosystem, inputs, types, items, prices, tables'),
     year: f.int(1900, 2200).optional().describe('year to account (default: the config\'s year)'),
     compare: f.int(1900, 2200).optional().describe('earlier year: ΔGEP per unit and a decline flag'),
+  }),
+  settle: z.strictObject({
+    agreement: z.record(z.string(), z.unknown(), { error: 'must be the agreement object {sections, series, period?, agreements} (docs/watershed.md)' }).describe('agreement (docs/watershed.md): sections, series, period, agreements (index | class | load | flow)'),
+    period: f.int(1900, 2200).optional().describe("year to settle (default: the agreement's period)"),
   }),
   compensation: z.strictObject({
     units: f.name.describe('unit set'),

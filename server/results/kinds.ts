@@ -16,6 +16,8 @@ import { readGep } from '../gep/gep.ts'
 import { gepExport } from './gep-tables.ts'
 import { readCompensation } from '../ledger/compensate.ts'
 import { compensationExport } from './ledger-tables.ts'
+import { readSettlement } from '../watershed/settle.ts'
+import { settlementExport } from './settlement-tables.ts'
 
 export interface RunRequest {
   kind: StatsKind
@@ -135,6 +137,7 @@ export async function planRun(db: Queryable, r: RunRequest, rasterDir = ''): Pro
 /** A done run as tables for export. */
 export async function exportableOf(db: Queryable, run: RunRecord): Promise<Exportable> {
   if (run.status !== 'done') throw new BadInput(`run ${run.id} is ${run.status}${run.error ? ` (${run.error})` : ''}; its result is not available`)
+  if (run.kind === 'settlement') return settlementExport(await readSettlement(db, run))
   const setId = (run.meta as { unitSet: { id: number } }).unitSet.id
   switch (run.kind) {
     case 'coverage': return coverageExport(await readCoverage(db, run), setId)

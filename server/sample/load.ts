@@ -9,6 +9,8 @@ import { ingestRaster } from '../raster/ingest-raster.ts'
 import { CURRENT } from '../catalog/versions.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 import { importIndicators } from '../indicators/indicators.ts'
+import { importSections } from '../watershed/sections.ts'
+import { importSeries } from '../watershed/series.ts'
 
 export const SAMPLE_DIR = path.join(ROOT, 'data', 'sample')
 
@@ -18,6 +20,8 @@ interface Manifest {
   layers: { file: string; layer: string; kind: string; vintage: string; categoryField?: string }[]
   rasters?: { file: string; name: string; vintage: string; kind: string; legend?: string }[]
   indicators?: { file: string; name: string; year: string; units: string }[]
+  sections?: { file: string; name: string; vintage: string; units?: string }[]
+  series?: { file: string; sections: string; vintage: string }[]
 }
 
 /**
@@ -44,6 +48,14 @@ export async function loadSampleIfEmpty(db: Db, maxBytes: number, log: (m: strin
   for (const x of manifest.indicators ?? []) {
     const r = await importIndicators(db, { ...x, file: path.join(SAMPLE_DIR, x.file), maxBytes })
     log(`  indicators ${r.name}@${r.vintage}: ${r.row_count} values of ${Object.keys(r.indicators).join(', ')}`)
+  }
+  for (const x of manifest.sections ?? []) {
+    const r = await importSections(db, { ...x, file: path.join(SAMPLE_DIR, x.file), maxBytes })
+    log(`  sections ${r.name}@${r.vintage}: ${r.section_count}`)
+  }
+  for (const x of manifest.series ?? []) {
+    const r = await importSeries(db, { ...x, file: path.join(SAMPLE_DIR, x.file), maxBytes })
+    log(`  series ${r.name}@${r.vintage}: ${r.row_count} values`)
   }
   for (const x of rasterDir ? manifest.rasters ?? [] : []) {
     const r = await ingestRaster(db, { ...x, file: path.join(SAMPLE_DIR, x.file), legend: x.legend && path.join(SAMPLE_DIR, x.legend), rasterDir: rasterDir!, replace: true })
