@@ -25,7 +25,7 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts')
 const KEY = 'browser-test-key'
 /** the map area right of the statistics overlay, where the fitted units are drawn */
 const MAP_CLIP = { x: 790, y: 10, width: 480, height: 840 }
-type W = { ecomap: { project(p: [number, number]): { x: number; y: number }; areTilesLoaded(): boolean } }
+type W = { ecomap: { project(p: [number, number]): { x: number; y: number }; areTilesLoaded(): boolean; getLayer(id: string): unknown } }
 
 describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   let db: Db
@@ -272,6 +272,35 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(lines).toEqual(api.explanation.filter((e: { unit_code: string }) => e.unit_code === '341022').map((e: { zh: string }) => e.zh))
     expect(u.double_counted_yuan).toBeGreaterThan(0)
     await page.selectOption('#stat', 'cov|redline@2023')
+    expect(errors).toEqual([])
+  }, 240_000)
+
+  it('watershed: the sample section coloured by its class, its months and the money between the pair equal to the API', async () => {
+    await page.waitForFunction(() => !!(window as unknown as W).ecomap.getLayer('sections-pt'), null, { timeout: 120_000 })
+    const agreement = await (await fetch(`${base}/api/basin/example`)).json()
+    const api = await (await fetch(`${base}/api/basin/settle?format=json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ agreement }) })).json()
+    const [pt] = await db.query<{ x: number; y: number }>("SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM section_point WHERE code = 'JK01'")
+    await settle()
+    const xy = await page.evaluate(([x, y]) => (window as unknown as W).ecomap.project([x, y]), [pt!.x, pt!.y] as [number, number])
+    const box = (await page.locator('#map').boundingBox())!
+    // the point wears its class's colour (Ⅱ: #3182bd)
+    const ev = api.evaluation[0]
+    expect(ev.class).toBe('Ⅱ')
+    const got = await rgbAt(box.x + xy.x, box.y + xy.y)
+    const want = [0x31, 0x82, 0xbd]
+    for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `channel ${i}`).toBeLessThanOrEqual(12)
+    await page.mouse.click(box.x + xy.x, box.y + xy.y)
+    await page.waitForSelector('#details h3[data-section="JK01"]')
+    await page.click('#details details.comp-why summary')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-watershed.png') })
+    expect(await page.getAttribute('#details b[data-class]', 'data-class')).toBe(ev.class)
+    // a dot per month, in the row of its class
+    const months = await page.$$eval('#details svg.basin-chart circle', (cs) => cs.map((c) => c.getAttribute('data-month')))
+    expect(months).toEqual(api.months.map((m: { month: string }) => m.month))
+    const up = api.ledger.filter((l: { role: string }) => l.role === 'upstream')
+    const shown = await page.$$eval('#details table.basin tr[data-agreement] td:nth-child(3)', (tds) => tds.map((td) => td.textContent))
+    expect(shown).toEqual(up.map((l: { amount_yuan: number }) => Math.abs(l.amount_yuan).toLocaleString('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 })))
+    expect(Number(await page.getAttribute('#details table.basin tr[data-net]', 'data-net'))).toBeCloseTo(up.reduce((s: number, l: { amount_yuan: number }) => s + l.amount_yuan, 0), 6)
     expect(errors).toEqual([])
   }, 240_000)
 

@@ -23,6 +23,8 @@ const T = {
     comp: '生态保护补偿（分类补偿）', compAmount: '补偿金额（万元）', compDouble: '重复计补面积占比', compDoubleYuan: '避免重复补偿（万元）', programme: '补偿项目', claimed: '图斑面积',
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
+    basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -39,6 +41,8 @@ const T = {
     comp: 'Compensation per hectare (paid once)', compAmount: 'compensation (10⁴ yuan)', compDouble: 'double-counted area, share of unit', compDoubleYuan: 'double payment avoided (10⁴ yuan)', programme: 'programme', claimed: 'claimed',
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
+    basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -86,6 +90,7 @@ const state = {
   gep: null, // { runId, rows, units, year } of the sample GEP config over this set
   comp: null, // { runId, rows, units, pairs, explanation, rule, programmes } of the sample standards over this set
   compConfig: undefined, // the sample standards (null: none)
+  basin: null, // { agreement, points, result } of the sample agreement's settlement
   gepConfig: undefined, // the sample GEP config (null: none)
   selected: null, detailRows: [],
 }
@@ -128,6 +133,7 @@ async function init() {
   initMoney().catch(report)
   applyI18n()
   await showSet()
+  showBasin().catch(report)
 }
 
 // ---- unit set, coverage and the choropleth -----------------------------------------------
@@ -211,6 +217,68 @@ async function showCompensation(name) {
   if (state.selected) select(state.selected)
 }
 
+// ---- watershed: the sample agreement's sections, classes and money ------------------------
+const CLASS_COLOURS = { 'Ⅰ': '#08519c', 'Ⅱ': '#3182bd', 'Ⅲ': '#31a354', 'Ⅳ': '#fec44f', 'Ⅴ': '#f16913', '劣Ⅴ': '#cb181d' }
+const CLASS_ORDER = ['Ⅰ', 'Ⅱ', 'Ⅲ', 'Ⅳ', 'Ⅴ', '劣Ⅴ']
+
+/** The sample agreement settled in the background; its sections drawn by the year's class. */
+async function showBasin() {
+  const agreement = await getJson('/api/basin/example').then((r) => r.body, () => null)
+  if (!agreement) return
+  let points, result
+  try {
+    points = (await getJson(`/api/sections/${encodeURIComponent(agreement.sections)}/points`)).body
+    result = await getJson('/api/basin/settle?format=json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agreement }) })
+  } catch (err) {
+    console.warn(`watershed sample: ${err.message}`)
+    return
+  }
+  state.basin = { agreement, points, result: result.body, runId: result.runId }
+  const cls = new Map(result.body.evaluation.map((e) => [e.section_code, e.class]))
+  for (const f of points.features) f.properties.cls = cls.get(f.properties.code) ?? ''
+  map.addSource('sections', { type: 'geojson', data: points })
+  map.addLayer({ id: 'sections-pt', type: 'circle', source: 'sections', paint: {
+    'circle-radius': 8, 'circle-stroke-color': '#111', 'circle-stroke-width': 2,
+    'circle-color': ['match', ['get', 'cls'], ...Object.entries(CLASS_COLOURS).flat(), '#999'],
+  } })
+  map.on('click', 'sections-pt', (e) => selectSection(e.features[0].properties.code))
+  map.on('mouseenter', 'sections-pt', () => (map.getCanvas().style.cursor = 'pointer'))
+  map.on('mouseleave', 'sections-pt', () => (map.getCanvas().style.cursor = ''))
+}
+
+/** A section: its pair, the year's class, the class by month against the target band, the money of each agreement. */
+function selectSection(code) {
+  const b = state.basin
+  const p = b.points.features.find((f) => f.properties.code === code).properties
+  const ev = b.result.evaluation.find((e) => e.section_code === code)
+  const months = b.result.months.filter((m) => m.section_code === code)
+  const money = b.result.ledger.filter((l) => l.section_code === code && l.role === 'upstream')
+  const yuan = (v) => v.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+  // class by month: one column a month, Ⅰ at the top; the band of classes meeting the target shaded
+  const w = 300, h = 130, left = 30, top = 8, rowH = 18, colW = (w - left) / 12
+  const target = CLASS_ORDER.indexOf(ev.target_class)
+  let svg = `<svg class="basin-chart" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><rect x="${left}" y="${top}" width="${w - left}" height="${(target + 1) * rowH}" fill="#e5f5e0"/>`
+  CLASS_ORDER.forEach((c, i) => { svg += `<text x="2" y="${top + i * rowH + 13}" font-size="11">${c}</text>` })
+  months.forEach((m, i) => {
+    const k = CLASS_ORDER.indexOf(m.class)
+    svg += `<text x="${left + i * colW + colW / 2}" y="${h - 4}" font-size="9" text-anchor="middle">${i + 1}</text>`
+    if (k >= 0) svg += `<circle data-month="${esc(m.month)}" cx="${left + i * colW + colW / 2}" cy="${top + k * rowH + 9}" r="6" fill="${CLASS_COLOURS[m.class]}" stroke="#111"/>`
+  })
+  svg += '</svg>'
+  const net = money.reduce((s, l) => s + l.amount_yuan, 0)
+  const flow = (l) => (l.amount_yuan >= 0 ? `${esc(l.counterpart)} → ${esc(l.unit_code)}` : `${esc(l.unit_code)} → ${esc(l.counterpart)}`)
+  let html = `<h3 data-section="${esc(code)}">${esc(p.name ?? code)} <small>${esc(code)} · ${esc(p.river ?? '')}</small></h3>
+    <p>${t('upstream')} <b>${esc(p.upstream)}</b> → ${t('downstream')} <b>${esc(p.downstream)}</b> · ${t('target')} ${esc(ev.target_class)} · ${t('periodClass')} ${b.result.period}: <b data-class="${esc(ev.class)}" style="color:${CLASS_COLOURS[ev.class]}">${esc(ev.class)}</b></p>
+    <h4>${t('monthly')} <small>${b.result.period}</small></h4>${svg}
+    <h4>${t('basin')} <small>${t('basinNote')}</small></h4><table class="basin"><tr><th>${t('agreement')}</th><th>${t('pays')}</th><th class="n">${t('amount')}</th></tr>`
+  html += money.map((l) => `<tr data-agreement="${l.agreement}"><td>${l.agreement} · ${esc(t('templates')[l.template] ?? l.template)}</td><td>${flow(l)}</td><td class="n">${yuan(Math.abs(l.amount_yuan))}</td></tr>`).join('')
+  html += `<tr class="cat" data-net="${net}"><td>${t('netFlow')}</td><td>${net >= 0 ? `${esc(p.downstream)} → ${esc(p.upstream)}` : `${esc(p.upstream)} → ${esc(p.downstream)}`}</td><td class="n">${yuan(Math.abs(net))}</td></tr></table>`
+  const lines = b.result.explanation.filter((e) => e.section_code === code)
+  html += `<details class="comp-why"><summary>${lang === 'zh' ? '计算说明' : 'Explanation'}</summary><ol>${lines.map((l) => `<li>${esc(lang === 'zh' ? l.zh : l.en)}</li>`).join('')}</ol></details>`
+  html += `<p class="runs">${t('run')}: <a href="/api/runs/${b.runId}" target="_blank">#${b.runId}</a></p>`
+  $('details').innerHTML = html
+}
+
 /** The unit tiles (with the statistics of run ?run=…) under the unit outlines. Replaced, not
  *  re-pointed, when the run changes: a source's tiles are part of its identity. */
 function setUnitsSource(source, q) {
@@ -222,7 +290,7 @@ function setUnitsSource(source, q) {
   map.addSource('units', { type: 'vector', tiles: [tileUrl(source, q)], promoteId: { units: 'code' }, maxzoom: 16 })
   map.getSource('units').ecoId = id
   map.addLayer({ id: 'units-fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': paint, 'fill-opacity': 0.85 } }, firstLayerAbove('units'))
-  map.addLayer({ id: 'units-line', type: 'line', source: 'units', 'source-layer': 'units', paint: { 'line-color': '#234', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, 0.9] } })
+  map.addLayer({ id: 'units-line', type: 'line', source: 'units', 'source-layer': 'units', paint: { 'line-color': '#234', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, 0.9] } }, map.getLayer('sections-pt') ? 'sections-pt' : undefined)
   if (state.selected) map.once('idle', () => map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: true }))
 }
 
@@ -323,7 +391,8 @@ function firstLayerAbove(group) {
     layers: (id) => id === 'change-fill' || id === 'units-line',
     change: (id) => id === 'units-line',
   }[group]
-  return style.find((id) => above(id))
+  // monitoring sections stay on top of everything
+  return style.find((id) => above(id) || id === 'sections-pt')
 }
 
 function buildLayerPanel() {
@@ -427,7 +496,11 @@ function buildChangePanel() {
 }
 
 // ---- the clicked unit ----------------------------------------------------------------------
-map.on('click', 'units-fill', (e) => select(e.features[0].properties.code))
+// a click on a monitoring section is the section's, not the unit's under it
+map.on('click', 'units-fill', (e) => {
+  if (map.getLayer('sections-pt') && map.queryRenderedFeatures(e.point, { layers: ['sections-pt'] }).length) return
+  select(e.features[0].properties.code)
+})
 map.on('mouseenter', 'units-fill', () => (map.getCanvas().style.cursor = 'pointer'))
 map.on('mouseleave', 'units-fill', () => (map.getCanvas().style.cursor = ''))
 

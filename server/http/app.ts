@@ -47,7 +47,7 @@ import { readConfig as readGepConfig } from '../gep/config.ts'
 import { gepExport } from '../results/gep-tables.ts'
 import { planCompensation, readCompensation } from '../ledger/compensate.ts'
 import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
-import { importSections, listSections } from '../watershed/sections.ts'
+import { findSections, importSections, listSections, sectionsOf } from '../watershed/sections.ts'
 import { importSeries, listSeries } from '../watershed/series.ts'
 import { planSettlement, readAgreement, readSettlement } from '../watershed/settle.ts'
 import { settlementExport } from '../results/settlement-tables.ts'
@@ -416,6 +416,16 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
   // monitoring sections and their series (docs/watershed.md)
   app.get('/api/sections', async (req, res) => (q(req, Q.none), res.json(await listSections(db))))
+  // one section set's points as GeoJSON (the viewer draws them)
+  app.get('/api/sections/:spec/points', async (req, res) => {
+    q(req, Q.none)
+    const set = await findSections(db, parseSegment(P.spec, String(req.params.spec), 'sections'))
+    const points = await sectionsOf(db, set.id)
+    res.type('application/geo+json').json({
+      type: 'FeatureCollection', name: `${set.name}@${set.vintage}`,
+      features: points.map(({ lon, lat, ...p }) => ({ type: 'Feature', id: p.code, properties: p, geometry: { type: 'Point', coordinates: [lon, lat] } })),
+    })
+  })
   app.post('/api/sections', needsCatalogAdmin(db, settings.apiKey), uploadLimit, async (req, res) => {
     const o = q(req, Q.sectionsUpload)
     res.locals.auditTarget = `sections ${o.name}@${o.vintage}`

@@ -80,6 +80,7 @@ export const openApi = {
         responses: { 201: { description: 'the version and its sections with how their units were found' }, 400: err, 401: err, 404: err, 409: err, 413: err },
       },
     },
+    '/api/sections/{spec}/points': { get: { summary: 'the points of a section set (NAME or NAME@VINTAGE) as GeoJSON, with code, name, river, upstream, downstream, target class', parameters: [{ name: 'spec', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'GeoJSON FeatureCollection' }, 404: err } } },
     '/api/series': {
       get: { summary: 'water-quality series (current versions)', responses: { 200: { description: 'list' } } },
       post: {
