@@ -12,6 +12,7 @@ import { importUnits } from '../server/units/import-units.ts'
 import { importSections, sectionsOf } from '../server/watershed/sections.ts'
 import { importSeries, seriesValues } from '../server/watershed/series.ts'
 import { settleBasin } from '../server/watershed/settle.ts'
+import { computeFactors } from '../server/factors/factors.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
 import { serverPool } from './helpers/http.ts'
@@ -142,6 +143,16 @@ for (const backend of backends()) {
       const again = await settleBasin(db, { agreement: agreement() })
       expect(again.run.id).toBe(r.run.id)
       expect((r.run.inputs as { series: { id: number } }).series.id).toBeGreaterThan(0)
+    })
+
+    it('feeds factors: the money each unit receives (basin_net), summing to zero over the pair', async () => {
+      const f = await computeFactors(db, 'pair', [{ id: 'basin', label: '流域补偿净收入', measure: 'basin_net', basin: { agreement: agreement() } }])
+      const r = await settleBasin(db, { agreement: agreement() })
+      const want = (u: string) => r.ledger.filter((l) => l.unit_code === u).reduce((s, l) => s + l.amount_yuan, 0)
+      expect(f.values.get('340001')!.basin).toBe(want('340001'))
+      expect(f.values.get('340002')!.basin).toBe(want('340002'))
+      expect(f.values.get('340001')!.basin + f.values.get('340002')!.basin).toBe(0)
+      expect(f.provenance.runs.map((x) => x.id)).toEqual([r.run.id])
     })
 
     it('refuses missing months, unknown sections, a missing baseline and a period without data; changes nothing', async () => {

@@ -449,11 +449,14 @@ program
       output((await render(db, o.format, factorExport(f, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
     }),
   )
-/** Factor definitions whose gep.config names a file: the file read (relative to `from`). */
+/** Factor definitions whose gep.config or basin.agreement names a file: the file read (relative to `from`). */
 async function withGepConfigs(defs: unknown, from: string): Promise<unknown> {
   if (!Array.isArray(defs)) return defs
   return Promise.all(defs.map(async (d) => {
     const g = (d as { gep?: { config?: unknown } } | null)?.gep
+    const b = (d as { basin?: { agreement?: unknown } } | null)?.basin
+    // a watershed agreement named as a file, read the same way
+    if (typeof b?.agreement === 'string') return { ...d, basin: { ...b, agreement: readAgreement(path.resolve(path.dirname(from), b.agreement)) } }
     if (typeof g?.config !== 'string') return d
     return { ...d, gep: { ...g, config: await readGepConfig(path.resolve(path.dirname(from), g.config)) } }
   }))

@@ -17,8 +17,9 @@ import { CURRENT } from '../catalog/versions.ts'
 import { gep, type GepResult } from '../gep/gep.ts'
 import { unitSetId } from '../units/unit-set.ts'
 import { findIndicatorSet, indicatorValues } from '../indicators/indicators.ts'
+import { settleBasin, type SettlementResult } from '../watershed/settle.ts'
 
-export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net' | 'value' | GepMeasure
+export type Measure = 'area' | 'share' | 'count' | 'union' | 'union_share' | 'lost' | 'gained' | 'net' | 'value' | 'basin_net' | GepMeasure
 /** GEP factors (gep/): GEP, regulating services, an item's value or physical quantity, ΔGEP
  *  since `compare`, and 1 where GEP declined beyond the config's threshold (else 0) */
 export type GepMeasure = 'gep_total' | 'gep_regulating' | 'gep_value' | 'gep_quantity' | 'gep_delta' | 'gep_declined'
@@ -45,6 +46,8 @@ export interface FactorDefinition {
   compare?: string
   /** value: how it sums to parent units: sum (population, output), area_mean (an index); else it is left empty */
   rollup?: 'sum' | 'area_mean'
+  /** basin_net: a watershed agreement (an object: the CLI reads a file named here) and its period */
+  basin?: { agreement: Record<string, unknown>; period?: number }
 }
 
 /** Protected-area categories → types (自然保护地体系: 国家公园, 自然保护区, 自然公园). */
@@ -100,13 +103,21 @@ export function checkDefinitions(defs: unknown): FactorDefinition[] {
     if (typeof o.id !== 'string' || !ID.test(o.id)) throw new BadInput(`${where}: id '${String(o.id)}' must be lower-case letters, digits and _ (starting with a letter)`)
     if (seen.has(o.id)) throw new BadInput(`${where}: id '${o.id}' is defined twice`)
     seen.add(o.id)
-    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net', 'value', ...GEP_MEASURES]
+    const measures: Measure[] = ['area', 'share', 'count', 'union', 'union_share', 'lost', 'gained', 'net', 'value', 'basin_net', ...GEP_MEASURES]
     if (!measures.includes(o.measure as Measure)) throw new BadInput(`${where} (${o.id}): measure '${String(o.measure)}' is not one of ${measures.join(', ')}`)
     if (o.measure === 'value') {
       if (typeof o.indicators !== 'string' || typeof o.indicator !== 'string') throw new BadInput(`${where} (${o.id}): measure value needs indicators (an imported set, NAME or NAME@YEAR) and indicator (its column, e.g. population)`)
       if (o.compare !== undefined && typeof o.compare !== 'string' && typeof o.compare !== 'number') throw new BadInput(`${where} (${o.id}): compare must be a year of the same indicators`)
       if (o.rollup !== undefined && o.rollup !== 'sum' && o.rollup !== 'area_mean') throw new BadInput(`${where} (${o.id}): rollup must be sum or area_mean`)
       return { id: o.id, label: typeof o.label === 'string' ? o.label : o.id, measure: 'value', indicators: o.indicators, indicator: o.indicator, compare: o.compare === undefined ? undefined : String(o.compare), rollup: o.rollup as FactorDefinition['rollup'] }
+    }
+    if (o.measure === 'basin_net') {
+      const b = o.basin as Record<string, unknown> | undefined
+      if (typeof b !== 'object' || b === null || typeof b.agreement !== 'object' || b.agreement === null || Array.isArray(b.agreement)) {
+        throw new BadInput(`${where} (${o.id}): measure basin_net needs basin: {agreement: <watershed agreement>, period?}${typeof b?.agreement === 'string' ? ' (a file name is read by the CLI; over HTTP give the agreement itself)' : ''}`)
+      }
+      if (b.period !== undefined && !Number.isInteger(b.period)) throw new BadInput(`${where} (${o.id}): basin.period must be a year`)
+      return { id: o.id, label: typeof o.label === 'string' ? o.label : o.id, measure: 'basin_net', basin: b as FactorDefinition['basin'] }
     }
     if (isGep(o.measure as Measure)) {
       const g = o.gep as Record<string, unknown> | undefined
@@ -164,10 +175,33 @@ export async function computeFactors(db: Db, unitSet: string, definitions?: Fact
   const all_ = definitions ?? (await defaultDefinitions(db))
   const gepDefs = all_.filter((d) => isGep(d.measure))
   const valueDefs = all_.filter((d) => d.measure === 'value')
-  const defs = all_.filter((d) => !isGep(d.measure) && d.measure !== 'value')
+  const basinDefs = all_.filter((d) => d.measure === 'basin_net')
+  const defs = all_.filter((d) => !isGep(d.measure) && d.measure !== 'value' && d.measure !== 'basin_net')
   const area = defs.length ? await areaFactors(db, unitSet, defs, o) : await noAreaFactors(db, unitSet)
   const withG = gepDefs.length ? await withGep(db, unitSet, area, all_, gepDefs, o) : area
-  return valueDefs.length ? withValues(db, withG, valueDefs, all_) : withG
+  const withV = valueDefs.length ? await withValues(db, withG, valueDefs, all_) : withG
+  return basinDefs.length ? withBasin(db, withV, basinDefs, all_, o) : withV
+}
+
+/**
+ * Watershed factors: the money each unit receives (negative: pays) under an agreement's
+ * settlement for its period, summed over its agreements; a unit no agreement names gets 0
+ * (it neither pays nor receives), stated in the source.
+ */
+async function withBasin(db: Db, f: FactorResult, basinDefs: FactorDefinition[], all: FactorDefinition[], o: Pick<RunOptions, 'signal' | 'beforeCompute' | 'actor'>): Promise<FactorResult> {
+  const runs = new Map<string, SettlementResult>()
+  for (const d of basinDefs) {
+    const key = JSON.stringify([d.basin!.agreement, d.basin!.period])
+    if (!runs.has(key)) runs.set(key, await settleBasin(db, { agreement: d.basin!.agreement, period: d.basin!.period }, o))
+    const r = runs.get(key)!
+    for (const u of f.units) {
+      const value = r.ledger.filter((l) => l.unit_code === u.code).reduce((s, l) => s + l.amount_yuan, 0)
+      f.values.get(u.code)![d.id] = value
+      f.rows.push({ unit_code: u.code, unit_name: u.name, unit_area_m2: u.area_m2, factor: d.id, label: d.label, value, value_unit: 'yuan', source: `watershed settlement ${r.period} (${r.name ?? 'agreement'} ${r.agreementSha256.slice(0, 12)}, sections ${r.sections.name}@${r.sections.vintage}; 0 where no agreement names the unit)`, run_id: r.run.id })
+    }
+  }
+  for (const r of runs.values()) f.provenance.runs.push({ id: r.run.id, kind: 'settlement', what: `watershed settlement ${r.period} of ${r.sections.name}@${r.sections.vintage} with series ${r.series.name}@${r.series.vintage}` })
+  return { ...f, definitions: all }
 }
 
 /** Indicator factors: each unit's value from an imported indicator set; a unit without one is refused, never read as 0. */
