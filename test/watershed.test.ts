@@ -4,11 +4,13 @@
 // section between W and E — the issue's P index (C/C0 = 0.8, 0.9, 1.1, 1.0 → P = 0.8075), the
 // monthly classes, a load and the flow by hand — whose ledger sums to zero per agreement and
 // whose run is reused; refusals of missing data; the HTTP routes.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
+import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importSections, sectionsOf } from '../server/watershed/sections.ts'
 import { importSeries, seriesValues } from '../server/watershed/series.ts'
 import { settleBasin } from '../server/watershed/settle.ts'
@@ -84,10 +86,28 @@ for (const backend of backends()) {
       // a table with lon and lat; the outer edge with both codes given (the downstream unit outside the set)
       const csv = await importSections(db, { file: file('s.csv', `code,lon,lat,upstream,downstream,target_class\nE1,118.0,30.05,340001,330127,2\n`), name: 'edge', vintage: '2024', units: 'pair', maxBytes: MAX })
       expect(csv.sections[0]).toMatchObject({ upstream: '340001', downstream: '330127', target_class: 2 })
-      await expect(importSections(db, { file: file('s.shp', 'x'), name: 'shp', vintage: '2024', maxBytes: MAX })).rejects.toThrow(/GeoJSON points or a \.csv\/\.xlsx table/)
+      await expect(importSections(db, { file: file('s.txt', 'x'), name: 'txt', vintage: '2024', maxBytes: MAX })).rejects.toThrow(/give sections as a shapefile \(\.shp or \.zip\) or GeoJSON of points, or a \.csv\/\.xlsx table/)
       const before = await db.query('SELECT count(*)::int AS n FROM section_point')
       await bad([pt(east, 30.05, { code: 'A', upstream: '340001', target_class: 3 }), pt(118.05, 30.05, { code: 'A', upstream: '340001', target_class: 3 })], /: 1 problem, nothing imported: b\.geojson feature 2: code A is given twice \(also b\.geojson feature 1\)$/)
       expect(await db.query('SELECT count(*)::int AS n FROM section_point')).toEqual(before)
+    })
+
+    it('reads sections from a GBK point shapefile in a Gauss-Krüger zone; refuses polygons, and layers refuse points', async () => {
+      const east = 118.1 + 20 / (111_320 * Math.cos((30.03 * Math.PI) / 180))
+      const src = writeJson(dir, 'gk.geojson', featureCollection([pt(east, 30.03, { code: 'G1', name: '省界断面', upstream: '340002', target_class: 'III' })], 'EPSG:4490'))
+      const shp = path.join(dir, 'gk.shp')
+      execFileSync('ogr2ogr', ['-f', 'ESRI Shapefile', '-t_srs', 'EPSG:4527', '-lco', 'ENCODING=GBK', shp, src])
+      const r = await importSections(db, { file: shp, name: 'gk', vintage: '2024', units: 'pair', maxBytes: MAX })
+      expect(r.source_crs).toBe('EPSG:4527')
+      expect(r.sections[0]).toMatchObject({ code: 'G1', name: '省界断面', upstream: '340002', downstream: '340001', target_class: 3 })
+      // the point came back through the zone's projection to within a millimetre
+      const [d] = await db.query<{ m: number }>("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint($1, 30.03), 4490)::geography) AS m FROM section_point p JOIN section_set s ON s.id = p.set_id WHERE s.name = 'gk'", [east])
+      expect(d!.m).toBeLessThan(1e-3)
+      const poly = path.join(dir, 'poly.geojson')
+      fs.writeFileSync(poly, JSON.stringify(featureCollection([{ props: { code: 'P' }, geometry: { type: 'Polygon', coordinates: [[[118, 30], [118.1, 30], [118.1, 30.1], [118, 30]]] } }], 'EPSG:4490')))
+      execFileSync('ogr2ogr', ['-f', 'ESRI Shapefile', path.join(dir, 'poly.shp'), poly])
+      await expect(importSections(db, { file: path.join(dir, 'poly.shp'), name: 'poly', vintage: '2024', maxBytes: MAX })).rejects.toThrow(/holds Polygon geometry; monitoring sections are points/)
+      await expect(ingestLayer(db, { file: shp, layer: 'pts', kind: 'other', vintage: '2024', maxBytes: MAX })).rejects.toThrow(/holds Point geometry; layers and units need polygons/)
     })
 
     it('imports a series in mg/L (µg/L converted) and refuses bad lines, each named', async () => {

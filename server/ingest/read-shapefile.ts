@@ -10,6 +10,7 @@ const SHAPE_TYPES: Record<number, string> = {
   15: 'PolygonZ', 18: 'MultiPointZ', 21: 'PointM', 23: 'PolyLineM', 25: 'PolygonM', 28: 'MultiPointM', 31: 'MultiPatch',
 }
 const POLYGONAL = new Set([5, 15, 25])
+const PUNCTUAL = new Set([1, 11, 21, 8, 18, 28])
 
 // dBASE language driver ids that mean GBK / code page 936 (ArcGIS writes 0x4D; 0x7A also seen).
 const LDID_GBK = new Set([0x4d, 0x7a])
@@ -33,8 +34,10 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
   const declared = head.readInt32BE(24) * 2
   if (declared > shpSize) throw new BadInput(`${name}: truncated: the header declares ${declared} bytes but the file has ${shpSize}`)
   const shapeType = head.readInt32LE(32)
-  if (!POLYGONAL.has(shapeType)) {
-    throw new BadInput(`${name}: holds ${SHAPE_TYPES[shapeType] ?? `shape type ${shapeType}`} geometry; layers and units need polygons (Polygon, PolygonZ, PolygonM)`)
+  if (opts.geometry === 'point' ? !PUNCTUAL.has(shapeType) : !POLYGONAL.has(shapeType)) {
+    throw new BadInput(opts.geometry === 'point'
+      ? `${name}: holds ${SHAPE_TYPES[shapeType] ?? `shape type ${shapeType}`} geometry; monitoring sections are points (Point, PointZ, PointM)`
+      : `${name}: holds ${SHAPE_TYPES[shapeType] ?? `shape type ${shapeType}`} geometry; layers and units need polygons (Polygon, PolygonZ, PolygonM)`)
   }
 
   const dbf = checkDbf(sib.dbf, name)

@@ -37,4 +37,6 @@ export interface ReadOptions {
   table?: string
   /** largest file (or sum of extracted zip entries) accepted, bytes */
   maxBytes: number
+  /** the geometry a dataset must hold: polygons (layers, units; the default) or points (monitoring sections only) */
+  geometry?: 'polygon' | 'point'
 }

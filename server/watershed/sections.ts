@@ -1,6 +1,7 @@
 // Monitoring sections (断面): points between an upstream and a downstream unit, each with its
-// target class. Imported from GeoJSON points (any CRS this service resolves) or a table with
-// lon/lat columns (CGCS2000), checked whole, stored as an immutable version with the file's
+// target class. Imported from a shapefile or GeoJSON of points (read by the layer readers, the
+// only place they accept points; CRS from the .prj or the file) or a table with lon/lat columns
+// (CGCS2000), checked whole, stored as an immutable version with the file's
 // checksum. The pair of units comes from the attributes, or from the unit boundary the point
 // lies on within a stated tolerance; a point near no boundary, or a pair whose direction the
 // attributes do not give, is refused with what to add.
@@ -14,6 +15,9 @@ import { compareVintage } from '../catalog/layer-select.ts'
 import { datasetChecksum } from '../ingest/checksum.ts'
 import { resolveCrs } from '../crs/resolve.ts'
 import { reprojector } from '../crs/reproject.ts'
+import type { CrsDef } from '../crs/registry.ts'
+import { openVectorSource } from '../ingest/open.ts'
+import { sourceCrs } from '../ingest/source-crs.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { readTableLines } from '../validate/read-table.ts'
 import { NAME_RE, VINTAGE_RE } from '../validate/fields.ts'
@@ -39,37 +43,48 @@ export interface ImportSectionsOptions {
 
 interface RawSection { where: string; x: number; y: number; a: Record<string, unknown> }
 
-/** Points of a GeoJSON file, or rows of a CSV/XLSX table with lon and lat. */
-async function readPoints(file: string, name: string, maxBytes: number): Promise<{ rows: RawSection[]; crs?: string }> {
+/**
+ * Points of a dataset the layer readers open (shapefile of points with its .prj and GBK, a .zip
+ * of one, GeoJSON), or rows of a CSV/XLSX table with lon and lat (CGCS2000), with the CRS the
+ * dataset states (or --crs).
+ */
+async function readPoints(db: Queryable, file: string, name: string, o: { maxBytes: number; crs?: string }): Promise<{ rows: RawSection[]; crs: CrsDef }> {
   const size = fs.statSync(file).size
-  if (size > maxBytes) throw new TooLarge(`${name}: ${size} bytes is over the limit of ${maxBytes}`)
+  if (size > o.maxBytes) throw new TooLarge(`${name}: ${size} bytes is over the limit of ${o.maxBytes}`)
   if (/\.(csv|xlsx)$/i.test(name)) {
     const rows = (await readTableLines(file)).map(({ line, values }) => ({ where: `${name} line ${line}`, x: Number(values.lon), y: Number(values.lat), a: values }))
-    return { rows, crs: 'EPSG:4490' }
+    return { rows, crs: await resolveCrs(o.crs ?? 'EPSG:4490', db, 'sections CRS') }
   }
-  if (!/\.(geo)?json$/i.test(name)) throw new BadInput(`${name}: give sections as GeoJSON points or a .csv/.xlsx table with lon and lat (CGCS2000); shapefiles of points are not read yet (convert with ogr2ogr -f GeoJSON)`)
-  let doc: { type?: string; features?: { geometry?: { type?: string; coordinates?: unknown }; properties?: Record<string, unknown> | null }[]; crs?: { properties?: { name?: string } } }
+  if (!/\.(shp|zip|geojson|json)$/i.test(name)) throw new BadInput(`${name}: give sections as a shapefile (.shp or .zip) or GeoJSON of points, or a .csv/.xlsx table with lon and lat (CGCS2000)`)
+  const source = await openVectorSource(file, { maxBytes: o.maxBytes, geometry: 'point' }, name)
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new BadInput(`${name}: not valid JSON (${(err as Error).message.split('\n')[0]})`)
+    const rows: RawSection[] = []
+    for await (const f of source.features()) {
+      const where = `${name} feature ${f.index + 1}`
+      const g = f.geometry
+      let c = (g as { coordinates?: unknown } | null)?.coordinates as number[] | number[][] | undefined
+      if (g?.type === 'MultiPoint' && Array.isArray(c) && c.length === 1) c = c[0] as number[]
+      else if (g?.type !== 'Point') throw new BadInput(`${where}: a ${g?.type ?? 'missing'} geometry; sections are points`)
+      const [x, y] = c as number[]
+      rows.push({ where, x: Number(x), y: Number(y), a: f.attributes })
+    }
+    return { rows, crs: (await sourceCrs(db, source, o.crs)).crs }
+  } finally {
+    await source.close()
   }
-  if (doc?.type !== 'FeatureCollection' || !Array.isArray(doc.features)) throw new BadInput(`${name}: not a GeoJSON FeatureCollection`)
-  const crsName = doc.crs?.properties?.name
-  const crs = crsName ? /EPSG::?(\d+)/i.exec(crsName)?.[1] : undefined
-  const rows = doc.features.map((f, i) => {
-    const where = `${name} feature ${i + 1}`
-    const g = f.geometry
-    let c = g?.coordinates as number[] | number[][] | undefined
-    if (g?.type === 'MultiPoint' && Array.isArray(c) && c.length === 1) c = c[0] as number[]
-    else if (g?.type !== 'Point') throw new BadInput(`${where}: a ${g?.type ?? 'missing'} geometry; sections are points`)
-    const [x, y] = c as number[]
-    return { where, x: Number(x), y: Number(y), a: f.properties ?? {} }
-  })
-  return { rows, crs: crs ? `EPSG:${crs}` : crsName ? crsName : undefined }
 }
 
 const text = (v: unknown) => (v === undefined || v === null || String(v).trim() === '' ? null : String(v).trim())
+
+/** attribute names as section tables write them (a .dbf cuts names to 10 characters) */
+const FIELDS: Record<string, string[]> = {
+  code: ['code', '断面编码', '断面代码'], name: ['name', '断面名称'], river: ['river', '河流', '所在河流'],
+  upstream: ['upstream', '上游'], downstream: ['downstream', '下游'], target_class: ['target_class', 'target_cla', '水质目标', '目标水质'], water_body: ['water_body', '水体类型'],
+}
+const field = (a: Record<string, unknown>, key: string) => {
+  for (const k of FIELDS[key]!) if (a[k] !== undefined && a[k] !== null && String(a[k]).trim() !== '') return text(a[k])
+  return null
+}
 
 /** Imports monitoring sections as a version; refused whole, every problem named. */
 export async function importSections(db: Db, o: ImportSectionsOptions): Promise<SectionSet & { replaced?: number; sections: SectionRow[] }> {
@@ -79,9 +94,8 @@ export async function importSections(db: Db, o: ImportSectionsOptions): Promise<
   if (!(tol > 0 && tol <= 1000)) throw new BadInput(`--tolerance ${tol}: metres from a unit boundary, more than 0 and at most 1000`)
   const name = path.basename(o.displayName ?? o.file)
   if (!fs.existsSync(o.file)) throw new BadInput(`${name}: no such file`)
-  const { rows, crs: declared } = await readPoints(o.file, name, o.maxBytes)
+  const { rows, crs } = await readPoints(db, o.file, name, o)
   if (!rows.length) throw new BadInput(`${name}: no sections`)
-  const crs = await resolveCrs(o.crs ?? declared ?? 'EPSG:4490', db, 'sections CRS')
   const proj = reprojector(crs)
   const set = o.units ? await unitSetVersion(db, o.units) : undefined
   const problems: string[] = []
@@ -89,18 +103,18 @@ export async function importSections(db: Db, o: ImportSectionsOptions): Promise<
   const out: SectionRow[] = []
   for (const r of rows) {
     try {
-      const code = text(r.a.code)
+      const code = field(r.a, 'code')
       if (!code || !CODE_RE.test(code)) throw new BadInput(`code '${code ?? ''}' is not a section code (1–64 letters, digits, _ . -)`)
       if (seen.has(code)) throw new BadInput(`code ${code} is given twice (also ${seen.get(code)})`)
       seen.set(code, r.where)
       const [lon, lat] = proj.toStorage(r.x, r.y, 'coordinates')
-      const tRaw = text(r.a.target_class)
+      const tRaw = field(r.a, 'target_class')
       const target = tRaw === null ? NaN : ROMAN[tRaw.replace(/类$/, '')] ?? Number(tRaw)
       if (!Number.isInteger(target) || target < 1 || target > 5) throw new BadInput(`target_class '${tRaw ?? ''}' is not a class Ⅰ–Ⅴ (1–5)`)
-      const wb = text(r.a.water_body) ?? 'river'
+      const wb = field(r.a, 'water_body') ?? 'river'
       if (wb !== 'river' && wb !== 'lake') throw new BadInput(`water_body '${wb}' is river or lake`)
-      let up = text(r.a.upstream)
-      let down = text(r.a.downstream)
+      let up = field(r.a, 'upstream')
+      let down = field(r.a, 'downstream')
       let derived = 'attributes'
       if (set) {
         const near = (await db.query<{ code: string; boundary_m: number; inside: boolean }>(SECTION_UNITS_SQL, [set.id, lon, lat, tol])).filter((u) => Number(u.boundary_m) <= tol)
@@ -120,7 +134,7 @@ export async function importSections(db: Db, o: ImportSectionsOptions): Promise<
       }
       if (!up || !down) throw new BadInput(`give upstream and downstream unit codes (or --units SET to take them from the boundary the section lies on)`)
       if (up === down) throw new BadInput(`upstream and downstream are both ${up}`)
-      out.push({ code, name: text(r.a.name), river: text(r.a.river), upstream: up, downstream: down, target_class: target, water_body: wb, derived, lon, lat })
+      out.push({ code, name: field(r.a, 'name'), river: field(r.a, 'river'), upstream: up, downstream: down, target_class: target, water_body: wb, derived, lon, lat })
     } catch (err) {
       if (!(err instanceof BadInput)) throw err
       problems.push(`${r.where}: ${err.message}`)
