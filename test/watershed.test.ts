@@ -13,7 +13,7 @@ import { importUnits } from '../server/units/import-units.ts'
 import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importSections, sectionsOf } from '../server/watershed/sections.ts'
 import { importSeries, seriesValues } from '../server/watershed/series.ts'
-import { settleBasin } from '../server/watershed/settle.ts'
+import { settleBasin, settlementIndicators } from '../server/watershed/settle.ts'
 import { computeFactors } from '../server/factors/factors.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
@@ -173,6 +173,20 @@ for (const backend of backends()) {
       expect(f.values.get('340002')!.basin).toBe(want('340002'))
       expect(f.values.get('340001')!.basin + f.values.get('340002')!.basin).toBe(0)
       expect(f.provenance.runs.map((x) => x.id)).toEqual([r.run.id])
+    })
+
+    it('feeds indicators: per unit the money, the sections it is upstream of and those that met their target', async () => {
+      const r = await settleBasin(db, { agreement: agreement() })
+      const x = await settlementIndicators(db, r, { units: 'pair', name: 'basin' })
+      expect([x.vintage, x.source_file, x.outside]).toEqual(['2024', `settlement run ${r.run.id}`, []])
+      const f = await computeFactors(db, 'pair', [
+        { id: 'net', label: 'net', measure: 'value', indicators: 'basin@2024', indicator: 'basin_net_yuan', rollup: 'sum' },
+        { id: 'met', label: 'met', measure: 'value', indicators: 'basin@2024', indicator: 'basin_sections_met' },
+        { id: 'n', label: 'n', measure: 'value', indicators: 'basin@2024', indicator: 'basin_sections' },
+      ])
+      expect(f.values.get('340001')).toMatchObject({ net: r.ledger.filter((l) => l.unit_code === '340001').reduce((s, l) => s + l.amount_yuan, 0), met: 1, n: 1 })
+      expect(f.values.get('340002')).toMatchObject({ met: 0, n: 0 })
+      await expect(settlementIndicators(db, r, { units: 'pair', name: 'basin' })).rejects.toThrow(/already exists; pass --replace/)
     })
 
     it('refuses missing months, unknown sections, a missing baseline and a period without data; changes nothing', async () => {

@@ -31,7 +31,7 @@ export const options = {
     crs: f.crs.optional(), replace: f.flag.optional(),
   }),
   seriesImport: z.strictObject({ sections: f.spec, name: f.name.optional(), vintage: f.vintage, replace: f.flag.optional() }),
-  settle: z.strictObject({ agreement: file, period: f.int(1900, 2200).optional(), table: f.oneOf(SETTLEMENT_TABLES).optional(), fresh: f.flag.optional(), ...output }),
+  settle: z.strictObject({ agreement: file, period: f.int(1900, 2200).optional(), table: f.oneOf(SETTLEMENT_TABLES).optional(), fresh: f.flag.optional(), indicators: f.name.optional(), units: f.name.optional(), replace: f.flag.optional(), ...output }),
   indicatorsImport: z.strictObject({ name: f.name, year: f.vintage, units: f.name, replace: f.flag.optional() }),
   unitsImport: z.strictObject({
     set: f.name, codeField: f.field.optional(), nameField: f.field.optional(), parentField: f.field.optional(),

@@ -45,7 +45,7 @@ import { readStandards } from '../ledger/config.ts'
 import { importIndicators, listIndicatorSets } from '../indicators/indicators.ts'
 import { importSections, listSections } from '../watershed/sections.ts'
 import { importSeries, listSeries } from '../watershed/series.ts'
-import { planSettlement, readAgreement, readSettlement } from '../watershed/settle.ts'
+import { planSettlement, readAgreement, readSettlement, settlementIndicators } from '../watershed/settle.ts'
 import { SETTLEMENT_TABLES, settlementExport } from '../results/settlement-tables.ts'
 import { compensationExport, LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS, type RollupLevel } from '../results/rollup.ts'
@@ -258,6 +258,9 @@ program
   .addOption(new Option('--table <name>', 'table for CSV').choices([...SETTLEMENT_TABLES]))
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute again even if an identical run is stored')
+  .option('--indicators <name>', 'also store per-unit indicators NAME@PERIOD (basin_net_yuan, basin_sections, basin_sections_met) for --units')
+  .option('--units <set>', 'the unit set of --indicators')
+  .option('--replace', 'with --indicators: replace an existing NAME@PERIOD')
   .checked(options.settle, async (o, cmd) =>
     withDb(cmd, async (db, _s, actor) => {
       needOut(o)
@@ -266,6 +269,11 @@ program
       for (const e of r.evaluation) log(`section ${e.section_code}: class ${e.class} (target ${e.target_class})${e.compliant ? '' : `, not met: ${e.deciding}`}`)
       for (const l of r.ledger.filter((x) => x.role === 'upstream')) log(`agreement ${l.agreement} (${l.template}): ${l.amount_yuan >= 0 ? `${l.counterpart} pays ${l.unit_code}` : `${l.unit_code} pays ${l.counterpart}`} ${Math.abs(l.amount_yuan).toFixed(2)} yuan`)
       log(`settlement ${r.period} (run ${run.id}${run.reused ? ', reused' : ''})`)
+      if (o.indicators) {
+        if (!o.units) throw new BadInput('--indicators needs --units SET: the unit set whose codes the indicators use')
+        const x = await settlementIndicators(db, r, { units: o.units, name: o.indicators, replace: !!o.replace, actor })
+        log(`indicators ${x.name}@${x.vintage}: ${x.row_count} values for ${x.unit_set}${x.outside.length ? ` (left out, not in ${x.unit_set}: ${x.outside.join(', ')})` : ''}`)
+      }
       output((await render(db, o.format, settlementExport(r), o.table)).body, o.out)
     }),
   )

@@ -72,17 +72,25 @@ export async function importIndicators(db: Db, o: ImportIndicatorsOptions): Prom
   if (problems.length) throw new BadInput(`${file}: ${problems.length >= MAX_PROBLEMS ? `the first ${MAX_PROBLEMS} problems` : `${problems.length} problem${problems.length > 1 ? 's' : ''}`}, nothing imported: ${problems.join('; ')}`)
   const checksum = await datasetChecksum(o.file)
   const indicators = Object.fromEntries([...units].map(([k, v]) => [k, v.unit]))
+  return storeIndicators(db, { name: o.name, year: o.year, set, sourceFile: file, checksum, indicators, values, replace: o.replace, actor: o.actor })
+}
+
+/** Stores checked values as a new version of NAME@YEAR (the import's, or a computation's such as a watershed settlement). */
+export async function storeIndicators(db: Db, o: {
+  name: string; year: string; set: { id: number; name: string }; sourceFile: string; checksum: string
+  indicators: Record<string, string>; values: [string, string, number][]; replace?: boolean; actor?: string
+}): Promise<IndicatorSetVersion & { replaced?: number }> {
   return db.transaction(async (tx) => {
     const claim = await claimVersion(tx, 'indicator_set', o.name, o.year, { replace: o.replace, actor: o.actor })
     const [row] = await tx.query<{ id: number }>(
       `INSERT INTO indicator_set (name, vintage, unit_set, unit_set_id, source_file, source_checksum, row_count, indicators, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-      [o.name, o.year, set.name, set.id, file, checksum, values.length, JSON.stringify(indicators), o.actor ?? null])
+      [o.name, o.year, o.set.name, o.set.id, o.sourceFile, o.checksum, o.values.length, JSON.stringify(o.indicators), o.actor ?? null])
     await tx.query(
       `INSERT INTO indicator_value (set_id, unit_code, indicator, value)
        SELECT $1, c, i, v FROM unnest($2::text[], $3::text[], $4::float8[]) AS t(c, i, v)`,
-      [row!.id, values.map((v) => v[0]), values.map((v) => v[1]), values.map((v) => v[2])])
-    return { id: row!.id, name: o.name, vintage: o.year, unit_set: set.name, unit_set_id: set.id, source_file: file, source_checksum: checksum, row_count: values.length, indicators, replaced: claim.retiredId }
+      [row!.id, o.values.map((v) => v[0]), o.values.map((v) => v[1]), o.values.map((v) => v[2])])
+    return { id: row!.id, name: o.name, vintage: o.year, unit_set: o.set.name, unit_set_id: o.set.id, source_file: o.sourceFile, source_checksum: o.checksum, row_count: o.values.length, indicators: o.indicators, replaced: claim.retiredId }
   })
 }
 

@@ -17,6 +17,8 @@ import { CLASS_NAMES, evaluateSection, GB3838_TABLE1, indicator, limitOf, period
 import { monthlyLoadT, pairLedger, settleClass, settleFlow, settleIndex, settleLoad, type Agreement, type Line } from './agreements.ts'
 import { findSections, sectionsOf, type SectionRow } from './sections.ts'
 import { findSeries, seriesValues } from './series.ts'
+import { storeIndicators } from '../indicators/indicators.ts'
+import { unitSetVersion } from '../units/unit-set.ts'
 
 const ids = GB3838_TABLE1.map((i) => i.id) as [string, ...string[]]
 const amount = f.number.pipe(z.number().min(0, { error: 'must be at least 0' }).max(1e12, { error: 'must be at most 10¹²' }))
@@ -200,4 +202,32 @@ export async function readSettlement(db: Queryable, run: RunRecord): Promise<Set
 
 export async function settleBasin(db: Db, req: SettleRequest, opts: RunOptions = {}): Promise<SettlementResult> {
   return readSettlement(db, await runToEnd(db, await planSettlement(db, req), opts))
+}
+
+/**
+ * A settlement as per-unit indicators (performance evaluation of cross-boundary sections,
+ * 004 二(二)): for every unit of a set, the money it receives (negative: pays), the sections it
+ * is upstream of and how many met their target in the period; stored as NAME@period with the
+ * settlement run as its source. Units the agreements do not name get 0; codes outside the set
+ * (a downstream province) are left out and listed.
+ */
+export async function settlementIndicators(db: Db, r: SettlementResult, o: { units: string; name: string; replace?: boolean; actor?: string }) {
+  const set = await unitSetVersion(db, o.units)
+  const codes = (await db.query<{ code: string }>('SELECT code FROM unit WHERE set_id = $1 ORDER BY code', [set.id])).map((x) => x.code)
+  const inSet = new Set(codes)
+  const named = new Set([...r.ledger.map((l) => l.unit_code), ...r.evaluation.flatMap((e) => [e.upstream, e.downstream])])
+  if (![...named].some((c) => inSet.has(c))) throw new BadInput(`settlement run ${r.run.id} names no unit of ${set.name} (${[...named].join(', ')})`)
+  const values: [string, string, number][] = []
+  for (const c of codes) {
+    const mine = r.evaluation.filter((e) => e.upstream === c)
+    values.push([c, 'basin_net_yuan', r.ledger.filter((l) => l.unit_code === c).reduce((s, l) => s + l.amount_yuan, 0)])
+    values.push([c, 'basin_sections', mine.length])
+    values.push([c, 'basin_sections_met', mine.filter((e) => e.compliant).length])
+  }
+  const checksum = 'sha256:' + createHash('sha256').update(JSON.stringify([r.ledger, r.evaluation])).digest('hex')
+  const stored = await storeIndicators(db, {
+    name: o.name, year: String(r.period), set, sourceFile: `settlement run ${r.run.id}`, checksum, values, replace: o.replace, actor: o.actor,
+    indicators: { basin_net_yuan: '元', basin_sections: '个', basin_sections_met: '个' },
+  })
+  return { ...stored, outside: [...named].filter((c) => !inSet.has(c)) }
 }
