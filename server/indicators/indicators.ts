@@ -6,12 +6,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Db, Queryable } from '../db/db.ts'
-import { BadInput, NotFound, TooLarge } from '../errors.ts'
+import { BadInput, TooLarge } from '../errors.ts'
 import { claimVersion, CURRENT } from '../catalog/versions.ts'
+import { findVersion } from '../catalog/find-version.ts'
 import { datasetChecksum } from '../ingest/checksum.ts'
 import { compareVintage } from '../catalog/layer-select.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
-import { readTableLines } from '../validate/read-table.ts'
+import { numberCell, readTableLines } from '../validate/read-table.ts'
 import { NAME_RE, VINTAGE_RE } from '../validate/fields.ts'
 
 const INDICATOR_RE = /^[\p{L}\p{N}_.%()（）/-]{1,64}$/u
@@ -58,7 +59,7 @@ export async function importIndicators(db: Db, o: ImportIndicatorsOptions): Prom
     if (!code) problems.push(`line ${line}: no unit_code`)
     else if (!codes.has(code)) problems.push(`line ${line}: unit code ${code} is not in unit set ${set.name}`)
     if (!INDICATOR_RE.test(ind)) problems.push(`line ${line}: indicator '${ind}' is not a name (1–64 letters, digits, _ . % ( ) / -)`)
-    const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw) ? Number(raw) : NaN
+    const v = numberCell(raw)
     if (!Number.isFinite(v)) problems.push(`line ${line}: value '${String(raw ?? '')}' is not a number`)
     const key = `${code}\u0000${ind}`
     if (seen.has(key)) problems.push(`line ${line}: ${ind} of ${code} is given twice (also line ${seen.get(key)})`)
@@ -103,17 +104,8 @@ export async function listIndicatorSets(db: Queryable): Promise<IndicatorSetVers
 }
 
 /** `NAME` (its latest year) or `NAME@YEAR` → the current version. */
-export async function findIndicatorSet(db: Queryable, spec: string): Promise<IndicatorSetVersion> {
-  const m = /^([^@]+)(?:@(.+))?$/.exec(spec.trim())
-  if (!m) throw new BadInput(`indicators '${spec}': write NAME or NAME@YEAR`)
-  const all = (await listIndicatorSets(db)).filter((s) => s.name === m[1])
-  const found = m[2] ? all.find((s) => s.vintage === m[2]) : all.at(-1)
-  if (!found) {
-    const names = [...new Set((await listIndicatorSets(db)).map((s) => s.name))]
-    throw new NotFound(all.length ? `indicators '${m[1]}' have no year ${m[2]} (have ${all.map((s) => s.vintage).join(', ')})` : `no indicators '${m[1]}' (known: ${names.join(', ') || 'none'}; import them with \`ecocensus indicators import\`)`)
-  }
-  return found
-}
+export const findIndicatorSet = (db: Queryable, spec: string) =>
+  findVersion<IndicatorSetVersion>(db, 'indicator_set', COLUMNS, spec, { what: 'indicators', vintageWord: 'year', hint: 'import them with `ecocensus indicators import`' })
 
 /** One indicator's values by unit code; refuses an indicator the version does not hold. */
 export async function indicatorValues(db: Queryable, set: IndicatorSetVersion, indicator: string): Promise<Map<string, number>> {

@@ -8,6 +8,12 @@ import ExcelJS from 'exceljs'
 import { BadInput } from '../errors.ts'
 import { toCsvLines } from './csv-read.ts'
 
+/** A cell as a number: numbers as they are, text written as a decimal number (spaces around allowed), else NaN. */
+export function numberCell(v: unknown): number {
+  if (typeof v === 'number') return v
+  return typeof v === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : NaN
+}
+
 export async function readTable(file: string): Promise<Record<string, unknown>[]> {
   return (await readTableLines(file)).map((r) => r.values)
 }

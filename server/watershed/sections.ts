@@ -9,9 +9,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Db, Queryable } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
-import { BadInput, NotFound, TooLarge } from '../errors.ts'
+import { BadInput, TooLarge } from '../errors.ts'
 import { claimVersion, CURRENT } from '../catalog/versions.ts'
-import { compareVintage } from '../catalog/layer-select.ts'
+import { findVersion } from '../catalog/find-version.ts'
 import { datasetChecksum } from '../ingest/checksum.ts'
 import { resolveCrs } from '../crs/resolve.ts'
 import { reprojector } from '../crs/reproject.ts'
@@ -161,20 +161,7 @@ export async function importSections(db: Db, o: ImportSectionsOptions): Promise<
 
 const COLUMNS = 'id, name, vintage, source_file, source_checksum, source_crs, unit_set, tolerance_m, section_count'
 
-/** `NAME` (its latest vintage) or `NAME@VINTAGE` → the current version of a catalogue of sections or series. */
-export async function findVersion<T extends { name: string; vintage: string }>(db: Queryable, table: 'section_set' | 'series_set', columns: string, spec: string, what: string): Promise<T> {
-  const m = /^([^@]+)(?:@(.+))?$/.exec(spec.trim())
-  if (!m) throw new BadInput(`${what} '${spec}': write NAME or NAME@VINTAGE`)
-  const all = (await db.query<T>(`SELECT ${columns} FROM ${table} WHERE ${CURRENT} AND name = $1`, [m[1]])).sort((a, b) => compareVintage(a.vintage, b.vintage))
-  const found = m[2] ? all.find((s) => s.vintage === m[2]) : all.at(-1)
-  if (!found) {
-    const names = (await db.query<{ name: string }>(`SELECT DISTINCT name FROM ${table} WHERE ${CURRENT} ORDER BY name`)).map((r) => r.name)
-    throw new NotFound(all.length ? `${what} '${m[1]}' have no vintage ${m[2]} (have ${all.map((s) => s.vintage).join(', ')})` : `no ${what} '${m[1]}' (known: ${names.join(', ') || 'none'})`)
-  }
-  return found
-}
-
-export const findSections = (db: Queryable, spec: string) => findVersion<SectionSet>(db, 'section_set', COLUMNS, spec, 'sections')
+export const findSections = (db: Queryable, spec: string) => findVersion<SectionSet>(db, 'section_set', COLUMNS, spec, { what: 'sections' })
 
 export async function listSections(db: Queryable): Promise<SectionSet[]> {
   return db.query<SectionSet>(`SELECT ${COLUMNS} FROM section_set WHERE ${CURRENT} ORDER BY name, vintage`)

@@ -10,10 +10,11 @@ import type { Db, Queryable } from '../db/db.ts'
 import { BadInput, TooLarge } from '../errors.ts'
 import { claimVersion, CURRENT } from '../catalog/versions.ts'
 import { datasetChecksum } from '../ingest/checksum.ts'
-import { readTableLines } from '../validate/read-table.ts'
+import { numberCell, readTableLines } from '../validate/read-table.ts'
 import { NAME_RE, VINTAGE_RE } from '../validate/fields.ts'
 import { GB3838_TABLE1, type Indicator } from './gb3838.ts'
-import { findSections, findVersion, sectionsOf, type SectionSet } from './sections.ts'
+import { findSections, sectionsOf, type SectionSet } from './sections.ts'
+import { findVersion } from '../catalog/find-version.ts'
 
 /** indicator names as monitoring tables write them → GB 3838 ids */
 const ALIASES: Record<string, string> = {
@@ -88,7 +89,7 @@ export async function importSeries(db: Db, o: ImportSeriesOptions): Promise<Seri
       if (!u) unitOf.set(ind.id, { unit, line })
       else if (u.unit !== unit) bad(`${ind.name} in '${unit}', but line ${u.line} gives it in '${u.unit}'; one unit per indicator`)
     }
-    const v = typeof r.value === 'number' ? r.value : /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(String(r.value ?? '')) ? Number(r.value) : NaN
+    const v = numberCell(r.value)
     if (!Number.isFinite(v) || v < 0) bad(`value '${String(r.value ?? '')}' is not a non-negative number`)
     const flowRaw = r.flow_m3s
     const flow = flowRaw === undefined ? null : Number(flowRaw)
@@ -120,7 +121,7 @@ export async function importSeries(db: Db, o: ImportSeriesOptions): Promise<Seri
   })
 }
 
-export const findSeries = (db: Queryable, spec: string) => findVersion<SeriesSet>(db, 'series_set', COLUMNS, spec, 'series')
+export const findSeries = (db: Queryable, spec: string) => findVersion<SeriesSet>(db, 'series_set', COLUMNS, spec, { what: 'series' })
 
 export async function listSeries(db: Queryable): Promise<SeriesSet[]> {
   return db.query<SeriesSet>(`SELECT ${COLUMNS} FROM series_set WHERE ${CURRENT} ORDER BY name, vintage`)
