@@ -1,13 +1,14 @@
 // Terrain for soil retention's LS: Horn slope against `gdaldem slope` and D8 directions
 // against GRASS `r.watershed -s` on a real DEM (USGS NED, Jacksboro fault, Tennessee, from
 // matplotlib's sample data: test/fixtures/dem/README.md), flow accumulation and LS on
-// hand-built DEMs in closed form, and depression filling that leaves no pit.
+// hand-built DEMs in closed form, and depression filling that leaves no pit and raises every
+// cell to exactly the level a textbook Priority-Flood finds.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { openTiff, readWindow } from '../server/raster/geotiff-file.ts'
-import { d8Directions, fillDepressions, flowAccumulation, hornGradient, lsAt, lsFactor, lsPrepared, slopeDegrees } from '../server/gep/terrain.ts'
+import { d8Directions, drainage, flowAccumulation, hornGradient, lsAt, lsFactor, lsPrepared, slopeDegrees } from '../server/gep/terrain.ts'
 import { tmpDir } from './helpers/fixtures.ts'
 
 const DEM = path.join(import.meta.dirname, 'fixtures', 'dem', 'jacksboro_utm17n_90m.tif')
@@ -51,7 +52,7 @@ describe('terrain', () => {
     execFileSync('grass', ['--tmp-location', DEM, '--exec', 'bash', '-c', script], { stdio: 'ignore' })
     const gd = (await readAll(out)).v
     const g = { width: w, height: h, dx: 90, dy: 90 }
-    const z = fillDepressions(dem, g)
+    const { z } = drainage(dem, g)
     const ours = d8Directions(dem, g)
     let same = 0
     let n = 0
@@ -70,12 +71,13 @@ describe('terrain', () => {
 
   it('filling leaves no pit: every cell drains to the edge, all cells counted once', () => {
     const g = { width: w, height: h, dx: 90, dy: 90 }
-    const z = fillDepressions(dem, g)
-    for (let i = 0; i < z.length; i++) expect(z[i]! >= dem[i]!).toBe(true)
-    const d = d8Directions(z, g)
-    let pits = 0
-    for (let r = 1; r < h - 1; r++) for (let c = 1; c < w - 1; c++) if (d[r * w + c] === -1) pits++
+    const { z, dir: d, raised, pits } = drainage(dem, g)
+    expect(raised).toBeGreaterThan(0)
     expect(pits).toBe(0)
+    for (let i = 0; i < z.length; i++) expect(z[i]! >= dem[i]!).toBe(true)
+    let undrained = 0
+    for (let r = 1; r < h - 1; r++) for (let c = 1; c < w - 1; c++) if (d[r * w + c] === -1) undrained++
+    expect(undrained).toBe(0)
     const acc = flowAccumulation(d, z, g)
     // outlets (edge cells draining off the grid or nowhere) collect every cell exactly once
     let total = 0
@@ -87,6 +89,53 @@ describe('terrain', () => {
       if (k < 0 || rr < 0 || rr >= h || cc < 0 || cc >= w) total += acc[i]!
     }
     expect(total).toBe(w * h)
+  })
+
+  it('every cell is raised to exactly the textbook Priority-Flood level (real, mirrored, rough DEMs)', () => {
+    // Priority-Flood (Barnes et al. 2014, Algorithm 1) with a plain sorted frontier: the level
+    // of a cell is the lowest possible highest point on a path to the edge or to no data
+    const reference = (z0: Float32Array, W: number, H: number) => {
+      const z = Float32Array.from(z0)
+      const done = new Uint8Array(W * H)
+      const heap: [number, number][] = []
+      const push = (v: number, i: number) => { heap.push([v, i]); let k = heap.length - 1; while (k > 0) { const p = (k - 1) >> 1; if (heap[p]![0] <= heap[k]![0]) break; [heap[p], heap[k]] = [heap[k]!, heap[p]!]; k = p } }
+      const pop = () => { const top = heap[0]!; const last = heap.pop()!; if (heap.length) { heap[0] = last; let k = 0; for (;;) { const l = 2 * k + 1, r = l + 1; let m = k; if (l < heap.length && heap[l]![0] < heap[m]![0]) m = l; if (r < heap.length && heap[r]![0] < heap[m]![0]) m = r; if (m === k) break; [heap[m], heap[k]] = [heap[k]!, heap[m]!]; k = m } } return top }
+      for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
+        const i = r * W + c
+        if (!(z[i]! === z[i]!)) { done[i] = 1; continue }
+        let seed = r === 0 || c === 0 || r === H - 1 || c === W - 1
+        for (let dr = -1; dr <= 1 && !seed; dr++) for (let dc = -1; dc <= 1; dc++) { const v = z[(r + dr) * W + c + dc]!; if (v !== v) seed = true }
+        if (seed) { done[i] = 1; push(z[i]!, i) }
+      }
+      while (heap.length) {
+        const [v, i] = pop()
+        const r = (i / W) | 0, c = i % W
+        for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
+          const rr = r + dr, cc = c + dc
+          if (rr < 0 || rr >= H || cc < 0 || cc >= W) continue
+          const j = rr * W + cc
+          if (done[j]) continue
+          done[j] = 1
+          if (z[j]! < v) z[j] = v
+          push(z[j]!, j)
+        }
+      }
+      return z
+    }
+    const mirrored = new Float32Array(4 * w * h)
+    for (let r = 0; r < 2 * h; r++) for (let c = 0; c < 2 * w; c++) mirrored[r * 2 * w + c] = dem[(r < h ? r : 2 * h - 1 - r) * w + (c < w ? c : 2 * w - 1 - c)]!
+    const rough = new Float32Array(120 * 90)
+    for (let i = 0; i < rough.length; i++) rough[i] = ((i * 7919) % 13) + (i % 120 === 60 || i % 17 === 0 ? NaN : 0)
+    for (const [z0, W, H] of [[dem, w, h], [mirrored, 2 * w, 2 * h], [rough, 120, 90]] as const) {
+      const g = { width: W, height: H, dx: 30, dy: 30 }
+      const { z, pits } = drainage(z0, g)
+      const ref = reference(z0, W, H)
+      let differ = 0, raised = 0
+      for (let i = 0; i < z.length; i++) { if (!Object.is(z[i], ref[i])) differ++; if (z[i] !== z0[i]) raised++ }
+      expect(raised).toBeGreaterThan(0)
+      expect(differ).toBe(0)
+      expect(pits).toBe(0)
+    }
   })
 
   it('a pit in a plane is filled and drained; a V valley accumulates in closed form', () => {
@@ -101,9 +150,10 @@ describe('terrain', () => {
     const pit = new Float32Array(W * H)
     for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) pit[r * W + c] = 50 - 0.2 * c
     pit[7 * W + 8] = 10
-    const f = fillDepressions(pit, g)
-    expect(f[7 * W + 8]).toBeGreaterThan(50 - 0.2 * 9)
-    expect(f[7 * W + 8]).toBeLessThan(50 - 0.2 * 9 + 1e-3)
+    const { z: f, dir } = drainage(pit, g)
+    // raised to its lowest neighbour (the pour point, column 9), then drains east onto it
+    expect(f[7 * W + 8]).toBe(Math.fround(50 - 0.2 * 9))
+    expect([0, 1, 7]).toContain(dir[7 * W + 8])
   })
 
   it('the scan threads\' LS (logarithms of counts from a table) equals lsAt to 1e-12', () => {

@@ -28,7 +28,7 @@ import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
 import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.ts'
 import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
-import { d8Directions, fillDepressions, flowAccumulation, hornGradient } from './terrain.ts'
+import { drainage, flowAccumulation, heights, hornGradient } from './terrain.ts'
 import { ECOSYSTEM_TYPES } from './config.ts'
 
 export interface GepRequest {
@@ -316,10 +316,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     // LS over the whole model grid: flow paths do not stop at unit boundaries
     const dem = rasters.inputs.dem!
     const src = await openSource(await specOn(ctx.db, rasterDir, dem, grid, resamplingOf(c, 'dem'), c.inputs.dem!.band))
-    const raw = await src.read(0, 0, grid.width, grid.height, ctx.signal)
-    const z = new Float32Array(grid.width * grid.height)
-    const nd = src.nodata
-    for (let i = 0; i < z.length; i++) { const v = raw[i]!; z[i] = v === nd ? NaN : v }
+    const z = heights(await src.read(0, 0, grid.width, grid.height, ctx.signal), src.nodata)
     lap('dem')
     const T = grid.transform
     // slope, aspect and accumulation over the whole grid; LS itself is computed per covered
@@ -329,10 +326,8 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     const [tanS, xaS, accS] = [shared('float32'), shared('float32'), shared('uint32')]
     hornGradient(z, g, { tan: new Float32Array(tanS.data), xAspect: new Float32Array(xaS.data) })
     lap('slope')
-    const filled = it.soil_retention.fill ? fillDepressions(z, g) : z
-    lap('fill')
-    const dir = d8Directions(filled, g)
-    lap('d8')
+    const { z: filled, dir } = drainage(z, g, { fill: it.soil_retention.fill, inPlace: true })
+    lap('drainage')
     flowAccumulation(dir, filled, g, new Uint32Array(accS.data))
     lap('accumulation')
     soil.idx.tan = soil.sources.length

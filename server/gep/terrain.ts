@@ -1,6 +1,6 @@
 // Terrain from a DEM on a projected grid, for soil retention's LS factor: slope by Horn's
-// method (as `gdaldem slope`), depressions filled by Priority-Flood+ε (Barnes et al. 2014),
-// D8 flow directions and accumulation, and LS after Desmet & Govers (1996) with McCool's
+// method (as `gdaldem slope`), depressions filled flat to their pour point and flats drained
+// toward their way out (as InVEST SDR's pygeoprocessing), D8 flow directions and accumulation, and LS after Desmet & Govers (1996) with McCool's
 // S (1987) and rill/interrill m (1989), the forms of InVEST SDR. Pure functions on
 // row-major Float32Arrays; NaN is no data.
 
@@ -67,107 +67,317 @@ export function hornGradient(dem: Float32Array, g: Grid, out?: { tan: Float32Arr
 /** Slope in degrees from tan θ (what `gdaldem slope` writes). */
 export const slopeDegrees = (tan: number) => (Math.atan(tan) * 180) / Math.PI
 
-/** Elevation step of the fill's queue: cells are flooded in order of elevation to this step. */
-export const FILL_STEP_M = 0.001
-
 /**
- * Depressions filled so that every cell drains to the grid's edge or to a no-data cell:
- * Priority-Flood+ε (Barnes, Lehman & Mulla 2014, Algorithm 3): cells are visited from the
- * edges inward by rising elevation; a cell lower than the one it is reached from is raised
- * just above it (the next float32 up), so flats and pits get a gradient toward the outlet.
- * Cells in depressions, and cells on slopes that can raise nothing, go through a plain queue
- * (Zhou, Sun & Fu 2016). The priority queue is a bucket queue of
- * 1 mm steps (first in, first out within a step): a cell may be raised up to 1 mm more than
- * an exact order would raise it, and every cell still drains, whatever the order within a
- * step (each raised cell drains through the cell that raised it).
+ * Depressions filled flat to their pour point, with work local to the depressions (as InVEST
+ * SDR's pygeoprocessing `fill_pits`, without its re-filling of merged pits). Every cell is
+ * labelled with the end of its path along `dir` (d8Directions on the raw DEM, its flats
+ * resolved): an end drains if it lies on the grid's edge or next to no data; the others are
+ * pits. From each pit a search in
+ * rising order (a binary heap) floods until it takes a cell that drains, whatever other pits'
+ * basins it passes through on the way: the highest height taken is the pit's level, the
+ * lowest highest point of any way out (what a Priority-Flood from the edges gives, test/
+ * terrain.test.ts). The cells below that level connected to the pit are raised to it, and
+ * the ends of their paths now drain. `dir` is updated for the raised cells and their
+ * neighbours; flats (filled or natural) are left to resolveFlats. Fills z in place; returns
+ * how many cells were raised and the cells whose D8 was redone.
  */
-export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
+export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: number; again: Int32Array } {
   const { width: w, height: h } = g
   const n = w * h
-  const z = Float32Array.from(dem)
-  let lo = Infinity
-  let hi = -Infinity
-  for (let i = 0; i < n; i++) { const v = z[i]!; if (v < lo) lo = v; if (v > hi) hi = v }
-  if (!(lo <= hi)) return z
-  const step = Math.max(FILL_STEP_M, (hi - lo) / (1 << 24))
-  const nb = Math.floor((hi - lo) / step) + 2
-  // buckets as linked lists (head/tail per bucket, next per cell)
-  const head = new Int32Array(nb).fill(-1)
-  const tail = new Int32Array(nb).fill(-1)
-  const next = new Int32Array(n)
-  let cur = nb
-  const push = (i: number, v: number) => {
-    const b = Math.min(nb - 1, Math.floor((v - lo) / step))
-    next[i] = -1
-    if (head[b] === -1) head[b] = i
-    else next[tail[b]!] = i
-    tail[b] = i
-    if (b < cur) cur = b
+  const off = DR.map((dr, k) => dr * w + DC[k]!)
+  const queue = new Growable()
+  const touched = new Growable()
+  const heap = new CellHeap()
+  /** no data next to the cell, or the grid's edge: it drains there */
+  const outlet = (i: number) => {
+    const r = (i / w) | 0, c = i - r * w
+    if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return true
+    for (let k = 0; k < 8; k++) { const v = z[i + off[k]!]!; if (v !== v) return true }
+    return false
   }
-  const closed = new Uint8Array(n)
-  const pit = new Int32Array(n)
-  let pitHead = 0
-  let pitTail = 0
-  for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      const i = r * w + c
-      const v = z[i]!
-      if (v !== v) { closed[i] = 1; continue }
-      let edge = r === 0 || c === 0 || r === h - 1 || c === w - 1
-      if (!edge) for (let k = 0; k < 8; k++) { const u = z[(r + DR[k]!) * w + c + DC[k]!]!; if (u !== u) { edge = true; break } }
-      if (edge) { closed[i] = 1; push(i, v) }
+  // the end of a cell's path (the cell itself where it has no direction), found when first
+  // asked for and kept for every cell on the way (+1: 0 not known yet)
+  const endOf = new Int32Array(n)
+  const path = new Growable()
+  const endAt = (i: number): number => {
+    const known = endOf[i]!
+    if (known !== 0) return known - 1
+    path.clear()
+    let j = i
+    while (endOf[j] === 0 && dir[j]! >= 0) { path.push(j); j += off[dir[j]!]! }
+    const e = endOf[j] !== 0 ? endOf[j]! : j + 1
+    endOf[j] = e
+    for (let q = 0; q < path.length; q++) endOf[path.at(q)] = e
+    return e - 1
+  }
+  // per end: 1 drains (an outlet), 2 pit, 3 pit filled
+  const state = new Uint8Array(n)
+  let count = 0
+  for (let i = 0; i < n; i++) {
+    if (dir[i] !== -1) continue
+    const zi = z[i]!
+    if (zi !== zi || outlet(i)) state[i] = 1
+    else { state[i] = 2; count++ }
+  }
+  // pits lowest first: a pit that spills into a lower one then finds it filled, where in grid
+  // order a chain of pits spilling one into the next would be flooded again by each
+  const pits = new Int32Array(count)
+  count = 0
+  for (let i = 0; i < n; i++) if (state[i] === 2) pits[count++] = i
+  const order = byHeight(z, pits)
+  const seen = new Int32Array(n)
+  let id = 0
+  let raised = 0
+  for (let p = 0; p < order.length; p++) {
+    const root = order[p]!
+    if (state[root] !== 2) continue
+    id++
+    heap.clear()
+    heap.push(z[root]!, root)
+    seen[root] = id
+    let level = -Infinity
+    while (heap.size > 0) {
+      const i = heap.pop()
+      const zi = z[i]!
+      if (zi > level) level = zi
+      if (state[endAt(i)] !== 2 || outlet(i)) break
+      for (let k = 0; k < 8; k++) {
+        const j = i + off[k]!
+        if (seen[j] === id) continue
+        seen[j] = id
+        const v = z[j]!
+        if (v === v) heap.push(v, j)
+      }
+    }
+    // raise the cells below the level that connect to the pit; their paths' ends now drain
+    queue.clear()
+    queue.push(root)
+    state[root] = 3
+    if (z[root]! < level) { z[root] = level; touched.push(root); raised++ }
+    for (let q = 0; q < queue.length; q++) {
+      const i = queue.at(q)
+      for (let k = 0; k < 8; k++) {
+        const j = i + off[k]!
+        const v = z[j]!
+        if (v < level) { z[j] = level; queue.push(j); touched.push(j); raised++; state[endAt(j)] = 3 }
+      }
     }
   }
-  // a cell above the one that reaches it, with no open neighbour at or below it, raises
-  // nothing when processed: it may go through the plain queue at once, whatever the order of
-  // the rest (Zhou, Sun & Fu 2016's variant): the heap sees only cells that may spill
-  const slope = (j: number, r: number, c: number, zj: number) => {
+  // D8 again where a cell or a neighbour was raised
+  const d8At = d8Cell(z, g, dir)
+  const again = new Uint8Array(n)
+  const redone = new Growable()
+  for (let t = 0; t < touched.length; t++) {
+    const i = touched.at(t)
+    const r = (i / w) | 0, c = i - r * w
+    for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
+      const rr = r + dr, cc = c + dc
+      if (rr >= 0 && rr < h && cc >= 0 && cc < w) again[rr * w + cc] = 1
+    }
+  }
+  for (let t = 0; t < touched.length; t++) {
+    const i = touched.at(t)
+    const r = (i / w) | 0, c = i - r * w
+    for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
+      const rr = r + dr, cc = c + dc
+      if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue
+      const j = rr * w + cc
+      if (again[j]) { again[j] = 0; d8At(j, rr, cc); redone.push(j) }
+    }
+  }
+  return { raised, again: redone.data.subarray(0, redone.length) }
+}
+
+/**
+ * Directions across flats: a cell without a lower neighbour that is not an outlet (the grid's
+ * edge, next to no data) drains to a neighbour of the same height one step nearer the flat's
+ * way out, breadth-first from the flat's cells that already drain (the plateau drain of
+ * pygeoprocessing's D8). Returns the cells left without a way out (pits, when unfilled).
+ */
+export function resolveFlats(z: Float32Array, g: Grid, dir: Int8Array, among?: Int32Array): number {
+  const { width: w, height: h } = g
+  const n = w * h
+  const off = DR.map((dr, k) => dr * w + DC[k]!)
+  const opposite = [4, 5, 6, 7, 0, 1, 2, 3]
+  const undrained = (i: number) => {
+    if (dir[i] !== -1) return false
+    const v = z[i]!
+    if (v !== v) return false
+    const r = (i / w) | 0, c = i - r * w
     if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return false
-    for (let k = 0; k < 8; k++) {
-      const q = j + DR[k]! * w + DC[k]!
-      if (!closed[q] && !(z[q]! > zj)) return false
-    }
+    for (let k = 0; k < 8; k++) { const u = z[i + off[k]!]!; if (u !== u) return false }
     return true
   }
-  const f32 = new Float32Array(1)
-  const u32 = new Int32Array(f32.buffer)
-  const up = (v: number) => {
-    if (v === 0) return 1.401298464324817e-45
-    f32[0] = v
-    u32[0] = v > 0 ? u32[0]! + 1 : u32[0]! - 1
-    return f32[0]!
-  }
-  for (;;) {
-    let i: number
-    if (pitHead < pitTail) i = pit[pitHead++]!
-    else {
-      while (cur < nb && head[cur] === -1) cur++
-      if (cur >= nb) break
-      i = head[cur]!
-      head[cur] = next[i]!
-      if (head[cur] === -1) tail[cur] = -1
-      pitHead = pitTail = 0
-    }
-    const r = (i / w) | 0
-    const c = i - r * w
-    const zi = z[i]!
-    const interior = r > 0 && r < h - 1 && c > 0 && c < w - 1
+  const flat = new Growable()
+  if (among) { for (let a = 0; a < among.length; a++) { const i = among[a]!; if (undrained(i)) flat.push(i) } }
+  else for (let i = 0; i < n; i++) if (dir[i] === -1 && undrained(i)) flat.push(i)
+  let open = flat.length
+  if (open === 0) return 0
+  const state = new Uint8Array(n) // 1 undrained, 2 queued
+  for (let f = 0; f < flat.length; f++) state[flat.at(f)] = 1
+  const queue = new Growable()
+  // seeds: draining cells next to an undrained cell of the same height
+  for (let f = 0; f < flat.length; f++) {
+    const i = flat.at(f)
     for (let k = 0; k < 8; k++) {
-      const rr = r + DR[k]!
-      const cc = c + DC[k]!
-      if (!interior && (rr < 0 || rr >= h || cc < 0 || cc >= w)) continue
-      const j = rr * w + cc
-      if (closed[j]) continue
-      closed[j] = 1
-      const zj = z[j]!
-      if (zj <= zi) {
-        z[j] = up(zi)
-        pit[pitTail++] = j
-      } else if (slope(j, rr, cc, zj)) pit[pitTail++] = j
-      else push(j, zj)
+      const j = i + off[k]!
+      if (state[j] === 0 && z[j] === z[i]) { state[j] = 2; queue.push(j) }
     }
+  }
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue.at(q)
+    const zi = z[i]!
+    const r = (i / w) | 0, c = i - r * w
+    const inner = r > 0 && r < h - 1 && c > 0 && c < w - 1
+    for (let k = 0; k < 8; k++) {
+      if (!inner) { const rr = r + DR[k]!, cc = c + DC[k]!; if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue }
+      const j = i + off[k]!
+      if (state[j] !== 1 || z[j] !== zi) continue
+      // j drains into i: i lies in direction opposite[k] from j
+      dir[j] = opposite[k]!
+      state[j] = 2
+      open--
+      queue.push(j)
+    }
+  }
+  return open
+}
+
+/**
+ * D8 directions that drain every cell: steepest descent on the DEM with its depressions filled
+ * (fillPits, unless `fill` is false) and its flats resolved toward their way out. Without the
+ * fill, the remaining pits are outlets of their own.
+ */
+export function drainage(dem: Float32Array, g: Grid, o: { fill?: boolean; inPlace?: boolean } = {}): { z: Float32Array; dir: Int8Array; raised: number; pits: number } {
+  const dir = d8Directions(dem, g)
+  // flats with a way out drain along it before the pits are told apart
+  const open = resolveFlats(dem, g, dir)
+  if (o.fill === false || open === 0) return { z: dem, dir, raised: 0, pits: open }
+  const z = o.inPlace ? dem : dem.slice()
+  const { raised, again } = fillPits(z, g, dir)
+  // the cells whose D8 was redone hold every flat left
+  const pits = resolveFlats(z, g, dir, again)
+  return { z, dir, raised, pits }
+}
+
+/** A raster window as float32 heights, its no-data value as NaN (in place when it is float32). */
+export function heights(raw: ArrayLike<number>, nodata: number | null | undefined): Float32Array {
+  const z = raw instanceof Float32Array ? raw : Float32Array.from(raw)
+  if (nodata !== null && nodata !== undefined) {
+    const nd = Math.fround(nodata)
+    for (let i = 0; i < z.length; i++) if (z[i] === nd) z[i] = NaN
   }
   return z
+}
+
+/** Cells sorted by height, ties by index: a stable radix sort on the float's ordered bits. */
+function byHeight(z: Float32Array, cells: Int32Array): Int32Array {
+  const m = cells.length
+  const f = new Float32Array(1)
+  const u = new Uint32Array(f.buffer)
+  const key = new Uint32Array(m)
+  for (let i = 0; i < m; i++) {
+    f[0] = z[cells[i]!]!
+    const b = u[0]!
+    // negative floats: all bits flipped; positive: the sign bit set (IEEE order as unsigned)
+    key[i] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0
+  }
+  let src: Int32Array = cells, srcKey: Uint32Array = key
+  let dst: Int32Array = new Int32Array(m), dstKey: Uint32Array = new Uint32Array(m)
+  const count = new Uint32Array(65537)
+  for (const shift of [0, 16]) {
+    count.fill(0)
+    for (let i = 0; i < m; i++) count[((srcKey[i]! >>> shift) & 0xffff) + 1]++
+    for (let b = 1; b <= 65536; b++) count[b] += count[b - 1]!
+    for (let i = 0; i < m; i++) {
+      const b = (srcKey[i]! >>> shift) & 0xffff
+      const at = count[b]!++
+      dst[at] = src[i]!
+      dstKey[at] = srcKey[i]!
+    }
+    ;[src, dst] = [dst, src]
+    ;[srcKey, dstKey] = [dstKey, srcKey]
+  }
+  return src
+}
+
+/** A growable Int32 list. */
+class Growable {
+  data = new Int32Array(1024)
+  length = 0
+  push(v: number) {
+    if (this.length === this.data.length) { const d = new Int32Array(this.data.length * 2); d.set(this.data); this.data = d }
+    this.data[this.length++] = v
+  }
+  at(i: number) { return this.data[i]! }
+  clear() { this.length = 0 }
+}
+
+/** A binary min-heap of cells by height, ties by cell index (deterministic). */
+class CellHeap {
+  key = new Float64Array(1024)
+  cell = new Int32Array(1024)
+  size = 0
+  clear() { this.size = 0 }
+  private less(a: number, b: number) { const ka = this.key[a]!, kb = this.key[b]!; return ka < kb || (ka === kb && this.cell[a]! < this.cell[b]!) }
+  private swap(a: number, b: number) {
+    const k = this.key[a]!; this.key[a] = this.key[b]!; this.key[b] = k
+    const c = this.cell[a]!; this.cell[a] = this.cell[b]!; this.cell[b] = c
+  }
+  push(k: number, c: number) {
+    if (this.size === this.key.length) {
+      const nk = new Float64Array(this.size * 2); nk.set(this.key); this.key = nk
+      const nc = new Int32Array(this.size * 2); nc.set(this.cell); this.cell = nc
+    }
+    let i = this.size++
+    this.key[i] = k
+    this.cell[i] = c
+    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(i, p)) break; this.swap(i, p); i = p }
+  }
+  pop(): number {
+    const top = this.cell[0]!
+    const last = --this.size
+    if (last > 0) {
+      this.key[0] = this.key[last]!
+      this.cell[0] = this.cell[last]!
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1
+        let m = i
+        if (l < last && this.less(l, m)) m = l
+        if (r < last && this.less(r, m)) m = r
+        if (m === i) break
+        this.swap(i, m)
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+const inverseDistances = (g: Grid) => DR.map((dr, k) => 1 / Math.hypot(dr * g.dy, DC[k]! * g.dx))
+
+/** D8 of one cell at row r, column c, with every bound checked (edges, single cells). */
+function d8Cell(z: Float32Array, g: Grid, dir: Int8Array): (i: number, r: number, c: number) => void {
+  const { width: w, height: h } = g
+  const inv = inverseDistances(g)
+  return (i, r, c) => {
+    const zi = z[i]!
+    let best = 0
+    let bk = -1
+    if (zi === zi) {
+      for (let k = 0; k < 8; k++) {
+        const rr = r + DR[k]!
+        const cc = c + DC[k]!
+        if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue
+        const zj = z[rr * w + cc]!
+        if (zj !== zj) continue
+        const s = (zi - zj) * inv[k]!
+        if (s > best) { best = s; bk = k }
+      }
+    }
+    dir[i] = bk
+  }
 }
 
 /**
@@ -175,71 +385,70 @@ export function fillDepressions(dem: Float32Array, g: Grid): Float32Array {
  * neighbour is lower (pits, flats) or the cell has no data. Ties go to the first in the
  * order E, NE, N, NW, W, SW, S, SE.
  */
-export function d8Directions(z: Float32Array, g: Grid): Int8Array {
-  const { width: w, height: h, dx, dy } = g
-  const dist = DR.map((dr, k) => Math.hypot(dr * dy, DC[k]! * dx))
-  const dir = new Int8Array(w * h).fill(-1)
-  for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      const i = r * w + c
+export function d8Directions(z: Float32Array, g: Grid, out?: Int8Array, from = 0, to = z.length): Int8Array {
+  const { width: w, height: h } = g
+  const inv = inverseDistances(g)
+  const [i0, i1, i2, i3, i4, i5, i6, i7] = inv as [number, number, number, number, number, number, number, number]
+  const dir = out ?? new Int8Array(w * h)
+  const edge = d8Cell(z, g, dir)
+  for (let i = from; i < to;) {
+    const r = (i / w) | 0
+    const rowEnd = Math.min(to, (r + 1) * w)
+    if (r === 0 || r === h - 1) { for (; i < rowEnd; i++) edge(i, r, i - r * w); continue }
+    if (i === r * w) { edge(i, r, 0); i++ }
+    const stop = Math.min(rowEnd, (r + 1) * w - 1)
+    // interior cells: no bounds to check; a neighbour without data compares false
+    for (; i < stop; i++) {
       const zi = z[i]!
-      if (zi !== zi) continue
       let best = 0
       let bk = -1
-      for (let k = 0; k < 8; k++) {
-        const rr = r + DR[k]!
-        const cc = c + DC[k]!
-        if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue
-        const zj = z[rr * w + cc]!
-        if (zj !== zj) continue
-        const s = (zi - zj) / dist[k]!
-        if (s > best) { best = s; bk = k }
-      }
+      let s = (zi - z[i + 1]!) * i0; if (s > best) { best = s; bk = 0 }
+      s = (zi - z[i + 1 - w]!) * i1; if (s > best) { best = s; bk = 1 }
+      s = (zi - z[i - w]!) * i2; if (s > best) { best = s; bk = 2 }
+      s = (zi - z[i - 1 - w]!) * i3; if (s > best) { best = s; bk = 3 }
+      s = (zi - z[i - 1]!) * i4; if (s > best) { best = s; bk = 4 }
+      s = (zi - z[i - 1 + w]!) * i5; if (s > best) { best = s; bk = 5 }
+      s = (zi - z[i + w]!) * i6; if (s > best) { best = s; bk = 6 }
+      s = (zi - z[i + 1 + w]!) * i7; if (s > best) { bk = 7 }
       dir[i] = bk
     }
+    if (i < rowEnd) { edge(i, r, i - r * w); i++ }
   }
   return dir
 }
 
 /**
- * Cells draining through each cell, itself included (D8; cells without data count 0): a
- * depth-first walk up from every outlet (a cell with no direction), adding each cell's count
- * to the cell it drains to on the way back. Walking up the drainage network keeps to
- * neighbouring memory, where a breadth-first order from the ridges jumps across the grid.
+ * Cells draining through each cell, itself included (D8; cells without data count 0). Each
+ * cell's donors are counted first; then, in grid order, from every cell that nothing drains
+ * into, its count is passed downstream for as long as the cell below has received from all
+ * its donors (a topological order found by walking down the flow paths, as the
+ * Braun & Willett 2013 stack is): every cell is passed on once, to a neighbour in memory.
  */
 export function flowAccumulation(dir: Int8Array, z: Float32Array, g: Grid, out?: Uint32Array): Uint32Array {
-  const { width: w, height: h } = g
+  const { width: w } = g
   const n = dir.length
-  // d8Directions points only at cells inside the grid: the downstream cell is i + offset;
-  // neighbour k drains into i when its direction is the opposite of k
+  // d8Directions points only at cells inside the grid: the downstream cell is i + offset
   const off = DR.map((dr, k) => dr * w + DC[k]!)
-  const opposite = [4, 5, 6, 7, 0, 1, 2, 3]
   const acc = out ?? new Uint32Array(n)
-  let stack = new Int32Array(1 << 20)
-  for (let o = 0; o < n; o++) {
-    if (dir[o] !== -1) continue
-    let sp = 0
-    stack[sp++] = o
-    while (sp > 0) {
-      const top = stack[--sp]!
-      if (top < 0) {
-        // every cell upstream of i is counted: pass i's count down
-        const i = ~top
-        if (z[i] === z[i]) acc[i] += 1
-        const k = dir[i]!
-        if (k >= 0) acc[i + off[k]!] += acc[i]!
-        continue
-      }
-      if (sp + 9 > stack.length) { const bigger = new Int32Array(stack.length * 2); bigger.set(stack); stack = bigger }
-      stack[sp++] = ~top
-      const r = (top / w) | 0
-      const c = top - r * w
-      const inner = r > 0 && r < h - 1 && c > 0 && c < w - 1
-      for (let k = 0; k < 8; k++) {
-        if (!inner) { const rr = r + DR[k]!, cc = c + DC[k]!; if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue }
-        const j = top + off[k]!
-        if (dir[j] === opposite[k]) stack[sp++] = j
-      }
+  const donors = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const v = z[i]!
+    acc[i] = v === v ? 1 : 0
+    const k = dir[i]!
+    if (k >= 0) donors[i + off[k]!]++
+  }
+  // 255: passed on already (a cell has at most 8 donors)
+  for (let i = 0; i < n; i++) {
+    if (donors[i] !== 0) continue
+    let j = i
+    for (;;) {
+      donors[j] = 255
+      const k = dir[j]!
+      if (k < 0) break
+      const t = j + off[k]!
+      acc[t] += acc[j]!
+      if (--donors[t] !== 0) break
+      j = t
     }
   }
   return acc
@@ -312,9 +521,9 @@ export function lsPrepared(g: LsGrid): (tan: number, x: number, acc: number) => 
 
 /** Slope, aspect factor and flow accumulation of a DEM: what LS needs per cell. */
 export function terrain(dem: Float32Array, g: Grid, o: LsOptions = {}): { tan: Float32Array; xAspect: Float32Array; acc: Uint32Array } {
-  const z = o.fill === false ? dem : fillDepressions(dem, g)
+  const { z, dir } = drainage(dem, g, o)
   const { tan, xAspect } = hornGradient(dem, g)
-  const acc = flowAccumulation(d8Directions(z, g), z, g)
+  const acc = flowAccumulation(dir, z, g)
   return { tan, xAspect, acc }
 }
 
