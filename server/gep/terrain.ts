@@ -73,21 +73,22 @@ export const slopeDegrees = (tan: number) => (Math.atan(tan) * 180) / Math.PI
  * labelled with the end of its path along `dir` (d8Directions on the raw DEM, its flats
  * resolved): an end drains if it lies on the grid's edge or next to no data; the others are
  * pits. From each pit a search in
- * rising order (a binary heap) floods until it takes a cell that drains, whatever other pits'
+ * rising order (a radix heap) floods until it takes a cell that drains, whatever other pits'
  * basins it passes through on the way: the highest height taken is the pit's level, the
  * lowest highest point of any way out (what a Priority-Flood from the edges gives, test/
  * terrain.test.ts). The cells below that level connected to the pit are raised to it, and
  * the ends of their paths now drain. `dir` is updated for the raised cells and their
- * neighbours; flats (filled or natural) are left to resolveFlats. Fills z in place; returns
- * how many cells were raised and the cells whose D8 was redone.
+ * neighbours (all of `dir` again when most of the grid was raised); flats (filled or natural)
+ * are left to resolveFlats. Fills z in place; returns how many cells were raised and the
+ * cells whose D8 was redone (undefined: every cell).
  */
-export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: number; again: Int32Array } {
+export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: number; again: Int32Array | undefined } {
   const { width: w, height: h } = g
   const n = w * h
   const off = DR.map((dr, k) => dr * w + DC[k]!)
   const queue = new Growable()
   const touched = new Growable()
-  const heap = new CellHeap()
+  const heap = new RadixQueue()
   /** no data next to the cell, or the grid's edge: it drains there */
   const outlet = (i: number) => {
     const r = (i / w) | 0, c = i - r * w
@@ -163,7 +164,9 @@ export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: nu
       }
     }
   }
-  // D8 again where a cell or a neighbour was raised
+  // D8 again where a cell or a neighbour was raised: over the whole grid when that is most
+  // of it (every flat is then resolved again)
+  if (touched.length > n >> 4) return { raised, again: undefined }
   const d8At = d8Cell(z, g, dir)
   const again = new Uint8Array(n)
   const redone = new Growable()
@@ -172,17 +175,12 @@ export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: nu
     const r = (i / w) | 0, c = i - r * w
     for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
       const rr = r + dr, cc = c + dc
-      if (rr >= 0 && rr < h && cc >= 0 && cc < w) again[rr * w + cc] = 1
-    }
-  }
-  for (let t = 0; t < touched.length; t++) {
-    const i = touched.at(t)
-    const r = (i / w) | 0, c = i - r * w
-    for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
-      const rr = r + dr, cc = c + dc
       if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue
       const j = rr * w + cc
-      if (again[j]) { again[j] = 0; d8At(j, rr, cc); redone.push(j) }
+      if (again[j]) continue
+      again[j] = 1
+      d8At(j, rr, cc)
+      redone.push(j)
     }
   }
   return { raised, again: redone.data.subarray(0, redone.length) }
@@ -255,6 +253,7 @@ export function drainage(dem: Float32Array, g: Grid, o: { fill?: boolean; inPlac
   if (o.fill === false || open === 0) return { z: dem, dir, raised: 0, pits: open }
   const z = o.inPlace ? dem : dem.slice()
   const { raised, again } = fillPits(z, g, dir)
+  if (!again) d8Directions(z, g, dir)
   // the cells whose D8 was redone hold every flat left
   const pits = resolveFlats(z, g, dir, again)
   return { z, dir, raised, pits }
@@ -313,45 +312,62 @@ class Growable {
   clear() { this.length = 0 }
 }
 
-/** A binary min-heap of cells by height, ties by cell index (deterministic). */
-class CellHeap {
-  key = new Float64Array(1024)
-  cell = new Int32Array(1024)
+/**
+ * A monotone priority queue of cells by height (a radix heap, Ahuja et al. 1990, on the
+ * float's ordered bits): keys below the last one taken count as the last one, as the search
+ * needs (the level only rises), and every operation is amortised constant time where a
+ * binary heap over a lake of 10⁷ cells pays a cache miss per level.
+ */
+class RadixQueue {
+  private keys: Uint32Array[] = []
+  private cells: Int32Array[] = []
+  private lens = new Int32Array(33)
+  private last = 0
   size = 0
-  clear() { this.size = 0 }
-  private less(a: number, b: number) { const ka = this.key[a]!, kb = this.key[b]!; return ka < kb || (ka === kb && this.cell[a]! < this.cell[b]!) }
-  private swap(a: number, b: number) {
-    const k = this.key[a]!; this.key[a] = this.key[b]!; this.key[b] = k
-    const c = this.cell[a]!; this.cell[a] = this.cell[b]!; this.cell[b] = c
+  private readonly f = new Float32Array(1)
+  private readonly u = new Uint32Array(this.f.buffer)
+  constructor() {
+    for (let b = 0; b < 33; b++) { this.keys.push(new Uint32Array(64)); this.cells.push(new Int32Array(64)) }
   }
-  push(k: number, c: number) {
-    if (this.size === this.key.length) {
-      const nk = new Float64Array(this.size * 2); nk.set(this.key); this.key = nk
-      const nc = new Int32Array(this.size * 2); nc.set(this.cell); this.cell = nc
+  clear() { this.lens.fill(0); this.size = 0; this.last = 0 }
+  /** the float's bits as an unsigned integer in the float's order */
+  private keyOf(v: number) {
+    this.f[0] = v
+    const b = this.u[0]!
+    return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0
+  }
+  private put(k: number, c: number) {
+    const b = k === this.last ? 0 : 32 - Math.clz32(k ^ this.last)
+    let n = this.lens[b]!
+    if (n === this.keys[b]!.length) {
+      const nk = new Uint32Array(n * 2); nk.set(this.keys[b]!); this.keys[b] = nk
+      const nc = new Int32Array(n * 2); nc.set(this.cells[b]!); this.cells[b] = nc
     }
-    let i = this.size++
-    this.key[i] = k
-    this.cell[i] = c
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(i, p)) break; this.swap(i, p); i = p }
+    this.keys[b]![n] = k
+    this.cells[b]![n] = c
+    this.lens[b] = n + 1
   }
+  push(v: number, c: number) {
+    let k = this.keyOf(v)
+    if (k < this.last) k = this.last
+    this.put(k, c)
+    this.size++
+  }
+  /** a cell of the lowest key (no key below the last one taken) */
   pop(): number {
-    const top = this.cell[0]!
-    const last = --this.size
-    if (last > 0) {
-      this.key[0] = this.key[last]!
-      this.cell[0] = this.cell[last]!
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1
-        let m = i
-        if (l < last && this.less(l, m)) m = l
-        if (r < last && this.less(r, m)) m = r
-        if (m === i) break
-        this.swap(i, m)
-        i = m
-      }
+    if (this.lens[0] === 0) {
+      let b = 1
+      while (this.lens[b] === 0) b++
+      const ks = this.keys[b]!, cs = this.cells[b]!, n = this.lens[b]!
+      let min = ks[0]!
+      for (let i = 1; i < n; i++) if (ks[i]! < min) min = ks[i]!
+      this.last = min
+      this.lens[b] = 0
+      // every key of the bucket moves to a lower one: they share the bits above b with min
+      for (let i = 0; i < n; i++) this.put(ks[i]!, cs[i]!)
     }
-    return top
+    this.size--
+    return this.cells[0]![--this.lens[0]!]!
   }
 }
 
