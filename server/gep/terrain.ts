@@ -526,9 +526,11 @@ export function lsPrepared(g: LsGrid): (tan: number, x: number, acc: number) => 
     const sin = tan / Math.sqrt(1 + tan * tan)
     const beta = sin > 0 ? sin / 0.0896 / (3 * Math.exp(0.8 * Math.log(sin)) + 0.56) : 0
     const m = beta / (1 + beta)
-    const n = acc > 1 ? acc : 1
-    // acc^(m+1) − (acc − 1)^(m+1) = acc^(m+1)·(1 − (1 − 1/acc)^(m+1)), without cancellation
-    let L = Math.exp(m * (k0 - Math.log(x)) + (m + 1) * lnOf(n)) * -Math.expm1((m + 1) * Math.log1p(-1 / n))
+    // acc^(m+1) − (acc − 1)^(m+1) = acc^(m+1)·(1 − (1 − 1/acc)^(m+1)), without cancellation;
+    // 1 for a cell that nothing drains into
+    let L = acc > 1
+      ? Math.exp(m * (k0 - Math.log(x)) + (m + 1) * lnOf(acc)) * -Math.expm1((m + 1) * Math.log1p(-1 / acc))
+      : Math.exp(m * (k0 - Math.log(x)))
     if (L > lMax) L = lMax
     const S = tan < 0.09 ? 10.8 * sin + 0.03 : 16.8 * sin - 0.5
     return L * S
