@@ -130,6 +130,52 @@ for (const backend of backends()) {
       }
     })
 
+    it('gathers features under 2 × 2 pixels into squares at low zoom, each counted once', async () => {
+      // 20 × 20 squares of ~20 m (category a west, b east) 0.002° apart across the tile border
+      // at 118.125°E (zooms 8 and 9), and one 1 km square
+      const dots = []
+      for (let i = 0; i < 20; i++) for (let j = 0; j < 20; j++) {
+        const lon = 118.105 + i * 0.002, lat = 30.3 + j * 0.002
+        dots.push({ props: { t: i < 10 ? 'a' : 'b' }, geometry: poly(box(lon, lat, lon + 0.0002, lat + 0.0002)) })
+      }
+      dots.push({ props: { t: 'big' }, geometry: poly(box(118.15, 30.35, 118.16, 30.36)) })
+      await ingestLayer(db, { file: writeJson(dir, 'dots.geojson', featureCollection(dots, 'EPSG:4490')), layer: 'dots', kind: 'other', vintage: '2020', categoryField: 't', maxBytes: MAX })
+      const rows = await db.query<{ id: string; category: string; area_m2: number }>("SELECT f.id::text AS id, f.category, f.area_m2 FROM feature f JOIN layer l ON l.id = f.layer_id WHERE l.name = 'dots'")
+      const small = rows.filter((r) => r.category !== 'big')
+      const src = await resolveSource(db, 'layer:dots')
+      for (const zoom of [8, 9]) {
+        const [, x0, y1] = tileOf(zoom, 118.1, 30.3)
+        const [, x1, y0] = tileOf(zoom, 118.17, 30.37)
+        expect(x1).toBe(x0 + 1)
+        let merged = 0, area = 0, squares = 0, big = 0, tiles = 0
+        for (let tx = x0; tx <= x1; tx++) for (let ty = y0; ty <= y1; ty++) {
+          const feats = decode(await renderVectorTile(db, src, zoom, tx, ty)).features ?? []
+          if (feats.some((f) => f.properties.merged)) tiles++
+          for (const f of feats) {
+            if (f.properties.category === 'big') { big++; continue }
+            squares++
+            expect(f.id).toBeGreaterThan(2 ** 40)
+            merged += f.properties.merged as number
+            area += f.properties.area_m2 as number
+            // a square of 2 × 2 display pixels: 32 × 32 tile units
+            expect(Math.abs(measure(f).area)).toBeCloseTo(32 * 32, 0)
+          }
+        }
+        // every small feature in exactly one square, its area with it (whole m² per square)
+        expect(merged).toBe(small.length)
+        expect(Math.abs(area - small.reduce((s, r) => s + Number(r.area_m2), 0))).toBeLessThanOrEqual(0.5 * squares)
+        expect(squares).toBeLessThan(small.length)
+        expect(tiles).toBe(2)
+        // the 1 km square stays a feature of its own (≥ 2 × 2 pixels), in every tile it reaches
+        expect(big).toBeGreaterThanOrEqual(1)
+      }
+      // at zoom 14 a 20 m square is more than 2 × 2 pixels: drawn as itself
+      const [z14, x14, y14] = tileOf(14, 118.1051, 30.3001)
+      const own = decode(await renderVectorTile(db, src, z14, x14, y14)).features!
+      expect(own.length).toBeGreaterThan(0)
+      for (const f of own) { expect(f.properties.merged).toBeUndefined(); expect(rows.some((r) => Number(r.id) === f.id)).toBe(true) }
+    })
+
     it('clips a polygon larger than the tile to the tile plus its 64-unit buffer', async () => {
       const [bz, bx, by] = tileOf(13, 118.0, 30.0)
       const f = decode(await renderVectorTile(db, await resolveSource(db, 'layer:big'), bz, bx, by)).features!

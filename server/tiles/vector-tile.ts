@@ -23,13 +23,16 @@ const INNER: Record<VectorSource['kind'], string> = {
   change: loadSql(import.meta.url, 'tile-change.sql'),
 }
 const ENVELOPE = loadSql(import.meta.url, 'tile-envelope.sql')
+/** CTEs a kind's inner statement reads besides q (the layer's one scan of the tile) */
+const BEFORE: Partial<Record<VectorSource['kind'], string>> = { layer: loadSql(import.meta.url, 'tile-layer-scan.sql') }
 const MVT = loadSql(import.meta.url, 'tile-mvt.sql')
 const GEOM = loadSql(import.meta.url, 'tile-geom.sql')
 
 const bare = (sql: string) => sql.replace(/^--.*$/gm, '').trim()
 /** `WITH q AS (tile) [, f AS (inner)] outer`, the MVT layer name a constant. Built once per kind. */
 function statement(outer: string, kind?: VectorSource['kind'], layerName = ''): string {
-  const f = kind ? `,\nf AS (\n${bare(INNER[kind])}\n)` : ''
+  const before = kind && BEFORE[kind] ? `,\nt AS (\n${bare(BEFORE[kind]!)}\n)` : ''
+  const f = kind ? `${before},\nf AS (\n${bare(INNER[kind])}\n)` : ''
   return `WITH q AS (\n${bare(ENVELOPE)}\n)${f}\n${bare(outer).replace('__LAYER__', `'${layerName}'`)}`
 }
 const LAYER_NAME = { layer: 'features', units: 'units', change: 'change' } as const
