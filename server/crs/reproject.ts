@@ -53,15 +53,27 @@ function gkHint(crs: CrsDef, x: number, y: number): string | undefined {
   const gk = crs.gk!
   const sibling = (prefixed: boolean) =>
     BUILTIN_GK.find((d) => d.gk!.datum === gk.datum && d.gk!.width === gk.width && d.gk!.zone === gk.zone && d.gk!.prefixed === prefixed)?.id
+  // the zone-prefixed CRS of the zone the easting names: same datum, this width first
+  const prefixedFor = (zone: number) => {
+    const of = (width: number) => BUILTIN_GK.find((d) => d.gk!.datum === gk.datum && d.gk!.width === width && d.gk!.zone === zone && d.gk!.prefixed)
+    const d = of(gk.width) ?? of(gk.width === 3 ? 6 : 3)
+    return d ? `${d.id} (${d.title})` : undefined
+  }
   const zoneOf = (v: number) => Math.floor(v / 1_000_000)
   if (gk.prefixed) {
     if (zoneOf(x) === gk.zone) return undefined
     if (zoneOf(y) === gk.zone && y > 1e6) return `coordinate (${x}, ${y}) looks swapped (northing first, EPSG axis order): the zone-${gk.zone} easting is the second value; swap the axes`
     if (x > 0 && x < 1_000_000) return `coordinate (${x}, ${y}): the easting lacks the zone prefix ${gk.zone}; the data are probably in ${sibling(false)} (${gk.datum} GK CM ${gk.cm}E): pass --crs ${sibling(false)}`
-    if (x >= 10_000_000) return `coordinate (${x}, ${y}) carries zone prefix ${zoneOf(x)}, not ${gk.zone} of ${crs.id}; check the zone and pass the right --crs`
+    if (x >= 10_000_000) {
+      const right = prefixedFor(zoneOf(x))
+      return `coordinate (${x}, ${y}) carries zone prefix ${zoneOf(x)}, not ${gk.zone} of ${crs.id}; ${right ? `the data are probably in ${right}: pass --crs ${right.split(' ')[0]}` : 'check the zone and pass the right --crs'}`
+    }
     return undefined
   }
-  if (x >= 10_000_000) return `coordinate (${x}, ${y}): the easting carries a zone prefix (${zoneOf(x)}); the data are probably in a zone-prefixed CRS such as ${sibling(true)}: pass --crs`
+  if (x >= 10_000_000) {
+    const right = prefixedFor(zoneOf(x))
+    return `coordinate (${x}, ${y}): the easting carries a zone prefix (${zoneOf(x)}); ${right ? `the data are probably in ${right}: pass --crs ${right.split(' ')[0]}` : 'pass the zone-prefixed --crs of that zone'}`
+  }
   if (x > 1_000_000 && y > 0 && y < 1_000_000) return `coordinate (${x}, ${y}) looks swapped (northing first, EPSG axis order); swap the axes`
   return undefined
 }
