@@ -122,6 +122,8 @@ for (const backend of backends()) {
       const file = shp('gbk', [gkSquare(1)], { encoding: 'gbk', prj: esriGkZonePrj(39), cpg: false, ldid: 0 })
       await rejectsUnchanged(() => ingestLayer(db, opts(file, { layer: 'gbk' })), /field 名称|field .* of record 1 is not valid UTF-8 text; Chinese data are often GBK: pass --encoding GBK/)
       await rejectsUnchanged(() => ingestLayer(db, opts(file, { layer: 'gbk', encoding: 'UTF-8' })), /not valid UTF-8 text/)
+      // a field asked for by name: the garbled field names come with the encoding to pass
+      await rejectsUnchanged(() => ingestLayer(db, opts(file, { layer: 'gbk', categoryField: '名称' })), /no field '名称' for --category-field \(fields: .*\uFFFD.*, BSM; the field names are not valid UTF-8 text: Chinese \.dbf files are often GBK, pass --encoding GBK/)
       await rejectsUnchanged(() => ingestLayer(db, opts(file, { layer: 'gbk', encoding: 'klingon' })), /unknown text encoding 'klingon'/)
       const r = await ingestLayer(db, opts(file, { layer: 'gbk', encoding: 'GBK' }))
       const [row] = await db.query<{ n: string }>("SELECT attributes->>'名称' AS n FROM feature WHERE layer_id = $1", [r.layerId])

@@ -66,7 +66,17 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
 }
 
 export function missingField(source: VectorSource, field: string, option: string): string {
-  return `${source.file}: no field '${field}' for ${option} (fields: ${source.fields.join(', ') || 'none'})`
+  return `${source.file}: no field '${field}' for ${option} (${fieldList(source)})`
+}
+
+/** The source's field names for a message; when they did not decode (U+FFFD), which encoding to pass. */
+export function fieldList(source: Pick<VectorSource, 'fields' | 'encoding'>): string {
+  const list = `fields: ${source.fields.join(', ') || 'none'}`
+  if (!source.fields.some((f) => f.includes('\uFFFD'))) return list
+  const hint = source.encoding === 'gbk' || source.encoding === 'gb18030'
+    ? 'the field names are not valid GBK text: pass --encoding UTF-8 (or the right one)'
+    : `the field names are not valid ${(source.encoding ?? 'UTF-8').toUpperCase()} text: Chinese .dbf files are often GBK, pass --encoding GBK or add a .cpg file`
+  return `${list}; ${hint}`
 }
 
 /** The refusal of an import that yields no polygon area: what was read and dropped, and that nothing changed. */

@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts'
 import { loadSql } from '../db/sql.ts'
 import { BadInput } from '../errors.ts'
-import { emptyImport, importSource, missingField, type SourceImportOptions } from '../ingest/import-source.ts'
+import { emptyImport, fieldList, importSource, missingField, type SourceImportOptions } from '../ingest/import-source.ts'
 import type { VectorSource } from '../ingest/source.ts'
 import { checkName } from '../ingest/names.ts'
 import { claimUnitSetName } from './unit-set.ts'
@@ -68,6 +68,6 @@ function pickField(source: VectorSource, given: string | undefined, candidates: 
     return given
   }
   const found = candidates.find((c) => source.fields.includes(c))
-  if (!found && required) throw new BadInput(`${source.file}: no unit code field found (tried ${candidates.join(', ')}); pass ${option} (fields: ${source.fields.join(', ') || 'none'})`)
+  if (!found && required) throw new BadInput(`${source.file}: no unit code field found (tried ${candidates.join(', ')}); pass ${option} (${fieldList(source)})`)
   return found
 }
