@@ -113,6 +113,10 @@ describe('allocation (因素法) maths', () => {
     expect(steps).toEqual(['factor', 'factor', 'share', 'base', 'deduction', 'redistribution', 'rounding'])
     expect(r.units[2]!.explanation.some((l) => l.step === 'coefficient' && l.text.includes('national park'))).toBe(true)
     expect(r.units[0]!.explanation.find((l) => l.step === 'deduction')!.text).toMatch(/− 10\.00: red line lost \(1\.0000 ha × 10\.00 yuan\/ha\)/)
+    expect(r.warnings).toEqual([])
+    // a coefficient naming codes outside the set changes nothing and says so
+    const w = allocate(units, { budget: 1000, factors: [{ factor: 'A', weight: 1 }], adjustments: [{ units: ['U3', '341003'], coefficient: 2, reason: 'key area' }] })
+    expect(w.warnings).toEqual(['adjustments[0] (key area): unit codes not in the unit set, so not adjusted: 341003'])
   })
 
   it('prints no deduction line for a loss that rounds to no money (a few mm² of sum noise)', () => {

@@ -131,6 +131,11 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
   if (Math.abs(given - 1) > 1e-9) warnings.push(`weights sum to ${given}, not 1: normalised (each divided by ${given})`)
   const weights = c.factors.map((f) => ({ factor: f.factor, weight: f.weight / given, given: f.weight }))
   const lines: ExplanationLine[][] = units.map(() => [])
+  const codes = new Set(units.map((u) => u.code))
+  ;(c.adjustments ?? []).forEach((a, i) => {
+    const missing = (a.units ?? []).filter((u) => !codes.has(u))
+    if (missing.length) warnings.push(`adjustments[${i}] (${a.reason}): unit codes not in the unit set, so not adjusted: ${missing.join(', ')}`)
+  })
 
   // 1. weighted share
   const totals: Record<string, number> = {}
