@@ -2,6 +2,7 @@
 // exit codes, one-line reasons on stderr, CSV on stdout; on the embedded database and,
 // with DATABASE_URL, on PostGIS through --db.
 import { runCli } from './helpers/cli.ts'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -157,6 +158,13 @@ for (const target of targets) {
       expect(rows).toHaveLength(7)
       expect(rows.reduce((s, f) => s + Math.round(Number(f[9]) * 100), 0)).toBe(1234567890)
       expect(rows.every((f) => Number(f[9]) >= 100000)).toBe(true)
+      // --units runs the same config over another set: the config's own name is not needed
+      const other = path.join(dir, 'alloc-other.json')
+      fs.writeFileSync(other, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, 'utf8')), units: 'not_loaded_here' }))
+      const over = cli('allocate', '--config', other, '--units', 'counties')
+      expect(over.code).toBe(0)
+      expect(over.out).toBe(r.out)
+      expect(cli('allocate', '--config', other).err).toMatch(/no unit set 'not_loaded_here'/)
       const book = path.join(dir, 'alloc.xlsx')
       expect(cli('allocate', '--config', config, '--format', 'xlsx', '--out', book).code).toBe(0)
       expect(fs.readFileSync(book).subarray(0, 2).toString()).toBe('PK')
@@ -249,8 +257,37 @@ for (const target of targets) {
         expect(r.err.trim().split('\n').at(-1)).toMatch(re)
       }
       const usage = cli('ingest', 'x.shp', '--layer', 'w')
-      expect(usage.code).not.toBe(0)
+      expect(usage.code).toBe(2)
       expect(usage.err).toMatch(/required option/)
+    })
+
+    it('a usage mistake is one line and exit 2; empty lists say what to do; no workbook onto a terminal', () => {
+      // an option typo, an unknown command: one line with commander's suggestion, not the help
+      for (const [args, re] of [
+        [['stats', 'coverage', '--units', 'counties', '--layres', 'redline'], /^ecocensus: unknown option '--layres' \(Did you mean --layers\?\) \(--help for usage\)$/],
+        [['stats', 'coverag'], /^ecocensus: unknown command 'coverag' \(Did you mean coverage\?\)/],
+      ] as [string[], RegExp][]) {
+        const r = cli(...args)
+        expect(r.code, args.join(' ')).toBe(2)
+        expect(r.err.trim().split('\n'), args.join(' ')).toHaveLength(1)
+        expect(r.err.trim()).toMatch(re)
+      }
+      expect(cli('--help').code).toBe(0)
+      // a database with nothing in it: each list names the command that fills it
+      const empty: NodeJS.ProcessEnv = { ...process.env, ECOCENSUS_DATA_DIR: path.join(tmpDir(), 'empty-db') }
+      delete empty.DATABASE_URL
+      for (const [args, re] of [[['units', 'list'], /no unit sets yet: import one with `ecocensus units import/], [['layers'], /no layers yet/], [['raster', 'list'], /no rasters yet/], [['runs', 'list'], /no runs yet/]] as [string[], RegExp][]) {
+        const r = runCli(args, empty)
+        expect(r.code, args.join(' ')).toBe(0)
+        expect(r.out).toBe('')
+        expect(r.err).toMatch(re)
+      }
+      // stdout a terminal (a pseudo-terminal from script(1)): --format xlsx without --out refused
+      const cmd = [process.execPath, path.join(ROOT, 'scripts/ecocensus.mjs'), ...t.args, 'factors', '--units', 'counties', '--format', 'xlsx'].map((a) => `'${a}'`).join(' ')
+      const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ECOCENSUS_RASTER_DIR: rasterDir, ...t.env }, encoding: 'utf8', timeout: 120_000 })
+      expect(tty.status).toBe(2)
+      expect(tty.stdout).toMatch(/--format xlsx writes a binary workbook: pass --out FILE\.xlsx/)
+      expect(tty.stdout).not.toMatch(/PK/)
     })
   })
 }

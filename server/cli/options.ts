@@ -42,7 +42,7 @@ export const options = {
   /** stats coverage/change/zonal/raster-change: the run's parameters plus these */
   stats: { ...output, fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional() },
   factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
-  allocate: z.strictObject({ config: file, table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
+  allocate: z.strictObject({ config: file, units: f.name.optional(), table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
   esv: z.strictObject({
     units: f.name, raster: f.spec.optional(), layer: f.spec.optional(), mapping: file, coefficients: file.optional(),
     equivalentValue: f.number.pipe(z.number().positive({ error: 'must be a positive number of yuan per hectare' })).optional(),

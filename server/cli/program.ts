@@ -73,6 +73,9 @@ class Cmd extends Command {
     return this.action(async (...a: unknown[]) => {
       const cmd = a.at(-1) as Command
       const o = parseInput(schema, a.at(-2), 'option')
+      // a workbook is binary: never onto a terminal
+      const given = o as { format?: unknown; out?: unknown }
+      if (given.format === 'xlsx' && !given.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary workbook: pass --out FILE.xlsx (or redirect stdout)')
       await fn(o, cmd, a.slice(0, -2) as string[])
     })
   }
@@ -159,7 +162,10 @@ function summary(report: { loaded: number; read: number; repaired: unknown[]; dr
 export const program = new Cmd('ecocensus')
   .description('ecological asset inventory: ingest layers and units, compute per-unit coverage')
   .addOption(new Option('--db <url>', 'postgres:// URL of a PostGIS database (default: DATABASE_URL, else the embedded database)'))
-  .showHelpAfterError()
+  // a usage mistake is one line on stderr and exit 2 (main.ts), as every other bad input;
+  // commander's suggestion (did you mean …?) stays on that line. Inherited by every command.
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(`ecocensus: ${oneLine(str.replace(/^error: /, ''))} (--help for usage)\n`) })
 
 program
   .command('ingest <file>')
@@ -316,7 +322,9 @@ units
   )
 units.command('list').description('list unit sets').checked(options.none, async (_o, cmd) =>
   withDb(cmd, async (db) => {
-    for (const s of await listUnitSets(db)) process.stdout.write(`${s.name}\t${s.kind}\t${s.unit_count} units\t${((s.area_m2 as number) / 1e6).toFixed(3)} km²\n`)
+    const sets = await listUnitSets(db)
+    if (!sets.length) log('no unit sets yet: import one with `ecocensus units import FILE --set NAME`, or make a grid with `ecocensus units grid --set NAME --size METRES --within SET`')
+    for (const s of sets) process.stdout.write(`${s.name}\t${s.kind}\t${s.unit_count} units\t${((s.area_m2 as number) / 1e6).toFixed(3)} km²\n`)
   }),
 )
 
@@ -474,6 +482,7 @@ program
   .command('allocate')
   .description('factor-method allocation (因素法) of a budget across units, with coefficients, deductions, floors and caps, explained per unit')
   .requiredOption('--config <file>', 'allocation config, JSON or YAML (see docs/factors.md)')
+  .option('--units <set>', "unit set to allocate over instead of the config's `units`")
   .addOption(new Option('--format <fmt>', 'csv (one table), json, geojson, xlsx (finance workbook)').choices([...FORMATS]).default('csv'))
   .addOption(new Option('--table <name>', 'table for CSV').choices(['allocation', 'explanation', 'parameters', 'units', 'factors', 'provenance']))
   .option('--out <file>', 'write to a file instead of stdout')
@@ -481,6 +490,7 @@ program
     withDb(cmd, async (db, _s, actor) => {
       needOut(o)
       const doc = readConfigFile(o.config) as Record<string, unknown>
+      if (o.units && doc && typeof doc === 'object' && !Array.isArray(doc)) doc.units = o.units
       if (doc && typeof doc === 'object' && Array.isArray(doc.definitions)) doc.definitions = await withGepConfigs(doc.definitions, o.config)
       const a = await runAllocation(db, doc, { actor, rasterDir: _s.rasterDir })
       for (const w of a.allocation.warnings) log(`warning: ${w}`)
@@ -637,14 +647,18 @@ raster
   })
 raster.command('list').description('list rasters').checked(options.none, async (_o, cmd) =>
   withDb(cmd, async (db) => {
-    for (const r of await listRasters(db)) process.stdout.write(`${r.name}\t${r.vintage}\t${r.kind}\t${r.width}×${r.height}×${r.bands}\t${r.sample_type}\t${r.crs}\t${r.derived ? r.source_file : r.source_file}\n`)
+    const list = await listRasters(db)
+    if (!list.length) log('no rasters yet: add one with `ecocensus raster add FILE --name NAME --kind KIND --vintage V`')
+    for (const r of list) process.stdout.write(`${r.name}\t${r.vintage}\t${r.kind}\t${r.width}×${r.height}×${r.bands}\t${r.sample_type}\t${r.crs}\t${r.derived ? r.source_file : r.source_file}\n`)
   }),
 )
 
 const runs = program.command('runs').description('statistics runs: list, show, result, cancel')
 runs.command('list').description('recent runs').checked(options.none, async (_o, cmd) =>
   withDb(cmd, async (db) => {
-    for (const r of await listRuns(db)) {
+    const list = await listRuns(db)
+    if (!list.length) log('no runs yet: start one with `ecocensus stats coverage --units SET --layers NAME@VINTAGE`')
+    for (const r of list) {
       process.stdout.write(`${r.id}\t${r.kind}\t${r.status}\t${Math.round(r.progress * 100)}%\t${r.created_at}\t${r.elapsed_ms === null ? '' : `${(r.elapsed_ms / 1000).toFixed(1)} s`}\t${JSON.stringify(r.params)}\n`)
     }
   }),
