@@ -22,6 +22,7 @@ import { throwawayDatabase } from '../../test/helpers/backends.ts'
 import { resolveSource } from '../../server/tiles/vector-source.ts'
 import { tileStatement } from '../../server/tiles/vector-tile.ts'
 import { createRuntime } from '../../server/runtime.ts'
+import { pct, seeded, tileOf } from './tile-math.ts'
 import { generateCounty } from './county-gen.ts'
 
 const url = process.env.DATABASE_URL
@@ -37,20 +38,7 @@ const PLAIN = `SELECT ST_AsMVT(t, 'features', 4096, 'geom', 'id') AS mvt FROM (
   WHERE layer_id = $1 AND geom && ST_Transform(ST_TileEnvelope($2, $3, $4, margin => 64.0 / 4096), 4490)
 ) t`
 
-const R = 6378137
-const HALF = Math.PI * R
-function tileOf(z: number, lon: number, lat: number): [number, number] {
-  const n = 2 ** z
-  const mx = (R * lon * Math.PI) / 180
-  const my = R * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360))
-  return [Math.floor(((mx + HALF) / (2 * HALF)) * n), Math.floor(((HALF - my) / (2 * HALF)) * n)]
-}
-let seed = 20261206
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
-}
+const rand = seeded(20261206)
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
 
 const tmp = await throwawayDatabase(url)

@@ -24,6 +24,7 @@ import { throwawayDatabase } from '../../test/helpers/backends.ts'
 import { resolveSource } from '../../server/tiles/vector-source.ts'
 import { tileStatement } from '../../server/tiles/vector-tile.ts'
 import { createRuntime } from '../../server/runtime.ts'
+import { pct, seeded, tileOf } from './tile-math.ts'
 
 const url = process.env.DATABASE_URL
 if (!url) {
@@ -35,20 +36,7 @@ const CACHED_S = Number(process.env.BENCH_CACHED_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
 const SOURCES = ['layer:redline@2023', 'layer:protected_area@2023', 'layer:forest@2023', 'units:huangshan_counties', 'change:redline@2020,2023']
 
-const R = 6378137
-const HALF = Math.PI * R
-function tileOf(z: number, lon: number, lat: number): [number, number] {
-  const n = 2 ** z
-  const mx = (R * lon * Math.PI) / 180
-  const my = R * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360))
-  return [Math.floor(((mx + HALF) / (2 * HALF)) * n), Math.floor(((HALF - my) / (2 * HALF)) * n)]
-}
-let seed = 20261123
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
-}
+const rand = seeded(20261123)
 
 const tmp = await throwawayDatabase(url)
 const db = await openDb({ url: tmp.url, dataDir: '', statementTimeoutMs: 0 })
