@@ -1,7 +1,8 @@
 // An allocation from a config file: factors from the engines, the allocation maths of
 // allocate.ts, and the tables and workbook finance users read (with provenance).
 import fs from 'node:fs'
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
+import { newWorkbook } from '../results/excel.ts'
 import type { Db } from '../db/db.ts'
 import { z } from 'zod'
 import type { RunOptions } from '../runs/execute.ts'
@@ -100,7 +101,7 @@ export function allocationExport(a: AllocationRun, setId: number): Exportable {
 /** The finance workbook: units (factors, with ha and 亩), factors (long), allocation with
  *  explanations, ESV, provenance. Numbers are numbers; areas in m², ha, km² and 亩. */
 export async function financeWorkbook(f: FactorResult, a?: AllocationRun, esv?: EsvResult): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook()
+  const wb = await newWorkbook()
   wb.creator = 'ecocensus'
   const [factorsLong, factorUnits, prov] = factorTables(a?.factors ?? f)
   const sheets: Table[] = [factorUnits!, factorsLong!]

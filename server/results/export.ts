@@ -2,7 +2,8 @@
 // (the whole result with run, inputs and method), GeoJSON (the units with their
 // statistics as flat properties, for QGIS and the viewer) and XLSX (every table on its
 // own sheet with hectare, km² and 亩 columns beside each m² column, plus a provenance sheet).
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
+import { newWorkbook } from './excel.ts'
 import type { Queryable } from '../db/db.ts'
 import { unitsGeoJson } from '../catalog/list.ts'
 import { BadInput } from '../errors.ts'
@@ -112,7 +113,7 @@ export function addSheet(wb: ExcelJS.Workbook, t: Table): { ws: ExcelJS.Workshee
 }
 
 async function xlsx(x: Exportable): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook()
+  const wb = await newWorkbook()
   wb.creator = 'ecocensus'
   for (const t of x.tables) addSheet(wb, t)
   const prov = wb.addWorksheet('run')

@@ -2,7 +2,8 @@
 // totals, ecosystem extent, change between two years, the price table, and a workbook laid
 // out like the guideline's accounting tables (物质产品 / 调节服务 / 文化服务) with a provenance
 // sheet a reader can follow without JSON.
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
+import { newWorkbook } from './excel.ts'
 import type { GepResult } from '../gep/gep.ts'
 import { CATEGORY_NAMES, type GepRow } from '../gep/account.ts'
 import { addSheet, type Exportable, type Table } from './export.ts'
@@ -59,7 +60,7 @@ const WAN = 1e4
 
 /** The workbook: the accounting table per unit, the long table, totals, extent, change, prices, provenance. */
 export async function gepWorkbook(r: GepResult): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook()
+  const wb = await newWorkbook()
   wb.creator = 'ecocensus'
   const ws = wb.addWorksheet('GEP核算表')
   ws.columns = [

@@ -2,7 +2,8 @@
 // units, payees, double, explanation, standards), GeoJSON the units with their amounts, and a
 // workbook a 财政局 reviewer reads without us: Chinese headers, areas in 亩 and 公顷 beside m²,
 // one sheet per table, the standards, and a provenance sheet in words.
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
+import { newWorkbook } from './excel.ts'
 import type { CompensationResult } from '../ledger/compensate.ts'
 import { M2_PER } from './area-units.ts'
 import type { Exportable, Table } from './export.ts'
@@ -75,7 +76,7 @@ function sheet(wb: ExcelJS.Workbook, title: string, t: Table) {
 }
 
 export async function ledgerWorkbook(r: CompensationResult): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook()
+  const wb = await newWorkbook()
   wb.creator = 'ecocensus'
   const [ledger, units, payees, pairs, explanation, standards] = tablesOf(r) as [Table, Table, Table, Table, Table, Table]
   const u = sheet(wb, '补偿汇总 units', units)

@@ -4,7 +4,6 @@
 // with its line.
 import fs from 'node:fs'
 import path from 'node:path'
-import ExcelJS from 'exceljs'
 import { BadInput } from '../errors.ts'
 import { toCsvLines } from './csv-read.ts'
 
@@ -24,6 +23,8 @@ export async function readTableLines(file: string): Promise<{ line: number; valu
   let rows: unknown[][]
   const lines: number[] = []
   if (/\.xlsx$/i.test(file)) {
+    // exceljs loaded only when a workbook is read (~0.3 s at every start otherwise)
+    const { default: ExcelJS } = await import('exceljs')
     const wb = new ExcelJS.Workbook()
     try {
       await wb.xlsx.readFile(file)
