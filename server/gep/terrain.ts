@@ -1,7 +1,8 @@
 // Terrain from a DEM on a projected grid, for soil retention's LS factor: slope by Horn's
 // method (as `gdaldem slope`), depressions filled flat to their pour point and flats drained
-// toward their way out (as InVEST SDR's pygeoprocessing), D8 flow directions and accumulation, and LS after Desmet & Govers (1996) with McCool's
-// S (1987) and rill/interrill m (1989), the forms of InVEST SDR. Pure functions on
+// toward their way out (as InVEST SDR's pygeoprocessing), D8 flow directions and
+// accumulation, and LS after Desmet & Govers (1996) with McCool's S (1987) and
+// rill/interrill m (1989), the forms of InVEST SDR. Pure functions on
 // row-major Float32Arrays; NaN is no data.
 
 /** neighbour offsets in D8 order: E, NE, N, NW, W, SW, S, SE (rows grow southward) */
@@ -89,13 +90,7 @@ export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: nu
   const queue = new Growable()
   const touched = new Growable()
   const heap = new RadixQueue()
-  /** no data next to the cell, or the grid's edge: it drains there */
-  const outlet = (i: number) => {
-    const r = (i / w) | 0, c = i - r * w
-    if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return true
-    for (let k = 0; k < 8; k++) { const v = z[i + off[k]!]!; if (v !== v) return true }
-    return false
-  }
+  const outlet = (i: number) => isOutlet(z, w, h, off, i)
   // the end of a cell's path (the cell itself where it has no direction), found when first
   // asked for and kept for every cell on the way (+1: 0 not known yet)
   const endOf = new Int32Array(n)
@@ -186,6 +181,14 @@ export function fillPits(z: Float32Array, g: Grid, dir: Int8Array): { raised: nu
   return { raised, again: redone.data.subarray(0, redone.length) }
 }
 
+/** The grid's edge or no data next to cell i (neighbour offsets `off`): water leaves there. */
+function isOutlet(z: Float32Array, w: number, h: number, off: number[], i: number): boolean {
+  const r = (i / w) | 0, c = i - r * w
+  if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return true
+  for (let k = 0; k < 8; k++) { const v = z[i + off[k]!]!; if (v !== v) return true }
+  return false
+}
+
 /**
  * Directions across flats: a cell without a lower neighbour that is not an outlet (the grid's
  * edge, next to no data) drains to a neighbour of the same height one step nearer the flat's
@@ -200,11 +203,7 @@ export function resolveFlats(z: Float32Array, g: Grid, dir: Int8Array, among?: I
   const undrained = (i: number) => {
     if (dir[i] !== -1) return false
     const v = z[i]!
-    if (v !== v) return false
-    const r = (i / w) | 0, c = i - r * w
-    if (r === 0 || c === 0 || r === h - 1 || c === w - 1) return false
-    for (let k = 0; k < 8; k++) { const u = z[i + off[k]!]!; if (u !== u) return false }
-    return true
+    return v === v && !isOutlet(z, w, h, off, i)
   }
   const flat = new Growable()
   if (among) { for (let a = 0; a < among.length; a++) { const i = among[a]!; if (undrained(i)) flat.push(i) } }
@@ -269,18 +268,21 @@ export function heights(raw: ArrayLike<number>, nodata: number | null | undefine
   return z
 }
 
+const F32 = new Float32Array(1)
+const U32 = new Uint32Array(F32.buffer)
+/** A float32's bits as an unsigned integer in the float's order: negative floats with every
+ *  bit flipped, positive ones with the sign bit set. */
+function orderedBits(v: number): number {
+  F32[0] = v
+  const b = U32[0]!
+  return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0
+}
+
 /** Cells sorted by height, ties by index: a stable radix sort on the float's ordered bits. */
 function byHeight(z: Float32Array, cells: Int32Array): Int32Array {
   const m = cells.length
-  const f = new Float32Array(1)
-  const u = new Uint32Array(f.buffer)
   const key = new Uint32Array(m)
-  for (let i = 0; i < m; i++) {
-    f[0] = z[cells[i]!]!
-    const b = u[0]!
-    // negative floats: all bits flipped; positive: the sign bit set (IEEE order as unsigned)
-    key[i] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0
-  }
+  for (let i = 0; i < m; i++) key[i] = orderedBits(z[cells[i]!]!)
   let src: Int32Array = cells, srcKey: Uint32Array = key
   let dst: Int32Array = new Int32Array(m), dstKey: Uint32Array = new Uint32Array(m)
   const count = new Uint32Array(65537)
@@ -324,18 +326,10 @@ class RadixQueue {
   private lens = new Int32Array(33)
   private last = 0
   size = 0
-  private readonly f = new Float32Array(1)
-  private readonly u = new Uint32Array(this.f.buffer)
   constructor() {
     for (let b = 0; b < 33; b++) { this.keys.push(new Uint32Array(64)); this.cells.push(new Int32Array(64)) }
   }
   clear() { this.lens.fill(0); this.size = 0; this.last = 0 }
-  /** the float's bits as an unsigned integer in the float's order */
-  private keyOf(v: number) {
-    this.f[0] = v
-    const b = this.u[0]!
-    return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0
-  }
   private put(k: number, c: number) {
     const b = k === this.last ? 0 : 32 - Math.clz32(k ^ this.last)
     let n = this.lens[b]!
@@ -348,7 +342,7 @@ class RadixQueue {
     this.lens[b] = n + 1
   }
   push(v: number, c: number) {
-    let k = this.keyOf(v)
+    let k = orderedBits(v)
     if (k < this.last) k = this.last
     this.put(k, c)
     this.size++
