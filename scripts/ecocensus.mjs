@@ -1,5 +1,12 @@
 #!/usr/bin/env node
-// `npx ecocensus …` in a clone: run the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api'
-register()
-await import('../server/cli/main.ts')
+// `npm start`, `npm run cli`, `npx ecocensus …`: run the CLI from its compiled JavaScript
+// (scripts/build.mjs; built at `npm install`, rebuilt here when a source has changed since).
+// ECOCENSUS_TSX=1 runs the TypeScript sources through tsx's loader instead.
+if (process.env.ECOCENSUS_TSX === '1') {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import('../server/cli/main.ts')
+} else {
+  const { ensureBuilt } = await import('./build.mjs')
+  await import(await ensureBuilt())
+}

@@ -4,7 +4,16 @@ import { parseConfigFile } from './config-file.ts'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+/** The project's directory (web/, data/): the nearest one above this module with a package.json,
+ * whether the module runs from server/ or from a compiled build under dist/. */
+export const ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)))
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir
+    if (dir === path.dirname(dir)) throw new Error(`no package.json above ${from}`)
+  }
+}
 
 // Defaults of the settings below that the engines also fall back to (they import them from
 // here, never the other way round).

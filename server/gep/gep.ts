@@ -30,6 +30,7 @@ import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.t
 import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
 import { drainage, flowAccumulation, heights, hornGradient } from './terrain.ts'
 import { ECOSYSTEM_TYPES } from './config.ts'
+import { siblingModule } from '../module-url.ts'
 
 export interface GepRequest {
   units: string
@@ -302,7 +303,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     mm: { precip: mm('precipitation'), et: mm('evapotranspiration'), et0: mm('reference_et'), awc: mm('available_water') },
   })
   const units = await jobUnits(ctx.db, meta.unitSet.id)
-  const kernel = new URL('./kernel.ts', import.meta.url).href
+  const kernel = siblingModule(import.meta.url, 'kernel').href
   const share = [0, 0]
   const report = (k: 0 | 1) => (f: number) => { share[k] = f; return ctx.progress(0.05 + 0.9 * (it.soil_retention ? 0.3 * share[0]! + 0.7 * share[1]! : share[0]!)) }
   const climatePass = current(SCAN_POOL).run(

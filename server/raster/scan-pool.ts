@@ -10,6 +10,7 @@ import { DEFAULT_SCAN_THREADS } from '../settings.ts'
 import { slot } from '../scoped.ts'
 import { lonLatToPixels, runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
 import type { ScanOptions } from './zonal-scan.ts'
+import { siblingModule } from '../module-url.ts'
 
 export interface ScanPoolOptions {
   /** worker threads for big jobs; 1 = scan in the calling thread only */
@@ -42,7 +43,7 @@ export class ScanPool {
     // the entry registers tsx's loader itself, so it runs the same under `node`, tsx and vitest;
     // workerData must be an object: the web-worker package (loaded by geotiff) destructures it
     // in any thread that is not the main one
-    const w = new Worker(new URL('./scan-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
+    const w = new Worker(siblingModule(import.meta.url, 'scan-worker', { thread: true }), { execArgv: [], workerData: {} })
     w.unref()
     this.started++
     return w

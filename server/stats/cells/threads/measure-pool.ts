@@ -17,6 +17,7 @@ import type { Laea } from '../../../geom/laea.ts'
 import { measureLayerAlone, type LayerSums, type PreparedRead } from '../layer-measure.ts'
 import { cellSet, type MeasureCell } from '../measure.ts'
 import { slot } from '../../../scoped.ts'
+import { siblingModule } from '../../../module-url.ts'
 
 export type LayerTask = PreparedRead & { byCategory: boolean; counting: boolean }
 
@@ -170,7 +171,7 @@ export class MeasurePool {
   /** Starts the measure workers (a service does so at start, so that its first runs can use them). */
   start(): void {
     while (this.slots.length < this.threads) {
-      const w = new Worker(new URL('./measure-worker.mjs', import.meta.url), { execArgv: [] })
+      const w = new Worker(siblingModule(import.meta.url, 'measure-worker', { thread: true }), { execArgv: [] })
       this.slots.push(new Slot(w, this))
       // after the listeners, which ref the worker's port: an idle worker does not keep the process alive
       w.unref()

@@ -14,6 +14,7 @@ import { slot } from '../../../scoped.ts'
 import { joinHex } from '../read/feature-parse.ts'
 import type { Laea } from '../../../geom/laea.ts'
 import type { Feat } from '../union-boundary.ts'
+import { siblingModule } from '../../../module-url.ts'
 
 export interface ParseTask { hex: string; lengths: Int32Array; lon0: number; lat0: number }
 
@@ -94,7 +95,7 @@ export class ParsePool {
   }
 
   private spawn(): void {
-    const w = new Worker(new URL('./parse-worker.mjs', import.meta.url), { execArgv: [], workerData: {} })
+    const w = new Worker(siblingModule(import.meta.url, 'parse-worker', { thread: true }), { execArgv: [], workerData: {} })
     w.unref()
     this.started++
     const onReady = (m: { ready?: boolean }) => {
