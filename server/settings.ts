@@ -23,6 +23,8 @@ export const DEFAULT_MAX_FEATURE_VERTICES = 500_000
 export const DEFAULT_SCAN_THREADS = Math.max(1, Math.min(4, os.availableParallelism()))
 /** parse threads (ECOCENSUS_PARSE_THREADS): the cores, at most 3; 0 = parse in the calling thread */
 export const DEFAULT_PARSE_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
+/** shared_buffers of the embedded database, MiB (ECOCENSUS_EMBEDDED_BUFFERS_MB) */
+export const DEFAULT_EMBEDDED_BUFFERS_MB = 32
 /** measure workers (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
 export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
 
@@ -67,13 +69,15 @@ export interface Settings {
   parseThreads: number
   /** worker threads that measure layers of cell coverage on PostgreSQL (0 = all in the main thread) */
   measureThreads: number
+  /** shared_buffers of the embedded database, MiB (PGlite keeps them resident from the start) */
+  embeddedBuffersMb: number
   loadSample: boolean
 }
 
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES', 'ECOCENSUS_MAX_FEATURE_VERTICES',
-  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS', 'ECOCENSUS_PARSE_THREADS', 'ECOCENSUS_MEASURE_THREADS']
+  'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS', 'ECOCENSUS_PARSE_THREADS', 'ECOCENSUS_MEASURE_THREADS', 'ECOCENSUS_EMBEDDED_BUFFERS_MB']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -130,6 +134,7 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     scanThreads: int('ECOCENSUS_SCAN_THREADS', DEFAULT_SCAN_THREADS),
     parseThreads: int('ECOCENSUS_PARSE_THREADS', DEFAULT_PARSE_THREADS),
     measureThreads: int('ECOCENSUS_MEASURE_THREADS', DEFAULT_MEASURE_THREADS),
+    embeddedBuffersMb: Math.max(1, Math.round(int('ECOCENSUS_EMBEDDED_BUFFERS_MB', DEFAULT_EMBEDDED_BUFFERS_MB))),
     loadSample: env.ECOCENSUS_SAMPLE !== '0',
   }
 }

@@ -25,7 +25,6 @@ import { exportableOf, planRun, type RunRequest } from '../results/kinds.ts'
 import { getRun, listRuns, requestCancel } from '../runs/run-store.ts'
 import { listLayers, listUnitSets } from '../catalog/list.ts'
 import { loadSampleIfEmpty } from '../sample/load.ts'
-import { serve } from '../http/serve.ts'
 import { checkDefinitions, computeFactors, factorExport } from '../factors/factors.ts'
 import { allocationExport, financeWorkbook, readConfigFile, runAllocation } from '../factors/allocation.ts'
 import { checkMapping, computeEsv, DEFAULT_COEFFICIENTS, esvExport, loadCoefficients } from '../factors/esv.ts'
@@ -118,7 +117,7 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators
 async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined; runtime: Runtime }> {
   const runtime = createRuntime(settings)
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
-  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, log })
+  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, embeddedBuffersMb: settings.embeddedBuffersMb, log })
   try {
     const interrupted = await recoverInterruptedRuns(db)
     if (interrupted.length) log(`marked ${interrupted.length} interrupted run(s) failed: ${interrupted.join(', ')}`)
@@ -702,7 +701,10 @@ program
   .option('--port <port>', 'port (default ECOCENSUS_PORT or 3000)')
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
+    // the HTTP modules load while the database opens (only this command needs them)
+    const http = import('../http/serve.ts')
     const { db, url, runtime } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
+    const { serve } = await http
     const s = { ...settings, databaseUrl: url, port: o.port ?? settings.port }
     // loaded before the first run, which can then give layers to them (PostgreSQL only)
     if (db.server) runtime.measure.start()

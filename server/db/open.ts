@@ -9,6 +9,8 @@ export interface OpenDbOptions {
   url?: string
   dataDir: string
   statementTimeoutMs?: number
+  /** shared_buffers of the embedded database, MiB */
+  embeddedBuffersMb?: number
   log?: (msg: string) => void
 }
 
@@ -17,7 +19,7 @@ export interface OpenDbOptions {
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
   const db = opts.url
     ? await openPg(opts.url, opts.statementTimeoutMs ?? 0)
-    : await openPglite(opts.dataDir.startsWith('memory://') ? opts.dataDir : path.resolve(opts.dataDir), opts.log)
+    : await openPglite(opts.dataDir.startsWith('memory://') ? opts.dataDir : path.resolve(opts.dataDir), opts.log, { sharedBuffersMb: opts.embeddedBuffersMb })
   try {
     await migrate(db)
   } catch (err) {

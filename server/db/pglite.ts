@@ -1,27 +1,40 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { postgis } from '@electric-sql/pglite-postgis'
 import type { Db, Queryable, QueryOptions, Row } from './db.ts'
 import { throwIfAborted } from './db.ts'
 import { DbError } from '../errors.ts'
+import { postgisExtension } from './postgis-bundle.ts'
+import { templateBlob, templateFile } from './pglite-template.ts'
+import { DEFAULT_EMBEDDED_BUFFERS_MB } from '../settings.ts'
 
 /**
  * Embedded PostgreSQL+PostGIS (WASM). Files persist in `dataDir`; `memory://` keeps
  * them in memory (tests). PGlite has one connection, so statements are serialised
  * here; a lock file stops a second process opening the same folder and corrupting it.
  */
-export async function openPglite(dataDir: string, log: (msg: string) => void = () => {}): Promise<Db> {
+export async function openPglite(dataDir: string, log: (msg: string) => void = () => {}, opts: { sharedBuffersMb?: number } = {}): Promise<Db> {
   const inMemory = dataDir.startsWith('memory://')
   let lockFile: string | undefined
+  let fresh = inMemory
   if (!inMemory) {
     fs.mkdirSync(dataDir, { recursive: true })
     lockFile = acquireLock(dataDir)
-    if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
-      log(`embedded database: first start in ${dataDir}; unpacking PostgreSQL and PostGIS takes ~20 s`)
-    }
+    fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'))
+    if (fresh) log(`embedded database: first start in ${dataDir}`)
   }
-  const pg = new PGlite({ dataDir: inMemory ? undefined : dataDir, extensions: { postgis } })
+  const postgis = await postgisExtension(log)
+  const template = fresh ? await templateFile(postgis, log) : undefined
+  // without a template, this start runs initdb and CREATE EXTENSION postgis itself
+  const extension = fresh && !template ? (await postgisExtension(log, { install: true })).extension : postgis.extension
+  const pg = new PGlite({
+    dataDir: inMemory ? undefined : dataDir,
+    extensions: { postgis: extension },
+    loadDataDir: template ? templateBlob(template) : undefined,
+    // PGlite's shared memory is resident from the start: 128 MB (PostgreSQL's default) is
+    // a quarter of an idle service; a page missing from it is read from the OS cache
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${opts.sharedBuffersMb ?? DEFAULT_EMBEDDED_BUFFERS_MB}MB`],
+  })
   await pg.waitReady
   await pg.exec('CREATE EXTENSION IF NOT EXISTS postgis')
 
