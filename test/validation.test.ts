@@ -26,7 +26,7 @@ const KEY = 'validation-key-0123456789'
 const auth = { authorization: `Bearer ${KEY}` }
 
 /** A concrete URL path for an Express route pattern (:name) or an OpenAPI path ({name}). */
-const SEGMENTS: Record<string, string> = { name: 'counties', id: '1', source: 'layer:x', z: '0', x: '0', y: '0' }
+const SEGMENTS: Record<string, string> = { name: 'counties', id: '1', source: 'layer:x', z: '0', x: '0', y: '0', collection: 'units:counties', featureId: '341002' }
 function fill(pattern: string): string {
   return pattern.replace(/\{(\w+)\}/g, ':$1').replace(/:(\w+)/g, (_, k: string) => SEGMENTS[k] ?? k)
 }

@@ -59,6 +59,7 @@ import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factor
 import { SAMPLE_DIR } from '../sample/load.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 import type { Runtime } from '../runtime.ts'
+import { ogcFeatures } from './ogc/features.ts'
 
 /** The query string, checked against a route's schema (route-schemas.ts). */
 const q = <S extends z.ZodType>(req: Request, schema: S): z.output<S> => parseInput(schema, req.query, 'query')
@@ -152,7 +153,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   }))
   // who asks: a key is checked once per request (an invalid one is 401 on every route);
   // answers to a request with a key are private to it
-  app.use(['/api', '/tiles'], (req, res, next) => {
+  app.use(['/api', '/tiles', '/ogc'], (req, res, next) => {
     if (carriesKey(req) || settings.readsKeyed) res.set('Cache-Control', 'private, no-cache').vary('Authorization').vary('X-Api-Key')
     principalOf(db, req, settings.apiKey).then(() => next(), next)
   })
@@ -160,7 +161,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
 
   // reads keyed by configuration: every GET under /api and /tiles needs a reader key
   if (settings.readsKeyed) {
-    app.use(['/api', '/tiles'], (req, _res, next) => {
+    app.use(['/api', '/tiles', '/ogc'], (req, _res, next) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return next()
       requireRole(db, req, 'reader', settings.apiKey).then(() => next(), next)
     })
@@ -551,6 +552,9 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   app.locals.vectorTiles = tiles
   // here with a key (or keyed reads): unit tiles limited to the key's regions, answered privately
   app.get(['/tiles/:source/:z/:x/:y.mvt', '/tiles/:source/:z/:x/:y.pbf'], async (req, res) => tiles(req, res, { scopes: await scopesOf(req), private: true }))
+
+  // OGC API - Features: QGIS, ArcGIS and GDAL read collections in place
+  ogcFeatures(app, { db, scopesOf })
 
   app.use('/vendor/exceljs', express.static(path.join(ROOT, 'node_modules', 'exceljs', 'dist'), { maxAge: '1d' }))
   app.use('/vendor/maplibre-gl', express.static(path.join(ROOT, 'node_modules', 'maplibre-gl', 'dist'), { maxAge: '1d' }))

@@ -13,6 +13,7 @@ const upload = {
   description: 'the file itself: .zip (shapefile), .geojson or .gpkg',
 }
 
+const ogcCollection = { name: 'collection', in: 'path', required: true, description: 'layer:NAME@VINTAGE, units:SET or run:ID', schema: { type: 'string' } }
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }
 
 /** query parameters from an object shape of zod fields */
@@ -149,6 +150,12 @@ export const openApi = {
         responses: { 200: { description: 'application/vnd.mapbox-vector-tile' }, 204: { description: 'no feature reaches the tile' }, 304: { description: 'not modified' }, 400: err, 404: err },
       },
     },
+    '/ogc': { get: { summary: 'OGC API - Features landing page (QGIS, ArcGIS, GDAL OAPIF:http://host/ogc)', parameters: paramsOf(Q.ogc.shape) as never[], responses: { 200: { description: 'links' }, 400: err } } },
+    '/ogc/conformance': { get: { summary: 'OGC API - Features conformance classes (Core, GeoJSON, OpenAPI 3.0, CRS by reference)', parameters: paramsOf(Q.ogc.shape) as never[], responses: { 200: { description: 'conformsTo' }, 400: err } } },
+    '/ogc/collections': { get: { summary: 'collections: layer:NAME@VINTAGE (current layer versions), units:SET, run:ID (done per-unit runs); a key limited to regions sees its unit sets and runs only', parameters: paramsOf(Q.ogc.shape) as never[], responses: { 200: { description: 'collections' }, 400: err } } },
+    '/ogc/collections/{collection}': { get: { summary: 'one collection: extent (CRS84), CRSs offered, storage CRS (EPSG:4490)', parameters: [ogcCollection, ...paramsOf(Q.ogc.shape)] as never[], responses: { 200: { description: 'collection' }, 400: err, 404: err } } },
+    '/ogc/collections/{collection}/items': { get: { summary: 'a page of features as GeoJSON (numberMatched, numberReturned, next/prev links; header Content-Crs)', parameters: [ogcCollection, ...paramsOf(Q.ogcItems.shape)] as never[], responses: { 200: { description: 'FeatureCollection' }, 400: err, 404: err } } },
+    '/ogc/collections/{collection}/items/{featureId}': { get: { summary: 'one feature (a feature id of a layer, a unit code of a unit set or run)', parameters: [ogcCollection, { name: 'featureId', in: 'path', required: true, schema: { type: 'string' } }, ...paramsOf(Q.ogcItem.shape)] as never[], responses: { 200: { description: 'Feature' }, 400: err, 404: err } } },
     '/tiles/{source}.json': {
       get: { summary: 'TileJSON 3.0.0 of a vector tile source (bounds, fields, input version)', parameters: [{ name: 'source', in: 'path', required: true, schema: { type: 'string' } }, ...paramsOf(Q.tileJson.shape)] as never[], responses: { 200: { description: 'TileJSON' }, 400: err, 404: err } },
     },

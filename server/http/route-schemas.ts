@@ -22,6 +22,14 @@ export const ALLOCATION_TABLES = ['allocation', 'explanation', 'parameters', 'un
 export const ESV_TABLES = ['esv_units', 'esv', 'esv_by_type', 'esv_totals'] as const
 export const GEP_TABLES = ['gep', 'units', 'extent', 'change', 'prices'] as const
 
+/** OGC API - Features: JSON only (GeoJSON for features) */
+const ogcFormat = f.oneOf(['json', 'geojson']).optional().describe('json (GeoJSON for features); the only encoding')
+const OGC_CRS = ['http://www.opengis.net/def/crs/OGC/1.3/CRS84', 'http://www.opengis.net/def/crs/EPSG/0/4490'] as const
+const ogcCrs = f.oneOf(OGC_CRS)
+const ogcBbox = f.text(/^[^,]{1,32},[^,]{1,32},[^,]{1,32},[^,]{1,32}$/, 'four numbers separated by commas', 140)
+  .transform((s) => s.split(',').map(Number) as [number, number, number, number])
+  .refine((b) => b.every(Number.isFinite), { error: 'four numbers separated by commas' })
+
 export const query = {
   none: z.strictObject({}),
   /** GET /api/runs/:id/result */
@@ -93,6 +101,17 @@ export const query = {
     ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional().describe('viridis, ndvi, greens, greys'),
   }),
   tileJson: TILE_QUERY,
+  /** OGC API - Features (http/ogc/features.ts) */
+  ogc: z.strictObject({ f: ogcFormat }),
+  ogcItems: z.strictObject({
+    f: ogcFormat,
+    limit: f.int(1, 10_000).default(10).describe('features per page (1–10 000, default 10)'),
+    offset: f.int(0, 1_000_000_000).default(0).describe('features to skip (paging; the next link carries it)'),
+    bbox: ogcBbox.optional().describe('four numbers in bbox-crs order: CRS84 minlon,minlat,maxlon,maxlat (default); EPSG:4490 minlat,minlon,maxlat,maxlon'),
+    'bbox-crs': ogcCrs.optional().describe(`CRS of bbox: ${OGC_CRS.join(' or ')}`),
+    crs: ogcCrs.optional().describe(`CRS of the output: ${OGC_CRS.join(' (default) or ')}`),
+  }),
+  ogcItem: z.strictObject({ f: ogcFormat, crs: ogcCrs.optional().describe(`CRS of the output: ${OGC_CRS.join(' (default) or ')}`) }),
   /** GET /api/audit (admin) */
   audit: z.strictObject({
     since: z.string().max(40, { error: 'is longer than 40 characters' })
@@ -155,6 +174,9 @@ export const path = {
   name: f.name,
   spec: f.spec,
   runId: f.runId,
+  /** layer:NAME@VINTAGE, units:SET or run:ID */
+  ogcCollection: f.text(/^(layer|units|run):[\p{L}\p{N}_.@-]{1,100}$/u, 'layer:NAME@VINTAGE, units:SET or run:ID', 110),
+  ogcFeature: f.text(/^[\p{L}\p{N}_.-]{1,64}$/u, 'a feature id (a number for layers, a unit code for unit sets and runs)', 64),
   tile: z.strictObject({ z: f.int(0, 24), x: f.int(0, 2 ** 24 - 1), y: f.int(0, 2 ** 24 - 1) })
     .refine((t) => t.x < 2 ** t.z && t.y < 2 ** t.z, { error: 'no such tile at this zoom' }),
 }

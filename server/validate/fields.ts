@@ -12,7 +12,7 @@ export const NAME_RE = /^[\p{L}\p{N}_.-]{1,64}$/u
 export const VINTAGE_RE = /^[0-9A-Za-z_.-]{1,32}$/
 const SPEC_RE = /^[\p{L}\p{N}_.-]{1,64}(@[0-9A-Za-z_.-]{1,32})?$/u
 
-const text = (re: RegExp, expected: string, max = 2000) =>
+export const text = (re: RegExp, expected: string, max = 2000) =>
   z.string({ error: (i) => (i.input === undefined ? 'is required' : Array.isArray(i.input) ? 'must be given once' : 'must be text') })
     .max(max, { error: `is longer than ${max} characters` })
     .regex(re, { error: expected })
