@@ -15,7 +15,7 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { LAYER_KINDS } from '../ingest/names.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
-import { FORMATS, render, type Format } from '../results/export.ts'
+import { FILE_FORMATS, FORMATS, render, type Format } from '../results/export.ts'
 import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { deriveRaster, ingestRaster, RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { listRasters } from '../raster/raster-store.ts'
@@ -74,7 +74,7 @@ class Cmd extends Command {
       const o = parseInput(schema, a.at(-2), 'option')
       // a workbook is binary: never onto a terminal
       const given = o as { format?: unknown; out?: unknown }
-      if (given.format === 'xlsx' && !given.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary workbook: pass --out FILE.xlsx (or redirect stdout)')
+      if (FILE_FORMATS.has(String(given.format)) && !given.out && process.stdout.isTTY) throw new BadInput(`--format ${given.format} writes a binary file: pass --out FILE (or redirect stdout)`)
       await fn(o, cmd, a.slice(0, -2) as string[])
     })
   }
@@ -384,7 +384,7 @@ type StatsOptions = Record<string, unknown> & { format: Format; table?: string; 
 const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
   z.strictObject({ ...RUN_SHAPES[kind], ...options.stats, ...(table ? { table: table.optional() } : {}) }) as unknown as z.ZodType<StatsOptions>
 const rollupOption = () => new Option('--rollup <level>', 'sum the units to their parents: parent (parent code), county, city or province (GB/T 2260 code prefixes)').choices([...ROLLUP_LEVELS])
-const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns)').choices([...FORMATS]).default('csv')
+const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped shapefile of them, GBK)').choices([...FORMATS]).default('csv')
 
 /** Progress on stderr, at most once a second. */
 function progressLog(kind: string) {
@@ -403,7 +403,7 @@ function progressLog(kind: string) {
 async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; rollup?: RollupLevel }) {
   const request = { kind } as Record<string, unknown>
   for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
-  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+  if (FILE_FORMATS.has(o.format) && !o.out && process.stdout.isTTY) throw new BadInput(`--format ${o.format} writes a binary file; pass --out FILE`)
   const plan = await planRun(db, request as unknown as RunRequest, s.rasterDir)
   const run = await runToEnd(db, plan, { reuse: !o.fresh, actor, onProgress: progressLog(kind) })
   log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
@@ -443,7 +443,7 @@ for (const kind of RUN_KINDS) {
 
 // Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
 const needOut = (o: { format: string; out?: string }) => {
-  if (o.format === 'xlsx' && !o.out && process.stdout.isTTY) throw new BadInput('--format xlsx writes a binary file; pass --out FILE.xlsx')
+  if (FILE_FORMATS.has(o.format) && !o.out && process.stdout.isTTY) throw new BadInput(`--format ${o.format} writes a binary file; pass --out FILE`)
 }
 program
   .command('factors')

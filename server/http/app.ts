@@ -16,7 +16,7 @@ import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { unitSetId } from '../units/unit-set.ts'
-import { render, type Format } from '../results/export.ts'
+import { FILE_FORMATS, render, type Format } from '../results/export.ts'
 import { cancelLocal, runToEnd, startRun } from '../runs/execute.ts'
 import { exportableOf, parseRunRequest, planRun } from '../results/kinds.ts'
 import { getRun, listRuns, requestCancel, type RunRecord } from '../runs/run-store.ts'
@@ -259,7 +259,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const codes = set ? await scopeSet(req, set.id, set.name) : undefined
     const out = await render(db, format, scoped(await exportableOf(db, run), codes), table, rollup)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
-    if (format === 'csv' || format === 'xlsx') res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`).type(out.contentType)
     res.send(out.body)
   }
   for (const [route, kind] of [['coverage', 'coverage'], ['change', 'change'], ['zonal', 'zonal'], ['raster-change', 'zonal_change']] as const) {
@@ -280,7 +280,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     // plain workbook of its own rows
     if (format === 'xlsx' && !codes && !rollup) return void sendBook(res, `factors-${units}.xlsx`, await financeWorkbook(f))
     const out = await render(db, format, scoped(factorExport(f, setId), codes), table, rollup)
-    if (format === 'csv' || format === 'xlsx') res.attachment(`factors-${units}.${out.ext}`)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`factors-${units}.${out.ext}`).type(out.contentType)
     res.set('X-Run-Id', String(f.run.id)).type(out.contentType).send(out.body)
   }
   app.get('/api/factors', async (req, res) => {
@@ -326,7 +326,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     })
     const out = await render(db, format, scoped(gepExport(await readGep(db, run), setId), codes), table, rollup)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
-    if (format === 'csv' || format === 'xlsx') res.attachment(`gep-${o.units}-run${run.id}.${out.ext}`)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`gep-${o.units}-run${run.id}.${out.ext}`).type(out.contentType)
     res.send(out.body)
   })
 
@@ -341,7 +341,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     })
     const out = await render(db, format, scoped(compensationExport(await readCompensation(db, run), setId), codes), table, rollup)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
-    if (format === 'csv' || format === 'xlsx') res.attachment(`compensation-${o.units}-run${run.id}.${out.ext}`)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`compensation-${o.units}-run${run.id}.${out.ext}`).type(out.contentType)
     res.send(out.body)
   })
 
@@ -457,7 +457,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     })
     const out = await render(db, format, settlementExport(await readSettlement(db, run)), table)
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
-    if (format === 'csv' || format === 'xlsx') res.attachment(`settlement-run${run.id}.${out.ext}`)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`settlement-run${run.id}.${out.ext}`).type(out.contentType)
     res.send(out.body)
   })
   // per-unit indicators (population, EQI, score …): a long table unit_code, indicator, value, unit

@@ -34,13 +34,13 @@ export const query = {
   none: z.strictObject({}),
   /** GET /api/runs/:id/result */
   result: z.strictObject({
-    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
+    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped GBK shapefile of them)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
     rollup,
   }),
   /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
   stats: {
-    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns)'),
+    format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped GBK shapefile of them)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
     fresh: fresh.describe('compute again even if an identical run is stored'),
     rollup,

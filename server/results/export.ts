@@ -1,7 +1,9 @@
-// One result, four formats: CSV (the documented long-form contract, one table), JSON
+// One result, six formats: CSV (the documented long-form contract, one table), JSON
 // (the whole result with run, inputs and method), GeoJSON (the units with their
-// statistics as flat properties, for QGIS and the viewer) and XLSX (every table on its
-// own sheet with hectare, km² and 亩 columns beside each m² column, plus a provenance sheet).
+// statistics as flat properties, for QGIS and the viewer), XLSX (every table on its
+// own sheet with hectare, km² and 亩 columns beside each m² column, plus a provenance sheet),
+// and the units with their statistics as a GeoPackage or a zipped GBK shapefile (geometry as
+// stored, CGCS2000).
 import type ExcelJS from 'exceljs'
 import { newWorkbook } from './excel.ts'
 import type { Queryable } from '../db/db.ts'
@@ -10,9 +12,16 @@ import { BadInput } from '../errors.ts'
 import { M2_PER } from './area-units.ts'
 import { toCsv } from './csv.ts'
 import { rolledUp, type RollupLevel } from './rollup.ts'
+import { exportUnits, storageSrsWkt } from './export-units.ts'
+import { geoPackage } from './geopackage.ts'
+import { zippedShapefile } from './shapefile.ts'
 
-export const FORMATS = ['csv', 'json', 'geojson', 'xlsx'] as const
+export const FORMATS = ['csv', 'json', 'geojson', 'xlsx', 'gpkg', 'shp'] as const
 export type Format = (typeof FORMATS)[number]
+/** formats of binary files: never written onto a terminal, always sent as attachments */
+export const FILE_FORMATS: ReadonlySet<string> = new Set(['xlsx', 'gpkg', 'shp'])
+/** formats of the units with geometry (no rollup: the parents' outlines are not known) */
+const GEOMETRY_FORMATS: ReadonlySet<string> = new Set(['geojson', 'gpkg', 'shp'])
 
 export interface Table {
   name: string
@@ -57,7 +66,7 @@ export interface Rendered {
 
 export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string, rollup?: RollupLevel): Promise<Rendered> {
   if (rollup) {
-    if (format === 'geojson') throw new BadInput('rollup gives tables (csv, json, xlsx); GeoJSON needs the parent units\' outlines: import them as a unit set and compute on it')
+    if (GEOMETRY_FORMATS.has(format)) throw new BadInput(`rollup gives tables (csv, json, xlsx); ${format} needs the parent units' outlines: import them as a unit set and compute on it`)
     x = await rolledUp(db, x, rollup)
   }
   switch (format) {
@@ -77,6 +86,15 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
     }
     case 'xlsx':
       return { body: x.workbook && !x.scope ? await x.workbook() : await xlsx(x), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
+    case 'gpkg': {
+      const { units, columns } = await exportUnits(db, x)
+      const name = `run${x.result.run.id}`
+      return { body: await geoPackage(units, columns, { table: name, description: `run ${x.result.run.id}: ${x.result.method}`.slice(0, 500), srsWkt: await storageSrsWkt(db) }), contentType: 'application/geopackage+sqlite3', ext: 'gpkg' }
+    }
+    case 'shp': {
+      const { units, columns } = await exportUnits(db, x)
+      return { body: await zippedShapefile(units, columns, `run${x.result.run.id}`), contentType: 'application/zip', ext: 'zip' }
+    }
   }
 }
 
