@@ -11,6 +11,7 @@ import { ROLES } from '../auth/keys.ts'
 import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
 import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
+import { TREND_TABLES } from '../results/trend-tables.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES, GEP_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
@@ -51,6 +52,10 @@ export const options = {
   gep: z.strictObject({
     units: f.name, config: file, year: f.int(1900, 2200).optional(), compare: f.int(1900, 2200).optional(),
     table: f.oneOf(GEP_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
+  }),
+  trend: z.strictObject({
+    units: f.name, layer: f.name, vintages: f.vintageList.optional(), categories: f.flag.optional(),
+    table: f.oneOf(TREND_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
   }),
   compensate: z.strictObject({ units: f.name, config: file, table: f.oneOf(LEDGER_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),

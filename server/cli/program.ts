@@ -16,6 +16,8 @@ import { LAYER_KINDS } from '../ingest/names.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { FILE_FORMATS, FORMATS, render, type Format } from '../results/export.ts'
+import { trend } from '../stats/trend.ts'
+import { TREND_TABLES, trendExport } from '../results/trend-tables.ts'
 import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { deriveRaster, ingestRaster, RASTER_KINDS } from '../raster/ingest-raster.ts'
 import { listRasters } from '../raster/raster-store.ts'
@@ -440,6 +442,26 @@ for (const kind of RUN_KINDS) {
       withDb(c, (db, s, actor) => computeAndWrite(db, s, actor, kind, { ...o, ...Object.fromEntries(negated.map((n) => [n, o[n] === false ? false : undefined])) })),
     )
 }
+
+stats
+  .command('trend')
+  .description('a layer over N vintages per unit: area at each vintage, change over each interval (net, gained, lost), rates per year; from one coverage run and a change run per interval')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--layer <name>', 'layer name')
+  .option('--vintages <list>', 'vintages to compare, comma-separated (default: every current vintage of the layer)')
+  .option('--categories', 'also a row per category')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...TREND_TABLES]))
+  .addOption(formatOption())
+  .addOption(rollupOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--fresh', 'compute the underlying runs again')
+  .checked(options.trend, async (o, cmd) =>
+    withDb(cmd, async (db, _s, actor) => {
+      const t = await trend(db, o.units, { layer: o.layer, vintages: o.vintages, categories: !!o.categories }, { actor, reuse: !o.fresh, onProgress: progressLog('trend') })
+      log(`trend of ${o.layer} over ${t.vintages.map((v) => v.vintage).join(', ')} from runs ${t.runs.map((r) => `${r.id} (${r.kind})`).join(', ')}`)
+      output((await render(db, o.format, trendExport(t, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
+    }),
+  )
 
 // Transfer-payment work: area factors, factor-method allocation, ecosystem service value.
 const needOut = (o: { format: string; out?: string }) => {

@@ -59,6 +59,8 @@ import { checkMapping, computeEsv, esvExport, loadCoefficients } from '../factor
 import { SAMPLE_DIR } from '../sample/load.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 import type { Runtime } from '../runtime.ts'
+import { trend } from '../stats/trend.ts'
+import { trendExport } from '../results/trend-tables.ts'
 import { ogcFeatures } from './ogc/features.ts'
 
 /** The query string, checked against a route's schema (route-schemas.ts). */
@@ -269,6 +271,16 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
       await sendResult(req, res, run, extra)
     })
   }
+  // a layer over N vintages: areas, intervals, rates per year (stats/trend.ts; coverage and change runs)
+  app.get('/api/stats/trend', async (req, res) => {
+    const o = q(req, Q.trend)
+    const { setId, codes } = await scopeSetNamed(req, o.units)
+    const t = await trend(db, o.units, { layer: o.layer, vintages: o.vintages, categories: !!o.categories }, { signal: abortOnClose(res).signal, reuse: !o.fresh, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+    const out = await render(db, o.format, scoped(trendExport(t, setId), codes), o.table, o.rollup)
+    res.set('X-Run-Id', t.runs.map((r) => r.id).join(',')).type(out.contentType)
+    if (o.format === 'csv' || FILE_FORMATS.has(o.format)) res.attachment(`trend-${o.layer}-${o.units}.${out.ext}`).type(out.contentType)
+    res.send(out.body)
+  })
   // Transfer-payment work: factors, allocations, ESV (they start coverage, change and zonal
   // runs where none is stored: mayCompute, like statistics).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'

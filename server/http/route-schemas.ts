@@ -11,6 +11,7 @@ import { TILE_QUERY } from '../tiles/tile-query.ts'
 import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
 import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
+import { TREND_TABLES } from '../results/trend-tables.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const fresh = f.flag.optional()
@@ -53,6 +54,12 @@ export const query = {
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
   esv: z.strictObject({ format, table: table(ESV_TABLES, 'esv_units') }),
   gep: z.strictObject({ format, table: table(GEP_TABLES, 'gep'), fresh: f.flag.optional(), rollup }),
+  trend: z.strictObject({
+    units: f.name.describe('unit set'), layer: f.name.describe('layer name'),
+    vintages: f.vintageList.optional().describe('vintages to compare, comma-separated (default: every current vintage of the layer); at least two'),
+    categories: f.flag.optional().describe('also a row per category'),
+    format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup,
+  }),
   compensation: z.strictObject({ format, table: table(LEDGER_TABLES, 'ledger').describe('CSV table: ledger, units, payees, double, explanation, standards'), fresh: f.flag.optional(), rollup }),
   layerUpload: z.strictObject({
     filename: f.filename.describe('original file name (decides the format: .zip of a shapefile, .geojson, .gpkg)'),
@@ -148,6 +155,12 @@ export const body = {
   settle: z.strictObject({
     agreement: z.record(z.string(), z.unknown(), { error: 'must be the agreement object {sections, series, period?, agreements} (docs/watershed.md)' }).describe('agreement (docs/watershed.md): sections, series, period, agreements (index | class | load | flow)'),
     period: f.int(1900, 2200).optional().describe("year to settle (default: the agreement's period)"),
+  }),
+  trend: z.strictObject({
+    units: f.name.describe('unit set'), layer: f.name.describe('layer name'),
+    vintages: f.vintageList.optional().describe('vintages to compare, comma-separated (default: every current vintage of the layer); at least two'),
+    categories: f.flag.optional().describe('also a row per category'),
+    format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup,
   }),
   compensation: z.strictObject({
     units: f.name.describe('unit set'),

@@ -19,6 +19,8 @@ export const text = (re: RegExp, expected: string, max = 2000) =>
 
 export const name = text(NAME_RE, "1–64 letters, digits, '_', '-' or '.'")
 export const vintage = text(VINTAGE_RE, 'a year or date such as 2023 or 2023-06-30')
+/** vintages, comma-separated: 2018,2020,2023 */
+export const vintageList = text(/^[0-9A-Za-z_.-]{1,32}(,[0-9A-Za-z_.-]{1,32}){0,99}$/, 'vintages separated by commas, such as 2018,2020,2023', 3400).transform((s) => s.split(','))
 /** NAME or NAME@VINTAGE */
 export const spec = text(SPEC_RE, 'NAME or NAME@VINTAGE')
 /** NAME[@VINTAGE], comma-separated */
