@@ -10,7 +10,7 @@ const SERVER = path.resolve(import.meta.dirname, '../server')
 /** bottom to top; a module may import from its own layer's folder and from the ones before */
 const LAYERS = [
   'errors.ts', 'config-file.ts', 'settings.ts', 'scoped.ts', 'module-url.ts', 'types', 'validate', 'geom', 'db', 'crs',
-  'catalog', 'audit', 'runs', 'ingest', 'units', 'indicators', 'stats', 'raster', 'gep', 'ledger', 'watershed', 'results', 'auth',
+  'catalog', 'audit', 'runs', 'ingest', 'units', 'indicators', 'stats', 'raster', 'gep', 'ledger', 'watershed', 'alerts', 'results', 'auth',
   'factors', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
 ]
 

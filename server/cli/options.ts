@@ -12,6 +12,7 @@ import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
 import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
 import { TREND_TABLES } from '../results/trend-tables.ts'
+import { ALERT_TABLES } from '../results/alert-tables.ts'
 import { ALLOCATION_TABLES, body, ESV_TABLES, FACTOR_TABLES, GEP_TABLES } from '../http/route-schemas.ts'
 
 /** a local file path (the operator's own file system) */
@@ -57,6 +58,7 @@ export const options = {
     units: f.name, layer: f.name, vintages: f.vintageList.optional(), categories: f.flag.optional(),
     table: f.oneOf(TREND_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
   }),
+  alerts: z.strictObject({ units: f.name.optional(), rules: file, table: f.oneOf(ALERT_TABLES).optional(), patches: file.optional(), fresh: f.flag.optional(), ...output }),
   compensate: z.strictObject({ units: f.name, config: file, table: f.oneOf(LEDGER_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),
   layersPurge: z.strictObject({ vintage: f.vintage.optional(), id: f.int(1, 2_147_483_647).optional() }),

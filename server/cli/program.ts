@@ -17,6 +17,8 @@ import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
 import { FILE_FORMATS, FORMATS, render, type Format } from '../results/export.ts'
 import { trend } from '../stats/trend.ts'
+import { evaluateAlerts } from '../alerts/alerts.ts'
+import { ALERT_TABLES, alertsExport } from '../results/alert-tables.ts'
 import { TREND_TABLES, trendExport } from '../results/trend-tables.ts'
 import { CHANGE_TABLES, ZONAL_TABLES } from '../results/tables.ts'
 import { deriveRaster, ingestRaster, RASTER_KINDS } from '../raster/ingest-raster.ts'
@@ -584,6 +586,31 @@ program
       const sum = (k: 'amount_yuan' | 'double_counted_m2' | 'double_counted_yuan') => r.units.reduce((a, u) => a + u[k], 0)
       log(`compensation of ${r.units.length} units under ${r.rule}: ${sum('amount_yuan').toFixed(2)} yuan; double-counted ${(sum('double_counted_m2') / (10_000 / 15)).toFixed(2)} 亩, ${sum('double_counted_yuan').toFixed(2)} yuan (run ${run.id}${run.reused ? ', reused' : ''})`)
       output((await render(db, o.format, compensationExport(r, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
+    }),
+  )
+
+program
+  .command('alerts')
+  .description('evaluate alert rules per unit (layer lost/gained/net between vintages, raster mean change), kept as a run; --patches writes the lost or gained ground as GeoJSON (docs/alerts.md)')
+  .option('--units <set>', 'unit set (default: the rules file\'s units)')
+  .requiredOption('--rules <file>', 'rules, YAML or JSON: units?, rules [{id, name?, layer | raster, measure, op, value, intervals?, vintages?}]')
+  .addOption(new Option('--table <name>', 'table for CSV').choices([...ALERT_TABLES]))
+  .addOption(formatOption())
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--patches <file>', 'also write the patches of the alerts (GeoJSON)')
+  .option('--fresh', 'compute again even if an identical run is stored')
+  .checked(options.alerts, async (o, cmd) =>
+    withDb(cmd, async (db, s, actor) => {
+      const doc = readConfigFile(o.rules) as { units?: string }
+      const units = o.units ?? doc?.units
+      if (!units) throw new BadInput('--units: name the unit set (or give units: in the rules file)')
+      const r = await evaluateAlerts(db, { units, rules: doc }, s.rasterDir, { actor, reuse: !o.fresh, onProgress: progressLog('alerts') })
+      log(`${r.alerts.length} alert(s) from ${r.checked} checks of ${r.rules.length} rule(s) on ${units} (run ${r.run.id}${r.run.reused ? ', reused' : ''}; figures from runs ${[...new Set(r.sources.flatMap((x) => x.runs))].join(', ')})`)
+      if (o.patches) {
+        fs.writeFileSync(o.patches, JSON.stringify({ ...r.patches, run: r.run.id }) + '\n')
+        log(`wrote ${r.patches.features.length} patch(es) to ${o.patches}`)
+      }
+      output((await render(db, o.format, alertsExport(r, await unitSetId(db, units)), o.table)).body, o.out)
     }),
   )
 

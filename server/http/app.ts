@@ -60,6 +60,8 @@ import { SAMPLE_DIR } from '../sample/load.ts'
 import { prepareLayer } from '../stats/cells/read/contacts.ts'
 import type { Runtime } from '../runtime.ts'
 import { trend } from '../stats/trend.ts'
+import { evaluateAlerts, readAlerts } from '../alerts/alerts.ts'
+import { alertsExport } from '../results/alert-tables.ts'
 import { trendExport } from '../results/trend-tables.ts'
 import { ogcFeatures } from './ogc/features.ts'
 
@@ -355,6 +357,33 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`compensation-${o.units}-run${run.id}.${out.ext}`).type(out.contentType)
     res.send(out.body)
+  })
+
+  // alerts: rules over layer trends and raster changes per unit, kept as a run (alerts/)
+  app.post('/api/alerts', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
+    const { format, table, fresh } = q(req, Q.alerts)
+    const o = b(req, B.alerts)
+    const doc = (Array.isArray(o.rules) ? { rules: o.rules } : o.rules) as { units?: string }
+    const units = o.units ?? doc?.units
+    if (!units) throw new BadInput("body 'units': name the unit set (or give units in the rules document)")
+    const { setId, codes } = await scopeSetNamed(req, units)
+    const ro = { signal: abortOnClose(res).signal, reuse: !fresh, beforeCompute: mayCompute(req, res, { counted: true }), timeoutMs: settings.runTimeoutMs, actor: await who(req) }
+    const r = await evaluateAlerts(db, { units, rules: doc }, settings.rasterDir, ro)
+    const out = await render(db, format, scoped(alertsExport(r, setId), codes), table)
+    res.set('X-Run-Id', String(r.run.id)).type(out.contentType)
+    if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`alerts-${units}-run${r.run.id}.${out.ext}`).type(out.contentType)
+    res.send(out.body)
+  })
+  // the ground an alerts run points at: lost (or gained) patches as GeoJSON
+  app.get('/api/alerts/:id/patches', async (req, res) => {
+    q(req, Q.none)
+    const run = await visibleRun(req)
+    if (run.kind !== 'alerts') throw new BadInput(`run ${run.id} is a ${run.kind} run, not an alerts run`)
+    const r = await readAlerts(db, run)
+    const set = runSet(run)
+    const codes = set ? await scopeSet(req, set.id, set.name) : undefined
+    const features = codes ? r.patches.features.filter((f) => codes.has(f.properties.unit_code)) : r.patches.features
+    res.set('X-Run-Id', String(run.id)).type('application/geo+json').send(JSON.stringify({ type: 'FeatureCollection', run: run.id, features }))
   })
 
   app.post('/api/runs', needsWhenKeyed(db, 'analyst', settings.apiKey), runLimit, express.json({ limit: '16kb' }), async (req, res) => {

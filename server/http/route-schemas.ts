@@ -12,6 +12,7 @@ import { LEDGER_TABLES } from '../results/ledger-tables.ts'
 import { ROLLUP_LEVELS } from '../results/rollup.ts'
 import { SETTLEMENT_TABLES } from '../results/settlement-tables.ts'
 import { TREND_TABLES } from '../results/trend-tables.ts'
+import { ALERT_TABLES } from '../results/alert-tables.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const fresh = f.flag.optional()
@@ -60,6 +61,7 @@ export const query = {
     categories: f.flag.optional().describe('also a row per category'),
     format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup,
   }),
+  alerts: z.strictObject({ format, table: table(ALERT_TABLES, 'alerts').describe('CSV table: alerts, patches'), fresh: f.flag.optional() }),
   compensation: z.strictObject({ format, table: table(LEDGER_TABLES, 'ledger').describe('CSV table: ledger, units, payees, double, explanation, standards'), fresh: f.flag.optional(), rollup }),
   layerUpload: z.strictObject({
     filename: f.filename.describe('original file name (decides the format: .zip of a shapefile, .geojson, .gpkg)'),
@@ -156,11 +158,9 @@ export const body = {
     agreement: z.record(z.string(), z.unknown(), { error: 'must be the agreement object {sections, series, period?, agreements} (docs/watershed.md)' }).describe('agreement (docs/watershed.md): sections, series, period, agreements (index | class | load | flow)'),
     period: f.int(1900, 2200).optional().describe("year to settle (default: the agreement's period)"),
   }),
-  trend: z.strictObject({
-    units: f.name.describe('unit set'), layer: f.name.describe('layer name'),
-    vintages: f.vintageList.optional().describe('vintages to compare, comma-separated (default: every current vintage of the layer); at least two'),
-    categories: f.flag.optional().describe('also a row per category'),
-    format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup,
+  alerts: z.strictObject({
+    units: f.name.optional().describe('unit set (default: the rules document\'s units)'),
+    rules: z.unknown().refine((v) => v !== undefined, { error: 'is required' }).describe('the rules document {units?, rules: [{id, layer | raster, measure, op, value, …}]} (docs/alerts.md)'),
   }),
   compensation: z.strictObject({
     units: f.name.describe('unit set'),

@@ -16,6 +16,8 @@ import { readGep } from '../gep/gep.ts'
 import { gepExport } from './gep-tables.ts'
 import { readCompensation } from '../ledger/compensate.ts'
 import { compensationExport } from './ledger-tables.ts'
+import { alertsExport } from './alert-tables.ts'
+import { readAlerts } from '../alerts/alerts.ts'
 import { readSettlement } from '../watershed/settle.ts'
 import { settlementExport } from './settlement-tables.ts'
 
@@ -144,6 +146,7 @@ export async function exportableOf(db: Queryable, run: RunRecord): Promise<Expor
     case 'change': return changeExport(await readChange(db, run), setId)
     case 'gep': return gepExport(await readGep(db, run), setId)
     case 'compensation': return compensationExport(await readCompensation(db, run), setId)
+    case 'alerts': return alertsExport(await readAlerts(db, run), setId)
     default: return zonalExport(await readZonal(db, run), setId)
   }
 }

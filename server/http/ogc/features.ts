@@ -43,7 +43,7 @@ const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs',
 ]
 /** run kinds whose results are per unit of a set (settlements are per section) */
-const RUN_KINDS = new Set(['coverage', 'change', 'zonal', 'zonal_change', 'gep', 'compensation'])
+const RUN_KINDS = new Set(['coverage', 'change', 'zonal', 'zonal_change', 'gep', 'compensation', 'alerts'])
 
 type Props = Record<string, unknown>
 type Bbox = [number, number, number, number]
