@@ -25,7 +25,7 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts')
 const KEY = 'browser-test-key'
 /** the map area right of the statistics overlay, where the fitted units are drawn */
 const MAP_CLIP = { x: 790, y: 10, width: 480, height: 840 }
-type W = { ecomap: { project(p: [number, number]): { x: number; y: number }; areTilesLoaded(): boolean; getLayer(id: string): unknown } }
+type W = { ecomap: { project(p: [number, number]): { x: number; y: number }; areTilesLoaded(): boolean; getLayer(id: string): unknown; getCenter(): { lng: number; lat: number }; getZoom(): number } }
 
 describe.skipIf(!haveChromium)('viewer in Chromium', () => {
   let db: Db
@@ -353,4 +353,62 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     await page.waitForSelector('body[data-ready="1"]')
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([])
   }, 120_000)
+
+  it('a workspace: ranked units, find by name, a closable panel (× and Esc), the view in the URL restored in a new tab', async () => {
+    const before = errors.length
+    await page.setViewportSize({ width: 1280, height: 720 })
+    await page.selectOption('#stat', 'cov|forest@2023')
+    await settle()
+    // ranking: the units by the statistic, largest first, as the API gives them
+    await page.click('#rank-box summary')
+    const ranked = await page.$$eval('#rank li', (lis) => lis.map((li) => [(li as HTMLElement).dataset.code, Number((li as HTMLElement).dataset.value)]))
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`, { headers: { 'x-api-key': KEY } })).json()
+    const want = api.rows.filter((r: { measure: string; layer: string; vintage: string }) => r.measure === 'layer' && r.layer === 'forest' && r.vintage === '2023')
+      .sort((a: { share: number }, b: { share: number }) => b.share - a.share).map((r: { unit_code: string; share: number }) => [r.unit_code, r.share])
+    // (the viewer's coverage run includes the layer uploaded above: sums may differ in the last bit)
+    expect(ranked.map((r) => r[0])).toEqual(want.map((r: [string, number]) => r[0]))
+    ranked.forEach((r, i) => expect(r[1] as number).toBeCloseTo(want[i][1], 12))
+    await page.click(`#rank li[data-code="${want[2][0]}"]`)
+    await page.waitForSelector(`#details h3[data-code="${want[2][0]}"]`)
+    expect(await page.$eval('#rank li.sel', (li) => (li as HTMLElement).dataset.code)).toBe(want[2][0])
+    // the panel closes with its button and with Esc, and the URL forgets the unit
+    await page.click('#details-close')
+    expect(await page.isHidden('#details')).toBe(true)
+    expect(page.url()).not.toMatch(/unit=/)
+    await click('341004')
+    expect(await page.isVisible('#details')).toBe(true)
+    await page.keyboard.press('Escape')
+    expect(await page.isHidden('#details')).toBe(true)
+    // find a unit by (part of) its name
+    await page.fill('#search', '祁门')
+    await page.press('#search', 'Enter')
+    await page.locator('#search').evaluate((el) => el.dispatchEvent(new Event('change')))
+    await page.waitForSelector('#details h3[data-code="341024"]')
+    await page.waitForTimeout(800) // the zoom to it
+    // a layer on, then the whole view in a new tab from the URL alone
+    await page.check('.lyr[data-layer="redline"] .toggle')
+    await settle()
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-workspace.png') })
+    const url = page.url()
+    expect(url).toMatch(/#set=huangshan_counties&stat=cov\|forest@2023&unit=341024&layers=redline@2023&view=/)
+    const center = await page.evaluate(() => (window as unknown as W).ecomap.getCenter())
+    const zoom = await page.evaluate(() => (window as unknown as W).ecomap.getZoom())
+    const other = await browser.newPage({ viewport: { width: 1280, height: 720 } })
+    try {
+      await other.addInitScript((key) => sessionStorage.setItem('ecocensus.key', key), KEY)
+      await other.goto(url)
+      await other.waitForSelector('#details h3[data-code="341024"]', { timeout: 60_000 })
+      expect(await other.$eval('#stat', (el) => (el as HTMLSelectElement).value)).toBe('cov|forest@2023')
+      expect(await other.isChecked('.lyr[data-layer="redline"] .toggle')).toBe(true)
+      const c2 = await other.evaluate(() => (window as unknown as W).ecomap.getCenter())
+      expect(Math.abs(c2.lng - center.lng)).toBeLessThan(1e-4)
+      expect(Math.abs(c2.lat - center.lat)).toBeLessThan(1e-4)
+      expect(Math.abs((await other.evaluate(() => (window as unknown as W).ecomap.getZoom())) - zoom)).toBeLessThan(0.01)
+      expect(await other.$eval('#rank li.sel', (li) => (li as HTMLElement).dataset.code).catch(() => null)).toBe('341024')
+    } finally {
+      await other.close()
+    }
+    await page.setViewportSize({ width: 1280, height: 860 })
+    expect(errors.slice(before)).toEqual([])
+  }, 180_000)
 })

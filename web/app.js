@@ -24,7 +24,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -42,7 +42,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -121,6 +121,16 @@ async function init() {
     map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap' })
   }
   $('unitset').innerHTML = state.sets.map((s) => `<option value="${esc(s.name)}">${esc(s.name)} (${s.unit_count})</option>`).join('')
+  if (pending?.set && state.sets.some((x) => x.name === pending.set)) $('unitset').value = pending.set
+  $('search').onchange = () => {
+    const code = findUnit($('search').value)
+    if (!code) return void ($('search').setCustomValidity(t('noUnit')), $('search').reportValidity())
+    $('search').setCustomValidity('')
+    select(code)
+    zoomTo(code).catch(report)
+  }
+  $('details-close').onclick = () => closeDetails()
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('details').hidden) closeDetails() })
   $('area-unit').value = areaUnit
   $('unitset').onchange = () => showSet().catch(report)
   $('stat').onchange = () => paintChoropleth().catch(report)
@@ -136,6 +146,16 @@ async function init() {
   showBasin().catch(report)
 }
 
+/** The view the URL asked for, applied once by the first showSet. */
+let pending = readUrl()
+
+function closeDetails() {
+  $('details').hidden = true
+  if (state.selected && map.getSource('units')) map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: false })
+  state.selected = null
+  saveUrl()
+}
+
 // ---- unit set, coverage and the choropleth -----------------------------------------------
 async function showSet() {
   const name = $('unitset').value
@@ -145,8 +165,13 @@ async function showSet() {
   state.zonal.clear()
   state.gep = null
   state.comp = null
-  if (state.set?.bbox) map.fitBounds([[state.set.bbox[0], state.set.bbox[1]], [state.set.bbox[2], state.set.bbox[3]]], { padding: { top: 20, bottom: 20, right: 50, left: 420 }, duration: 0 })
-  $('details').innerHTML = `<p class="hint">${t('clickHint')}</p>`
+  const want = pending
+  pending = null
+  restoring = !!want
+  if (want?.view) map.jumpTo({ center: [want.view[0], want.view[1]], zoom: want.view[2] })
+  else if (state.set?.bbox) map.fitBounds([[state.set.bbox[0], state.set.bbox[1]], [state.set.bbox[2], state.set.bbox[3]]], { padding: { top: 20, bottom: 20, right: 50, left: 420 }, duration: 0 })
+  $('details-body').innerHTML = `<p class="hint">${t('clickHint')}</p>`
+  $('details').hidden = false
   state.selected = null
   // coverage of every layer version, with the union of the ecological layers
   const layers = state.layers.map((l) => `${l.name}@${l.vintage}`).join(',')
@@ -160,7 +185,19 @@ async function showSet() {
   }
   state.coverage = { runId: cov.runId, rows: cov.body.rows }
   setUnitsSource(`units:${name}`, `?run=${cov.runId}`)
+  buildSearch()
   buildStatMenu()
+  if (want?.stat && [...$('stat').options].some((o) => o.value === want.stat)) $('stat').value = want.stat
+  for (const spec of want?.layers ?? []) {
+    const [lname, vintage] = spec.split('@')
+    const row = [...$('layers').querySelectorAll('.lyr')].find((r) => r.dataset.layer === lname)
+    if (!row) continue
+    if (vintage && [...row.querySelector('.vintage').options].some((o) => o.value === vintage)) row.querySelector('.vintage').value = vintage
+    row.querySelector('.toggle').checked = true
+    row.querySelector('.toggle').onchange()
+  }
+  if (want?.unit && unitNames().has(want.unit)) select(want.unit)
+  restoring = false
   await paintChoropleth()
   showGep(name).catch(report)
   showCompensation(name).catch(report)
@@ -276,7 +313,8 @@ function selectSection(code) {
   const lines = b.result.explanation.filter((e) => e.section_code === code)
   html += `<details class="comp-why"><summary>${lang === 'zh' ? '计算说明' : 'Explanation'}</summary><ol>${lines.map((l) => `<li>${esc(lang === 'zh' ? l.zh : l.en)}</li>`).join('')}</ol></details>`
   html += `<p class="runs">${t('run')}: <a href="/api/runs/${b.runId}" target="_blank">#${b.runId}</a></p>`
-  $('details').innerHTML = html
+  $('details-body').innerHTML = html
+  $('details').hidden = false
 }
 
 /** The unit tiles (with the statistics of run ?run=…) under the unit outlines. Replaced, not
@@ -324,33 +362,35 @@ function buildStatMenu() {
   $('stat').value = opts.some(([v]) => v === keep) ? keep : (redline ?? opts[0])[0]
 }
 
-/** The chosen statistic: which run's tiles, which value expression, its values for breaks. */
+/** The chosen statistic: which run's tiles, which value expression, and each unit's value
+ *  ([code, value] pairs: the class breaks and the ranking). */
 function statSpec() {
   const v = $('stat').value
   const [kind, a, b] = v.split('|')
-  if (kind === 'cov') return { runId: state.coverage.runId, expr: ['get', `${a}_share`], has: [`${a}_share`], values: state.coverage.rows.filter((r) => r.measure === 'layer' && `${r.layer}@${r.vintage}` === a).map((r) => r.share), share: true }
-  if (kind === 'eco') return { runId: state.coverage.runId, expr: ['get', 'ecological_space_share'], has: ['ecological_space_share'], values: state.coverage.rows.filter((r) => r.measure === 'union').map((r) => r.share), share: true }
+  const out = (o, pairs) => ({ ...o, pairs, values: pairs.map((p) => p[1]) })
+  if (kind === 'cov') return out({ runId: state.coverage.runId, expr: ['get', `${a}_share`], has: [`${a}_share`], share: true }, state.coverage.rows.filter((r) => r.measure === 'layer' && `${r.layer}@${r.vintage}` === a).map((r) => [r.unit_code, r.share]))
+  if (kind === 'eco') return out({ runId: state.coverage.runId, expr: ['get', 'ecological_space_share'], has: ['ecological_space_share'], share: true }, state.coverage.rows.filter((r) => r.measure === 'union').map((r) => [r.unit_code, r.share]))
   if (kind === 'chg') {
     const c = state.change.get(a)
     const col = b === 'net' ? 'net_m2' : 'lost_m2'
     const areaOf = new Map(state.coverage.rows.map((r) => [r.unit_code, r.unit_area_m2]))
-    return { runId: c.runId, expr: ['/', ['get', col], ['get', 'area_m2']], has: [col, 'area_m2'], values: c.rows.map((r) => r[col] / areaOf.get(r.unit_code)), share: true, diverging: b === 'net' }
+    return out({ runId: c.runId, expr: ['/', ['get', col], ['get', 'area_m2']], has: [col, 'area_m2'], share: true, diverging: b === 'net' }, c.rows.map((r) => [r.unit_code, r[col] / areaOf.get(r.unit_code)]))
   }
   if (kind === 'gep') {
     const g = state.gep
     const y = g.year
-    const values = a === 'gep_per_km2' || a === 'gep_yuan' || a === 'gep_regulating_yuan'
-      ? g.units.filter((u) => u.year === y).map((u) => (a === 'gep_per_km2' ? u.gep_per_km2 : a === 'gep_yuan' ? u.gep_yuan : u.regulating_yuan))
-      : g.rows.filter((r) => r.year === y && r.ecosystem === '*' && `gep:${r.item_id}_yuan` === a).map((r) => r.value_yuan)
-    return { runId: g.runId, expr: ['get', a], has: [a], values, money: true }
+    const pairs = a === 'gep_per_km2' || a === 'gep_yuan' || a === 'gep_regulating_yuan'
+      ? g.units.filter((u) => u.year === y).map((u) => [u.unit_code, a === 'gep_per_km2' ? u.gep_per_km2 : a === 'gep_yuan' ? u.gep_yuan : u.regulating_yuan])
+      : g.rows.filter((r) => r.year === y && r.ecosystem === '*' && `gep:${r.item_id}_yuan` === a).map((r) => [r.unit_code, r.value_yuan])
+    return out({ runId: g.runId, expr: ['get', a], has: [a], money: true }, pairs)
   }
   if (kind === 'comp') {
     const c = state.comp
-    if (a === 'double_share') return { runId: c.runId, expr: ['/', ['get', 'double_counted_m2'], ['get', 'area_m2']], has: ['double_counted_m2', 'area_m2'], values: c.units.map((u) => u.double_counted_m2 / u.unit_area_m2), share: true, note: `${t('comp')} · ${t('compNote')}` }
-    return { runId: c.runId, expr: ['get', a], has: [a], values: c.units.map((u) => u[a]), money: true, note: `${t('comp')} · ${t('compNote')}` }
+    if (a === 'double_share') return out({ runId: c.runId, expr: ['/', ['get', 'double_counted_m2'], ['get', 'area_m2']], has: ['double_counted_m2', 'area_m2'], share: true, note: `${t('comp')} · ${t('compNote')}` }, c.units.map((u) => [u.unit_code, u.double_counted_m2 / u.unit_area_m2]))
+    return out({ runId: c.runId, expr: ['get', a], has: [a], money: true, note: `${t('comp')} · ${t('compNote')}` }, c.units.map((u) => [u.unit_code, u[a]]))
   }
   const z = state.zonal.get(a)
-  return { runId: z.runId, expr: ['get', b], has: [b], values: z.rows.filter((r) => (b === 'mean' ? true : `class_${r.class}_share` === b)).map((r) => (b === 'mean' ? r.mean : r.share)), share: b !== 'mean' }
+  return out({ runId: z.runId, expr: ['get', b], has: [b], share: b !== 'mean' }, z.rows.filter((r) => (b === 'mean' ? true : `class_${r.class}_share` === b)).map((r) => [r.unit_code, b === 'mean' ? r.mean : r.share]))
 }
 
 const SEQ = ['#f7fcf5', '#c7e9c0', '#74c476', '#31a354', '#006d2c']
@@ -379,7 +419,74 @@ async function paintChoropleth() {
   const labels = pal.map((_, i) => (i === 0 ? `< ${f(breaks[0])}` : i === pal.length - 1 ? `≥ ${f(breaks[i - 1])}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`))
   $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
   $('stat-note').textContent = `${s.note ?? (s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote'))} · ${t('run')} ${s.runId}`
+  buildRanking(s, f)
+  saveUrl()
 }
+
+/** The units ranked by the chosen statistic, largest first; a click selects and zooms. */
+function buildRanking(s, f) {
+  const names = unitNames()
+  const ranked = s.pairs.filter(([, v]) => Number.isFinite(v)).sort((p, q) => q[1] - p[1] || String(p[0]).localeCompare(String(q[0])))
+  $('rank').innerHTML = ranked.map(([code, v], i) => `<li data-code="${esc(code)}" data-value="${v}"><span class="r">${i + 1}</span> ${esc(names.get(code) ?? '')} <small>${esc(code)}</small><span class="v">${f(v)}</span></li>`).join('')
+  for (const li of $('rank').querySelectorAll('li')) li.onclick = () => { select(li.dataset.code); zoomTo(li.dataset.code).catch(report) }
+}
+
+/** code → name of the current set's units (from its coverage rows). */
+function unitNames() {
+  return new Map((state.coverage?.rows ?? []).map((r) => [r.unit_code, r.unit_name]))
+}
+
+/** Fits the map to one unit (its outline from the OGC API item). */
+async function zoomTo(code) {
+  const r = await getJson(`/ogc/collections/${encodeURIComponent(`units:${state.set.name}`)}/items/${encodeURIComponent(code)}`)
+  const box = [Infinity, Infinity, -Infinity, -Infinity]
+  const walk = (c) => (typeof c[0] === 'number' ? (box[0] = Math.min(box[0], c[0]), box[1] = Math.min(box[1], c[1]), box[2] = Math.max(box[2], c[0]), box[3] = Math.max(box[3], c[1])) : c.forEach(walk))
+  walk(r.body.geometry.coordinates)
+  map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: 40, bottom: 40, right: 40, left: $('details').hidden ? 40 : 440 }, maxZoom: 13, duration: 600 })
+}
+
+/** Search by code or name: the set's units in a datalist; Enter or a choice selects and zooms. */
+function buildSearch() {
+  const names = unitNames()
+  $('units-list').innerHTML = [...names].map(([code, name]) => `<option value="${esc(code)} ${esc(name ?? '')}">`).join('')
+  $('search').value = ''
+}
+function findUnit(text) {
+  const q = text.trim().toLowerCase()
+  if (!q) return null
+  const names = unitNames()
+  const first = q.split(/\s+/)[0]
+  if (names.has(first)) return first
+  for (const [code, name] of names) if (code.toLowerCase() === q || (name ?? '').toLowerCase() === q) return code
+  for (const [code, name] of names) if (code.toLowerCase().startsWith(q) || (name ?? '').toLowerCase().includes(q)) return code
+  return null
+}
+
+// ---- the view in the URL: #set=…&stat=…&unit=…&layers=…&view=lon,lat,zoom -----------------
+function readUrl() {
+  const h = new URLSearchParams(location.hash.slice(1))
+  const view = (h.get('view') ?? '').split(',').map(Number)
+  return {
+    set: h.get('set'), stat: h.get('stat'), unit: h.get('unit'),
+    layers: (h.get('layers') ?? '').split(',').filter(Boolean),
+    view: view.length === 3 && view.every(Number.isFinite) ? view : null,
+  }
+}
+let restoring = false
+function saveUrl() {
+  if (restoring || !state.set) return
+  const h = new URLSearchParams()
+  h.set('set', state.set.name)
+  if ($('stat').value) h.set('stat', $('stat').value)
+  if (state.selected && !$('details').hidden) h.set('unit', state.selected)
+  const on = [...$('layers').querySelectorAll('.lyr')].filter((row) => row.querySelector('.toggle').checked).map((row) => `${row.dataset.layer}@${row.querySelector('.vintage').value}`)
+  if (on.length) h.set('layers', on.join(','))
+  const c = map.getCenter()
+  h.set('view', `${c.lng.toFixed(5)},${c.lat.toFixed(5)},${map.getZoom().toFixed(2)}`)
+  const hash = `#${h.toString().replace(/%40/g, '@').replace(/%2C/g, ',').replace(/%7C/g, '|')}`
+  if (hash !== location.hash) history.replaceState(null, '', hash)
+}
+map.on('moveend', () => saveUrl())
 
 // ---- layers, rasters, change -------------------------------------------------------------
 function firstLayerAbove(group) {
@@ -422,8 +529,8 @@ function buildLayerPanel() {
       map.addLayer({ id, type: 'fill', source: id, 'source-layer': 'features', paint: { 'fill-color': color, 'fill-opacity': opacity } }, firstLayerAbove('layers'))
       map.addLayer({ id: `${id}-line`, type: 'line', source: id, 'source-layer': 'features', paint: { 'line-color': color, 'line-width': 0.8, 'line-opacity': Math.min(1, opacity + 0.3) } }, firstLayerAbove('layers'))
     }
-    row.querySelector('.toggle').onchange = redraw
-    row.querySelector('.vintage').onchange = redraw
+    row.querySelector('.toggle').onchange = () => { redraw(); saveUrl() }
+    row.querySelector('.vintage').onchange = () => { redraw(); saveUrl() }
     row.querySelector('.opacity').oninput = () => {
       const id = `lyr-${lname}`
       const o = Number(row.querySelector('.opacity').value)
@@ -589,10 +696,13 @@ function select(code) {
   const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : []), ...(state.comp ? [['compensation', state.comp.runId]] : [])]
   html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
  <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
-  $('details').innerHTML = html
+  $('details-body').innerHTML = html
+  $('details').hidden = false
   state.detailRows = table
   $('dl-csv').onclick = (e) => { e.preventDefault(); downloadCsv(code) }
   $('dl-xlsx-table').onclick = (e) => { e.preventDefault(); downloadXlsx(code).catch(report) }
+  for (const li of $('rank').querySelectorAll('li')) li.classList.toggle('sel', li.dataset.code === code)
+  saveUrl()
 }
 
 /** Bars of each layer's share (latest vintage) as inline SVG. */
@@ -769,7 +879,8 @@ function report(err) {
   const p = document.createElement('p')
   p.className = 'err'
   p.textContent = err.message
-  $('details').prepend(p)
+  $('details-body').prepend(p)
+  $('details').hidden = false
 }
 
 map.on('load', () => init().catch(report))
