@@ -24,7 +24,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -42,7 +42,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -92,6 +92,7 @@ const state = {
   compConfig: undefined, // the sample standards (null: none)
   basin: null, // { agreement, points, result } of the sample agreement's settlement
   gepConfig: undefined, // the sample GEP config (null: none)
+  alerts: null, // { runId, rows, patches } of the last alert check
   selected: null, detailRows: [],
 }
 const byName = () => {
@@ -141,6 +142,7 @@ async function init() {
   buildChangePanel()
   initUpload()
   initMoney().catch(report)
+  initAlerts().catch(report)
   applyI18n()
   await showSet()
   showBasin().catch(report)
@@ -824,6 +826,45 @@ async function initMoney() {
 }
 
 // ---- upload ----------------------------------------------------------------------------------
+/** Alerts (docs/alerts.md): the sample's rules to edit, run over the current set; the list
+ *  selects and zooms; the lost (or gained) ground is drawn in magenta, unlike any layer. */
+async function initAlerts() {
+  const example = await getJson('/api/alerts/example').then((r) => r.body, () => null)
+  if (example) $('alert-rules').value = JSON.stringify({ rules: example.rules }, null, 1)
+  $('alert-run').onclick = async () => {
+    const msg = $('alert-msg')
+    msg.className = 'hint'
+    msg.textContent = t('computing')
+    try {
+      let doc
+      try { doc = JSON.parse($('alert-rules').value) } catch (err) { throw new Error(`JSON: ${err.message}`) }
+      const res = await fetch('/api/alerts?format=json', withKey({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: state.set.name, rules: doc }) }))
+      const body = await res.json()
+      if (!res.ok) throw new Error(`${res.status}: ${body.error?.message}`)
+      const patches = await getJson(`/api/alerts/${body.run.id}/patches`)
+      if (map.getLayer('alert-fill')) { map.removeLayer('alert-fill'); map.removeLayer('alert-line') }
+      if (map.getSource('alert-patches')) map.removeSource('alert-patches')
+      map.addSource('alert-patches', { type: 'geojson', data: patches.body })
+      map.addLayer({ id: 'alert-fill', type: 'fill', source: 'alert-patches', paint: { 'fill-color': '#e7298a', 'fill-opacity': ['case', ['boolean', ['feature-state', 'on'], false], 0.75, 0.45] } }, map.getLayer('sections-pt') ? 'sections-pt' : undefined)
+      map.addLayer({ id: 'alert-line', type: 'line', source: 'alert-patches', paint: { 'line-color': '#67001f', 'line-width': 1.2 } }, map.getLayer('sections-pt') ? 'sections-pt' : undefined)
+      state.alerts = { runId: body.run.id, rows: body.alerts, patches: patches.body }
+      msg.textContent = body.alerts.length ? `${body.alerts.length} ${t('alertCount')} · ${body.checked} ${t('checks')} · ${t('run')} ${body.run.id}` : `${t('alertNone')} · ${body.checked} ${t('checks')}`
+      const num = (a) => (a.measure.endsWith('_m2') ? `${fmtArea(a.value)} ${unitName()}` : a.measure.endsWith('_pct') ? `${a.value.toFixed(2)}%` : a.value.toFixed(3))
+      $('alert-list').innerHTML = body.alerts.map((a, i) => `<li data-i="${i}" data-code="${esc(a.unit_code)}" data-rule="${esc(a.rule)}"><b>${esc(a.rule_name ?? a.rule)}</b><br>${esc(a.unit_name ?? '')} <small>${esc(a.unit_code)}</small> · ${esc(a.from_vintage)}→${esc(a.to_vintage)} · ${num(a)}${a.patches ? ` · ${a.patches} ▱` : ''}</li>`).join('')
+      for (const li of $('alert-list').querySelectorAll('li')) {
+        li.onclick = () => {
+          for (const x of $('alert-list').querySelectorAll('li')) x.classList.toggle('sel', x === li)
+          select(li.dataset.code)
+          zoomTo(li.dataset.code).catch(report)
+        }
+      }
+    } catch (err) {
+      msg.className = 'err'
+      msg.textContent = err.message
+    }
+  }
+}
+
 function initUpload() {
   if (!state.config.writes) return
   $('upload-section').hidden = false

@@ -61,6 +61,7 @@ import { prepareLayer } from '../stats/cells/read/contacts.ts'
 import type { Runtime } from '../runtime.ts'
 import { trend } from '../stats/trend.ts'
 import { evaluateAlerts, readAlerts } from '../alerts/alerts.ts'
+import { checkRules } from '../alerts/rules.ts'
 import { alertsExport } from '../results/alert-tables.ts'
 import { trendExport } from '../results/trend-tables.ts'
 import { ogcFeatures } from './ogc/features.ts'
@@ -360,6 +361,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
   })
 
   // alerts: rules over layer trends and raster changes per unit, kept as a run (alerts/)
+  app.get('/api/alerts/example', (req, res) => (q(req, Q.none), res.json(checkRules(readConfigFile(path.join(SAMPLE_DIR, 'alerts.yaml'))))))
   app.post('/api/alerts', runLimit, express.json({ limit: '256kb' }), async (req, res) => {
     const { format, table, fresh } = q(req, Q.alerts)
     const o = b(req, B.alerts)
