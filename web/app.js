@@ -24,7 +24,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -42,7 +42,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -422,6 +422,7 @@ async function paintChoropleth() {
   $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
   $('stat-note').textContent = `${s.note ?? (s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote'))} · ${t('run')} ${s.runId}`
   buildRanking(s, f)
+  buildTimeSlider()
   saveUrl()
 }
 
@@ -633,7 +634,7 @@ function select(code) {
     html += `<tr data-measure="${r.measure}"><td colspan="2">${esc(label)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n">${pctf(r.share)}</td></tr>`
     table.push([r.measure === 'union' ? t('ecoSpace') : t('overlaps'), label, r.vintage, r.area_m2, r.share])
   }
-  html += `</table>${chart(layerRows)}`
+  html += `</table>${chart(layerRows)}${seriesChart(layerRows)}`
   const chg = [...state.change].map(([lname, c]) => [lname, c, c.rows.find((r) => r.unit_code === code)]).filter(([, , r]) => r)
   if (chg.length) {
     html += `<h4>${t('change')} <small>${esc(chg[0][1].from)}→${esc(chg[0][1].to)}</small></h4><table class="chg"><tr><th>${t('layer')}</th><th class="n">${t('stable')}</th><th class="n">${t('gained')}</th><th class="n">${t('lost')}</th><th class="n">${t('net')}</th></tr>
@@ -720,6 +721,59 @@ function chart(rows) {
     const bw = Math.max(1, Math.min(1, r.share) * (w - 130))
     return `<text x="0" y="${y + 11}" font-size="11">${esc(r.layer)}</text><rect x="90" y="${y}" width="${bw}" height="${bh}" fill="${KINDS[kindOf(r.layer)]?.color ?? '#888'}"/><text x="${94 + bw}" y="${y + 11}" font-size="11">${pctf(r.share)}</text>`
   }).join('')}</svg>`
+}
+
+/** Share of the unit per vintage, one line per layer with two vintages or more (SVG). */
+function seriesChart(rows) {
+  const series = new Map()
+  for (const r of rows) (series.get(r.layer) ?? series.set(r.layer, []).get(r.layer)).push(r)
+  const lines = [...series].filter(([, xs]) => xs.length > 1).map(([layer, xs]) => [layer, xs.sort((a, b) => yearOf(a.vintage) - yearOf(b.vintage))])
+  if (!lines.length) return ''
+  const years = lines.flatMap(([, xs]) => xs.map((r) => yearOf(r.vintage)))
+  const y0 = Math.min(...years), y1 = Math.max(...years)
+  const top = Math.max(0.05, ...lines.flatMap(([, xs]) => xs.map((r) => r.share)))
+  const w = 370, h = 150, l = 48, r = 92, tpad = 8, b = 20
+  const X = (y) => l + ((y - y0) / Math.max(1e-9, y1 - y0)) * (w - l - r)
+  const Y = (v) => tpad + (1 - v / top) * (h - tpad - b)
+  const kindOf = (name) => byName().get(name)?.at(-1)?.kind
+  const ticks = [...new Set(lines.flatMap(([, xs]) => xs.map((r) => r.vintage)))].sort((a, b) => yearOf(a) - yearOf(b))
+  let svg = `<h4>${t('series')}</h4><svg class="series" width="${w}" height="${h}" role="img" aria-label="${t('series')}">`
+  svg += `<line x1="${l}" y1="${Y(0)}" x2="${w - r}" y2="${Y(0)}" stroke="#99a"/><text x="${l - 4}" y="${Y(top) + 4}" font-size="10" text-anchor="end">${pctf(top)}</text><text x="${l - 4}" y="${Y(0) + 4}" font-size="10" text-anchor="end">0</text>`
+  for (const v of ticks) svg += `<text x="${X(yearOf(v))}" y="${h - 4}" font-size="10" text-anchor="middle">${esc(v)}</text>`
+  for (const [layer, xs] of lines) {
+    const c = KINDS[kindOf(layer)]?.color ?? '#888'
+    svg += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${xs.map((p) => `${X(yearOf(p.vintage)).toFixed(1)},${Y(p.share).toFixed(1)}`).join(' ')}"/>`
+    for (const p of xs) svg += `<circle class="pt" cx="${X(yearOf(p.vintage)).toFixed(1)}" cy="${Y(p.share).toFixed(1)}" r="3" fill="${c}" data-layer="${esc(layer)}" data-vintage="${esc(p.vintage)}" data-share="${p.share}"><title>${esc(layer)} ${esc(p.vintage)}: ${pctf(p.share)}</title></circle>`
+    const last = xs.at(-1)
+    svg += `<text x="${X(yearOf(last.vintage)) + 6}" y="${Y(last.share) + 4}" font-size="10" fill="${c}">${esc(layer)}</text>`
+  }
+  return `${svg}</svg>`
+}
+
+/** A vintage as a year (2023, or 2023-06-30 as a fraction of it) for the time axis. */
+function yearOf(v) {
+  const m = /^(\d{4})(?:-(\d{2})-(\d{2}))?$/.exec(v)
+  if (!m) return NaN
+  return Number(m[1]) + (m[2] ? (Date.UTC(+m[1], +m[2] - 1, +m[3]) - Date.UTC(+m[1], 0, 1)) / 864e5 / 365.25 : 0)
+}
+
+/** The time slider: the vintages of the statistic's layer; moving it shows the same layer at another vintage. */
+function buildTimeSlider() {
+  const [kind, spec] = ($('stat').value || '').split('|')
+  const [lname, vintage] = (spec ?? '').split('@')
+  const versions = kind === 'cov' ? byName().get(lname) ?? [] : []
+  $('time-box').hidden = versions.length < 2
+  if (versions.length < 2) return
+  const i = versions.findIndex((v) => v.vintage === vintage)
+  $('time').max = String(versions.length - 1)
+  $('time').value = String(Math.max(0, i))
+  $('time-label').textContent = `${lname} ${vintage}`
+  $('time-ticks').innerHTML = versions.map((v) => `<span>${esc(v.vintage)}</span>`).join('')
+  $('time').oninput = () => {
+    const v = versions[Number($('time').value)]
+    $('stat').value = `cov|${lname}@${v.vintage}`
+    paintChoropleth().catch(report)
+  }
 }
 
 const tableLines = () => [
