@@ -2,10 +2,8 @@
 // read back by GDAL (Debian gdal-bin) as the independent reader: feature counts, CRS
 // (CGCS2000), attributes (Chinese text through the .cpg), numbers equal to the run's CSV,
 // geometry whose geodesic area PostGIS gives as for the stored units; and by our own ingest.
-import { execFile, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import iconv from 'iconv-lite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
@@ -17,33 +15,11 @@ import { backends } from './helpers/backends.ts'
 import { serverPool } from './helpers/http.ts'
 import { tmpDir } from './helpers/fixtures.ts'
 import { runCli } from './helpers/cli.ts'
+import { csvRecords, gdalTool, haveGdal } from './helpers/gdal.ts'
 
-const gdal = spawnSync('ogrinfo', ['--version'], { encoding: 'utf8' }).status === 0
-if (!gdal && process.env.CI) throw new Error('ogrinfo (Debian gdal-bin) is needed by the export tests; .ci/run installs it')
-
-async function run(tool: string, args: string[]): Promise<string> {
-  try {
-    return (await promisify(execFile)(tool, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26 })).stdout
-  } catch (e) {
-    throw new Error(`${tool} ${args.join(' ')}: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`)
-  }
-}
-
-function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = []
-  let row: string[] = [], cell = '', quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++ } else if (c === '"') quoted = false
-      else cell += c
-    } else if (c === '"') quoted = true
-    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = '' } else if (c !== '\r') cell += c
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row) }
-  const [head, ...lines] = rows
-  return lines.filter((l) => l.length > 1).map((l) => Object.fromEntries(head!.map((h, i) => [h.replace(/^\ufeff/, ''), l[i]!])))
-}
+const gdal = haveGdal('the export tests')
+const run = gdalTool
+const parseCsv = csvRecords
 
 /** A vector dataset's first layer as rows (GDAL's CSV driver, geometry as WKT). */
 async function read(source: string, dir: string, tag: string): Promise<Record<string, string>[]> {

@@ -3,10 +3,8 @@
 // per-unit results into a GeoPackage; counts, attributes, areas and bbox filters are checked
 // against PostGIS itself and the run's own CSV. Also: CGCS2000 axis order, paging links,
 // regional keys, and errors.
-import { execFile, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { importUnits } from '../server/units/import-units.ts'
@@ -16,19 +14,11 @@ import { addKey } from '../server/auth/keys.ts'
 import { backends } from './helpers/backends.ts'
 import { serverPool } from './helpers/http.ts'
 import { tmpDir } from './helpers/fixtures.ts'
+import { csvRecords, csvRows, gdalTool, haveGdal } from './helpers/gdal.ts'
 
 const CGCS2000 = 'http://www.opengis.net/def/crs/EPSG/0/4490'
-const gdal = spawnSync('ogrinfo', ['--version'], { encoding: 'utf8' }).status === 0
-if (!gdal && process.env.CI) throw new Error('ogrinfo (Debian gdal-bin) is needed by the OGC API tests; .ci/run installs it')
-
-/** ogrinfo/ogr2ogr (asynchronously: the server they talk to runs in this process); stdout, failing loudly */
-async function run(tool: string, args: string[]): Promise<string> {
-  try {
-    return (await promisify(execFile)(tool, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26 })).stdout
-  } catch (e) {
-    throw new Error(`${tool} ${args.join(' ')}: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`)
-  }
-}
+const gdal = haveGdal('the OGC API tests')
+const run = gdalTool
 
 /** Feature rows of a GeoPackage table read back with ogr2ogr as CSV (no geometry). */
 async function rowsOf(gpkg: string, table: string, dir: string): Promise<Record<string, string>[]> {
@@ -36,23 +26,7 @@ async function rowsOf(gpkg: string, table: string, dir: string): Promise<Record<
   fs.rmSync(csv, { force: true })
   // GDAL keeps a layer's integer feature ids as the GeoPackage's fids
   await run('ogr2ogr', ['-f', 'CSV', csv, gpkg, '-sql', `SELECT fid AS feature_id, * FROM "${table}"`])
-  const [head, ...lines] = parseCsv(fs.readFileSync(csv, 'utf8'))
-  return lines.filter((l) => l.length > 1).map((l) => Object.fromEntries(head!.map((h, i) => [h, l[i]!])))
-}
-
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = [], cell = '', quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++ } else if (c === '"') quoted = false
-      else cell += c
-    } else if (c === '"') quoted = true
-    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = '' } else if (c !== '\r') cell += c
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row) }
-  return rows
+  return csvRecords(fs.readFileSync(csv, 'utf8'))
 }
 
 for (const backend of backends()) {
@@ -107,7 +81,7 @@ for (const backend of backends()) {
     it("a run's collection carries its per-unit results: the same numbers as its CSV", async () => {
       const gpkg = path.join(dir, 'copy.gpkg')
       const units = await rowsOf(gpkg, `run:${runId}`, dir)
-      const csv = parseCsv(await (await fetch(`${base}/api/runs/${runId}/result?format=csv`)).text())
+      const csv = csvRows(await (await fetch(`${base}/api/runs/${runId}/result?format=csv`)).text())
       const head = csv[0]!.map((h) => h.replace(/^\ufeff/, ''))
       const forest = csv.slice(1).filter((l) => l[head.indexOf('layer')] === 'forest')
       expect(units.length).toBe(7)
