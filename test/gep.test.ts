@@ -3,6 +3,8 @@
 // climate regulation, purification, carbon stock, flood storage), values are quantity ×
 // price, per-type rows add up to the unit and any partition of the ground to the whole, a
 // declared grid resamples the inputs, and bad configs are refused with what to fix.
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import proj4 from 'proj4'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -372,6 +374,13 @@ for (const backend of backends()) {
       // 20 of 60 columns outside the raster (ellipsoidal unit area vs Albers pixels: 1e-3)
       expect(Math.abs(u.outside_m2 / u.area_m2 - 1 / 3)).toBeLessThan(1e-3)
       expect(item(r, 'E', '水源涵养')!.quantity).toBeCloseTo((1500 * 0.7 - 700) * 1e-3 * 40 * 30 * D * D, 3)
+    })
+
+    it('a raster file gone from the store fails the run with its name, and nothing else (no crash while the terrain is computed)', async () => {
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'eco-gep-empty-'))
+      await expect(gep(db, { units: 'u', config: baseConfig() }, empty, { reuse: false })).rejects.toThrow(/no such file/)
+      // the database answers, and the account computes again from the real store
+      expect((await gep(db, { units: 'u', config: baseConfig() }, store)).units.length).toBeGreaterThan(0)
     })
 
     it('refuses bad configs with what to fix, and stores no run', async () => {

@@ -310,6 +310,9 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     { sources: climate.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(climate, { wb_p: fields.wb_p, wb_et: fields.wb_et, et: fields.et, npp: fields.npp, fu: fields.fu }) }, units },
     { signal: ctx.signal, progress: report(0) },
   )
+  // awaited below, after the terrain: a failure meanwhile (a raster file gone) must reach
+  // that await, not end the process as an unhandled rejection
+  climatePass.catch(() => {})
   // let the pool hand the pass to its threads before this thread is busy with the terrain
   await new Promise((r) => setImmediate(r))
   let soilPass: Promise<Awaited<typeof climatePass>> | undefined
@@ -341,6 +344,7 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
       { sources: soil.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(soil, { rkls: true, rklsc: fields.rklsc }) }, units },
       { signal: ctx.signal, progress: report(1) },
     )
+    soilPass.catch(() => {}) // awaited after the climate pass (as above)
   }
   const res = await climatePass
   const soilRes = await soilPass
