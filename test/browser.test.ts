@@ -461,4 +461,36 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(decodeURIComponent(page.url())).toContain('stat=cov|forest@2020')
     expect(errors.slice(before)).toEqual([])
   }, 180_000)
+
+  it('progress instead of silence: a first computation shows its run\'s progress, then the map', async () => {
+    const before = errors.length
+    const grid = await fetch(`${base}/api/unit-sets/grid`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ set: 'g3km', size: 3000, within: 'huangshan_counties' }) })
+    expect(grid.status).toBe(201)
+    // what the progress box showed, recorded as it changes
+    await page.addInitScript(() => {
+      const seen = { shown: false, max: 0, texts: [] as string[] }
+      ;(window as unknown as { __progress: typeof seen }).__progress = seen
+      new MutationObserver(() => {
+        const el = document.getElementById('progress')
+        if (!el) return
+        if (!el.hidden) { seen.shown = true; seen.max = Math.max(seen.max, Number(el.dataset.progress ?? 0)); seen.texts.push(el.textContent ?? '') }
+      }).observe(document, { subtree: true, attributes: true, childList: true, characterData: true })
+    })
+    const bad: string[] = []
+    page.on('response', async (r) => { if (r.status() === 400) bad.push(`${r.url()} ${(await r.text().catch(() => '')).slice(0, 300)}`) })
+    await page.goto(`${base}/?progress=1#set=g3km`)
+    // what it looks like meanwhile (when the run is slow enough to catch)
+    if (await page.waitForSelector('#progress:not([hidden])', { timeout: 60_000 }).then(() => true, () => false)) await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-progress.png') })
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 })
+    await settle()
+    const seen = await page.evaluate(() => (window as unknown as { __progress: { shown: boolean; max: number; texts: string[] } }).__progress)
+    expect(seen.shown).toBe(true)
+    expect(seen.texts.some((x) => /coverage · \d+%/.test(x))).toBe(true)
+    expect(await page.isHidden('#progress')).toBe(true)
+    expect(await page.$eval('#unitset', (el) => (el as HTMLSelectElement).value)).toBe('g3km')
+    expect(await page.$$eval('#rank li', (lis) => lis.length)).toBeGreaterThan(200)
+    // the one refusal expected: the sample's GEP tables name counties, not the cells of a grid
+    expect(bad.filter((b) => !/\/api\/gep\?format=json .*not in unit set g3km/.test(b))).toEqual([])
+    expect(errors.slice(before).filter((e) => !(/status of 400/.test(e) && bad.length === 1))).toEqual([])
+  }, 240_000)
 })

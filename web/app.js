@@ -148,6 +148,34 @@ async function init() {
   showBasin().catch(report)
 }
 
+/**
+ * A run's result with its progress on screen: started with POST /api/runs (which answers at
+ * once: a stored identical run, or a new one under way), polled for progress and stage, then
+ * read. Without the right to start runs (keys exist and none is given) the blocking GET route
+ * `fallback` answers instead (it reads a stored run). The map stays usable meanwhile.
+ */
+async function computed(kind, params, fallback) {
+  if (state.config.writes && !sessionStorage.getItem('ecocensus.key')) return getJson(fallback)
+  const started = await getJson('/api/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind, ...params }) })
+  let run = started.body
+  const bar = $('progress')
+  try {
+    while (run.status === 'running') {
+      bar.hidden = false
+      bar.querySelector('i').style.width = `${Math.round((run.progress ?? 0) * 100)}%`
+      bar.querySelector('span').textContent = `${t('computing')} ${kind} · ${Math.round((run.progress ?? 0) * 100)}%${run.stage ? ` · ${run.stage}` : ''} · ${t('run')} ${run.id}`
+      bar.dataset.progress = String(run.progress ?? 0)
+      await new Promise((r) => setTimeout(r, 400))
+      run = (await getJson(`/api/runs/${run.id}`)).body
+    }
+  } finally {
+    bar.hidden = true
+  }
+  if (run.status !== 'done') throw new Error(`${kind} run ${run.id} ${run.status}: ${run.error ?? ''}`)
+  const r = await getJson(`/api/runs/${run.id}/result?format=json`)
+  return { body: r.body, runId: String(run.id) }
+}
+
 /** The view the URL asked for, applied once by the first showSet. */
 let pending = readUrl()
 
@@ -179,7 +207,7 @@ async function showSet() {
   const layers = state.layers.map((l) => `${l.name}@${l.vintage}`).join(',')
   let cov
   try {
-    cov = await getJson(`/api/stats/coverage?units=${encodeURIComponent(name)}&layers=${encodeURIComponent(layers)}&union=true`)
+    cov = await computed('coverage', { units: name, layers, union: true }, `/api/stats/coverage?units=${encodeURIComponent(name)}&layers=${encodeURIComponent(layers)}&union=true`)
   } finally {
     // ready either way: a server with keys answers 401 until an analyst has computed this
     // set's statistics (the message is shown; a key in the upload panel lets them compute)
