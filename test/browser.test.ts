@@ -493,4 +493,39 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(bad.filter((b) => !/\/api\/gep\?format=json .*not in unit set g3km/.test(b))).toEqual([])
     expect(errors.slice(before).filter((e) => !(/status of 400/.test(e) && bad.length === 1))).toEqual([])
   }, 240_000)
+
+  it('legend classes: 0 a class of its own on skewed shares; equal intervals; natural breaks equal the best partition found by brute force', async () => {
+    const before = errors.length
+    // the 3 km grid of the test above, red-line share: most cells have none
+    expect(await page.$eval('#unitset', (el) => (el as HTMLSelectElement).value)).toBe('g3km')
+    const legend = async () => page.$$eval('#legend span', (ss) => ss.map((x) => [x.textContent, (x as HTMLElement).dataset.break]))
+    const zeroFirst = await legend()
+    expect(zeroFirst[0]![0]).toBe('0.0%')
+    expect(zeroFirst.map((l) => l[0]).join(' ')).not.toMatch(/< 0\.0%/)
+    expect(zeroFirst.length).toBe(5)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-legend.png'), clip: { x: 0, y: 0, width: 1280, height: 400 } })
+    // the counties, forest 2023: equal intervals and natural breaks
+    await page.selectOption('#unitset', 'huangshan_counties')
+    await page.waitForSelector('body[data-ready="1"]')
+    await page.selectOption('#stat', 'cov|forest@2023')
+    const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`, { headers: { 'x-api-key': KEY } })).json()
+    const xs: number[] = api.rows.filter((r: { measure: string; layer: string; vintage: string }) => r.measure === 'layer' && r.layer === 'forest' && r.vintage === '2023').map((r: { share: number }) => r.share).sort((a: number, b: number) => a - b)
+    await page.selectOption('#breaks', 'equal')
+    const eq = (await legend()).slice(1).map((l) => Number(l[1]))
+    eq.forEach((b, i) => expect(b).toBeCloseTo(xs[0]! + ((i + 1) * (xs.at(-1)! - xs[0]!)) / 5, 12))
+    await page.selectOption('#breaks', 'jenks')
+    const jk = (await legend()).slice(1).map((l) => Number(l[1]))
+    // every way to cut 7 sorted values into 5 runs: the least total squared deviation
+    const ssd = (a: number[]) => { const m = a.reduce((p, q) => p + q, 0) / a.length; return a.reduce((p, q) => p + (q - m) ** 2, 0) }
+    let best = { cost: Infinity, starts: [] as number[] }
+    const cut = (from: number, left: number, starts: number[], cost: number) => {
+      if (left === 1) { const c = cost + ssd(xs.slice(from)); if (c < best.cost) best = { cost: c, starts } ; return }
+      for (let end = from + 1; end <= xs.length - left + 1; end++) cut(end, left - 1, [...starts, xs[end]!], cost + ssd(xs.slice(from, end)))
+    }
+    cut(0, 5, [], 0)
+    expect(jk.length).toBe(4)
+    jk.forEach((b, i) => expect(b).toBeCloseTo(best.starts[i]!, 12))
+    await page.selectOption('#breaks', 'quantile')
+    expect(errors.slice(before)).toEqual([])
+  }, 180_000)
 })

@@ -24,7 +24,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -42,7 +42,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -135,6 +135,7 @@ async function init() {
   $('area-unit').value = areaUnit
   $('unitset').onchange = () => showSet().catch(report)
   $('stat').onchange = () => paintChoropleth().catch(report)
+  $('breaks').onchange = () => paintChoropleth().catch(report)
   $('area-unit').onchange = () => { areaUnit = $('area-unit').value; localStorage.setItem('ecocensus.areaUnit', areaUnit); refreshText() }
   $('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('ecocensus.lang', lang); refreshText() }
   buildLayerPanel()
@@ -431,13 +432,12 @@ async function paintChoropleth() {
   setUnitsSource(`units:${state.set.name}`, `?run=${s.runId}`)
   const vals = s.values.filter((x) => Number.isFinite(x)).sort((p, q) => p - q)
   let breaks
+  let zeroClass = false
   if (s.diverging) {
     const m = Math.max(1e-9, ...vals.map(Math.abs))
     breaks = [-m / 2, -m / 10, m / 10, m / 2]
   } else {
-    // quantile class breaks (5 classes), distinct and increasing
-    breaks = [0.2, 0.4, 0.6, 0.8].map((q) => vals[Math.min(vals.length - 1, Math.floor(q * vals.length))] ?? 0)
-    breaks = breaks.filter((x, i) => i === 0 || x > breaks[i - 1])
+    ;({ breaks, zeroClass } = classBreaks(vals, $('breaks').value, 5))
   }
   const colours = s.diverging ? DIV : SEQ
   const pal = colours.slice(colours.length - breaks.length - 1)
@@ -446,12 +446,67 @@ async function paintChoropleth() {
   map.setPaintProperty('units-fill', 'fill-color', ['case', ['all', ...s.has.map((p) => ['has', p])], step, '#cfd6de'])
   // money in 万元 (10⁴ yuan), shares in %
   const f = (x) => (s.money ? (x / 1e4).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 0 }) : s.share ? `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%` : x.toFixed(3))
-  const labels = pal.map((_, i) => (i === 0 ? `< ${f(breaks[0])}` : i === pal.length - 1 ? `≥ ${f(breaks[i - 1])}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`))
-  $('legend').innerHTML = pal.map((c, i) => `<span style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
+  // a class of exact zeros says 0; the next starts above it; a last class of one value says it
+  const top = vals.at(-1)
+  const labels = pal.map((_, i) => (i === 0 ? (zeroClass ? f(0) : `< ${f(breaks[0])}`)
+    : i === pal.length - 1 ? (breaks[i - 1] === top ? f(top) : `≥ ${f(breaks[i - 1])}`)
+      : `${i === 1 && zeroClass ? '> 0' : f(breaks[i - 1])} – ${f(breaks[i])}`))
+  $('legend').innerHTML = pal.map((c, i) => `<span data-break="${i === 0 ? '' : breaks[i - 1]}" style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
   $('stat-note').textContent = `${s.note ?? (s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote'))} · ${t('run')} ${s.runId}`
   buildRanking(s, f)
   buildTimeSlider()
   saveUrl()
+}
+
+/**
+ * Class breaks of sorted values into at most k classes (a value v is in class i when
+ * breaks[i-1] ≤ v < breaks[i]): quantiles, equal intervals or natural breaks (Jenks: the
+ * partition with the least squared deviation within classes; over at most 1500 evenly spaced
+ * order statistics on big sets). When the values are non-negative and some are 0, 0 is a
+ * class of its own and the others are classed among the positive values (shares of a layer
+ * absent from most units no longer give "< 0.0 %").
+ */
+function classBreaks(vals, method = 'quantile', k = 5) {
+  if (!vals.length) return { breaks: [0], zeroClass: false }
+  const zeroClass = vals[0] === 0 && vals.some((v) => v > 0)
+  const xs = zeroClass ? vals.filter((v) => v > 0) : vals
+  const m = zeroClass ? k - 1 : k
+  let inner
+  if (method === 'equal') {
+    const lo = xs[0], hi = xs.at(-1)
+    inner = Array.from({ length: m - 1 }, (_, i) => lo + ((i + 1) * (hi - lo)) / m)
+  } else if (method === 'jenks') {
+    inner = jenks(xs.length > 1500 ? Array.from({ length: 1500 }, (_, i) => xs[Math.round((i * (xs.length - 1)) / 1499)]) : xs, m)
+  } else {
+    inner = Array.from({ length: m - 1 }, (_, i) => xs[Math.min(xs.length - 1, Math.floor(((i + 1) / m) * xs.length))])
+  }
+  const breaks = [...(zeroClass ? [xs[0]] : []), ...inner].filter((x, i, a) => Number.isFinite(x) && (i === 0 || x > a[i - 1]))
+  return { breaks: breaks.length ? breaks : [xs[0]], zeroClass }
+}
+
+/** Jenks natural breaks of sorted values into k classes: the lower bound of classes 2..k. */
+function jenks(xs, k) {
+  const n = xs.length
+  k = Math.min(k, n)
+  if (k < 2) return []
+  const pre = [0], pre2 = [0]
+  for (const x of xs) { pre.push(pre.at(-1) + x); pre2.push(pre2.at(-1) + x * x) }
+  // squared deviation of xs[i..j] (inclusive)
+  const ssd = (i, j) => { const c = j - i + 1, s1 = pre[j + 1] - pre[i]; return pre2[j + 1] - pre2[i] - (s1 * s1) / c }
+  const cost = Array.from({ length: k }, () => new Float64Array(n).fill(Infinity))
+  const from = Array.from({ length: k }, () => new Int32Array(n))
+  for (let j = 0; j < n; j++) cost[0][j] = ssd(0, j)
+  for (let c = 1; c < k; c++) {
+    for (let j = c; j < n; j++) {
+      for (let i = c; i <= j; i++) {
+        const v = cost[c - 1][i - 1] + ssd(i, j)
+        if (v < cost[c][j]) { cost[c][j] = v; from[c][j] = i }
+      }
+    }
+  }
+  const starts = []
+  for (let c = k - 1, j = n - 1; c > 0; c--) { const i = from[c][j]; starts.unshift(xs[i]); j = i - 1 }
+  return starts
 }
 
 /** The units ranked by the chosen statistic, largest first; a click selects and zooms. */
