@@ -75,6 +75,18 @@ export function ogcFeatures(app: Express, { db, scopesOf }: OgcDeps): void {
 
   const base = (req: Request) => `${req.protocol}://${req.get('host')}/ogc`
 
+  // a unit set version never changes either: its kind, size and extent, read once (not the
+  // extents of every set at each page a client asks for)
+  const sets = new Map<number, { kind: string; unit_count: number; bbox: Bbox | null } | undefined>()
+  async function setInfo(id: number) {
+    if (!sets.has(id)) {
+      const [r] = await db.query<{ kind: string; unit_count: number; x0: number | null; y0: number; x1: number; y1: number }>(
+        'SELECT s.kind, s.unit_count, ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM unit_set s, (SELECT ST_Extent(geom)::geometry AS e FROM unit WHERE set_id = $1) x WHERE s.id = $1', [id])
+      sets.set(id, r ? { kind: r.kind, unit_count: r.unit_count, bbox: r.x0 === null ? null : [r.x0, r.y0, r.x1, r.y1] } : undefined)
+    }
+    return sets.get(id)
+  }
+
   async function layerExtents(ids: number[]): Promise<void> {
     const missing = ids.filter((id) => !extents.has(id))
     if (!missing.length) return
@@ -114,13 +126,13 @@ export function ogcFeatures(app: Express, { db, scopesOf }: OgcDeps): void {
     const setId = run ? (run.meta as { unitSet: { id: number } }).unitSet.id : await unitSetId(db, set)
     const scopes = await scopesOf(req)
     const codes = scopes ? [...(await checkSetInScope(db, setId, set, scopes))] : null
-    const [info] = (await listUnitSets(db) as { id: number; name: string; kind: string; unit_count: number; bbox: Bbox | null }[]).filter((s) => s.id === setId)
+    const info = await setInfo(setId)
     const props = run ? await runProperties(run) : undefined
     return {
       id: run ? `run:${run.id}` : `units:${set}`,
       title: run ? `${run.kind} run ${run.id} on ${set}` : set,
       description: run ? `per-unit results of ${run.kind} run ${run.id} (unit set ${set}); property names as in its GeoJSON export` : `unit set ${set} (${info?.kind ?? 'retired'}, ${info?.unit_count ?? '?'} units); area_m2 ellipsoidal (CGCS2000)`,
-      bbox: info?.bbox ? info.bbox.map(Number) as Bbox : null,
+      bbox: info?.bbox ?? null,
       async page(o) {
         const rows = await db.query<{ code: string; name: string | null; parent_code: string | null; attributes: Props; area_m2: number; gj: string }>(UNITS_PAGE, [setId, ...bboxParams(o.bbox), o.limit, o.offset, o.flip, o.id ?? null, codes])
         const matched = o.id !== undefined ? rows.length : (await db.query<{ n: number }>(UNITS_COUNT, [setId, ...bboxParams(o.bbox), codes]))[0]!.n
