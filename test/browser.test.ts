@@ -76,6 +76,13 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const { data } = await decode(await page.screenshot({ clip: { x: Math.round(x), y: Math.round(y), width: 1, height: 1 } }))
     return [data[0]!, data[1]!, data[2]!]
   }
+  /** the most frequent RGB in a 41×41 window at page coordinates (a label drawn over a unit covers less) */
+  const fillAt = async (x: number, y: number) => {
+    const { data } = await decode(await page.screenshot({ clip: { x: Math.round(x) - 20, y: Math.round(y) - 20, width: 41, height: 41 } }))
+    const count = new Map<string, number>()
+    for (let i = 0; i < data.length; i += 3) { const k = `${data[i]},${data[i + 1]},${data[i + 2]}`; count.set(k, (count.get(k) ?? 0) + 1) }
+    return [...count].sort((a, b) => b[1] - a[1])[0]![0].split(',').map(Number)
+  }
   /** share of pixels in the map area matching pred */
   const share = async (pred: (r: number, g: number, b: number) => boolean) => {
     const { data, n } = await decode(await pixels())
@@ -111,7 +118,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
     for (const [row, colour] of [[sorted.at(-1), '#006d2c'], [sorted[0], '#f7fcf5']] as const) {
       const p = await pointOf(row.unit_code)
-      const got = await rgbAt(p.x, p.y)
+      const got = await fillAt(p.x, p.y)
       const want = blend(colour)
       for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${row.unit_code} channel ${i}: ${got} vs ${want}`).toBeLessThanOrEqual(12)
     }
@@ -219,7 +226,7 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     const blend = (hex: string) => [0, 2, 4].map((i) => 0.85 * parseInt(hex.slice(1 + i, 3 + i), 16) + 0.15 * [0xdf, 0xe6, 0xee][i / 2]!)
     for (const [u, colour] of [[units.at(-1)!, '#006d2c'], [units[0]!, '#f7fcf5']] as const) {
       const p = await pointOf(u.unit_code as string)
-      const got = await rgbAt(p.x, p.y)
+      const got = await fillAt(p.x, p.y)
       const want = blend(colour)
       for (let i = 0; i < 3; i++) expect(Math.abs(got[i]! - want[i]!), `${u.unit_code} channel ${i}`).toBeLessThanOrEqual(12)
     }
@@ -459,6 +466,60 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(await page.$eval('#stat', (el) => (el as HTMLSelectElement).value)).toBe('cov|forest@2020')
     expect(await page.textContent('#time-label')).toBe('forest 2020')
     expect(decodeURIComponent(page.url())).toContain('stat=cov|forest@2020')
+    expect(errors.slice(before)).toEqual([])
+  }, 180_000)
+
+  it('an offline map: bundled boundaries and place names, unit labels, hover with the statistic, find a place, hillshade from the DEM; nothing leaves the server', async () => {
+    const before = errors.length
+    const foreign: string[] = []
+    const watch = (r: { url(): string }) => { const u = r.url(); if (!u.startsWith(base) && !/^(data|blob):/.test(u)) foreign.push(u) }
+    page.on('request', watch)
+    try {
+      await page.keyboard.press('Escape') // the details panel closed: the whole map in view
+      await page.selectOption('#stat', 'cov|redline@2023')
+      await page.evaluate(() => (window as unknown as { ecomap: { jumpTo(o: unknown): void } }).ecomap.jumpTo({ center: [117.9, 29.95], zoom: 8.2 }))
+      await settle()
+      type Q = { ecomap: { queryRenderedFeatures(o: { layers: string[] }): { properties: Record<string, unknown> }[] } }
+      const placed = (layers: string[]) => page.evaluate((ls) => (window as unknown as Q).ecomap.queryRenderedFeatures({ layers: ls }).map((f) => String(f.properties.name)), layers)
+      // labels drawn (placed symbols): the set's units by name, the basemap's cities and counties around them
+      const units = await placed(['units-label'])
+      expect(units).toEqual(expect.arrayContaining(['祁门县', '黟县']))
+      const names = await placed(['admin-label-2', 'admin-label-3'])
+      expect(names).toEqual(expect.arrayContaining(['池州市', '石台县']))
+      // the boundaries: the province line between 安徽 and 江西/浙江 is drawn near the set
+      const lines = await page.evaluate(() => (window as unknown as Q).ecomap.queryRenderedFeatures({ layers: ['admin-line-1', 'admin-line-3'] }).length)
+      expect(lines).toBeGreaterThan(3)
+      await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-basemap.png') })
+      // hover: the unit's name and its value of the statistic, as the API gives it
+      const api = await (await fetch(`${base}/api/stats/coverage?units=huangshan_counties&layers=${encodeURIComponent(layerVersions)}&union=true`, { headers: { 'x-api-key': KEY } })).json()
+      const share = api.rows.find((r: { measure: string; layer: string; vintage: string; unit_code: string }) => r.measure === 'layer' && r.layer === 'redline' && r.vintage === '2023' && r.unit_code === '341024').share
+      const p = await pointOf('341024')
+      await page.mouse.move(p.x, p.y)
+      await page.waitForSelector('.maplibregl-popup.hover [data-hover-value]')
+      expect(await page.textContent('.maplibregl-popup.hover b')).toBe('祁门县')
+      expect(await page.textContent('.maplibregl-popup.hover [data-hover-value]')).toBe(`${(share * 100).toFixed(1)}%`)
+      // a place that is not a unit of the set: 池州市 by name; the map fits it
+      await page.fill('#search', '池州')
+      await page.locator('#search').evaluate((el) => el.dispatchEvent(new Event('change')))
+      await page.waitForTimeout(1200)
+      const c = await page.evaluate(() => (window as unknown as W).ecomap.getCenter())
+      const chizhou = (await (await fetch(`${base}/basemap/places.json`)).json()).features.find((f: { properties: { name: string } }) => f.properties.name === '池州市').properties.bbox
+      expect(c.lng).toBeGreaterThan(chizhou[0]); expect(c.lng).toBeLessThan(chizhou[2])
+      expect(c.lat).toBeGreaterThan(chizhou[1]); expect(c.lat).toBeLessThan(chizhou[3])
+      // hillshade from the sample DEM: terrarium tiles requested and the relief drawn
+      await page.evaluate(() => (window as unknown as { ecomap: { jumpTo(o: unknown): void } }).ecomap.jumpTo({ center: [117.75, 29.9], zoom: 9 }))
+      const dem = page.waitForResponse((r) => r.url().includes('/tiles/raster/dem') && r.url().includes('encoding=terrarium'))
+      await page.check('.raster[data-raster="dem"] .hs')
+      expect((await dem).status()).toBe(200)
+      await settle()
+      expect(await page.evaluate(() => !!(window as unknown as W).ecomap.getLayer('hillshade'))).toBe(true)
+      await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-hillshade.png') })
+      await page.uncheck('.raster[data-raster="dem"] .hs')
+      expect(await page.evaluate(() => !!(window as unknown as W).ecomap.getLayer('hillshade'))).toBe(false)
+    } finally {
+      page.off('request', watch)
+    }
+    expect(foreign).toEqual([])
     expect(errors.slice(before)).toEqual([])
   }, 180_000)
 

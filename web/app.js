@@ -1,8 +1,10 @@
 // The ecocensus viewer. Everything on the map comes from our own tiles: units and layers as
 // vector tiles (/tiles/units:SET, /tiles/layer:NAME@V, /tiles/change:NAME@A,B), rasters as
 // PNG tiles; the choropleth colours the unit tiles by a statistic that the tiles carry as
-// properties (?run=ID). Numbers in the side panel come from the statistics API. No CDN, no
-// basemap unless one is configured (ECOCENSUS_BASEMAP_URL), so it works offline.
+// properties (?run=ID). Numbers in the side panel come from the statistics API. No CDN: the
+// basemap is bundled (basemap.js; or a raster one configured by ECOCENSUS_BASEMAP_URL), so it
+// works offline.
+import { addBasemap, findPlace, places, setHillshade, setUnitLabels } from './basemap.js'
 const $ = (id) => document.getElementById(id)
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 
@@ -24,7 +26,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元（代码或名称）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元或地名（代码或名称）', hillshade: '山体阴影', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -42,7 +44,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit (code or name)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit or place (code or name)', hillshade: 'hillshade', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -121,14 +123,22 @@ async function init() {
     map.addSource('basemap', { type: 'raster', tiles: state.config.basemap.tiles, tileSize: 256, attribution: state.config.basemap.attribution })
     map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap' })
   }
+  addBasemap(map)
   $('unitset').innerHTML = state.sets.map((s) => `<option value="${esc(s.name)}">${esc(s.name)} (${s.unit_count})</option>`).join('')
   if (pending?.set && state.sets.some((x) => x.name === pending.set)) $('unitset').value = pending.set
   $('search').onchange = () => {
     const code = findUnit($('search').value)
-    if (!code) return void ($('search').setCustomValidity(t('noUnit')), $('search').reportValidity())
-    $('search').setCustomValidity('')
-    select(code)
-    zoomTo(code).catch(report)
+    if (code) {
+      $('search').setCustomValidity('')
+      select(code)
+      return void zoomTo(code).catch(report)
+    }
+    // not a unit of the set: a place of the basemap (province, city or county)
+    findPlace($('search').value).then((p) => {
+      if (!p) return void ($('search').setCustomValidity(t('noUnit')), $('search').reportValidity())
+      $('search').setCustomValidity('')
+      map.fitBounds([[p.bbox[0], p.bbox[1]], [p.bbox[2], p.bbox[3]]], { padding: { top: 40, bottom: 40, right: 40, left: $('details').hidden ? 40 : 440 }, duration: 600 })
+    }).catch(report)
   }
   $('details-close').onclick = () => closeDetails()
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('details').hidden) closeDetails() })
@@ -359,7 +369,8 @@ function setUnitsSource(source, q) {
   map.addSource('units', { type: 'vector', tiles: [tileUrl(source, q)], promoteId: { units: 'code' }, maxzoom: 16 })
   map.getSource('units').ecoId = id
   map.addLayer({ id: 'units-fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': paint, 'fill-opacity': 0.85 } }, firstLayerAbove('units'))
-  map.addLayer({ id: 'units-line', type: 'line', source: 'units', 'source-layer': 'units', paint: { 'line-color': '#234', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, 0.9] } }, map.getLayer('sections-pt') ? 'sections-pt' : undefined)
+  map.addLayer({ id: 'units-line', type: 'line', source: 'units', 'source-layer': 'units', paint: { 'line-color': '#234', 'line-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, 0.9] } }, map.getLayer('admin-label-1') ? 'admin-label-1' : map.getLayer('sections-pt') ? 'sections-pt' : undefined)
+  if (source.startsWith('units:')) setUnitLabels(map, source.slice(6), map.getLayer('sections-pt') ? 'sections-pt' : undefined, async (url) => (await getJson(url)).body).catch(report)
   if (state.selected) map.once('idle', () => map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: true }))
 }
 
@@ -454,6 +465,7 @@ async function paintChoropleth() {
   $('legend').innerHTML = pal.map((c, i) => `<span data-break="${i === 0 ? '' : breaks[i - 1]}" style="background:${c};color:${i >= pal.length - 2 && !s.diverging ? '#fff' : '#222'}">${labels[i]}</span>`).join('')
   $('stat-note').textContent = `${s.note ?? (s.money ? `${t('gep')} · ${t('gepNote')}` : t('statNote'))} · ${t('run')} ${s.runId}`
   buildRanking(s, f)
+  state.hover = { values: new Map(s.pairs), f, label: $('stat').selectedOptions[0]?.textContent ?? '' }
   buildTimeSlider()
   saveUrl()
 }
@@ -534,8 +546,11 @@ async function zoomTo(code) {
 /** Search by code or name: the set's units in a datalist; Enter or a choice selects and zooms. */
 function buildSearch() {
   const names = unitNames()
-  $('units-list').innerHTML = [...names].map(([code, name]) => `<option value="${esc(code)} ${esc(name ?? '')}">`).join('')
+  const units = [...names].map(([code, name]) => `<option value="${esc(code)} ${esc(name ?? '')}">`).join('')
+  $('units-list').innerHTML = units
   $('search').value = ''
+  // and the places of the basemap, after the units
+  places().then((ps) => { $('units-list').innerHTML = units + ps.map((p) => `<option value="${esc(p.name)} ${esc(p.in ?? '')}">`).join('') }).catch(report)
 }
 function findUnit(text) {
   const q = text.trim().toLowerCase()
@@ -584,8 +599,8 @@ function firstLayerAbove(group) {
     layers: (id) => id === 'change-fill' || id === 'units-line',
     change: (id) => id === 'units-line',
   }[group]
-  // monitoring sections stay on top of everything
-  return style.find((id) => above(id) || id === 'sections-pt')
+  // the basemap's boundaries and names, then monitoring sections, stay on top of everything
+  return style.find((id) => above(id) || id === 'sections-pt' || id.startsWith('admin-') || id === 'units-label')
 }
 
 function buildLayerPanel() {
@@ -625,6 +640,8 @@ function buildLayerPanel() {
   }
 }
 
+/** rasters offered as relief (hillshade): continuous ones named like an elevation model */
+const DEM_NAME = /(^|[^a-z])(dem|dtm|dsm|srtm|elev|elevation|height|高程|地形)/i
 function buildRasterPanel() {
   const names = new Map()
   for (const r of state.rasters) (names.get(r.name) ?? names.set(r.name, []).get(r.name)).push(r)
@@ -632,6 +649,7 @@ function buildRasterPanel() {
       <label class="inline"><input type="checkbox" class="toggle"> <i class="sw grid"></i> <span data-i18n="raster">${t('raster')}</span> <b>${esc(name)}</b></label>
       <select class="vintage">${[...rs].reverse().map((r) => `<option>${esc(r.vintage)}</option>`).join('')}</select>
       <input type="range" class="opacity" min="0" max="1" step="0.05" value="0.85" title="opacity">
+      ${rs.some((r) => r.kind === 'continuous') && DEM_NAME.test(name) ? `<label class="inline"><input type="checkbox" class="hs"> <span>${t('hillshade')}</span></label>` : ''}
       <div class="raster-legend"></div>
     </div>`).join('')
   for (const row of $('rasters').querySelectorAll('.lyr')) {
@@ -657,7 +675,18 @@ function buildRasterPanel() {
       if (state.selected) select(state.selected)
     }
     row.querySelector('.toggle').onchange = () => redraw().catch(report)
-    row.querySelector('.vintage').onchange = () => redraw().catch(report)
+    row.querySelector('.vintage').onchange = () => { redraw().catch(report); shade() }
+    // relief: the raster as a DEM, shaded over the choropleth
+    const shade = () => {
+      const hs = row.querySelector('.hs')
+      if (!hs) return
+      for (const other of $('rasters').querySelectorAll('.hs')) if (other !== hs && hs.checked) other.checked = false
+      const spec = `${name}@${row.querySelector('.vintage').value}`
+      const r = state.rasters.find((x) => `${x.name}@${x.vintage}` === spec)
+      if (hs.checked || map.getSource('dem')?.ecoSpec?.startsWith(`${name}@`)) setHillshade(map, hs.checked && r?.kind === 'continuous' ? spec : null, r?.extent, firstLayerAbove('units'))
+      if (map.getSource('dem')) map.getSource('dem').ecoSpec = spec
+    }
+    if (row.querySelector('.hs')) row.querySelector('.hs').onchange = shade
     row.querySelector('.opacity').oninput = () => { const id = `ras-${name}`; if (map.getLayer(id)) map.setPaintProperty(id, 'raster-opacity', Number(row.querySelector('.opacity').value)) }
   }
 }
@@ -695,7 +724,16 @@ map.on('click', 'units-fill', (e) => {
   select(e.features[0].properties.code)
 })
 map.on('mouseenter', 'units-fill', () => (map.getCanvas().style.cursor = 'pointer'))
-map.on('mouseleave', 'units-fill', () => (map.getCanvas().style.cursor = ''))
+map.on('mouseleave', 'units-fill', () => { map.getCanvas().style.cursor = ''; hoverPopup.remove() })
+// hover: the unit's name and its value of the chosen statistic
+const hoverPopup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, className: 'hover', offset: 12 })
+map.on('mousemove', 'units-fill', (e) => {
+  const p = e.features[0]?.properties
+  if (!p) return
+  const v = state.hover?.values.get(p.code)
+  const value = v == null || !Number.isFinite(v) ? t('noData') : state.hover.f(v)
+  hoverPopup.setLngLat(e.lngLat).setHTML(`<b>${esc(p.name ?? '')}</b> <small>${esc(p.code)}</small><br><span class="hint">${esc(state.hover?.label ?? '')}</span> <b data-hover-value>${esc(value)}</b>`).addTo(map)
+})
 
 function select(code) {
   if (state.selected && map.getSource('units')) map.setFeatureState({ source: 'units', sourceLayer: 'units', id: state.selected }, { selected: false })

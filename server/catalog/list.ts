@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts'
+import { loadSql } from '../db/sql.ts'
 import { CURRENT } from './versions.ts'
 
 /** What is loaded: layer versions and unit sets, for the CLI, API and viewer. */
@@ -33,5 +34,15 @@ export async function unitsGeoJson(db: Queryable, setId: number) {
       properties: { code: r.code, name: r.name, parent_code: r.parent_code, area_m2: Number(r.area_m2) },
       geometry: JSON.parse(r.gj),
     })),
+  }
+}
+
+const UNIT_LABELS = loadSql(import.meta.url, 'unit-labels.sql')
+/** A label point per unit (the centre of its largest inscribed circle) as GeoJSON points, with the circle's radius in degrees. */
+export async function unitLabels(db: Queryable, setId: number) {
+  const rows = await db.query<{ code: string; name: string | null; x: number; y: number; radius: number }>(UNIT_LABELS, [setId])
+  return {
+    type: 'FeatureCollection',
+    features: rows.map((r) => ({ type: 'Feature', id: r.code, properties: { code: r.code, name: r.name, r: Number(Number(r.radius).toPrecision(4)) }, geometry: { type: 'Point', coordinates: [Number(Number(r.x).toFixed(6)), Number(Number(r.y).toFixed(6))] } })),
   }
 }

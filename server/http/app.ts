@@ -11,7 +11,7 @@ import type { Db } from '../db/db.ts'
 import { AppError, BadInput, Conflict, DbError, TooLarge, httpStatus, oneLine } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import { ROOT } from '../settings.ts'
-import { listLayers, listUnitSets, unitsGeoJson } from '../catalog/list.ts'
+import { listLayers, listUnitSets, unitLabels, unitsGeoJson } from '../catalog/list.ts'
 import { ingestLayer } from '../ingest/ingest-layer.ts'
 import { importUnits } from '../units/import-units.ts'
 import { buildGrid } from '../units/build-grid.ts'
@@ -211,6 +211,16 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const id = await unitSetId(db, name)
     const codes = await scopeSet(req, id, name)
     const fc = await unitsGeoJson(db, id)
+    if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
+    res.type('application/geo+json').send(JSON.stringify(fc))
+  })
+  // where the viewer writes each unit's name: one point per unit, not one per tile piece
+  app.get('/api/unit-sets/:name/labels', async (req, res) => {
+    q(req, Q.none)
+    const name = parseSegment(P.name, String(req.params.name), 'unit set')
+    const id = await unitSetId(db, name)
+    const codes = await scopeSet(req, id, name)
+    const fc = await unitLabels(db, id)
     if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
     res.type('application/geo+json').send(JSON.stringify(fc))
   })
@@ -575,7 +585,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const o = q(req, Q.rasterTile)
     const { z, x, y } = tileAddress(req)
     const r = await findRaster(db, rasterSpec(req, o.vintage))
-    const style = tileStyle(r, { band: o.band === undefined ? undefined : String(o.band), size: o.size, range: o.range, ramp: o.ramp })
+    const style = tileStyle(r, { band: o.band === undefined ? undefined : String(o.band), size: o.size, range: o.range, ramp: o.ramp, encoding: o.encoding })
     const tile = await rasterTile(db, settings.rasterDir, settings.tileCacheDir, r, z, x, y, style)
     res.set('Cache-Control', carriesKey(req) || settings.readsKeyed ? 'private, max-age=3600' : 'public, max-age=3600').set('X-Tile-Cache', tile.cached ? 'hit' : 'miss').type('image/png').send(tile.png)
   })

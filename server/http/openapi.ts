@@ -117,6 +117,9 @@ export const openApi = {
     '/api/unit-sets/{name}/units': {
       get: { summary: 'units of a set as GeoJSON (EPSG:4490 lon/lat)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'FeatureCollection' }, 404: err } },
     },
+    '/api/unit-sets/{name}/labels': {
+      get: { summary: 'a label point per unit (centre of its largest inscribed circle; r its radius in degrees) as GeoJSON', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'FeatureCollection of points' }, 404: err } },
+    },
     '/api/rasters': {
       get: { summary: 'rasters: size, bands, sample type, CRS, transform, nodata, legend, band statistics, derivation', responses: { 200: { description: 'list' } } },
       post: {

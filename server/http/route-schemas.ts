@@ -108,6 +108,7 @@ export const query = {
     size: f.oneOf(['256', '512']).optional().describe('256 (default) or 512'),
     range: f.range.optional().describe('continuous: lo,hi (default the band min,max; NDVI -1,1; FVC 0,1)'),
     ramp: z.string().regex(/^[a-z]{1,16}$/, { error: 'a ramp name' }).optional().describe('viridis, ndvi, greens, greys'),
+    encoding: f.oneOf(['terrarium']).optional().describe('terrarium: the value as elevation in Terrarium RGB (for hillshade), not colours'),
   }),
   tileJson: TILE_QUERY,
   /** OGC API - Features (http/ogc/features.ts) */

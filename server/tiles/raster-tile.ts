@@ -30,6 +30,8 @@ export interface TileStyle {
   size: 256 | 512
   range?: [number, number]
   ramp: string
+  /** terrarium: each pixel's value as elevation, R·256 + G + B/256 − 32768 (MapLibre raster-dem) */
+  encoding?: 'terrarium'
 }
 
 export interface RenderedTile {
@@ -40,7 +42,7 @@ export interface RenderedTile {
 }
 
 /** The style of a tile request with defaults from the raster. */
-export function tileStyle(r: RasterRecord, q: { band?: string; size?: string; range?: string; ramp?: string }): TileStyle {
+export function tileStyle(r: RasterRecord, q: { band?: string; size?: string; range?: string; ramp?: string; encoding?: string }): TileStyle {
   const band = q.band === undefined ? 1 : Number(q.band)
   if (!Number.isInteger(band) || band < 1 || band > r.bands) throw new BadInput(`band ${q.band}: raster '${r.name}' has ${r.bands} band(s)`)
   const size = q.size === undefined ? 256 : Number(q.size)
@@ -56,6 +58,11 @@ export function tileStyle(r: RasterRecord, q: { band?: string; size?: string; ra
     const s = r.band_stats[band - 1]
     range = r.derived?.op === 'ndvi' ? [-1, 1] : r.derived?.op === 'fvc' ? [0, 1] : [s?.min ?? 0, s?.max ?? 1]
     if (!(range[1] > range[0])) range = [range[0], range[0] + 1]
+  }
+  if (q.encoding !== undefined && q.encoding !== 'terrarium') throw new BadInput(`encoding '${q.encoding}': terrarium`)
+  if (q.encoding === 'terrarium') {
+    if (r.kind !== 'continuous') throw new BadInput(`encoding terrarium: raster '${r.name}' is ${r.kind}; elevation needs a continuous raster (a DEM)`)
+    return { band, size, ramp, encoding: 'terrarium' }
   }
   return { band, size, range, ramp }
 }
@@ -78,6 +85,8 @@ export async function rasterTile(db: Queryable, rasterDir: string, cacheDir: str
 async function render(db: Queryable, rasterDir: string, r: RasterRecord, z: number, tx: number, ty: number, style: TileStyle): Promise<{ png: Buffer; level: number }> {
   const size = style.size
   const rgba = Buffer.alloc(size * size * 4)
+  // terrarium: outside the raster is 0 m (R 128), transparent
+  if (style.encoding === 'terrarium') for (let o = 0; o < rgba.length; o += 4) rgba[o] = 128
   const toRaster = /\+proj=(longlat|latlong)\b/.test(r.crs_proj4) && /GRS80|WGS84/.test(r.crs_proj4) ? undefined : proj4(CGCS2000, r.crs_proj4)
   const t = r.transform
   const det = t[1] * t[5] - t[2] * t[4]
@@ -159,6 +168,14 @@ async function render(db: Queryable, rasterDir: string, r: RasterRecord, z: numb
 /** value → RGBA into out[o..o+3]; nodata stays transparent. */
 function painter(r: RasterRecord, style: TileStyle, nodata: number | null): (v: number, out: Buffer, o: number) => void {
   const nd = nodata === null ? NaN : r.sample_type === 'float32' ? Math.fround(nodata) : nodata
+  if (style.encoding === 'terrarium') {
+    // elevation to 1/256 m; nodata stays transparent (MapLibre reads it as 0 m: -32768 + 32768)
+    return (v, out, o) => {
+      if (v !== v || v === nd) { out[o] = 128; out[o + 1] = 0; out[o + 2] = 0; out[o + 3] = 0; return }
+      const e = Math.max(0, Math.min(65535.99, v + 32768))
+      out[o] = Math.floor(e / 256); out[o + 1] = Math.floor(e) % 256; out[o + 2] = Math.floor((e - Math.floor(e)) * 256); out[o + 3] = 255
+    }
+  }
   if (r.kind === 'categorical') {
     const colours = new Map<number, [number, number, number]>()
     for (const e of r.legend ?? []) if (e.color) colours.set(e.value, [parseInt(e.color.slice(1, 3), 16), parseInt(e.color.slice(3, 5), 16), parseInt(e.color.slice(5, 7), 16)])
