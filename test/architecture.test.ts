@@ -11,7 +11,7 @@ const SERVER = path.resolve(import.meta.dirname, '../server')
 const LAYERS = [
   'errors.ts', 'config-file.ts', 'settings.ts', 'scoped.ts', 'module-url.ts', 'types', 'validate', 'geom', 'db', 'crs',
   'catalog', 'audit', 'runs', 'ingest', 'units', 'indicators', 'stats', 'raster', 'gep', 'ledger', 'watershed', 'alerts', 'results', 'auth',
-  'factors', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
+  'factors', 'report', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
 ]
 
 interface Edge { from: string; to: string; fromFile: string; toFile: string }

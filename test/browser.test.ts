@@ -523,6 +523,16 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     expect(errors.slice(before)).toEqual([])
   }, 180_000)
 
+  it('the county report: the unit panel\'s button saves the unit\'s PDF from the server', async () => {
+    await click('341024')
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('#dl-report')])
+    expect(download.suggestedFilename()).toBe('report-huangshan_counties-341024.pdf')
+    const file = await download.path()
+    expect(fs.readFileSync(file!).subarray(0, 5).toString()).toBe('%PDF-')
+    expect(await page.textContent('#report-msg')).toBe('')
+    await page.keyboard.press('Escape')
+  }, 180_000)
+
   it('progress instead of silence: a first computation shows its run\'s progress, then the map', async () => {
     const before = errors.length
     const grid = await fetch(`${base}/api/unit-sets/grid`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ set: 'g3km', size: 3000, within: 'huangshan_counties' }) })

@@ -43,12 +43,12 @@ describe.skipIf(!haveGdal('the hillshade tiles test'))('terrarium tiles of a DEM
     const tile = await rasterTile(db, dir, path.join(dir, 'tiles'), rec, z, tx, ty, style)
     const { data } = await sharp(tile.png).raw().toBuffer({ resolveWithObject: true })
     // pixel centres (every 9th) → lon/lat → EPSG:4527 by GDAL
-    const at: [number, number, number][] = []
+    const at: number[][] = []
     for (let py = 4; py < 256; py += 9) {
       for (let px = 4; px < 256; px += 9) {
         const lon = ((tx + (px + 0.5) / 256) / n) * 360 - 180
         const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * (ty + (py + 0.5) / 256)) / n))) * 180) / Math.PI
-        at.push([px, py, 0]); at[at.length - 1]!.push(lon, lat)
+        at.push([px, py, 0, lon, lat])
       }
     }
     const out = await gdalInput('gdaltransform', ['-s_srs', 'EPSG:4490', '-t_srs', 'EPSG:4527'], at.map((a) => `${a[3]} ${a[4]}`).join('\n'))
@@ -63,8 +63,8 @@ describe.skipIf(!haveGdal('the hillshade tiles test'))('terrarium tiles of a DEM
       const r = (xy[i]![1]! - y0) / dy
       // positions within 0.02 pixel of a DEM pixel edge could fall either side: skipped
       if (Math.abs(c - Math.round(c)) < 0.02 || Math.abs(r - Math.round(r)) < 0.02) return
-      if (c < 0 || r < 0 || c >= info.size[0] || r >= info.size[1]) { outside++; return expectZero(data, (a[1] * 256 + a[0]) * 4) }
-      cells.push({ px: a[0], py: a[1], c: Math.floor(c), r: Math.floor(r) })
+      if (c < 0 || r < 0 || c >= info.size[0] || r >= info.size[1]) { outside++; return expectZero(data, (a[1]! * 256 + a[0]!) * 4) }
+      cells.push({ px: a[0]!, py: a[1]!, c: Math.floor(c), r: Math.floor(r) })
     })
     const values = (await gdalInput('gdallocationinfo', ['-valonly', DEM], cells.map((p) => `${p.c} ${p.r}`).join('\n'))).trim().split('\n').map(Number)
     let checked = 0

@@ -26,7 +26,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元或地名（代码或名称）', hillshade: '山体阴影', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元或地名（代码或名称）', hillshade: '山体阴影', report: '打印报告（PDF）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -44,7 +44,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit or place (code or name)', hillshade: 'hillshade', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit or place (code or name)', hillshade: 'hillshade', report: 'Print report (PDF)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -819,14 +819,26 @@ function select(code) {
   }
   const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : []), ...(state.comp ? [['compensation', state.comp.runId]] : [])]
   html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
- <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
+ <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>
+ <p class="dl"><button type="button" id="dl-report">${t('report')}</button> <span id="report-msg" class="hint"></span></p>`
   $('details-body').innerHTML = html
   $('details').hidden = false
   state.detailRows = table
   $('dl-csv').onclick = (e) => { e.preventDefault(); downloadCsv(code) }
   $('dl-xlsx-table').onclick = (e) => { e.preventDefault(); downloadXlsx(code).catch(report) }
+  $('dl-report').onclick = () => downloadReport(code).catch((e) => { $('report-msg').textContent = e.message })
   for (const li of $('rank').querySelectorAll('li')) li.classList.toggle('sel', li.dataset.code === code)
   saveUrl()
+}
+
+/** The unit's printable report (PDF rendered by the server's Chromium), saved as a file. */
+async function downloadReport(code) {
+  $('report-msg').textContent = t('computing')
+  const q = new URLSearchParams({ units: state.set.name, unit: code, lang, format: 'pdf' })
+  const res = await fetch(`/api/report?${q}`, withKey())
+  if (!res.ok) throw new Error(`${res.status}: ${(await res.json().catch(() => ({}))).error?.message ?? 'report'}`)
+  save(await res.blob(), `report-${state.set.name}-${code}.pdf`)
+  $('report-msg').textContent = ''
 }
 
 /** Bars of each layer's share (latest vintage) as inline SVG. */

@@ -58,6 +58,7 @@ export const options = {
     units: f.name, layer: f.name, vintages: f.vintageList.optional(), categories: f.flag.optional(),
     table: f.oneOf(TREND_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
   }),
+  report: z.strictObject({ units: f.name, unit: f.unitCode, year: f.int(1900, 2200).optional(), lang: f.oneOf(['zh', 'en']).default('zh'), format: f.oneOf(['pdf', 'html']).default('pdf'), out: file }),
   alerts: z.strictObject({ units: f.name.optional(), rules: file, table: f.oneOf(ALERT_TABLES).optional(), patches: file.optional(), fresh: f.flag.optional(), ...output }),
   compensate: z.strictObject({ units: f.name, config: file, table: f.oneOf(LEDGER_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),

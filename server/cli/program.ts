@@ -590,6 +590,24 @@ program
   )
 
 program
+  .command('report')
+  .description('a printable report of one unit (map, coverage, change and time series, area factors, GEP and compensation where computed, provenance and method) as PDF through headless Chromium, or HTML')
+  .requiredOption('--units <set>', 'unit set')
+  .requiredOption('--unit <code>', 'the unit\'s code')
+  .option('--year <year>', 'layer versions of this year or before (default: all)')
+  .addOption(new Option('--lang <lang>', 'language').choices(['zh', 'en']).default('zh'))
+  .addOption(new Option('--format <format>', 'pdf (Chromium) or html').choices(['pdf', 'html']).default('pdf'))
+  .requiredOption('--out <file>', 'the file to write')
+  .checked(options.report, async (o, cmd) =>
+    withDb(cmd, async (db, _s, actor) => {
+      const { countyReport } = await import('../report/county-report.ts')
+      const r = await countyReport(db, { units: o.units, unit: o.unit, year: o.year, lang: o.lang, format: o.format }, { actor, onProgress: progressLog('report') })
+      log(`report of ${o.unit} (${r.name ?? ''}) from runs ${r.runs.join(', ')}`)
+      output(r.body, o.out)
+    }),
+  )
+
+program
   .command('alerts')
   .description('evaluate alert rules per unit (layer lost/gained/net between vintages, raster mean change), kept as a run; --patches writes the lost or gained ground as GeoJSON (docs/alerts.md)')
   .option('--units <set>', 'unit set (default: the rules file\'s units)')

@@ -294,6 +294,17 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     if (o.format === 'csv' || FILE_FORMATS.has(o.format)) res.attachment(`trend-${o.layer}-${o.units}.${out.ext}`).type(out.contentType)
     res.send(out.body)
   })
+  // a unit's printable report (report/): PDF through headless Chromium, or HTML
+  app.get('/api/report', async (req, res) => {
+    const o = q(req, Q.report)
+    const { codes } = await scopeSetNamed(req, o.units)
+    if (codes && !codes.has(o.unit)) throw new Forbidden(`unit '${o.unit}' is outside this key's regions`)
+    const { countyReport } = await import('../report/county-report.ts')
+    const r = await countyReport(db, { units: o.units, unit: o.unit, year: o.year, lang: o.lang, format: o.format ?? 'pdf' }, { signal: abortOnClose(res).signal, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+    res.set('X-Run-Id', r.runs.join(','))
+    if (r.ext === 'pdf') res.attachment(`report-${o.units}-${o.unit}.pdf`)
+    res.type(r.contentType).send(r.body)
+  })
   // Transfer-payment work: factors, allocations, ESV (they start coverage, change and zonal
   // runs where none is stored: mayCompute, like statistics).
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'

@@ -55,6 +55,10 @@ export const query = {
   allocations: z.strictObject({ format, table: table(ALLOCATION_TABLES, 'allocation') }),
   esv: z.strictObject({ format, table: table(ESV_TABLES, 'esv_units') }),
   gep: z.strictObject({ format, table: table(GEP_TABLES, 'gep'), fresh: f.flag.optional(), rollup }),
+  report: z.strictObject({
+    units: f.name.describe('unit set'), unit: f.unitCode.describe('the unit\'s code'), year: f.int(1900, 2200).optional().describe('layer versions of this year or before (default: all)'),
+    lang: f.oneOf(['zh', 'en']).optional().describe('zh (default) or en'), format: f.oneOf(['pdf', 'html']).optional().describe('pdf (default, headless Chromium) or html'),
+  }),
   trend: z.strictObject({
     units: f.name.describe('unit set'), layer: f.name.describe('layer name'),
     vintages: f.vintageList.optional().describe('vintages to compare, comma-separated (default: every current vintage of the layer); at least two'),

@@ -63,6 +63,7 @@ export const bbox = z.union([z.string().max(200).transform(pair), z.array(z.unkn
   .refine(([x0, y0, x1, y1]) => x0 < x1 && y0 < y1, { error: 'needs minlon < maxlon and minlat < maxlat' })
 
 /** a run id */
+export const unitCode = text(/^[\p{L}\p{N}_.-]{1,64}$/u, 'a unit code such as 341024', 64)
 export const runId = text(/^[0-9]{1,15}$/, 'a run id (a number)', 15).transform(Number)
 
 /** A ZodError as one sentence naming the parameter and the value as the caller wrote them.
