@@ -5,6 +5,7 @@
 // basemap is bundled (basemap.js; or a raster one configured by ECOCENSUS_BASEMAP_URL), so it
 // works offline.
 import { addBasemap, findPlace, places, setHillshade, setUnitLabels } from './basemap.js'
+import { initInspect } from './inspect.js'
 const $ = (id) => document.getElementById(id)
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 
@@ -26,7 +27,7 @@ const T = {
     paid: '补偿面积', rate: '标准', compTotal: '补偿合计', ifSum: '若各渠道分别补偿', doubleCounted: '重复计补', paidBy: '支付项目', alsoBy: '重叠项目', compNote: '示例标准，未经核实',
     rules: { highest_once: '就高不就低、不重复', first_listed: '在先者补偿、不重复', sum: '各渠道分别补偿' },
     basin: '流域横向补偿', section: '断面', upstream: '上游', downstream: '下游', target: '目标', periodClass: '年度水质', monthly: '逐月水质类别',
-    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元或地名（代码或名称）', hillshade: '山体阴影', report: '打印报告（PDF）', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
+    agreement: '协议', pays: '支付', netFlow: '净资金流向', basinNote: '示例断面与数据（合成）', search: '查找单元或地名（代码或名称）', hillshade: '山体阴影', report: '打印报告（PDF）', save: '保存', attrTable: '属性表', filter: '筛选', inView: '仅当前视图', exportShown: '导出所列', of: '共', mergedNote: '{n} 个小图斑在此比例尺下合并显示', ranking: '排名（所选统计）', close: '关闭', noUnit: '没有这个单元', breaksLabel: '分级', quantile: '分位数', equal: '等间距', jenks: '自然断点', series: '各图层占比随时间变化', time: '年份', alerts: '监测预警', alertRules: '预警规则（JSON，见 docs/alerts.md）', alertRun: '检查预警', alertCount: '条预警', alertNone: '没有单元触发预警', checks: '次检查', templates: { index: '补偿指数', class: '水质类别', load: '污染物通量', flow: '生态流量' },
   },
   en: {
     subtitle: 'ecological asset census', areaUnit: 'Area unit', unitSet: 'Unit set', statistic: 'Statistic (choropleth)', layers: 'Layers', changeView: 'Change',
@@ -44,7 +45,7 @@ const T = {
     paid: 'paid', rate: 'rate', compTotal: 'total', ifSum: 'if every programme paid', doubleCounted: 'double-counted', paidBy: 'paid by', alsoBy: 'also covered by', compNote: 'example rates, not verified',
     rules: { highest_once: 'highest rate pays, once', first_listed: 'listed first pays, once', sum: 'every programme pays' },
     basin: 'Cross-boundary watershed compensation', section: 'section', upstream: 'upstream', downstream: 'downstream', target: 'target', periodClass: 'class of the year', monthly: 'class by month',
-    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit or place (code or name)', hillshade: 'hillshade', report: 'Print report (PDF)', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
+    agreement: 'agreement', pays: 'pays', netFlow: 'net money flow', basinNote: 'sample section and data (synthetic)', search: 'Find a unit or place (code or name)', hillshade: 'hillshade', report: 'Print report (PDF)', save: 'save', attrTable: 'table', filter: 'filter', inView: 'in view only', exportShown: 'export rows', of: 'of', mergedNote: '{n} small features drawn merged at this scale', ranking: 'Ranking (chosen statistic)', close: 'Close', noUnit: 'no such unit', breaksLabel: 'Classes', quantile: 'quantiles', equal: 'equal intervals', jenks: 'natural breaks', series: 'Share of each layer over time', time: 'Vintage', alerts: 'Monitoring alerts', alertRules: 'Alert rules (JSON, see docs/alerts.md)', alertRun: 'Check alerts', alertCount: 'alert(s)', alertNone: 'no unit raised an alert', checks: 'checks', templates: { index: 'index', class: 'water class', load: 'load', flow: 'ecological flow' },
   },
 }
 const KINDS = {
@@ -612,6 +613,7 @@ function buildLayerPanel() {
       <label class="inline"><input type="checkbox" class="toggle"> <i class="sw" style="background:${color}"></i> <span class="kind" data-kind="${esc(latest.kind)}">${esc(kindLabel(latest.kind))}</span> <b>${esc(lname)}</b></label>
       <select class="vintage">${[...versions].reverse().map((v) => `<option>${esc(v.vintage)}</option>`).join('')}</select>
       <input type="range" class="opacity" min="0" max="1" step="0.05" value="0.55" title="opacity">
+      <button type="button" class="attr-open" title="${t('attrTable')}">▦ ${t('attrTable')}</button>
     </div>`)
   }
   $('layers').innerHTML = rows.join('')
@@ -632,6 +634,10 @@ function buildLayerPanel() {
     }
     row.querySelector('.toggle').onchange = () => { redraw(); saveUrl() }
     row.querySelector('.vintage').onchange = () => { redraw(); saveUrl() }
+    row.querySelector('.attr-open').onclick = () => {
+      const vintage = row.querySelector('.vintage').value
+      inspect.openTable({ id: `lyr-${lname}`, name: lname, vintage, kind: byName().get(lname).find((v) => v.vintage === vintage)?.kind }).catch(report)
+    }
     row.querySelector('.opacity').oninput = () => {
       const id = `lyr-${lname}`
       const o = Number(row.querySelector('.opacity').value)
@@ -721,15 +727,27 @@ function buildChangePanel() {
 // a click on a monitoring section is the section's, not the unit's under it
 map.on('click', 'units-fill', (e) => {
   if (map.getLayer('sections-pt') && map.queryRenderedFeatures(e.point, { layers: ['sections-pt'] }).length) return
+  if (inspect.layerFeatureAt(e.point)) return // identified instead (its popup links to the unit)
   select(e.features[0].properties.code)
 })
+// identify: a feature of a visible layer → its attributes, category, area, vintage
+const visibleLayers = () => [...document.querySelectorAll('#layers .lyr')].filter((row) => row.querySelector('.toggle').checked).map((row) => {
+  const name = row.dataset.layer
+  const vintage = row.querySelector('.vintage').value
+  return { id: `lyr-${name}`, name, vintage, kind: byName().get(name)?.find((v) => v.vintage === vintage)?.kind }
+})
+const inspect = initInspect({ map, $, esc, t, fmtArea, unitName, visibleLayers, kindLabel, report, save: (blob, name) => save(blob, name), onUnit: (code) => select(code) })
+map.on('click', (e) => { inspect.identify(e).then((shown) => shown && hoverPopup.remove()).catch(report) })
+// the details panel docks left or right of the map
+if (localStorage.getItem('ecocensus.dock') === 'right') $('details').classList.add('dock-right')
+$('details-dock').onclick = () => localStorage.setItem('ecocensus.dock', $('details').classList.toggle('dock-right') ? 'right' : 'left')
 map.on('mouseenter', 'units-fill', () => (map.getCanvas().style.cursor = 'pointer'))
 map.on('mouseleave', 'units-fill', () => { map.getCanvas().style.cursor = ''; hoverPopup.remove() })
 // hover: the unit's name and its value of the chosen statistic
 const hoverPopup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, className: 'hover', offset: 12 })
 map.on('mousemove', 'units-fill', (e) => {
   const p = e.features[0]?.properties
-  if (!p) return
+  if (!p || document.querySelector('.maplibregl-popup.identify')) return hoverPopup.remove()
   const v = state.hover?.values.get(p.code)
   const value = v == null || !Number.isFinite(v) ? t('noData') : state.hover.f(v)
   hoverPopup.setLngLat(e.lngLat).setHTML(`<b>${esc(p.name ?? '')}</b> <small>${esc(p.code)}</small><br><span class="hint">${esc(state.hover?.label ?? '')}</span> <b data-hover-value>${esc(value)}</b>`).addTo(map)
@@ -744,6 +762,7 @@ function select(code) {
   const u = cov[0]
   const table = [] // the rows of "this table" for download: [section, item, vintage, m2, share]
   let html = `<h3 data-code="${esc(code)}">${esc(u.unit_name ?? '')} <small>${esc(code)}</small></h3>
+    <div class="actions"><button type="button" id="dl-report">${t('report')}</button> <span id="report-msg" class="hint"></span></div>
     <p>${t('unitArea')} <b data-m2="${u.unit_area_m2}">${fmtArea(u.unit_area_m2)}</b> ${unitName()}</p>`
   const layerRows = cov.filter((r) => r.measure === 'layer')
   html += `<h4>${t('coverage')}</h4><table class="cov"><tr><th>${t('layer')}</th><th>${t('vintage')}</th><th class="n">${t('area')} ${unitName()}</th><th class="n">${t('share')}</th></tr>
@@ -819,8 +838,7 @@ function select(code) {
   }
   const runs = [['coverage', state.coverage.runId], ...[...state.change].map(([l, c]) => [`change ${l}`, c.runId]), ...[...state.zonal].map(([s, z]) => [`zonal ${s}`, z.runId]), ...(state.gep ? [['gep', state.gep.runId]] : []), ...(state.comp ? [['compensation', state.comp.runId]] : [])]
   html += `<p class="runs">${t('run')}: ${runs.map(([what, id]) => `<a href="/api/runs/${id}" target="_blank" title="${esc(what)}">#${id}</a>`).join(' ')}</p>
- <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>
- <p class="dl"><button type="button" id="dl-report">${t('report')}</button> <span id="report-msg" class="hint"></span></p>`
+ <p class="dl">${t('download')}: <a href="#" id="dl-csv">CSV</a> <a href="#" id="dl-xlsx-table">XLSX</a> · ${t('downloadRun')}: <a href="/api/runs/${state.coverage.runId}/result?format=csv">CSV</a> <a href="/api/runs/${state.coverage.runId}/result?format=xlsx" id="dl-xlsx">XLSX</a></p>`
   $('details-body').innerHTML = html
   $('details').hidden = false
   state.detailRows = table
@@ -837,8 +855,10 @@ async function downloadReport(code) {
   const q = new URLSearchParams({ units: state.set.name, unit: code, lang, format: 'pdf' })
   const res = await fetch(`/api/report?${q}`, withKey())
   if (!res.ok) throw new Error(`${res.status}: ${(await res.json().catch(() => ({}))).error?.message ?? 'report'}`)
-  save(await res.blob(), `report-${state.set.name}-${code}.pdf`)
-  $('report-msg').textContent = ''
+  // a link to save it: a browser may block a download that starts long after the click
+  const name = `report-${state.set.name}-${code}.pdf`
+  const url = URL.createObjectURL(await res.blob())
+  $('report-msg').innerHTML = `<a href="${url}" download="${esc(name)}">${t('save')} ${esc(name)}</a>`
 }
 
 /** Bars of each layer's share (latest vintage) as inline SVG. */
@@ -1092,6 +1112,7 @@ function applyI18n() {
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en'
   $('lang').textContent = lang === 'zh' ? 'EN' : '中文'
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n)
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder)
   for (const el of document.querySelectorAll('.kind[data-kind]')) el.textContent = kindLabel(el.dataset.kind)
   for (const o of $('area-unit').options) o.textContent = UNITS[o.value][lang]
 }
