@@ -261,6 +261,33 @@ for (const backend of backends()) {
       expect(Number(row.getCell(col('area_ha')).value)).toBeCloseTo(m2 / 1e4, 9)
       expect(Number(row.getCell(col('area_mu')).value)).toBeCloseTo(m2 / (1e4 / 15), 9)
       expect(wb.getWorksheet('run')).toBeTruthy()
+      // 公顷 and 亩 shown to 2 decimals (the values exact)
+      expect(ws.getColumn(col('area_ha')).numFmt).toBe('#,##0.00')
+      expect(ws.getColumn(col('area_mu')).numFmt).toBe('#,##0.00')
+      // the provenance in words: the run, the set, every input layer with its version and checksum
+      const words = wb.getWorksheet('数据来源 provenance')!
+      const text = new Map<string, string>()
+      words.eachRow((r, i) => { if (i > 1) text.set(String(r.getCell(1).value), String(r.getCell(2).value)) })
+      expect(text.get('计算批次 run')).toMatch(new RegExp(`^#${run.id} coverage（done；`))
+      expect(text.get('单元集 unit set')).toMatch(/^towns/)
+      const inputs = await db.query<{ name: string; vintage: string; id: number; source_checksum: string }>("SELECT name, vintage, id, source_checksum FROM layer WHERE name IN ('redline', 'forest') AND retired_at IS NULL")
+      for (const l of inputs.filter((l) => (run.inputs as { layers: { id: number }[] }).layers.some((x) => x.id === l.id))) {
+        expect(text.get(`输入图层 ${l.name}@${l.vintage}`)).toContain(`版本 ${l.id}`)
+        expect(text.get(`输入图层 ${l.name}@${l.vintage}`)).toContain(l.source_checksum.replace('sha256:', ''))
+      }
+      expect(text.get('面积 area')).toContain('1 亩 = 10 000/15 m²')
+      // --labels zh: Chinese headers, 公顷 and 亩 to 2 decimals beside the exact m², the layer's display name
+      const zh = ((await render(db, 'csv', x, undefined, undefined, { labels: 'zh' })).body as string).replace(/^\uFEFF/, '').trim().split('\r\n').map((l) => l.split(','))
+      expect(zh[0]!.slice(0, 9)).toEqual(['单元代码', '单元名称', '单元面积（m²）', '单元面积（公顷）', '单元面积（亩）', '图层', '图层名称', '年份', '面积（m²）'])
+      const plain = ((await render(db, 'csv', x)).body as string).replace(/^\uFEFF/, '').trim().split('\r\n').map((l) => l.split(','))
+      expect(zh.length).toBe(plain.length)
+      for (let i = 1; i < plain.length; i++) {
+        const m2 = Number(plain[i]![plain[0]!.indexOf('area_m2')])
+        expect(Number(zh[i]![zh[0]!.indexOf('面积（m²）')])).toBe(m2)
+        expect(zh[i]![zh[0]!.indexOf('面积（公顷）')]).toBe((m2 / 1e4).toFixed(2))
+        expect(zh[i]![zh[0]!.indexOf('面积（亩）')]).toBe((m2 * 15 / 1e4).toFixed(2))
+        expect(zh[i]![zh[0]!.indexOf('图层名称')]).toBe({ redline: '生态保护红线', forest: '公益林' }[plain[i]![plain[0]!.indexOf('layer')]!])
+      }
       const gj = JSON.parse((await render(db, 'geojson', x)).body as string)
       expect(gj.features).toHaveLength(2)
       expect(gj.features[0].properties['redline@2025_m2']).toBeGreaterThan(0)

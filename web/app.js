@@ -715,7 +715,7 @@ function buildChangePanel() {
     const [l, a, b] = [$('change-layer').value, $('change-from').value, $('change-to').value]
     if (!$('change-show').checked || !l || a === b) return
     map.addSource('change', { type: 'vector', tiles: [tileUrl(`change:${l}@${a},${b}`)], maxzoom: 16 })
-    map.addLayer({ id: 'change-fill', type: 'fill', source: 'change', 'source-layer': 'change', paint: { 'fill-color': ['match', ['get', 'change'], 'gained', '#2166ac', 'lost', '#e31a1c', '#999'], 'fill-opacity': 0.9, 'fill-outline-color': '#111' } }, firstLayerAbove('change'))
+    map.addLayer({ id: 'change-fill', type: 'fill', source: 'change', 'source-layer': 'change', paint: { 'fill-color': ['match', ['get', 'change'], 'gained', '#0072b2', 'lost', '#cc79a7', '#999'], 'fill-opacity': 0.9, 'fill-outline-color': '#111' } }, firstLayerAbove('change'))
   }
   $('change-layer').onchange = () => { fill(); redraw() }
   $('change-from').onchange = redraw
@@ -766,7 +766,7 @@ function select(code) {
     <p>${t('unitArea')} <b data-m2="${u.unit_area_m2}">${fmtArea(u.unit_area_m2)}</b> ${unitName()}</p>`
   const layerRows = cov.filter((r) => r.measure === 'layer')
   html += `<h4>${t('coverage')}</h4><table class="cov"><tr><th>${t('layer')}</th><th>${t('vintage')}</th><th class="n">${t('area')} ${unitName()}</th><th class="n">${t('share')}</th></tr>
-    ${layerRows.map((r) => `<tr data-layer="${esc(r.layer)}" data-vintage="${esc(r.vintage)}"><td>${esc(r.layer)}</td><td>${esc(r.vintage)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n" data-share="${r.share}">${pctf(r.share)}</td></tr>`).join('')}`
+    ${layerRows.map((r) => `<tr data-layer="${esc(r.layer)}" data-vintage="${esc(r.vintage)}"><td>${layerLabel(r.layer)}</td><td>${esc(r.vintage)}</td><td class="n" data-m2="${r.area_m2}">${fmtArea(r.area_m2)}</td><td class="n" data-share="${r.share}">${pctf(r.share)}</td></tr>`).join('')}`
   for (const r of layerRows) table.push([t('coverage'), r.layer, r.vintage, r.area_m2, r.share])
   for (const r of cov.filter((x) => x.measure === 'union' || x.measure === 'overlap')) {
     // the ecological space of one year: the union of the latest vintage of each ecological layer
@@ -859,6 +859,12 @@ async function downloadReport(code) {
   const name = `report-${state.set.name}-${code}.pdf`
   const url = URL.createObjectURL(await res.blob())
   $('report-msg').innerHTML = `<a href="${url}" download="${esc(name)}">${t('save')} ${esc(name)}</a>`
+}
+
+/** A layer as people name it: its kind's name (永久基本农田), then its id. */
+function layerLabel(name) {
+  const kind = byName().get(name)?.at(-1)?.kind
+  return `${kind ? `${esc(kindLabel(kind))} ` : ''}<small class="id">${esc(name)}</small>`
 }
 
 /** Bars of each layer's share (latest vintage) as inline SVG. */

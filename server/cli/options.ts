@@ -42,7 +42,7 @@ export const options = {
   grid: body.grid,
   none: z.strictObject({}),
   /** stats coverage/change/zonal/raster-change: the run's parameters plus these */
-  stats: { ...output, fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional() },
+  stats: { ...output, fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), labels: f.oneOf(['zh']).optional() },
   factors: z.strictObject({ units: f.name, definitions: file.optional(), table: f.oneOf(FACTOR_TABLES).optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   allocate: z.strictObject({ config: file, units: f.name.optional(), table: f.oneOf(ALLOCATION_TABLES).optional(), ...output }),
   esv: z.strictObject({
@@ -56,7 +56,7 @@ export const options = {
   }),
   trend: z.strictObject({
     units: f.name, layer: f.name, vintages: f.vintageList.optional(), categories: f.flag.optional(),
-    table: f.oneOf(TREND_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output,
+    table: f.oneOf(TREND_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), labels: f.oneOf(['zh']).optional(), ...output,
   }),
   report: z.strictObject({ units: f.name, unit: f.unitCode, year: f.int(1900, 2200).optional(), lang: f.oneOf(['zh', 'en']).default('zh'), format: f.oneOf(['pdf', 'html']).default('pdf'), out: file }),
   alerts: z.strictObject({ units: f.name.optional(), rules: file, table: f.oneOf(ALERT_TABLES).optional(), patches: file.optional(), fresh: f.flag.optional(), ...output }),

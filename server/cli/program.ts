@@ -388,6 +388,7 @@ type StatsOptions = Record<string, unknown> & { format: Format; table?: string; 
 const statsOptions = (kind: RunKind, table?: z.ZodType<string>) =>
   z.strictObject({ ...RUN_SHAPES[kind], ...options.stats, ...(table ? { table: table.optional() } : {}) }) as unknown as z.ZodType<StatsOptions>
 const rollupOption = () => new Option('--rollup <level>', 'sum the units to their parents: parent (parent code), county, city or province (GB/T 2260 code prefixes)').choices([...ROLLUP_LEVELS])
+const labelsOption = () => new Option('--labels <set>', 'zh: Chinese headers, 公顷 and 亩 columns to 2 decimals beside each m² column, layer display names (CSV, XLSX)').choices(['zh'])
 const formatOption = () => new Option('--format <fmt>', 'csv (one table), json, geojson (units with statistics), xlsx (all tables, ha/km²/亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped shapefile of them, GBK)').choices([...FORMATS]).default('csv')
 
 /** Progress on stderr, at most once a second. */
@@ -404,14 +405,14 @@ function progressLog(kind: string) {
 }
 
 /** Runs a statistics request with progress on stderr, then writes the result. */
-async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; rollup?: RollupLevel }) {
+async function computeAndWrite(db: Db, s: Settings, actor: string, kind: RunKind, o: Record<string, unknown> & { format: Format; table?: string; out?: string; fresh?: boolean; rollup?: RollupLevel; labels?: 'zh' }) {
   const request = { kind } as Record<string, unknown>
   for (const key of Object.keys(RUN_SHAPES[kind])) if (o[key] !== undefined) request[key] = o[key]
   if (FILE_FORMATS.has(o.format) && !o.out && process.stdout.isTTY) throw new BadInput(`--format ${o.format} writes a binary file; pass --out FILE`)
   const plan = await planRun(db, request as unknown as RunRequest, s.rasterDir)
   const run = await runToEnd(db, plan, { reuse: !o.fresh, actor, onProgress: progressLog(kind) })
   log(run.reused ? `reused run ${run.id} (identical parameters and inputs; --fresh to compute again)` : `run ${run.id}: ${run.row_count} sums in ${((run.elapsed_ms ?? 0) / 1000).toFixed(1)} s`)
-  const out = await render(db, o.format, await exportableOf(db, run), o.table, o.rollup)
+  const out = await render(db, o.format, await exportableOf(db, run), o.table, o.rollup, { labels: o.labels })
   output(out.body, o.out)
 }
 
@@ -437,6 +438,7 @@ for (const kind of RUN_KINDS) {
   if (tables) cmd.addOption(new Option('--table <name>', 'table for CSV').choices([...tables]))
   cmd.addOption(formatOption())
     .addOption(rollupOption())
+    .addOption(labelsOption())
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--fresh', 'compute again even if an identical run is stored')
     .checked(statsOptions(kind, tables && f.oneOf(tables)), async (o, c) =>
@@ -455,13 +457,14 @@ stats
   .addOption(new Option('--table <name>', 'table for CSV').choices([...TREND_TABLES]))
   .addOption(formatOption())
   .addOption(rollupOption())
+  .addOption(labelsOption())
   .option('--out <file>', 'write to a file instead of stdout')
   .option('--fresh', 'compute the underlying runs again')
   .checked(options.trend, async (o, cmd) =>
     withDb(cmd, async (db, _s, actor) => {
       const t = await trend(db, o.units, { layer: o.layer, vintages: o.vintages, categories: !!o.categories }, { actor, reuse: !o.fresh, onProgress: progressLog('trend') })
       log(`trend of ${o.layer} over ${t.vintages.map((v) => v.vintage).join(', ')} from runs ${t.runs.map((r) => `${r.id} (${r.kind})`).join(', ')}`)
-      output((await render(db, o.format, trendExport(t, await unitSetId(db, o.units)), o.table, o.rollup)).body, o.out)
+      output((await render(db, o.format, trendExport(t, await unitSetId(db, o.units)), o.table, o.rollup, { labels: o.labels })).body, o.out)
     }),
   )
 

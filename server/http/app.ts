@@ -269,10 +269,10 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
 
   // Statistics. Every computation is a run (server/runs); GET /api/stats/* waits for it
   // and answers with the result, POST /api/runs answers at once with the run to poll.
-  const sendResult = async (req: Request, res: Response, run: RunRecord, { format, table, rollup }: { format: Format; table?: string; rollup?: RollupLevel }) => {
+  const sendResult = async (req: Request, res: Response, run: RunRecord, { format, table, rollup, labels }: { format: Format; table?: string; rollup?: RollupLevel; labels?: 'zh' }) => {
     const set = runSet(run)
     const codes = set ? await scopeSet(req, set.id, set.name) : undefined
-    const out = await render(db, format, scoped(await exportableOf(db, run), codes), table, rollup)
+    const out = await render(db, format, scoped(await exportableOf(db, run), codes), table, rollup, { labels })
     res.set('X-Run-Id', String(run.id)).type(out.contentType)
     if (format === 'csv' || FILE_FORMATS.has(format)) res.attachment(`${run.kind}-run${run.id}${table ? `-${table}` : ''}.${out.ext}`).type(out.contentType)
     res.send(out.body)
@@ -289,7 +289,7 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const o = q(req, Q.trend)
     const { setId, codes } = await scopeSetNamed(req, o.units)
     const t = await trend(db, o.units, { layer: o.layer, vintages: o.vintages, categories: !!o.categories }, { signal: abortOnClose(res).signal, reuse: !o.fresh, beforeCompute: mayCompute(req, res), timeoutMs: settings.runTimeoutMs, actor: await who(req) })
-    const out = await render(db, o.format, scoped(trendExport(t, setId), codes), o.table, o.rollup)
+    const out = await render(db, o.format, scoped(trendExport(t, setId), codes), o.table, o.rollup, { labels: o.labels })
     res.set('X-Run-Id', t.runs.map((r) => r.id).join(',')).type(out.contentType)
     if (o.format === 'csv' || FILE_FORMATS.has(o.format)) res.attachment(`trend-${o.layer}-${o.units}.${out.ext}`).type(out.contentType)
     res.send(out.body)

@@ -16,6 +16,7 @@ import { ALERT_TABLES } from '../results/alert-tables.ts'
 
 const format = f.oneOf(FORMATS).default('json')
 const fresh = f.flag.optional()
+const labels = f.oneOf(['zh']).optional().describe('zh: Chinese headers, 公顷 and 亩 columns to 2 decimals beside each m² column, layer display names (CSV and XLSX)')
 const rollup = f.oneOf(ROLLUP_LEVELS).optional().describe('sum the units to their parents: parent (parent code), county, city or province (GB/T 2260 code prefixes); tables only, not geojson')
 const table = <T extends string>(names: readonly [T, ...T[]], dflt: T) => f.oneOf(names).default(dflt)
 
@@ -38,14 +39,14 @@ export const query = {
   result: z.strictObject({
     format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped GBK shapefile of them)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
-    rollup,
+    rollup, labels,
   }),
   /** GET /api/stats/*: the run's own parameters (results/kinds.ts) plus these */
   stats: {
     format: format.describe('json (default), csv (one table), geojson (units with statistics), xlsx (all tables; ha, km² and 亩 columns), gpkg (GeoPackage of the units with statistics), shp (zipped GBK shapefile of them)'),
     table: f.tableName.optional().describe('CSV table: change, transitions, transition_totals, account (change); zonal, histogram, transitions, difference (zonal)'),
     fresh: fresh.describe('compute again even if an identical run is stored'),
-    rollup,
+    rollup, labels,
   },
   factors: z.strictObject({
     units: f.name.describe('unit set'), format: format.describe('json (default), csv, geojson, xlsx (the finance workbook)'),
@@ -63,7 +64,7 @@ export const query = {
     units: f.name.describe('unit set'), layer: f.name.describe('layer name'),
     vintages: f.vintageList.optional().describe('vintages to compare, comma-separated (default: every current vintage of the layer); at least two'),
     categories: f.flag.optional().describe('also a row per category'),
-    format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup,
+    format, table: table(TREND_TABLES, 'areas').describe('CSV table: areas, intervals, totals'), fresh: f.flag.optional().describe('compute the underlying runs again'), rollup, labels,
   }),
   alerts: z.strictObject({ format, table: table(ALERT_TABLES, 'alerts').describe('CSV table: alerts, patches'), fresh: f.flag.optional() }),
   compensation: z.strictObject({ format, table: table(LEDGER_TABLES, 'ledger').describe('CSV table: ledger, units, payees, double, explanation, standards'), fresh: f.flag.optional(), rollup }),

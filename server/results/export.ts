@@ -14,6 +14,7 @@ import { toCsv } from './csv.ts'
 import { rolledUp, type RollupLevel } from './rollup.ts'
 import { exportUnits, storageSrsWkt } from './export-units.ts'
 import { geoPackage } from './geopackage.ts'
+import { labelledTable, layerKinds, provenanceInWords, type Labels } from './labels.ts'
 import { zippedShapefile } from './shapefile.ts'
 
 export const FORMATS = ['csv', 'json', 'geojson', 'xlsx', 'gpkg', 'shp'] as const
@@ -64,7 +65,7 @@ export interface Rendered {
   ext: string
 }
 
-export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string, rollup?: RollupLevel): Promise<Rendered> {
+export async function render(db: Queryable, format: Format, x: Exportable, tableName?: string, rollup?: RollupLevel, o: { labels?: Labels } = {}): Promise<Rendered> {
   if (rollup) {
     if (GEOMETRY_FORMATS.has(format)) throw new BadInput(`rollup gives tables (csv, json, xlsx); ${format} needs the parent units' outlines: import them as a unit set and compute on it`)
     x = await rolledUp(db, x, rollup)
@@ -73,7 +74,8 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
     case 'csv': {
       const t = tableName ? x.tables.find((t) => t.name === tableName) : x.tables[0]
       if (!t) throw new BadInput(`table '${tableName}' is not part of this result (has ${x.tables.map((t) => t.name).join(', ')})`)
-      return { body: toCsv(t.columns, t.rows), contentType: 'text/csv; charset=utf-8', ext: 'csv' }
+      const shown = o.labels ? labelledTable(t, await layerKinds(db)) : t
+      return { body: toCsv(shown.columns, shown.rows), contentType: 'text/csv; charset=utf-8', ext: 'csv' }
     }
     case 'json':
       return { body: JSON.stringify(x.result, null, 2) + '\n', contentType: 'application/json', ext: 'json' }
@@ -85,7 +87,7 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
       return { body: JSON.stringify({ ...fc, run: x.result.run.id }) + '\n', contentType: 'application/geo+json', ext: 'geojson' }
     }
     case 'xlsx':
-      return { body: x.workbook && !x.scope ? await x.workbook() : await xlsx(x), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
+      return { body: x.workbook && !x.scope && !o.labels ? await x.workbook() : await xlsx(x, o.labels ? await layerKinds(db) : undefined), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
     case 'gpkg': {
       const { units, columns } = await exportUnits(db, x)
       const name = `run${x.result.run.id}`
@@ -126,14 +128,21 @@ export function addSheet(wb: ExcelJS.Workbook, t: Table): { ws: ExcelJS.Workshee
   }
   ws.getRow(1).font = { bold: true }
   ws.views = [{ state: 'frozen', ySplit: 1 }]
-  cols.forEach((c, i) => { if (c.divisor) ws.getColumn(i + 1).numFmt = c.divisor === M2_PER.km2 ? '0.000000' : '0.0000' })
+  // exact values; shown to 2 decimals in 公顷 and 亩, 6 in km², 4 in m²
+  cols.forEach((c, i) => { if (c.divisor) ws.getColumn(i + 1).numFmt = c.divisor === M2_PER.km2 ? '0.000000' : c.divisor === M2_PER.m2 ? '0.0000' : '#,##0.00' })
   return { ws, cols }
 }
 
-async function xlsx(x: Exportable): Promise<Buffer> {
+async function xlsx(x: Exportable, labelsWith?: Map<string, string>): Promise<Buffer> {
   const wb = await newWorkbook()
   wb.creator = 'ecocensus'
-  for (const t of x.tables) addSheet(wb, t)
+  for (const t of x.tables) addSheet(wb, labelsWith ? labelledTable(t, labelsWith) : t)
+  // where the numbers come from, in words; then every field of the run as recorded
+  const words = wb.addWorksheet('数据来源 provenance')
+  words.columns = [{ header: '项目 field', key: 'k', width: 30 }, { header: '内容 value', key: 'v', width: 130 }]
+  for (const [k, v] of provenanceInWords(x)) words.addRow({ k, v })
+  words.getRow(1).font = { bold: true }
+  words.getColumn(2).alignment = { wrapText: true, vertical: 'top' }
   const prov = wb.addWorksheet('run')
   prov.columns = [{ header: 'field', key: 'k', width: 16 }, { header: 'value', key: 'v', width: 120 }]
   const { rows: _r, ...rest } = x.result as Record<string, unknown>
