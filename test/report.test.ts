@@ -13,6 +13,8 @@ import { createServer } from '../server/http/app.ts'
 import { loadSettings } from '../server/settings.ts'
 import { loadSampleIfEmpty } from '../server/sample/load.ts'
 import { addKey } from '../server/auth/keys.ts'
+import { setLayerLabel } from '../server/catalog/layer-labels.ts'
+import { runCli } from './helpers/cli.ts'
 import { baseUrl } from './helpers/http.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -109,6 +111,26 @@ describe.skipIf(!havePdf)('county report', () => {
     const textEn = execFileSync('pdftotext', [file, '-'], { encoding: 'utf8' })
     for (const s of ['Coverage', 'Change and time series', 'Provenance and method']) expect(textEn).toContain(s)
   }, 180_000)
+
+  it('display names: `layers label` names a layer in /api/layers, labelled CSV and the report; bad input is refused', async () => {
+    await setLayerLabel(db, 'redline', { zh: '生态保护红线（调整后）', en: 'red line (adjusted)' }, 'test')
+    const l = (await (await get('/api/layers')).json()).find((x: { name: string }) => x.name === 'redline')
+    expect([l.name_zh, l.name_en]).toEqual(['生态保护红线（调整后）', 'red line (adjusted)'])
+    // only the English name changes; the Chinese one stays
+    await setLayerLabel(db, 'redline', { en: 'ecological red line (adjusted)' }, 'test')
+    const csv = await (await get(`/api/stats/coverage?units=huangshan_counties&layers=redline@2023&format=csv&labels=zh`)).text()
+    const lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n').map((x) => x.split(','))
+    const at = lines[0]!.indexOf('图层名称')
+    expect(at).toBeGreaterThan(0)
+    expect(new Set(lines.slice(1).map((x) => x[at]))).toEqual(new Set(['生态保护红线（调整后）']))
+    const html = await (await get('/api/report?units=huangshan_counties&unit=341024&format=html')).text()
+    expect(html).toContain('生态保护红线（调整后） <span class="id">redline</span>')
+    const en = await (await get('/api/report?units=huangshan_counties&unit=341024&format=html&lang=en')).text()
+    expect(en).toContain('ecological red line (adjusted) <span class="id">redline</span>')
+    await expect(setLayerLabel(db, 'nosuch', { zh: 'x' })).rejects.toThrow(/layer 'nosuch' is not in the catalogue/)
+    const r = runCli(['layers', 'label', 'redline'], { ...process.env, DATABASE_URL: '', ECOCENSUS_DATA_DIR: path.join(dir, 'cli-db') })
+    expect([r.code, r.err.trim()]).toEqual([2, expect.stringMatching(/give --zh, --en or both/)])
+  }, 120_000)
 
   it('a year keeps later vintages out; bad input, another region and a missing Chromium get clear errors', async () => {
     const html = await (await get('/api/report?units=huangshan_counties&unit=341024&year=2020&format=html')).text()

@@ -610,7 +610,7 @@ function buildLayerPanel() {
     const latest = versions[versions.length - 1]
     const color = KINDS[latest.kind]?.color ?? '#666'
     rows.push(`<div class="lyr" data-layer="${esc(lname)}">
-      <label class="inline"><input type="checkbox" class="toggle"> <i class="sw" style="background:${color}"></i> <span class="kind" data-kind="${esc(latest.kind)}">${esc(kindLabel(latest.kind))}</span> <b>${esc(lname)}</b></label>
+      <label class="inline"><input type="checkbox" class="toggle"> <i class="sw" style="background:${color}"></i> <span class="kind" data-kind="${esc(latest.kind)}" data-layer-name="${esc(lname)}">${esc(displayName(lname))}</span> <b>${esc(lname)}</b></label>
       <select class="vintage">${[...versions].reverse().map((v) => `<option>${esc(v.vintage)}</option>`).join('')}</select>
       <input type="range" class="opacity" min="0" max="1" step="0.05" value="0.55" title="opacity">
       <button type="button" class="attr-open" title="${t('attrTable')}">▦ ${t('attrTable')}</button>
@@ -861,10 +861,15 @@ async function downloadReport(code) {
   $('report-msg').innerHTML = `<a href="${url}" download="${esc(name)}">${t('save')} ${esc(name)}</a>`
 }
 
-/** A layer as people name it: its kind's name (永久基本农田), then its id. */
+/** A layer's display name: its own (`ecocensus layers label`), else its kind's (永久基本农田). */
+function displayName(name) {
+  const v = byName().get(name)?.at(-1)
+  return (lang === 'zh' ? v?.name_zh : v?.name_en) ?? (v ? kindLabel(v.kind) : '')
+}
+/** A layer as people name it, then its id. */
 function layerLabel(name) {
-  const kind = byName().get(name)?.at(-1)?.kind
-  return `${kind ? `${esc(kindLabel(kind))} ` : ''}<small class="id">${esc(name)}</small>`
+  const d = displayName(name)
+  return `${d ? `${esc(d)} ` : ''}<small class="id">${esc(name)}</small>`
 }
 
 /** Bars of each layer's share (latest vintage) as inline SVG. */
@@ -1119,7 +1124,7 @@ function applyI18n() {
   $('lang').textContent = lang === 'zh' ? 'EN' : '中文'
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n)
   for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder)
-  for (const el of document.querySelectorAll('.kind[data-kind]')) el.textContent = kindLabel(el.dataset.kind)
+  for (const el of document.querySelectorAll('.kind[data-kind]')) el.textContent = el.dataset.layerName ? displayName(el.dataset.layerName) : kindLabel(el.dataset.kind)
   for (const o of $('area-unit').options) o.textContent = UNITS[o.value][lang]
 }
 

@@ -5,9 +5,10 @@ import { CURRENT } from './versions.ts'
 /** What is loaded: layer versions and unit sets, for the CLI, API and viewer. */
 export async function listLayers(db: Queryable) {
   return db.query(
-    `SELECT id, name, kind, vintage, feature_count, source_file, source_checksum, source_crs, category_field,
-            created_at, report->'repaired' AS repaired, report->'droppedAfterRepair' AS dropped, report->'emptyGeometry' AS empty_geometry
-     FROM layer WHERE ${CURRENT} ORDER BY name, vintage`,
+    `SELECT l.id, l.name, l.kind, l.vintage, l.feature_count, l.source_file, l.source_checksum, l.source_crs, l.category_field,
+            l.created_at, l.report->'repaired' AS repaired, l.report->'droppedAfterRepair' AS dropped, l.report->'emptyGeometry' AS empty_geometry,
+            b.name_zh, b.name_en
+     FROM layer l LEFT JOIN layer_label b ON b.name = l.name WHERE l.${CURRENT} ORDER BY l.name, l.vintage`,
   )
 }
 

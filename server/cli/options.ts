@@ -62,6 +62,8 @@ export const options = {
   alerts: z.strictObject({ units: f.name.optional(), rules: file, table: f.oneOf(ALERT_TABLES).optional(), patches: file.optional(), fresh: f.flag.optional(), ...output }),
   compensate: z.strictObject({ units: f.name, config: file, table: f.oneOf(LEDGER_TABLES).optional(), fresh: f.flag.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   keysAdd: z.strictObject({ name: f.name, role: f.oneOf(ROLES), scope: z.string().max(500, { error: 'is longer than 500 characters' }).optional() }),
+  layersLabel: z.strictObject({ zh: z.string().trim().min(1).max(64, { error: 'is longer than 64 characters' }).optional(), en: z.string().trim().min(1).max(64, { error: 'is longer than 64 characters' }).optional() })
+    .refine((o) => o.zh !== undefined || o.en !== undefined, { error: 'give --zh, --en or both' }),
   layersPurge: z.strictObject({ vintage: f.vintage.optional(), id: f.int(1, 2_147_483_647).optional() }),
   audit: z.strictObject({
     since: z.string().max(40, { error: 'is longer than 40 characters' }).optional(), actor: z.string().max(200).optional(),

@@ -9,6 +9,7 @@ import { loadSettings, type Settings } from '../settings.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import { BadInput, oneLine } from '../errors.ts'
 import { listAudit, recordAudit } from '../audit/audit.ts'
+import { setLayerLabel } from '../catalog/layer-labels.ts'
 import { layerHistory, purgeLayer } from '../catalog/history.ts'
 import { parseScopes } from '../auth/scope.ts'
 import { ingestLayer } from '../ingest/ingest-layer.ts'
@@ -348,6 +349,18 @@ layers
       for (const v of await layerHistory(db, name)) {
         process.stdout.write(`${v.id}\t${v.vintage}\t${v.status}\t${v.feature_count} features\t${v.source_checksum}\tcreated ${v.created_at} by ${v.created_by ?? 'unknown'}\t${v.retired_at ? `retired ${v.retired_at} by ${v.retired_by ?? 'unknown'}` : '-'}\t${v.runs} run(s)\n`)
       }
+    })
+  })
+layers
+  .command('label <name>')
+  .description('display names of a layer (every version), used in tables (--labels zh), the viewer and reports; audited')
+  .option('--zh <name>', 'Chinese name, e.g. 生态保护红线')
+  .option('--en <name>', 'English name, e.g. "ecological red line"')
+  .checked(options.layersLabel, async (o, cmd, [given]) => {
+    const name = parseSegment(f.name, given!, 'layer')
+    await withDb(cmd, async (db, _s, actor) => {
+      const r = await setLayerLabel(db, name, { zh: o.zh, en: o.en }, actor)
+      log(`layer '${r.name}': ${r.name_zh ?? '—'} / ${r.name_en ?? '—'}`)
     })
   })
 layers

@@ -27,7 +27,7 @@ export interface ReportOptions {
   lang?: 'zh' | 'en'
 }
 
-export interface ReportLayer { id: number; name: string; kind: string; vintage: string; source_checksum: string; source_file: string | null }
+export interface ReportLayer { id: number; name: string; kind: string; vintage: string; source_checksum: string; source_file: string | null; name_zh: string | null; name_en: string | null }
 
 export interface ReportData {
   options: Required<Pick<ReportOptions, 'units' | 'unit' | 'lang'>> & { year: number | null }

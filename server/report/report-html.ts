@@ -62,7 +62,9 @@ export function reportHtml(d: ReportData): string {
   const mu = (m2: number | null | undefined) => num(m2 == null ? null : (Number(m2) * 15) / 1e4)
   const pct = (s: number | null | undefined) => (s == null || !Number.isFinite(s) ? '—' : `${(s * 100).toFixed(2)}%`)
   const kindOf = new Map(d.layers.map((l) => [l.name, l.kind]))
-  const layerName = (name: string) => `${esc(KINDS[kindOf.get(name) ?? '']?.[lang] ?? '')} <span class="id">${esc(name)}</span>`
+  // a layer's own display name (ecocensus layers label), else its kind's
+  const display = (name: string) => { const l = d.layers.filter((x) => x.name === name).at(-1); return (lang === 'zh' ? l?.name_zh : l?.name_en) ?? KINDS[kindOf.get(name) ?? '']?.[lang] ?? name }
+  const layerName = (name: string) => `${esc(display(name))} <span class="id">${esc(name)}</span>`
   const colour = (name: string) => KINDS[kindOf.get(name) ?? '']?.color ?? '#666'
   const u = d.unit
   const title = `${esc(u.name ?? u.code)}${lang === 'zh' ? '' : ' '}<small>${esc(u.code)}</small>`
@@ -92,10 +94,10 @@ export function reportHtml(d: ReportData): string {
   </tbody></table>`
   const latestRows = [...new Map(layerRows.map((r) => [r.layer, r])).values()]
   const maxShare = Math.max(0.01, ...latestRows.map((r) => r.share))
-  const bars = `<svg class="bars" viewBox="0 0 520 ${latestRows.length * 22 + 6}">${latestRows.map((r, i) => `<text x="0" y="${i * 22 + 15}" font-size="11">${esc(KINDS[kindOf.get(r.layer) ?? '']?.[lang] ?? r.layer)}</text><rect x="120" y="${i * 22 + 4}" width="${(330 * r.share) / maxShare}" height="14" fill="${colour(r.layer)}"/><text x="${126 + (330 * r.share) / maxShare}" y="${i * 22 + 15}" font-size="11">${pct(r.share)}</text>`).join('')}</svg>`
+  const bars = `<svg class="bars" viewBox="0 0 520 ${latestRows.length * 22 + 6}">${latestRows.map((r, i) => `<text x="0" y="${i * 22 + 15}" font-size="11">${esc(display(r.layer))}</text><rect x="120" y="${i * 22 + 4}" width="${(330 * r.share) / maxShare}" height="14" fill="${colour(r.layer)}"/><text x="${126 + (330 * r.share) / maxShare}" y="${i * 22 + 15}" font-size="11">${pct(r.share)}</text>`).join('')}</svg>`
 
   // change and time series
-  const series = seriesChart(d.trends.map((tr) => ({ layer: tr.layer, colour: colour(tr.layer), label: KINDS[kindOf.get(tr.layer) ?? '']?.[lang] ?? tr.layer, points: tr.areas.filter((a) => a.category === null).map((a) => [a.year, a.share, a.vintage] as [number, number, string]) })), pct)
+  const series = seriesChart(d.trends.map((tr) => ({ layer: tr.layer, colour: colour(tr.layer), label: display(tr.layer), points: tr.areas.filter((a) => a.category === null).map((a) => [a.year, a.share, a.vintage] as [number, number, string]) })), pct)
   const changeTable = d.trends.length ? `<table><thead><tr><th>${t.layer}</th><th>${t.interval}</th><th class="n">${t.gained}（${t.ha}）</th><th class="n">${t.lost}（${t.ha}）</th><th class="n">${t.net}（${t.ha}）</th><th class="n">${t.rate}</th></tr></thead><tbody>
     ${d.trends.flatMap((tr) => tr.intervals.filter((i) => i.category === null).map((i) => `<tr data-layer="${esc(tr.layer)}" data-from="${esc(i.from_vintage)}" data-to="${esc(i.to_vintage)}" data-net="${i.net_m2}"><td>${layerName(tr.layer)}</td><td>${esc(i.from_vintage)} → ${esc(i.to_vintage)}</td><td class="n">${ha(i.gained_m2)}</td><td class="n">${ha(i.lost_m2)}</td><td class="n">${ha(i.net_m2)}</td><td class="n">${i.rate_pct_per_year == null ? '—' : `${i.rate_pct_per_year.toFixed(2)}%`}</td></tr>`)).join('')}
   </tbody></table>` : ''
