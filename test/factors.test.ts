@@ -113,6 +113,10 @@ describe('allocation (因素法) maths', () => {
     expect(steps).toEqual(['factor', 'factor', 'share', 'base', 'deduction', 'redistribution', 'rounding'])
     expect(r.units[2]!.explanation.some((l) => l.step === 'coefficient' && l.text.includes('national park'))).toBe(true)
     expect(r.units[0]!.explanation.find((l) => l.step === 'deduction')!.text).toMatch(/− 10\.00: red line lost \(1\.0000 ha × 10\.00 yuan\/ha\)/)
+    expect(r.units[0]!.explanation.find((l) => l.step === 'deduction')!.zh).toBe('− 10.00 元：red line lost（1.0000 公顷 × 10.00 元/公顷）')
+    // every line in Chinese carries the same numbers as in English
+    const numbers = (t: string) => (t.match(/\d[\d,]*(\.\d+)?%?/g) ?? []).join(' ')
+    for (const l of r.units.flatMap((u) => u.explanation)) expect(numbers(l.zh), l.text).toBe(numbers(l.text))
     expect(r.warnings).toEqual([])
     // a coefficient naming codes outside the set changes nothing and says so
     const w = allocate(units, { budget: 1000, factors: [{ factor: 'A', weight: 1 }], adjustments: [{ units: ['U3', '341003'], coefficient: 2, reason: 'key area' }] })

@@ -1023,7 +1023,7 @@ async function initMoney() {
       const money = (x) => x.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
       $('alloc-result').innerHTML = `<table><tr><th>${t('unit')}</th><th class="n">${t('share')}</th><th class="n">${t('amount')}</th></tr>
         ${a.units.map((u) => `<tr class="unit" data-code="${esc(u.unit_code)}"><td>${esc(u.unit_name ?? '')} ${esc(u.unit_code)}</td><td class="n">${pctf(u.adjusted_share)}</td><td class="n" data-amount="${u.amount}">${money(u.amount)}</td></tr>
-        <tr class="expl" hidden><td colspan="3"><ol>${u.explanation.map((l) => `<li>${esc(l.text)}</li>`).join('')}</ol></td></tr>`).join('')}
+        <tr class="expl" hidden><td colspan="3"><ol>${u.explanation.map((l) => `<li>${esc(lang === 'zh' ? l.zh ?? l.text : l.text)}</li>`).join('')}</ol></td></tr>`).join('')}
         <tr><th>${t('total')}</th><th></th><th class="n" data-total="${total}">${money(total)}</th></tr></table>`
       for (const tr of $('alloc-result').querySelectorAll('tr.unit')) tr.onclick = () => { tr.nextElementSibling.hidden = !tr.nextElementSibling.hidden }
     } catch (err) {

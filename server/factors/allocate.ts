@@ -33,6 +33,8 @@ export interface UnitFactors {
 export interface ExplanationLine {
   step: string
   text: string
+  /** the same line in Chinese, for the viewer and reports in 中文 */
+  zh: string
   /** the yuan amount after this step, where it changes one */
   amount?: number
 }
@@ -154,9 +156,10 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
       const ww = w.weight / liveSum
       share += ww * part
       const q = (x: number) => (w.factor.endsWith('_m2') ? `${fmt(x / 1e4, 4)} ha` : fmt(x, 4))
-      lines[i]!.push({ step: 'factor', text: `${w.factor}: ${q(f)} of ${q(totals[w.factor]!)} = ${pct(part)} × weight ${ww.toFixed(4)} = ${pct(ww * part)}` })
+      const qz = (x: number) => (w.factor.endsWith('_m2') ? `${fmt(x / 1e4, 4)} 公顷` : fmt(x, 4))
+      lines[i]!.push({ step: 'factor', text: `${w.factor}: ${q(f)} of ${q(totals[w.factor]!)} = ${pct(part)} × weight ${ww.toFixed(4)} = ${pct(ww * part)}`, zh: `${w.factor}：${qz(f)}，占全部 ${qz(totals[w.factor]!)} 的 ${pct(part)} × 权重 ${ww.toFixed(4)} = ${pct(ww * part)}` })
     }
-    lines[i]!.push({ step: 'share', text: `weighted share ${pct(share)}` })
+    lines[i]!.push({ step: 'share', text: `weighted share ${pct(share)}`, zh: `加权占比 ${pct(share)}` })
     return share
   })
 
@@ -167,7 +170,7 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
       const hit = a.units ? a.units.includes(u.code) : matches(u.values[a.where!.factor] ?? 0, a.where!)
       if (!hit) continue
       k *= a.coefficient
-      lines[i]!.push({ step: 'coefficient', text: `× ${a.coefficient}: ${a.reason}` })
+      lines[i]!.push({ step: 'coefficient', text: `× ${a.coefficient}: ${a.reason}`, zh: `× ${a.coefficient}：${a.reason}` })
     }
     return k
   })
@@ -176,7 +179,7 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
   if (!(csSum > 0)) throw new BadInput('allocation: every unit has a zero share after coefficients')
   const t = cs.map((x) => x / csSum)
   const p = t.map((x) => c.budget * x)
-  t.forEach((x, i) => lines[i]!.push({ step: 'base', text: `adjusted share ${pct(x)} (share × coefficient ${coef[i]} / Σ) × budget ${fmt(c.budget)} = ${fmt(p[i]!)}`, amount: p[i] }))
+  t.forEach((x, i) => lines[i]!.push({ step: 'base', text: `adjusted share ${pct(x)} (share × coefficient ${coef[i]} / Σ) × budget ${fmt(c.budget)} = ${fmt(p[i]!)}`, zh: `调整后占比 ${pct(x)}（加权占比 × 调整系数 ${coef[i]} / 合计）× 资金总额 ${fmt(c.budget)} 元 = ${fmt(p[i]!)} 元`, amount: p[i] }))
 
   // 4. deductions, kept in the budget
   const d = units.map((u, i) => {
@@ -188,11 +191,15 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
         sum += yuan
         // a line only for what shows as money: a loss of a few mm² (the last bits of two
         // vintages' sums) would print "− 0.00" in one run and nothing in the next
-        if (yuan >= 0.005) lines[i]!.push({ step: 'deduction', text: r.rate_per_ha !== undefined ? `− ${fmt(yuan)}: ${r.reason} (${fmt(v / 1e4, 4)} ha × ${fmt(r.rate_per_ha)} yuan/ha)` : `− ${fmt(yuan)}: ${r.reason} (${fmt(v, 4)} × ${fmt(r.rate_per_unit!)})` })
+        if (yuan >= 0.005) {
+          lines[i]!.push(r.rate_per_ha !== undefined
+            ? { step: 'deduction', text: `− ${fmt(yuan)}: ${r.reason} (${fmt(v / 1e4, 4)} ha × ${fmt(r.rate_per_ha)} yuan/ha)`, zh: `− ${fmt(yuan)} 元：${r.reason}（${fmt(v / 1e4, 4)} 公顷 × ${fmt(r.rate_per_ha)} 元/公顷）` }
+            : { step: 'deduction', text: `− ${fmt(yuan)}: ${r.reason} (${fmt(v, 4)} × ${fmt(r.rate_per_unit!)})`, zh: `− ${fmt(yuan)} 元：${r.reason}（${fmt(v, 4)} × ${fmt(r.rate_per_unit!)}）` })
+        }
       }
     }
     if (sum > p[i]!) {
-      lines[i]!.push({ step: 'deduction', text: `deductions ${fmt(sum)} exceed the amount ${fmt(p[i]!)}: limited to it` })
+      lines[i]!.push({ step: 'deduction', text: `deductions ${fmt(sum)} exceed the amount ${fmt(p[i]!)}: limited to it`, zh: `扣减合计 ${fmt(sum)} 元超过分配额 ${fmt(p[i]!)} 元：以分配额为限` })
       sum = p[i]!
     }
     return sum
@@ -204,7 +211,7 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
   const r = kept.map((x) => (pool === 0 ? 0 : (pool * x) / keptSum))
   let amount = p.map((x, i) => x - d[i]! + r[i]!)
   units.forEach((_, i) => {
-    if (pool > 0) lines[i]!.push({ step: 'redistribution', text: `+ ${fmt(r[i]!)}: share of the ${fmt(pool)} deducted in all units, in proportion to the ${fmt(kept[i]!)} kept`, amount: amount[i] })
+    if (pool > 0) lines[i]!.push({ step: 'redistribution', text: `+ ${fmt(r[i]!)}: share of the ${fmt(pool)} deducted in all units, in proportion to the ${fmt(kept[i]!)} kept`, zh: `+ ${fmt(r[i]!)} 元：各单元扣减合计 ${fmt(pool)} 元按保留额 ${fmt(kept[i]!)} 元的比例再分配`, amount: amount[i] })
   })
 
   // 5. floors and caps: the free units share what the fixed ones leave, in proportion to
@@ -239,8 +246,11 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
   units.forEach((_, i) => {
     const delta = amount[i]! - before[i]!
     if (Math.abs(delta) > 1e-6) {
-      const why = c.floor !== undefined && Math.abs(amount[i]! - c.floor) < 1e-6 ? `raised to the floor ${fmt(c.floor)}` : c.cap !== undefined && Math.abs(amount[i]! - c.cap) < 1e-6 ? `lowered to the cap ${fmt(c.cap)}` : `${delta > 0 ? '+' : '−'} ${fmt(Math.abs(delta))}: rebalanced after floors/caps of other units`
-      lines[i]!.push({ step: 'floor_cap', text: why, amount: amount[i] })
+      const floor = c.floor !== undefined && Math.abs(amount[i]! - c.floor) < 1e-6
+      const cap = !floor && c.cap !== undefined && Math.abs(amount[i]! - c.cap) < 1e-6
+      const why = floor ? `raised to the floor ${fmt(c.floor!)}` : cap ? `lowered to the cap ${fmt(c.cap!)}` : `${delta > 0 ? '+' : '−'} ${fmt(Math.abs(delta))}: rebalanced after floors/caps of other units`
+      const zh = floor ? `提高到下限 ${fmt(c.floor!)} 元` : cap ? `降低到上限 ${fmt(c.cap!)} 元` : `${delta > 0 ? '+' : '−'} ${fmt(Math.abs(delta))} 元：其他单元按下限/上限调整后重新平衡`
+      lines[i]!.push({ step: 'floor_cap', text: why, zh, amount: amount[i] })
     }
   })
 
@@ -260,7 +270,7 @@ export function allocate(units: UnitFactors[], config: AllocationConfig): Alloca
   }
   const out: UnitAllocation[] = units.map((u, i) => {
     const final = base[i]! / 100
-    lines[i]!.push({ step: 'rounding', text: `rounded to the fen (largest remainder): ${fmt(final)} yuan`, amount: final })
+    lines[i]!.push({ step: 'rounding', text: `rounded to the fen (largest remainder): ${fmt(final)} yuan`, zh: `按分取整（最大余数法）：${fmt(final)} 元`, amount: final })
     return {
       unit_code: u.code, unit_name: u.name, weighted_share: s[i]!, coefficient: coef[i]!, adjusted_share: t[i]!,
       before_deductions: p[i]!, deduction: d[i]!, redistributed: r[i]!, floor_cap: amount[i]! - before[i]!, amount: final, explanation: lines[i]!,
