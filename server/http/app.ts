@@ -205,25 +205,21 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     for (const s of sets) if (await setVisible((s as { id: number }).id, scopes)) seen.push(s)
     res.json(seen)
   })
-  app.get('/api/unit-sets/:name/units', async (req, res) => {
-    q(req, Q.none)
-    const name = parseSegment(P.name, String(req.params.name), 'unit set')
-    const id = await unitSetId(db, name)
-    const codes = await scopeSet(req, id, name)
-    const fc = await unitsGeoJson(db, id)
-    if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
-    res.type('application/geo+json').send(JSON.stringify(fc))
-  })
-  // where the viewer writes each unit's name: one point per unit, not one per tile piece
-  app.get('/api/unit-sets/:name/labels', async (req, res) => {
-    q(req, Q.none)
-    const name = parseSegment(P.name, String(req.params.name), 'unit set')
-    const id = await unitSetId(db, name)
-    const codes = await scopeSet(req, id, name)
-    const fc = await unitLabels(db, id)
-    if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
-    res.type('application/geo+json').send(JSON.stringify(fc))
-  })
+  // a set's units as GeoJSON (outlines; or label points, one per unit, where the viewer writes
+  // each unit's name), the features of units outside a key's regions left out
+  type UnitFc = { type: string; features: { id: string }[] }
+  const readers: [string, (db: Db, setId: number) => Promise<UnitFc>][] = [['units', unitsGeoJson], ['labels', unitLabels]]
+  for (const [route, read] of readers) {
+    app.get(`/api/unit-sets/:name/${route}`, async (req, res) => {
+      q(req, Q.none)
+      const name = parseSegment(P.name, String(req.params.name), 'unit set')
+      const id = await unitSetId(db, name)
+      const codes = await scopeSet(req, id, name)
+      const fc = await read(db, id)
+      if (codes) fc.features = fc.features.filter((f) => codes.has(f.id))
+      res.type('application/geo+json').send(JSON.stringify(fc))
+    })
+  }
   // the audit trail: admins with a key for every region
   app.get('/api/audit', async (req, res) => {
     const o = q(req, Q.audit)

@@ -2,17 +2,9 @@
 // coverage, change and time series, area factors, GEP and compensation where computed,
 // provenance and method. Charts and the map are inline SVG; no script, no network.
 import type { ReportData } from './report-data.ts'
+import { KIND_NAMES } from '../catalog/kind-names.ts'
 
-const KINDS: Record<string, { zh: string; en: string; color: string }> = {
-  redline: { zh: '生态保护红线', en: 'ecological red line', color: '#d7301f' },
-  protected_area: { zh: '自然保护地', en: 'protected areas', color: '#7a4fb0' },
-  forest: { zh: '公益林', en: 'public-welfare forest', color: '#238b45' },
-  wetland: { zh: '重要湿地', en: 'important wetlands', color: '#2c7fb8' },
-  farmland: { zh: '永久基本农田', en: 'permanent farmland', color: '#e6a817' },
-  grassland: { zh: '草地', en: 'grassland', color: '#8cc152' },
-  water: { zh: '水域', en: 'water', color: '#4292c6' },
-  other: { zh: '其他', en: 'other', color: '#636363' },
-}
+const KINDS = KIND_NAMES
 
 const L = {
   zh: {

@@ -6,6 +6,7 @@
 import type { Queryable } from '../db/db.ts'
 import { M2_PER } from './area-units.ts'
 import type { Exportable, Table } from './export.ts'
+import { KIND_NAMES } from '../catalog/kind-names.ts'
 
 export const LABEL_SETS = ['zh'] as const
 export type Labels = (typeof LABEL_SETS)[number]
@@ -18,9 +19,7 @@ const ZH: Record<string, string> = {
   year: '年', from_class: '原类别', to_class: '新类别', nodata: '无数据面积', covered: '有数据面积', rule: '规则', rule_name: '规则名称', value: '值',
   threshold: '阈值', op: '比较', unit: '单位',
 }
-export const KIND_ZH: Record<string, string> = {
-  redline: '生态保护红线', protected_area: '自然保护地', forest: '公益林', wetland: '重要湿地', farmland: '永久基本农田', grassland: '草地', water: '水域', other: '其他',
-}
+export const KIND_ZH: Record<string, string> = Object.fromEntries(Object.entries(KIND_NAMES).map(([k, v]) => [k, v.zh]))
 
 /** The table with Chinese headers, 公顷 and 亩 twins of each m² column (2 decimals), and a layer's display name. */
 export function labelledTable(t: Table, kindOf: Map<string, string>): Table {
