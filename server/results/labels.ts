@@ -64,7 +64,7 @@ export function provenanceInWords(x: Exportable): [string, string][] {
   const r = x.result as Rec
   const run = r.run as Rec
   const lines: [string, string][] = []
-  lines.push(['计算批次 run', `#${run.id} ${str(run.kind)}（${str(run.status)}；${str(run.created_at)}${run.created_by ? `；${str(run.created_by)}` : ''}${run.elapsed_ms != null ? `；用时 ${(Number(run.elapsed_ms) / 1000).toFixed(1)} s` : ''}）`])
+  lines.push(['计算批次 run', `#${run.id} ${str(run.kind)}（${str(run.status)}；${str(run.created_at)}${run.created_by ? `；${str(run.created_by)}` : ''}）`])
   const set = r.unitSet as Rec | string | undefined
   if (set) lines.push(['单元集 unit set', typeof set === 'string' ? set : `${str(set.name)}（版本 ${str(set.id)}）`])
   const layers = (r.layers ?? (run.inputs as Rec | undefined)?.layers) as Rec[] | undefined
