@@ -6,6 +6,8 @@
 // works offline.
 import { addBasemap, findPlace, places, setHillshade, setUnitLabels } from './basemap.js'
 import { initInspect } from './inspect.js'
+import { bboxOf } from './bbox.js'
+import { csvText } from './csv.js'
 const $ = (id) => document.getElementById(id)
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 
@@ -538,9 +540,7 @@ function unitNames() {
 /** Fits the map to one unit (its outline from the OGC API item). */
 async function zoomTo(code) {
   const r = await getJson(`/ogc/collections/${encodeURIComponent(`units:${state.set.name}`)}/items/${encodeURIComponent(code)}`)
-  const box = [Infinity, Infinity, -Infinity, -Infinity]
-  const walk = (c) => (typeof c[0] === 'number' ? (box[0] = Math.min(box[0], c[0]), box[1] = Math.min(box[1], c[1]), box[2] = Math.max(box[2], c[0]), box[3] = Math.max(box[3], c[1])) : c.forEach(walk))
-  walk(r.body.geometry.coordinates)
+  const box = bboxOf(r.body.geometry)
   map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: { top: 40, bottom: 40, right: 40, left: $('details').hidden ? 40 : 440 }, maxZoom: 13, duration: 600 })
 }
 
@@ -980,10 +980,7 @@ function unionYears(vintage) {
 }
 
 function downloadCsv(code) {
-  const lines = tableLines()
-  // formula-like text neutralised as the server's CSV does (server/results/csv.ts)
-  const cell = (x) => (typeof x === 'string' && /^[=+\-@\t\r]/.test(x) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(x) ? `'${x}` : x)
-  const csv = '\ufeff' + lines.map((l) => l.map(cell).map((x) => (typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x ?? '')).join(',')).join('\r\n')
+  const csv = csvText(tableLines())
   save(new Blob([csv], { type: 'text/csv;charset=utf-8' }), `${state.set.name}-${code}.csv`)
 }
 

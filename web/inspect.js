@@ -2,6 +2,9 @@
 // attributes, category, ellipsoidal area and vintage (from the OGC API item of that feature);
 // a layer's features (in the current view, or all) in a table with a filter and sortable
 // columns; a click on a row fits the map to it; the rows shown export as GeoJSON or CSV.
+import { bboxOf } from './bbox.js'
+import { csvText } from './csv.js'
+
 const MERGED = 2 ** 40 // ids of the squares that stand for tiny features at low zoom (tiles/tile-layer.sql)
 const PAGE = 1000
 const MAX_ROWS = 5000
@@ -108,9 +111,7 @@ export function initInspect(ctx) {
     current.keepRows = true // the fit below moves the map: keep these rows
     for (const x of $('attr-table').querySelectorAll('tr.sel')) x.classList.remove('sel')
     tr.classList.add('sel')
-    const b = [Infinity, Infinity, -Infinity, -Infinity]
-    const walk = (c) => (typeof c[0] === 'number' ? (b[0] = Math.min(b[0], c[0]), b[1] = Math.min(b[1], c[1]), b[2] = Math.max(b[2], c[0]), b[3] = Math.max(b[3], c[1])) : c.forEach(walk))
-    walk(r.geometry.coordinates)
+    const b = bboxOf(r.geometry)
     const data = { type: 'Feature', properties: {}, geometry: r.geometry }
     if (map.getSource('attr-sel')) map.getSource('attr-sel').setData(data)
     else {
@@ -128,9 +129,8 @@ export function initInspect(ctx) {
       return save(new Blob([JSON.stringify(fc)], { type: 'application/geo+json' }), `${name}.geojson`)
     }
     const cols = ['id', 'category', ...current.keys, 'area_m2', 'area_ha', 'area_mu']
-    const cell = (v) => { const s = String(v ?? ''); return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"` : s }
-    const lines = [cols.join(','), ...rows.map((r) => cols.map((k) => cell(k === 'area_ha' ? (r.area_m2 / 1e4).toFixed(2) : k === 'area_mu' ? ((r.area_m2 * 15) / 1e4).toFixed(2) : value(r, k))).join(','))]
-    save(new Blob([`\ufeff${lines.join('\r\n')}\r\n`], { type: 'text/csv' }), `${name}.csv`)
+    const lines = [cols, ...rows.map((r) => cols.map((k) => (k === 'area_ha' ? (r.area_m2 / 1e4).toFixed(2) : k === 'area_mu' ? ((r.area_m2 * 15) / 1e4).toFixed(2) : value(r, k))))]
+    save(new Blob([csvText(lines)], { type: 'text/csv;charset=utf-8' }), `${name}.csv`)
   }
   $('attr-filter').oninput = () => current && render()
   $('attr-view').onchange = () => current && loadRows().catch(report)

@@ -16,7 +16,3 @@ export async function setLayerLabel(db: Queryable, name: string, o: { zh?: strin
   return row!
 }
 
-/** name → { zh, en } of the layers that have display names */
-export async function layerLabels(db: Queryable): Promise<Map<string, { zh: string | null; en: string | null }>> {
-  return new Map((await db.query<{ name: string; name_zh: string | null; name_en: string | null }>('SELECT name, name_zh, name_en FROM layer_label')).map((r) => [r.name, { zh: r.name_zh, en: r.name_en }]))
-}

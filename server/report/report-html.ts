@@ -2,9 +2,7 @@
 // coverage, change and time series, area factors, GEP and compensation where computed,
 // provenance and method. Charts and the map are inline SVG; no script, no network.
 import type { ReportData } from './report-data.ts'
-import { KIND_NAMES } from '../catalog/kind-names.ts'
-
-const KINDS = KIND_NAMES
+import { KIND_NAMES as KINDS } from '../catalog/kind-names.ts'
 
 const L = {
   zh: {

@@ -14,7 +14,7 @@ import { toCsv } from './csv.ts'
 import { rolledUp, type RollupLevel } from './rollup.ts'
 import { exportUnits, storageSrsWkt } from './export-units.ts'
 import { geoPackage } from './geopackage.ts'
-import { labelledTable, layerKinds, provenanceInWords, type Labels } from './labels.ts'
+import { labelledTable, layerDisplayNames, provenanceInWords, type Labels } from './labels.ts'
 import { zippedShapefile } from './shapefile.ts'
 
 export const FORMATS = ['csv', 'json', 'geojson', 'xlsx', 'gpkg', 'shp'] as const
@@ -74,7 +74,7 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
     case 'csv': {
       const t = tableName ? x.tables.find((t) => t.name === tableName) : x.tables[0]
       if (!t) throw new BadInput(`table '${tableName}' is not part of this result (has ${x.tables.map((t) => t.name).join(', ')})`)
-      const shown = o.labels ? labelledTable(t, await layerKinds(db)) : t
+      const shown = o.labels ? labelledTable(t, await layerDisplayNames(db)) : t
       return { body: toCsv(shown.columns, shown.rows), contentType: 'text/csv; charset=utf-8', ext: 'csv' }
     }
     case 'json':
@@ -87,7 +87,7 @@ export async function render(db: Queryable, format: Format, x: Exportable, table
       return { body: JSON.stringify({ ...fc, run: x.result.run.id }) + '\n', contentType: 'application/geo+json', ext: 'geojson' }
     }
     case 'xlsx':
-      return { body: x.workbook && !x.scope && !o.labels ? await x.workbook() : await xlsx(x, o.labels ? await layerKinds(db) : undefined), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
+      return { body: x.workbook && !x.scope && !o.labels ? await x.workbook() : await xlsx(x, o.labels ? await layerDisplayNames(db) : undefined), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx' }
     case 'gpkg': {
       const { units, columns } = await exportUnits(db, x)
       const name = `run${x.result.run.id}`
@@ -133,10 +133,10 @@ export function addSheet(wb: ExcelJS.Workbook, t: Table): { ws: ExcelJS.Workshee
   return { ws, cols }
 }
 
-async function xlsx(x: Exportable, labelsWith?: Map<string, string>): Promise<Buffer> {
+async function xlsx(x: Exportable, displayNames?: Map<string, string>): Promise<Buffer> {
   const wb = await newWorkbook()
   wb.creator = 'ecocensus'
-  for (const t of x.tables) addSheet(wb, labelsWith ? labelledTable(t, labelsWith) : t)
+  for (const t of x.tables) addSheet(wb, displayNames ? labelledTable(t, displayNames) : t)
   // where the numbers come from, in words; then every field of the run as recorded
   const words = wb.addWorksheet('数据来源 provenance')
   words.columns = [{ header: '项目 field', key: 'k', width: 30 }, { header: '内容 value', key: 'v', width: 130 }]

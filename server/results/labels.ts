@@ -22,8 +22,8 @@ const ZH: Record<string, string> = {
 export const KIND_ZH: Record<string, string> = Object.fromEntries(Object.entries(KIND_NAMES).map(([k, v]) => [k, v.zh]))
 
 /** The table with Chinese headers, 公顷 and 亩 twins of each m² column (2 decimals), and a layer's display name. */
-export function labelledTable(t: Table, kindOf: Map<string, string>): Table {
-  // kindOf: layer name → its display name (layerKinds)
+export function labelledTable(t: Table, displayNames: Map<string, string>): Table {
+  // displayNames: layer name → its display name (layerDisplayNames)
   const out: { header: string; from: (r: Record<string, unknown>) => unknown }[] = []
   for (const c of t.columns) {
     if (c.endsWith('_m2')) {
@@ -38,7 +38,7 @@ export function labelledTable(t: Table, kindOf: Map<string, string>): Table {
       out.push({ header: '占比（%）', from: (r) => (typeof r[c] === 'number' ? ((r[c] as number) * 100).toFixed(2) : null) })
     } else if (c === 'layer') {
       out.push({ header: '图层', from: (r) => r[c] })
-      out.push({ header: '图层名称', from: (r) => kindOf.get(String(r[c])) ?? null })
+      out.push({ header: '图层名称', from: (r) => displayNames.get(String(r[c])) ?? null })
     } else out.push({ header: ZH[c] ?? c, from: (r) => r[c] })
   }
   return {
@@ -50,7 +50,7 @@ export function labelledTable(t: Table, kindOf: Map<string, string>): Table {
 }
 
 /** name → display name in Chinese of every layer in the catalogue: its own (layers label), else its kind's */
-export async function layerKinds(db: Queryable): Promise<Map<string, string>> {
+export async function layerDisplayNames(db: Queryable): Promise<Map<string, string>> {
   const rows = await db.query<{ name: string; kind: string; name_zh: string | null }>(
     'SELECT DISTINCT ON (l.name) l.name, l.kind, b.name_zh FROM layer l LEFT JOIN layer_label b ON b.name = l.name ORDER BY l.name, l.id DESC')
   return new Map(rows.map((r) => [r.name, r.name_zh ?? KIND_ZH[r.kind] ?? r.kind]))
