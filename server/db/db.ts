@@ -13,6 +13,12 @@ export interface QueryOptions {
 
 export interface Queryable {
   query<T extends object = Row>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<T[]>
+  /**
+   * Sends `data` to `COPY table (columns) FROM STDIN (FORMAT binary)` (PGlite reads it as
+   * its /dev/blob): bulk rows with no SQL text to build or parse. Given by transactions of
+   * both backends; undefined elsewhere.
+   */
+  copyIn?(copySql: string, data: Uint8Array, opts?: QueryOptions): Promise<void>
 }
 
 export interface Db extends Queryable {

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { to as copyTo } from 'pg-copy-streams'
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import type { Db, Queryable, QueryOptions, Row } from './db.ts'
 import { throwIfAborted } from './db.ts'
 import { DbError } from '../errors.ts'
@@ -36,7 +36,31 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
       const client = await pool.connect()
       try {
         await client.query('BEGIN')
-        const tx: Queryable = { query: (sql, params, opts) => run(client, sql, params, opts) }
+        const tx: Queryable & Pick<Db, 'copyBinary'> = {
+          query: (sql, params, opts) => run(client, sql, params, opts),
+          async copyBinary(select, settings, opts) {
+            throwIfAborted(opts?.signal)
+            try {
+              return await copyOut(client, select, settings, opts)
+            } catch (err) {
+              throwIfAborted(opts?.signal)
+              throw DbError.wrap(err)
+            }
+          },
+          async copyIn(copySql, data, opts) {
+            throwIfAborted(opts?.signal)
+            try {
+              const stream = client.query(copyFrom(copySql))
+              await new Promise<void>((resolve, reject) => {
+                stream.on('error', reject)
+                stream.on('finish', resolve)
+                stream.end(data)
+              })
+            } catch (err) {
+              throw DbError.wrap(err)
+            }
+          },
+        }
         const out = await fn(tx)
         await client.query('COMMIT')
         return out
@@ -53,21 +77,9 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
       let broken: unknown
       try {
         await client.query('BEGIN')
-        const names = Object.keys(settings)
-        for (const name of names) if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`copyBinary: setting name '${name}' is not [a-z_][a-z0-9_]*`)
-        // all settings in one round trip
-        if (names.length) await client.query('SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)', [names.map((n) => `ecocensus.${n}`), Object.values(settings)])
-        const chunks: Buffer[] = []
-        const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`))
-        const onAbort = () => stream.destroy(opts?.signal?.reason ?? new Error('aborted'))
-        opts?.signal?.addEventListener('abort', onAbort, { once: true })
-        try {
-          for await (const chunk of stream) chunks.push(chunk as Buffer)
-        } finally {
-          opts?.signal?.removeEventListener('abort', onAbort)
-        }
+        const out = await copyOut(client, select, settings, opts)
         await client.query('COMMIT')
-        return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+        return out
       } catch (err) {
         broken = err
         throwIfAborted(opts?.signal)
@@ -79,6 +91,24 @@ export async function openPg(url: string, statementTimeoutMs: number): Promise<D
     },
     close: () => pool.end(),
   }
+}
+
+/** `COPY (select) TO STDOUT (FORMAT binary)` on a client inside a transaction (Db.copyBinary). */
+async function copyOut(client: pg.PoolClient, select: string, settings: Record<string, string>, opts?: QueryOptions): Promise<Buffer> {
+  const names = Object.keys(settings)
+  for (const name of names) if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`copyBinary: setting name '${name}' is not [a-z_][a-z0-9_]*`)
+  // all settings in one round trip
+  if (names.length) await client.query('SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)', [names.map((n) => `ecocensus.${n}`), Object.values(settings)])
+  const chunks: Buffer[] = []
+  const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`))
+  const onAbort = () => stream.destroy(opts?.signal?.reason ?? new Error('aborted'))
+  opts?.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
+  } finally {
+    opts?.signal?.removeEventListener('abort', onAbort)
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
 }
 
 export function redact(url: string): string {

@@ -68,7 +68,18 @@ export async function openPglite(dataDir: string, log: (msg: string) => void = (
     transaction: (fn) =>
       serial(() =>
         pg.transaction(async (tx) => {
-          const q: Queryable = { query: (sql, params, opts) => run(tx as unknown as PGlite, sql, params, opts) }
+          const q: Queryable = {
+            query: (sql, params, opts) => run(tx as unknown as PGlite, sql, params, opts),
+            async copyIn(copySql, data, opts) {
+              throwIfAborted(opts?.signal)
+              if (!/\bFROM STDIN\b/i.test(copySql)) throw new Error(`copyIn: not a COPY … FROM STDIN: ${firstLine(copySql)}`)
+              try {
+                await tx.query(copySql.replace(/\bFROM STDIN\b/i, "FROM '/dev/blob'"), [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) })
+              } catch (err) {
+                throw DbError.wrap(err)
+              }
+            },
+          }
           return fn(q)
         }),
       ),
