@@ -1,5 +1,7 @@
 import type { Geometry, Position } from 'geojson'
 import type { Reprojector } from '../crs/reproject.ts'
+import type { FlatRings } from './source.ts'
+import { groupRings } from './shp-records.ts'
 import { BadInput, TooComplex } from '../errors.ts'
 import { DEFAULT_MAX_FEATURE_VERTICES } from '../settings.ts'
 
@@ -73,4 +75,59 @@ function collect(geom: Geometry, out: Poly[], where: string): void {
     default:
       throw new BadInput(`${where}: is a ${(geom as { type?: string }).type ?? 'geometry of no type'}; layers and units need polygons (Polygon or MultiPolygon)`)
   }
+}
+
+/** Rings in EPSG:4490 as flat lon, lat pairs, closed: per polygon, shell first. */
+export type FlatPolygons = Float64Array[][]
+
+/** toStoragePolygons for GeoJSON-shaped polygons, as flat rings. */
+export function flatten(polys: Poly[]): FlatPolygons {
+  return polys.map((p) => p.map((r) => {
+    const out = new Float64Array(2 * r.length)
+    r.forEach((q, i) => { out[2 * i] = q[0]!; out[2 * i + 1] = q[1]! })
+    return out
+  }))
+}
+
+/**
+ * toStoragePolygons for a shapefile's flat rings, with the same result: rings grouped as
+ * the `shapefile` package groups them, projected all at once, closed when open, dropped
+ * when shorter than 4 positions (with the holes of a dropped shell).
+ */
+export function flatToStoragePolygons(g: FlatRings, rp: Reprojector, where: string, fixes: GeometryFixes, maxVertices = DEFAULT_MAX_FEATURE_VERTICES): FlatPolygons | null {
+  const vertices = g.xy.length / 2
+  if (vertices > maxVertices) {
+    throw new TooComplex(`${where} has ${vertices} vertices, more than the limit of ${maxVertices} per feature (ECOCENSUS_MAX_FEATURE_VERTICES); split or simplify it (e.g. mapshaper -simplify, ST_Subdivide) or raise the limit`)
+  }
+  const groups = groupRings(g)
+  if (!groups.length) return null
+  const xy = g.xy.slice()
+  rp.toStorageMany(xy, where)
+  const out: FlatPolygons = []
+  for (const poly of groups) {
+    const rings: Float64Array[] = []
+    for (let i = 0; i < poly.length; i++) {
+      const j = poly[i]!
+      const a = g.rings[j]!, b = g.rings[j + 1]!
+      let r = xy.subarray(2 * a, 2 * b)
+      const n = b - a
+      if (n > 0 && (r[0] !== r[2 * n - 2] || r[1] !== r[2 * n - 1])) {
+        const closed = new Float64Array(2 * n + 2)
+        closed.set(r)
+        closed[2 * n] = r[0]!
+        closed[2 * n + 1] = r[1]!
+        r = closed
+        fixes.closedRings++
+      }
+      if (r.length < 8) {
+        fixes.droppedRings++
+        if (i === 0) rings.length = 0
+        continue
+      }
+      if (i > 0 && rings.length === 0) continue // hole of a dropped shell
+      rings.push(r)
+    }
+    if (rings.length) out.push(rings)
+  }
+  return out.length ? out : null
 }

@@ -4,6 +4,7 @@ import * as shapefile from 'shapefile'
 import type { Geometry } from 'geojson'
 import { BadInput } from '../errors.ts'
 import type { ReadOptions, SourceFeature, VectorSource } from './source.ts'
+import { dbfRecords, shpPolygons } from './shp-records.ts'
 
 const SHAPE_TYPES: Record<number, string> = {
   0: 'Null', 1: 'Point', 3: 'PolyLine', 5: 'Polygon', 8: 'MultiPoint', 11: 'PointZ', 13: 'PolyLineZ',
@@ -62,6 +63,10 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
     encoding,
     expectedCount: dbf.records,
     async *features(signal) {
+      if (POLYGONAL.has(shapeType)) {
+        yield* fastPolygons(shpPath, sib.dbf!, name, declared, shapeType, encoding, dbf.records, signal)
+        return
+      }
       try {
         source = await shapefile.open(shpPath, sib.dbf!, { encoding })
       } catch (err) {
@@ -91,6 +96,26 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
     async close() {
       await source?.cancel().catch(() => undefined)
     },
+  }
+}
+
+/** A polygon shapefile through shp-records.ts: geometry as flat rings, attributes as the `shapefile` package decodes them. */
+async function* fastPolygons(shp: string, dbfFile: string, name: string, declared: number, shapeType: number, encoding: string, records: number, signal?: AbortSignal): AsyncGenerator<SourceFeature> {
+  const geoms = shpPolygons(shp, name, declared, shapeType, signal)
+  const attrs = dbfRecords(dbfFile, name, encoding, signal)
+  let index = 0
+  for await (const flat of geoms) {
+    const a = await attrs.next()
+    const attributes = (a.done ? {} : a.value) as Record<string, unknown>
+    checkDecoded(attributes, name, index, encoding)
+    // NUL cannot be stored in PostgreSQL text or jsonb; in a .dbf it is padding or damage
+    for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' && v.includes('\u0000')) attributes[k] = v.replace(/\u0000+/g, '')
+    yield { index, attributes, geometry: null, flat: flat ?? undefined }
+    index++
+  }
+  await attrs.return(undefined)
+  if (index !== records) {
+    throw new BadInput(`${name}: the .shp has ${index} records but the .dbf has ${records}; the files do not belong together or one is truncated`)
   }
 }
 

@@ -6,6 +6,14 @@ export interface SourceFeature {
   index: number
   attributes: Record<string, unknown>
   geometry: Geometry | null
+  /** a shapefile's polygon as stored (rings in file order, source CRS), given instead of `geometry` by the fast reader */
+  flat?: FlatRings
+}
+
+/** Rings as a shapefile holds them: points as x, y pairs; ring j is points rings[j] … rings[j+1]−1. */
+export interface FlatRings {
+  xy: Float64Array
+  rings: Int32Array
 }
 
 /** What a reader knows of the CRS before the first feature. */
