@@ -55,6 +55,11 @@ for (const target of targets) {
       expect(r.code).toBe(0)
       expect(r.err).toMatch(/layer redline@2023 \(redline\) from redline_2023\.shp \[EPSG:4527, gbk\]: 22 loaded of 22 read/)
       expect(cli('ingest', 'data/sample/layers/redline_2020.shp', '--layer', 'redline', '--kind', 'redline', '--vintage', '2020').code).toBe(0)
+      // several files: the parts of one version, with progress
+      r = cli('ingest', 'data/sample/layers/forest_2020.shp', 'data/sample/layers/forest_2023.shp', '--layer', 'parts', '--kind', 'other', '--vintage', '2020')
+      expect(r.code).toBe(0)
+      expect(r.err).toMatch(/ingest parts: (\d+)\/\1 \(100%\), \d+ features\/s/)
+      expect(r.err).toMatch(/layer parts@2020 \(other\) from forest_2020\.shp \+ forest_2023\.shp \[EPSG:4527, gbk\]: \d+ loaded of \d+ read/)
       r = cli('stats', 'change', '--units', 'counties', '--layer', 'redline', '--from', '2020', '--to', '2023')
       expect(r.code).toBe(0)
       const change = r.out.trim().split('\r\n')

@@ -31,7 +31,7 @@ for (const backend of backends()) {
     })
     afterAll(async () => db?.close())
 
-    const opts = (file: string, o: Partial<IngestLayerOptions> = {}): IngestLayerOptions => ({ file, layer: 'l', kind: 'forest', vintage: '2024', maxBytes: MAX, ...o })
+    const opts = (file: string | string[], o: Partial<IngestLayerOptions> = {}): IngestLayerOptions => ({ file, layer: 'l', kind: 'forest', vintage: '2024', maxBytes: MAX, ...o })
     /** The promise must fail with a user error matching `re`, leaving every table as it was. */
     const rejectsUnchanged = async (p: () => Promise<unknown>, re: RegExp, status = 400) => {
       const before = await snapshot(db)
@@ -215,6 +215,50 @@ for (const backend of backends()) {
       await rejectsUnchanged(() => ingestLayer(db, opts(kml, { layer: 'a b;drop' })), /layer name 'a b;drop' is not allowed/)
       await rejectsUnchanged(() => ingestLayer(db, opts(kml, { layer: 'x', kind: 'swamp' })), /kind 'swamp' is not one of/)
       await rejectsUnchanged(() => ingestLayer(db, opts(path.join(dir, 'missing.shp'), { layer: 'x' })), /missing\.shp: no such file/)
+    })
+
+    it('loads several files as the parts of one version, numbered on, each part recorded; or none of them', async () => {
+      // a province in two zones: part a in zone 39, part b in zone 40 (its own .prj), and a third part in zone 39
+      const a = shp('part_a', [gkSquare(0), gkSquare(1), { attributes: { 名称: '空', BSM: 9 }, polygons: null }])
+      const b = (() => {
+        const base = path.join(dir, 'part_b')
+        const x = 40_500_000, y = 3_320_000
+        writeShapefile(base, FIELDS, [{ attributes: { 名称: '东区', BSM: 100 }, polygons: [[[[x, y], [x, y + 500], [x + 500, y + 500], [x + 500, y], [x, y]]]] }], { encoding: 'gbk', prj: esriGkZonePrj(40) })
+        return base + '.shp'
+      })()
+      const c = shp('part_c', [gkSquare(2)])
+      const whole = await ingestLayer(db, opts([a, b, c], { layer: 'province' }))
+      expect(whole.loaded).toBe(4)
+      expect(whole.read).toBe(5)
+      expect(whole.emptyGeometry).toEqual([2])
+      expect(whole.file).toBe('part_a.shp + part_b.shp + part_c.shp')
+      expect(whole.crs).toBe('EPSG:4527, EPSG:4528')
+      expect(whole.parts!.map((p) => [p.file, p.crs, p.read, p.first_index])).toEqual([['part_a.shp', 'EPSG:4527', 3, 0], ['part_b.shp', 'EPSG:4528', 1, 3], ['part_c.shp', 'EPSG:4527', 1, 4]])
+      // each part's checksum is that part's own; the version's is over them in order
+      const single = await ingestLayer(db, opts(b, { layer: 'part_b_alone' }))
+      expect(whole.parts![1]!.checksum).toBe(single.checksum)
+      const rows = await db.query<{ src_index: number; name: string; area: number; lon: number }>(
+        "SELECT src_index, attributes->>'名称' AS name, ST_Area(geom::geography) AS area, ST_X(ST_Centroid(geom)) AS lon FROM feature WHERE layer_id = $1 ORDER BY src_index", [whole.layerId])
+      expect(rows.map((r) => [r.src_index, r.name])).toEqual([[0, '图斑0'], [1, '图斑1'], [3, '东区'], [4, '图斑2']])
+      // zone 40's square lies east of 118.5°E and is 500 m across; zone 39's are 1 km
+      expect(rows[2]!.lon).toBeGreaterThan(118.5)
+      expect(rows[2]!.area / 250_000).toBeCloseTo(1, 2)
+      expect(rows[0]!.area / 1_000_000).toBeCloseTo(1, 2)
+      const [stored] = await db.query<{ source_file: string; source_checksum: string; feature_count: number }>('SELECT source_file, source_checksum, feature_count FROM layer WHERE id = $1', [whole.layerId])
+      expect(stored).toEqual({ source_file: whole.file, source_checksum: whole.checksum, feature_count: 4 })
+      // a damaged last part, parts with other fields, a part given twice: nothing is stored
+      const broken = path.join(dir, 'part_broken.shp')
+      fs.copyFileSync(c, broken)
+      for (const ext of ['.dbf', '.prj', '.cpg']) fs.copyFileSync(c.replace(/\.shp$/, ext), broken.replace(/\.shp$/, ext))
+      fs.truncateSync(broken, fs.statSync(broken).size - 20)
+      await rejectsUnchanged(() => ingestLayer(db, opts([a, broken], { layer: 'province2' })), /part_broken\.shp: truncated/)
+      const otherFields = path.join(dir, 'other_fields')
+      writeShapefile(otherFields, [{ name: 'DLBM', type: 'C', length: 4 }], [{ attributes: { DLBM: '0101' }, polygons: gkSquare(5).polygons }], { encoding: 'gbk', prj: esriGkZonePrj(39) })
+      await rejectsUnchanged(() => ingestLayer(db, opts([a, otherFields + '.shp'], { layer: 'province2' })), /other_fields\.shp: its fields differ from part_a\.shp's \(missing 名称, BSM; extra DLBM\)/)
+      await rejectsUnchanged(() => ingestLayer(db, opts([a, a], { layer: 'province2' })), /the same file is given twice/)
+      // an invalid polygon in the second part is named by its file and its own feature number
+      const bow = shp('part_bow', [gkSquare(7), { attributes: { 名称: '8', BSM: 8 }, polygons: [[[[39_520_000, 3_320_000], [39_521_000, 3_321_000], [39_521_000, 3_320_000], [39_520_000, 3_321_000], [39_520_000, 3_320_000]]]] }])
+      await rejectsUnchanged(() => ingestLayer(db, opts([a, bow], { layer: 'province2', invalid: 'fail' })), /part_bow\.shp: 1 invalid polygon\(s\), first feature 2: Self-intersection/)
     })
 
     it('imports units with GB/T 2260 codes and refuses duplicate codes', async () => {

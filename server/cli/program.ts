@@ -90,12 +90,22 @@ const log = (m: string) => process.stderr.write(m + '\n')
 /** Progress on stderr, at most every 2 s, and always the last step. */
 function progress(what: string) {
   let last = 0
+  const start = Date.now()
   return (done: number, total: number | undefined) => {
     const now = Date.now()
     if (now - last < 2000 && done !== total) return
     last = now
-    log(`${what}: ${done}${total ? `/${total}` : ''}`)
+    const s = (now - start) / 1000
+    const rate = s > 0 ? done / s : 0
+    const eta = total && rate > 0 && done < total ? `, about ${formatSeconds((total - done) / rate)} left` : ''
+    log(`${what}: ${done}${total ? `/${total} (${Math.floor((100 * done) / total)}%)` : ''}${rate ? `, ${Math.round(rate)} features/s` : ''}${eta}`)
   }
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`
+  if (s < 5400) return `${Math.round(s / 60)} min`
+  return `${(s / 3600).toFixed(1)} h`
 }
 
 /** Who the audit trail names for the CLI: the operating-system user. */
@@ -172,8 +182,8 @@ export const program = new Cmd('ecocensus')
   .configureOutput({ outputError: (str, write) => write(`ecocensus: ${oneLine(str.replace(/^error: /, ''))} (--help for usage)\n`) })
 
 program
-  .command('ingest <file>')
-  .description('ingest a polygon layer version (.shp, .zip, .geojson, .gpkg)')
+  .command('ingest <files...>')
+  .description('ingest a polygon layer version (.shp, .zip, .geojson, .gpkg); several files are parts of one version, loaded together or not at all')
   .requiredOption('--layer <name>', 'layer name')
   .addOption(new Option('--kind <kind>', 'layer kind').choices([...LAYER_KINDS]).makeOptionMandatory())
   .requiredOption('--vintage <v>', 'year or date of the survey')
@@ -184,9 +194,10 @@ program
   .option('--replace', 'add a new version of an existing layer version (same name and vintage); the old one is kept in its history')
   .addOption(new Option('--invalid <policy>', 'invalid polygons: repair with ST_MakeValid, or fail').choices(['repair', 'fail']).default('repair'))
   .option('--allow-empty', 'store a version with no polygon area (otherwise refused)')
-  .checked(options.ingest, async (o, cmd, [file]) =>
+  .checked(options.ingest, async (o, cmd, [files]) =>
     withDb(cmd, async (db, s, actor) => {
-      const r = await ingestLayer(db, { file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, allowEmpty: !!o.allowEmpty, actor, prepare: prepareLayer, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
+      const file = files as unknown as string[]
+      const r = await ingestLayer(db, { file: file.length === 1 ? file[0]! : file, layer: o.layer, kind: o.kind, vintage: o.vintage, crs: o.crs, encoding: o.encoding, categoryField: o.categoryField, table: o.table, replace: !!o.replace, invalid: o.invalid, allowEmpty: !!o.allowEmpty, actor, prepare: prepareLayer, maxBytes: s.maxFileBytes, maxFeatureVertices: s.maxFeatureVertices, progress: progress(`ingest ${o.layer}`) })
       log(`layer ${r.layer}@${r.vintage} (${r.kind}) from ${r.file} [${r.crs}${r.encoding ? `, ${r.encoding}` : ''}]: ${summary(r)}; total feature area ${(r.areaM2 / 1e4).toFixed(2)} ha`)
       if (r.crsNote) log(`note: ${r.crsNote}`)
     }),

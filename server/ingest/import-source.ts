@@ -1,15 +1,18 @@
+import crypto from 'node:crypto'
 import path from 'node:path'
 import type { Db, Queryable } from '../db/db.ts'
 import { openVectorSource } from './open.ts'
 import { datasetChecksum } from './checksum.ts'
 import { sourceCrs } from './source-crs.ts'
-import { stageSource, type InvalidPolicy, type StageOptions, type StageReport } from './stage.ts'
+import { stageSources, type InvalidPolicy, type StageOptions, type StageReport, type StageSink } from './stage.ts'
+import { BadInput } from '../errors.ts'
 import type { VectorSource } from './source.ts'
 import { catalogChanged } from '../catalog/generation.ts'
 
 /** Options every vector import (layers, admin units) takes. */
 export interface SourceImportOptions {
-  file: string
+  /** one dataset, or the parts of one (a province in several shapefiles) loaded as one */
+  file: string | string[]
   /** name shown in messages and stored as source_file (uploads pass the original name) */
   displayName?: string
   crs?: string
@@ -24,44 +27,86 @@ export interface SourceImportOptions {
   progress?: (done: number, total: number | undefined) => void
 }
 
-export interface SourceReport extends StageReport {
+/** What is known of the input before its features are read. */
+export interface SourceHead {
+  /** the file, or the parts joined with ' + ' */
   file: string
   format: string
+  /** the dataset's sha256; of several parts, the sha256 of their checksums, one per line in order */
   checksum: string
   crs: string
   crsNote?: string
   encoding?: string
+  /** when the input came in several parts: each one's file, checksum, CRS, features read and first src_index */
+  parts?: { file: string; checksum: string; crs: string; read: number; first_index: number }[]
 }
+
+export interface SourceReport extends SourceHead, StageReport {}
 
 /** What a caller does with an opened source: checks run in `prepare`, writes in the transaction. */
 export interface ImportPlan<T> {
   tags: StageOptions['tags']
-  /** inside the transaction, before staging (e.g. free a name being replaced) */
-  begin?: (tx: Queryable) => Promise<void>
-  /** inside the transaction, after staging: move ingest_clean into place */
-  finish: (tx: Queryable, report: SourceReport) => Promise<T>
+  /** inside the transaction, before staging: free a name being replaced, make the target row; returns where the rows go */
+  begin: (tx: Queryable, head: SourceHead) => Promise<StageSink>
+  /** inside the transaction, after staging: counts and report onto the target row */
+  finish: (tx: Queryable, report: SourceReport, stored: { n: number; areaM2: number }) => Promise<T>
 }
 
 /**
- * open → resolve CRS → checksum → one transaction (begin, stage, finish) → close.
- * A failure anywhere leaves the database exactly as it was.
+ * open → resolve CRS → checksum → one transaction (begin, stage through the sink, finish)
+ * → close. Several files are parts of one input: opened and checked before anything is
+ * written, staged in order, stored by one transaction. A failure anywhere leaves the
+ * database exactly as it was.
  */
 export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (source: VectorSource) => Promise<ImportPlan<T>>): Promise<T> {
-  const display = o.displayName ?? path.basename(o.file)
-  const source = await openVectorSource(o.file, { encoding: o.encoding, table: o.table, maxBytes: o.maxBytes }, display)
+  const files = Array.isArray(o.file) ? o.file : [o.file]
+  if (!files.length) throw new BadInput('no file given')
+  if (files.length > 1 && o.displayName) throw new Error('importSource: displayName names one file')
+  if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new BadInput(`the same file is given twice (${files.join(', ')})`)
+  const sources: VectorSource[] = []
   try {
-    const plan = await prepare(source)
-    const { crs, note } = await sourceCrs(db, source, o.crs)
-    const checksum = await datasetChecksum(o.file)
+    for (const f of files) sources.push(await openVectorSource(f, { encoding: o.encoding, table: o.table, maxBytes: o.maxBytes }, files.length === 1 ? (o.displayName ?? path.basename(f)) : path.basename(f)))
+    checkSameFields(sources)
+    const plan = await prepare(sources[0]!)
+    const crss: Awaited<ReturnType<typeof sourceCrs>>[] = []
+    for (const s of sources) crss.push(await sourceCrs(db, s, o.crs))
+    const sums: string[] = []
+    for (const f of files) sums.push(await datasetChecksum(f))
+    const crsIds = [...new Set(crss.map((c) => c.crs.id))]
+    const encodings = [...new Set(sources.map((s) => s.encoding).filter((e) => e !== undefined))]
+    const head: SourceHead = {
+      file: sources.map((s) => s.file).join(' + '),
+      format: [...new Set(sources.map((s) => s.format))].join(' + '),
+      checksum: sums.length === 1 ? sums[0]! : 'sha256:' + crypto.createHash('sha256').update(sums.join('\n')).digest('hex'),
+      crs: crsIds.join(', '),
+      crsNote: [...new Set(crss.map((c) => c.note).filter(Boolean))].join('; ') || undefined,
+      encoding: encodings.length ? encodings.join(', ') : undefined,
+    }
     return await db.transaction(async (tx) => {
-      await plan.begin?.(tx)
-      const staged = await stageSource(tx, source, { crs, invalid: o.invalid ?? 'repair', tags: plan.tags, maxFeatureVertices: o.maxFeatureVertices, signal: o.signal, progress: o.progress })
-      const report: SourceReport = { file: display, format: source.format, checksum, crs: crs.id, crsNote: note, encoding: source.encoding, ...staged }
-      return plan.finish(tx, report)
+      const sink = await plan.begin(tx, head)
+      const parts = sources.map((source, k) => ({ source, crs: crss[k]!.crs }))
+      const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, signal: o.signal, progress: o.progress })
+      const report: SourceReport = { ...head, ...staged }
+      if (sources.length > 1) report.parts = sources.map((s, k) => ({ file: s.file, checksum: sums[k]!, crs: crss[k]!.crs.id, read: partTotals[k]!.read, first_index: partTotals[k]!.firstIndex }))
+      return plan.finish(tx, report, { n: stored, areaM2 })
     })
   } finally {
     catalogChanged()
-    await source.close()
+    for (const s of sources) await s.close()
+  }
+}
+
+/** Parts of one input must carry the same fields, or a category or code would go missing part-way. */
+function checkSameFields(sources: VectorSource[]): void {
+  const first = sources[0]!
+  const want = new Set(first.fields)
+  for (const s of sources.slice(1)) {
+    const have = new Set(s.fields)
+    const missing = [...want].filter((f) => !have.has(f))
+    const extra = [...have].filter((f) => !want.has(f))
+    if (missing.length || extra.length) {
+      throw new BadInput(`${s.file}: its fields differ from ${first.file}'s (${[missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `extra ${extra.join(', ')}` : ''].filter(Boolean).join('; ')}); the parts of one layer must carry the same fields`)
+    }
   }
 }
 

@@ -61,23 +61,24 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
       throw new Conflict(`layer '${layer}' vintage ${vintage} already exists; pass --replace to add a new version of it (the old one is kept in its history), or give another --vintage`)
     }
     let retiredId: number | undefined
+    let layerId = 0
     return {
       tags: (f) => ({ category: cat && f.attributes[cat] != null ? String(f.attributes[cat]) : null }),
-      begin: async (tx) => {
+      begin: async (tx, head) => {
         retiredId = (await claimVersion(tx, 'layer', layer, vintage, { replace: o.replace, actor: o.actor })).retiredId
-      },
-      finish: async (tx, report) => {
         const [row] = await tx.query<{ id: number }>(
           `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id`,
-          [layer, kind, vintage, report.file, report.checksum, report.crs, cat ?? null, JSON.stringify(report), o.actor ?? null],
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 0, '{}', $8) RETURNING id`,
+          [layer, kind, vintage, head.file, head.checksum, head.crs, cat ?? null, o.actor ?? null],
         )
-        const layerId = row!.id
-        const [stats] = await tx.query<{ n: number; area: number }>(INSERT_FEATURES, [layerId], { signal: o.signal })
-        if (!o.allowEmpty && !(stats!.n > 0 && stats!.area > 0)) throw new BadInput(emptyImport(report, `layer '${layer}' vintage ${vintage}`))
+        layerId = row!.id
+        return { sql: INSERT_FEATURES, params: [layerId] }
+      },
+      finish: async (tx, report, stored) => {
+        if (!o.allowEmpty && !(stored.n > 0 && stored.areaM2 > 0)) throw new BadInput(emptyImport(report, `layer '${layer}' vintage ${vintage}`))
         const contacts = o.prepare ? await o.prepare(tx, layerId, { signal: o.signal }) : undefined
-        await tx.query("UPDATE layer SET feature_count = $2, report = report || jsonb_strip_nulls(jsonb_build_object('contacts', $3::int)) WHERE id = $1", [layerId, stats!.n, contacts ?? null])
-        return { layerId, layer, vintage, kind, loaded: stats!.n, replaced: retiredId !== undefined, retiredId, areaM2: stats!.area, contacts, ...report }
+        await tx.query('UPDATE layer SET feature_count = $2, report = $3 WHERE id = $1', [layerId, stored.n, JSON.stringify({ ...report, contacts })])
+        return { layerId, layer, vintage, kind, loaded: stored.n, replaced: retiredId !== undefined, retiredId, areaM2: stored.areaM2, contacts, ...report }
       },
     }
   })

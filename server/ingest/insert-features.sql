@@ -1,12 +1,8 @@
--- Move repaired, non-empty geometries of the staged import into layer $1, with each
--- feature's ellipsoidal area (GRS80, the CGCS2000 ellipsoid) kept for reference.
--- Returns the number of features and their total area.
-WITH ins AS (
-  INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
-  SELECT $1, src_index, attributes, tags->>'category', geom, ST_Area(geom::geography)
-  FROM ingest_clean
-  WHERE NOT ST_IsEmpty(geom)
-  ORDER BY src_index
-  RETURNING area_m2
-)
-SELECT count(*)::int AS n, coalesce(sum(area_m2), 0)::float8 AS area FROM ins
+-- The sink of a layer import (chunk-store.sql): the chunk's repaired, non-empty geometries into
+-- layer $1, each with its ellipsoidal area (GRS80, the CGCS2000 ellipsoid) kept for reference.
+INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
+SELECT $1, src_index, attributes, tags->>'category', geom, area_m2
+FROM fixed
+WHERE NOT ST_IsEmpty(geom)
+ORDER BY src_index
+RETURNING area_m2

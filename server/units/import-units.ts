@@ -31,6 +31,7 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
     const parentField = pickField(source, o.parentField, [], '--parent-field', false)
     const seen = new Map<string, number>()
     let replaced = false
+    let setId = 0
     return {
       tags: (f) => {
         const raw = f.attributes[codeField]
@@ -43,19 +44,20 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
         const val = (field?: string) => (field && f.attributes[field] != null ? String(f.attributes[field]) : null)
         return { code, name: val(nameField), parent: val(parentField) }
       },
-      begin: async (tx) => {
+      begin: async (tx, head) => {
         replaced = await claimUnitSetName(tx, set, o.replace, o.actor)
-      },
-      finish: async (tx, report) => {
         const [row] = await tx.query<{ id: number }>(
           `INSERT INTO unit_set (name, kind, params, source_file, source_checksum, source_crs, unit_count, report, created_by)
-           VALUES ($1, 'admin', $2, $3, $4, $5, 0, $6, $7) RETURNING id`,
-          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null }), report.file, report.checksum, report.crs, JSON.stringify(report), o.actor ?? null],
+           VALUES ($1, 'admin', $2, $3, $4, $5, 0, '{}', $6) RETURNING id`,
+          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null }), head.file, head.checksum, head.crs, o.actor ?? null],
         )
-        const [n] = await tx.query<{ n: number }>(INSERT_UNITS, [row!.id], { signal: o.signal })
-        if (!(n!.n > 0)) throw new BadInput(emptyImport(report, `unit set '${set}'`))
-        await tx.query('UPDATE unit_set SET unit_count = $2 WHERE id = $1', [row!.id, n!.n])
-        return { setId: row!.id, set, loaded: n!.n, replaced, codeField, nameField, ...report }
+        setId = row!.id
+        return { sql: INSERT_UNITS, params: [setId] }
+      },
+      finish: async (tx, report, stored) => {
+        if (!(stored.n > 0)) throw new BadInput(emptyImport(report, `unit set '${set}'`))
+        await tx.query('UPDATE unit_set SET unit_count = $2, report = $3 WHERE id = $1', [setId, stored.n, JSON.stringify(report)])
+        return { setId, set, loaded: stored.n, replaced, codeField, nameField, ...report }
       },
     }
   })
