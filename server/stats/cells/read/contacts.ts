@@ -9,9 +9,16 @@
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
 import type { Queryable } from '../../../db/db.ts'
 import { laea } from '../../../geom/laea.ts'
-import { readLayer, TILE_FEATURES } from './layer-features.ts'
+import { readLayer } from './layer-features.ts'
 import { contactFlags, type Feat } from '../union-boundary.ts'
 import { BoxQuery, boxGrid } from '../../../geom/box-grid.ts'
+
+/**
+ * Features per tile when contacts are found at ingest: ~4×10⁴ survey patches are ~0.1 GB
+ * at work, so a layer of any size is prepared in flat memory (the cell engine's own tiles,
+ * TILE_FEATURES, are larger: it holds the units' work too).
+ */
+export const CONTACT_TILE_FEATURES = 40_000
 
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
@@ -21,35 +28,61 @@ export interface LayerContacts {
 
 /** Finds a layer's contacts from its stored features. */
 export async function findContacts(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<LayerContacts> {
+  const found = new Set<string>()
+  const tiles = await eachTile(db, layerId, o, async (ids) => {
+    for (const id of ids) found.add(id)
+  })
+  return { ids: [...found], tiles }
+}
+
+/** Calls `fn` with the contacts found in each tile (a feature near a tile edge may come twice); returns the number of tiles. */
+async function eachTile(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number }, fn: (ids: string[]) => Promise<void>): Promise<number> {
   const [ext] = await db.query<{ n: number; w: number | null; s: number; e: number; nn: number }>(
     `SELECT n, ST_XMin(x) AS w, ST_YMin(x) AS s, ST_XMax(x) AS e, ST_YMax(x) AS nn
      FROM (SELECT count(*)::int AS n, ST_Extent(geom)::geometry AS x FROM feature WHERE layer_id = $1) b`, [layerId], { signal: o.signal })
-  if (!ext || ext.w === null) return { ids: [], tiles: 0 }
+  if (!ext || ext.w === null) return 0
   const w = Number(ext.w), s = Number(ext.s), e = Number(ext.e), n = Number(ext.nn)
   // only lon/lat matter for contacts; the projection is any
   const pr = laea(Math.round(2 * (w + e)) / 4, Math.round(2 * (s + n)) / 4)
-  const side = Math.max(1, Math.ceil(Math.sqrt(ext.n / (o.tileFeatures ?? TILE_FEATURES))))
-  const found = new Set<string>()
-  for (let ty = 0; ty < side; ty++) {
-    for (let tx = 0; tx < side; tx++) {
-      const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
-      for (const id of markFound(await readLayer(db, layerId, box, pr, o.signal))) found.add(id)
-    }
+  const side = Math.max(1, Math.ceil(Math.sqrt(ext.n / (o.tileFeatures ?? CONTACT_TILE_FEATURES))))
+  const boxOf = (k: number) => {
+    const tx = k % side, ty = Math.floor(k / side)
+    return side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
   }
-  return { ids: [...found], tiles: side * side }
+  // the next tile is read while this one is searched: the server and this process work at once
+  let next = readLayer(db, layerId, boxOf(0), pr, o.signal)
+  for (let k = 0; k < side * side; k++) {
+    const feats = await next
+    if (k + 1 < side * side) {
+      next = readLayer(db, layerId, boxOf(k + 1), pr, o.signal)
+      next.catch(() => undefined) // awaited on the next turn
+    }
+    await fn(markFound(feats))
+  }
+  return side * side
 }
 
 /** Keeps a layer's contacts (idempotent: a second finder writes the same rows). */
 export async function storeContacts(db: Queryable, layerId: number, ids: string[], signal?: AbortSignal): Promise<void> {
-  await db.query('INSERT INTO feature_contact (layer_id, feature_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [layerId, ids], { signal })
+  await insertContacts(db, layerId, ids, signal)
   await db.query('UPDATE layer SET contacts = $2 WHERE id = $1', [layerId, ids.length], { signal })
 }
 
-/** Finds and keeps a layer's contacts; returns how many features meet another. */
+function insertContacts(db: Queryable, layerId: number, ids: string[], signal?: AbortSignal) {
+  return db.query('INSERT INTO feature_contact (layer_id, feature_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [layerId, ids], { signal })
+}
+
+/**
+ * Finds and keeps a layer's contacts tile by tile, so memory holds one tile whatever the
+ * layer's size; returns how many features meet another.
+ */
 export async function prepareLayer(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<number> {
-  const c = await findContacts(db, layerId, o)
-  await storeContacts(db, layerId, c.ids, o.signal)
-  return c.ids.length
+  await eachTile(db, layerId, o, async (ids) => {
+    if (ids.length) await insertContacts(db, layerId, ids, o.signal)
+  })
+  const [c] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM feature_contact WHERE layer_id = $1', [layerId], { signal: o.signal })
+  await db.query('UPDATE layer SET contacts = $2 WHERE id = $1', [layerId, c!.n], { signal: o.signal })
+  return c!.n
 }
 
 /** The kept contacts of prepared layers (LayerRead.prepared), each possibly empty. */
