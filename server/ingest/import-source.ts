@@ -65,7 +65,9 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
   if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new BadInput(`the same file is given twice (${files.join(', ')})`)
   const sources: VectorSource[] = []
   try {
-    for (const f of files) sources.push(await openVectorSource(f, { encoding: o.encoding, table: o.table, maxBytes: o.maxBytes }, files.length === 1 ? (o.displayName ?? path.basename(f)) : path.basename(f)))
+    // each file by the name the user gave (a zip's inner dataset is named inside the source only)
+    const names = files.map((f) => (files.length === 1 ? (o.displayName ?? path.basename(f)) : path.basename(f)))
+    for (const [k, f] of files.entries()) sources.push(await openVectorSource(f, { encoding: o.encoding, table: o.table, maxBytes: o.maxBytes }, names[k]))
     checkSameFields(sources)
     const plan = await prepare(sources[0]!)
     const crss: Awaited<ReturnType<typeof sourceCrs>>[] = []
@@ -75,7 +77,7 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
     const crsIds = [...new Set(crss.map((c) => c.crs.id))]
     const encodings = [...new Set(sources.map((s) => s.encoding).filter((e) => e !== undefined))]
     const head: SourceHead = {
-      file: sources.map((s) => s.file).join(' + '),
+      file: names.join(' + '),
       format: [...new Set(sources.map((s) => s.format))].join(' + '),
       checksum: sums.length === 1 ? sums[0]! : 'sha256:' + crypto.createHash('sha256').update(sums.join('\n')).digest('hex'),
       crs: crsIds.join(', '),
@@ -87,7 +89,7 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
       const parts = sources.map((source, k) => ({ source, crs: crss[k]!.crs }))
       const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, signal: o.signal, progress: o.progress })
       const report: SourceReport = { ...head, ...staged }
-      if (sources.length > 1) report.parts = sources.map((s, k) => ({ file: s.file, checksum: sums[k]!, crs: crss[k]!.crs.id, read: partTotals[k]!.read, first_index: partTotals[k]!.firstIndex }))
+      if (sources.length > 1) report.parts = sources.map((s, k) => ({ file: names[k]!, checksum: sums[k]!, crs: crss[k]!.crs.id, read: partTotals[k]!.read, first_index: partTotals[k]!.firstIndex }))
       return plan.finish(tx, report, { n: stored, areaM2 })
     })
   } finally {
