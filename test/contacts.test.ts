@@ -151,15 +151,12 @@ for (const backend of backends()) {
       expect([layer!.contacts, layer!.report.contacts]).toEqual([r.contacts, r.contacts])
     })
 
-    it('contacts found tile by tile, in this thread or in workers, are those of the whole layer', async () => {
+    it('contacts found tile by tile are those of the whole layer', async () => {
       for (const l of county.layers) {
         const whole = await findContacts(db, l.id)
-        // tiles searched in this thread, and (PostgreSQL: binary COPY) by two worker threads
-        const tiled = await findContacts(db, l.id, { tileFeatures: 40, threads: 0 })
-        const threaded = await findContacts(db, l.id, { tileFeatures: 40, threads: 2 })
+        const tiled = await findContacts(db, l.id, { tileFeatures: 40 })
         if (l.features > 160) expect(tiled.tiles).toBeGreaterThan(1)
         expect([...tiled.ids].sort()).toEqual([...whole.ids].sort())
-        expect([...threaded.ids].sort()).toEqual([...whole.ids].sort())
       }
       const forest = county.layers.find((l) => l.name === 'k_forest')!
       expect((await findContacts(db, forest.id)).ids.length).toBeGreaterThan(0) // the generator's overlapping patches

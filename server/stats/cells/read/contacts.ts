@@ -7,11 +7,9 @@
 // boxes meet the tile: two features that meet share a point, and the tile holding that
 // point reads both; a feature whose box lies in another's is read with it by the tile
 // holding its box's centre. So the flags of all tiles together are those of the whole layer.
-import os from 'node:os'
 import type { Queryable } from '../../../db/db.ts'
 import { laea } from '../../../geom/laea.ts'
-import { canReadCopy, readLayer, readLayerCopy } from './layer-features.ts'
-import { ContactPool } from '../threads/contact-pool.ts'
+import { readLayer } from './layer-features.ts'
 import { contactFlags, type Feat } from '../union-boundary.ts'
 import { BoxQuery, boxGrid } from '../../../geom/box-grid.ts'
 
@@ -22,17 +20,6 @@ import { BoxQuery, boxGrid } from '../../../geom/box-grid.ts'
  */
 export const CONTACT_TILE_FEATURES = 40_000
 
-/** worker threads that search tiles while this thread reads the next (PostgreSQL, two tiles or more) */
-export const DEFAULT_CONTACT_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
-
-export interface ContactOptions {
-  signal?: AbortSignal
-  /** features per tile, about (default CONTACT_TILE_FEATURES) */
-  tileFeatures?: number
-  /** worker threads (default DEFAULT_CONTACT_THREADS; 0 searches in this thread) */
-  threads?: number
-}
-
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
   ids: string[]
@@ -40,7 +27,7 @@ export interface LayerContacts {
 }
 
 /** Finds a layer's contacts from its stored features. */
-export async function findContacts(db: Queryable, layerId: number, o: ContactOptions = {}): Promise<LayerContacts> {
+export async function findContacts(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<LayerContacts> {
   const found = new Set<string>()
   const tiles = await eachTile(db, layerId, o, async (ids) => {
     for (const id of ids) found.add(id)
@@ -49,7 +36,7 @@ export async function findContacts(db: Queryable, layerId: number, o: ContactOpt
 }
 
 /** Calls `fn` with the contacts found in each tile (a feature near a tile edge may come twice); returns the number of tiles. */
-async function eachTile(db: Queryable, layerId: number, o: ContactOptions, fn: (ids: string[]) => Promise<void>): Promise<number> {
+async function eachTile(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number }, fn: (ids: string[]) => Promise<void>): Promise<number> {
   const [ext] = await db.query<{ n: number; w: number | null; s: number; e: number; nn: number }>(
     `SELECT n, ST_XMin(x) AS w, ST_YMin(x) AS s, ST_XMax(x) AS e, ST_YMax(x) AS nn
      FROM (SELECT count(*)::int AS n, ST_Extent(geom)::geometry AS x FROM feature WHERE layer_id = $1) b`, [layerId], { signal: o.signal })
@@ -62,43 +49,17 @@ async function eachTile(db: Queryable, layerId: number, o: ContactOptions, fn: (
     const tx = k % side, ty = Math.floor(k / side)
     return side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
   }
-  const tiles = side * side
-  const copyOf = (k: number) => readLayerCopy(db, layerId, boxOf(k), o.signal)
-  if (tiles > 1 && (o.threads ?? DEFAULT_CONTACT_THREADS) > 0 && canReadCopy(db)) {
-    // tiles read here as binary COPY, searched by workers on other cores meanwhile
-    const pool = await ContactPool.start(Math.min(tiles, o.threads ?? DEFAULT_CONTACT_THREADS))
-    try {
-      const found: Promise<void>[] = []
-      let stored: Promise<void> = Promise.resolve()
-      for (let k = 0; k < tiles; k++) {
-        const buf = await copyOf(k)!
-        // a buffer of its own, so that moving it to the worker detaches nothing else
-        const copy = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? new Uint8Array(buf.buffer) : new Uint8Array(buf)
-        const ids = pool.find({ copy, lon0: pr.lon0, lat0: pr.lat0 })
-        // stored in tile order, one statement at a time on the caller's connection
-        stored = stored.then(async () => fn(await ids))
-        stored.catch(() => undefined)
-        found.push(stored)
-        // at most two tiles waiting beyond the workers: memory stays a few tiles
-        if (found.length > pool.size + 1) await found[found.length - pool.size - 2]
-      }
-      await Promise.all(found)
-    } finally {
-      await pool.stop()
-    }
-    return tiles
-  }
   // the next tile is read while this one is searched: the server and this process work at once
   let next = readLayer(db, layerId, boxOf(0), pr, o.signal)
-  for (let k = 0; k < tiles; k++) {
+  for (let k = 0; k < side * side; k++) {
     const feats = await next
-    if (k + 1 < tiles) {
+    if (k + 1 < side * side) {
       next = readLayer(db, layerId, boxOf(k + 1), pr, o.signal)
       next.catch(() => undefined) // awaited on the next turn
     }
     await fn(markFound(feats))
   }
-  return tiles
+  return side * side
 }
 
 /** Keeps a layer's contacts (idempotent: a second finder writes the same rows). */
@@ -115,7 +76,7 @@ function insertContacts(db: Queryable, layerId: number, ids: string[], signal?: 
  * Finds and keeps a layer's contacts tile by tile, so memory holds one tile whatever the
  * layer's size; returns how many features meet another.
  */
-export async function prepareLayer(db: Queryable, layerId: number, o: ContactOptions = {}): Promise<number> {
+export async function prepareLayer(db: Queryable, layerId: number, o: { signal?: AbortSignal; tileFeatures?: number } = {}): Promise<number> {
   await eachTile(db, layerId, o, async (ids) => {
     if (ids.length) await insertContacts(db, layerId, ids, o.signal)
   })

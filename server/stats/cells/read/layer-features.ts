@@ -86,26 +86,17 @@ const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE 
 type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
 const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
 
-/** whether readLayerCopy can read from `db` */
-export const canReadCopy = (db: Queryable): boolean => canCopy(db)
-
 /**
  * A layer's features (all, or those whose boxes meet `box`, lon/lat), parsed: by binary
  * COPY where the database streams it (no text to receive or decode: ~half the time of
  * the hex rows on PostGIS, measured), else by queryFeatures and readFeatures.
  */
 export async function readLayer(db: Queryable, layerId: number, box: readonly number[] | undefined, pr: Laea, signal?: AbortSignal, range?: IdRange): Promise<Feat[]> {
-  const copy = readLayerCopy(db, layerId, box, signal)
-  if (!copy) return readFeatures(queryFeatures(db, layerId, box, signal, range), pr)
-  return parseCopy(await copy, pr)
-}
-
-/** readLayer's rows as binary COPY, unparsed (for a worker thread); undefined where the database cannot COPY. */
-export function readLayerCopy(db: Queryable, layerId: number, box: readonly number[] | undefined, signal?: AbortSignal): Promise<Buffer> | undefined {
-  if (!canCopy(db)) return undefined
+  if (!canCopy(db)) return readFeatures(queryFeatures(db, layerId, box, signal, range), pr)
   const settings: Record<string, string> = { layer: String(layerId) }
   if (box) ['x0', 'y0', 'x1', 'y1'].forEach((k, i) => { settings[k] = String(box[i]) })
-  return db.copyBinary(`${COPY_COLUMNS}${box ? COPY_BOX : ''} ORDER BY id`, settings, { signal })
+  const buf = await db.copyBinary(`${COPY_COLUMNS}${box ? COPY_BOX : ''} ORDER BY id`, settings, { signal })
+  return parseCopy(buf, pr)
 }
 
 /** Features by id (text ids, in id order), as readLayer reads them. */
