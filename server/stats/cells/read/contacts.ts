@@ -14,11 +14,11 @@ import { contactFlags, type Feat } from '../union-boundary.ts'
 import { BoxQuery, boxGrid } from '../../../geom/box-grid.ts'
 
 /**
- * Features per tile when contacts are found at ingest: ~4×10⁴ survey patches are ~0.1 GB
+ * Features per tile when contacts are found at ingest: 2.5×10⁴ survey patches are ~0.1 GB
  * at work, so a layer of any size is prepared in flat memory (the cell engine's own tiles,
  * TILE_FEATURES, are larger: it holds the units' work too).
  */
-export const CONTACT_TILE_FEATURES = 40_000
+export const CONTACT_TILE_FEATURES = 25_000
 
 export interface LayerContacts {
   /** ids of the features that meet another, as text (Feat.id) */
