@@ -17,40 +17,61 @@ export interface GeometryFixes {
 type Poly = Position[][]
 
 /**
- * Source geometry → polygons in EPSG:4490, or null for an empty geometry. Rings are
- * closed when open and dropped when they have fewer than 4 positions (counted in
+ * Source geometry → polygons in EPSG:4490 as flat rings, or null for an empty geometry.
+ * Rings are closed when open and dropped when they have fewer than 4 positions (counted in
  * `fixes`); anything non-polygonal is refused with the feature named.
  */
-export function toStoragePolygons(geom: Geometry | null, rp: Reprojector, where: string, fixes: GeometryFixes, maxVertices = DEFAULT_MAX_FEATURE_VERTICES): Poly[] | null {
+export function toStoragePolygons(geom: Geometry | null, rp: Reprojector, where: string, fixes: GeometryFixes, maxVertices = DEFAULT_MAX_FEATURE_VERTICES): FlatPolygons | null {
   if (!geom) return null
   const polys: Poly[] = []
   collect(geom, polys, where)
   let vertices = 0
   for (const poly of polys) for (const ring of poly) vertices += Array.isArray(ring) ? ring.length : 0
-  if (vertices > maxVertices) {
-    throw new TooComplex(`${where} has ${vertices} vertices, more than the limit of ${maxVertices} per feature (ECOCENSUS_MAX_FEATURE_VERTICES); split or simplify it (e.g. mapshaper -simplify, ST_Subdivide) or raise the limit`)
-  }
-  const out: Poly[] = []
+  if (vertices > maxVertices) throw tooComplex(where, vertices, maxVertices)
+  return keepRings(polys.map((poly) => poly.map((ring) => {
+    if (!Array.isArray(ring)) throw new BadInput(`${where}: polygon ring is not an array of positions`)
+    const r = new Float64Array(2 * ring.length)
+    ring.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length < 2) throw new BadInput(`${where}: a position is not [x, y]`)
+      const [lon, lat] = rp.toStorage(Number(p[0]), Number(p[1]), where)
+      r[2 * i] = lon
+      r[2 * i + 1] = lat
+    })
+    return r
+  })), fixes)
+}
+
+function tooComplex(where: string, vertices: number, maxVertices: number): TooComplex {
+  return new TooComplex(`${where} has ${vertices} vertices, more than the limit of ${maxVertices} per feature (ECOCENSUS_MAX_FEATURE_VERTICES); split or simplify it (e.g. mapshaper -simplify, ST_Subdivide) or raise the limit`)
+}
+
+/**
+ * Polygons (shell first) of projected rings, as stored: an open ring closed, a ring of
+ * fewer than 4 positions dropped, and with a dropped shell its holes; null when none is left.
+ */
+function keepRings(polys: Float64Array[][], fixes: GeometryFixes): FlatPolygons | null {
+  const out: FlatPolygons = []
   for (const poly of polys) {
-    const rings: Position[][] = []
-    poly.forEach((ring, i) => {
-      if (!Array.isArray(ring)) throw new BadInput(`${where}: polygon ring is not an array of positions`)
-      const r = ring.map((p) => {
-        if (!Array.isArray(p) || p.length < 2) throw new BadInput(`${where}: a position is not [x, y]`)
-        return rp.toStorage(Number(p[0]), Number(p[1]), where) as Position
-      })
-      if (r.length > 0 && (r[0]![0] !== r[r.length - 1]![0] || r[0]![1] !== r[r.length - 1]![1])) {
-        r.push(r[0]!)
+    const rings: Float64Array[] = []
+    for (let i = 0; i < poly.length; i++) {
+      let r = poly[i]!
+      const n = r.length / 2
+      if (n > 0 && (r[0] !== r[2 * n - 2] || r[1] !== r[2 * n - 1])) {
+        const closed = new Float64Array(2 * n + 2)
+        closed.set(r)
+        closed[2 * n] = r[0]!
+        closed[2 * n + 1] = r[1]!
+        r = closed
         fixes.closedRings++
       }
-      if (r.length < 4) {
+      if (r.length < 8) {
         fixes.droppedRings++
         if (i === 0) rings.length = 0
-        return
+        continue
       }
-      if (i > 0 && rings.length === 0) return // hole of a dropped shell
+      if (i > 0 && rings.length === 0) continue // hole of a dropped shell
       rings.push(r)
-    })
+    }
     if (rings.length) out.push(rings)
   }
   return out.length ? out : null
@@ -80,54 +101,16 @@ function collect(geom: Geometry, out: Poly[], where: string): void {
 /** Rings in EPSG:4490 as flat lon, lat pairs, closed: per polygon, shell first. */
 export type FlatPolygons = Float64Array[][]
 
-/** toStoragePolygons for GeoJSON-shaped polygons, as flat rings. */
-export function flatten(polys: Poly[]): FlatPolygons {
-  return polys.map((p) => p.map((r) => {
-    const out = new Float64Array(2 * r.length)
-    r.forEach((q, i) => { out[2 * i] = q[0]!; out[2 * i + 1] = q[1]! })
-    return out
-  }))
-}
-
 /**
  * toStoragePolygons for a shapefile's flat rings, with the same result: rings grouped as
- * the `shapefile` package groups them, projected all at once, closed when open, dropped
- * when shorter than 4 positions (with the holes of a dropped shell).
+ * the `shapefile` package groups them, projected all at once, then kept as keepRings keeps them.
  */
 export function flatToStoragePolygons(g: FlatRings, rp: Reprojector, where: string, fixes: GeometryFixes, maxVertices = DEFAULT_MAX_FEATURE_VERTICES): FlatPolygons | null {
   const vertices = g.xy.length / 2
-  if (vertices > maxVertices) {
-    throw new TooComplex(`${where} has ${vertices} vertices, more than the limit of ${maxVertices} per feature (ECOCENSUS_MAX_FEATURE_VERTICES); split or simplify it (e.g. mapshaper -simplify, ST_Subdivide) or raise the limit`)
-  }
+  if (vertices > maxVertices) throw tooComplex(where, vertices, maxVertices)
   const groups = groupRings(g)
   if (!groups.length) return null
   const xy = g.xy.slice()
   rp.toStorageMany(xy, where)
-  const out: FlatPolygons = []
-  for (const poly of groups) {
-    const rings: Float64Array[] = []
-    for (let i = 0; i < poly.length; i++) {
-      const j = poly[i]!
-      const a = g.rings[j]!, b = g.rings[j + 1]!
-      let r = xy.subarray(2 * a, 2 * b)
-      const n = b - a
-      if (n > 0 && (r[0] !== r[2 * n - 2] || r[1] !== r[2 * n - 1])) {
-        const closed = new Float64Array(2 * n + 2)
-        closed.set(r)
-        closed[2 * n] = r[0]!
-        closed[2 * n + 1] = r[1]!
-        r = closed
-        fixes.closedRings++
-      }
-      if (r.length < 8) {
-        fixes.droppedRings++
-        if (i === 0) rings.length = 0
-        continue
-      }
-      if (i > 0 && rings.length === 0) continue // hole of a dropped shell
-      rings.push(r)
-    }
-    if (rings.length) out.push(rings)
-  }
-  return out.length ? out : null
+  return keepRings(groups.map((poly) => poly.map((j) => xy.subarray(2 * g.rings[j]!, 2 * g.rings[j + 1]!))), fixes)
 }

@@ -5,7 +5,7 @@ import { BadInput } from '../errors.ts'
 import type { CrsDef } from '../crs/registry.ts'
 import { reprojector } from '../crs/reproject.ts'
 import type { SourceFeature, VectorSource } from './source.ts'
-import { flatten, flatToStoragePolygons, toStoragePolygons, type GeometryFixes } from './polygons.ts'
+import { flatToStoragePolygons, toStoragePolygons, type GeometryFixes } from './polygons.ts'
 import { CopyRows } from './copy-rows.ts'
 
 const CHECK_SQL = loadSql(import.meta.url, './chunk-check.sql')
@@ -143,7 +143,7 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
       partRead++
       const index = first + f.index
       const where = `${source.file}: feature ${f.index + 1}`
-      const polys = f.flat ? flatToStoragePolygons(f.flat, rp, where, fixes, opts.maxFeatureVertices) : flatOf(toStoragePolygons(f.geometry, rp, where, fixes, opts.maxFeatureVertices))
+      const polys = f.flat ? flatToStoragePolygons(f.flat, rp, where, fixes, opts.maxFeatureVertices) : toStoragePolygons(f.geometry, rp, where, fixes, opts.maxFeatureVertices)
       if (!polys) {
         emptyGeometry.push(index)
         continue
@@ -181,10 +181,6 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
     droppedAfterRepair: issues.filter((r) => r.dropped).map((r) => r.src_index),
     ...totals,
   }
-}
-
-function flatOf(polys: ReturnType<typeof toStoragePolygons>) {
-  return polys ? flatten(polys) : null
 }
 
 function partOf(totals: StageTotals, index: number): number {
