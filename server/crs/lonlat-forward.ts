@@ -7,6 +7,7 @@
 // and used only if every coordinate is bit for bit the same.
 import proj4 from 'proj4'
 import { CGCS2000 } from './reproject.ts'
+import { probeGrid } from './probe-grid.ts'
 
 const D2R = Math.PI / 180
 
@@ -49,14 +50,7 @@ export function lonLatForward(crsProj4: string, box: [number, number, number, nu
     return { many: slow, path: 'proj4' }
   }
   // 17 × 17 points over the box (and its corners): both ways must agree exactly
-  const [w, s, e, n] = box
-  const probe = new Float64Array(2 * 17 * 17)
-  for (let i = 0; i < 17; i++) {
-    for (let j = 0; j < 17; j++) {
-      probe[2 * (17 * i + j)] = w + ((e - w) * i) / 16
-      probe[2 * (17 * i + j) + 1] = s + ((n - s) * j) / 16
-    }
-  }
+  const probe = probeGrid(box)
   const a = new Float64Array(probe.length)
   const b = new Float64Array(probe.length)
   try {
@@ -68,3 +62,4 @@ export function lonLatForward(crsProj4: string, box: [number, number, number, nu
   for (let k = 0; k < a.length; k++) if (!(a[k] === b[k])) return { many: slow, path: 'proj4' }
   return { many: direct, path: 'direct' }
 }
+

@@ -2,6 +2,7 @@ import proj4 from 'proj4'
 import type { CrsDef } from './registry.ts'
 import { BadInput } from '../errors.ts'
 import { BUILTIN } from './registry.ts'
+import { probeGrid } from './probe-grid.ts'
 
 /** CGCS2000 lon/lat (EPSG:4490) as proj4 knows it */
 export const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
@@ -113,15 +114,12 @@ function directInverse(crs: CrsDef, conv: proj4.Converter): ((xy: Float64Array) 
       xy[k + 1] = q.y * R2D
     }
   }
-  const [w, s, e, n] = crs.area
-  const probe = new Float64Array(2 * 17 * 17)
+  const probe = probeGrid(crs.area)
   try {
-    for (let i = 0; i < 17; i++) {
-      for (let j = 0; j < 17; j++) {
-        const [x, y] = conv.inverse([w + ((e - w) * i) / 16, s + ((n - s) * j) / 16]) as number[]
-        probe[2 * (17 * i + j)] = x!
-        probe[2 * (17 * i + j) + 1] = y!
-      }
+    for (let k = 0; k < probe.length; k += 2) {
+      const [x, y] = conv.inverse([probe[k]!, probe[k + 1]!]) as number[]
+      probe[k] = x!
+      probe[k + 1] = y!
     }
     const a = probe.slice()
     const p: number[] = [0, 0]
