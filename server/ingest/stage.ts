@@ -11,6 +11,8 @@ import { CopyRows } from './copy-rows.ts'
 const CHECK_SQL = loadSql(import.meta.url, './chunk-check.sql')
 const STORE_SQL = loadSql(import.meta.url, './chunk-store.sql')
 const MEASURE_SQL = loadSql(import.meta.url, './chunk-measure.sql')
+/** CGCS2000 lon/lat, as the feature and unit tables store geometry */
+const STORAGE_SRID = 4490
 const COPY_SQL = 'COPY ingest_chunk (src_index, attributes, tags, geom) FROM STDIN (FORMAT binary)'
 /** features per chunk: large enough that a round trip is nothing beside its work, small enough that memory stays flat */
 const CHUNK_FEATURES = 5000
@@ -135,7 +137,6 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
   const inflight = () => stores.length > 0
   for (const { source, crs } of parts) {
     const rp = reprojector(crs)
-    const srid = 4490
     const first = read
     let partRead = 0
     for await (const f of source.features(opts.signal)) {
@@ -152,7 +153,7 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
       // reading from the 4 MB block leaves it no turn for thousands of features otherwise
       if ((read & 255) === 0 && inflight()) await setImmediate()
       const b = ring[sent % 3]!
-      b.feature(index, JSON.stringify(jsonSafe(f.attributes)), JSON.stringify(opts.tags(f)), polys, srid)
+      b.feature(index, JSON.stringify(jsonSafe(f.attributes)), JSON.stringify(opts.tags(f)), polys, STORAGE_SRID)
       if (b.rows >= CHUNK_FEATURES || b.size >= CHUNK_BYTES) await send()
     }
     if (partRead === 0) throw new BadInput(`${source.file}: holds no features`)

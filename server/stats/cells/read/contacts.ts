@@ -45,19 +45,11 @@ async function eachTile(db: Queryable, layerId: number, o: { signal?: AbortSigna
   // only lon/lat matter for contacts; the projection is any
   const pr = laea(Math.round(2 * (w + e)) / 4, Math.round(2 * (s + n)) / 4)
   const side = Math.max(1, Math.ceil(Math.sqrt(ext.n / (o.tileFeatures ?? CONTACT_TILE_FEATURES))))
-  const boxOf = (k: number) => {
-    const tx = k % side, ty = Math.floor(k / side)
-    return side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
-  }
-  // the next tile is read while this one is searched: the server and this process work at once
-  let next = readLayer(db, layerId, boxOf(0), pr, o.signal)
-  for (let k = 0; k < side * side; k++) {
-    const feats = await next
-    if (k + 1 < side * side) {
-      next = readLayer(db, layerId, boxOf(k + 1), pr, o.signal)
-      next.catch(() => undefined) // awaited on the next turn
+  for (let ty = 0; ty < side; ty++) {
+    for (let tx = 0; tx < side; tx++) {
+      const box = side === 1 ? undefined : [w + ((e - w) * tx) / side, s + ((n - s) * ty) / side, w + ((e - w) * (tx + 1)) / side, s + ((n - s) * (ty + 1)) / side]
+      await fn(markFound(await readLayer(db, layerId, box, pr, o.signal)))
     }
-    await fn(markFound(feats))
   }
   return side * side
 }
