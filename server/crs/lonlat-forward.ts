@@ -7,7 +7,7 @@
 // and used only if every coordinate is bit for bit the same.
 import proj4 from 'proj4'
 import { CGCS2000 } from './reproject.ts'
-import { probeGrid } from './probe-grid.ts'
+import { probeGrid, transformPairs } from './probe-grid.ts'
 
 const D2R = Math.PI / 180
 
@@ -23,16 +23,7 @@ export interface LonLatForward {
 /** A forward projection from CGCS2000 lon/lat to `crsProj4`, checked over `box` (west, south, east, north). */
 export function lonLatForward(crsProj4: string, box: [number, number, number, number]): LonLatForward {
   const conv = proj4(CGCS2000, crsProj4)
-  const p: number[] = [0, 0]
-  const slow: ForwardMany = (ll, out) => {
-    for (let k = 0; k < ll.length; k += 2) {
-      p[0] = ll[k]!
-      p[1] = ll[k + 1]!
-      const q = conv.forward(p) as number[]
-      out[k] = q[0]!
-      out[k + 1] = q[1]!
-    }
-  }
+  const slow: ForwardMany = (ll, out) => transformPairs((p) => conv.forward(p) as number[], ll, out)
   let direct: ForwardMany | undefined
   try {
     const proj = new proj4.Proj(crsProj4) as unknown as { forward(p: { x: number; y: number }): { x: number; y: number } }

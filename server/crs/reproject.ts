@@ -2,7 +2,7 @@ import proj4 from 'proj4'
 import type { CrsDef } from './registry.ts'
 import { BadInput } from '../errors.ts'
 import { BUILTIN } from './registry.ts'
-import { probeGrid } from './probe-grid.ts'
+import { probeGrid, transformPairs } from './probe-grid.ts'
 
 /** CGCS2000 lon/lat (EPSG:4490) as proj4 knows it */
 export const CGCS2000 = '+proj=longlat +ellps=GRS80 +no_defs'
@@ -63,16 +63,7 @@ export function reprojector(crs: CrsDef): Reprojector {
       }
       const src = xy.slice()
       if (inverse) inverse(xy)
-      else if (conv) {
-        const p: number[] = [0, 0]
-        for (let k = 0; k < xy.length; k += 2) {
-          p[0] = xy[k]!
-          p[1] = xy[k + 1]!
-          const q = conv.forward(p) as number[]
-          xy[k] = q[0]!
-          xy[k + 1] = q[1]!
-        }
-      }
+      else if (conv) transformPairs((p) => conv.forward(p) as number[], xy, xy)
       for (let k = 0; k < xy.length; k += 2) {
         const lon = xy[k]!, lat = xy[k + 1]!
         if (!(Number.isFinite(lon) && Number.isFinite(lat) && lon >= w && lon <= e && lat >= s && lat <= n)) self.toStorage(src[k]!, src[k + 1]!, where)
@@ -116,21 +107,10 @@ function directInverse(crs: CrsDef, conv: proj4.Converter): ((xy: Float64Array) 
   }
   const probe = probeGrid(crs.area)
   try {
-    for (let k = 0; k < probe.length; k += 2) {
-      const [x, y] = conv.inverse([probe[k]!, probe[k + 1]!]) as number[]
-      probe[k] = x!
-      probe[k + 1] = y!
-    }
-    const a = probe.slice()
-    const p: number[] = [0, 0]
-    for (let k = 0; k < a.length; k += 2) {
-      if (!Number.isFinite(a[k]!) || !Number.isFinite(a[k + 1]!)) return undefined
-      p[0] = a[k]!
-      p[1] = a[k + 1]!
-      const q = conv.forward(p) as number[]
-      a[k] = q[0]!
-      a[k + 1] = q[1]!
-    }
+    transformPairs((p) => conv.inverse(p) as number[], probe, probe)
+    if (!probe.every(Number.isFinite)) return undefined
+    const a = new Float64Array(probe.length)
+    transformPairs((p) => conv.forward(p) as number[], probe, a)
     const b = probe.slice()
     direct(b)
     for (let k = 0; k < a.length; k++) if (!(a[k] === b[k])) return undefined
