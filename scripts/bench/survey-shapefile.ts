@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import iconv from 'iconv-lite'
 import { esriGkZonePrj } from '../sample/write-shapefile.ts'
+import { shpHeader } from '../../server/results/shapefile.ts'
 
 const CELL = 80
 const X0 = 39_420_000
@@ -73,15 +74,7 @@ export function writeSurveyShapefile(base: string, n: number, o: { cols?: number
   const dbfHead = 32 + 32 * FIELDS.length + 1
   const rows = Math.ceil(n / cols)
   const bbox = [X0 - CELL, Y0 + (firstRow - 1) * CELL, X0 + (cols + 1) * CELL, Y0 + (firstRow + rows + 1) * CELL]
-  const head = (len: number) => {
-    const b = Buffer.alloc(100)
-    b.writeInt32BE(9994, 0)
-    b.writeInt32BE(len / 2, 24)
-    b.writeInt32LE(1000, 28)
-    b.writeInt32LE(5, 32)
-    bbox.forEach((v, i) => b.writeDoubleLE(v, 36 + i * 8))
-    return b
-  }
+  const head = (len: number) => shpHeader(len, bbox)
   fs.writeSync(shp, head(100 + n * (8 + content)))
   fs.writeSync(shx, head(100 + 8 * n))
   const dh = Buffer.alloc(dbfHead)

@@ -3,6 +3,7 @@
 // big-endian file header fields, little-endian record contents, outer rings clockwise.
 import fs from 'node:fs'
 import iconv from 'iconv-lite'
+import { shpHeader } from '../../server/results/shapefile.ts'
 
 export interface DbfField {
   name: string
@@ -39,8 +40,8 @@ export function writeShapefile(base: string, fields: DbfField[], records: ShpRec
   const shpLen = 100 + contents.reduce((s, c) => s + 8 + c.length, 0)
   const shp = Buffer.alloc(shpLen)
   const shx = Buffer.alloc(100 + 8 * records.length)
-  header(shp, shpLen, bbox)
-  header(shx, shx.length, bbox)
+  shpHeader(shpLen, bbox).copy(shp, 0)
+  shpHeader(shx.length, bbox).copy(shx, 0)
   let off = 100
   contents.forEach((c, k) => {
     shx.writeInt32BE(off / 2, 100 + k * 8)
@@ -57,13 +58,6 @@ export function writeShapefile(base: string, fields: DbfField[], records: ShpRec
   if (opts.cpg !== false) fs.writeFileSync(base + '.cpg', opts.cpg ?? encoding.toUpperCase())
 }
 
-function header(buf: Buffer, length: number, bbox: number[]) {
-  buf.writeInt32BE(9994, 0)
-  buf.writeInt32BE(length / 2, 24)
-  buf.writeInt32LE(1000, 28)
-  buf.writeInt32LE(5, 32)
-  bbox.forEach((v, i) => buf.writeDoubleLE(v, 36 + i * 8))
-}
 
 function signedArea(ring: number[][]): number {
   let a = 0

@@ -72,6 +72,17 @@ function oriented(xy: Float64Array, outer: boolean): Float64Array {
 }
 
 /** The .shp and .shx of the units (exported for tests). */
+/** The 100-byte main header of a Polygon .shp or .shx of `bytes` bytes (ESRI Shapefile Technical Description): file code, length in 16-bit words, version 1000, shape type 5, bounding box. */
+export function shpHeader(bytes: number, box: readonly number[]): Buffer {
+  const h = Buffer.alloc(100)
+  h.writeInt32BE(9994, 0)
+  h.writeInt32BE(bytes / 2, 24)
+  h.writeInt32LE(1000, 28)
+  h.writeInt32LE(5, 32)
+  for (let i = 0; i < 4; i++) h.writeDoubleLE(box[i]!, 36 + 8 * i)
+  return h
+}
+
 export function shpAndShx(units: ExportUnit[]): { shp: Buffer; shx: Buffer } {
   const records: Buffer[] = []
   const box = [Infinity, Infinity, -Infinity, -Infinity]
@@ -94,15 +105,7 @@ export function shpAndShx(units: ExportUnit[]): { shp: Buffer; shx: Buffer } {
     box[0] = Math.min(box[0]!, u.bbox[0]); box[1] = Math.min(box[1]!, u.bbox[1]); box[2] = Math.max(box[2]!, u.bbox[2]); box[3] = Math.max(box[3]!, u.bbox[3])
   }
   if (!units.length) box.splice(0, 4, 0, 0, 0, 0)
-  const header = (bytes: number) => {
-    const h = Buffer.alloc(100)
-    h.writeInt32BE(9994, 0)
-    h.writeInt32BE(bytes / 2, 24)
-    h.writeInt32LE(1000, 28)
-    h.writeInt32LE(5, 32)
-    for (let i = 0; i < 4; i++) h.writeDoubleLE(box[i]!, 36 + 8 * i)
-    return h
-  }
+  const header = (bytes: number) => shpHeader(bytes, box)
   const shpBytes = 100 + records.reduce((n, r) => n + 8 + r.length, 0)
   const shp: Buffer[] = [header(shpBytes)]
   const shx: Buffer[] = [header(100 + 8 * records.length)]
