@@ -83,15 +83,11 @@ export async function openShapefile(shpPath: string, opts: ReadOptions, displayN
         }
         if (step.done) break
         const attributes = (step.value.properties ?? {}) as Record<string, unknown>
-        checkDecoded(attributes, name, index, encoding)
-        // NUL cannot be stored in PostgreSQL text or jsonb; in a .dbf it is padding or damage
-        for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' && v.includes('\u0000')) attributes[k] = v.replace(/\u0000+/g, '')
+        storable(attributes, name, index, encoding)
         yield { index, attributes, geometry: (step.value.geometry as Geometry | null) ?? null } satisfies SourceFeature
         index++
       }
-      if (index !== dbf.records) {
-        throw new BadInput(`${name}: the .shp has ${index} records but the .dbf has ${dbf.records}; the files do not belong together or one is truncated`)
-      }
+      checkCount(index, dbf.records, name)
     },
     async close() {
       await source?.cancel().catch(() => undefined)
@@ -107,15 +103,23 @@ async function* fastPolygons(shp: string, dbfFile: string, name: string, declare
   for await (const flat of geoms) {
     const a = await attrs.next()
     const attributes = (a.done ? {} : a.value) as Record<string, unknown>
-    checkDecoded(attributes, name, index, encoding)
-    // NUL cannot be stored in PostgreSQL text or jsonb; in a .dbf it is padding or damage
-    for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' && v.includes('\u0000')) attributes[k] = v.replace(/\u0000+/g, '')
+    storable(attributes, name, index, encoding)
     yield { index, attributes, geometry: null, flat: flat ?? undefined }
     index++
   }
   await attrs.return(undefined)
-  if (index !== records) {
-    throw new BadInput(`${name}: the .shp has ${index} records but the .dbf has ${records}; the files do not belong together or one is truncated`)
+  checkCount(index, records, name)
+}
+
+/** A record's attributes checked to have decoded, with NUL taken out: it cannot be stored in PostgreSQL text or jsonb, and in a .dbf it is padding or damage. */
+function storable(attributes: Record<string, unknown>, name: string, index: number, encoding: string): void {
+  checkDecoded(attributes, name, index, encoding)
+  for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' && v.includes('\u0000')) attributes[k] = v.replace(/\u0000+/g, '')
+}
+
+function checkCount(shpRecords: number, dbfRecords: number, name: string): void {
+  if (shpRecords !== dbfRecords) {
+    throw new BadInput(`${name}: the .shp has ${shpRecords} records but the .dbf has ${dbfRecords}; the files do not belong together or one is truncated`)
   }
 }
 
