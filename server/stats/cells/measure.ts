@@ -466,7 +466,9 @@ function gather(ev: Events, ci: number): number {
     if (m === sPos.length) {
       const grow = (a: Float64Array) => { const g = new Float64Array(2 * a.length); g.set(a); return g }
       sPos = grow(sPos); sDir = grow(sDir); sX = grow(sX); sY = grow(sY)
-      sIdx = new Int32Array(sPos.length)
+      const idx = new Int32Array(sPos.length)
+      idx.set(sIdx) // (the order so far kept: a cell of more than 256 events, a township's)
+      sIdx = idx
     }
     const o = 4 * e
     sPos[m] = ev.val[o]!
