@@ -21,8 +21,8 @@ export const AREA_METHOD =
 export const CELL_METHOD =
   'ellipsoidal area on GRS80 (CGCS2000) of the union of the features inside each unit (overlaps counted once), by Green\'s theorem over ' +
   'the union\'s boundary cut at the unit\'s edges, with every vertex in Lambert azimuthal equal-area centred on the unit set (edges within ' +
-  '~1e-8 of a unit\'s area of geodesics, as PostGIS ST_Area(geography) measures them); units touched within 1e-12° by a vertex are measured ' +
-  'by PostGIS with overlays snapping to 1e-12°'
+  '~1e-8 of a unit\'s area of geodesics, as PostGIS ST_Area(geography) measures them); units touched within 1e-12° by a vertex, and units ' +
+  'with an edge over 400 m, are measured by PostGIS with overlays snapping to 1e-12°'
 
 /** Layer kinds whose union is the "ecological space" (生态空间) unless --union names the layers. */
 export const ECOLOGICAL_KINDS = ['redline', 'protected_area', 'forest', 'wetland', 'grassland', 'water']

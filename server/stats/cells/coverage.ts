@@ -73,13 +73,15 @@ export interface CellCoverageStats {
   prepared: number
   /** (cell, set) pairs measured by PostGIS */
   degenerate: number
+  /** units the engine declines (measure.ts measureCell), measured by PostGIS alone in every set */
+  declined: number
   /** this thread's time reading, finding union boundaries, measuring, in PostGIS for degenerate cells, writing, and waiting for measure workers */
   ms: { read: number; boundary: number; measure: number; fallback: number; write: number; wait: number }
   /** the layers measured by measure workers (measure-pool.ts), with their time there */
   elsewhere: { layer: number; ms: Record<string, number> }[]
 }
 
-/** The cells of a unit set when every unit is a simple cell (one ring, ≤ 256 vertices), else undefined. */
+/** The units of a set as cells (measure.ts measureCell), or undefined when most of them are declined (edges over LONG_M). */
 export async function simpleCells(db: Queryable, setId: number): Promise<{ ids: string[]; cells: MeasureCell[]; pr: Laea } | undefined> {
   const up = await unitPolygons(db, setId)
   if (!up || !up.rows.length) return undefined
@@ -97,11 +99,14 @@ function cellsOfSet(up: NonNullable<Awaited<ReturnType<typeof unitPolygons>>>): 
   // (and the features cached for it); 25 km off centre moves areas by ~1e-9
   const pr = laea(Math.round(2 * (w + e)) / 4, Math.round(2 * (s + n)) / 4)
   const cells: MeasureCell[] = []
+  let declined = 0
   for (const p of up.polygons.polygons) {
     const c = measureCell(p, pr)
-    if (!c) return null
+    if (c.declined) declined++
     cells.push(c)
   }
+  // a declined unit is measured by PostGIS alone; a set of mostly such units goes to the piece engine
+  if (2 * declined > cells.length) return null
   return { ids: up.rows.map((r) => r.id), cells, pr }
 }
 
@@ -128,7 +133,7 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
  */
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { cells } = unitCells
-  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
+  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: cells.filter((c) => c.declined).length, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
   const sets = setsOf(plan)
   const sums = new RunSums(unitCells.ids.length)
   const reading = await planReads(ctx, plan, unitCells, stats)

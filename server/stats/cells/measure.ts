@@ -7,22 +7,29 @@
 // crosses them at all. Every point is in the run's equal-area projection (laea.ts) when
 // measured; segments are cut in lon/lat, where GEOS cuts them.
 //
+// A cell may be any polygon (parts, holes): each ring is walked on its own, and a cell of
+// several rings or many edges finds them through a bucket grid (edgeIndex).
+//
 // A vertex within 1e-12° of a cell edge, a crossing within that of a cell corner, or
 // crossings that do not alternate mark the cell "degenerate" for this set; the caller
 // measures those few cells in PostGIS instead (cells/fallback.sql).
-import { boxGrid, BoxQuery } from '../../geom/box-grid.ts'
+import { boxGrid, bucketOf, BoxQuery, type BoxGrid } from '../../geom/box-grid.ts'
 import type { Laea } from '../../geom/laea.ts'
 import type { Box } from '../../geom/shapes.ts'
 import { EPS, IN, locateInUnion, LONG_M, ON, orientedRing, shoelace, type Boundary, type Feat } from './union-boundary.ts'
 import { widenBox } from '../../geom/wkb.ts'
 
 export interface MeasureCell {
-  /** open ring, lon/lat, counter-clockwise */
+  /** open rings one after another, lon/lat; outer rings counter-clockwise, holes clockwise */
   ring: Float64Array
-  /** the ring projected */
+  /** the rings projected */
   proj: Float64Array
+  /** ring r is vertices starts[r] … starts[r + 1] − 1 (one ring of n vertices: [0, n]) */
+  starts: Int32Array
+  /** per ring, its projected area (holes negative), m² */
+  ringAreas: Float64Array
   bbox: Box
-  /** projected area, m² */
+  /** projected area, m² (holes subtracted) */
   area: number
   /** per edge k: [vx, vy, ex, ey, len², tol, δ] — start, direction, squared length, EPS·length, EPS/length */
   edges: Float64Array
@@ -32,27 +39,63 @@ export interface MeasureCell {
    * nothing. Empty (x0 > x1) when no such box was found.
    */
   inner: Box
+  /** a cell of several rings or many edges: its edges are found through an index (edgeIndex) */
+  indexed: boolean
+  /** a unit this engine does not measure (an edge longer than LONG_M, a ring without area): PostGIS measures it alone */
+  declined: boolean
 }
 
-/** A simple cell: one polygon of one ring with at most 256 vertices and edges of at most LONG_M, convex or not. */
-export function measureCell(polygons: Float64Array[][], pr: Laea): MeasureCell | undefined {
-  if (polygons.length !== 1 || polygons[0]!.length !== 1 || polygons[0]![0]!.length > 2 * 257) return undefined
-  const o = orientedRing(polygons[0]![0]!, true, pr)
-  if (!o || o.ring.length > 2 * 256 || o.longest > LONG_M) return undefined
-  const { ring, proj } = o
-  const n = ring.length >> 1
-  const edges = new Float64Array(7 * n)
+/** Cells with more edges than this (or several rings) find them through an index. */
+const INDEXED_EDGES = 32
+
+/**
+ * A unit as a cell: its polygons' rings oriented (outer counter-clockwise, holes clockwise)
+ * and projected; declined (measured by PostGIS alone) when an edge is longer than LONG_M or
+ * a ring has no area.
+ */
+export function measureCell(polygons: Float64Array[][], pr: Laea): MeasureCell {
   const box = [Infinity, Infinity, -Infinity, -Infinity]
-  widenBox(ring, box)
-  for (let i = 0; i < n; i++) {
-    const x = ring[2 * i]!, y = ring[2 * i + 1]!
-    const j = i + 1 === n ? 0 : i + 1
-    const ex = ring[2 * j]! - x, ey = ring[2 * j + 1]! - y
-    const len2 = ex * ex + ey * ey
-    const len = Math.sqrt(len2)
-    edges.set([x, y, ex, ey, len2, EPS * len, len > 0 ? EPS / len : 1], 7 * i)
+  for (const p of polygons) for (const r of p) widenBox(r, box)
+  const rings: { ring: Float64Array; proj: Float64Array }[] = []
+  for (const p of polygons) {
+    for (let ri = 0; ri < p.length; ri++) {
+      const o = orientedRing(p[ri]!, ri === 0, pr)
+      if (!o || o.longest > LONG_M) return declinedCell(box as Box)
+      rings.push(o)
+    }
   }
-  return { ring, proj, bbox: box as Box, area: shoelace(proj), edges, inner: innerBox(edges, box as Box) }
+  if (!rings.length) return declinedCell(box as Box)
+  const starts = new Int32Array(rings.length + 1)
+  rings.forEach((r, i) => { starts[i + 1] = starts[i]! + (r.ring.length >> 1) })
+  const n = starts[rings.length]!
+  const ring = new Float64Array(2 * n), proj = new Float64Array(2 * n)
+  const ringAreas = new Float64Array(rings.length)
+  let area = 0
+  rings.forEach((r, i) => {
+    ring.set(r.ring, 2 * starts[i]!)
+    proj.set(r.proj, 2 * starts[i]!)
+    ringAreas[i] = shoelace(r.proj)
+    area += ringAreas[i]!
+  })
+  const edges = new Float64Array(7 * n)
+  for (let r = 0; r < rings.length; r++) {
+    const s = starts[r]!, e = starts[r + 1]!
+    for (let i = s; i < e; i++) {
+      const x = ring[2 * i]!, y = ring[2 * i + 1]!
+      const j = i + 1 === e ? s : i + 1
+      const ex = ring[2 * j]! - x, ey = ring[2 * j + 1]! - y
+      const len2 = ex * ex + ey * ey
+      const len = Math.sqrt(len2)
+      edges.set([x, y, ex, ey, len2, EPS * len, len > 0 ? EPS / len : 1], 7 * i)
+    }
+  }
+  const indexed = rings.length > 1 || n > INDEXED_EDGES
+  return { ring, proj, starts, ringAreas, bbox: box as Box, area, edges, inner: indexed ? [1, 1, 0, 0] : innerBox(edges, box as Box), indexed, declined: false }
+}
+
+function declinedCell(bbox: Box): MeasureCell {
+  const none = new Float64Array(0)
+  return { ring: none, proj: none, starts: new Int32Array(1), ringAreas: none, bbox, area: 0, edges: none, inner: [1, 1, 0, 0], indexed: false, declined: true }
 }
 
 /** Corners of box (x0, y0, x1, y1) all strictly left of every edge line by more than its tolerance. */
@@ -73,6 +116,42 @@ function innerBox(edges: Float64Array, b: Box): Box {
     if (leftOfAll(edges, x0, y0, x1, y1)) return [x0, y0, x1, y1]
   }
   return [1, 1, 0, 0]
+}
+
+/**
+ * An indexed cell's edges in a bucket grid, their boxes widened by EDGE_MARGIN (so every
+ * edge a test within EPS could meet is found), and per bucket without edges whether it lies
+ * inside the cell (found once, by parity at its centre). Built on first use and kept with
+ * the cell (a cell copied to a measure worker builds its own).
+ */
+interface EdgeIndex {
+  q: BoxQuery
+  grid: BoxGrid
+  /** per bucket: −1 not yet known, 0 outside, IN inside, 3 holds edges */
+  state: Int8Array
+}
+
+const EDGE_MARGIN = 4 * EPS
+const edgeIndexes = new WeakMap<MeasureCell, EdgeIndex>()
+
+function edgeIndex(c: MeasureCell): EdgeIndex {
+  let ix = edgeIndexes.get(c)
+  if (ix) return ix
+  const e = c.edges
+  const n = e.length / 7
+  const boxes = new Float64Array(4 * n)
+  for (let k = 0; k < n; k++) {
+    const o = 7 * k
+    const x0 = e[o]!, y0 = e[o + 1]!, x1 = x0 + e[o + 2]!, y1 = y0 + e[o + 3]!
+    boxes[4 * k] = (x0 < x1 ? x0 : x1) - EDGE_MARGIN
+    boxes[4 * k + 1] = (y0 < y1 ? y0 : y1) - EDGE_MARGIN
+    boxes[4 * k + 2] = (x0 < x1 ? x1 : x0) + EDGE_MARGIN
+    boxes[4 * k + 3] = (y0 < y1 ? y1 : y0) + EDGE_MARGIN
+  }
+  const grid = boxGrid(boxes, 2, 1)
+  ix = { q: new BoxQuery(grid), grid, state: new Int8Array(grid.nx * grid.ny).fill(-1) }
+  edgeIndexes.set(c, ix)
+  return ix
 }
 
 export interface SetSums {
@@ -106,9 +185,16 @@ function crossings(c: MeasureCell, x0: number, y0: number, x1: number, y1: numbe
   const swap = x0 > x1 || (x0 === x1 && y0 > y1)
   const ax = swap ? x1 : x0, ay = swap ? y1 : y0, bx = swap ? x0 : x1, by = swap ? y0 : y1
   const e = c.edges
-  const n = e.length / 7
+  let n = e.length / 7
+  let list: Int32Array | undefined
+  if (c.indexed) {
+    const q = edgeIndex(c).q
+    n = q.query(ax < bx ? ax : bx, ay < by ? ay : by, ax < bx ? bx : ax, ay < by ? by : ay)
+    list = q.out
+  }
   let m = 0
-  for (let k = 0; k < n; k++) {
+  for (let j = 0; j < n; j++) {
+    const k = list ? list[j]! : j
     const o = 7 * k
     const vx = e[o]!, vy = e[o + 1]!, ex = e[o + 2]!, ey = e[o + 3]!, len2 = e[o + 4]!, tol = e[o + 5]!, d = e[o + 6]!
     const fa = ex * (ay - vy) - ey * (ax - vx)
@@ -153,11 +239,32 @@ function insertionSort(idx: Int32Array, m: number, key: Float64Array): void {
 
 /** Point strictly inside the cell (parity), or ON within EPS of its boundary. */
 function inCell(c: MeasureCell, px: number, py: number): number {
+  if (!c.indexed) return parity(c, px, py, c.edges.length / 7, undefined)
+  const ix = edgeIndex(c)
+  const g = ix.grid
+  if (px < g.minx || px > g.maxx || py < g.miny || py > g.maxy) return 0
+  const b = bucketOf(g, px, py)
+  let st = ix.state[b]!
+  if (st < 0) {
+    // a bucket without edges lies inside or outside as a whole: its centre tells
+    if (g.count[b + 1]! > g.count[b]!) st = 3
+    else {
+      const cx = g.minx + ((b % g.nx) + 0.5) / g.inv, cy = g.miny + (Math.floor(b / g.nx) + 0.5) / g.inv
+      st = parity(c, cx, cy, ix.q.query(cx, cy, g.maxx, cy), ix.q.out)
+    }
+    ix.state[b] = st
+  }
+  if (st !== 3) return st
+  // the edges that may meet the ray to the right, or lie within EPS of the point
+  return parity(c, px, py, ix.q.query(px, py, g.maxx, py), ix.q.out)
+}
+
+/** inCell over n edges: all of them, or those listed. */
+function parity(c: MeasureCell, px: number, py: number, n: number, list: Int32Array | undefined): number {
   const e = c.edges
-  const n = e.length / 7
   let inside = false
-  for (let k = 0; k < n; k++) {
-    const o = 7 * k
+  for (let j = 0; j < n; j++) {
+    const o = 7 * (list ? list[j]! : j)
     const vx = e[o]!, vy = e[o + 1]!, ex = e[o + 2]!, ey = e[o + 3]!
     const f = ex * (py - vy) - ey * (px - vx)
     if (Math.abs(f) <= e[o + 5]!) {
@@ -176,6 +283,12 @@ function inCell(c: MeasureCell, px: number, py: number): number {
  * segment by segment instead).
  */
 function boxInside(c: MeasureCell, b: Box): boolean {
+  if (c.declined) return false
+  if (c.indexed) {
+    // no edge near the box, and the box inside
+    if (b[0] <= c.bbox[0] || b[2] >= c.bbox[2] || b[1] <= c.bbox[1] || b[3] >= c.bbox[3]) return false
+    return edgeIndex(c).q.query(b[0], b[1], b[2], b[3]) === 0 && inCell(c, b[0], b[1]) === IN
+  }
   const i = c.inner
   if (b[0] > i[0] && b[2] < i[2] && b[1] > i[1] && b[3] < i[3]) return true
   if (b[0] <= c.bbox[0] || b[2] >= c.bbox[2] || b[1] <= c.bbox[1] || b[3] >= c.bbox[3]) return false
@@ -224,6 +337,7 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   const count = new Int32Array(nc)
   const degenerate = new Uint8Array(nc)
   const events = new Events(nc)
+  for (let ci = 0; ci < nc; ci++) if (cells[ci]!.declined) degenerate[ci] = 1
   // the current feature's segments: a cut feature's kept pieces (b.seg), else its own edges
   let seg: Float64Array = b.seg
   let own: Float64Array = new Float64Array(8 * BY_SEGMENT)
@@ -344,9 +458,7 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
       if (degenerate[ci]) continue
       if (hitBy[ci] !== fi + 1) {
         // no edge of the feature inside the cell: the cell lies in it or apart from it
-        const c = cells[ci]!
-        let w = ON
-        for (let v = 0; v < c.ring.length && w === ON; v += 2) w = locator.locate(fi, c.ring[v]!, c.ring[v + 1]!)
+        const w = cellInFeature(cells[ci]!, locator, fi)
         if (w === ON) { degenerate[ci] = 1; continue }
         if (w !== IN) continue
       }
@@ -357,15 +469,7 @@ export function measureSet(cs: CellSet, features: Feat[], b: Boundary, pr: Laea,
   // the cells' own edges where they run inside the union
   for (let ci = 0; ci < nc; ci++) {
     if (degenerate[ci]) continue
-    const c = cells[ci]!
-    if (events.head[ci]! < 0) {
-      // no crossing: the cell lies in the union or apart from it
-      const w = locateInUnion(b, c.ring[0]!, c.ring[1]!)
-      if (w === ON) degenerate[ci] = 1
-      else if (w === IN) area[ci] += c.area
-      continue
-    }
-    const add = boundaryArea(c, b, gather(events, ci))
+    const add = boundaryArea(cells[ci]!, b, gather(events, ci))
     if (add === undefined) degenerate[ci] = 1
     else area[ci] += add
   }
@@ -484,50 +588,90 @@ function gather(ev: Events, ci: number): number {
 }
 
 /**
+ * Where no segment crosses a cell whose features' edges all lie outside it: IN when one of
+ * its rings lies in feature fi (a vertex of each ring located), ON when a ring's vertices all
+ * lie on the feature's boundary, else outside.
+ */
+function cellInFeature(c: MeasureCell, locator: Boundary['locator'], fi: number): number {
+  const st = c.starts
+  for (let r = 0; r + 1 < st.length; r++) {
+    let w = ON
+    for (let v = 2 * st[r]!; v < 2 * st[r + 1]! && w === ON; v += 2) w = locator.locate(fi, c.ring[v]!, c.ring[v + 1]!)
+    if (w !== 0) return w
+  }
+  return 0
+}
+
+/**
  * Area terms of the cell's boundary where it runs inside the union, from its m crossing
- * events (gather); the cell's first vertex is located in the union when the events leave
- * it open. Undefined when the events do not describe a union covering each point at most once.
+ * events (gather), ring by ring (their positions lie in their rings' edge ranges); a ring
+ * without events lies in the union or apart from it. Undefined when the events do not
+ * describe a union covering each point at most once, or a ring lies on its boundary.
  */
 function boundaryArea(c: MeasureCell, b: Boundary, m: number): number | undefined {
+  const st = c.starts
+  let sum = 0
+  for (let r = 0, i = 0; r + 1 < st.length; r++) {
+    let j = i
+    while (j < m && sPos[sIdx[j]!]! < st[r + 1]!) j++
+    const add = j === i ? ringInUnion(c, b, r) : ringTerms(c, b, r, i, j)
+    if (add === undefined) return undefined
+    sum += add
+    i = j
+  }
+  return sum
+}
+
+/** Ring r's area when it lies in the union (its first vertex located), 0 when apart; undefined on its boundary. */
+function ringInUnion(c: MeasureCell, b: Boundary, r: number): number | undefined {
+  const v = 2 * c.starts[r]!
+  const w = locateInUnion(b, c.ring[v]!, c.ring[v + 1]!)
+  return w === ON ? undefined : w === IN ? c.ringAreas[r]! : 0
+}
+
+/** Area terms along ring r where the union covers it, from events i0 … i1 − 1 (sorted along the ring). */
+function ringTerms(c: MeasureCell, b: Boundary, r: number, i0: number, i1: number): number | undefined {
   // winding before the first event: whatever keeps it within 0..1 everywhere
   let w = 0, lo = 0, hi = 0
-  for (let i = 0; i < m; i++) {
+  for (let i = i0; i < i1; i++) {
     w += sDir[sIdx[i]!]!
-    const last = i + 1 === m || sPos[sIdx[i + 1]!] !== sPos[sIdx[i]!]
+    const last = i + 1 === i1 || sPos[sIdx[i + 1]!] !== sPos[sIdx[i]!]
     if (last) { lo = Math.min(lo, w); hi = Math.max(hi, w) }
   }
   if (w !== 0 || hi - lo > 1) return undefined
+  const s = c.starts[r]!, e = c.starts[r + 1]!
   if (hi === lo) {
     // only pairs of opposite crossings at one point (an inner edge of the union crossing
-    // the cell edge): the union covers the whole cell boundary or none of it
-    const at = locateInUnion(b, c.ring[0]!, c.ring[1]!)
+    // the cell edge): the union covers the whole ring or none of it
+    const at = locateInUnion(b, c.ring[2 * s]!, c.ring[2 * s + 1]!)
     if (at === ON) return undefined
     w = at === IN ? 1 : 0
   } else w = -lo
-  const n = c.ring.length >> 1
   const p = c.proj
-  const ox = p[0]!, oy = p[1]!
   let sum = 0
-  let pos = 0, px = ox, py = oy
-  for (let i = 0; i < m; ) {
+  let pos = s, px = p[2 * s]!, py = p[2 * s + 1]!
+  for (let i = i0; i < i1; ) {
     const at = sPos[sIdx[i]!]!
     const qx = sX[sIdx[i]!]!, qy = sY[sIdx[i]!]!
-    if (w > 0) sum += alongCell(p, n, pos, px, py, at, qx, qy)
-    while (i < m && sPos[sIdx[i]!] === at) w += sDir[sIdx[i++]!]!
+    if (w > 0) sum += alongCell(p, e, pos, px, py, at, qx, qy)
+    while (i < i1 && sPos[sIdx[i]!] === at) w += sDir[sIdx[i++]!]!
     pos = at
     px = qx
     py = qy
   }
-  if (w > 0) sum += alongCell(p, n, pos, px, py, n, ox, oy)
+  if (w > 0) sum += alongCell(p, e, pos, px, py, e, p[2 * s]!, p[2 * s + 1]!)
   return sum
 }
 
-/** Area terms along the cell's ring (projected, n vertices) from (px, py) at position `from` to (qx, qy) at `to`. */
-function alongCell(p: Float64Array, n: number, from: number, px: number, py: number, to: number, qx: number, qy: number): number {
+/**
+ * Area terms along a ring (projected vertices up to e − 1 in `p`, whose first vertex is the
+ * cell's origin) from (px, py) at position `from` to (qx, qy) at `to`.
+ */
+function alongCell(p: Float64Array, e: number, from: number, px: number, py: number, to: number, qx: number, qy: number): number {
   const ox = p[0]!, oy = p[1]!
   let sum = 0
   let x = px, y = py
-  for (let k = Math.floor(from) + 1; k < Math.ceil(to) && k < n; k++) {
+  for (let k = Math.floor(from) + 1; k < Math.ceil(to) && k < e; k++) {
     sum += term(x, y, p[2 * k]!, p[2 * k + 1]!, ox, oy)
     x = p[2 * k]!
     y = p[2 * k + 1]!
