@@ -41,6 +41,8 @@ describe('grid cell codes', () => {
   it('splits edges into pieces of at most 250 m', () => {
     expect(segmentsFor(100)).toBe(1)
     expect(segmentsFor(1000)).toBe(4)
-    expect(segmentsFor(100000)).toBe(16)
+    expect(segmentsFor(5000)).toBe(16)
+    expect(segmentsFor(10000)).toBe(29)
+    expect(segmentsFor(100000)).toBe(286)
   })
 })

@@ -51,9 +51,14 @@ export function cellRing({ size, i, j }: CellIndex, segments: number): [number, 
   return pts
 }
 
-/** Edge pieces so that no piece is longer than 250 m (sagitta of a reprojected 250 m edge ≈ 1 mm). */
+/**
+ * Edge pieces: at most 250 m (sagitta of a reprojected 250 m edge ≈ 1 mm) up to 16 pieces,
+ * and never over 350 m, below the 400 m the cell engine measures (stats/cells/measure.ts; a
+ * projection's scale may stretch a piece by a few per cent): 4 km cells have 16 pieces of
+ * 250 m, 5 km cells 16 of 312.5 m, 10 km cells 29 of 345 m.
+ */
 export function segmentsFor(size: number): number {
-  return Math.min(16, Math.max(1, Math.ceil(size / 250)))
+  return Math.max(Math.min(16, Math.max(1, Math.ceil(size / 250))), Math.ceil(size / 350))
 }
 
 /** GB/T 12409-2009 metric grid sizes, offered as presets. */
