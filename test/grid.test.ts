@@ -8,6 +8,9 @@ import { buildGrid } from '../server/units/build-grid.ts'
 import { parseCellCode } from '../server/units/grid.ts'
 import { SAMPLE_DIR } from '../server/sample/load.ts'
 import { backends, snapshot } from './helpers/backends.ts'
+import { featureCollection, geodesicArea, tmpDir, writeJson } from './helpers/fixtures.ts'
+import { resolveCrs } from '../server/crs/resolve.ts'
+import { reprojector } from '../server/crs/reproject.ts'
 
 for (const backend of backends()) {
   describe(`grids on ${backend.name}`, () => {
@@ -54,6 +57,35 @@ for (const backend of backends()) {
       expect(o!.n).toBe(0)
       // Gauss-Krüger is conformal, not equal-area: near the CM the scale is ~1, so ~1e6 m²
       for (const c of cells) expect(Math.abs(Number(c.area_m2) / 1e6 - 1)).toBeLessThan(2e-3)
+    })
+
+    it('units from a projected source keep their straight edges: long edges split before reprojection', async () => {
+      // a 6 km square township in Gauss-Krüger zone 39, 100 km east of its meridian; the
+      // reference is the square's edges followed every metre, reprojected, GeographicLib's area
+      const rp = reprojector(await resolveCrs('EPSG:4527', db, 'test'))
+      const x0 = 39_600_000, y0 = 3_300_000, L = 6000
+      const corners = [[x0, y0], [x0 + L, y0], [x0 + L, y0 + L], [x0, y0 + L]]
+      const along = (step: number) => {
+        const out: number[][] = []
+        for (let k = 0; k < 4; k++) {
+          const a = corners[k]!, b = corners[(k + 1) % 4]!, m = Math.ceil(L / step)
+          for (let p = 0; p < m; p++) out.push(rp.toStorage(a[0]! + ((b[0]! - a[0]!) * p) / m, a[1]! + ((b[1]! - a[1]!) * p) / m, 'test'))
+        }
+        return [...out, out[0]!]
+      }
+      const ref = geodesicArea({ type: 'Polygon', coordinates: [along(1)] })
+      const dir = tmpDir()
+      await importUnits(db, { file: writeJson(dir, 'gk.geojson', featureCollection([{ props: { code: 'T1' }, geometry: { type: 'Polygon', coordinates: [[...corners, corners[0]!]] } }], 'EPSG:4527')), set: 'gk-town', maxBytes: 1 << 30 })
+      const [u] = await db.query<{ area: number; n: number; longest: number }>(`
+        SELECT u.area_m2 AS area, ST_NPoints(u.geom) AS n,
+               (SELECT max(ST_Length(ST_MakeLine(a.geom, b.geom)::geography)) FROM ST_DumpPoints(u.geom) a
+                JOIN ST_DumpPoints(u.geom) b ON b.path[3] = a.path[3] + 1) AS longest
+        FROM unit u JOIN unit_set s ON s.id = u.set_id WHERE s.name = 'gk-town'`)
+      expect(Math.abs(Number(u!.area) / ref - 1)).toBeLessThan(1e-9)
+      expect(Number(u!.n)).toBe(4 * 24 + 1)
+      expect(Number(u!.longest)).toBeLessThan(251)
+      // the corners alone, reprojected, make another polygon: 2.7 m² (7e-8) larger
+      expect(Math.abs(geodesicArea({ type: 'Polygon', coordinates: [along(L)] }) / ref - 1)).toBeGreaterThan(3e-8)
     })
 
     it('refuses bad grids with clear messages and changes nothing', async () => {

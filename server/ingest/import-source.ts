@@ -50,6 +50,8 @@ export interface ImportPlan<T> {
   begin: (tx: Queryable, head: SourceHead) => Promise<StageSink>
   /** inside the transaction, after staging: counts and report onto the target row */
   finish: (tx: Queryable, report: SourceReport, stored: { n: number; areaM2: number }) => Promise<T>
+  /** edges of a projected source longer than this many of its units split before reprojection (ingest/densify.ts) */
+  densify?: number
 }
 
 /**
@@ -87,7 +89,7 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
     return await db.transaction(async (tx) => {
       const sink = await plan.begin(tx, head)
       const parts = sources.map((source, k) => ({ source, crs: crss[k]!.crs }))
-      const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, signal: o.signal, progress: o.progress })
+      const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, densify: plan.densify, signal: o.signal, progress: o.progress })
       const report: SourceReport = { ...head, ...staged }
       if (sources.length > 1) report.parts = sources.map((s, k) => ({ file: names[k]!, checksum: sums[k]!, crs: crss[k]!.crs.id, read: partTotals[k]!.read, first_index: partTotals[k]!.firstIndex }))
       return plan.finish(tx, report, { n: stored, areaM2 })

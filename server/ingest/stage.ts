@@ -6,6 +6,7 @@ import type { CrsDef } from '../crs/registry.ts'
 import { reprojector } from '../crs/reproject.ts'
 import type { SourceFeature, VectorSource } from './source.ts'
 import { flatToStoragePolygons, toStoragePolygons, type GeometryFixes } from './polygons.ts'
+import { densifyFeature } from './densify.ts'
 import { CopyRows } from './copy-rows.ts'
 
 const CHECK_SQL = loadSql(import.meta.url, './chunk-check.sql')
@@ -37,6 +38,8 @@ export interface StageOptions {
   sink: StageSink
   /** vertices one feature may have (polygons.ts) */
   maxFeatureVertices?: number
+  /** edges of a projected source longer than this (its units) split before reprojection (densify.ts) */
+  densify?: number
   signal?: AbortSignal
   progress?: (done: number, total: number | undefined) => void
   /** a database whose other connections may check and measure chunks alongside the import's (PostgreSQL); none on PGlite */
@@ -139,7 +142,9 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
     const rp = reprojector(crs)
     const first = read
     let partRead = 0
-    for await (const f of source.features(opts.signal)) {
+    const densify = opts.densify && !crs.geographic ? opts.densify : 0
+    for await (const g of source.features(opts.signal)) {
+      const f = densify ? densifyFeature(g, densify) : g
       read++
       partRead++
       const index = first + f.index

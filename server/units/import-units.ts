@@ -22,6 +22,13 @@ export interface ImportUnitsOptions extends SourceImportOptions {
   actor?: string
 }
 
+/**
+ * Edges of units from a projected source (a township map in Gauss-Krüger, say) longer than
+ * this many metres are split before reprojection (ingest/densify.ts), as grid cells' edges
+ * are: the stored unit is the one drawn, and the cell engine takes it (edges ≤ 400 m).
+ */
+export const UNIT_EDGE_M = 250
+
 /** Administrative units: unique codes (GB/T 2260 where given), names, parent codes. */
 export async function importUnits(db: Db, o: ImportUnitsOptions) {
   const set = checkName(o.set, 'unit set name')
@@ -33,6 +40,7 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
     let replaced = false
     let setId = 0
     return {
+      densify: UNIT_EDGE_M,
       tags: (f) => {
         const raw = f.attributes[codeField]
         if (raw === null || raw === undefined || String(raw).trim() === '') {
@@ -49,7 +57,7 @@ export async function importUnits(db: Db, o: ImportUnitsOptions) {
         const [row] = await tx.query<{ id: number }>(
           `INSERT INTO unit_set (name, kind, params, source_file, source_checksum, source_crs, unit_count, report, created_by)
            VALUES ($1, 'admin', $2, $3, $4, $5, 0, '{}', $6) RETURNING id`,
-          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null }), head.file, head.checksum, head.crs, o.actor ?? null],
+          [set, JSON.stringify({ codeField, nameField: nameField ?? null, parentField: parentField ?? null, edgePiecesM: UNIT_EDGE_M }), head.file, head.checksum, head.crs, o.actor ?? null],
         )
         setId = row!.id
         return { sql: INSERT_UNITS, params: [setId] }
