@@ -16,16 +16,9 @@ import { DEFAULT_MEASURE_THREADS } from '../../server/settings.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
 import { generateCounty } from './county-gen.ts'
+import { PLAIN_COVERAGE as BASELINE } from './plain-coverage.ts'
 import { laterVintage } from './later-vintage.ts'
 import { change } from '../../server/stats/change.ts'
-
-const BASELINE = `
-  SELECT u.code AS unit_code, f.layer_id,
-         ST_Area(ST_Union(ST_CollectionExtract(ST_Intersection(u.geom, f.geom), 3))::geography) AS area_m2
-  FROM unit u
-  JOIN feature f ON f.layer_id = ANY($2::int[]) AND f.geom && u.geom AND ST_Intersects(u.geom, f.geom)
-  WHERE u.set_id = $1
-  GROUP BY u.code, f.layer_id`
 
 // change of a layer between two vintages, the plain way: per cell, each vintage's features
 // clipped to the cell and dissolved per class and whole (ST_Union), the two intersected
