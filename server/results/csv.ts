@@ -8,6 +8,7 @@
 export const BOM = '\uFEFF'
 
 const FORMULA_START = /^[=+\-@\t\r]/
+const NEEDS_QUOTES = /[",\r\n]/
 const PLAIN_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 
 /** A text cell made safe to open in a spreadsheet. */
@@ -19,8 +20,10 @@ export function neutralise(s: string): string {
 export function toCsv(columns: string[], rows: object[]): string {
   const cell = (v: unknown) => {
     if (v === null || v === undefined) return ''
-    const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : neutralise(String(v))
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+    // a number's text holds no comma, quote or line break
+    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : ''
+    const s = neutralise(String(v))
+    return NEEDS_QUOTES.test(s) ? `"${s.replace(/"/g, '""')}"` : s
   }
   return BOM + [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell((r as Record<string, unknown>)[c])).join(','))].join('\r\n') + '\r\n'
 }
