@@ -191,6 +191,19 @@ for (const backend of backends()) {
       }
     })
 
+    it('a zonal result read back by the process that ran it (the result memo) equals the stored one', async () => {
+      const rt = createRuntime({})
+      try {
+        const fresh = await rt.run(() => zonal(db, 'u', 'lc_gk', { rasterDir: store }, { reuse: false }))
+        expect(fresh.rows.length).toBeGreaterThan(0)
+        const stored = await zonal(db, 'u', 'lc_gk', { rasterDir: store }) // another runtime: reused, read from the database
+        expect(stored.run.id).toBe(fresh.run.id)
+        expect(stored.rows).toEqual(fresh.rows)
+      } finally {
+        await rt.close()
+      }
+    })
+
     it('Gauss-Krüger (EPSG:4547) raster: class areas equal PostGIS with each pixel measured on the ellipsoid (1e-6)', async () => {
       const r = await zonal(db, 'u', 'lc_gk', { rasterDir: store })
       expect(r.pixelArea).toMatch(/^lattice/)

@@ -2,6 +2,7 @@
 // per unit (kind 'zonal_change': class transitions of two categorical rasters on one
 // grid, or the difference of means of two continuous rasters), planned as runs over the
 // streaming scan. Results go to run_result, one document of entries per unit and band, class or pair.
+import { recallResult, rememberResult } from '../runs/result-memo.ts'
 import { performance } from 'node:perf_hooks'
 import type { Db, Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
@@ -81,8 +82,13 @@ const gridOf = (r: RasterRecord): ZonalGrid => ({ crsProj4: r.crs_proj4, transfo
 const nodataOf = (s: SourceSpec): number | null => (s.op === 'file' ? s.nodata : null)
 
 /** Stores a run's entries ([unit id, key, value]) as one document (see migration 006). */
+/** A zonal entry (a unit's statistics: classes with area and pixels, or a histogram) counts as this many in the result memo. */
+const ZONAL_ENTRY_WEIGHT = 16
+
 async function storeResult(db: Queryable, runId: number, entries: [string, string, unknown][]): Promise<void> {
   await db.query('INSERT INTO run_result (run_id, entries, body) VALUES ($1, $2, $3)', [runId, entries.length, JSON.stringify(entries)])
+  // read back at once by the request that ran it (readZonal): kept, not fetched and parsed again
+  rememberResult(runId, entries, ZONAL_ENTRY_WEIGHT)
 }
 
 /** Zonal statistics of one band of a raster over a unit set. */
@@ -233,8 +239,11 @@ export interface ZonalResult {
 export async function readZonal(db: Queryable, run: RunRecord): Promise<ZonalResult> {
   const meta = run.meta as unknown as ZonalMeta
   const units = await runUnits(db, run.id, meta.unitSet.id, meta.unitSet.name)
-  const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [run.id])
-  const entries = (stored ? JSON.parse(stored.body) : []) as [string, string, Record<string, unknown>][]
+  let entries = recallResult<[string, string, Record<string, unknown>]>(run.id)
+  if (!entries) {
+    const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [run.id])
+    entries = (stored ? JSON.parse(stored.body) : []) as [string, string, Record<string, unknown>][]
+  }
   const byUnit = new Map<string, Map<string, Record<string, unknown>>>()
   for (const [unit, key, v] of entries) (byUnit.get(unit) ?? byUnit.set(unit, new Map()).get(unit)!).set(key, v)
   const ra = meta.raster

@@ -45,7 +45,7 @@ export async function readSums(db: Queryable, runId: number): Promise<Map<string
   }
   for (const r of rows) put(r.unit_id, r.key, Number(r.area_m2), Number(r.pieces), Number(r.features))
   // the run's document: from this process's memo when it wrote it just now (result-memo.ts)
-  let doc = recallResult(runId)
+  let doc = recallResult<[string, string, number, number]>(runId)
   if (!doc) {
     const [stored] = await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [runId])
     doc = stored ? (JSON.parse(stored.body) as [string, string, number, number][]) : []
