@@ -156,14 +156,15 @@ for (const backend of backends()) {
       expect(overlap).toBeGreaterThan(100) // seed 7 has overlapping duplicates of the other class
     }, 120_000)
 
-    it('overlaps and ecological space equal PostGIS intersections and unions', async () => {
-      const r = await coverage(db, 'g100', { layers: names().join(','), overlaps: 'redline+protected_area', union: true })
+    // mixed: its declined unit's overlap and union measured by PostGIS alone
+    for (const set of ['g100', 'mixed']) it(`${set}: overlaps and ecological space equal PostGIS intersections and unions`, async () => {
+      const r = await coverage(db, set, { layers: names().join(','), overlaps: 'redline+protected_area', union: true })
       const id = (n: string) => county.layers.find((l) => l.name === n)!.id
       const ov = new Map((await db.query<{ code: string; a: number; ua: number }>(`
         WITH a AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $2), b AS (SELECT ST_Union(geom) g FROM feature WHERE layer_id = $3)
         SELECT u.code, u.area_m2 AS ua, ST_Area(ST_Intersection(u.geom, ST_Intersection(a.g, b.g))::geography) AS a
-        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, ['g100', id('redline'), id('protected_area')])).map((x) => [x.code, x]))
-      const eco = await plain('g100', 'f.layer_id = ANY($2::int[])', [['redline', 'protected_area', 'forest', 'wetland'].map(id)])
+        FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = $1, a, b`, [set, id('redline'), id('protected_area')])).map((x) => [x.code, x]))
+      const eco = await plain(set, 'f.layer_id = ANY($2::int[])', [['redline', 'protected_area', 'forest', 'wetland'].map(id)])
       let overlapArea = 0
       for (const row of r.rows) {
         if (row.measure === 'overlap') {
