@@ -410,13 +410,16 @@ export function createApp({ db, settings, log = () => {} }: AppDeps) {
     const input = (req.body ?? {}) as Record<string, unknown>
     if (typeof input !== 'object' || Array.isArray(input)) throw new BadInput('the body must be a JSON object {kind, units, …}')
     const { request, extra } = parseRunRequest(input.kind, input, 'body', B.runs)
-    const started = await startRun(db, await planInScope(req, request), { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs, actor: await who(req) })
+    // a new run is answered as accepted (running, 0 %): a quick one may be done before a
+    // second read, and the client would never see that it ran
+    let accepted: Awaited<ReturnType<typeof getRun>> | undefined
+    const started = await startRun(db, await planInScope(req, request), { reuse: !extra.fresh, timeoutMs: settings.runTimeoutMs, actor: await who(req), created: async (id) => { accepted = await getRun(db, id) } })
     res.locals.auditTarget = `run ${started.id}`
     started.done.then(
       (r) => log(`run ${r.id} (${r.kind}) ${r.reused ? 'reused' : `done in ${((r.elapsed_ms ?? 0) / 1000).toFixed(1)} s`}`),
       (e) => log(`run ${started.id} ended: ${(e as Error).message}`),
     )
-    res.status(started.reused ? 200 : 202).location(`/api/runs/${started.id}`).json({ ...(await getRun(db, started.id)), reused: started.reused })
+    res.status(started.reused ? 200 : 202).location(`/api/runs/${started.id}`).json({ ...(accepted ?? (await getRun(db, started.id))), reused: started.reused })
   })
   app.get('/api/runs', async (req, res) => {
     q(req, Q.none)

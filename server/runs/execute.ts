@@ -46,6 +46,9 @@ export interface RunOptions {
   timeoutMs?: number
   /** who asked (audit: key name or cli:<user>), stored on a new run as created_by */
   actor?: string
+  /** called with a new run's id once its row exists, before it computes: what it looked like
+   *  when accepted (HTTP answers with that, not with a state the run may already have left) */
+  created?: (id: number) => Promise<void>
 }
 
 export interface StartedRun {
@@ -108,6 +111,7 @@ export async function startRun(db: Db, plan: RunPlan, opts: RunOptions = {}): Pr
   }
   await opts.beforeCompute?.()
   const id = await createRun(db, plan.kind, plan.params, plan.inputs, key, opts.actor)
+  await opts.created?.(id)
   const controller = new AbortController()
   const onAbort = () => controller.abort(new Cancelled(`run ${id} was cancelled`))
   if (opts.signal?.aborted) onAbort()
