@@ -640,7 +640,9 @@ describe.skipIf(!haveChromium)('viewer in Chromium', () => {
     page.on('response', async (r) => { if (r.status() === 400) bad.push(`${r.url()} ${(await r.text().catch(() => '')).slice(0, 300)}`) })
     await page.goto(`${base}/?progress=1#set=g3km`)
     // what it looks like meanwhile (when the run is slow enough to catch)
-    if (await page.waitForSelector('#progress:not([hidden])', { timeout: 60_000 }).then(() => true, () => false)) await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-progress.png') })
+    // (a picture for the docs, not a check: on a loaded machine the page's fonts may still be
+    // on their way from a server busy computing, and the screenshot waits for them)
+    if (await page.waitForSelector('#progress:not([hidden])', { timeout: 60_000 }).then(() => true, () => false)) await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-progress.png'), timeout: 15_000 }).catch(() => undefined)
     await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 })
     await settle()
     const seen = await page.evaluate(() => (window as unknown as { __progress: { shown: boolean; max: number; texts: string[] } }).__progress)
