@@ -15,6 +15,8 @@ const EQUAL_AREA = new Set(['aea', 'laea', 'cea', 'sinu', 'moll', 'eqearth', 'ig
 /** lattice spacing for projections that are not equal-area: ~4 km, at most 128 pixels (pixelAreas) */
 const LATTICE_M = 4000
 const LATTICE_MAX = 128
+/** raster rows whose interpolated lattice columns are kept (pixelAreas) */
+const ROW_CACHE = 4096
 
 export interface PixelAreas {
   /** how: 'equal-area' | 'geographic-rows' | 'lattice' */
@@ -121,7 +123,19 @@ function lattice(crsProj4: string, t: GeoTransform, ell: Ellipsoid, geographic: 
     if (v === undefined) row.set(lc, (v = mean(lc * L, lr * L)))
     return v
   }
-  let col = new Float64Array(0)
+  // per raster row, its lattice columns interpolated between lattice rows (NaN: not yet): a
+  // scan band's units revisit the same rows, each for a short window
+  const rowCols = new Map<number, Float64Array>()
+  const colsOf = (r: number, end: number): Float64Array => {
+    let a = rowCols.get(r)
+    if (!a || a.length < end) {
+      const b = new Float64Array(Math.max(end, 2 * (a?.length ?? 0), 16)).fill(NaN)
+      if (a) b.set(a)
+      if (!a && rowCols.size >= ROW_CACHE) rowCols.clear()
+      rowCols.set(r, (a = b))
+    }
+    return a
+  }
   return {
     method: `lattice: exact geodesic mean pixel areas of ${K}×${K} blocks every ${L} pixels, biquadratic between`,
     rowConstant: () => undefined,
@@ -131,14 +145,17 @@ function lattice(crsProj4: string, t: GeoTransform, ell: Ellipsoid, geographic: 
       const wr = r / L - lr
       const a0 = ((wr - 1) * (wr - 2)) / 2, a1 = -wr * (wr - 2), a2 = (wr * (wr - 1)) / 2
       const lc0 = Math.floor(c0 / L)
-      const n = Math.floor((c1 - 1) / L) + 3 - lc0
-      if (col.length < n) col = new Float64Array(n)
-      for (let k = 0; k < n; k++) col[k] = a0 * at(lc0 + k, lr) + a1 * at(lc0 + k, lr + 1) + a2 * at(lc0 + k, lr + 2)
-      for (let c = c0; c < c1; c++) {
+      const end = Math.floor((c1 - 1) / L) + 3
+      const col = colsOf(r, end)
+      for (let k = lc0; k < end; k++) if (col[k] !== col[k]) col[k] = a0 * at(k, lr) + a1 * at(k, lr + 1) + a2 * at(k, lr + 2)
+      // along the row, per lattice interval: the quadratic q0 + b·t + c2·t² in t = c − k·L,
+      // each pixel from its own t (the same area whatever window asks for it)
+      for (let c = c0; c < c1; ) {
         const k = Math.floor(c / L)
-        const w = c / L - k
-        const j = k - lc0
-        out[c - c0] = (((w - 1) * (w - 2)) / 2) * col[j]! - w * (w - 2) * col[j + 1]! + ((w * (w - 1)) / 2) * col[j + 2]!
+        const stop = Math.min(c1, (k + 1) * L)
+        const q0 = col[k]!, q1 = col[k + 1]!, q2 = col[k + 2]!
+        const b = (-3 * q0 + 4 * q1 - q2) / (2 * L), c2 = (q0 - 2 * q1 + q2) / (2 * L * L)
+        for (let t = c - k * L; c < stop; c++, t++) out[c - c0] = q0 + t * (b + c2 * t)
       }
     },
   }
