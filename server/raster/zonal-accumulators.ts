@@ -158,6 +158,66 @@ export function categorical(units: number, nodata: number | null): { sums: Categ
       }
       s.nodataM2 = s.nodataPixels * same
       for (let i = 0; i < nt; i++) area[touched[i]!] = frac[touched[i]!]! * same
+    } else if (v instanceof Uint8Array) {
+      // 8-bit classes whose pixels differ in area (a Gauss-Krüger or UTM land-cover grid): as
+      // the equal-area 8-bit path, each pixel's area added to its class beside its fraction,
+      // in two interleaved copies of the bins; a pixel covered whole until the next edge
+      // counts 1 (as there), one covered in part its fraction
+      if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
+      const d = x.delta
+      const w = x.w
+      for (let r = 0; r < x.h; r++) {
+        const constant = x.areas.rowConstant(x.row + r)
+        if (constant === undefined) x.areas.row(x.row + r, x.col, x.col + w, rowArea)
+        else rowArea.fill(constant, 0, w)
+        const cb = r * (w + 1)
+        const vb = x.offset + r * x.stride
+        let run = 0
+        let c = 0
+        while (c < w) {
+          run += d[cb + c]!
+          if (run <= 0) {
+            c++
+            continue
+          }
+          if (run < FULL) {
+            const k = v[vb + c]!
+            bins8[k] += run
+            bins8[512 + k] += run * rowArea[c]!
+            c++
+            continue
+          }
+          let e = c + 1
+          while (e < w && d[cb + e] === 0) e++
+          for (; c + 2 <= e; c += 2) {
+            const k0 = v[vb + c]!, k1 = v[vb + c + 1]!
+            bins8[k0] += 1
+            bins8[512 + k0] += rowArea[c]!
+            bins8[256 + k1] += 1
+            bins8[768 + k1] += rowArea[c + 1]!
+          }
+          if (c < e) {
+            const k = v[vb + c]!
+            bins8[k] += 1
+            bins8[512 + k] += rowArea[c]!
+            c++
+          }
+        }
+      }
+      const ndi = nodata === null || !Number.isInteger(nodata) ? -1 : nodata
+      for (let k = 0; k < 256; k++) {
+        const f = bins8[k]! + bins8[256 + k]!
+        if (f === 0) continue
+        const a = bins8[512 + k]! + bins8[768 + k]!
+        bins8[k] = bins8[256 + k] = bins8[512 + k] = bins8[768 + k] = 0
+        if (k === ndi) {
+          s.nodataPixels += f
+          s.nodataM2 += a
+        } else {
+          const e = s.classes.get(k)
+          if (e) { e[0] += a; e[1] += f } else s.classes.set(k, [a, f])
+        }
+      }
     } else {
       if (rowArea.length < x.w) rowArea = new Float64Array(x.w)
       for (let r = 0; r < x.h; r++) {
