@@ -308,6 +308,9 @@ async function measureTile(ctx: StepContext, plan: CellCoveragePlan, unitCells: 
   // layers are read, while the server and the workers go on with the others
   const tileReads: TileReads = { tile, box, single, cs, direct }
   const pending = wanted.map((id) => readTileLayer(ctx, unitCells, reading, tileReads, id, stats))
+  // rejections are met when awaited below; one that comes while this thread waits on another
+  // (an earlier layer, a PostGIS fallback that failed first) must not be left unhandled
+  for (const p of pending) p.catch(() => {})
   const waiting = sets.filter((set) => !set.layers.some((l) => elsewhere.has(l)))
   /** A set's sums added to the run's; its degenerate cells measured by PostGIS. */
   const record = async (key: string, r: SetSums, layers: number[], category: string | null) => {
