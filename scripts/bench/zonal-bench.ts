@@ -25,19 +25,13 @@ import { zonal, type CategoricalRow } from '../../server/raster/zonal.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { unitSetId } from '../../server/units/unit-set.ts'
 import { GEOKEYS, writeGeoTiff } from '../raster/write-geotiff.ts'
+import { landCoverClass } from './land-cover.ts'
 
 const here = fileURLToPath(import.meta.url)
 const ALBERS = '+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs'
 const LL = '+proj=longlat +ellps=GRS80 +no_defs'
 const SRID = 990001
 const PX = 30
-
-/** land-cover-like classes 1..9: blobs of tens of pixels with ragged edges */
-const classAt = (r: number, c: number) => {
-  const h = Math.imul((r >> 5) * 73856093 ^ (c >> 5) * 19349663, 2654435761) >>> 0
-  const edge = ((r * 7 + c * 13) & 15) === 0 ? 1 : 0
-  return ((h >>> 7) + edge) % 9 + 1
-}
 
 /** ECOCENSUS_SCAN_THREADS, as a service reads it */
 const SCAN_THREADS = Number(process.env.ECOCENSUS_SCAN_THREADS ?? DEFAULT_SCAN_THREADS)
@@ -57,7 +51,7 @@ async function one(side: number, unitsSide: number, baseline: boolean) {
     let t = performance.now()
     for (const compression of ['none', 'deflate'] as const) {
       files[compression] = path.join(dir, `lc_${compression}.tif`)
-      writeGeoTiff(files[compression]!, { ...spec, compression }, (_b, r, c) => classAt(r, c))
+      writeGeoTiff(files[compression]!, { ...spec, compression }, (_b, r, c) => landCoverClass(r, c))
     }
     const genS = (performance.now() - t) / 1000
     const inv = proj4(ALBERS, LL)

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import proj4 from 'proj4'
 import { openDb } from '../../server/db/open.ts'
 import { GEOKEYS, writeGeoTiff } from '../raster/write-geotiff.ts'
+import { landCoverClass } from './land-cover.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const url = process.env.DATABASE_URL
@@ -45,19 +46,12 @@ const cli = (args: string[]) => {
   return (performance.now() - t) / 1000
 }
 
-/** land-cover-like classes 1..9: blobs of tens of pixels with ragged edges (as zonal-bench.ts) */
-const classAt = (r: number, c: number) => {
-  const h = Math.imul((r >> 5) * 73856093 ^ (c >> 5) * 19349663, 2654435761) >>> 0
-  const edge = ((r * 7 + c * 13) & 15) === 0 ? 1 : 0
-  return ((h >>> 7) + edge) % 9 + 1
-}
-
 const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
 // 60 km east of the zone's meridian at 30° N, off the 30 m lattice by 0.37 pixel
 const ox = 39_560_000 + 0.37 * PX, oy = 3_320_000 + 0.37 * PX
 const tif = path.join(dir, 'lc_gk.tif')
 let t = performance.now()
-writeGeoTiff(tif, { width: side, height: side, type: 'uint8', tile: 256, compression: 'deflate', transform: [ox, PX, 0, oy, 0, -PX], geoKeys: GEOKEYS.epsg(4527) }, (_b, r, c) => classAt(r, c))
+writeGeoTiff(tif, { width: side, height: side, type: 'uint8', tile: 256, compression: 'deflate', transform: [ox, PX, 0, oy, 0, -PX], geoKeys: GEOKEYS.epsg(4527) }, (_b, r, c) => landCoverClass(r, c))
 const genS = (performance.now() - t) / 1000
 const inv = proj4(GK39, LL)
 const corners = [[ox, oy], [ox + side * PX, oy], [ox, oy - side * PX], [ox + side * PX, oy - side * PX]].map((p) => inv.forward(p as [number, number]))
