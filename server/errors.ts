@@ -51,6 +51,11 @@ export class Cancelled extends AppError {
   override readonly status = 409
   override readonly code: string = 'cancelled'
 }
+/** A part of a distributed run failed on the workers for good (server/distribute/): its error. */
+export class TaskFailed extends AppError {
+  override readonly status = 500
+  override readonly code: string = 'task_failed'
+}
 export class TooLarge extends AppError {
   override readonly status = 413
   override readonly code: string = 'too_large'

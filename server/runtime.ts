@@ -15,6 +15,7 @@ import { RESULT_MEMO, ResultMemo } from './runs/result-memo.ts'
 import { LIVE_RUNS, LiveRuns } from './runs/execute.ts'
 import { RUN_STATS, RunStatsCache, SOURCE_MEMO, SourceMemo } from './tiles/vector-source.ts'
 import { CATALOG_GENERATION, CatalogGeneration } from './catalog/generation.ts'
+import { DISTRIBUTOR, type Distributor } from './distribute/distribute.ts'
 
 /** Settings (server/settings.ts) are RuntimeOptions: the thread counts are read from them. */
 export interface RuntimeOptions {
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   scanMinPixels?: number
   /** tests and benchmarks: the cell engine's tiling and split reads */
   cells?: Partial<CellOptions>
+  /** runs hand parts of their work to worker processes through this (closed with the runtime) */
+  distributor?: Distributor
 }
 
 export interface Runtime {
@@ -43,6 +46,7 @@ export interface Runtime {
   readonly runStats: RunStatsCache
   readonly sources: SourceMemo
   readonly catalog: CatalogGeneration
+  readonly distributor?: Distributor
   /** runs fn (and everything it starts, awaited or not) with this runtime's pools */
   run<T>(fn: () => T): T
   /** stops every worker */
@@ -68,9 +72,10 @@ export function createRuntime(o: RuntimeOptions = {}): Runtime {
   ]
   // only when given: a test's own choice (withCells) around a runtime's work stays in force
   if (o.cells) bindings.push(bind(CELL_OPTIONS, cells))
+  if (o.distributor) bindings.push(bind(DISTRIBUTOR, o.distributor))
   return {
-    measure, parse, scan, cells, features, units, results, live, runStats, sources, catalog,
+    measure, parse, scan, cells, features, units, results, live, runStats, sources, catalog, distributor: o.distributor,
     run: (fn) => within(bindings, fn),
-    close: async () => void (await Promise.all([measure.close(), parse.stop(), scan.close()])),
+    close: async () => void (await Promise.all([measure.close(), parse.stop(), scan.close(), o.distributor?.queue.close()])),
   }
 }

@@ -10,8 +10,8 @@ const SERVER = path.resolve(import.meta.dirname, '../server')
 /** bottom to top; a module may import from its own layer's folder and from the ones before */
 const LAYERS = [
   'errors.ts', 'config-file.ts', 'settings.ts', 'scoped.ts', 'module-url.ts', 'types', 'validate', 'geom', 'db', 'crs',
-  'catalog', 'audit', 'runs', 'ingest', 'units', 'indicators', 'stats', 'raster', 'gep', 'ledger', 'watershed', 'alerts', 'results', 'auth',
-  'factors', 'report', 'tiles', 'runtime.ts', 'sample', 'http', 'cli',
+  'catalog', 'audit', 'runs', 'distribute', 'ingest', 'units', 'indicators', 'stats', 'raster', 'gep', 'ledger', 'watershed', 'alerts', 'results', 'auth',
+  'factors', 'report', 'tiles', 'worker', 'runtime.ts', 'sample', 'http', 'cli',
 ]
 
 interface Edge { from: string; to: string; fromFile: string; toFile: string }

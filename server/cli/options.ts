@@ -73,6 +73,7 @@ export const options = {
   rasterDerive: body.derive.omit({ op: true }),
   runsResult: z.strictObject({ table: f.tableName.optional(), rollup: f.oneOf(ROLLUP_LEVELS).optional(), ...output }),
   serve: z.strictObject({ port: f.int(0, 65_535).optional() }),
+  worker: z.strictObject({ concurrency: f.int(1, 64).default(1), minTaskMs: f.int(0, 3_600_000).optional() }),
 }
 
 export const args = {

@@ -7,6 +7,7 @@ import { openDb } from '../db/open.ts'
 import { recoverInterruptedRuns } from '../runs/recover.ts'
 import { loadSettings, type Settings } from '../settings.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
+import type { Distributor } from '../distribute/distribute.ts'
 import { BadInput, oneLine } from '../errors.ts'
 import { listAudit, recordAudit } from '../audit/audit.ts'
 import { setLayerLabel } from '../catalog/layer-labels.ts'
@@ -130,17 +131,26 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators
  * died (kill -9, power cut) marked failed so that they can be run again.
  */
 async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined; runtime: Runtime }> {
-  const runtime = createRuntime(settings)
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
   const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, embeddedBuffersMb: settings.embeddedBuffersMb, log })
   try {
     const interrupted = await recoverInterruptedRuns(db)
     if (interrupted.length) log(`marked ${interrupted.length} interrupted run(s) failed: ${interrupted.join(', ')}`)
+    const distributor = settings.distribute ? await openDistributor(db, settings) : undefined
+    const runtime = createRuntime({ ...settings, cells: settings.tileFeatures ? { tileFeatures: settings.tileFeatures } : undefined, distributor })
+    return { db, url, runtime }
   } catch (err) {
     await db.close()
     throw err
   }
-  return { db, url, runtime }
+}
+
+/** The job queue of distributed runs (ECOCENSUS_DISTRIBUTE=queue; docs/scale.md): on a PostgreSQL server only. */
+async function openDistributor(db: Db, s: Settings): Promise<Distributor> {
+  if (!db.server) throw new BadInput('ECOCENSUS_DISTRIBUTE=queue needs a PostgreSQL server that every worker reaches: set DATABASE_URL (the embedded database lives in one process)')
+  const { TaskQueue } = await import('../distribute/queue.ts')
+  const queue = await TaskQueue.open({ url: db.server.url, expireSeconds: s.taskExpireSeconds, retries: s.taskRetries, maintenanceSeconds: s.queueMaintenanceSeconds })
+  return { queue, pollMs: 250, unitsPerTask: s.taskUnits }
 }
 
 async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {
@@ -788,6 +798,36 @@ program
   .command('sample')
   .description('load the bundled sample data (if not loaded yet)')
   .checked(options.none, async (_o, cmd) => withDb(cmd, async (db, s) => { if (!(await loadSampleIfEmpty(db, s.maxFileBytes, log, s.rasterDir))) log('sample data already loaded') }))
+
+program
+  .command('worker')
+  .description('compute parts of distributed runs (ECOCENSUS_DISTRIBUTE=queue) until stopped (SIGTERM, SIGINT); PostgreSQL only, any host with DATABASE_URL (docs/scale.md)')
+  .option('--concurrency <n>', 'tasks computed at once (default 1)')
+  .option('--min-task-ms <ms>', 'make every task take at least this long (measuring the queue itself)')
+  .checked(options.worker, async (o, cmd) => {
+    const settings = loadSettings()
+    const { db, runtime } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
+    try {
+      if (!db.server) throw new BadInput('a worker takes tasks from a PostgreSQL server: set DATABASE_URL or --db (the embedded database lives in one process)')
+      const { TaskQueue } = await import('../distribute/queue.ts')
+      const { startWorker, WORKER_NAME } = await import('../worker/worker.ts')
+      const own = runtime.distributor ? undefined : await TaskQueue.open({ url: db.server.url, expireSeconds: settings.taskExpireSeconds, retries: settings.taskRetries, maintenanceSeconds: settings.queueMaintenanceSeconds })
+      const queue = own ?? runtime.distributor!.queue
+      const stopped = new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'))
+        process.once('SIGINT', () => resolve('SIGINT'))
+      })
+      const stop = await runtime.run(() => startWorker(db, queue, { concurrency: o.concurrency, minTaskMs: o.minTaskMs, rasterDir: settings.rasterDir, log }))
+      log(`worker ${WORKER_NAME}: taking tasks (${o.concurrency} at a time)`)
+      const signal = await stopped
+      log(`worker ${WORKER_NAME}: ${signal}; finishing the tasks in hand`)
+      await stop()
+      await own?.close()
+    } finally {
+      await runtime.close()
+      await db.close()
+    }
+  })
 
 program
   .command('serve')

@@ -12,8 +12,8 @@ import { runUnits } from '../units/unit-cache.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { pixelAreas } from './pixel-area.ts'
 import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from './raster-store.ts'
-import { SCAN_POOL } from './scan-pool.ts'
-import { current } from '../scoped.ts'
+import { scanJob } from './scan-distributed.ts'
+import type { DistributedMeta } from '../distribute/distribute.ts'
 import { continuousStats, pairOf, type CategoricalSums, type ContinuousSums, type HistogramSpec } from './zonal-accumulators.ts'
 import { jobUnits, type ZonalGrid } from './zonal-job.ts'
 
@@ -51,6 +51,8 @@ type ZonalMeta = {
   /** time of reading units (or finding them read), scanning the raster (units reprojected, on
    *  `threads` threads), storing the sums */
   stages?: { unitsMs: number; scanMs: number; storeMs: number; threads: number }
+  /** the scan's tasks on worker processes (distribute/), when runs are distributed */
+  distributed?: DistributedMeta
 }
 
 const refOf = (r: RasterRecord): RasterRef => ({ id: r.id, name: r.name, vintage: r.vintage, kind: r.kind, checksum: r.checksum, crs: r.crs, legend: r.legend })
@@ -115,8 +117,9 @@ export async function planZonal(db: Queryable, unitSet: string, rasterSpec: stri
         meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0, threads: 1 }
         const source = await sourceSpec(ctx.db, rasterDir, r, band)
         const accumulator = mode === 'categorical' ? { mode, nodata: nodataOf(source) } as const : { mode, nodata: nodataOf(source), histogram: histogram! } as const
-        const res = await current(SCAN_POOL).run({ sources: [source], grid: gridOf(r), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+        const res = await scanJob(ctx, { sources: [source], grid: gridOf(r), accumulator, units }, set.id, rasterDir)
         meta.unitsOutside = res.outside.length
+        meta.distributed = res.distributed
         meta.stages.threads = res.threads
         const out: [string, string, unknown][] = []
         if (mode === 'categorical') {
@@ -164,8 +167,9 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
         if (mode === 'transitions') {
           const sources = [await sourceSpec(ctx.db, rasterDir, a, band), await sourceSpec(ctx.db, rasterDir, b, band)]
           const accumulator = { mode, nodataFrom: nodataOf(sources[0]!), nodataTo: nodataOf(sources[1]!) } as const
-          const res = await current(SCAN_POOL).run({ sources, grid: gridOf(a), accumulator, units }, { signal: ctx.signal, progress: ctx.progress })
+          const res = await scanJob(ctx, { sources, grid: gridOf(a), accumulator, units }, set.id, rasterDir)
           meta.unitsOutside = res.outside.length
+          meta.distributed = res.distributed
           // one row per unit: 'from:to' → [area m², pixels], and the nodata area
           ;(res.sums as { pairs: Map<number, [number, number]>; nodataM2: number }[]).forEach((s, i) =>
             out.push([res.inside[i]!, 'pairs', { pairs: Object.fromEntries([...s.pairs].map(([k, v]) => [pairOf(k).join(':'), v])), nodata: s.nodataM2 }]))
@@ -173,10 +177,9 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
           const stats = new Map<string, { from?: unknown; to?: unknown }>()
           for (const [which, r] of [['from', a], ['to', b]] as const) {
             const source = await sourceSpec(ctx.db, rasterDir, r, band)
-            const res = await current(SCAN_POOL).run({ sources: [source], grid: gridOf(r), accumulator: { mode: 'continuous', nodata: nodataOf(source), histogram: histogram! }, units }, {
-              signal: ctx.signal,
-              progress: (f) => ctx.progress(which === 'from' ? f / 2 : 0.5 + f / 2),
-            })
+            const res = await scanJob(ctx, { sources: [source], grid: gridOf(r), accumulator: { mode: 'continuous', nodata: nodataOf(source), histogram: histogram! }, units }, set.id, rasterDir,
+              (f) => ctx.progress(which === 'from' ? f / 2 : 0.5 + f / 2))
+            if (res.distributed) meta.distributed = res.distributed
             ;(res.sums as ContinuousSums[]).forEach((s, i) => {
               const id = res.inside[i]!
               const e = stats.get(id) ?? stats.set(id, {}).get(id)!

@@ -223,4 +223,5 @@ async function checkInputsKept(tx: Queryable, plan: RunPlan): Promise<void> {
 async function dropWork(db: Queryable, id: number): Promise<void> {
   await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
   await db.query('DELETE FROM run_member WHERE run_id = $1', [id])
+  await db.query('DELETE FROM run_task WHERE run_id = $1', [id])
 }

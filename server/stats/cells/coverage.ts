@@ -28,6 +28,8 @@ import { current } from '../../scoped.ts'
 import { layerReads, readLayer, type LayerRead } from './read/layer-features.ts'
 import { unionBoundary, type Feat } from './union-boundary.ts'
 import { pairing, withoutCopies, type CategoryPair, type ClassOutside } from './transitions.ts'
+import { distribute, DISTRIBUTOR, type DistributedMeta } from '../../distribute/distribute.ts'
+import { Gone } from '../../errors.ts'
 
 const FALLBACK_SQL = loadSql(import.meta.url, './fallback.sql')
 const PAIR_FALLBACK_SQL = loadSql(import.meta.url, './fallback-pair.sql')
@@ -79,6 +81,8 @@ export interface CellCoverageStats {
   ms: { read: number; boundary: number; measure: number; fallback: number; write: number; wait: number }
   /** the layers measured by measure workers (measure-pool.ts), with their time there */
   elsewhere: { layer: number; ms: Record<string, number> }[]
+  /** tiles computed by worker processes (distribute/): parts, attempts, who */
+  distributed?: DistributedMeta
 }
 
 /** The units of a set as cells (measure.ts measureCell), or undefined when most of them are declined (edges over LONG_M). */
@@ -134,18 +138,92 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { cells } = unitCells
   const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: cells.filter((c) => c.declined).length, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
-  const sets = setsOf(plan)
   const sums = new RunSums(unitCells.ids.length)
-  const reading = await planReads(ctx, plan, unitCells, stats)
-  let done = 0
-  for (const tile of reading.tiles) {
-    await measureTile(ctx, plan, unitCells, reading, sets, sums, stats, tile)
-    done += tile.length
-    await ctx.progress(done / cells.length)
+  const { tileFeatures, split } = current(CELL_OPTIONS)
+  const tiles = tilesOf(cells, tileCount(plan, tileFeatures))
+  const distributor = current(DISTRIBUTOR)
+  if (distributor && tiles.length > 1) {
+    // each tile a task for the workers (distribute/), computed there as below
+    const spec: CellTaskSpec = { plan, tileFeatures, split }
+    stats.tiles = tiles.length
+    stats.distributed = await distribute<CellPart>(ctx, distributor, 'cells', spec, tiles.length, (_, p) => {
+      for (const [key, e] of p.sums) {
+        const a = sums.acc(key)
+        for (let k = 0; k < e.units.length; k++) {
+          a.area[e.units[k]!] += e.area[k]!
+          a.count[e.units[k]!] += e.count[k]!
+        }
+      }
+      addStats(stats, p.stats)
+    })
+  } else {
+    const sets = setsOf(plan)
+    const reading = await planReads(ctx, plan, unitCells, stats, tiles, split)
+    let done = 0
+    for (const tile of reading.tiles) {
+      await measureTile(ctx, plan, unitCells, reading, sets, sums, stats, tile)
+      done += tile.length
+      await ctx.progress(done / cells.length)
+    }
   }
   await writeSums(ctx, plan, unitCells.ids, sums, stats)
   for (const k of Object.keys(stats.ms) as (keyof CellCoverageStats['ms'])[]) stats.ms[k] = Math.round(stats.ms[k])
   return stats
+}
+
+/** Tiles a run of this plan is cut into: about one per `tileFeatures` features read. */
+const tileCount = (plan: CellCoveragePlan, tileFeatures: number) => Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures)
+
+/** What a worker needs besides the run row to compute one tile of a cell coverage run (worker/tasks.ts). */
+export interface CellTaskSpec { plan: CellCoveragePlan; tileFeatures: number; split: boolean }
+
+/** One tile's sums: per key, the units with an area or a count, and the tile's stats. */
+export interface CellPart {
+  sums: [string, { units: Int32Array; area: Float64Array; count: Int32Array }][]
+  stats: CellCoverageStats
+}
+
+/**
+ * Tile `part` of a cell coverage run, as a worker computes it: the same tiles, reads and
+ * measures as the one-process run (cellCoverage), so its sums are the same to the last bit.
+ * `memo`: the worker's keepsakes of this run (its reading plan, for the run's next tile).
+ */
+export async function cellTask(ctx: StepContext, spec: CellTaskSpec, part: number, memo: Map<string, unknown>): Promise<CellPart> {
+  const { plan } = spec
+  const stats: CellCoverageStats = { cells: 0, tiles: 1, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
+  let planned = memo.get('cells') as Promise<{ unitCells: SimpleCells; reading: Reading }> | undefined
+  if (!planned) {
+    planned = (async () => {
+      const unitCells = await simpleCells(ctx.db, plan.setId)
+      if (!unitCells) throw new Gone(`unit set ${plan.setId} is no longer stored as cells here; run the statistics again`)
+      const tiles = tilesOf(unitCells.cells, tileCount(plan, spec.tileFeatures))
+      return { unitCells, reading: await planReads(ctx, plan, unitCells, stats, tiles, spec.split) }
+    })()
+    memo.set('cells', planned)
+    planned.catch(() => memo.delete('cells'))
+  }
+  const { unitCells, reading } = await planned
+  const tile = reading.tiles[part]
+  if (!tile) throw new Gone(`run ${ctx.runId} has no tile ${part + 1} here (its units changed since it was planned)`)
+  const sums = new RunSums(unitCells.ids.length)
+  stats.cells = tile.length
+  stats.declined = tile.filter((ci) => unitCells.cells[ci]!.declined).length
+  await ctx.progress(0)
+  await measureTile(ctx, plan, unitCells, reading, setsOf(plan), sums, stats, tile)
+  const out: CellPart['sums'] = []
+  for (const [key, a] of sums.byKey) {
+    const units: number[] = []
+    for (const u of tile) if (a.area[u] !== 0 || a.count[u] !== 0) units.push(u)
+    out.push([key, { units: Int32Array.from(units), area: Float64Array.from(units, (u) => a.area[u]!), count: Int32Array.from(units, (u) => a.count[u]!) }])
+  }
+  return { sums: out, stats }
+}
+
+/** Adds a part's stats to the run's (cells, tiles and declined units are the run's own). */
+function addStats(to: CellCoverageStats, p: CellCoverageStats): void {
+  for (const k of ['featuresRead', 'direct', 'cached', 'prepared', 'segments', 'degenerate'] as const) to[k] += p[k]
+  for (const k of Object.keys(to.ms) as (keyof CellCoverageStats['ms'])[]) to.ms[k] += p.ms[k]
+  to.elsewhere.push(...p.elsewhere)
 }
 
 /** The sets a run measures; keys as the piece engine writes them (readCoverage reads both). */
@@ -189,7 +267,7 @@ interface Reading {
   byCategoryOf: (id: number) => boolean
 }
 
-async function planReads(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells, stats: CellCoverageStats): Promise<Reading> {
+async function planReads(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells, stats: CellCoverageStats, tiles: number[][], splitReads: boolean): Promise<Reading> {
   const { db, signal } = ctx
   const { cells, pr } = unitCells
   const wanted = [...new Set([...plan.layers.map((l) => l.id), ...plan.overlaps.flat(), ...plan.union])]
@@ -198,8 +276,6 @@ async function planReads(ctx: StepContext, plan: CellCoveragePlan, unitCells: Si
   // a number for the keys of layers read for these cells (layer-split.ts) in the feature cache
   const cellsTag = current(FEATURE_CACHE).tag(cells)
   const splitCacheKey = (id: number) => `${layerCacheKey(id)}|cells ${cellsTag}`
-  const { tileFeatures, split: splitReads } = current(CELL_OPTIONS)
-  const tiles = tilesOf(cells, Math.ceil(plan.layers.reduce((s, l) => s + l.featureCount, 0) / tileFeatures))
   stats.tiles = tiles.length
   // in sets of its own only: an overlap, a union or a transition needs every feature's geometry here
   const alone = (id: number) => !plan.union.includes(id) && !plan.overlaps.some((p) => p.includes(id)) && !plan.transitions?.some((t) => t.a === id || t.b === id)

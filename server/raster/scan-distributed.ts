@@ -1,0 +1,70 @@
+// A zonal scan (zonal-job.ts) spread over worker processes when runs are distributed
+// (distribute/): its units cut into groups of consecutive raster rows (scan-pool.ts
+// splitUnits, as for threads), one task per group, each scanned by a worker as this process
+// would scan it. A unit's windows do not depend on which units share its scan, so its sums
+// are the same to the last bit however the units are grouped.
+import path from 'node:path'
+import type { StepContext } from '../runs/execute.ts'
+import { current } from '../scoped.ts'
+import { distribute, DISTRIBUTOR, type DistributedMeta } from '../distribute/distribute.ts'
+import type { SourceSpec } from './raster-store.ts'
+import { SCAN_POOL, splitUnits } from './scan-pool.ts'
+import { jobUnits, type JobResult, type ZonalJob } from './zonal-job.ts'
+
+/** A scan's task: the job without its units (the worker reads them: the set's), the raster store it named files in. */
+export interface ScanTaskSpec {
+  job: Omit<ZonalJob, 'units'>
+  setId: number
+  rasterDir: string
+}
+
+/**
+ * Runs a scan of set `setId`'s units (`job.units`): on the workers when runs are distributed
+ * and the set has more than one task's units, else in this process's scan pool.
+ */
+export async function scanJob(ctx: StepContext, job: ZonalJob, setId: number, rasterDir: string, progress = ctx.progress): Promise<JobResult & { distributed?: DistributedMeta }> {
+  const d = current(DISTRIBUTOR)
+  const parts = d ? Math.ceil(job.units.ids.length / d.unitsPerTask) : 1
+  // sources held in this process's memory (GEP's terrain arrays) cannot travel
+  if (!d || parts < 2 || job.sources.some(inMemory)) return current(SCAN_POOL).run(job, { signal: ctx.signal, progress })
+  const { units: _units, ...rest } = job
+  const out: JobResult = { inside: [], sums: [], outside: [], pixels: 0, threads: 0 }
+  const distributed = await distribute<JobResult>({ ...ctx, progress }, d, 'scan', { job: rest, setId, rasterDir } satisfies ScanTaskSpec, parts, (_, r) => {
+    out.inside.push(...r.inside)
+    out.sums.push(...r.sums)
+    out.outside.push(...r.outside)
+    out.pixels += r.pixels
+    out.threads += r.threads
+  })
+  return { ...out, distributed }
+}
+
+/** Group `part` of `parts` of a scan, as a worker computes it; files found in this host's raster store. */
+export async function scanTask(ctx: StepContext, spec: ScanTaskSpec, part: number, parts: number, rasterDir: string): Promise<JobResult> {
+  const units = await jobUnits(ctx.db, spec.setId)
+  const group = splitUnits(units, parts, spec.job.grid)[part]
+  if (!group) throw new Error(`scan part ${part + 1} of ${parts}: the unit set has only ${units.ids.length} units here`)
+  const sources = spec.job.sources.map((s) => relocate(s, spec.rasterDir, rasterDir))
+  return current(SCAN_POOL).run({ ...spec.job, sources, units: group }, { signal: ctx.signal, progress: ctx.progress })
+}
+
+function inMemory(s: SourceSpec): boolean {
+  switch (s.op) {
+    case 'array': return true
+    case 'file': return false
+    case 'ndvi': return inMemory(s.red) || inMemory(s.nir)
+    case 'fvc': return inMemory(s.ndvi)
+    case 'warp': return inMemory(s.source)
+  }
+}
+
+/** A source's files moved from the coordinator's raster store to this host's. */
+function relocate(s: SourceSpec, from: string, to: string): SourceSpec {
+  switch (s.op) {
+    case 'file': return { ...s, path: path.join(to, path.relative(from, s.path)) }
+    case 'ndvi': return { ...s, red: relocate(s.red, from, to), nir: relocate(s.nir, from, to) }
+    case 'fvc': return { ...s, ndvi: relocate(s.ndvi, from, to) }
+    case 'warp': return { ...s, source: relocate(s.source, from, to) }
+    case 'array': return s
+  }
+}

@@ -1,0 +1,19 @@
+// The kinds of task a worker computes (worker.ts), by the name the coordinator queues them
+// under (distribute.ts): one tile of a cell coverage or change run, one group of units of a
+// zonal scan. Each answers the part's result, which its coordinator adds up in part order.
+import type { StepContext } from '../runs/execute.ts'
+import { cellTask, type CellTaskSpec } from '../stats/cells/coverage.ts'
+import { scanTask, type ScanTaskSpec } from '../raster/scan-distributed.ts'
+
+/** What a task finds in the worker: what it keeps of one run between that run's tasks (dropped when it has seen enough other runs), and this host's raster store. */
+export interface TaskHere {
+  memo: Map<string, unknown>
+  rasterDir: string
+}
+
+export type Task = (ctx: StepContext, spec: unknown, part: number, parts: number, here: TaskHere) => Promise<unknown>
+
+export const TASKS: Record<string, Task> = {
+  cells: (ctx, spec, part, _parts, here) => cellTask(ctx, spec as CellTaskSpec, part, here.memo),
+  scan: (ctx, spec, part, parts, here) => scanTask(ctx, spec as ScanTaskSpec, part, parts, here.rasterDir),
+}
