@@ -78,19 +78,23 @@ export interface Settings {
   taskExpireSeconds: number
   /** attempts a distributed task gets after its first before it fails its run */
   taskRetries: number
+  /** s without a heartbeat after which a distributed task's worker is presumed lost and the task handed to another */
+  taskHeartbeatSeconds: number
   /** s between the queue's maintenance passes (when expired tasks are noticed) */
   queueMaintenanceSeconds: number
   /** features per tile of the cell engine (a tile is a distributed run's task); unset: the engine's default */
   tileFeatures?: number
   /** units per task of a distributed zonal scan */
   taskUnits: number
+  /** connections a process's pool may open to a PostgreSQL server (workers × this must fit the server's max_connections) */
+  dbConnections: number
 }
 
 /** The variables a config file may set (the same names as the environment). */
 export const SETTING_VARS = ['DATABASE_URL', 'ECOCENSUS_DATA_DIR', 'ECOCENSUS_RASTER_DIR', 'ECOCENSUS_TILE_CACHE_DIR', 'ECOCENSUS_BASEMAP_URL', 'ECOCENSUS_BASEMAP_ATTRIBUTION',
   'ECOCENSUS_VECTOR_TILE_CACHE_MB', 'ECOCENSUS_PORT', 'PORT', 'ECOCENSUS_HOST', 'ECOCENSUS_API_KEY', 'ECOCENSUS_READS', 'ECOCENSUS_MAX_UPLOAD_BYTES', 'ECOCENSUS_MAX_FILE_BYTES', 'ECOCENSUS_MAX_FEATURE_VERTICES',
   'ECOCENSUS_STATEMENT_TIMEOUT_MS', 'ECOCENSUS_RUN_TIMEOUT_MS', 'ECOCENSUS_SHUTDOWN_GRACE_MS', 'ECOCENSUS_SAMPLE', 'ECOCENSUS_UPLOADS_PER_MINUTE', 'ECOCENSUS_RUNS_PER_MINUTE', 'ECOCENSUS_REQUEST_TIMEOUT_MS', 'ECOCENSUS_SCAN_THREADS', 'ECOCENSUS_PARSE_THREADS', 'ECOCENSUS_MEASURE_THREADS', 'ECOCENSUS_EMBEDDED_BUFFERS_MB',
-  'ECOCENSUS_DISTRIBUTE', 'ECOCENSUS_TASK_EXPIRE_S', 'ECOCENSUS_TASK_RETRIES', 'ECOCENSUS_QUEUE_MAINTENANCE_S', 'ECOCENSUS_TILE_FEATURES', 'ECOCENSUS_TASK_UNITS']
+  'ECOCENSUS_DISTRIBUTE', 'ECOCENSUS_TASK_EXPIRE_S', 'ECOCENSUS_TASK_RETRIES', 'ECOCENSUS_TASK_HEARTBEAT_S', 'ECOCENSUS_QUEUE_MAINTENANCE_S', 'ECOCENSUS_TILE_FEATURES', 'ECOCENSUS_TASK_UNITS', 'ECOCENSUS_DB_CONNECTIONS']
 
 /** ECOCENSUS_CONFIG=FILE (JSON or YAML, {VAR: value}); the environment wins over the file. */
 function withConfigFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -152,9 +156,11 @@ export function loadSettings(envIn: NodeJS.ProcessEnv = process.env): Settings {
     distribute: distributeMode(env.ECOCENSUS_DISTRIBUTE),
     taskExpireSeconds: Math.max(1, int('ECOCENSUS_TASK_EXPIRE_S', 900)),
     taskRetries: Math.round(int('ECOCENSUS_TASK_RETRIES', 3)),
+    taskHeartbeatSeconds: Math.max(1, int('ECOCENSUS_TASK_HEARTBEAT_S', 30)),
     queueMaintenanceSeconds: Math.max(1, Math.round(int('ECOCENSUS_QUEUE_MAINTENANCE_S', 10))),
     tileFeatures: env.ECOCENSUS_TILE_FEATURES ? Math.max(1, Math.round(int('ECOCENSUS_TILE_FEATURES', 0))) : undefined,
     taskUnits: Math.max(1, Math.round(int('ECOCENSUS_TASK_UNITS', 2000))),
+    dbConnections: Math.max(1, Math.round(int('ECOCENSUS_DB_CONNECTIONS', 8))),
   }
 }
 

@@ -70,10 +70,10 @@ describe.skipIf(!URL_)('distributed runs on PostGIS', () => {
     tmp = await throwawayDatabase(URL_!)
     db = await openDb({ url: tmp.url, dataDir: '' })
     await loadSampleIfEmpty(db, 1 << 30, () => {}, rasterDir)
-    // a short expiry: a killed worker's task is handed out again after ~3 s
-    queue = await TaskQueue.open({ url: tmp.url, expireSeconds: 3, retries: 2, maintenanceSeconds: 1 })
+    // the queue's expiry long: a killed worker's task is handed on by its missing heartbeat (2 s)
+    queue = await TaskQueue.open({ url: tmp.url, expireSeconds: 600, retries: 2, maintenanceSeconds: 1 })
     local = createRuntime({ cells: { tileFeatures: TILE_FEATURES }, scanThreads: 1 })
-    distributed = createRuntime({ cells: { tileFeatures: TILE_FEATURES }, scanThreads: 1, distributor: { queue, pollMs: 100, unitsPerTask: 100 } })
+    distributed = createRuntime({ cells: { tileFeatures: TILE_FEATURES }, scanThreads: 1, distributor: { queue, pollMs: 100, unitsPerTask: 100, heartbeatSeconds: 2, retries: 2 } })
   }, 240_000)
 
   afterAll(async () => {

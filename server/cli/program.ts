@@ -132,7 +132,7 @@ const UNAUDITED = new Set(['layers', 'layers history', 'units list', 'indicators
  */
 async function openForCommand(cmd: Command, settings: Settings, statementTimeoutMs: number): Promise<{ db: Db; url: string | undefined; runtime: Runtime }> {
   const url = (cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl
-  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, embeddedBuffersMb: settings.embeddedBuffersMb, log })
+  const db = await openDb({ url, dataDir: settings.dataDir, statementTimeoutMs, embeddedBuffersMb: settings.embeddedBuffersMb, connections: settings.dbConnections, log })
   try {
     const interrupted = await recoverInterruptedRuns(db)
     if (interrupted.length) log(`marked ${interrupted.length} interrupted run(s) failed: ${interrupted.join(', ')}`)
@@ -150,7 +150,7 @@ async function openDistributor(db: Db, s: Settings): Promise<Distributor> {
   if (!db.server) throw new BadInput('ECOCENSUS_DISTRIBUTE=queue needs a PostgreSQL server that every worker reaches: set DATABASE_URL (the embedded database lives in one process)')
   const { TaskQueue } = await import('../distribute/queue.ts')
   const queue = await TaskQueue.open({ url: db.server.url, expireSeconds: s.taskExpireSeconds, retries: s.taskRetries, maintenanceSeconds: s.queueMaintenanceSeconds })
-  return { queue, pollMs: 250, unitsPerTask: s.taskUnits }
+  return { queue, pollMs: 250, unitsPerTask: s.taskUnits, heartbeatSeconds: s.taskHeartbeatSeconds, retries: s.taskRetries }
 }
 
 async function withDb<T>(cmd: Command, fn: (db: Db, s: Settings, actor: string) => Promise<T>): Promise<T> {

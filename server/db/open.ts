@@ -11,6 +11,8 @@ export interface OpenDbOptions {
   statementTimeoutMs?: number
   /** shared_buffers of the embedded database, MiB */
   embeddedBuffersMb?: number
+  /** connections the pool may open to a PostgreSQL server (default 8) */
+  connections?: number
   log?: (msg: string) => void
 }
 
@@ -18,7 +20,7 @@ export interface OpenDbOptions {
  *  runs of processes that died is the shells' business (server/cli/program.ts openForCommand). */
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
   const db = opts.url
-    ? await openPg(opts.url, opts.statementTimeoutMs ?? 0)
+    ? await openPg(opts.url, opts.statementTimeoutMs ?? 0, opts.connections)
     : await openPglite(opts.dataDir.startsWith('memory://') ? opts.dataDir : path.resolve(opts.dataDir), opts.log, { sharedBuffersMb: opts.embeddedBuffersMb })
   try {
     await migrate(db)

@@ -4,9 +4,9 @@ import type { Db, Queryable, QueryOptions, Row } from './db.ts'
 import { throwIfAborted } from './db.ts'
 import { DbError } from '../errors.ts'
 
-/** PostgreSQL/PostGIS through node-postgres; a pool, statement timeout from settings. */
-export async function openPg(url: string, statementTimeoutMs: number): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: 8, statement_timeout: statementTimeoutMs || undefined })
+/** PostgreSQL/PostGIS through node-postgres; a pool of at most `connections`, statement timeout from settings. */
+export async function openPg(url: string, statementTimeoutMs: number, connections = 8): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: connections, statement_timeout: statementTimeoutMs || undefined })
   // An idle connection the server ends (a restart, pg_terminate_backend, a dropped database)
   // emits 'error' on the pool; unheard, it would end the process. The pool drops that
   // connection and the next query opens another or fails with the server's reason.

@@ -16,6 +16,10 @@ export interface Distributor {
   pollMs: number
   /** zonal: units per task (a set of fewer runs in one process) */
   unitsPerTask: number
+  /** s after which a part whose worker stopped touching its row (worker.ts: every 0.5 s) is handed to another */
+  heartbeatSeconds: number
+  /** attempts a part may have after its first (failures, lost workers) */
+  retries: number
 }
 
 /** The distributor of the work in progress; unbound (the default, and always on the embedded database): runs compute in this process. */
@@ -48,8 +52,8 @@ export async function distribute<T>(ctx: StepContext, d: Distributor, kind: stri
   try {
     let lastStates = 0
     for (;;) {
-      const rows = await db.query<{ part: number; status: string; progress: number; error: string | null; attempts: number }>(
-        'SELECT part, status, progress, error, attempts FROM run_task WHERE run_id = $1', [runId])
+      const rows = await db.query<{ part: number; status: string; progress: number; error: string | null; attempts: number; idle: number; worker: string | null }>(
+        'SELECT part, status, progress, error, attempts, worker, extract(epoch FROM now() - updated_at)::float8 AS idle FROM run_task WHERE run_id = $1', [runId])
       const done = rows.filter((r) => r.status === 'done').length
       await ctx.progress(rows.reduce((s, r) => s + (r.status === 'done' ? 1 : Math.min(0.99, r.progress)), 0) / parts)
       if (done === parts) break
@@ -58,6 +62,19 @@ export async function distribute<T>(ctx: StepContext, d: Distributor, kind: stri
       if (performance.now() - lastStates > 2000) {
         lastStates = performance.now()
         const open = rows.filter((r) => r.status !== 'done')
+        // a part whose worker stopped beating (killed, its host gone) goes to another at once,
+        // not after the queue's expiry; its old job is withdrawn
+        for (const r of open.filter((x) => x.status === 'running' && x.idle > d.heartbeatSeconds)) {
+          if (r.attempts > d.retries) throw new TaskFailed(`part ${r.part + 1} of ${parts} lost its worker on each of ${r.attempts} attempts (last ${r.worker}); is a worker running out of memory?`)
+          const [again] = await d.queue.send([{ run: runId, part: r.part, parts, kind, spec }])
+          const moved = await db.query(
+            `UPDATE run_task SET status = 'queued', job_id = $3, progress = 0, error = $4, updated_at = now()
+              WHERE run_id = $1 AND part = $2 AND status = 'running' AND now() - updated_at > make_interval(secs => $5) RETURNING part`,
+            [runId, r.part, again, `worker ${r.worker} stopped answering`, d.heartbeatSeconds])
+          if (!moved.length) { await d.queue.cancel([again!]); continue }
+          await d.queue.cancel([ids[r.part]!])
+          ids[r.part] = again!
+        }
         const states = await d.queue.states(open.map((r) => ids[r.part]!))
         for (const r of open) {
           const s = states.get(ids[r.part]!)

@@ -50,7 +50,7 @@ export class TaskQueue {
     const boss = new PgBoss({
       connectionString: options.url,
       schema: SCHEMA,
-      max: 3,
+      max: 2,
       application_name: 'ecocensus-queue',
       supervise: true,
       schedule: false,
@@ -92,17 +92,42 @@ export class TaskQueue {
   /**
    * Calls handle for each task, `concurrency` at a time; a handler that throws fails the
    * attempt (the queue retries it while attempts are left). Answers a function that stops
-   * taking tasks and waits for those in hand.
+   * taking tasks and waits for those in hand. Each loop asks for the next task as soon as it
+   * has finished one, and waits `pollSeconds` only when the queue had none (pg-boss's own
+   * work() waits out its polling interval after every job: half a second per short task).
    */
   async work(concurrency: number, handle: (job: QueuedJob) => Promise<void>): Promise<() => Promise<void>> {
-    const ids: string[] = []
-    for (let i = 0; i < concurrency; i++) {
-      ids.push(await this.boss.work<TaskData>(TASK_QUEUE, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.options.pollSeconds }, async ([job]) => {
-        await handle({ id: job!.id, data: job!.data, retryCount: job!.retryCount, retryLimit: job!.retryLimit })
-      }))
+    let stopping = false
+    const sleeping = new Set<() => void>()
+    const loop = async () => {
+      while (!stopping) {
+        let job: PgBoss.JobWithMetadata<TaskData> | undefined
+        try {
+          ;[job] = await this.boss.fetch<TaskData>(TASK_QUEUE, { batchSize: 1, includeMetadata: true })
+        } catch (err) {
+          this.lastError = err
+        }
+        if (!job) {
+          await new Promise<void>((resolve) => {
+            const wake = () => { clearTimeout(t); sleeping.delete(wake); resolve() }
+            const t = setTimeout(wake, this.options.pollSeconds * 1000)
+            sleeping.add(wake)
+          })
+          continue
+        }
+        try {
+          await handle({ id: job.id, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit })
+          await this.boss.complete(TASK_QUEUE, job.id)
+        } catch (err) {
+          await this.boss.fail(TASK_QUEUE, job.id, { message: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => { this.lastError = e })
+        }
+      }
     }
+    const loops = Array.from({ length: concurrency }, loop)
     return async () => {
-      for (const id of ids) await this.boss.offWork({ id })
+      stopping = true
+      for (const wake of [...sleeping]) wake()
+      await Promise.all(loops)
     }
   }
 

@@ -1,8 +1,9 @@
 // `ecocensus worker`: takes tasks of distributed runs from the queue (queue.ts), computes
 // each (tasks.ts) and writes its result into the run's run_task row — once: a part already
 // done (a copy of a task whose first worker was presumed dead but finished) writes nothing.
-// While it computes it looks at the run every half second and stops when the run was
-// cancelled, failed or finished without it.
+// While it computes it touches the part's row every half second (its heartbeat) and stops
+// when the run was cancelled, failed or finished without it, or the part went to another
+// worker.
 import os from 'node:os'
 import { serialize } from 'node:v8'
 import type { Db } from '../db/db.ts'
@@ -45,6 +46,18 @@ async function runState(db: Db, id: number): Promise<'go' | 'stop'> {
   return r && r.status === 'running' && !r.cancel_requested ? 'go' : 'stop'
 }
 
+/**
+ * The heartbeat of a part in hand: its row touched (the coordinator hands a part whose row
+ * stays untouched to another worker, distribute.ts); 'stop' when the run is cancelled or
+ * over, or the part is no longer this worker's (done, or handed to another meanwhile).
+ */
+async function beat(db: Db, run: number, part: number): Promise<'go' | 'stop'> {
+  const [r] = await db.query<{ go: boolean }>(
+    `UPDATE run_task t SET updated_at = now() WHERE run_id = $1 AND part = $2 AND status = 'running' AND worker = $3
+      RETURNING (SELECT r.status = 'running' AND NOT r.cancel_requested FROM run r WHERE r.id = t.run_id) AS go`, [run, part, WORKER_NAME])
+  return r?.go ? 'go' : 'stop'
+}
+
 async function computeTask(db: Db, job: QueuedJob, here: TaskHere, o: WorkerOptions): Promise<void> {
   const { run, part, parts, kind, spec } = job.data
   const task = TASKS[kind]
@@ -58,7 +71,7 @@ async function computeTask(db: Db, job: QueuedJob, here: TaskHere, o: WorkerOpti
   o.log?.(`run ${run} part ${part + 1}/${parts} (${kind}), attempt ${taken[0]!.attempts}`)
   const controller = new AbortController()
   const look = setInterval(() => {
-    runState(db, run).then((s) => { if (s === 'stop') controller.abort(new Cancelled(`run ${run} stopped`)) }, () => {})
+    beat(db, run, part).then((s) => { if (s === 'stop') controller.abort(new Cancelled(`run ${run} stopped, or its part ${part + 1} is no longer this worker's`)) }, () => {})
   }, LOOK_MS)
   let lastReport = 0
   const ctx: StepContext = {
@@ -83,7 +96,7 @@ async function computeTask(db: Db, job: QueuedJob, here: TaskHere, o: WorkerOpti
       [run, part, serialize(result), performance.now() - started, WORKER_NAME])
   } catch (err) {
     if (controller.signal.aborted) {
-      o.log?.(`run ${run} part ${part + 1}/${parts}: let go (the run was cancelled or has ended)`)
+      o.log?.(`run ${run} part ${part + 1}/${parts}: let go (the run was cancelled or has ended, or the part went to another worker)`)
       return // nothing to retry
     }
     const message = err instanceof Error ? err.message : String(err)
