@@ -10,7 +10,14 @@
 // database, copies, and builds the index again once (as a bulk load would). A run that stops
 // part-way leaves finished copies, and the next run starts the copying again.
 // The plain PostGIS way is not run at this size (county-bench.ts compares them up to 16×).
+// PROVINCE_WORKERS=N: then the same run distributed over N `ecocensus worker` processes,
+// its rows compared with the one-process run's (docs/scale.md).
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { TaskQueue } from '../../server/distribute/queue.ts'
+import type { DistributedMeta } from '../../server/distribute/distribute.ts'
 import { openDb } from '../../server/db/open.ts'
 import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
@@ -20,6 +27,7 @@ import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 import { createRuntime } from '../../server/runtime.ts'
 import { loadSettings } from '../../server/settings.ts'
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
 
 async function main() {
@@ -91,6 +99,29 @@ async function main() {
   const r = await rt.run(() => coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false }))
   await rt.close()
   const runS = (performance.now() - t1) / 1000
+  // the same run distributed over PROVINCE_WORKERS `ecocensus worker` processes (docs/scale.md)
+  const nWorkers = Number(process.env.PROVINCE_WORKERS ?? 0)
+  let distributed = ''
+  if (nWorkers > 0) {
+    const queue = await TaskQueue.open({ url, expireSeconds: 3600, retries: 1, maintenanceSeconds: 10 })
+    const kids = await Promise.all(Array.from({ length: nWorkers }, () => new Promise<ChildProcess>((resolve, reject) => {
+      const c = spawn(process.execPath, [path.join(root, 'scripts/ecocensus.mjs'), 'worker'], { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'pipe'] })
+      let err = ''
+      c.stderr!.on('data', (b) => { err += b; if (err.includes('taking tasks')) resolve(c) })
+      c.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)))
+    })))
+    process.once('exit', () => { for (const c of kids) c.kill('SIGKILL') })
+    const drt = createRuntime({ ...loadSettings(), distributor: { queue, pollMs: 250, unitsPerTask: 2000, heartbeatSeconds: 60, retries: 1 } })
+    const t2 = performance.now()
+    const d = await drt.run(() => coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false }))
+    const dS = (performance.now() - t2) / 1000
+    await Promise.all(kids.map((c) => new Promise((res) => { c.removeAllListeners('exit'); c.once('exit', res); c.kill('SIGTERM') })))
+    await drt.close()
+    const same = JSON.stringify(d.rows) === JSON.stringify(r.rows)
+    const dm = (d.run.meta as { measured: { distributed: DistributedMeta } }).measured.distributed
+    distributed = `distributed over ${nWorkers} worker processes: ${dS.toFixed(1)} s, ${dm.parts} tasks (mean ${(dm.totalMs / dm.parts / 1000).toFixed(1)} s, slowest ${(dm.slowestMs / 1000).toFixed(1)} s, ${(dm.bytes / dm.parts / 1024).toFixed(0)} KiB of sums each), ${dm.attempts} attempts; rows ${same ? 'equal to the one-process run\'s, bit for bit' : 'DIFFERENT from the one-process run'}`
+    if (!same) process.exitCode = 1
+  }
   const m = (r.run.meta as { measured: { tiles: number; featuresRead: number; degenerate: number; ms: Record<string, number> } }).measured
   const server = await backendPeakRss(db)
   await db.close()
@@ -100,6 +131,7 @@ async function main() {
   console.log('|---|---|---|---|---|---|---|---|---|---|')
   console.log(`| ${copies} × ${scale}× | ${stats!.features} | ${stats!.vertices} | ${size} m | ${g.loaded} | ${m.tiles} | ${m.featuresRead} | ${runS.toFixed(1)} | ${r.rows.length} | ${rss.toFixed(0)} MiB${server} |`)
   console.log(`step ms: ${JSON.stringify(m.ms)}; degenerate (cell, set) pairs: ${m.degenerate}`)
+  if (distributed) console.log(distributed)
 }
 
 
