@@ -192,8 +192,8 @@ for (const backend of backends()) {
       await db.query(
         `WITH cells AS (SELECT geom, (row_number() OVER (ORDER BY code))::int AS k FROM unit u JOIN unit_set s ON s.id = u.set_id AND s.name = 'g100'),
          ins AS (
-           INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
-           SELECT $1, k, '{}'::jsonb, NULL, g, ST_Area(g::geography) FROM (
+           INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2, zone)
+           SELECT $1, k, '{}'::jsonb, NULL, g, ST_Area(g::geography), gk6_zone((ST_XMin(g) + ST_XMax(g)) / 2) FROM (
              SELECT k, geom AS g FROM cells WHERE k % 7 = 0
              UNION ALL
              SELECT k, ST_Multi(ST_Translate(geom, (ST_XMax(geom) - ST_XMin(geom)) / 2, 0)) FROM cells WHERE k % 11 = 3

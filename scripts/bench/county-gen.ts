@@ -159,13 +159,15 @@ export async function generateCounty(db: Db, o: CountyOptions): Promise<Generate
            FROM unnest($2::int[], $3::text[], $4::text[]) AS x(i, c, w)
          ),
          ins AS (
-           INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
-           SELECT $1, i, jsonb_build_object('class', c), c, g, ST_Area(g::geography) FROM src RETURNING 1
+           INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2, zone)
+           SELECT $1, i, jsonb_build_object('class', c), c, g, ST_Area(g::geography), gk6_zone((ST_XMin(g) + ST_XMax(g)) / 2) FROM src RETURNING 1
          )
          SELECT count(*)::int AS n FROM ins`,
         [layer!.id, chunk.map((_, k) => b + k), chunk.map((it) => it.cat), wkt],
       )
     }
+    // as an import records it: how far a feature's box centre lies from its edge (migration 018)
+    await db.query('UPDATE layer SET zone_reach = (SELECT max(box_x1 - box_x0) / 2 FROM feature WHERE layer_id = $1) WHERE id = $1', [layer!.id])
     layers.push({ name, id: layer!.id, features: items.length, vertices })
   }
   await db.query('ANALYZE feature')

@@ -66,13 +66,13 @@ async function main() {
       const name = prefix + l.kind
       await db.query('DELETE FROM layer WHERE name = $1', [name])
       const [layer] = await db.query<{ id: number }>(
-        `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report)
-         SELECT $1, kind, vintage, 'province-bench', source_checksum || $3, source_crs, category_field, feature_count * $4, '{}' FROM layer WHERE id = $2 RETURNING id`,
+        `INSERT INTO layer (name, kind, vintage, source_file, source_checksum, source_crs, category_field, feature_count, report, zone_reach)
+         SELECT $1, kind, vintage, 'province-bench', source_checksum || $3, source_crs, category_field, feature_count * $4, '{}', zone_reach FROM layer WHERE id = $2 RETURNING id`,
         [name, l.id, `:copies:${copies}`, copies])
       for (let k = 0; k < copies; k++) {
         await db.query(
-          `INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2)
-           SELECT $1, src_index + $2 * 10000000, attributes, category, ST_Translate(geom, $3, $4), area_m2 FROM feature WHERE layer_id = $5`,
+          `INSERT INTO feature (layer_id, src_index, attributes, category, geom, area_m2, zone)
+           SELECT $1, src_index + $2 * 10000000, attributes, category, ST_Translate(geom, $3, $4), area_m2, gk6_zone((box_x0 + box_x1) / 2 + $3) FROM feature WHERE layer_id = $5`,
           [layer!.id, k, (k % cols) * dx, Math.floor(k / cols) * dy, l.id])
       }
     }

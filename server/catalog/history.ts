@@ -66,6 +66,9 @@ export async function purgeLayer(db: Db, name: string, o: { vintage?: string; id
     if (running.length) throw new Conflict(`run(s) ${running.map((r) => r.id).join(', ')} are reading a version to purge; wait for them to end or cancel them`)
     const runIds = [...new Set(users.map((u) => u.id))]
     if (runIds.length) await tx.query('DELETE FROM run WHERE id = ANY($1::bigint[])', [runIds])
+    // the features first, by hand: a feature table with partitions on other servers has no
+    // foreign key to cascade from the layer (migration 018, docs/scale.md)
+    await tx.query('DELETE FROM feature WHERE layer_id = ANY($1::int[])', [ids])
     await tx.query('DELETE FROM layer WHERE id = ANY($1::int[])', [ids])
     return { purged: retired.map((v) => ({ id: v.id, name, vintage: v.vintage, features: v.feature_count })), runsDeleted: runIds }
   })

@@ -77,7 +77,8 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
       finish: async (tx, report, stored) => {
         if (!o.allowEmpty && !(stored.n > 0 && stored.areaM2 > 0)) throw new BadInput(emptyImport(report, `layer '${layer}' vintage ${vintage}`))
         const contacts = o.prepare ? await o.prepare(tx, layerId, { signal: o.signal }) : undefined
-        await tx.query('UPDATE layer SET feature_count = $2, report = $3 WHERE id = $1', [layerId, stored.n, JSON.stringify({ ...report, contacts })])
+        // zone_reach: how far from a box the centre of a feature meeting it can be (reads of a box prune the feature table's zones by it)
+        await tx.query('UPDATE layer SET feature_count = $2, report = $3, zone_reach = (SELECT max(box_x1 - box_x0) / 2 FROM feature WHERE layer_id = $1) WHERE id = $1', [layerId, stored.n, JSON.stringify({ ...report, contacts })])
         return { layerId, layer, vintage, kind, loaded: stored.n, replaced: retiredId !== undefined, retiredId, areaM2: stored.areaM2, contacts, ...report }
       },
     }

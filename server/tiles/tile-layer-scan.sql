@@ -8,3 +8,6 @@ SELECT f.id AS fid, f.category, f.area_m2,
                                                                                   (ST_YMin(f.geom) + ST_YMax(f.geom)) / 2), 4490), 3857) END AS m
 FROM feature f, q
 WHERE f.layer_id = $1 AND f.geom && q.eg
+  -- only the feature table's zones such features can lie in (migration 018, db/feature-zones.ts)
+  AND f.zone BETWEEN (SELECT gk6_zone(ST_XMin(eg) - coalesce((SELECT zone_reach FROM layer WHERE id = $1), 360)) FROM q)
+                 AND (SELECT gk6_zone(ST_XMax(eg) + coalesce((SELECT zone_reach FROM layer WHERE id = $1), 360)) FROM q)

@@ -10,6 +10,7 @@
 // PostGIS ST_Area(geography), the figure the engine's own measure approximates to ~1e-8.
 // On grids whose cells are larger than most features (500 m cells over survey patches)
 // this leaves most of a layer's vertices in the database.
+import { inZones } from '../../db/feature-zones.ts'
 import type { Queryable } from '../../db/db.ts'
 import type { Laea } from '../../geom/laea.ts'
 import { cellHolding, type CellSet } from './measure.ts'
@@ -41,8 +42,8 @@ const MIN_DIRECT = 0.3
 // each cost ~1 µs a row to receive)
 const PACKED = `string_agg(int8send(id) || float8send(box_x0) || float8send(box_y0) || float8send(box_x1) || float8send(box_y1) || float8send(area_m2), ''::bytea ORDER BY id) AS p`
 const CATEGORIES = ', array_agg(category ORDER BY id) AS c'
-const IN_BOX = ' AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)'
-const SAMPLE_BOX = ' AND geom && ST_MakeEnvelope($3, $4, $5, $6, 4490)'
+const IN_BOX = ` AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)${inZones('$1', '$2', '$4')}`
+const SAMPLE_BOX = ` AND geom && ST_MakeEnvelope($3, $4, $5, $6, 4490)${inZones('$1', '$3', '$5')}`
 const ROW = 48
 
 /** Features of a layer sampled to foresee its share measured by area alone (and how many must be found for the sample to decide). */

@@ -4,6 +4,7 @@
 // ~60 % of the time of ST_AsBinary's bytea, whose hex text node-postgres decodes more slowly.
 // A big layer is read in consecutive id ranges, all queries sent at once: the server works
 // on the later ranges (on other cores) while this process parses the first.
+import { inZones } from '../../../db/feature-zones.ts'
 import type { Db, Queryable } from '../../../db/db.ts'
 import type { Laea } from '../../../geom/laea.ts'
 import { PARSE_POOL, unpackFeatures } from '../threads/parse-pool.ts'
@@ -24,9 +25,9 @@ const MAX_CHUNKS = 8
 
 const COLUMNS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE layer_id = $1'
 const WHOLE = `${COLUMNS} ORDER BY feature.id`
-const IN_BOX = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) ORDER BY feature.id`
+const IN_BOX = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)${inZones('$1', '$2', '$4')} ORDER BY feature.id`
 const WHOLE_IDS = `${COLUMNS} AND id BETWEEN $2 AND $3 ORDER BY feature.id`
-const IN_BOX_IDS = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490) AND id BETWEEN $6 AND $7 ORDER BY feature.id`
+const IN_BOX_IDS = `${COLUMNS} AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)${inZones('$1', '$2', '$4')} AND id BETWEEN $6 AND $7 ORDER BY feature.id`
 
 export interface LayerRead {
   /** creation time, text (part of the feature cache's keys) */
@@ -79,7 +80,8 @@ export function queryFeatures(db: Queryable, layerId: number, box: readonly numb
 
 // the same reads as binary COPY (PostgreSQL): values from current_setting (Db.copyBinary)
 const COPY_COLUMNS = "SELECT id, category, geom FROM feature WHERE layer_id = current_setting('ecocensus.layer')::int"
-const COPY_BOX = " AND geom && ST_MakeEnvelope(current_setting('ecocensus.x0')::float8, current_setting('ecocensus.y0')::float8, current_setting('ecocensus.x1')::float8, current_setting('ecocensus.y1')::float8, 4490)"
+const COPY_BOX = " AND geom && ST_MakeEnvelope(current_setting('ecocensus.x0')::float8, current_setting('ecocensus.y0')::float8, current_setting('ecocensus.x1')::float8, current_setting('ecocensus.y1')::float8, 4490)" +
+  inZones("current_setting('ecocensus.layer')::int", "current_setting('ecocensus.x0')::float8", "current_setting('ecocensus.x1')::float8")
 const COPY_IDS = "SELECT id, category, geom FROM feature WHERE id = ANY(current_setting('ecocensus.ids')::bigint[]) ORDER BY id"
 const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE id = ANY($1::bigint[]) ORDER BY feature.id'
 
