@@ -12,10 +12,7 @@
 // The plain PostGIS way is not run at this size (county-bench.ts compares them up to 16×).
 // PROVINCE_WORKERS=N: then the same run distributed over N `ecocensus worker` processes,
 // its rows compared with the one-process run's (docs/scale.md).
-import { spawn, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { TaskQueue } from '../../server/distribute/queue.ts'
 import type { DistributedMeta } from '../../server/distribute/distribute.ts'
 import { openDb } from '../../server/db/open.ts'
@@ -23,11 +20,11 @@ import { backendPeakRss } from './peak-rss.ts'
 import { coverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
+import { startWorkers } from './workers.ts'
 import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
 import { createRuntime } from '../../server/runtime.ts'
 import { loadSettings } from '../../server/settings.ts'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const KINDS = ['forest', 'farmland', 'wetland', 'redline', 'protected_area']
 
 async function main() {
@@ -104,18 +101,12 @@ async function main() {
   let distributed = ''
   if (nWorkers > 0) {
     const queue = await TaskQueue.open({ url, expireSeconds: 3600, retries: 1, maintenanceSeconds: 10 })
-    const kids = await Promise.all(Array.from({ length: nWorkers }, () => new Promise<ChildProcess>((resolve, reject) => {
-      const c = spawn(process.execPath, [path.join(root, 'scripts/ecocensus.mjs'), 'worker'], { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'pipe'] })
-      let err = ''
-      c.stderr!.on('data', (b) => { err += b; if (err.includes('taking tasks')) resolve(c) })
-      c.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)))
-    })))
-    process.once('exit', () => { for (const c of kids) c.kill('SIGKILL') })
+    const w = await startWorkers(url, nWorkers)
     const drt = createRuntime({ ...loadSettings(), distributor: { queue, pollMs: 250, unitsPerTask: 2000, heartbeatSeconds: 60, retries: 1 } })
     const t2 = performance.now()
     const d = await drt.run(() => coverage(db, set, { layers: KINDS.map((k) => prefix + k).join(',') }, { reuse: false }))
     const dS = (performance.now() - t2) / 1000
-    await Promise.all(kids.map((c) => new Promise((res) => { c.removeAllListeners('exit'); c.once('exit', res); c.kill('SIGTERM') })))
+    await w.stop()
     await drt.close()
     const same = JSON.stringify(d.rows) === JSON.stringify(r.rows)
     const dm = (d.run.meta as { measured: { distributed: DistributedMeta } }).measured.distributed

@@ -13,10 +13,7 @@
 //      (ECOCENSUS_DB_CONNECTIONS; 16 × (3 + 2 for the queue) fit PostgreSQL's default 100).
 //   DATABASE_URL=postgres://… node --import tsx scripts/bench/scale-bench.ts
 // Not in `npm run bench` (it starts up to 16 worker processes; ~5 minutes).
-import { spawn, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { openDb } from '../../server/db/open.ts'
 import type { Db } from '../../server/db/db.ts'
 import { TaskQueue } from '../../server/distribute/queue.ts'
@@ -27,8 +24,8 @@ import { loadSettings } from '../../server/settings.ts'
 import { planCoverage, readCoverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
+import { startWorkers } from './workers.ts'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const url = process.env.DATABASE_URL
 if (!url) {
   console.log('scale-bench: needs DATABASE_URL (a PostGIS database it may load data into); skipped')
@@ -43,27 +40,7 @@ const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
 const queue = await TaskQueue.open({ url, expireSeconds: 900, retries: 1, maintenanceSeconds: 10 })
 const settings = loadSettings()
 
-/** `n` worker processes, each resolved once it takes tasks; stop() ends them (SIGTERM). */
-async function workers(n: number, args: string[] = [], env: Record<string, string> = {}): Promise<{ stop: () => Promise<void>; startS: number }> {
-  const t = performance.now()
-  const kids: ChildProcess[] = []
-  // a bench that stops on an error takes its workers with it
-  process.once('exit', () => { for (const c of kids) c.kill('SIGKILL') })
-  await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, [path.join(root, 'scripts/ecocensus.mjs'), 'worker', ...args], { cwd: root, env: { ...process.env, DATABASE_URL: url, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-    kids.push(c)
-    let err = ''
-    c.stderr!.on('data', (b) => { err += b; if (err.includes('taking tasks')) resolve() })
-    c.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)))
-  })))
-  const startS = (performance.now() - t) / 1000
-  return {
-    startS,
-    stop: async () => {
-      await Promise.all(kids.map((c) => new Promise((r) => { c.removeAllListeners('exit'); c.once('exit', r); c.kill('SIGTERM') })))
-    },
-  }
-}
+const workers = (n: number, args: string[] = [], env: Record<string, string> = {}) => startWorkers(url, n, args, env)
 
 type Measured = { featuresRead: number; tiles: number; ms: { read: number }; distributed?: DistributedMeta }
 async function run(rt: Runtime, set: string, layers: string): Promise<{ s: number; rows: unknown[]; measured: Measured }> {
