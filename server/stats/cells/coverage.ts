@@ -137,7 +137,7 @@ export type SimpleCells = NonNullable<Awaited<ReturnType<typeof simpleCells>>>
  */
 export async function cellCoverage(ctx: StepContext, plan: CellCoveragePlan, unitCells: SimpleCells): Promise<CellCoverageStats> {
   const { cells } = unitCells
-  const stats: CellCoverageStats = { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: cells.filter((c) => c.declined).length, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
+  const stats = noStats(cells)
   const sums = new RunSums(unitCells.ids.length)
   const { tileFeatures, split } = current(CELL_OPTIONS)
   const tiles = tilesOf(cells, tileCount(plan, tileFeatures))
@@ -190,14 +190,13 @@ export interface CellPart {
  */
 export async function cellTask(ctx: StepContext, spec: CellTaskSpec, part: number, memo: Map<string, unknown>): Promise<CellPart> {
   const { plan } = spec
-  const stats: CellCoverageStats = { cells: 0, tiles: 1, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: 0, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
   let planned = memo.get('cells') as Promise<{ unitCells: SimpleCells; reading: Reading }> | undefined
   if (!planned) {
     planned = (async () => {
       const unitCells = await simpleCells(ctx.db, plan.setId)
       if (!unitCells) throw new Gone(`unit set ${plan.setId} is no longer stored as cells here; run the statistics again`)
       const tiles = tilesOf(unitCells.cells, tileCount(plan, spec.tileFeatures))
-      return { unitCells, reading: await planReads(ctx, plan, unitCells, stats, tiles, spec.split) }
+      return { unitCells, reading: await planReads(ctx, plan, unitCells, noStats([]), tiles, spec.split) }
     })()
     memo.set('cells', planned)
     planned.catch(() => memo.delete('cells'))
@@ -206,8 +205,8 @@ export async function cellTask(ctx: StepContext, spec: CellTaskSpec, part: numbe
   const tile = reading.tiles[part]
   if (!tile) throw new Gone(`run ${ctx.runId} has no tile ${part + 1} here (its units changed since it was planned)`)
   const sums = new RunSums(unitCells.ids.length)
-  stats.cells = tile.length
-  stats.declined = tile.filter((ci) => unitCells.cells[ci]!.declined).length
+  const stats = noStats(tile.map((ci) => unitCells.cells[ci]!))
+  stats.tiles = 1
   await ctx.progress(0)
   await measureTile(ctx, plan, unitCells, reading, setsOf(plan), sums, stats, tile)
   const out: CellPart['sums'] = []
@@ -217,6 +216,11 @@ export async function cellTask(ctx: StepContext, spec: CellTaskSpec, part: numbe
     out.push([key, { units: Int32Array.from(units), area: Float64Array.from(units, (u) => a.area[u]!), count: Int32Array.from(units, (u) => a.count[u]!) }])
   }
   return { sums: out, stats }
+}
+
+/** Stats of a run (or a tile) over these cells with nothing done yet. */
+function noStats(cells: MeasureCell[]): CellCoverageStats {
+  return { cells: cells.length, tiles: 0, featuresRead: 0, direct: 0, cached: 0, prepared: 0, segments: 0, degenerate: 0, declined: cells.filter((c) => c.declined).length, ms: { read: 0, boundary: 0, measure: 0, fallback: 0, write: 0, wait: 0 }, elsewhere: [] }
 }
 
 /** Adds a part's stats to the run's (cells, tiles and declined units are the run's own). */
