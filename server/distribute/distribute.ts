@@ -75,8 +75,10 @@ export async function distribute<T>(ctx: StepContext, d: Distributor, kind: stri
           await d.queue.cancel([ids[r.part]!])
           ids[r.part] = again!
         }
-        const states = await d.queue.states(open.map((r) => ids[r.part]!))
-        for (const r of open) {
+        // parts in hand with a live heartbeat need no word from the queue
+        const waiting = open.filter((r) => r.status === 'queued')
+        const states = await d.queue.states(waiting.map((r) => ids[r.part]!))
+        for (const r of waiting) {
           const s = states.get(ids[r.part]!)
           if (!s || (s.state !== 'failed' && s.state !== 'cancelled')) continue
           // the row may have been written done between the two reads

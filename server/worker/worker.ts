@@ -100,7 +100,8 @@ async function computeTask(db: Db, job: QueuedJob, here: TaskHere, o: WorkerOpti
       return // nothing to retry
     }
     const message = err instanceof Error ? err.message : String(err)
-    await db.query('UPDATE run_task SET error = $3, updated_at = now() WHERE run_id = $1 AND part = $2', [run, part, message]).catch(() => {})
+    // back to queued: the queue retries it (or fails it for good), no heartbeat is missed
+    await db.query("UPDATE run_task SET error = $3, status = 'queued', updated_at = now() WHERE run_id = $1 AND part = $2 AND status = 'running' AND worker = $4", [run, part, message, WORKER_NAME]).catch(() => {})
     o.log?.(`run ${run} part ${part + 1}/${parts} failed (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}): ${message}`)
     throw err
   } finally {
