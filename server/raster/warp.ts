@@ -1,6 +1,7 @@
 // A raster resampled onto another grid on read (a model grid: GEP), window by window:
 // each target pixel centre is carried to the source grid (exactly at a lattice every 16
-// pixels, bilinearly between: GDAL's approximate transformer does the same), then sampled
+// pixels of the target grid, bilinearly between: GDAL's approximate transformer does the
+// same), then sampled
 // by the stated method. Without data outside the source and where the source has none.
 import proj4 from 'proj4'
 import type { GeoTransform } from './geotiff-file.ts'
@@ -44,18 +45,26 @@ export function gridMapping(to: GridDef, from: { crsProj4: string; transform: Ge
 }
 
 /**
- * Source pixel coordinates of target points (x0 + (i + fx), y0 + (j + fy)) for a window,
- * from an exact lattice every 16 pixels interpolated bilinearly.
+ * Source pixel coordinates of target points (x0 + i + fx, y0 + j + fy) of a window, from an
+ * exact lattice every 16 pixels of the whole target grid (W × H) interpolated bilinearly.
+ * The lattice is the grid's, not the window's: a pixel gets the same source coordinates to
+ * the last bit whichever window reads it (scan threads, worker tasks).
  */
-function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, w: number, h: number, sub: number) {
-  const nx = Math.ceil(w / LATTICE) + 1
-  const ny = Math.ceil(h / LATTICE) + 1
+function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, w: number, h: number, sub: number, W: number, H: number) {
+  // lattice nodes of the grid: columns 0, 16, 32 … W, rows likewise; this window's are i0…i1, j0…j1
+  const nX = Math.ceil(W / LATTICE) + 1
+  const nY = Math.ceil(H / LATTICE) + 1
+  const cellOf = (u: number, n: number) => Math.max(0, Math.min(n - 2, Math.floor(u / LATTICE)))
+  const i0 = cellOf(x0, nX), i1 = cellOf(x0 + w, nX) + 1
+  const j0 = cellOf(y0, nY), j1 = cellOf(y0 + h, nY) + 1
+  const nx = i1 - i0 + 1
+  const ny = j1 - j0 + 1
   const lx = new Float64Array(nx * ny)
   const ly = new Float64Array(nx * ny)
   const p = new Float64Array(2)
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
-      map(x0 + Math.min(w, i * LATTICE), y0 + Math.min(h, j * LATTICE), p)
+      map(Math.min(W, (i0 + i) * LATTICE), Math.min(H, (j0 + j) * LATTICE), p)
       lx[j * nx + i] = p[0]!
       ly[j * nx + i] = p[1]!
     }
@@ -69,16 +78,16 @@ function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, 
     for (let c = 0; c < w; c++) {
       for (let b = 0; b < sub; b++) {
         for (let a = 0; a < sub; a++) {
-          const u = c + (a + 0.5) / sub
-          const v = r + (b + 0.5) / sub
-          const i = Math.min(nx - 2, Math.floor(u / LATTICE))
-          const j = Math.min(ny - 2, Math.floor(v / LATTICE))
+          const u = x0 + c + (a + 0.5) / sub
+          const v = y0 + r + (b + 0.5) / sub
+          const i = cellOf(u, nX)
+          const j = cellOf(v, nY)
           const u0 = i * LATTICE, v0 = j * LATTICE
-          const du = Math.min(w, (i + 1) * LATTICE) - u0
-          const dv = Math.min(h, (j + 1) * LATTICE) - v0
+          const du = Math.min(W, (i + 1) * LATTICE) - u0
+          const dv = Math.min(H, (j + 1) * LATTICE) - v0
           const fu = du > 0 ? (u - u0) / du : 0
           const fv = dv > 0 ? (v - v0) / dv : 0
-          const q = j * nx + i
+          const q = (j - j0) * nx + (i - i0)
           sx[k] = (1 - fv) * ((1 - fu) * lx[q]! + fu * lx[q + 1]!) + fv * ((1 - fu) * lx[q + nx]! + fu * lx[q + nx + 1]!)
           sy[k] = (1 - fv) * ((1 - fu) * ly[q]! + fu * ly[q + 1]!) + fv * ((1 - fu) * ly[q + nx]! + fu * ly[q + nx + 1]!)
           k++
@@ -115,7 +124,7 @@ export function warped(source: WindowReader, from: { crsProj4: string; transform
       const w = x1 - x0, h = y1 - y0
       const out = new Float32Array(w * h).fill(NaN)
       if (w <= 0 || h <= 0) return out
-      const { sx, sy } = windowMap(map, x0, y0, w, h, sub)
+      const { sx, sy } = windowMap(map, x0, y0, w, h, sub, to.width, to.height)
       let cx0 = Infinity, cy0 = Infinity, cx1 = -Infinity, cy1 = -Infinity
       for (let k = 0; k < sx.length; k++) {
         const x = sx[k]!, y = sy[k]!
