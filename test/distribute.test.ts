@@ -19,6 +19,9 @@ import { ROOT } from '../server/settings.ts'
 import { planCoverage, readCoverage, type CoverageOptions } from '../server/stats/coverage.ts'
 import { planChange, readChange } from '../server/stats/change.ts'
 import { planZonal, readZonal } from '../server/raster/zonal.ts'
+import { planGep, readGep, type GepMeta } from '../server/gep/gep.ts'
+import { readConfig as readGepConfig } from '../server/gep/config.ts'
+import { SAMPLE_DIR } from '../server/sample/load.ts'
 import type { RunPlan } from '../server/runs/execute.ts'
 import { throwawayDatabase } from './helpers/backends.ts'
 import { runCli } from './helpers/cli.ts'
@@ -117,6 +120,29 @@ describe.skipIf(!URL_)('distributed runs on PostGIS', () => {
     expect(z2.rows).toEqual(z1.rows)
     // the run's work rows are gone with it
     expect(await db.query('SELECT 1 FROM run_task')).toHaveLength(0)
+  }, 300_000)
+
+  it("GEP's two passes over three workers equal one process to the last bit; each worker makes the terrain itself", async () => {
+    // the sample account (climate, NPP, soil retention with LS from the DEM) of the 7
+    // counties, two to a task, compared with a year before (two years: four scans)
+    const config = await readGepConfig(path.join(SAMPLE_DIR, 'gep.yaml'))
+    const g = () => planGep(db, { units: 'huangshan_counties', config, compare: 2020 }, rasterDir)
+    const one = await compute(local, g)
+    const byTwo = createRuntime({ scanThreads: 1, distributor: { queue: await TaskQueue.open({ url: tmp.url, expireSeconds: 600, retries: 2, maintenanceSeconds: 1 }), pollMs: 100, unitsPerTask: 2, heartbeatSeconds: 2, retries: 2 } })
+    const many = await compute(byTwo, g).finally(() => byTwo.close())
+    const meta = many.meta as unknown as GepMeta
+    expect(Object.keys(meta.distributed ?? {}).sort()).toEqual(['climate_2020', 'climate_2023', 'soil_2020', 'soil_2023'])
+    for (const d of Object.values(meta.distributed!)) expect(d.parts).toBe(4)
+    expect(new Set(Object.values(meta.distributed!).flatMap((d) => Object.keys(d.workers))).size).toBeGreaterThanOrEqual(2)
+    expect((one.meta as unknown as GepMeta).distributed).toBeUndefined()
+    // the stored sums, byte for byte, and the account read from them
+    const body = async (id: number) => (await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [id])).map((r) => r.body)
+    const [b1, b2] = [await body(one.id), await body(many.id)]
+    expect(b1.join('').length).toBeGreaterThan(10_000)
+    expect(b2).toEqual(b1)
+    const [a1, a2] = [await readGep(db, one), await readGep(db, many)]
+    expect(a1.rows.some((r) => /土壤保持|soil_retention/.test(r.item) && (r.quantity ?? 0) > 0)).toBe(true)
+    expect(a2.rows).toEqual(a1.rows)
   }, 300_000)
 
   it('a worker killed with SIGKILL mid-task: its task is taken up by workers that join later, counted once; progress aggregates', async () => {

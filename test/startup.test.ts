@@ -54,7 +54,13 @@ describe('compiled JavaScript', () => {
         named++
         const compiled = siblingModule(`file://${path.join(out, f.slice(0, -3) + '.js')}`, m[1]!)
         expect(fs.existsSync(fileURLToPath(compiled)), compiled.href).toBe(true)
-        expect(fs.existsSync(fileURLToPath(siblingModule(`file://${path.join(SERVER, f)}`, m[1]!, { thread: m[1] !== 'kernel' }))), f).toBe(true)
+        expect(fs.existsSync(fileURLToPath(siblingModule(`file://${path.join(SERVER, f)}`, m[1]!, { thread: true }))), f).toBe(true)
+      }
+      // accumulator modules of a zonal scan, named from server/ (raster/zonal-job.ts)
+      for (const m of fs.readFileSync(path.join(SERVER, f), 'utf8').matchAll(/module: '([a-z]+\/[a-z-]+)'/g)) {
+        named++
+        expect(built.has(`${m[1]}.js`), m[1]).toBe(true)
+        expect(fs.existsSync(path.join(SERVER, `${m[1]}.ts`)), m[1]).toBe(true)
       }
     }
     expect(named).toBe(4) // three worker pools and the GEP kernel

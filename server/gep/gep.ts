@@ -17,8 +17,9 @@ import { runUnits } from '../units/unit-cache.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { current } from '../scoped.ts'
 import { lonLatExtent } from '../raster/ingest-raster.ts'
-import { findRaster, openSource, sourceSpec, type RasterRecord, type SourceSpec } from '../raster/raster-store.ts'
-import { SCAN_POOL } from '../raster/scan-pool.ts'
+import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from '../raster/raster-store.ts'
+import { scanJob, type Deferring, type ScanSource } from '../raster/scan-distributed.ts'
+import { DISTRIBUTOR, type DistributedMeta } from '../distribute/distribute.ts'
 import { jobUnits, type ZonalGrid } from '../raster/zonal-job.ts'
 import { sameGrid, type GridDef } from '../raster/warp.ts'
 import type { GeoTransform } from '../raster/geotiff-file.ts'
@@ -26,11 +27,10 @@ import { checkConfig, classMappingOf, INPUT_UNITS, resamplingOf, type GepConfig,
 import { accountUnit, typeSums, type GepRow, type PriceCache, type UnitSums } from './account.ts'
 import { FIELDS, type KernelSpec, type KernelSums } from './kernel.ts'
 import { floodLayers, floodStorage } from './flood.ts'
-import { layerCategories, rasterizeLayer, RASTERIZE_METHOD } from './rasterize.ts'
+import { layerCategories, RASTERIZE_METHOD } from './rasterize.ts'
 import { selectLayers, type LayerVersion } from '../catalog/layer-select.ts'
-import { drainage, flowAccumulation, heights, hornGradient } from './terrain.ts'
+import { GEP_SOURCES, rasterizedLayer, STAGES, terrainOf } from './scan-sources.ts'
 import { ECOSYSTEM_TYPES } from './config.ts'
-import { siblingModule } from '../module-url.ts'
 
 export interface GepRequest {
   units: string
@@ -80,6 +80,8 @@ export interface GepMeta {
   method: string
   unitsOutside: number
   stages?: Record<string, number>
+  /** per pass and year, when the run's scans went to workers */
+  distributed?: Record<string, DistributedMeta>
 }
 
 const fillYear = (spec: string, year: number) => spec.replace(/\{year\}/g, String(year))
@@ -243,17 +245,18 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
   const zgrid: ZonalGrid = { crsProj4: grid.crsProj4, transform: grid.transform, width: grid.width, height: grid.height, extent: grid.extent }
   const eco = rasters.eco
   const it = c.items
-  const classSource = eco.raster ? await specOn(ctx.db, rasterDir, eco.raster, grid, 'nearest') : await rasterizeLayer(ctx.db, eco.layer.id, zgrid, meta.classes, ctx.signal)
-  if (eco.layer) lap('rasterize')
+  const classSource: ScanSource = eco.raster ? await specOn(ctx.db, rasterDir, eco.raster, grid, 'nearest') : rasterizedLayer(eco.layer.id, zgrid, meta.classes)
   // two passes over the units: the fields from climate rasters (and every class area) start
   // at once in the scan threads, while this thread computes the terrain the soil pass needs
   const NONE = { precip: -1, et: -1, npp: -1, r: -1, k: -1, tan: -1, xaspect: -1, acc: -1, c: -1, et0: -1, awc: -1 }
-  const pass = () => ({ sources: [classSource] as SourceSpec[], idx: { ...NONE } })
+  const pass = () => ({ sources: [classSource] as ScanSource[], idx: { ...NONE } })
+  const add = (p: ReturnType<typeof pass>, key: keyof typeof NONE, source: ScanSource) => {
+    p.idx[key] = p.sources.length
+    p.sources.push(source)
+  }
   const addTo = async (p: ReturnType<typeof pass>, role: InputRole, key: keyof typeof NONE) => {
     const r = rasters.inputs[role]
-    if (!r) return
-    p.idx[key] = p.sources.length
-    p.sources.push(await specOn(ctx.db, rasterDir, r, grid, resamplingOf(c, role), c.inputs[role]!.band))
+    if (r) add(p, key, await specOn(ctx.db, rasterDir, r, grid, resamplingOf(c, role), c.inputs[role]!.band))
   }
   const climate = pass()
   await addTo(climate, 'precipitation', 'precip')
@@ -266,6 +269,9 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     await addTo(soil, 'erosivity', 'r')
     await addTo(soil, 'erodibility', 'k')
     await addTo(soil, 'cover_management', 'c')
+    // LS from the terrain over the whole model grid (gep/scan-sources.ts): flow paths do not stop at unit boundaries
+    const dem = await specOn(ctx.db, rasterDir, rasters.inputs.dem!, grid, resamplingOf(c, 'dem'), c.inputs.dem!.band)
+    for (const part of ['tan', 'xaspect', 'acc'] as const) add(soil, part, terrainOf(dem, grid, it.soil_retention.fill, part))
   }
   const mapping = classMappingOf(c)
   const kc: number[] = []
@@ -303,51 +309,30 @@ async function accountYear(ctx: StepContext, c: GepConfig, meta: GepMeta, year: 
     mm: { precip: mm('precipitation'), et: mm('evapotranspiration'), et0: mm('reference_et'), awc: mm('available_water') },
   })
   const units = await jobUnits(ctx.db, meta.unitSet.id)
-  const kernel = siblingModule(import.meta.url, 'kernel').href
   const share = [0, 0]
   const report = (k: 0 | 1) => (f: number) => { share[k] = f; return ctx.progress(0.05 + 0.9 * (it.soil_retention ? 0.3 * share[0]! + 0.7 * share[1]! : share[0]!)) }
-  const climatePass = current(SCAN_POOL).run(
-    { sources: climate.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(climate, { wb_p: fields.wb_p, wb_et: fields.wb_et, et: fields.et, npp: fields.npp, fu: fields.fu }) }, units },
-    { signal: ctx.signal, progress: report(0) },
-  )
-  // awaited below, after the terrain: a failure meanwhile (a raster file gone) must reach
-  // that await, not end the process as an unhandled rejection
+  // made sources (the rasterized layer, the terrain) once for both passes, here or on each worker
+  const deferring: Deferring = { resolvers: GEP_SOURCES, memo: new Map() }
+  const scanPass = (p: ReturnType<typeof pass>, f: Partial<KernelSpec['fields']>, k: 0 | 1) =>
+    scanJob(ctx, { sources: p.sources, grid: zgrid, accumulator: { mode: 'module', module: 'gep/kernel', spec: specOf(p, f) }, units }, meta.unitSet.id, rasterDir, report(k), deferring)
+  const climatePass = scanPass(climate, { wb_p: fields.wb_p, wb_et: fields.wb_et, et: fields.et, npp: fields.npp, fu: fields.fu }, 0)
+  // awaited below: a failure meanwhile (a raster file gone) must reach that await, not end
+  // the process as an unhandled rejection
   climatePass.catch(() => {})
-  // let the pool hand the pass to its threads before this thread is busy with the terrain
-  await new Promise((r) => setImmediate(r))
-  let soilPass: Promise<Awaited<typeof climatePass>> | undefined
+  let soilPass: typeof climatePass | undefined
   if (it.soil_retention) {
-    // LS over the whole model grid: flow paths do not stop at unit boundaries
-    const dem = rasters.inputs.dem!
-    const src = await openSource(await specOn(ctx.db, rasterDir, dem, grid, resamplingOf(c, 'dem'), c.inputs.dem!.band))
-    const z = heights(await src.read(0, 0, grid.width, grid.height, ctx.signal), src.nodata)
-    lap('dem')
-    const T = grid.transform
-    // slope, aspect and accumulation over the whole grid; LS itself is computed per covered
-    // pixel in the scan threads, from these arrays written straight into shared memory
-    const g = { width: grid.width, height: grid.height, dx: Math.abs(T[1]), dy: Math.abs(T[5]) }
-    const shared = (type: 'float32' | 'uint32') => ({ op: 'array' as const, type, data: new SharedArrayBuffer(z.length * 4), width: grid.width, height: grid.height, transform: grid.transform })
-    const [tanS, xaS, accS] = [shared('float32'), shared('float32'), shared('uint32')]
-    hornGradient(z, g, { tan: new Float32Array(tanS.data), xAspect: new Float32Array(xaS.data) })
-    lap('slope')
-    const { z: filled, dir } = drainage(z, g, { fill: it.soil_retention.fill, inPlace: true })
-    lap('drainage')
-    flowAccumulation(dir, filled, g, new Uint32Array(accS.data))
-    lap('accumulation')
-    soil.idx.tan = soil.sources.length
-    soil.sources.push(tanS)
-    soil.idx.xaspect = soil.sources.length
-    soil.sources.push(xaS)
-    soil.idx.acc = soil.sources.length
-    soil.sources.push(accS)
-    soilPass = current(SCAN_POOL).run(
-      { sources: soil.sources, grid: zgrid, accumulator: { mode: 'module', url: kernel, spec: specOf(soil, { rkls: true, rklsc: fields.rklsc }) }, units },
-      { signal: ctx.signal, progress: report(1) },
-    )
-    soilPass.catch(() => {}) // awaited after the climate pass (as above)
+    // the passes of a distributed run go to the workers one after the other (a run's parts
+    // are one set at a time); here, this thread computes the terrain while the scan threads
+    // take the climate pass (handed to them first)
+    if (current(DISTRIBUTOR)) await climatePass
+    else await new Promise((r) => setImmediate(r))
+    soilPass = scanPass(soil, { rkls: true, rklsc: fields.rklsc }, 1)
+    soilPass.catch(() => {})
   }
   const res = await climatePass
   const soilRes = await soilPass
+  for (const [k, ms] of Object.entries((deferring.memo.get(STAGES) ?? {}) as Record<string, number>)) stages[`${k}_${year}`] = ms
+  for (const [k, r] of [['climate', res], ['soil', soilRes]] as const) if (r?.distributed) (meta.distributed ??= {})[`${k}_${year}`] = r.distributed
   if (soilRes) {
     // the soil pass adds its two fields to the climate pass's sums (same units, same order)
     const soilOf = new Map(soilRes.inside.map((id, i) => [id, (soilRes.sums as KernelSums[])[i]!]))

@@ -4,6 +4,7 @@
 import type { Queryable } from '../db/db.ts'
 import { lonLatForward, type ForwardMany } from '../crs/lonlat-forward.ts'
 import { Gone } from '../errors.ts'
+import { siblingModule } from '../module-url.ts'
 import { unitPolygons } from '../units/unit-cache.ts'
 import { widenBox } from '../geom/wkb.ts'
 import type { GeoTransform } from './geotiff-file.ts'
@@ -17,9 +18,11 @@ export type AccumulatorSpec =
   | { mode: 'categorical'; nodata: number | null }
   | { mode: 'continuous'; nodata: number | null; histogram: HistogramSpec }
   | { mode: 'transitions'; nodataFrom: number | null; nodataTo: number | null }
-  /** an accumulator of a layer above (GEP): `url` is a module exporting
-   *  accumulator(spec, units) → { sums, take }, imported in whichever thread scans */
-  | { mode: 'module'; url: string; spec: unknown }
+  /** an accumulator of a layer above (GEP): `module` names a module under server/ (e.g.
+   *  'gep/kernel') exporting accumulator(spec, units) → { sums, take }, imported in whichever
+   *  thread scans — by name, not by URL, so that a job queued by a coordinator finds the
+   *  module of the worker's own installation */
+  | { mode: 'module'; module: string; spec: unknown }
 
 export interface ZonalGrid {
   crsProj4: string
@@ -135,8 +138,11 @@ type Accumulator = { sums: unknown[]; take: Parameters<typeof scan>[3] }
 
 async function accumulatorOf(spec: AccumulatorSpec, n: number): Promise<Accumulator> {
   if (spec.mode === 'module') {
-    const mod = (await import(spec.url)) as { accumulator?: (spec: unknown, units: number) => Accumulator }
-    if (typeof mod.accumulator !== 'function') throw new Error(`${spec.url} exports no accumulator(spec, units)`)
+    // a folder and a module of ours, nothing else: a job may come from the queue
+    if (!/^[a-z]+\/[a-z-]+$/.test(spec.module)) throw new Error(`accumulator module '${spec.module}' is not a module of ours (folder/name)`)
+    const url = siblingModule(import.meta.url, `../${spec.module}`).href
+    const mod = (await import(url)) as { accumulator?: (spec: unknown, units: number) => Accumulator }
+    if (typeof mod.accumulator !== 'function') throw new Error(`${spec.module} exports no accumulator(spec, units)`)
     return mod.accumulator(spec.spec, n)
   }
   if (spec.mode === 'categorical') return categorical(n, spec.nodata)

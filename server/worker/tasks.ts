@@ -1,9 +1,11 @@
 // The kinds of task a worker computes (worker.ts), by the name the coordinator queues them
-// under (distribute.ts): one tile of a cell coverage or change run, one group of units of a
-// zonal scan. Each answers the part's result, which its coordinator adds up in part order.
+// under (distribute.ts): one tile of a cell coverage or change run; one group of units of a
+// zonal scan, or of GEP's (whose made sources the worker makes: gep/scan-sources.ts). Each
+// answers the part's result, which its coordinator adds up in part order.
 import type { StepContext } from '../runs/execute.ts'
 import { cellTask, type CellTaskSpec } from '../stats/cells/coverage.ts'
 import { scanTask, type ScanTaskSpec } from '../raster/scan-distributed.ts'
+import { GEP_SOURCES } from '../gep/scan-sources.ts'
 
 /** What a task finds in the worker: what it keeps of one run between that run's tasks (dropped when it has seen enough other runs), and this host's raster store. */
 export interface TaskHere {
@@ -15,5 +17,5 @@ export type Task = (ctx: StepContext, spec: unknown, part: number, parts: number
 
 export const TASKS: Record<string, Task> = {
   cells: (ctx, spec, part, _parts, here) => cellTask(ctx, spec as CellTaskSpec, part, here.memo),
-  scan: (ctx, spec, part, parts, here) => scanTask(ctx, spec as ScanTaskSpec, part, parts, here.rasterDir),
+  scan: (ctx, spec, part, parts, here) => scanTask(ctx, spec as ScanTaskSpec, part, parts, here.rasterDir, { resolvers: GEP_SOURCES, memo: here.memo }),
 }
