@@ -5,12 +5,13 @@
 // fails the run with its error; cancel reaches the workers; progress aggregates. On the
 // embedded database distribution is refused with a clear message.
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../server/db/db.ts'
 import { openDb } from '../server/db/open.ts'
 import { TaskQueue } from '../server/distribute/queue.ts'
-import { Cancelled, TaskFailed } from '../server/errors.ts'
+import { BadInput, Cancelled, TaskFailed } from '../server/errors.ts'
 import { createRuntime, type Runtime } from '../server/runtime.ts'
 import { startRun } from '../server/runs/execute.ts'
 import { requestCancel, getRun } from '../server/runs/run-store.ts'
@@ -22,6 +23,9 @@ import { planZonal, readZonal } from '../server/raster/zonal.ts'
 import { planGep, readGep, type GepMeta } from '../server/gep/gep.ts'
 import { readConfig as readGepConfig } from '../server/gep/config.ts'
 import { SAMPLE_DIR } from '../server/sample/load.ts'
+import { ingestLayer, type IngestLayerOptions } from '../server/ingest/ingest-layer.ts'
+import { prepareLayer } from '../server/stats/cells/read/contacts.ts'
+import { writeSurveyShapefile } from '../scripts/bench/survey-shapefile.ts'
 import type { RunPlan } from '../server/runs/execute.ts'
 import { throwawayDatabase } from './helpers/backends.ts'
 import { runCli } from './helpers/cli.ts'
@@ -211,6 +215,78 @@ describe.skipIf(!URL_)('distributed runs on PostGIS', () => {
     expect(run!.status).toBe('failed')
     expect(run!.error).toMatch(/failed after 3 attempt/)
   }, 180_000)
+
+  // last: the layers they add would be read by the coverage runs above
+  /** a survey-like tiling in three files (rows 0–29, 30–59, 60–89 of 70 patches) */
+  const surveyParts = () => {
+    const dir = tmpDir()
+    return [0, 1, 2].map((k) => writeSurveyShapefile(path.join(dir, `part_${k}`), 2100, { cols: 70, firstRow: 30 * k }).shp)
+  }
+  const ingest = (rt: Runtime, file: string[], layer: string) => inRuntime(rt, () =>
+    ingestLayer(db, { file, layer, kind: 'other', vintage: '2023', categoryField: 'DLBM', maxBytes: 1 << 30, prepare: prepareLayer } satisfies IngestLayerOptions))
+  /** every stored column of a layer's features but the id, in src_index order, geometry as bytes */
+  const featuresOf = (layerId: number) => db.query(
+    'SELECT src_index, attributes::text AS a, category, encode(ST_AsEWKB(geom), \'hex\') AS g, area_m2, zone, box_x0, box_y0, box_x1, box_y1 FROM feature WHERE layer_id = $1 ORDER BY src_index', [layerId])
+
+  it('an import of three files staged by three workers stores the rows of a one-process import, to the last bit', async () => {
+    await stopWorkers()
+    for (let i = 0; i < 3; i++) await startWorker({}, ['--min-task-ms', '200'])
+    const files = surveyParts()
+    const one = await ingest(local, files, 'survey_one')
+    const many = await ingest(distributed, files, 'survey_many')
+    expect(one.loaded).toBe(6300)
+    const [run] = await db.query<{ id: number; status: string; meta: { distributed: { parts: number; workers: Record<string, number> } } }>("SELECT id, status, meta FROM run WHERE kind = 'ingest' ORDER BY id DESC LIMIT 1")
+    expect(run!.status).toBe('done')
+    expect(run!.meta.distributed.parts).toBe(3)
+    expect(Object.keys(run!.meta.distributed.workers).length).toBeGreaterThanOrEqual(2)
+    const strip = (r: typeof one) => ({ ...r, layerId: 0, layer: '', areaM2: Math.round(r.areaM2) })
+    expect(strip(many)).toEqual(strip(one))
+    expect(many.parts!.map((p) => [p.read, p.first_index])).toEqual([[2100, 0], [2100, 2100], [2100, 4200]])
+    const [a, b] = [await featuresOf(one.layerId), await featuresOf(many.layerId)]
+    expect(a).toHaveLength(6300)
+    expect(b).toEqual(a)
+    expect(await db.query('SELECT 1 FROM ingest_stage')).toHaveLength(0)
+    // a damaged record in the last file, found by the worker reading it: the import's error (400), nothing stored
+    const broken = files[2]!.replace(/part_2\.shp$/, 'part_broken.shp')
+    for (const ext of ['.shp', '.shx', '.dbf', '.prj', '.cpg']) if (fs.existsSync(files[2]!.replace(/\.shp$/, ext))) fs.copyFileSync(files[2]!.replace(/\.shp$/, ext), broken.replace(/\.shp$/, ext))
+    // the shape type of record 1000 (29-vertex polygons: 8 + 44 + 4 + 29·16 bytes a record)
+    const fd = fs.openSync(broken, 'r+')
+    fs.writeSync(fd, Buffer.from([99, 0, 0, 0]), 0, 4, 100 + 999 * 520 + 8)
+    fs.closeSync(fd)
+    const err = await ingest(distributed, [files[0]!, broken], 'survey_broken').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(BadInput)
+    expect((err as Error).message).toMatch(/part_broken\.shp: record 1000 cannot be read .*damaged/)
+    expect(await db.query("SELECT 1 FROM layer WHERE name = 'survey_broken'")).toHaveLength(0)
+    expect(await db.query('SELECT 1 FROM ingest_stage')).toHaveLength(0)
+    const [failed] = await db.query<{ status: string }>("SELECT status FROM run WHERE kind = 'ingest' ORDER BY id DESC LIMIT 1")
+    expect(failed!.status).toBe('failed')
+  }, 300_000)
+
+  it('a worker killed after staging its file: the part staged again by another is stored once', async () => {
+    await stopWorkers()
+    // alone, it stages a file, then holds the part 20 s before it would report it done
+    const slow = await startWorker({}, ['--min-task-ms', '20000'])
+    const files = surveyParts()
+    const importing = ingest(distributed, files, 'survey_killed')
+    importing.catch(() => {})
+    let staged = 0
+    for (let i = 0; i < 600 && staged === 0; i++) {
+      ;[{ n: staged }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM ingest_stage s JOIN run r ON r.id = s.run_id WHERE r.kind = 'ingest' AND r.status = 'running'") as [{ n: number }]
+      if (!staged) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(staged).toBe(2100)
+    slow.child.kill('SIGKILL')
+    await startWorker()
+    await startWorker()
+    const r = await importing
+    expect(r.loaded).toBe(6300)
+    const [run] = await db.query<{ meta: { distributed: { attempts: number; workers: Record<string, number> } } }>("SELECT meta FROM run WHERE kind = 'ingest' ORDER BY id DESC LIMIT 1")
+    expect(run!.meta.distributed.attempts).toBeGreaterThanOrEqual(4)
+    expect(Object.keys(run!.meta.distributed.workers).some((w) => w.endsWith(`|${slow.child.pid}`))).toBe(false)
+    const [one] = await db.query<{ id: number }>("SELECT id FROM layer WHERE name = 'survey_one'")
+    expect(await featuresOf(r.layerId)).toEqual(await featuresOf(one!.id))
+    expect(await db.query('SELECT 1 FROM ingest_stage')).toHaveLength(0)
+  }, 300_000)
 })
 
 describe('distribution on the embedded database', () => {

@@ -4,7 +4,11 @@ import type { Db, Queryable } from '../db/db.ts'
 import { openVectorSource } from './open.ts'
 import { datasetChecksum } from './checksum.ts'
 import { sourceCrs } from './source-crs.ts'
-import { stageSources, type InvalidPolicy, type StageOptions, type StageReport, type StageSink } from './stage.ts'
+import { stageSources, type InvalidPolicy, type StageOptions, type StageReport, type StageSink, type StageTotals } from './stage.ts'
+import { stageOnWorkers, storeStaged, type IngestPartSpec, type StagedParts } from './stage-parts.ts'
+import { DISTRIBUTOR, type Distributor } from '../distribute/distribute.ts'
+import { runToEnd } from '../runs/execute.ts'
+import { current } from '../scoped.ts'
 import { BadInput } from '../errors.ts'
 import type { VectorSource } from './source.ts'
 import { catalogChanged } from '../catalog/generation.ts'
@@ -52,6 +56,10 @@ export interface ImportPlan<T> {
   finish: (tx: Queryable, report: SourceReport, stored: { n: number; areaM2: number }) => Promise<T>
   /** edges of a projected source longer than this many of its units split before reprojection (ingest/densify.ts) */
   densify?: number
+  /** the tags as fields (tag → attribute field): an import that gives them may be staged on the workers when runs are distributed (stage-parts.ts) */
+  tagFields?: Record<string, string>
+  /** what a run of the import on the workers records as its parameters */
+  what?: Record<string, unknown>
 }
 
 /**
@@ -86,18 +94,68 @@ export async function importSource<T>(db: Db, o: SourceImportOptions, prepare: (
       crsNote: [...new Set(crss.map((c) => c.note).filter(Boolean))].join('; ') || undefined,
       encoding: encodings.length ? encodings.join(', ') : undefined,
     }
-    return await db.transaction(async (tx) => {
-      const sink = await plan.begin(tx, head)
-      const parts = sources.map((source, k) => ({ source, crs: crss[k]!.crs }))
-      const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, densify: plan.densify, signal: o.signal, progress: o.progress })
+    const parts = sources.map((source, k) => ({ source, crs: crss[k]!.crs }))
+    const reportOf = (staged: StageReport, partTotals: StageTotals['parts']): SourceReport => {
       const report: SourceReport = { ...head, ...staged }
       if (sources.length > 1) report.parts = sources.map((s, k) => ({ file: names[k]!, checksum: sums[k]!, crs: crss[k]!.crs.id, read: partTotals[k]!.read, first_index: partTotals[k]!.firstIndex }))
-      return plan.finish(tx, report, { n: stored, areaM2 })
+      return report
+    }
+    const d = current(DISTRIBUTOR)
+    if (d && sources.length > 1 && plan.tagFields) {
+      const spec: IngestPartSpec = {
+        files: files.map((f, k) => ({ path: path.resolve(f), name: names[k]!, crs: crss[k]!.crs })),
+        read: { encoding: o.encoding, table: o.table, maxBytes: o.maxBytes },
+        tagFields: plan.tagFields,
+        maxFeatureVertices: o.maxFeatureVertices,
+        densify: plan.densify,
+      }
+      const expected = sources.every((s) => s.expectedCount !== undefined) ? sources.reduce((n, s) => n + s.expectedCount!, 0) : undefined
+      return await importOnWorkers(db, d, o, spec, plan, head, reportOf, expected)
+    }
+    return await db.transaction(async (tx) => {
+      const sink = await plan.begin(tx, head)
+      const { stored, areaM2, parts: partTotals, ...staged } = await stageSources(tx, parts, { invalid: o.invalid ?? 'repair', tags: plan.tags, sink, checker: db.server ? db : undefined, maxFeatureVertices: o.maxFeatureVertices, densify: plan.densify, signal: o.signal, progress: o.progress })
+      return plan.finish(tx, reportOf(staged, partTotals), { n: stored, areaM2 })
     })
   } finally {
     catalogChanged()
     for (const s of sources) await s.close()
   }
+}
+
+/**
+ * The import as a run of kind 'ingest' whose files the workers stage (stage-parts.ts): its
+ * progress, cancel and record as any distributed run's; its last step stores the staged
+ * rows through the plan's sink in one transaction, as the one-process import would.
+ */
+async function importOnWorkers<T>(db: Db, d: Distributor, o: SourceImportOptions, spec: IngestPartSpec, plan: ImportPlan<T>, head: SourceHead, reportOf: (s: StageReport, p: StageTotals['parts']) => SourceReport, expected: number | undefined): Promise<T> {
+  let staged: StagedParts | undefined
+  let result: T | undefined
+  const meta: Record<string, unknown> = { ...plan.what, files: spec.files.map((f) => f.name), checksum: head.checksum }
+  await runToEnd(db, {
+    kind: 'ingest',
+    params: { ...plan.what, files: spec.files.map((f) => f.name) },
+    inputs: { checksum: head.checksum },
+    meta,
+    steps: [
+      { label: 'stage', weight: 0.9, run: async (ctx) => { staged = await stageOnWorkers(ctx, d, spec, o.invalid ?? 'repair'); meta.distributed = staged.distributed } },
+      {
+        label: 'store',
+        weight: 0.1,
+        run: async (ctx) => {
+          const { stored: _n, areaM2: _a, parts, distributed: _d, ...report } = staged!
+          result = await db.transaction(async (tx) => plan.finish(tx, reportOf(report, parts), await storeStaged(tx, ctx.runId, parts, await plan.begin(tx, head))))
+        },
+      },
+    ],
+  }, {
+    reuse: false,
+    signal: o.signal,
+    actor: (plan.what as { actor?: string } | undefined)?.actor,
+    // as features of the whole import where the files say how many they hold
+    onProgress: (p) => o.progress?.(Math.round(p * (expected ?? 1e4)), expected ?? 1e4),
+  })
+  return result!
 }
 
 /** Parts of one input must carry the same fields, or a category or code would go missing part-way. */

@@ -4,6 +4,7 @@ import { BadInput, Conflict } from '../errors.ts'
 import { emptyImport, importSource, missingField, type SourceImportOptions, type SourceReport } from './import-source.ts'
 import { checkKind, checkName, checkVintage } from './names.ts'
 import { claimVersion, CURRENT } from '../catalog/versions.ts'
+import { tagsOf } from './stage-parts.ts'
 
 const INSERT_FEATURES = loadSql(import.meta.url, './insert-features.sql')
 
@@ -62,8 +63,12 @@ export async function ingestLayer(db: Db, o: IngestLayerOptions): Promise<LayerI
     }
     let retiredId: number | undefined
     let layerId = 0
+    const tagFields: Record<string, string> = cat ? { category: cat } : {}
     return {
-      tags: (f) => ({ category: cat && f.attributes[cat] != null ? String(f.attributes[cat]) : null }),
+      // the category from its field, given as fields so that workers can stage the files too (stage-parts.ts)
+      tags: tagsOf(tagFields),
+      tagFields,
+      what: { layer, vintage, kind, actor: o.actor },
       begin: async (tx, head) => {
         retiredId = (await claimVersion(tx, 'layer', layer, vintage, { replace: o.replace, actor: o.actor })).retiredId
         const [row] = await tx.query<{ id: number }>(

@@ -44,6 +44,8 @@ export interface StageOptions {
   progress?: (done: number, total: number | undefined) => void
   /** a database whose other connections may check and measure chunks alongside the import's (PostgreSQL); none on PGlite */
   checker?: Db
+  /** the parts are some of an import's (a worker's file, stage-parts.ts): that all their features are empty is no refusal here */
+  someParts?: boolean
 }
 
 export interface StagePart {
@@ -167,7 +169,7 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
   await send()
   await Promise.all(stores)
   opts.progress?.(read, expected)
-  if (emptyGeometry.length === read) throw new BadInput(`${parts.map((p) => p.source.file).join(', ')}: all ${read} features have empty geometry`)
+  if (emptyGeometry.length === read && !opts.someParts) throw new BadInput(`${parts.map((p) => p.source.file).join(', ')}: all ${read} features have empty geometry`)
 
   const staged = read - emptyGeometry.length
   const [dropped] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_issue WHERE dropped', [], { signal: opts.signal })

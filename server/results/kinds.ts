@@ -140,6 +140,7 @@ export async function planRun(db: Queryable, r: RunRequest, rasterDir = ''): Pro
 export async function exportableOf(db: Queryable, run: RunRecord): Promise<Exportable> {
   if (run.status !== 'done') throw new BadInput(`run ${run.id} is ${run.status}${run.error ? ` (${run.error})` : ''}; its result is not available`)
   if (run.kind === 'settlement') return settlementExport(await readSettlement(db, run))
+  if (run.kind === 'ingest') throw new BadInput(`run ${run.id} is an import of files staged by the workers: its result is a layer version (GET /api/layers), not a table`)
   const setId = (run.meta as { unitSet: { id: number } }).unitSet.id
   switch (run.kind) {
     case 'coverage': return coverageExport(await readCoverage(db, run), setId)

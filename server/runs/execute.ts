@@ -224,4 +224,5 @@ async function dropWork(db: Queryable, id: number): Promise<void> {
   await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
   await db.query('DELETE FROM run_member WHERE run_id = $1', [id])
   await db.query('DELETE FROM run_task WHERE run_id = $1', [id])
+  await db.query('DELETE FROM ingest_stage WHERE run_id = $1', [id])
 }

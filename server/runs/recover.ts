@@ -34,7 +34,7 @@ export async function recoverInterruptedRuns(db: Db): Promise<number[]> {
   const dead = running.filter((r) => db.backend === 'pglite' || !r.owner || !alive(r.owner)).map((r) => r.id)
   for (const id of dead) {
     await maintenance(db, async (tx) => {
-      for (const t of ['run_sum', 'run_result', 'run_piece', 'run_member', 'run_task']) await tx.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
+      for (const t of ['run_sum', 'run_result', 'run_piece', 'run_member', 'run_task', 'ingest_stage']) await tx.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
       await tx.query(
         `UPDATE run SET status = 'failed', finished_at = now(),
                 error = 'interrupted: the process running it stopped before it finished (' || coalesce(owner, 'unknown process') || '); run it again'

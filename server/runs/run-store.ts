@@ -6,7 +6,7 @@ import type { Queryable } from '../db/db.ts'
 import { NotFound } from '../errors.ts'
 import { OWNER } from './recover.ts'
 
-export type RunKind = 'coverage' | 'change' | 'zonal' | 'zonal_change' | 'gep' | 'compensation' | 'settlement' | 'alerts'
+export type RunKind = 'coverage' | 'change' | 'zonal' | 'zonal_change' | 'gep' | 'compensation' | 'settlement' | 'alerts' | 'ingest'
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled'
 
 export interface RunRecord {

@@ -38,7 +38,7 @@ export async function startWorker(db: Db, queue: TaskQueue, o: WorkerOptions): P
     }
     return m
   }
-  return queue.work(o.concurrency, (job) => computeTask(db, job, { memo: memoOf(job.data.run), rasterDir: o.rasterDir }, o))
+  return queue.work(o.concurrency, (job) => computeTask(db, job, { memo: memoOf(job.data.run), rasterDir: o.rasterDir, db }, o))
 }
 
 async function runState(db: Db, id: number): Promise<'go' | 'stop'> {
