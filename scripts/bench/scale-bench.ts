@@ -11,8 +11,17 @@
 //      (`worker --min-task-ms`), over 1, 2, 4, 8 and 16 workers: tasks per second
 //      against 1 worker's times the workers. These workers open 3 database connections each
 //      (ECOCENSUS_DB_CONNECTIONS; 16 × (3 + 2 for the queue) fit PostgreSQL's default 100).
+//   C. ingest: BENCH_SCALE_FILES (4) survey-like shapefiles (survey-shapefile.ts) of
+//      BENCH_SCALE_INGEST (50 000) features each, loaded as one layer version in this process
+//      and staged by 1 and 2 workers (ingest/stage-parts.ts), arms interleaved; every
+//      version's rows (all columns, geometry as EWKB) compared with the first one-process one.
+//   D. GEP: the sample account (data/sample/gep.yaml: climate, NPP, soil retention with LS
+//      from the DEM, ~2.7×10⁶ px of 100 m) of the sample's 5 km grid, BENCH_SCALE_GEP_UNITS
+//      (60) cells a task: in this process and over 1 and 2 workers (each makes the terrain
+//      itself); the stored sums compared byte for byte.
 //   DATABASE_URL=postgres://… node --import tsx scripts/bench/scale-bench.ts
-// Not in `npm run bench` (it starts up to 16 worker processes; ~5 minutes).
+//   BENCH_SCALE_PARTS=C,D: only those parts (default A,B,C,D).
+// Not in `npm run bench` (it starts up to 16 worker processes; ~10 minutes).
 import { performance } from 'node:perf_hooks'
 import { openDb } from '../../server/db/open.ts'
 import type { Db } from '../../server/db/db.ts'
@@ -25,6 +34,15 @@ import { planCoverage, readCoverage } from '../../server/stats/coverage.ts'
 import { buildGrid } from '../../server/units/build-grid.ts'
 import { generateCounty } from './county-gen.ts'
 import { startWorkers } from './workers.ts'
+import { writeSurveyShapefile } from './survey-shapefile.ts'
+import { ingestLayer } from '../../server/ingest/ingest-layer.ts'
+import { prepareLayer } from '../../server/stats/cells/read/contacts.ts'
+import { loadSampleIfEmpty, SAMPLE_DIR } from '../../server/sample/load.ts'
+import { planGep, type GepMeta } from '../../server/gep/gep.ts'
+import { readConfig as readGepConfig } from '../../server/gep/config.ts'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 
 const url = process.env.DATABASE_URL
 if (!url) {
@@ -35,6 +53,10 @@ const scale = Number(process.env.BENCH_SCALE_COUNTY ?? 64)
 const tileFeatures = Number(process.env.BENCH_SCALE_TILE ?? 10_000)
 const taskMs = Number(process.env.BENCH_SCALE_TASK_MS ?? 1000)
 const wantTasks = Number(process.env.BENCH_SCALE_TASKS ?? 64)
+const files = Number(process.env.BENCH_SCALE_FILES ?? 4)
+const perFile = Number(process.env.BENCH_SCALE_INGEST ?? 50_000)
+const gepUnits = Number(process.env.BENCH_SCALE_GEP_UNITS ?? 60)
+const partsToRun = new Set((process.env.BENCH_SCALE_PARTS ?? 'A,B,C,D').split(','))
 
 const db = await openDb({ url, dataDir: 'memory://', statementTimeoutMs: 0 })
 const queue = await TaskQueue.open({ url, expireSeconds: 900, retries: 1, maintenanceSeconds: 10 })
@@ -62,6 +84,7 @@ async function county(db: Db, s: number, prefix: string) {
 }
 
 // A. real tasks
+if (partsToRun.has('A')) {
 const t0 = performance.now()
 const big = await county(db, scale, `sc${scale}_`)
 const [size] = await db.query<{ b: number; n: number }>("SELECT pg_total_relation_size('feature')::float8 AS b, (SELECT count(*) FROM feature)::float8 AS n")
@@ -95,8 +118,12 @@ for (const [k, v] of Object.entries(times)) console.log(`| ${k === 'one' ? 'one 
 console.log('| workers | tasks | mean task ms | of it waiting for reads | slowest task ms | features read per task | features/s per task | result KiB per task | attempts | workers ready s |')
 console.log('|---|---|---|---|---|---|---|---|---|---|')
 for (const t of tasks) console.log(t)
+await one.close()
+await dist.close()
+}
 
 // B. the queue alone
+if (partsToRun.has('B')) {
 const small = await county(db, 1, 'sc1_')
 const per = Math.max(1, Math.floor(small.features / wantTasks))
 const qrt = createRuntime({ ...settings, cells: { tileFeatures: per }, distributor: { queue, pollMs: 100, unitsPerTask: 2000, heartbeatSeconds: 30, retries: 1 } })
@@ -114,7 +141,96 @@ for (const n of [1, 2, 4, 8, 16]) {
   // n workers need at least ⌈tasks / n⌉ task times: the floor the run can reach
   console.log(`| ${n} | ${d.parts} | ${r.s.toFixed(2)} | ${rate.toFixed(2)} | ${(base * n).toFixed(2)} | ${((100 * rate) / (base * n)).toFixed(0)} % | ${(Math.ceil(d.parts / n) * taskMs / 1000).toFixed(0)} |`)
 }
-await one.close()
-await dist.close()
 await qrt.close()
+}
+
+const distributor = (unitsPerTask = 2000) => ({ queue, pollMs: 100, unitsPerTask, heartbeatSeconds: 30, retries: 1 })
+const armName = (arm: string) => (arm === 'one' ? 'one process' : `${arm.slice(1)} worker(s)`)
+
+// C. ingest of several files
+if (partsToRun.has('C')) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scale-ingest-'))
+  const cols = 250
+  const rowsPer = Math.ceil(perFile / cols)
+  const shp = Array.from({ length: files }, (_, k) => writeSurveyShapefile(path.join(dir, `part_${k}`), perFile, { cols, firstRow: k * rowsPer }).shp)
+  const total = files * perFile
+  console.log(`\ningest: ${files} survey-like shapefiles of ${perFile} features (${(shp.reduce((b, f) => b + fs.statSync(f).size, 0) / 2 ** 20).toFixed(0)} MiB of .shp), one layer version`)
+  const one = createRuntime({ ...settings })
+  const dist = createRuntime({ ...settings, distributor: distributor() })
+  const digest = async (layerId: number) => (await db.query<{ d: string }>(
+    `SELECT md5(string_agg(src_index || '|' || attributes::text || '|' || coalesce(category, '') || '|' || encode(ST_AsEWKB(geom), 'hex') || '|' || area_m2::text || '|' || zone, ',' ORDER BY src_index)) AS d
+       FROM feature WHERE layer_id = $1`, [layerId]))[0]!.d
+  const times: Record<string, number[]> = { one: [], w1: [], w2: [] }
+  const tasks: string[] = []
+  let reference: string | undefined
+  let k = 0
+  for (const arm of ['one', 'w1', 'w2', 'w2', 'w1', 'one']) {
+    const w = arm === 'one' ? undefined : await workers(arm === 'w1' ? 1 : 2)
+    const t = performance.now()
+    const r = await (arm === 'one' ? one : dist).run(() => ingestLayer(db, { file: shp, layer: `scale_ingest_${k++}`, kind: 'other', vintage: '2023', categoryField: 'DLBM', maxBytes: 2 ** 32, prepare: prepareLayer }))
+    const sec = (performance.now() - t) / 1000
+    await w?.stop()
+    times[arm]!.push(sec)
+    if (r.loaded !== total) throw new Error(`${arm}: ${r.loaded} of ${total} features stored`)
+    const d = await digest(r.layerId)
+    if (reference && d !== reference) throw new Error(`${arm}: the stored rows differ from the one-process import's`)
+    reference ??= d
+    if (arm !== 'one') {
+      const [run] = await db.query<{ meta: { distributed: DistributedMeta }; timings: unknown }>("SELECT meta FROM run WHERE kind = 'ingest' ORDER BY id DESC LIMIT 1")
+      const m = run!.meta.distributed
+      const steps = (run!.meta as unknown as { timings: { step: string; ms: number }[] }).timings
+      tasks.push(`| ${arm.slice(1)} | ${m.parts} | ${(m.totalMs / m.parts / 1000).toFixed(1)} | ${Math.round(perFile / (m.totalMs / m.parts / 1000))} | ${(steps.find((x) => x.step === 'store')!.ms / 1000).toFixed(1)} | ${m.attempts} | ${w!.startS.toFixed(1)} |`)
+    }
+  }
+  console.log(`every version's ${total} rows equal the first one-process import's (md5 over all columns, geometry as EWKB)`)
+  console.log('| run | median s | features/s | runs s |')
+  console.log('|---|---|---|---|')
+  for (const [a, v] of Object.entries(times)) console.log(`| ${armName(a)} | ${median(v).toFixed(1)} | ${Math.round(total / median(v))} | ${v.map((x) => x.toFixed(1)).join(', ')} |`)
+  console.log('| workers | tasks (files) | mean task s | features/s per task | store step s (moving the staged rows, contacts) | attempts | workers ready s |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const t of tasks) console.log(t)
+  await one.close()
+  await dist.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+// D. GEP
+if (partsToRun.has('D')) {
+  const rasterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scale-rasters-'))
+  // the sample in its own raster store, for this process and the workers alike
+  if (!(await loadSampleIfEmpty(db, 1 << 30, () => {}, rasterDir))) throw new Error('part D needs a database without the sample (its rasters go to a fresh raster store)')
+  // the tables and population name counties: not units of the grid
+  const config = { ...(await readGepConfig(path.join(SAMPLE_DIR, 'gep.yaml')) as Record<string, unknown>), tables: [], population: undefined }
+  const one = createRuntime({ ...settings })
+  const dist = createRuntime({ ...settings, distributor: distributor(gepUnits) })
+  const times: Record<string, number[]> = { one: [], w1: [], w2: [] }
+  const tasks: string[] = []
+  let reference: string | undefined
+  let px = 0
+  for (const arm of ['one', 'w1', 'w2', 'w2', 'w1', 'one']) {
+    const w = arm === 'one' ? undefined : await workers(arm === 'w1' ? 1 : 2, [], { ECOCENSUS_RASTER_DIR: rasterDir })
+    const t = performance.now()
+    const r = await (arm === 'one' ? one : dist).run(async () => (await startRun(db, await planGep(db, { units: 'huangshan_grid_5km', config }, rasterDir), { reuse: false })).done)
+    const sec = (performance.now() - t) / 1000
+    await w?.stop()
+    times[arm]!.push(sec)
+    const body = (await db.query<{ body: string }>('SELECT body FROM run_result WHERE run_id = $1', [r.id])).map((x) => x.body).join('')
+    if (reference && body !== reference) throw new Error(`${arm}: the GEP sums differ from the one-process run's`)
+    reference ??= body
+    const meta = r.meta as unknown as GepMeta
+    px = meta.grid.width * meta.grid.height
+    if (arm !== 'one') {
+      for (const [pass, m] of Object.entries(meta.distributed!)) tasks.push(`| ${arm.slice(1)} | ${pass} | ${m.parts} | ${(m.totalMs / m.parts / 1000).toFixed(2)} | ${(m.slowestMs / 1000).toFixed(2)} | ${Math.round(m.bytes / m.parts / 1024)} | ${m.attempts} |`)
+    } else console.log(`one process, stages ms: ${JSON.stringify(meta.stages)}`)
+  }
+  console.log(`\nGEP of the sample's 5 km grid, model grid ${px} px; every run's sums equal the first one-process run's (run_result bodies compared)`)
+  console.log('| run | median s | runs s |')
+  console.log('|---|---|---|')
+  for (const [a, v] of Object.entries(times)) console.log(`| ${armName(a)} | ${median(v).toFixed(1)} | ${v.map((x) => x.toFixed(1)).join(', ')} |`)
+  console.log('| workers | pass | tasks | mean task s (a worker\'s first includes its terrain) | slowest s | result KiB per task | attempts |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const t of tasks) console.log(t)
+  await one.close()
+  await dist.close()
+}
 await db.close()
