@@ -13,7 +13,7 @@ import type { StepContext } from '../runs/execute.ts'
 import type { Distributor } from '../distribute/distribute.ts'
 import { distribute, type DistributedMeta } from '../distribute/distribute.ts'
 import { openVectorSource } from './open.ts'
-import { stageSources, type InvalidPolicy, type StageReport, type StageSink, type StageTotals } from './stage.ts'
+import { refuseEmpty, refuseInvalid, stageSources, type InvalidPolicy, type StageReport, type StageSink, type StageTotals } from './stage.ts'
 import type { SourceFeature } from './source.ts'
 
 /** What a worker needs to stage one file: where it is (the same path on every host: a shared mount), how to read it, what to keep. */
@@ -102,13 +102,9 @@ export async function stageOnWorkers(ctx: StepContext, d: Distributor, spec: Ing
     all.areaM2 += s.areaM2
   })
   if (refused.length) throw new BadInput(refused.join('; '))
-  if (all.emptyGeometry.length === all.read) throw new BadInput(`${spec.files.map((f) => f.name).join(', ')}: all ${all.read} features have empty geometry`)
-  if (all.repaired.length && invalid === 'fail') {
-    const first = all.repaired[0]!
-    let k = 0
-    while (k + 1 < all.parts.length && all.parts[k + 1]!.firstIndex <= first.index) k++
-    throw new BadInput(`${spec.files[k]!.name}: ${all.repaired.length} invalid polygon(s), first feature ${first.index - all.parts[k]!.firstIndex + 1}: ${first.reason}; fix them or import with --invalid repair`)
-  }
+  const names = spec.files.map((f) => f.name)
+  refuseEmpty(names, all.read, all.emptyGeometry.length)
+  if (invalid === 'fail') refuseInvalid(names, all.parts, all.repaired)
   return all
 }
 

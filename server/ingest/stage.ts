@@ -169,18 +169,13 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
   await send()
   await Promise.all(stores)
   opts.progress?.(read, expected)
-  if (emptyGeometry.length === read && !opts.someParts) throw new BadInput(`${parts.map((p) => p.source.file).join(', ')}: all ${read} features have empty geometry`)
+  if (!opts.someParts) refuseEmpty(parts.map((p) => p.source.file), read, emptyGeometry.length)
 
   const staged = read - emptyGeometry.length
   const [dropped] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_issue WHERE dropped', [], { signal: opts.signal })
   if (totals.stored + dropped!.n !== staged) throw new Error(`staging lost rows: ${staged} staged, ${totals.stored} stored, ${dropped!.n} empty after repair`)
   const issues = await tx.query<{ src_index: number; reason: string; dropped: boolean }>('SELECT src_index, reason, dropped FROM ingest_issue ORDER BY src_index', [], { signal: opts.signal })
-  if (issues.length && opts.invalid === 'fail') {
-    const first = issues[0]!
-    throw new BadInput(
-      `${fileOf(parts, totals, first.src_index)}: ${issues.length} invalid polygon(s), first feature ${localIndex(totals, first.src_index) + 1}: ${first.reason}; fix them or import with --invalid repair`,
-    )
-  }
+  if (opts.invalid === 'fail') refuseInvalid(parts.map((p) => p.source.file), totals.parts, issues.map((r) => ({ index: r.src_index, reason: r.reason })))
   return {
     read,
     emptyGeometry,
@@ -191,18 +186,18 @@ async function stageWith(tx: Queryable, checker: Checker | undefined, parts: Sta
   }
 }
 
-function partOf(totals: StageTotals, index: number): number {
+/** Refuses an import all of whose features (`read`, of files `files`) have empty geometry. */
+export function refuseEmpty(files: string[], read: number, empty: number): void {
+  if (empty === read) throw new BadInput(`${files.join(', ')}: all ${read} features have empty geometry`)
+}
+
+/** Refuses an import (--invalid fail) with invalid polygons: the first named by its file and its own feature number. */
+export function refuseInvalid(files: string[], parts: StageTotals['parts'], repaired: StageReport['repaired']): void {
+  const first = repaired[0]
+  if (!first) return
   let k = 0
-  while (k + 1 < totals.parts.length && totals.parts[k + 1]!.firstIndex <= index) k++
-  return k
-}
-
-function fileOf(parts: StagePart[], totals: StageTotals, index: number): string {
-  return parts[partOf(totals, index)]!.source.file
-}
-
-function localIndex(totals: StageTotals, index: number): number {
-  return index - (totals.parts[partOf(totals, index)]?.firstIndex ?? 0)
+  while (k + 1 < parts.length && parts[k + 1]!.firstIndex <= first.index) k++
+  throw new BadInput(`${files[k]}: ${repaired.length} invalid polygon(s), first feature ${first.index - (parts[k]?.firstIndex ?? 0) + 1}: ${first.reason}; fix them or import with --invalid repair`)
 }
 
 /** dBASE dates come back as Date; bigint-free JSON for jsonb. */
