@@ -835,6 +835,11 @@ program
   .option('--port <port>', 'port (default ECOCENSUS_PORT or 3000)')
   .checked(options.serve, async (o, cmd) => {
     const settings = loadSettings()
+    // a new embedded database is made and given the sample by a child process (`ecocensus
+    // sample`): the WebAssembly memory the load grows leaves with it, and the service runs at
+    // a restart's size (memory a PGlite has grown is not handed back while its process lives)
+    const embedded = !((cmd.optsWithGlobals().db as string | undefined) ?? settings.databaseUrl)
+    if (embedded && settings.loadSample && !settings.dataDir.startsWith('memory://') && !fs.existsSync(path.join(settings.dataDir, 'PG_VERSION'))) await sampleInChild()
     // the HTTP modules load while the database opens (only this command needs them)
     const http = import('../http/serve.ts')
     const { db, url, runtime } = await openForCommand(cmd, settings, settings.statementTimeoutMs)
@@ -844,6 +849,14 @@ program
     if (db.server) runtime.measure.start()
     await serve(db, s, log, runtime)
   })
+
+/** `ecocensus sample` in a process of its own, this one's launcher and flags; fails loudly as it would. */
+async function sampleInChild(): Promise<void> {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'sample'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  const code = await new Promise<number | null>((resolve, reject) => child.once('exit', resolve).once('error', reject))
+  if (code !== 0) throw new Error(`loading the sample into the new embedded database failed (ecocensus sample exited ${code}); see above`)
+}
 
 const dbUrl = z.string().regex(/^postgres(ql)?:\/\/\S{1,2000}$/, { error: 'a postgres:// URL' })
 /** --db is the one option above the commands */
