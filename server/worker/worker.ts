@@ -111,6 +111,8 @@ async function computeTask(db: Db, job: QueuedJob, here: TaskHere, o: WorkerOpti
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    // stopped while the task computed: its abort event has fired already
+    if (signal.aborted) return reject(signal.reason)
     const t = setTimeout(resolve, ms)
     signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
   })
