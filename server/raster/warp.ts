@@ -69,7 +69,31 @@ function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, 
       ly[j * nx + i] = p[1]!
     }
   }
-  // source coordinates of the sub×sub sample points of every target pixel
+  // source coordinates of the sub×sub sample points of every target pixel; a sample's
+  // lattice cell and fraction depend on its column alone and its row alone, so they are
+  // found once per column and once per row (the same expressions, the same bits)
+  const ci = new Int32Array(w * sub), cf = new Float64Array(w * sub)
+  const rq = new Int32Array(h * sub), rf = new Float64Array(h * sub)
+  for (let c = 0; c < w; c++) {
+    for (let a = 0; a < sub; a++) {
+      const u = x0 + c + (a + 0.5) / sub
+      const i = cellOf(u, nX)
+      const u0 = i * LATTICE
+      const du = Math.min(W, (i + 1) * LATTICE) - u0
+      ci[c * sub + a] = i - i0
+      cf[c * sub + a] = du > 0 ? (u - u0) / du : 0
+    }
+  }
+  for (let r = 0; r < h; r++) {
+    for (let b = 0; b < sub; b++) {
+      const v = y0 + r + (b + 0.5) / sub
+      const j = cellOf(v, nY)
+      const v0 = j * LATTICE
+      const dv = Math.min(H, (j + 1) * LATTICE) - v0
+      rq[r * sub + b] = (j - j0) * nx
+      rf[r * sub + b] = dv > 0 ? (v - v0) / dv : 0
+    }
+  }
   const n = w * h * sub * sub
   const sx = new Float64Array(n)
   const sy = new Float64Array(n)
@@ -77,17 +101,11 @@ function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, 
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
       for (let b = 0; b < sub; b++) {
+        const fv = rf[r * sub + b]!
+        const row = rq[r * sub + b]!
         for (let a = 0; a < sub; a++) {
-          const u = x0 + c + (a + 0.5) / sub
-          const v = y0 + r + (b + 0.5) / sub
-          const i = cellOf(u, nX)
-          const j = cellOf(v, nY)
-          const u0 = i * LATTICE, v0 = j * LATTICE
-          const du = Math.min(W, (i + 1) * LATTICE) - u0
-          const dv = Math.min(H, (j + 1) * LATTICE) - v0
-          const fu = du > 0 ? (u - u0) / du : 0
-          const fv = dv > 0 ? (v - v0) / dv : 0
-          const q = (j - j0) * nx + (i - i0)
+          const fu = cf[c * sub + a]!
+          const q = row + ci[c * sub + a]!
           sx[k] = (1 - fv) * ((1 - fu) * lx[q]! + fu * lx[q + 1]!) + fv * ((1 - fu) * lx[q + nx]! + fu * lx[q + nx + 1]!)
           sy[k] = (1 - fv) * ((1 - fu) * ly[q]! + fu * ly[q + 1]!) + fv * ((1 - fu) * ly[q + nx]! + fu * ly[q + nx + 1]!)
           k++
@@ -136,31 +154,38 @@ export function warped(source: WindowReader, from: { crsProj4: string; transform
       if (!(rx0 < rx1 && ry0 < ry1)) return out
       const v = await source.read(rx0, ry0, rx1, ry1, signal)
       const sw = rx1 - rx0
+      /** the source value at (c, r), NaN outside the window read or without data */
       const get = (c: number, r: number) => {
         if (c < rx0 || c >= rx1 || r < ry0 || r >= ry1) return NaN
         const x = v[(r - ry0) * sw + (c - rx0)]!
         return x === nd ? NaN : x
       }
       const n2 = sub * sub
-      for (let p = 0, k = 0; p < w * h; p++) {
-        if (method === 'nearest') {
-          out[p] = get(Math.floor(sx[k]!), Math.floor(sy[k]!))
-          k++
-          continue
-        }
-        if (method === 'bilinear') {
-          const u = sx[k]! - 0.5, t = sy[k]! - 0.5
-          k++
+      if (method === 'nearest') {
+        for (let p = 0; p < w * h; p++) out[p] = get(Math.floor(sx[p]!), Math.floor(sy[p]!))
+        return out
+      }
+      if (method === 'bilinear') {
+        for (let p = 0; p < w * h; p++) {
+          const u = sx[p]! - 0.5, t = sy[p]! - 0.5
           const i = Math.floor(u), j = Math.floor(t)
           const fu = u - i, fv = t - j
+          // the four pixels around, in this order, each weighed where it has data
           let s = 0, wsum = 0
-          const add = (c: number, r: number, wt: number) => { const x = get(c, r); if (x === x && wt > 0) { s += wt * x; wsum += wt } }
-          add(i, j, (1 - fu) * (1 - fv)); add(i + 1, j, fu * (1 - fv)); add(i, j + 1, (1 - fu) * fv); add(i + 1, j + 1, fu * fv)
+          let x = get(i, j), wt = (1 - fu) * (1 - fv)
+          if (x === x && wt > 0) { s += wt * x; wsum += wt }
+          x = get(i + 1, j); wt = fu * (1 - fv)
+          if (x === x && wt > 0) { s += wt * x; wsum += wt }
+          x = get(i, j + 1); wt = (1 - fu) * fv
+          if (x === x && wt > 0) { s += wt * x; wsum += wt }
+          x = get(i + 1, j + 1); wt = fu * fv
+          if (x === x && wt > 0) { s += wt * x; wsum += wt }
           // a centre outside the source's pixel centres but inside the source: nearest
-          if (wsum === 0) { const x = get(Math.floor(sx[k - 1]!), Math.floor(sy[k - 1]!)); out[p] = x; continue }
-          out[p] = s / wsum
-          continue
+          out[p] = wsum === 0 ? get(Math.floor(sx[p]!), Math.floor(sy[p]!)) : s / wsum
         }
+        return out
+      }
+      for (let p = 0, k = 0; p < w * h; p++) {
         let s = 0, m = 0
         for (let q = 0; q < n2; q++, k++) {
           const x = get(Math.floor(sx[k]!), Math.floor(sy[k]!))
