@@ -24,7 +24,7 @@ export const DEFAULT_SCAN_THREADS = Math.max(1, Math.min(4, os.availableParallel
 /** parse threads (ECOCENSUS_PARSE_THREADS): the cores, at most 3; 0 = parse in the calling thread */
 export const DEFAULT_PARSE_THREADS = Math.max(1, Math.min(3, os.availableParallelism()))
 /** shared_buffers of the embedded database, MiB (ECOCENSUS_EMBEDDED_BUFFERS_MB) */
-export const DEFAULT_EMBEDDED_BUFFERS_MB = 32
+export const DEFAULT_EMBEDDED_BUFFERS_MB = 16
 /** measure workers (ECOCENSUS_MEASURE_THREADS): one core fewer than there are, at most 3 */
 export const DEFAULT_MEASURE_THREADS = Math.max(0, Math.min(3, os.availableParallelism() - 1))
 

@@ -113,8 +113,8 @@ describe('embedded database', () => {
     }
   })
 
-  it('shared_buffers follows ECOCENSUS_EMBEDDED_BUFFERS_MB (32 MB by default)', async () => {
-    expect(loadSettings({}).embeddedBuffersMb).toBe(32)
+  it('shared_buffers follows ECOCENSUS_EMBEDDED_BUFFERS_MB (16 MB by default)', async () => {
+    expect(loadSettings({}).embeddedBuffersMb).toBe(16)
     expect(loadSettings({ ECOCENSUS_EMBEDDED_BUFFERS_MB: '48' }).embeddedBuffersMb).toBe(48)
     expect(() => loadSettings({ ECOCENSUS_EMBEDDED_BUFFERS_MB: 'lots' })).toThrow(/ECOCENSUS_EMBEDDED_BUFFERS_MB=lots/)
     const db = await openPglite('memory://', () => {}, { sharedBuffersMb: 48 })
