@@ -72,28 +72,23 @@ function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, 
   // source coordinates of the sub×sub sample points of every target pixel; a sample's
   // lattice cell and fraction depend on its column alone and its row alone, so they are
   // found once per column and once per row (the same expressions, the same bits)
-  const ci = new Int32Array(w * sub), cf = new Float64Array(w * sub)
-  const rq = new Int32Array(h * sub), rf = new Float64Array(h * sub)
-  for (let c = 0; c < w; c++) {
-    for (let a = 0; a < sub; a++) {
-      const u = x0 + c + (a + 0.5) / sub
-      const i = cellOf(u, nX)
-      const u0 = i * LATTICE
-      const du = Math.min(W, (i + 1) * LATTICE) - u0
-      ci[c * sub + a] = i - i0
-      cf[c * sub + a] = du > 0 ? (u - u0) / du : 0
+  /** per sample along one axis (origin o, n pixels, grid size N, nodes, first node): its lattice cell from the first, and its fraction across the cell */
+  const along = (o: number, n: number, N: number, nodes: number, first: number) => {
+    const cell = new Int32Array(n * sub), frac = new Float64Array(n * sub)
+    for (let c = 0; c < n; c++) {
+      for (let a = 0; a < sub; a++) {
+        const u = o + c + (a + 0.5) / sub
+        const i = cellOf(u, nodes)
+        const u0 = i * LATTICE
+        const du = Math.min(N, (i + 1) * LATTICE) - u0
+        cell[c * sub + a] = i - first
+        frac[c * sub + a] = du > 0 ? (u - u0) / du : 0
+      }
     }
+    return { cell, frac }
   }
-  for (let r = 0; r < h; r++) {
-    for (let b = 0; b < sub; b++) {
-      const v = y0 + r + (b + 0.5) / sub
-      const j = cellOf(v, nY)
-      const v0 = j * LATTICE
-      const dv = Math.min(H, (j + 1) * LATTICE) - v0
-      rq[r * sub + b] = (j - j0) * nx
-      rf[r * sub + b] = dv > 0 ? (v - v0) / dv : 0
-    }
-  }
+  const { cell: ci, frac: cf } = along(x0, w, W, nX, i0)
+  const { cell: rj, frac: rf } = along(y0, h, H, nY, j0)
   const n = w * h * sub * sub
   const sx = new Float64Array(n)
   const sy = new Float64Array(n)
@@ -102,7 +97,7 @@ function windowMap(map: ReturnType<typeof gridMapping>, x0: number, y0: number, 
     for (let c = 0; c < w; c++) {
       for (let b = 0; b < sub; b++) {
         const fv = rf[r * sub + b]!
-        const row = rq[r * sub + b]!
+        const row = rj[r * sub + b]! * nx
         for (let a = 0; a < sub; a++) {
           const fu = cf[c * sub + a]!
           const q = row + ci[c * sub + a]!
