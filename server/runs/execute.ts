@@ -219,10 +219,9 @@ async function checkInputsKept(tx: Queryable, plan: RunPlan): Promise<void> {
   }
 }
 
-/** The work tables of a run: needed while it runs, never after. */
+/** The work tables of a run: needed while it runs, never after (a constant list: names, not input). */
+export const WORK_TABLES = ['run_piece', 'run_member', 'run_task', 'ingest_stage'] as const
+
 async function dropWork(db: Queryable, id: number): Promise<void> {
-  await db.query('DELETE FROM run_piece WHERE run_id = $1', [id])
-  await db.query('DELETE FROM run_member WHERE run_id = $1', [id])
-  await db.query('DELETE FROM run_task WHERE run_id = $1', [id])
-  await db.query('DELETE FROM ingest_stage WHERE run_id = $1', [id])
+  for (const t of WORK_TABLES) await db.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
 }

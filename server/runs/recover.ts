@@ -9,6 +9,7 @@
 import os from 'node:os'
 import type { Db } from '../db/db.ts'
 import { maintenance } from '../db/migrate.ts'
+import { WORK_TABLES } from './execute.ts'
 
 const STARTED = Date.now() - Math.round(process.uptime() * 1000)
 
@@ -34,7 +35,7 @@ export async function recoverInterruptedRuns(db: Db): Promise<number[]> {
   const dead = running.filter((r) => db.backend === 'pglite' || !r.owner || !alive(r.owner)).map((r) => r.id)
   for (const id of dead) {
     await maintenance(db, async (tx) => {
-      for (const t of ['run_sum', 'run_result', 'run_piece', 'run_member', 'run_task', 'ingest_stage']) await tx.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
+      for (const t of ['run_sum', 'run_result', ...WORK_TABLES]) await tx.query(`DELETE FROM ${t} WHERE run_id = $1`, [id])
       await tx.query(
         `UPDATE run SET status = 'failed', finished_at = now(),
                 error = 'interrupted: the process running it stopped before it finished (' || coalesce(owner, 'unknown process') || '); run it again'
