@@ -16,6 +16,7 @@ import { closeRasterFiles, findRaster, pixelSource, sourceSpec } from '../server
 
 import { createRuntime } from '../server/runtime.ts'
 import { jobUnits, runJob } from '../server/raster/zonal-job.ts'
+import { ScanPool } from '../server/raster/scan-pool.ts'
 import { zonal, zonalChange, type CategoricalRow, type ContinuousRow } from '../server/raster/zonal.ts'
 import { rasterTile, tileStyle } from '../server/tiles/raster-tile.ts'
 import { GEOKEYS, writeGeoTiff, type GeoTiffSpec, type WriteType } from '../scripts/raster/write-geotiff.ts'
@@ -182,6 +183,17 @@ for (const backend of backends()) {
         // and the pool still works afterwards, with the same sums as this thread
         const again = await rt.scan.run(job)
         expect(again.threads).toBe(2)
+        expect(rt.scan.workers).toBe(2)
+        // warming starts no worker beyond the pool's threads, and none for a job kept in this thread
+        rt.scan.warm(1e9)
+        expect(rt.scan.workers).toBe(2)
+        const small = new ScanPool({ threads: 2, minPixels: 1000 })
+        small.warm(999)
+        expect(small.workers).toBe(0)
+        small.warm(1000)
+        expect(small.workers).toBe(2)
+        await small.close()
+        expect(small.workers).toBe(0)
         const here = await runJob(job)
         const byUnit = (r: typeof here) => new Map(r.inside.map((id, i) => [id, r.sums[i]]))
         expect(byUnit(again)).toEqual(byUnit(here))

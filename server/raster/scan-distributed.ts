@@ -57,6 +57,11 @@ export async function scanJob(ctx: StepContext, job: ScanJob, setId: number, ras
   return { ...out, distributed }
 }
 
+/** Starts this process's scan threads ahead of a scan over `pixels` pixels that will run here. */
+export function warmScan(pixels: number): void {
+  if (!current(DISTRIBUTOR)) current(SCAN_POOL).warm(pixels)
+}
+
 /** Group `part` of `parts` of a scan, as a worker computes it; files found in this host's raster store. */
 export async function scanTask(ctx: StepContext, spec: ScanTaskSpec, part: number, parts: number, rasterDir: string, deferring: Deferring): Promise<JobResult> {
   const units = await jobUnits(ctx.db, spec.setId)

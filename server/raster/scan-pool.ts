@@ -11,6 +11,7 @@ import { slot } from '../scoped.ts'
 import { lonLatToPixels, runJob, type JobResult, type JobUnits, type ZonalGrid, type ZonalJob } from './zonal-job.ts'
 import type { ScanOptions } from './zonal-scan.ts'
 import { siblingModule } from '../module-url.ts'
+import { packUnits, unpackSums } from './thread-codec.ts'
 
 export interface ScanPoolOptions {
   /** worker threads for big jobs; 1 = scan in the calling thread only */
@@ -61,14 +62,19 @@ export class ScanPool {
         w.off('error', onError)
         w.off('exit', onExit)
       }
-      const onMessage = (m: { progress?: number; result?: JobResult; error?: { name: string; message: string } }) => {
+      const onMessage = (m: { progress?: number; result?: JobResult; packedSums?: Float64Array; error?: { name: string; message: string } }) => {
         if (m.progress !== undefined) return task.onProgress(m.progress)
         done()
         // a worker told to stop may still deliver what it had finished: it leaves the pool anyway
         if (dying.has(w)) this.started--
         else idle.push(w)
-        if (m.result) task.resolve(m.result)
-        else task.reject(revive(m.error!))
+        if (m.result) {
+          try {
+            task.resolve(m.packedSums ? { ...m.result, sums: unpackSums(task.job.accumulator, m.packedSums, m.result.inside.length) } : m.result)
+          } catch (err) {
+            task.reject(err)
+          }
+        } else task.reject(revive(m.error!))
         this.dispatch()
       }
       const onError = (err: Error) => {
@@ -81,8 +87,25 @@ export class ScanPool {
       w.on('message', onMessage)
       w.on('error', onError)
       w.on('exit', onExit)
-      w.postMessage(task.job)
+      // the units as one array (thread-codec.ts): cloned at memory speed
+      const packed = packUnits(task.job.units)
+      w.postMessage({ ...task.job, units: packed }, [packed.shape.buffer, packed.coords.buffer])
     }
+  }
+
+  /** worker threads started and not stopped */
+  get workers(): number {
+    return this.started
+  }
+
+  /**
+   * Starts now the workers a job over a raster of `pixels` pixels will be given, so that
+   * their start (~0.3 s: a thread, its modules) overlaps what the caller does before the
+   * job (reading its units). Idle workers do not keep the process alive.
+   */
+  warm(pixels: number): void {
+    if (this.options.threads < 2 || pixels < this.options.minPixels) return
+    while (this.started < this.options.threads) this.idle.push(this.spawn())
   }
 
   private inWorker(job: ZonalJob, onProgress: (f: number) => void): { result: Promise<JobResult>; stop: () => void } {

@@ -1,12 +1,14 @@
 // A zonal scan worker: runs the jobs it is sent (zonal-job.ts) one at a time, reporting
 // progress at most every 100 ms, and sends back the sums or the error.
 import { parentPort } from 'node:worker_threads'
+import { isPackedUnits, packSums, unpackUnits, type PackedUnits } from './thread-codec.ts'
 import { runJob, type ZonalJob } from './zonal-job.ts'
 
 const port = parentPort!
-port.on('message', async (job: ZonalJob) => {
+port.on('message', async (msg: Omit<ZonalJob, 'units'> & { units: ZonalJob['units'] | PackedUnits }) => {
   let last = 0
   try {
+    const job: ZonalJob = { ...msg, units: isPackedUnits(msg.units) ? unpackUnits(msg.units) : msg.units }
     const result = await runJob(job, {
       progress: async (f) => {
         const now = performance.now()
@@ -15,7 +17,10 @@ port.on('message', async (job: ZonalJob) => {
         port.postMessage({ progress: f })
       },
     })
-    port.postMessage({ result })
+    // sums of our own accumulators go back as one array, moved rather than copied
+    const packed = packSums(job.accumulator, result.sums)
+    if (packed) port.postMessage({ result: { ...result, sums: [] }, packedSums: packed }, [packed.buffer])
+    else port.postMessage({ result })
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err))
     port.postMessage({ error: { name: e.name, message: e.message } })

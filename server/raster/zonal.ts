@@ -12,7 +12,7 @@ import { runUnits } from '../units/unit-cache.ts'
 import { unitSetVersion } from '../units/unit-set.ts'
 import { pixelAreas } from './pixel-area.ts'
 import { findRaster, sourceSpec, type RasterRecord, type SourceSpec } from './raster-store.ts'
-import { scanJob } from './scan-distributed.ts'
+import { scanJob, warmScan } from './scan-distributed.ts'
 import type { DistributedMeta } from '../distribute/distribute.ts'
 import { continuousStats, pairOf, type CategoricalSums, type ContinuousSums, type HistogramSpec } from './zonal-accumulators.ts'
 import { jobUnits, type ZonalGrid } from './zonal-job.ts'
@@ -113,6 +113,7 @@ export async function planZonal(db: Queryable, unitSet: string, rasterSpec: stri
       run: async (ctx: StepContext) => {
         let t = performance.now()
         const lap = () => { const ms = Math.round(performance.now() - t); t = performance.now(); return ms }
+        warmScan(r.width * r.height)
         const units = await jobUnits(ctx.db, set.id)
         meta.stages = { unitsMs: lap(), scanMs: 0, storeMs: 0, threads: 1 }
         const source = await sourceSpec(ctx.db, rasterDir, r, band)
@@ -163,6 +164,7 @@ export async function planZonalChange(db: Queryable, unitSet: string, fromSpec: 
       weight: 1,
       run: async (ctx: StepContext) => {
         const out: [string, string, unknown][] = []
+        warmScan(a.width * a.height)
         const units = await jobUnits(ctx.db, set.id)
         if (mode === 'transitions') {
           const sources = [await sourceSpec(ctx.db, rasterDir, a, band), await sourceSpec(ctx.db, rasterDir, b, band)]
