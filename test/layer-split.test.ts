@@ -96,6 +96,29 @@ for (const backend of backends()) {
       }
     }, 120_000)
 
+    it('a county across a zone boundary (120° E): the features read by id come from both partitions, the sums those of the whole read', async () => {
+      // the feature table is partitioned by 6° zone (migration 018): reads by id name the zones
+      const across = await generateCounty(db, { scale: 1 / 4, seed: 5, prefix: 'sz_', lon0: 120.0, lat0: 31 })
+      const zones = await db.query<{ zone: number; n: number }>('SELECT zone, count(*)::int AS n FROM feature WHERE layer_id = ANY($1::int[]) GROUP BY zone ORDER BY zone', [across.layers.map((l) => l.id)])
+      expect(zones.map((z) => z.zone)).toEqual([20, 21])
+      await buildGrid(db, { set: 'sz500', sizeM: 500, bbox: across.bbox })
+      const go = async () => {
+        clearFeatureCache()
+        const r = await coverage(db, 'sz500', { layers: across.layers.map((l) => l.name).join(','), categories: true }, { reuse: false })
+        return { rows: r.rows, m: (r.run.meta as { measured: { direct: number; featuresRead: number } }).measured }
+      }
+      const split = await go()
+      const whole = await withCells({ split: false }, go)
+      expect(split.m.direct).toBeGreaterThan(0)
+      expect(split.m.direct).toBeLessThan(split.m.featuresRead)
+      expect(whole.m.direct).toBe(0)
+      expect(split.rows.length).toBe(whole.rows.length)
+      split.rows.forEach((row, i) => {
+        expect([row.unit_code, row.layer, row.category, row.features]).toEqual([whole.rows[i]!.unit_code, whole.rows[i]!.layer, whole.rows[i]!.category, whole.rows[i]!.features])
+        expect(Math.abs(row.area_m2 - whole.rows[i]!.area_m2) / row.unit_area_m2).toBeLessThan(1e-9)
+      })
+    }, 120_000)
+
     it('a sample foresees when few features fit in one cell: the layer is read whole at once, the same sums as without the split; not at 500 m', async () => {
       const counts = { sampledWhole: 0 }
       await withCells({ counts }, () => run('sp500'))

@@ -37,14 +37,14 @@ export interface SplitRead {
 /** Below this share of a layer's features measured by area alone, the whole layer is read instead. */
 const MIN_DIRECT = 0.3
 
-// per feature, packed in id order: id (int8), box x0 y0 x1 y1 and area (float8), big-endian;
-// one value per layer, which this process takes apart in a loop (rows of seven fields
-// each cost ~1 µs a row to receive)
-const PACKED = `string_agg(int8send(id) || float8send(box_x0) || float8send(box_y0) || float8send(box_x1) || float8send(box_y1) || float8send(area_m2), ''::bytea ORDER BY id) AS p`
+// per feature, packed in id order: id (int8), box x0 y0 x1 y1 and area (float8), zone
+// (int2: the partition it lies in), big-endian; one value per layer, which this process
+// takes apart in a loop (rows of eight fields each cost ~1 µs a row to receive)
+const PACKED = `string_agg(int8send(id) || float8send(box_x0) || float8send(box_y0) || float8send(box_x1) || float8send(box_y1) || float8send(area_m2) || int2send(zone), ''::bytea ORDER BY id) AS p`
 const CATEGORIES = ', array_agg(category ORDER BY id) AS c'
 const IN_BOX = ` AND geom && ST_MakeEnvelope($2, $3, $4, $5, 4490)${inZones('$1', '$2', '$4')}`
 const SAMPLE_BOX = ` AND geom && ST_MakeEnvelope($3, $4, $5, $6, 4490)${inZones('$1', '$3', '$5')}`
-const ROW = 48
+const ROW = 50
 
 /** Features of a layer sampled to foresee its share measured by area alone (and how many must be found for the sample to decide). */
 const SAMPLE = 128
@@ -102,20 +102,25 @@ export async function readSplit(db: Queryable, layerId: number, box: readonly nu
   const cell = new Int32Array(rows), area = new Float64Array(rows), category: (string | null)[] = []
   let nd = 0
   const need: string[] = []
+  const zones = new Set<number>()
   const b: Box = [0, 0, 0, 0]
   const corner = new Float64Array(8)
   for (let i = 0, at = 0; i < rows; i++, at += ROW) {
     const id = String(dv.getBigInt64(at))
     b[0] = dv.getFloat64(at + 8); b[1] = dv.getFloat64(at + 16); b[2] = dv.getFloat64(at + 24); b[3] = dv.getFloat64(at + 32)
     const ci = directCell(id, b, contacts, cs, pr, corner)
-    if (ci < 0) { need.push(id); continue }
+    if (ci < 0) {
+      need.push(id)
+      zones.add(dv.getInt16(at + 48))
+      continue
+    }
     cell[nd] = ci
     area[nd++] = dv.getFloat64(at + 40)
     if (o.categories) category.push(row!.c![i] ?? null)
   }
   if (rows && nd < MIN_DIRECT * rows) return whole()
   return {
-    feats: await readFeatureIds(db, need, pr, signal),
+    feats: await readFeatureIds(db, need, [...zones], pr, signal),
     direct: { cell: cell.slice(0, nd), area: area.slice(0, nd), category: o.categories ? category : new Array<null>(nd).fill(null) },
   }
 }

@@ -82,8 +82,12 @@ export function queryFeatures(db: Queryable, layerId: number, box: readonly numb
 const COPY_COLUMNS = "SELECT id, category, geom FROM feature WHERE layer_id = current_setting('ecocensus.layer')::int"
 const COPY_BOX = " AND geom && ST_MakeEnvelope(current_setting('ecocensus.x0')::float8, current_setting('ecocensus.y0')::float8, current_setting('ecocensus.x1')::float8, current_setting('ecocensus.y1')::float8, 4490)" +
   inZones("current_setting('ecocensus.layer')::int", "current_setting('ecocensus.x0')::float8", "current_setting('ecocensus.x1')::float8")
-const COPY_IDS = "SELECT id, category, geom FROM feature WHERE id = ANY(current_setting('ecocensus.ids')::bigint[]) ORDER BY id"
-const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE id = ANY($1::bigint[]) ORDER BY feature.id'
+// by id, in the zones (feature partitions) the features lie in: without them every partition's
+// id index is searched for every id, and the plan covers every partition (PostgreSQL 15,
+// 8 000 ids: 60–90 ms against 15 ms in the one zone; a zone list written into the statement
+// lets the planner drop the other partitions before planning them)
+const COPY_IDS = (zones: string) => `SELECT id, category, geom FROM feature WHERE zone IN (${zones}) AND id = ANY(current_setting('ecocensus.ids')::bigint[]) ORDER BY id`
+const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE zone = ANY($2::smallint[]) AND id = ANY($1::bigint[]) ORDER BY feature.id'
 
 type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
 const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
@@ -101,15 +105,17 @@ export async function readLayer(db: Queryable, layerId: number, box: readonly nu
   return parseCopy(buf, pr)
 }
 
-/** Features by id (text ids, in id order), as readLayer reads them. */
-export async function readFeatureIds(db: Queryable, ids: string[], pr: Laea, signal?: AbortSignal): Promise<Feat[]> {
+/** Features by id (text ids, in id order), as readLayer reads them; `zones`: the feature table's zones they lie in (every one of them). */
+export async function readFeatureIds(db: Queryable, ids: string[], zones: readonly number[], pr: Laea, signal?: AbortSignal): Promise<Feat[]> {
   if (!ids.length) return []
+  // numbers the database gave as smallint, checked again before they are written into SQL
+  if (!zones.length || !zones.every((z) => Number.isInteger(z) && Math.abs(z) < 32768)) throw new Error(`feature zones [${zones.join(', ')}]: whole numbers of a smallint expected`)
   if (!canCopy(db)) {
     const queries: Promise<FeatureRow[]>[] = []
-    for (let i = 0; i < ids.length; i += CHUNK_FEATURES) queries.push(db.query<FeatureRow>(BY_IDS, [ids.slice(i, i + CHUNK_FEATURES)], { signal }))
+    for (let i = 0; i < ids.length; i += CHUNK_FEATURES) queries.push(db.query<FeatureRow>(BY_IDS, [ids.slice(i, i + CHUNK_FEATURES), zones], { signal }))
     return readFeatures(queries, pr)
   }
-  return parseCopy(await db.copyBinary(COPY_IDS, { ids: `{${ids.join(',')}}` }, { signal }), pr)
+  return parseCopy(await db.copyBinary(COPY_IDS(zones.join(',')), { ids: `{${ids.join(',')}}` }, { signal }), pr)
 }
 
 /**
