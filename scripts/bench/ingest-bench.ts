@@ -7,7 +7,10 @@
 //              read, reproject, store, GiST index; no validation;
 //   shp2pgsql  `shp2pgsql -s 4527:4490 -W GBK -D -I … | psql` (postgis): the same in SQL.
 // Each size runs ROUNDS rounds with the arms in ABC CBA order; wall time and peak RSS of each
-// command's own process tree (GNU time) are reported, medians, with features/s. The stored
+// command's own process tree (GNU time) are reported, medians, with features/s, and the CPU
+// time the whole machine was busy meanwhile (/proc/stat: the command and the PostgreSQL
+// server it keeps busy; on a machine running nothing else, the work the arm costs): divided
+// by the cores, the shortest wall time that work allows. The stored
 // rows are checked: ecocensus's total area against ST_Area(geography) over ogr2ogr's table
 // (GDAL's reprojection, PostGIS's area), 1e-9 relative.
 //   DATABASE_URL=postgres://… node --import tsx scripts/bench/ingest-bench.ts [sizes, e.g. 50000,200000]
@@ -30,15 +33,23 @@ const u = new URL(url)
 const pgConn = `PG:host=${u.hostname} port=${u.port || 5432} user=${decodeURIComponent(u.username)} dbname=${u.pathname.slice(1)}${u.password ? ` password=${decodeURIComponent(u.password)}` : ''}`
 const psqlArgs = ['-q', '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username), '-d', u.pathname.slice(1)]
 
-interface Measure { wall: number; rssMiB: number }
+interface Measure { wall: number; rssMiB: number; cpu: number }
 
-/** wall seconds and peak RSS (largest process of the command) by GNU time */
+/** seconds every core of the machine has spent busy (user, nice, system, irq, softirq) since boot */
+function busySeconds(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / 100 // USER_HZ
+}
+
+/** wall seconds and peak RSS (largest process of the command) by GNU time; machine-wide busy CPU seconds */
 function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Measure {
   const out = path.join(dir, 'time.txt')
+  const busy0 = busySeconds()
   const r = spawnSync('/usr/bin/time', ['-o', out, '-f', '%e %M', ...cmd], { env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 })
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.toString().slice(-2000)}`)
+  const cpu = busySeconds() - busy0
   const [wall, kb] = fs.readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number)
-  return { wall: wall!, rssMiB: kb! / 1024 }
+  return { wall: wall!, rssMiB: kb! / 1024, cpu }
 }
 
 const arms: Record<string, (shp: string, n: number) => Measure> = {
@@ -59,8 +70,9 @@ async function main() {
     await client.query('DROP TABLE IF EXISTS bench_ogr, bench_shp')
   }
   console.log(`ingest bench, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; ${rounds} rounds, arms ABC CBA`)
-  console.log('| features | .shp MiB | arm | wall s (median) | features/s | peak RSS MiB | vs ogr2ogr |')
-  console.log('|---|---|---|---|---|---|---|')
+  const cores = os.availableParallelism()
+  console.log(`| features | .shp MiB | arm | wall s (median) | features/s | peak RSS MiB | vs ogr2ogr | busy CPU s (median) | CPU s / ${cores} cores |`)
+  console.log('|---|---|---|---|---|---|---|---|---|')
   for (const n of sizes) {
     const base = path.join(dir, `survey_${n}`)
     if (!fs.existsSync(base + '.shp')) writeSurveyShapefile(base, n)
@@ -92,7 +104,8 @@ async function main() {
     for (const name of names) {
       const wall = median(got[name]!.map((m) => m.wall))
       const rss = Math.max(...got[name]!.map((m) => m.rssMiB))
-      console.log(`| ${n} | ${mib.toFixed(0)} | ${name} | ${wall.toFixed(2)} | ${Math.round(n / wall)} | ${rss.toFixed(0)} | ${(wall / ogr).toFixed(2)}× |`)
+      const cpu = median(got[name]!.map((m) => m.cpu))
+      console.log(`| ${n} | ${mib.toFixed(0)} | ${name} | ${wall.toFixed(2)} | ${Math.round(n / wall)} | ${rss.toFixed(0)} | ${(wall / ogr).toFixed(2)}× | ${cpu.toFixed(1)} | ${(cpu / cores).toFixed(1)} |`)
     }
     console.log(`<!-- ${n}: total area ecocensus ${ours.toFixed(3)} m², ogr2ogr rows by ST_Area(geography) ${theirs.toFixed(3)} m², relative ${rel.toExponential(1)} -->`)
   }
