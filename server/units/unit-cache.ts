@@ -4,11 +4,12 @@
 // what was read once serves every later run and result read of the set. Keyed by the set's
 // id and creation time (two databases in one process can both have a set 1), bounded by
 // the bytes it holds, least recently used first out.
-import type { Queryable } from '../db/db.ts'
+import type { Db, Queryable } from '../db/db.ts'
 import { Gone } from '../errors.ts'
 import { current, slot } from '../scoped.ts'
 import { toBytes } from '../geom/shapes.ts'
 import { wkbPolygons, widenBox } from '../geom/wkb.ts'
+import { copyColumns } from '../db/copy-columns.ts'
 
 export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
 
@@ -59,8 +60,7 @@ export class UnitCache {
       return p
     }
     p = (async () => {
-      const rows = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
-      for (const r of rows) r.area_m2 = Number(r.area_m2)
+      const rows = await readRows(db, setId)
       const bytes = rows.reduce((s, r) => s + 96 + 2 * (r.id.length + r.code.length + (r.name?.length ?? 0)), 0)
       return { rows, bytes }
     })()
@@ -119,14 +119,39 @@ export async function unitPolygons(db: Queryable, setId: number): Promise<{ rows
   return { rows: e.rows, polygons: await e.polygons }
 }
 
+type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
+const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
+const SET = "set_id = current_setting('ecocensus.set')::int ORDER BY code"
+
+/** The set's units in code order: by binary COPY where the database streams it (copy-columns.ts), else as rows. */
+async function readRows(db: Queryable, setId: number): Promise<UnitRow[]> {
+  if (!canCopy(db)) {
+    const rows = await db.query<UnitRow>('SELECT id::text AS id, code, name, area_m2 FROM unit WHERE set_id = $1 ORDER BY code', [setId])
+    for (const r of rows) r.area_m2 = Number(r.area_m2)
+    return rows
+  }
+  const [id, code, name, area] = copyColumns(await db.copyBinary(`SELECT id, code, name, area_m2 FROM unit WHERE ${SET}`, { set: String(setId) }), ['int8text', 'text', 'text', 'float8'] as const)
+  return id.map((x, i) => ({ id: x!, code: code[i]!, name: name[i]!, area_m2: area[i]! }))
+}
+
+/** The set's geometries (EWKB) in code order, as readRows reads the units. */
+async function readWkbs(db: Queryable, setId: number): Promise<Uint8Array[]> {
+  if (!canCopy(db)) return (await db.query<{ wkb: Uint8Array }>('SELECT ST_AsBinary(geom) AS wkb FROM unit WHERE set_id = $1 ORDER BY code', [setId])).map((r) => toBytes(r.wkb))
+  const [geom] = copyColumns(await db.copyBinary(`SELECT geom FROM unit WHERE ${SET}`, { set: String(setId) }), ['bytes'] as const)
+  return geom.map((g) => {
+    if (!g) throw new Error(`unit set ${setId}: a unit without geometry`)
+    return g
+  })
+}
+
 async function readPolygons(db: Queryable, setId: number, n: number): Promise<UnitPolygons> {
-  const wkbs = await db.query<{ wkb: Uint8Array }>('SELECT ST_AsBinary(geom) AS wkb FROM unit WHERE set_id = $1 ORDER BY code', [setId])
+  const wkbs = await readWkbs(db, setId)
   if (wkbs.length !== n) throw new Error(`unit set ${setId} has ${wkbs.length} geometries for ${n} units`)
   const polygons: Float64Array[][][] = []
   const boxes = new Float64Array(4 * n)
   let vertices = 0
-  wkbs.forEach((r, i) => {
-    const polys = wkbPolygons(toBytes(r.wkb))
+  wkbs.forEach((wkb, i) => {
+    const polys = wkbPolygons(wkb)
     const box = boxes.subarray(4 * i, 4 * i + 4)
     box.set([Infinity, Infinity, -Infinity, -Infinity])
     for (const rings of polys) {
