@@ -5,7 +5,8 @@ import type { Polygon } from 'geojson'
 import type { Db, Queryable } from '../server/db/db.ts'
 import { copyColumns } from '../server/db/copy-columns.ts'
 import { importUnits } from '../server/units/import-units.ts'
-import { unitPolygons } from '../server/units/unit-cache.ts'
+import { unitPolygons, unitRows } from '../server/units/unit-cache.ts'
+import { createRuntime } from '../server/runtime.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
 
@@ -54,5 +55,18 @@ describe.skipIf(!pgBackend)('binary COPY columns on PostgreSQL', () => {
     expect(viaCopy!.polygons.polygons.map((p) => p.length)).toEqual([2, 1, 1])
     expect(viaCopy!.polygons.polygons).toEqual(viaRows!.polygons.polygons)
     expect(viaCopy!.polygons.boxes).toEqual(viaRows!.polygons.boxes)
+    // in a runtime's cache: rows read first (a result read back), the polygons on their own later
+    const rt = createRuntime({})
+    try {
+      const later = await rt.run(async () => {
+        await unitRows(db, id)
+        return unitPolygons(db, id)
+      })
+      expect(later!.rows).toEqual(viaRows!.rows)
+      expect(later!.polygons.polygons).toEqual(viaRows!.polygons.polygons)
+      expect(later!.polygons.boxes).toEqual(viaRows!.polygons.boxes)
+    } finally {
+      await rt.close()
+    }
   })
 })
