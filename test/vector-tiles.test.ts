@@ -18,7 +18,7 @@ import { ingestLayer } from '../server/ingest/ingest-layer.ts'
 import { importUnits } from '../server/units/import-units.ts'
 import { coverage } from '../server/stats/coverage.ts'
 import { resolveSource } from '../server/tiles/vector-source.ts'
-import { databaseEncodesMvt, renderVectorTile } from '../server/tiles/vector-tile.ts'
+import { databaseEncodesMvt, LEVELS, renderCapped, renderVectorTile } from '../server/tiles/vector-tile.ts'
 import { signedArea } from '../server/tiles/mvt-encode.ts'
 import { backends } from './helpers/backends.ts'
 import { box, featureCollection, tmpDir, writeJson } from './helpers/fixtures.ts'
@@ -174,6 +174,45 @@ for (const backend of backends()) {
       const own = decode(await renderVectorTile(db, src, z14, x14, y14)).features!
       expect(own.length).toBeGreaterThan(0)
       for (const f of own) { expect(f.properties.merged).toBeUndefined(); expect(rows.some((r) => Number(r.id) === f.id)).toBe(true) }
+    })
+
+    it('keeps a tile under the byte cap at a coarser level: larger squares, every feature counted once', async () => {
+      // 10 × 10 squares of ~20 m, ~57 m apart, inside one zoom-14 tile: drawn one by one there
+      const cells = []
+      for (let i = 0; i < 10; i++) for (let j = 0; j < 10; j++) {
+        const lon = 118.195 + i * 0.0006, lat = 30.492 + j * 0.0005
+        cells.push({ props: { t: i < 5 ? 'a' : 'b' }, geometry: poly(box(lon, lat, lon + 0.0002, lat + 0.0002)) })
+      }
+      await ingestLayer(db, { file: writeJson(dir, 'cluster.geojson', featureCollection(cells, 'EPSG:4490')), layer: 'cluster', kind: 'other', vintage: '2020', categoryField: 't', maxBytes: MAX })
+      const src = await resolveSource(db, 'layer:cluster')
+      const [tz, tx, ty] = tileOf(14, 118.195, 30.492)
+      expect(tileOf(14, 118.2016, 30.4967)).toEqual([tz, tx, ty])
+      const full = await renderCapped(db, src, tz, tx, ty)
+      expect(full.level).toBe(1)
+      const own = decode(full.tile).features!
+      expect(own).toHaveLength(100)
+      expect(own.every((f) => f.properties.merged === undefined && Number(f.id) < 2 ** 40)).toBe(true)
+      expect(await renderVectorTile(db, src, tz, tx, ty)).toEqual(full.tile)
+      // a cap just under that tile's size: a coarser level (at level 2 each feature still has a
+      // square of its own, whose properties weigh more), squares of 2k × 2k display pixels
+      const capped = await renderCapped(db, src, tz, tx, ty, { maxBytes: full.tile.byteLength - 1 })
+      expect(capped.level).toBeGreaterThan(1)
+      expect(capped.tile.byteLength).toBeLessThan(full.tile.byteLength)
+      const squares = decode(capped.tile).features!
+      expect(squares.length).toBeGreaterThan(0)
+      expect(squares.length).toBeLessThan(100)
+      for (const f of squares) {
+        expect(f.id).toBeGreaterThan(2 ** 40)
+        expect(Math.abs(measure(f).area)).toBeCloseTo((32 * capped.level) ** 2, 0)
+      }
+      const total = (fs_: VectorTileFeature[]) => fs_.reduce((n, f) => n + (f.properties.merged as number), 0)
+      expect(total(squares)).toBe(100)
+      const area = (await db.query<{ a: number }>("SELECT sum(f.area_m2) AS a FROM feature f JOIN layer l ON l.id = f.layer_id WHERE l.name = 'cluster'"))[0]!.a
+      expect(Math.abs(squares.reduce((n, f) => n + (f.properties.area_m2 as number), 0) - Number(area))).toBeLessThanOrEqual(0.5 * squares.length)
+      // a cap no level meets: the last level is served, still every feature counted once
+      const last = await renderCapped(db, src, tz, tx, ty, { maxBytes: 1 })
+      expect(last.level).toBe(LEVELS[LEVELS.length - 1])
+      expect(total(decode(last.tile).features!)).toBe(100)
     })
 
     it('clips a polygon larger than the tile to the tile plus its 64-unit buffer', async () => {

@@ -13,6 +13,6 @@ WITH p AS (
   UNION ALL
   SELECT 2, 'lost', CASE WHEN b.g IS NULL THEN a.g ELSE ST_Difference(a.g, b.g, q.grid) END FROM p q, a LEFT JOIN b ON true
 )
-SELECT d.fid, jsonb_build_object('change', d.change) AS props, ST_Simplify(ST_Transform(d.g, 3857), q.res / 2) AS g
+SELECT d.fid, jsonb_build_object('change', d.change) AS props, ST_Simplify(ST_Transform(d.g, 3857), q.tol / 2) AS g
 FROM d, q
 WHERE d.g IS NOT NULL AND NOT ST_IsEmpty(d.g)

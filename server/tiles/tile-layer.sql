@@ -1,13 +1,14 @@
 -- Features of one layer version that reach the tile (CTE q, tile-envelope.sql), as
 -- (fid, props, g), from the one scan of the tile's features (CTE t, tile-layer-scan.sql):
 -- clipped to the tile plus its buffer in the stored CRS (so a large polygon is never
--- reprojected whole), then in Web Mercator and simplified to half a tile unit.
+-- reprojected whole), then in Web Mercator and simplified to half a tile unit (q.tol / 2).
 -- Features smaller than 2 × 2 display pixels on the ground are not drawn one by one (as tile
 -- servers of the field reduce tiny polygons, e.g. tippecanoe): those whose bounding-box
 -- centre lies in the tile are gathered into squares of 2 × 2 pixels, one per square, with
 -- the category holding most of their area there, their summed area (m², whole) and count
 -- (`merged`) and the share of the square they cover (`cover`, 0–1 to 0.01). At survey
--- density (~0.5 ha patches) that is zoom 11 and below. Ids of squares lie above 2⁴⁰.
+-- density (~0.5 ha patches) that is zoom 11 and below. Ids of squares lie above 2⁴⁰. A tile
+-- over the byte cap is made again with larger pixels and tolerance (q.px, q.tol: vector-tile.ts).
 -- docs/tiles.md.
 SELECT t.fid, t.props, t.g FROM t WHERE t.g IS NOT NULL
 UNION ALL

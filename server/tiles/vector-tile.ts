@@ -1,12 +1,13 @@
 // Vector tiles (MVT, extent 4096, buffer 64) for the sources of vector-source.ts.
 //
 // Both databases run the same SQL up to the tile's features in Web Mercator (tile-*.sql:
-// clipped in the stored CRS, simplified to half a tile unit). Then PostGIS encodes with
-// ST_AsMVTGeom + ST_AsMVT, one named (prepared) statement per source kind; the embedded
-// PostGIS has no protobuf support, so there the SQL only moves the geometry to tile
-// coordinates, snaps and validates it (tile-geom.sql) and @maplibre/vt-pbf writes the tile
-// (mvt-encode.ts). Which way a database goes is asked of the database once, not assumed
-// from the backend's name; `encoder: 'js'` forces the JS way (tests compare the two).
+// clipped in the stored CRS, simplified to half a tile unit; coarser for a tile over the
+// byte cap, MAX_TILE_BYTES). Then PostGIS encodes with ST_AsMVTGeom + ST_AsMVT, one named
+// (prepared) statement per source kind and level; the embedded PostGIS has no protobuf
+// support, so there the SQL only moves the geometry to tile coordinates, snaps and
+// validates it (tile-geom.sql) and @maplibre/vt-pbf writes the tile (mvt-encode.ts). Which
+// way a database goes is asked of the database once, not assumed from the backend's name;
+// `encoder: 'js'` forces the JS way (tests compare the two).
 import type { Queryable } from '../db/db.ts'
 import { BadInput } from '../errors.ts'
 import { loadSql } from '../db/sql.ts'
@@ -28,18 +29,30 @@ const BEFORE: Partial<Record<VectorSource['kind'], string>> = { layer: loadSql(i
 const MVT = loadSql(import.meta.url, 'tile-mvt.sql')
 const GEOM = loadSql(import.meta.url, 'tile-geom.sql')
 
+/**
+ * The byte cap of a tile, as tile servers of the field keep one (tippecanoe: 500 KiB). A tile
+ * over it is made again at the next level of LEVELS: simplified to k/2 tile units instead of
+ * 1/2, and features under 2k × 2k display pixels gathered into squares of that size instead
+ * of 2 × 2 (tile-envelope.sql); the first level under the cap is served, else the last.
+ * docs/tiles.md.
+ */
+export const MAX_TILE_BYTES = 500 * 1024
+export const LEVELS = [1, 2, 4, 8, 16, 32, 64] as const
+
 const bare = (sql: string) => sql.replace(/^--.*$/gm, '').trim()
-/** `WITH q AS (tile) [, f AS (inner)] outer`, the MVT layer name a constant. Built once per kind. */
-function statement(outer: string, kind?: VectorSource['kind'], layerName = ''): string {
+/** `WITH q AS (tile) [, f AS (inner)] outer`, the MVT layer name and the level k constants. Built once per kind and level. */
+function statement(outer: string, kind?: VectorSource['kind'], layerName = '', k: number = 1): string {
+  if (!(LEVELS as readonly number[]).includes(k)) throw new Error(`tile level ${k} is not one of ${LEVELS.join(', ')}`)
   const before = kind && BEFORE[kind] ? `,\nt AS (\n${bare(BEFORE[kind]!)}\n)` : ''
   const f = kind ? `${before},\nf AS (\n${bare(INNER[kind])}\n)` : ''
-  return `WITH q AS (\n${bare(ENVELOPE)}\n)${f}\n${bare(outer).replace('__LAYER__', `'${layerName}'`)}`
+  return `WITH q AS (\n${bare(ENVELOPE).replaceAll('__K__', String(k))}\n)${f}\n${bare(outer).replace('__LAYER__', `'${layerName}'`)}`
 }
 const LAYER_NAME = { layer: 'features', units: 'units', change: 'change' } as const
-const STATEMENTS = Object.fromEntries((['layer', 'units', 'change'] as const).map((k) => [k, {
-  mvt: statement(MVT, k, LAYER_NAME[k]),
-  geom: statement(GEOM, k, LAYER_NAME[k]),
-}])) as Record<VectorSource['kind'], { mvt: string; geom: string }>
+/** per kind, per level (LEVELS), the PostGIS statement and the embedded database's */
+const STATEMENTS = Object.fromEntries((['layer', 'units', 'change'] as const).map((kind) => [kind, LEVELS.map((k) => ({
+  mvt: statement(MVT, kind, LAYER_NAME[kind], k),
+  geom: statement(GEOM, kind, LAYER_NAME[kind], k),
+}))])) as Record<VectorSource['kind'], { mvt: string; geom: string }[]>
 
 const canMvt = new WeakMap<object, Promise<boolean>>()
 
@@ -63,20 +76,38 @@ export function checkTile(z: number, x: number, y: number): void {
 export interface TileParams {
   encoder?: 'auto' | 'js'
   signal?: AbortSignal
+  /** the byte cap (default MAX_TILE_BYTES) */
+  maxBytes?: number
 }
 
-/** The encoded tile; zero bytes when no feature reaches it. */
+/** The encoded tile, under the byte cap where a level of LEVELS gets it there; zero bytes when no feature reaches it. */
 export async function renderVectorTile(db: Queryable, src: VectorSource, z: number, x: number, y: number, o: TileParams = {}): Promise<Uint8Array> {
+  return (await renderCapped(db, src, z, x, y, o)).tile
+}
+
+/** renderVectorTile, and the level (LEVELS) the tile was made at. */
+export async function renderCapped(db: Queryable, src: VectorSource, z: number, x: number, y: number, o: TileParams = {}): Promise<{ tile: Uint8Array; level: number }> {
   checkTile(z, x, y)
   const params = await paramsOf(db, src, z, x, y)
   const useMvt = o.encoder !== 'js' && (await databaseEncodesMvt(db))
-  const s = STATEMENTS[src.kind]
+  const cap = o.maxBytes ?? MAX_TILE_BYTES
+  let tile: Uint8Array = new Uint8Array(0)
+  for (let i = 0; i < LEVELS.length; i++) {
+    tile = await renderLevel(db, src, params, i, useMvt, o.signal)
+    if (tile.byteLength <= cap) return { tile, level: LEVELS[i]! }
+  }
+  return { tile, level: LEVELS[LEVELS.length - 1]! }
+}
+
+async function renderLevel(db: Queryable, src: VectorSource, params: unknown[], i: number, useMvt: boolean, signal?: AbortSignal): Promise<Uint8Array> {
+  const s = STATEMENTS[src.kind][i]!
+  const level = i ? `_k${LEVELS[i]}` : ''
   if (useMvt) {
-    const rows = await db.query<{ mvt: Uint8Array | null }>(s.mvt, params, { name: `ecocensus_tile_${src.kind}`, signal: o.signal })
+    const rows = await db.query<{ mvt: Uint8Array | null }>(s.mvt, params, { name: `ecocensus_tile_${src.kind}${level}`, signal })
     const b = rows[0]?.mvt
     return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(0)
   }
-  const rows = await db.query<{ fid: string; props: Record<string, unknown> | string; wkb: Uint8Array }>(s.geom, params, { name: `ecocensus_tilegeom_${src.kind}`, signal: o.signal })
+  const rows = await db.query<{ fid: string; props: Record<string, unknown> | string; wkb: Uint8Array }>(s.geom, params, { name: `ecocensus_tilegeom_${src.kind}${level}`, signal })
   const features: TileFeature[] = rows.map((r) => ({
     id: Number(r.fid),
     properties: typeof r.props === 'string' ? JSON.parse(r.props) : r.props,
@@ -107,5 +138,5 @@ const TILE_UNIT_CODES = statement(loadSql(import.meta.url, 'tile-unit-codes.sql'
 /** The PostGIS statement and parameters of a tile (the benchmark runs it bare through pg). */
 export async function tileStatement(db: Queryable, src: VectorSource, z: number, x: number, y: number): Promise<{ sql: string; params: unknown[] }> {
   checkTile(z, x, y)
-  return { sql: STATEMENTS[src.kind].mvt, params: await paramsOf(db, src, z, x, y) }
+  return { sql: STATEMENTS[src.kind][0]!.mvt, params: await paramsOf(db, src, z, x, y) }
 }
