@@ -4,12 +4,12 @@
 // what was read once serves every later run and result read of the set. Keyed by the set's
 // id and creation time (two databases in one process can both have a set 1), bounded by
 // the bytes it holds, least recently used first out.
-import type { Db, Queryable } from '../db/db.ts'
+import type { Queryable } from '../db/db.ts'
 import { Gone } from '../errors.ts'
 import { current, slot } from '../scoped.ts'
 import { toBytes } from '../geom/shapes.ts'
 import { wkbPolygons, widenBox } from '../geom/wkb.ts'
-import { copyColumns } from '../db/copy-columns.ts'
+import { canCopy, copyColumns, type CopyDb } from '../db/copy-columns.ts'
 
 export interface UnitRow { id: string; code: string; name: string | null; area_m2: number }
 
@@ -123,9 +123,12 @@ export async function unitPolygons(db: Queryable, setId: number): Promise<{ rows
   return { rows: e.rows, polygons: await e.polygons }
 }
 
-type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
-const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
 const SET = "set_id = current_setting('ecocensus.set')::int ORDER BY code"
+/** the columns of a unit row, as binary COPY reads them */
+const ROW = 'id, code, name, area_m2'
+const ROW_TYPES = ['int8text', 'text', 'text', 'float8'] as const
+const unitRowsOf = (id: (string | null)[], code: (string | null)[], name: (string | null)[], area: (number | null)[]): UnitRow[] =>
+  id.map((x, i) => ({ id: x!, code: code[i]!, name: name[i]!, area_m2: area[i]! }))
 
 /** The set's units in code order: by binary COPY where the database streams it (copy-columns.ts), else as rows. */
 async function readRows(db: Queryable, setId: number): Promise<UnitRow[]> {
@@ -134,8 +137,8 @@ async function readRows(db: Queryable, setId: number): Promise<UnitRow[]> {
     for (const r of rows) r.area_m2 = Number(r.area_m2)
     return rows
   }
-  const [id, code, name, area] = copyColumns(await db.copyBinary(`SELECT id, code, name, area_m2 FROM unit WHERE ${SET}`, { set: String(setId) }), ['int8text', 'text', 'text', 'float8'] as const)
-  return id.map((x, i) => ({ id: x!, code: code[i]!, name: name[i]!, area_m2: area[i]! }))
+  const [id, code, name, area] = copyColumns(await db.copyBinary(`SELECT ${ROW} FROM unit WHERE ${SET}`, { set: String(setId) }), ROW_TYPES)
+  return unitRowsOf(id, code, name, area)
 }
 
 /** The set's geometries (EWKB) in code order, as readRows reads the units. */
@@ -152,8 +155,8 @@ const polygonBytes = (p: UnitPolygons, n: number) => p.vertices * 16 + n * 80
  * reading them apart sorts it twice (6×10⁴ cells: ~0.17 s of the server's time each).
  */
 async function readRowsAndPolygons(db: CopyDb, setId: number): Promise<{ rows: UnitRow[]; polygons: UnitPolygons }> {
-  const [id, code, name, area, geom] = copyColumns(await db.copyBinary(`SELECT id, code, name, area_m2, geom FROM unit WHERE ${SET}`, { set: String(setId) }), ['int8text', 'text', 'text', 'float8', 'bytes'] as const)
-  const rows = id.map((x, i) => ({ id: x!, code: code[i]!, name: name[i]!, area_m2: area[i]! }))
+  const [id, code, name, area, geom] = copyColumns(await db.copyBinary(`SELECT ${ROW}, geom FROM unit WHERE ${SET}`, { set: String(setId) }), [...ROW_TYPES, 'bytes'] as const)
+  const rows = unitRowsOf(id, code, name, area)
   return { rows, polygons: polygonsOf(setId, geom, rows.length) }
 }
 

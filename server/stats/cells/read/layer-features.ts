@@ -5,7 +5,8 @@
 // A big layer is read in consecutive id ranges, all queries sent at once: the server works
 // on the later ranges (on other cores) while this process parses the first.
 import { inZones } from '../../../db/feature-zones.ts'
-import type { Db, Queryable } from '../../../db/db.ts'
+import type { Queryable } from '../../../db/db.ts'
+import { canCopy, eachCopyRow } from '../../../db/copy-columns.ts'
 import type { Laea } from '../../../geom/laea.ts'
 import { PARSE_POOL, unpackFeatures } from '../threads/parse-pool.ts'
 import { current } from '../../../scoped.ts'
@@ -89,9 +90,6 @@ const COPY_BOX = " AND geom && ST_MakeEnvelope(current_setting('ecocensus.x0')::
 const COPY_IDS = (zones: string) => `SELECT id, category, geom FROM feature WHERE zone IN (${zones}) AND id = ANY(current_setting('ecocensus.ids')::bigint[]) ORDER BY id`
 const BY_IDS = 'SELECT id::text AS id, category, geom AS wkb FROM feature WHERE zone = ANY($2::smallint[]) AND id = ANY($1::bigint[]) ORDER BY feature.id'
 
-type CopyDb = Queryable & Required<Pick<Db, 'copyBinary'>>
-const canCopy = (db: Queryable): db is CopyDb => typeof (db as Partial<Db>).copyBinary === 'function'
-
 /**
  * A layer's features (all, or those whose boxes meet `box`, lon/lat), parsed: by binary
  * COPY where the database streams it (no text to receive or decode: ~half the time of
@@ -118,35 +116,16 @@ export async function readFeatureIds(db: Queryable, ids: string[], zones: readon
   return parseCopy(await db.copyBinary(COPY_IDS(zones.join(',')), { ids: `{${ids.join(',')}}` }, { signal }), pr)
 }
 
-/**
- * The features of binary COPY rows (id int8, category text, geom EWKB), in row order. The
- * format: an 11-byte signature, flags and a header extension, then per row a field count
- * and per field its length (−1: NULL) and bytes, big-endian; a field count of −1 ends it.
- */
+/** The features of binary COPY rows (id int8, category text, geom EWKB), in row order (db/copy-columns.ts). */
 export function parseCopy(b: Buffer, pr: Laea): Feat[] {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  if (b.byteLength < 21 || b.toString('latin1', 0, 6) !== 'PGCOPY') throw new Error('binary COPY: no PGCOPY header')
-  let o = 19 + dv.getInt32(15)
   const parser = new FeatureParser(pr)
   const out: Feat[] = []
-  for (;;) {
-    const fields = dv.getInt16(o)
-    o += 2
-    if (fields === -1) break
-    if (fields !== 3) throw new Error(`binary COPY: a row of ${fields} fields, 3 expected`)
-    const idLength = dv.getInt32(o)
-    const id = String(dv.getBigInt64(o + 4))
-    o += 4 + idLength
-    const catLength = dv.getInt32(o)
-    o += 4
-    const category = catLength < 0 ? null : b.toString('utf8', o, o + catLength)
-    if (catLength > 0) o += catLength
-    const geomLength = dv.getInt32(o)
-    o += 4
-    const f = parser.parse(id, category, b, o)
-    o += geomLength
+  eachCopyRow(b, 3, (at, length, dv) => {
+    const id = String(dv.getBigInt64(at[0]!))
+    const category = length[1]! < 0 ? null : b.toString('utf8', at[1]!, at[1]! + length[1]!)
+    const f = parser.parse(id, category, b, at[2]!)
     if (f) out.push(f)
-  }
+  })
   return out
 }
 
