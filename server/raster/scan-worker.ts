@@ -1,14 +1,15 @@
 // A zonal scan worker: runs the jobs it is sent (zonal-job.ts) one at a time, reporting
 // progress at most every 100 ms, and sends back the sums or the error.
 import { parentPort } from 'node:worker_threads'
-import { isPackedUnits, packSums, unpackUnits, type PackedUnits } from './thread-codec.ts'
+import { packSums, unpackUnits, type PackedUnits } from './thread-codec.ts'
 import { runJob, type ZonalJob } from './zonal-job.ts'
 
 const port = parentPort!
-port.on('message', async (msg: Omit<ZonalJob, 'units'> & { units: ZonalJob['units'] | PackedUnits }) => {
+// a job comes with its units packed (scan-pool.ts, thread-codec.ts)
+port.on('message', async (msg: Omit<ZonalJob, 'units'> & { units: PackedUnits }) => {
   let last = 0
   try {
-    const job: ZonalJob = { ...msg, units: isPackedUnits(msg.units) ? unpackUnits(msg.units) : msg.units }
+    const job: ZonalJob = { ...msg, units: unpackUnits(msg.units) }
     const result = await runJob(job, {
       progress: async (f) => {
         const now = performance.now()

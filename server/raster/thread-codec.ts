@@ -5,13 +5,11 @@
 // Float64Array is copied (or transferred) at memory speed. Packing keeps every number as
 // it is (NaN and ±Infinity included) and every Map's order, so sums unpacked are the sums
 // packed, bit for bit.
-import type { JobUnits } from './zonal-job.ts'
-import type { AccumulatorSpec } from './zonal-job.ts'
+import type { AccumulatorSpec, JobUnits } from './zonal-job.ts'
 import type { CategoricalSums, ContinuousSums } from './zonal-accumulators.ts'
 
 /** A job's units packed: ids, boxes, and every ring's coordinates in one array. */
 export interface PackedUnits {
-  packed: true
   ids: string[]
   boxes: Float64Array
   /** per unit: polygons; per polygon: rings; per ring: its coordinate count */
@@ -44,7 +42,7 @@ export function packUnits(u: JobUnits): PackedUnits {
       }
     }
   }
-  return { packed: true, ids: u.ids, boxes: u.boxes, shape, coords }
+  return { ids: u.ids, boxes: u.boxes, shape, coords }
 }
 
 /** The units again, their rings views into the one coordinate array. */
@@ -68,8 +66,6 @@ export function unpackUnits(p: PackedUnits): JobUnits {
   }
   return { ids: p.ids, polygons, boxes: p.boxes }
 }
-
-export const isPackedUnits = (u: JobUnits | PackedUnits): u is PackedUnits => (u as PackedUnits).packed === true
 
 /** Keyed sums (classes or class pairs) of a unit: key → [area m², covered pixels]. */
 type Keyed = { map: Map<number, [number, number]>; nodataM2: number; nodataPixels: number }
