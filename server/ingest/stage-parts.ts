@@ -56,7 +56,7 @@ export async function ingestPartTask(ctx: StepContext, db: Db, spec: IngestPartS
       await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [ctx.runId, part])
       await tx.query('DELETE FROM ingest_stage WHERE run_id = $1 AND part = $2', [ctx.runId, part])
       const staged = await stageSources(tx, [{ source: source!, crs: f.crs }], {
-        invalid: 'repair', // the policy is the import's, applied to all parts (stagedImport)
+        invalid: 'repair', // the import's policy is applied over all parts at once (stageOnWorkers)
         tags: tagsOf(spec.tagFields),
         sink: { sql: STAGE_SINK, params: [ctx.runId, part] },
         checker: db,
